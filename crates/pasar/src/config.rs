@@ -1,0 +1,174 @@
+//! Configuration: defaults, then a TOML file, then `PASAR_*` environment variables (and the
+//! conventional unprefixed `DATABASE_URL`). Every key is documented in README.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub addr: SocketAddr,
+    /// Directory for the SQLite files and the generated JWT secret.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means `sqlite://{data_dir}/pasar.db`.
+    pub database_url: Option<String>,
+    /// Most connections the pool opens (PostgreSQL) or readers it keeps (SQLite).
+    pub database_max_connections: u32,
+    /// HMAC key for access tokens; generated and kept in `{data_dir}/jwt_secret` when unset.
+    pub jwt_secret: Option<String>,
+    /// Requests per minute one client IP may make; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Login attempts one account may make per 15 minutes; 0 turns the limit off.
+    pub login_attempts_per_account: u32,
+    /// Login attempts one IP may make per minute; 0 turns the limit off.
+    pub login_attempts_per_ip: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you trust).
+    pub trust_forwarded_for: bool,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may run before it is answered with 504.
+    pub request_timeout_secs: u64,
+    /// Origins allowed by CORS, comma separated; `*` allows any; empty sends no CORS headers.
+    pub cors_origins: String,
+    /// `tracing` filter, such as `info` or `pasar=debug,info`.
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 16,
+            jwt_secret: None,
+            rate_limit_per_minute: 100,
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 30,
+            trust_forwarded_for: false,
+            body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            cors_origins: String::new(),
+            log_level: "info".into(),
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration. A missing file is fine (everything has a default); a file that
+    /// names an unknown key or a value of the wrong type is an error, so typos do not pass
+    /// silently.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("pasar.toml"));
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(
+                Env::prefixed("PASAR_")
+                    .ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]),
+            )
+            .extract()
+            .with_context(|| format!("reading configuration (file {})", file.display()))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("pasar.db").display())
+        })
+    }
+
+    /// The JWT signing secret: configured, or read from the data directory, or generated there
+    /// on first start (with a warning, since a shared secret must be configured explicitly when
+    /// several instances run).
+    pub fn jwt_secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = &self.jwt_secret {
+            anyhow::ensure!(secret.len() >= 32, "PASAR_JWT_SECRET must be at least 32 characters");
+            return Ok(secret.as_bytes().to_vec());
+        }
+        let path = self.data_dir.join("jwt_secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim();
+            anyhow::ensure!(existing.len() >= 32, "{} is too short", path.display());
+            return Ok(existing.as_bytes().to_vec());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        write_private_file(&path, &secret)
+            .with_context(|| format!("writing {}", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            "PASAR_JWT_SECRET is not set: generated a secret and stored it in the data directory; \
+             set PASAR_JWT_SECRET when running more than one instance"
+        );
+        Ok(secret.into_bytes())
+    }
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_locally_and_keep_data_in_a_sqlite_file() {
+        let config = Config::default();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.rate_limit_per_minute, 100);
+        assert!(config.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn a_file_with_an_unknown_key_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pasar.toml", "adress = \"0.0.0.0:80\"")?;
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pasar.toml", "rate_limit_per_minute = 5\naddr = \"0.0.0.0:9000\"")?;
+            jail.set_env("PASAR_RATE_LIMIT_PER_MINUTE", "0");
+            jail.set_env("DATABASE_URL", "postgres://localhost/pasar");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.rate_limit_per_minute, 0);
+            assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
+            assert_eq!(config.database_url(), "postgres://localhost/pasar");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,269 @@
+//! `Idempotency-Key` with Stripe's semantics, as a layer any POST route can wear.
+//!
+//! The first request with a key runs; its response (status and body, errors included once the
+//! handler has run) is stored and replayed for every retry with the same key. The same key with
+//! a different request is refused with 422; a retry while the first is still running gets 409.
+//! Keys are scoped to the caller (the user of the bearer token, or anonymous) and expire after
+//! 24 hours.
+//!
+//! Responses that mean the request never got to run (malformed or invalid input, 401, 429) are
+//! not stored, so the client can fix the request and retry with the same key.
+
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::AppState;
+use super::auth::bearer_token;
+use super::error::ApiError;
+use crate::db::{Db, Migration};
+use crate::time::Timestamp;
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 2026112203,
+    name: "http: idempotency keys",
+    sql: "CREATE TABLE idempotency_keys (
+            scope TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            locked_at BIGINT,
+            status_code BIGINT,
+            content_type TEXT,
+            response_body TEXT,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            PRIMARY KEY (scope, idempotency_key)
+          );
+          CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);",
+    postgres: None,
+}];
+
+pub const KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+enum Claim {
+    /// This request is the first with the key and runs.
+    First,
+    Replay { status: u16, content_type: Option<String>, body: String },
+    InProgress,
+    DifferentRequest,
+}
+
+fn stored(status: StatusCode) -> bool {
+    !matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+            | StatusCode::TOO_MANY_REQUESTS
+    )
+}
+
+pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match run_idempotently(state, request, next).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn run_idempotently(state: AppState, request: Request, next: Next) -> Result<Response, ApiError> {
+    if request.method() != Method::POST {
+        return Ok(next.run(request).await);
+    }
+    let Some(key) = request.headers().get(HEADER) else {
+        return Ok(next.run(request).await);
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })?
+        .to_owned();
+    let now = state.clock.now();
+    let scope = bearer_token(request.headers())
+        .and_then(|token| state.identity.keys().verify_access(token, now).ok())
+        .map_or_else(|| "anonymous".to_owned(), |claims| claims.sub.to_string());
+
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, state.config.body_limit_bytes).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+    })?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update([0]);
+    hasher.update(parts.uri.path_and_query().map_or("", |p| p.as_str()));
+    hasher.update([0]);
+    hasher.update(&body);
+    let fingerprint = hex::encode(hasher.finalize());
+
+    // A claim older than the longest a request may run belongs to a request that died.
+    let stale_after = Duration::from_secs(state.config.request_timeout_secs + 5);
+    match claim(&state.db, &scope, &key, &fingerprint, now, stale_after).await? {
+        Claim::DifferentRequest => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+        )),
+        Claim::InProgress => Err(ApiError::conflict(
+            "idempotency_request_in_progress",
+            "a request with this Idempotency-Key is still running",
+        )
+        .with_retry_after(1)),
+        Claim::Replay { status, content_type, body } => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let headers = response.headers_mut();
+            if let Some(value) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                headers.insert(header::CONTENT_TYPE, value);
+            }
+            headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+            Ok(response)
+        }
+        Claim::First => {
+            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            if !stored(response.status()) {
+                release(&state.db, &scope, &key).await?;
+                return Ok(response);
+            }
+            let (parts, body) = response.into_parts();
+            let bytes = to_bytes(body, usize::MAX).await.map_err(ApiError::internal)?;
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            save(&state.db, &scope, &key, parts.status.as_u16(), content_type, &text).await?;
+            Ok(Response::from_parts(parts, Body::from(bytes)))
+        }
+    }
+}
+
+async fn claim(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    now: Timestamp,
+    stale_after: Duration,
+) -> Result<Claim, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND expires_at <= $3")
+        .bind(scope)
+        .bind(key)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, locked_at, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $4, $5)
+         ON CONFLICT (scope, idempotency_key) DO NOTHING",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(now.millis())
+    .bind(now.plus(KEY_TTL).millis())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        tx.commit().await?;
+        return Ok(Claim::First);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, locked_at, status_code, content_type, response_body
+         FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await?;
+    let claim = if row.try_get::<String, _>("fingerprint")? != fingerprint {
+        Claim::DifferentRequest
+    } else if let Some(status) = row.try_get::<Option<i64>, _>("status_code")? {
+        Claim::Replay {
+            status: u16::try_from(status).unwrap_or(200),
+            content_type: row.try_get("content_type")?,
+            body: row.try_get::<Option<String>, _>("response_body")?.unwrap_or_default(),
+        }
+    } else {
+        let locked_at: Option<i64> = row.try_get("locked_at")?;
+        let taken_over = sqlx::query(
+            "UPDATE idempotency_keys SET locked_at = $1
+             WHERE scope = $2 AND idempotency_key = $3 AND status_code IS NULL
+               AND (locked_at IS NULL OR locked_at <= $4)",
+        )
+        .bind(now.millis())
+        .bind(scope)
+        .bind(key)
+        .bind(now.minus(stale_after).millis())
+        .execute(&mut *tx)
+        .await?;
+        if taken_over.rows_affected() == 1 {
+            tracing::warn!(scope, key, ?locked_at, "taking over an abandoned idempotent request");
+            Claim::First
+        } else {
+            Claim::InProgress
+        }
+    };
+    tx.commit().await?;
+    Ok(claim)
+}
+
+async fn save(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    status: u16,
+    content_type: Option<String>,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE idempotency_keys SET status_code = $1, content_type = $2, response_body = $3, locked_at = NULL
+         WHERE scope = $4 AND idempotency_key = $5",
+    )
+    .bind(i64::from(status))
+    .bind(content_type)
+    .bind(body)
+    .bind(scope)
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+async fn release(db: &Db, scope: &str, key: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND status_code IS NULL")
+        .bind(scope)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Deletes expired keys; run periodically.
+pub async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}

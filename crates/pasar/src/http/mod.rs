@@ -1,0 +1,154 @@
+//! The HTTP surface: shared state, the router, and the conventions every route follows
+//! (DESIGN section 8).
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod metrics;
+pub mod pagination;
+pub mod rate_limit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::identity::Identity;
+use crate::time::Clock;
+use error::ApiError;
+
+pub use error::{ApiResult, FieldError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub clock: Clock,
+    pub identity: Identity,
+    pub limits: Arc<rate_limit::RateLimits>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Pasar", description = "A commerce engine: catalog, stock, checkout, payments and wallet."),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorEnvelope)),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "me", description = "The caller's own account and addresses"),
+        (name = "admin", description = "Running the shop (admin and super_admin)"),
+        (name = "ops", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The whole application: API routes, docs, operations endpoints and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::identity::routes::router(state.clone()))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
+    let ops = OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(health))
+        .routes(utoipa_axum::routes!(ready))
+        .routes(utoipa_axum::routes!(metrics::render));
+    let (api, openapi) = api.merge(ops).split_for_parts();
+
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(timeout, answer_within))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::record_request))
+        .layer(cors(&state.config))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Answers 503 with Retry-After when a handler runs past the configured limit.
+async fn answer_within(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long")
+            .with_retry_after(1)
+            .into_response(),
+    }
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<&str> = config.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
+    let allow_origin = if origins.is_empty() {
+        return CorsLayer::new();
+    } else if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static(idempotency::HEADER), REQUEST_ID])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Status {
+    /// `ok`
+    status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Status)))]
+async fn health() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// The process can serve: its database answers.
+#[utoipa::path(
+    get, path = "/ready", tag = "ops",
+    responses((status = 200, body = Status), (status = 503, body = error::ErrorEnvelope))
+)]
+async fn ready(State(state): State<AppState>) -> ApiResult<Json<Status>> {
+    state.db.ping().await.map_err(ApiError::unavailable)?;
+    Ok(Json(Status { status: "ready" }))
+}

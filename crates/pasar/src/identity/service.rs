@@ -1,0 +1,302 @@
+//! Identity's use cases: register, log in, rotate refresh tokens, log out, authenticate a
+//! request, and manage users' roles.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::credentials::{self, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKeys};
+use super::domain::{Email, Password, PersonName, Role, RoleChangeRefused, check_role_change};
+use super::store;
+use crate::db::{self, Db};
+use crate::events::{self, NewEvent};
+use crate::ids::{SessionId, UserId};
+use crate::time::{Clock, Timestamp};
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// Who is making a request: established from a valid access token of a live session, with the
+/// role as it is now (a role change or a logout takes effect on the next request).
+#[derive(Clone, Copy, Debug)]
+pub struct Principal {
+    pub user: UserId,
+    pub session: SessionId,
+    pub role: Role,
+}
+
+/// The answer to register, login and refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    #[error("the refresh token was already used; every session token of this login is now revoked")]
+    RefreshTokenReused,
+    #[error("missing or invalid access token")]
+    Unauthenticated,
+    #[error(transparent)]
+    RoleChange(#[from] RoleChangeRefused),
+    #[error("no such user")]
+    UserNotFound,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub before: Option<UserId>,
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    db: Db,
+    keys: TokenKeys,
+    clock: Clock,
+}
+
+impl Identity {
+    pub fn new(db: Db, keys: TokenKeys, clock: Clock) -> Self {
+        Self { db, keys, clock }
+    }
+
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    pub(super) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(super) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Creates an account with the given role and opens its first session, in one transaction.
+    pub async fn register(
+        &self,
+        email: Email,
+        password: Password,
+        name: PersonName,
+        role: Role,
+    ) -> Result<TokenPair, IdentityError> {
+        let hash = credentials::hash_password(&password).await?;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let user = insert_new_user(&mut tx, email, &hash, name, role, now).await?;
+        let pair = self.open_session(&mut tx, user, now).await?;
+        tx.commit().await?;
+        Ok(pair)
+    }
+
+    /// Creates an account without logging in (operators creating staff accounts, the demo).
+    pub async fn create_user(
+        &self,
+        email: Email,
+        password: Password,
+        name: PersonName,
+        role: Role,
+    ) -> Result<User, IdentityError> {
+        let hash = credentials::hash_password(&password).await?;
+        let mut tx = self.db.begin().await?;
+        let user = insert_new_user(&mut tx, email, &hash, name, role, self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn login(&self, email: &Email, password: &Password) -> Result<TokenPair, IdentityError> {
+        let found = store::user_with_hash_by_email(self.db.reader(), email.as_str()).await?;
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        // Verified even when the account does not exist, so timing does not reveal which
+        // emails have accounts.
+        let matches = credentials::verify_password(password, hash).await?;
+        let user = user.filter(|_| matches).ok_or(IdentityError::InvalidCredentials)?;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let pair = self.open_session(&mut tx, user, now).await?;
+        tx.commit().await?;
+        Ok(pair)
+    }
+
+    async fn open_session(
+        &self,
+        tx: &mut db::Transaction,
+        user: User,
+        now: Timestamp,
+    ) -> Result<TokenPair, IdentityError> {
+        let session = SessionId::new();
+        store::insert_session(&mut **tx, session, user.id, now).await?;
+        self.issue_tokens(tx, user, session, now).await
+    }
+
+    async fn issue_tokens(
+        &self,
+        tx: &mut db::Transaction,
+        user: User,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<TokenPair, IdentityError> {
+        let (refresh_token, refresh_hash) = credentials::new_refresh_token();
+        store::insert_refresh_token(&mut **tx, &refresh_hash, session, now, now.plus(REFRESH_TOKEN_TTL))
+            .await?;
+        let access_token = self.keys.issue_access(user.id, session, now)?;
+        Ok(TokenPair {
+            user,
+            access_token,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_TTL.as_secs(),
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. The presented token dies; presenting a dead
+    /// token again means it leaked (or a client raced itself), so the whole session is revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+        let hash = credentials::hash_refresh_token(refresh_token);
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let record = store::refresh_token(&mut *tx, &hash)
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        if record.session_revoked || record.expires_at <= now {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        if record.used || !store::use_refresh_token(&mut *tx, &hash, now).await? {
+            store::revoke_session(&mut *tx, record.session, now, "refresh_token_reused").await?;
+            tx.commit().await?;
+            tracing::warn!(session = %record.session, user = %record.user, "refresh token reused; session revoked");
+            return Err(IdentityError::RefreshTokenReused);
+        }
+        let user = store::user_by_id(&mut *tx, record.user)
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        let pair = self.issue_tokens(&mut tx, user, record.session, now).await?;
+        tx.commit().await?;
+        Ok(pair)
+    }
+
+    /// Ends the caller's session: its refresh tokens and access tokens stop working.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), IdentityError> {
+        let mut tx = self.db.begin().await?;
+        store::revoke_session(&mut *tx, principal.session, self.clock.now(), "logout").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks an access token and that its session is still live.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, IdentityError> {
+        let claims = self
+            .keys
+            .verify_access(access_token, self.clock.now())
+            .map_err(|_| IdentityError::Unauthenticated)?;
+        let role = store::live_session_role(self.db.reader(), claims.sid, claims.sub)
+            .await?
+            .ok_or(IdentityError::Unauthenticated)?;
+        Ok(Principal { user: claims.sub, session: claims.sid, role })
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<User, IdentityError> {
+        store::user_by_id(self.db.reader(), id).await?.ok_or(IdentityError::UserNotFound)
+    }
+
+    /// One page of users, newest first; returns up to `limit` users and whether more follow.
+    pub async fn list_users(&self, filter: &UserFilter, limit: usize) -> Result<(Vec<User>, bool), IdentityError> {
+        let mut users = store::list_users(
+            self.db.reader(),
+            filter.search.as_deref(),
+            filter.role,
+            filter.before,
+            limit + 1,
+        )
+        .await?;
+        let more = users.len() > limit;
+        users.truncate(limit);
+        Ok((users, more))
+    }
+
+    pub async fn change_role(&self, actor: &Principal, target: UserId, role: Role) -> Result<User, IdentityError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let mut user = store::user_by_id(&mut *tx, target).await?.ok_or(IdentityError::UserNotFound)?;
+        check_role_change(actor.role, actor.user == target, user.role, role)?;
+        if user.role != role {
+            let previous = user.role;
+            store::set_role(&mut *tx, target, role, now).await?;
+            events::record(
+                &mut tx,
+                now,
+                NewEvent {
+                    event_type: "user.role_changed",
+                    version: 1,
+                    subject_id: target.to_string(),
+                    payload: serde_json::json!({
+                        "user_id": target, "from": previous, "to": role, "by": actor.user
+                    }),
+                },
+            )
+            .await?;
+            user.role = role;
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+}
+
+/// Writes a new user and its `user.registered` event.
+async fn insert_new_user(
+    tx: &mut db::Transaction,
+    email: Email,
+    password_hash: &str,
+    name: PersonName,
+    role: Role,
+    now: Timestamp,
+) -> Result<User, IdentityError> {
+    let user = User {
+        id: UserId::new(),
+        email: email.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        role,
+        created_at: now,
+    };
+    store::insert_user(&mut **tx, &user, password_hash).await.map_err(|e| {
+        if db::is_unique_violation(&e) { IdentityError::EmailTaken } else { e.into() }
+    })?;
+    events::record(
+        tx,
+        now,
+        NewEvent {
+            event_type: "user.registered",
+            version: 1,
+            subject_id: user.id.to_string(),
+            payload: serde_json::json!({ "user_id": user.id, "email": user.email, "role": role }),
+        },
+    )
+    .await?;
+    Ok(user)
+}

@@ -1,0 +1,240 @@
+//! Identity's tables. Only this module reads or writes them.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use super::domain::Role;
+use super::service::User;
+use crate::ids::{SessionId, UserId};
+use crate::time::Timestamp;
+
+fn parse_text<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unexpected value {text:?}").into(),
+    })
+}
+
+fn role_of(row: &AnyRow, column: &str) -> Result<Role, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    Role::parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unknown role {text:?}").into(),
+    })
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, created_at";
+
+fn user_of(row: &AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: parse_text(row, "id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: role_of(row, "role")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+pub async fn insert_user<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user: &User,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, role, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.email)
+    .bind(&user.name)
+    .bind(password_hash)
+    .bind(user.role.as_str())
+    .bind(user.created_at.millis())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn user_with_hash_by_email<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    email: &str,
+) -> Result<Option<(User, String)>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"))
+        .bind(email)
+        .fetch_optional(ex)
+        .await?;
+    row.map(|row| Ok((user_of(&row)?, row.try_get("password_hash")?))).transpose()
+}
+
+pub async fn user_by_id<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: UserId,
+) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await?;
+    row.as_ref().map(user_of).transpose()
+}
+
+/// Users newest first, optionally matching `search` in email or name and having `role`,
+/// starting after the cursor `before` (an id: ids sort by creation time).
+pub async fn list_users<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    search: Option<&str>,
+    role: Option<Role>,
+    before: Option<UserId>,
+    limit: usize,
+) -> Result<Vec<User>, sqlx::Error> {
+    let pattern = search.map(|s| {
+        let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE ($1 IS NULL OR email LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\')
+           AND ($2 IS NULL OR role = $2)
+           AND ($3 IS NULL OR id < $3)
+         ORDER BY id DESC
+         LIMIT $4"
+    ))
+    .bind(pattern)
+    .bind(role.map(Role::as_str))
+    .bind(before.map(|id| id.to_string()))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(user_of).collect()
+}
+
+pub async fn set_role<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: UserId,
+    role: Role,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+        .bind(role.as_str())
+        .bind(now.millis())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+pub async fn insert_session<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: SessionId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(now.millis())
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+pub async fn insert_refresh_token<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    token_hash: &str,
+    session: SessionId,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(session.to_string())
+    .bind(now.millis())
+    .bind(expires_at.millis())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub struct RefreshTokenRecord {
+    pub session: SessionId,
+    pub user: UserId,
+    pub expires_at: Timestamp,
+    pub used: bool,
+    pub session_revoked: bool,
+}
+
+pub async fn refresh_token<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    token_hash: &str,
+) -> Result<Option<RefreshTokenRecord>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT t.session_id, s.user_id, t.expires_at, t.used_at, s.revoked_at
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+         WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(ex)
+    .await?;
+    row.map(|row| {
+        Ok(RefreshTokenRecord {
+            session: parse_text(&row, "session_id")?,
+            user: parse_text(&row, "user_id")?,
+            expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+            used: row.try_get::<Option<i64>, _>("used_at")?.is_some(),
+            session_revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
+    })
+    .transpose()
+}
+
+/// Marks a refresh token used. False when it already was: a concurrent refresh won the race,
+/// and the caller treats this one as reuse.
+pub async fn use_refresh_token<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+        .bind(now.millis())
+        .bind(token_hash)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn revoke_session<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    session: SessionId,
+    now: Timestamp,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(reason)
+    .bind(session.to_string())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// The current role of the user of a live session, or None when the session was revoked.
+pub async fn live_session_role<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    session: SessionId,
+    user: UserId,
+) -> Result<Option<Role>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL",
+    )
+    .bind(session.to_string())
+    .bind(user.to_string())
+    .fetch_optional(ex)
+    .await?;
+    row.map(|row| role_of(&row, "role")).transpose()
+}

@@ -1,0 +1,15 @@
+//! Pasar: a commerce engine in one binary, on SQLite or PostgreSQL.
+//!
+//! Each module is a vertical slice (its types, rules, storage and routes together); see
+//! DESIGN.md section 3 and the architecture section of README.md.
+
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod events;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod startup;
+pub mod telemetry;
+pub mod time;

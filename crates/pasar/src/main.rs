@@ -1,0 +1,101 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use pasar::config::Config;
+use pasar::identity::{Email, Password, PersonName, Role};
+use pasar::startup::{self, Application};
+use pasar::time::Clock;
+
+/// Pasar, a commerce engine. With no command it serves the API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML); every key can also be set as a PASAR_* environment variable.
+    #[arg(long, env = "PASAR_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Load the demo shop and its accounts, printing how to log in.
+    Demo {
+        /// Serve the API after loading.
+        #[arg(long)]
+        serve: bool,
+    },
+    /// Manage accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account with any role (the way to make the first super_admin).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "PASAR_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// customer, reseller, seller, admin or super_admin
+        #[arg(long, default_value = "customer")]
+        role: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    pasar::telemetry::init(&config.log_level, config.log_format)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = startup::open_database(&config).await?;
+            db.close().await;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Demo { serve: and_serve } => {
+            let addr = config.addr;
+            let state = startup::build_state(config.clone(), Clock::system()).await?;
+            let accounts = pasar::demo::load(&state.identity).await?;
+            state.db.close().await;
+            println!("Pasar demo shop is loaded. Log in with:");
+            for account in &accounts {
+                let note = if account.created { "" } else { " (already there)" };
+                println!("  {:<12} {}  password {}{note}", account.role.as_str(), account.email, account.password);
+            }
+            println!("API docs: http://{addr}/docs");
+            if and_serve { serve(config).await } else { Ok(()) }
+        }
+        Command::Admin { command: AdminCommand::CreateUser { email, password, role, name } } => {
+            let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
+            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
+            let password = Password::parse(password).map_err(anyhow::Error::msg)?;
+            let name = PersonName::parse(&name).map_err(anyhow::Error::msg)?;
+            let state = startup::build_state(config, Clock::system()).await?;
+            let user = state.identity.create_user(email, password, name, role).await?;
+            state.db.close().await;
+            println!("created {} ({}) as {}", user.email, user.id, user.role);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config, Clock::system()).await?;
+    tracing::info!(addr = %app.local_addr(), backend = app.state().db.dialect().name(), "Pasar is serving");
+    app.serve_until(startup::shutdown_signal()).await
+}

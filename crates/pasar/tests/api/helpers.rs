@@ -1,0 +1,244 @@
+use std::sync::Once;
+use std::time::Duration;
+
+use pasar::config::{Config, LogFormat};
+use pasar::http::AppState;
+use pasar::identity::{Email, Password, PersonName, Role};
+use pasar::startup::Application;
+use pasar::time::Clock;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    database: TestDatabase,
+    _data_dir: tempfile::TempDir,
+}
+
+/// The database a test runs on; a PostgreSQL one is dropped when the test ends.
+enum TestDatabase {
+    Sqlite,
+    Postgres { admin_url: String, name: String },
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server with the test defaults, adjusted by `configure`. Rate limits are off
+/// unless a test turns them on.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let (database_url, database) = match std::env::var("PASAR_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = postgres_database(&admin_url).await;
+            (with_database(&admin_url, &name), TestDatabase::Postgres { admin_url, name })
+        }
+        _ => (format!("sqlite://{}?mode=rwc", data_dir.path().join("pasar.db").display()), TestDatabase::Sqlite),
+    };
+    let mut config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_path_buf(),
+        database_url: Some(database_url),
+        database_max_connections: 4,
+        jwt_secret: Some("test-secret-test-secret-test-secret".into()),
+        rate_limit_per_minute: 0,
+        login_attempts_per_account: 0,
+        login_attempts_per_ip: 0,
+        log_format: LogFormat::Pretty,
+        ..Config::default()
+    };
+    configure(&mut config);
+    let clock = Clock::system();
+    let app = Application::build(config, clock.clone()).await.expect("the application builds");
+    let address = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    tokio::spawn(app.serve_until(async {
+        let _ = stop.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        clock,
+        state,
+        shutdown: Some(shutdown),
+        database,
+        _data_dir: data_dir,
+    }
+}
+
+fn init_logs() {
+    static LOGS: Once = Once::new();
+    LOGS.call_once(|| {
+        if let Ok(level) = std::env::var("TEST_LOG") {
+            let _ = pasar::telemetry::init(&level, LogFormat::Pretty);
+        }
+    });
+}
+
+/// A fresh database copied from a migrated template. The template is named after the schema
+/// history, so it is built once per set of migrations, under a lock, by whichever test gets
+/// there first (tests may run in several processes).
+async fn postgres_database(admin_url: &str) -> String {
+    pasar::db::install_drivers();
+    let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("connecting to PASAR_TEST_DATABASE_URL");
+    let template = format!("pasar_tpl_{}", pasar::db::schema_fingerprint());
+    admin.execute("SELECT pg_advisory_lock(727365727)").await.unwrap();
+    let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&template)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        admin.execute(format!("DROP DATABASE IF EXISTS {building}").as_str()).await.unwrap();
+        admin.execute(format!("CREATE DATABASE {building}").as_str()).await.unwrap();
+        let db = pasar::db::Db::connect(&with_database(admin_url, &building), 2).await.unwrap();
+        pasar::db::migrate(&db).await.expect("migrating the template database");
+        db.close().await;
+        admin.execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str()).await.unwrap();
+    }
+    admin.execute("SELECT pg_advisory_unlock(727365727)").await.unwrap();
+    let name = format!("pasar_test_{}", uuid::Uuid::now_v7().simple());
+    admin.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str()).await.unwrap();
+    admin.close().await.unwrap();
+    name
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{name}{query}")
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let TestDatabase::Postgres { admin_url, name } = &self.database {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime, which cannot be blocked on; use a thread.
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    pasar::db::install_drivers();
+                    if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
+                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = admin.execute(drop.as_str()).await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// A user of the API with a live session.
+pub struct Session {
+    pub id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.request(method, self.url(path)).timeout(Duration::from_secs(30));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token).send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::POST, path, token).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::PUT, path, token).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token).send().await.expect("request sent")
+    }
+
+    /// Sends raw bytes as the body of a POST with the given content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.request(Method::POST, path, None)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str) -> Session {
+        let response = self
+            .post("/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Test Buyer"}))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "registering {email}");
+        session_of(response.json().await.unwrap())
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/v1/auth/login", None, &json!({"email": email, "password": password})).await
+    }
+
+    /// An account with `role`, created the way an operator would (`pasar admin create-user`),
+    /// then logged in.
+    pub async fn user_with_role(&self, email: &str, role: Role) -> Session {
+        self.state
+            .identity
+            .create_user(
+                Email::parse(email).unwrap(),
+                Password::parse(PASSWORD.into()).unwrap(),
+                PersonName::parse("Staff Member").unwrap(),
+                role,
+            )
+            .await
+            .expect("creating a user");
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        session_of(response.json().await.unwrap())
+    }
+}
+
+pub fn session_of(body: Value) -> Session {
+    Session {
+        id: body["user"]["id"].as_str().expect("user.id").to_owned(),
+        access_token: body["access_token"].as_str().expect("access_token").to_owned(),
+        refresh_token: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+    }
+}
+
+/// Asserts the status and the error envelope's code, and returns the envelope.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    let body: Value = response.json().await.expect("an error envelope in JSON");
+    assert_eq!(body["error"]["code"], code, "error code in {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error message in {body}");
+    body
+}

@@ -1,0 +1,11 @@
+//! The API test suite: each test starts the real server on port 0 with a database of its own
+//! and drives it over HTTP. It runs on SQLite by default and on PostgreSQL when
+//! `PASAR_TEST_DATABASE_URL` names a server (see README.md).
+
+mod addresses;
+mod admin_users;
+mod auth;
+mod conventions;
+mod helpers;
+mod idempotency;
+mod ops;
