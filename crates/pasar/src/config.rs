@@ -78,18 +78,15 @@ impl Config {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
             .merge(Env::raw().only(&["DATABASE_URL"]))
-            .merge(
-                Env::prefixed("PASAR_")
-                    .ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]),
-            )
+            .merge(Env::prefixed("PASAR_").ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]))
             .extract()
             .with_context(|| format!("reading configuration (file {})", file.display()))
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("pasar.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pasar.db").display()))
     }
 
     /// The JWT signing secret: configured, or read from the data directory, or generated there
@@ -109,8 +106,7 @@ impl Config {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
         let secret = hex::encode(rand::random::<[u8; 32]>());
-        write_private_file(&path, &secret)
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_private_file(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
         tracing::warn!(
             path = %path.display(),
             "PASAR_JWT_SECRET is not set: generated a secret and stored it in the data directory; \
@@ -124,11 +120,7 @@ impl Config {
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(contents.as_bytes())
 }
 
@@ -138,6 +130,8 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+// figment's Jail hands its closures figment::Error, a large error type that is not ours to shrink.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -75,7 +75,12 @@ async fn main() -> anyhow::Result<()> {
             println!("Pasar demo shop is loaded. Log in with:");
             for account in &accounts {
                 let note = if account.created { "" } else { " (already there)" };
-                println!("  {:<12} {}  password {}{note}", account.role.as_str(), account.email, account.password);
+                println!(
+                    "  {:<12} {}  password {}{note}",
+                    account.role.as_str(),
+                    account.email,
+                    account.password
+                );
             }
             println!("API docs: http://{addr}/docs");
             if and_serve { serve(config).await } else { Ok(()) }

@@ -62,7 +62,10 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes the requests in flight and closes the
     /// database.
-    pub async fn serve_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

@@ -43,8 +43,7 @@ pub async fn record<P: Serialize>(
     event: NewEvent<P>,
 ) -> Result<EventId, sqlx::Error> {
     let id = EventId::new();
-    let payload = serde_json::to_string(&event.payload)
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = serde_json::to_string(&event.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO outbox_events (id, event_type, version, subject_id, occurred_at, payload)
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -71,11 +71,8 @@ impl ApiError {
     }
 
     pub fn validation(fields: Vec<FieldError>) -> Self {
-        let summary = fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let summary =
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
         let mut err = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
@@ -132,11 +129,7 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&err) {
-            Self::unavailable(err)
-        } else {
-            Self::internal(err)
-        }
+        if crate::db::is_unavailable(&err) { Self::unavailable(err) } else { Self::internal(err) }
     }
 }
 

@@ -51,7 +51,11 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 enum Claim {
     /// This request is the first with the key and runs.
     First,
-    Replay { status: u16, content_type: Option<String>, body: String },
+    Replay {
+        status: u16,
+        content_type: Option<String>,
+        body: String,
+    },
     InProgress,
     DifferentRequest,
 }
@@ -141,11 +145,8 @@ async fn run_idempotently(state: AppState, request: Request, next: Next) -> Resu
             }
             let (parts, body) = response.into_parts();
             let bytes = to_bytes(body, usize::MAX).await.map_err(ApiError::internal)?;
-            let content_type = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let content_type =
+                parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let text = String::from_utf8_lossy(&bytes).into_owned();
             save(&state.db, &scope, &key, parts.status.as_u16(), content_type, &text).await?;
             Ok(Response::from_parts(parts, Body::from(bytes)))
@@ -162,12 +163,14 @@ async fn claim(
     stale_after: Duration,
 ) -> Result<Claim, sqlx::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND expires_at <= $3")
-        .bind(scope)
-        .bind(key)
-        .bind(now.millis())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND expires_at <= $3",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(now.millis())
+    .execute(&mut *tx)
+    .await?;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, locked_at, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $4, $5)
@@ -249,11 +252,13 @@ async fn save(
 
 async fn release(db: &Db, scope: &str, key: &str) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND status_code IS NULL")
-        .bind(scope)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND status_code IS NULL",
+    )
+    .bind(scope)
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 

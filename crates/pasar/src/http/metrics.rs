@@ -95,13 +95,18 @@ pub async fn record_request(State(state): State<AppState>, request: Request, nex
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     for (pool, size, idle) in state.db.pool_stats() {
         let gauge = |s: &str| {
-            state.metrics.pool_connections.get_or_create(&PoolLabels { pool: pool.into(), state: s.into() }).clone()
+            state
+                .metrics
+                .pool_connections
+                .get_or_create(&PoolLabels { pool: pool.into(), state: s.into() })
+                .clone()
         };
         gauge("idle").set(i64::from(idle));
         gauge("in_use").set(i64::from(size.saturating_sub(idle)));
     }
     let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry).map_err(ApiError::internal)?;
+    prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry)
+        .map_err(ApiError::internal)?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

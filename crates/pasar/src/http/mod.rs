@@ -68,7 +68,9 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
         );
     }
 }
@@ -108,14 +110,17 @@ pub fn router(state: AppState) -> Router {
 async fn answer_within(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long")
-            .with_retry_after(1)
-            .into_response(),
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long")
+                .with_retry_after(1)
+                .into_response()
+        }
     }
 }
 
 fn cors(config: &Config) -> CorsLayer {
-    let origins: Vec<&str> = config.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
+    let origins: Vec<&str> =
+        config.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
     let allow_origin = if origins.is_empty() {
         return CorsLayer::new();
     } else if origins.contains(&"*") {
@@ -126,7 +131,12 @@ fn cors(config: &Config) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static(idempotency::HEADER), REQUEST_ID])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(idempotency::HEADER),
+            REQUEST_ID,
+        ])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
 }

@@ -51,7 +51,8 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// A page whose next cursor, when more items follow, is the position of its last item.
     pub fn new(data: Vec<T>, more: bool, position: impl Fn(&T) -> String) -> Self {
-        let next_cursor = if more { data.last().map(|last| URL_SAFE_NO_PAD.encode(position(last))) } else { None };
+        let next_cursor =
+            if more { data.last().map(|last| URL_SAFE_NO_PAD.encode(position(last))) } else { None };
         Self { data, next_cursor }
     }
 }

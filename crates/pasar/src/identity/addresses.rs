@@ -143,12 +143,10 @@ fn optional(text: &Option<impl AsRef<str>>) -> Option<String> {
 
 impl Identity {
     pub async fn addresses(&self, owner: UserId) -> Result<Vec<Address>, AddressError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY id"
-        ))
-        .bind(owner.to_string())
-        .fetch_all(self.db().reader())
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY id"))
+            .bind(owner.to_string())
+            .fetch_all(self.db().reader())
+            .await?;
         Ok(rows.iter().map(address_of).collect::<Result<_, _>>()?)
     }
 

@@ -59,11 +59,7 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
-        if valid_local && valid_domain {
-            Ok(Self(email))
-        } else {
-            Err("not a valid email address")
-        }
+        if valid_local && valid_domain { Ok(Self(email)) } else { Err("not a valid email address") }
     }
 
     pub fn as_str(&self) -> &str {
@@ -203,8 +199,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] =
-        [Role::Customer, Role::Reseller, Role::Seller, Role::Admin, Role::SuperAdmin];
+    pub const ALL: [Role; 5] = [Role::Customer, Role::Reseller, Role::Seller, Role::Admin, Role::SuperAdmin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -274,10 +269,20 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "a na@example.com",
-            "ana@@example.com", "ana@exa_mple.com", ".ana@example.com", "ana..b@example.com",
-            "ana@-example.com", "ana@example..com"]
-        {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a na@example.com",
+            "ana@@example.com",
+            "ana@exa_mple.com",
+            ".ana@example.com",
+            "ana..b@example.com",
+            "ana@-example.com",
+            "ana@example..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
         let long_local = format!("{}@example.com", "a".repeat(65));
@@ -314,7 +319,10 @@ mod tests {
         assert_eq!(check_role_change(Admin, false, Customer, Admin), Err(RoleChangeRefused::NeedsSuperAdmin));
         assert_eq!(check_role_change(Admin, false, Admin, Customer), Err(RoleChangeRefused::NeedsSuperAdmin));
         assert_eq!(check_role_change(SuperAdmin, false, Customer, Admin), Ok(()));
-        assert_eq!(check_role_change(SuperAdmin, true, SuperAdmin, Customer), Err(RoleChangeRefused::OwnRole));
+        assert_eq!(
+            check_role_change(SuperAdmin, true, SuperAdmin, Customer),
+            Err(RoleChangeRefused::OwnRole)
+        );
     }
 
     proptest! {

@@ -132,7 +132,10 @@ struct RefreshRequest {
         (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ErrorEnvelope),
     )
 )]
-async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenPair>> {
     Ok(Json(state.identity.refresh(body.refresh_token.as_str()).await?))
 }
 
@@ -281,7 +284,11 @@ async fn list_users(
     params(("id" = UserId, Path)),
     responses((status = 200, body = User), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
 )]
-async fn get_user(State(state): State<AppState>, _staff: Staff, ApiPath(id): ApiPath<UserId>) -> ApiResult<Json<User>> {
+async fn get_user(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiPath(id): ApiPath<UserId>,
+) -> ApiResult<Json<User>> {
     Ok(Json(state.identity.user(id).await?))
 }
 

@@ -181,9 +181,8 @@ impl Identity {
         let hash = credentials::hash_refresh_token(refresh_token);
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let record = store::refresh_token(&mut *tx, &hash)
-            .await?
-            .ok_or(IdentityError::InvalidRefreshToken)?;
+        let record =
+            store::refresh_token(&mut *tx, &hash).await?.ok_or(IdentityError::InvalidRefreshToken)?;
         if record.session_revoked || record.expires_at <= now {
             return Err(IdentityError::InvalidRefreshToken);
         }
@@ -193,9 +192,8 @@ impl Identity {
             tracing::warn!(session = %record.session, user = %record.user, "refresh token reused; session revoked");
             return Err(IdentityError::RefreshTokenReused);
         }
-        let user = store::user_by_id(&mut *tx, record.user)
-            .await?
-            .ok_or(IdentityError::InvalidRefreshToken)?;
+        let user =
+            store::user_by_id(&mut *tx, record.user).await?.ok_or(IdentityError::InvalidRefreshToken)?;
         let pair = self.issue_tokens(&mut tx, user, record.session, now).await?;
         tx.commit().await?;
         Ok(pair)
@@ -226,7 +224,11 @@ impl Identity {
     }
 
     /// One page of users, newest first; returns up to `limit` users and whether more follow.
-    pub async fn list_users(&self, filter: &UserFilter, limit: usize) -> Result<(Vec<User>, bool), IdentityError> {
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        limit: usize,
+    ) -> Result<(Vec<User>, bool), IdentityError> {
         let mut users = store::list_users(
             self.db.reader(),
             filter.search.as_deref(),
@@ -240,7 +242,12 @@ impl Identity {
         Ok((users, more))
     }
 
-    pub async fn change_role(&self, actor: &Principal, target: UserId, role: Role) -> Result<User, IdentityError> {
+    pub async fn change_role(
+        &self,
+        actor: &Principal,
+        target: UserId,
+        role: Role,
+    ) -> Result<User, IdentityError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let mut user = store::user_by_id(&mut *tx, target).await?.ok_or(IdentityError::UserNotFound)?;
@@ -284,9 +291,9 @@ async fn insert_new_user(
         role,
         created_at: now,
     };
-    store::insert_user(&mut **tx, &user, password_hash).await.map_err(|e| {
-        if db::is_unique_violation(&e) { IdentityError::EmailTaken } else { e.into() }
-    })?;
+    store::insert_user(&mut **tx, &user, password_hash)
+        .await
+        .map_err(|e| if db::is_unique_violation(&e) { IdentityError::EmailTaken } else { e.into() })?;
     events::record(
         tx,
         now,

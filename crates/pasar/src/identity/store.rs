@@ -197,11 +197,12 @@ pub async fn use_refresh_token<'c>(
     token_hash: &str,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-        .bind(now.millis())
-        .bind(token_hash)
-        .execute(ex)
-        .await?;
+    let done =
+        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+            .bind(now.millis())
+            .bind(token_hash)
+            .execute(ex)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -56,7 +56,8 @@ async fn making_an_address_the_default_unsets_the_previous_one() {
     assert_eq!(second["is_default"], true);
 
     let list: Value = app.get("/v1/me/addresses", token).await.json().await.unwrap();
-    let defaults: Vec<&Value> = list["data"].as_array().unwrap().iter().filter(|a| a["is_default"] == true).collect();
+    let defaults: Vec<&Value> =
+        list["data"].as_array().unwrap().iter().filter(|a| a["is_default"] == true).collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0]["id"], second["id"]);
     assert_ne!(first["id"], second["id"]);
@@ -67,7 +68,8 @@ async fn another_users_address_is_a_404_for_every_method_and_stays_unchanged() {
     let app = spawn_app().await;
     let ana = app.register("ana@example.com").await;
     let bob = app.register("bob@example.com").await;
-    let address: Value = app.post("/v1/me/addresses", Some(&ana.access_token), &home()).await.json().await.unwrap();
+    let address: Value =
+        app.post("/v1/me/addresses", Some(&ana.access_token), &home()).await.json().await.unwrap();
     let path = format!("/v1/me/addresses/{}", address["id"].as_str().unwrap());
     let bob_token = Some(bob.access_token.as_str());
 
@@ -98,14 +100,21 @@ async fn an_invalid_address_is_422_and_saves_nothing() {
     let app = spawn_app().await;
     let ana = app.register("ana@example.com").await;
     let token = Some(ana.access_token.as_str());
-    for (field, value) in [("country", json!("IDN")), ("phone", json!("call me")), ("line1", json!("")),
-        ("city", json!("x".repeat(101))), ("user_id", json!("usr_0192f5a3c1e27d3a9b4c5d6e7f809112"))]
-    {
+    for (field, value) in [
+        ("country", json!("IDN")),
+        ("phone", json!("call me")),
+        ("line1", json!("")),
+        ("city", json!("x".repeat(101))),
+        ("user_id", json!("usr_0192f5a3c1e27d3a9b4c5d6e7f809112")),
+    ] {
         let mut body = home();
         body[field] = value;
-        let envelope =
-            assert_error(app.post("/v1/me/addresses", token, &body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-                .await;
+        let envelope = assert_error(
+            app.post("/v1/me/addresses", token, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(envelope["error"]["details"]["fields"][0]["field"], field);
     }
     let list: Value = app.get("/v1/me/addresses", token).await.json().await.unwrap();
@@ -116,5 +125,10 @@ async fn an_invalid_address_is_422_and_saves_nothing() {
 async fn addresses_need_a_session() {
     let app = spawn_app().await;
     assert_error(app.get("/v1/me/addresses", None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    assert_error(app.post("/v1/me/addresses", None, &home()).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_error(
+        app.post("/v1/me/addresses", None, &home()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 }

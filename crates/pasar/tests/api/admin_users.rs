@@ -103,7 +103,13 @@ async fn only_a_super_admin_grants_admin() {
 
     let refused = app.put(&path, Some(&admin.access_token), &json!({"role": "admin"})).await;
     assert_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
-    let demote_peer = app.put(&format!("/v1/admin/users/{}/role", root.id), Some(&admin.access_token), &json!({"role": "customer"})).await;
+    let demote_peer = app
+        .put(
+            &format!("/v1/admin/users/{}/role", root.id),
+            Some(&admin.access_token),
+            &json!({"role": "customer"}),
+        )
+        .await;
     assert_error(demote_peer, StatusCode::FORBIDDEN, "forbidden").await;
 
     let granted = app.put(&path, Some(&root.access_token), &json!({"role": "admin"})).await;
@@ -116,7 +122,13 @@ async fn only_a_super_admin_grants_admin() {
 async fn nobody_changes_their_own_role() {
     let app = spawn_app().await;
     let root = app.user_with_role("root@example.com", Role::SuperAdmin).await;
-    let response = app.put(&format!("/v1/admin/users/{}/role", root.id), Some(&root.access_token), &json!({"role": "customer"})).await;
+    let response = app
+        .put(
+            &format!("/v1/admin/users/{}/role", root.id),
+            Some(&root.access_token),
+            &json!({"role": "customer"}),
+        )
+        .await;
     assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
@@ -126,8 +138,11 @@ async fn a_role_change_for_an_unknown_user_or_role_is_refused() {
     let root = app.user_with_role("root@example.com", Role::SuperAdmin).await;
     let ana = app.register("ana@example.com").await;
     let token = Some(root.access_token.as_str());
-    let unknown = app.put("/v1/admin/users/usr_0192f5a3c1e27d3a9b4c5d6e7f809112/role", token, &json!({"role": "seller"})).await;
+    let unknown = app
+        .put("/v1/admin/users/usr_0192f5a3c1e27d3a9b4c5d6e7f809112/role", token, &json!({"role": "seller"}))
+        .await;
     assert_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
-    let bad_role = app.put(&format!("/v1/admin/users/{}/role", ana.id), token, &json!({"role": "king"})).await;
+    let bad_role =
+        app.put(&format!("/v1/admin/users/{}/role", ana.id), token, &json!({"role": "king"})).await;
     assert_error(bad_role, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }

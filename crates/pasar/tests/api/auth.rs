@@ -9,7 +9,11 @@ use crate::helpers::{PASSWORD, assert_error, session_of, spawn_app, spawn_app_wi
 async fn registering_returns_201_with_the_user_and_a_token_pair() {
     let app = spawn_app().await;
     let response = app
-        .post("/v1/auth/register", None, &json!({"email": "Ana@Example.com", "password": PASSWORD, "name": "Ana"}))
+        .post(
+            "/v1/auth/register",
+            None,
+            &json!({"email": "Ana@Example.com", "password": PASSWORD, "name": "Ana"}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
@@ -30,7 +34,11 @@ async fn registering_an_email_twice_is_a_conflict_whatever_its_case() {
     let app = spawn_app().await;
     app.register("ana@example.com").await;
     let again = app
-        .post("/v1/auth/register", None, &json!({"email": "ANA@example.com", "password": PASSWORD, "name": "Ana"}))
+        .post(
+            "/v1/auth/register",
+            None,
+            &json!({"email": "ANA@example.com", "password": PASSWORD, "name": "Ana"}),
+        )
         .await;
     assert_error(again, StatusCode::CONFLICT, "email_taken").await;
 }
@@ -98,7 +106,8 @@ async fn a_tampered_token_is_refused() {
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_error(app.get("/v1/me", Some(&tampered)).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    assert_error(app.get("/v1/me", Some("not-a-jwt")).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_error(app.get("/v1/me", Some("not-a-jwt")).await, StatusCode::UNAUTHORIZED, "unauthenticated")
+        .await;
 }
 
 #[tokio::test]
@@ -106,8 +115,12 @@ async fn an_access_token_expires_after_15_minutes_and_a_refresh_renews_it() {
     let app = spawn_app().await;
     let session = app.register("ana@example.com").await;
     app.clock.advance(Duration::from_secs(15 * 60 + 1));
-    assert_error(app.get("/v1/me", Some(&session.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&session.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     let renewed = app.post("/v1/auth/refresh", None, &json!({"refresh_token": session.refresh_token})).await;
     assert_eq!(renewed.status(), StatusCode::OK);
     let renewed = session_of(renewed.json().await.unwrap());
@@ -133,7 +146,11 @@ async fn reusing_a_refresh_token_revokes_the_whole_session() {
     let app = spawn_app().await;
     let session = app.register("ana@example.com").await;
     let rotated = session_of(
-        app.post("/v1/auth/refresh", None, &json!({"refresh_token": session.refresh_token})).await.json().await.unwrap(),
+        app.post("/v1/auth/refresh", None, &json!({"refresh_token": session.refresh_token}))
+            .await
+            .json()
+            .await
+            .unwrap(),
     );
 
     let reuse = app.post("/v1/auth/refresh", None, &json!({"refresh_token": session.refresh_token})).await;
@@ -142,8 +159,12 @@ async fn reusing_a_refresh_token_revokes_the_whole_session() {
     // The thief's replay killed the legitimate holder's tokens too: the family is revoked.
     let after = app.post("/v1/auth/refresh", None, &json!({"refresh_token": rotated.refresh_token})).await;
     assert_error(after, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    assert_error(app.get("/v1/me", Some(&rotated.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&rotated.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 
     // Other sessions of the same user are untouched.
     assert_eq!(app.login("ana@example.com", PASSWORD).await.status(), StatusCode::OK);
@@ -157,10 +178,7 @@ async fn of_concurrent_refreshes_with_one_token_at_most_one_succeeds() {
     let statuses = statuses_of((0..6).map(|_| app.post("/v1/auth/refresh", None, &body))).await;
     let successes = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     assert!(successes <= 1, "{statuses:?}");
-    assert!(
-        statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
-        "{statuses:?}"
-    );
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
 }
 
 #[tokio::test]
@@ -185,14 +203,26 @@ async fn logging_out_ends_the_session_for_access_and_refresh_tokens() {
     let session = app.register("ana@example.com").await;
     let other = session_of(app.login("ana@example.com", PASSWORD).await.json().await.unwrap());
 
-    let response = app.request(reqwest::Method::POST, "/v1/auth/logout", Some(&session.access_token)).send().await.unwrap();
+    let response = app
+        .request(reqwest::Method::POST, "/v1/auth/logout", Some(&session.access_token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
-    assert_error(app.get("/v1/me", Some(&session.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&session.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     let refresh = app.post("/v1/auth/refresh", None, &json!({"refresh_token": session.refresh_token})).await;
     assert_error(refresh, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    assert_eq!(app.get("/v1/me", Some(&other.access_token)).await.status(), StatusCode::OK, "other sessions live on");
+    assert_eq!(
+        app.get("/v1/me", Some(&other.access_token)).await.status(),
+        StatusCode::OK,
+        "other sessions live on"
+    );
 }
 
 #[tokio::test]
@@ -218,5 +248,6 @@ async fn login_attempts_are_limited_per_ip() {
     for email in ["a@example.com", "b@example.com"] {
         assert_eq!(app.login(email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
     }
-    assert_error(app.login("c@example.com", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_error(app.login("c@example.com", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        .await;
 }

@@ -8,14 +8,18 @@ use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_app, spawn_app_with}
 
 /// After a refused registration, the email is still free: nothing was written.
 async fn assert_nothing_registered(app: &TestApp, email: &str) {
-    let response = app.post("/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Ana"})).await;
+    let response = app
+        .post("/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Ana"}))
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED, "{email} was still free");
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_400() {
     let app = spawn_app().await;
-    for body in [r#"{"email": "ana@example.com", "#, "not json", r#"{"email": "ana@example.com"} trailing"#, ""] {
+    for body in
+        [r#"{"email": "ana@example.com", "#, "not json", r#"{"email": "ana@example.com"} trailing"#, ""]
+    {
         let response = app.post_raw("/v1/auth/register", "application/json", body).await;
         assert_error(response, StatusCode::BAD_REQUEST, "malformed_json").await;
     }
@@ -25,10 +29,14 @@ async fn malformed_json_is_a_400() {
 #[tokio::test]
 async fn an_unknown_field_is_a_422_naming_it_and_cannot_set_a_role() {
     let app = spawn_app().await;
-    let body = json!({"email": "ana@example.com", "password": PASSWORD, "name": "Ana", "role": "super_admin"});
-    let envelope =
-        assert_error(app.post("/v1/auth/register", None, &body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            .await;
+    let body =
+        json!({"email": "ana@example.com", "password": PASSWORD, "name": "Ana", "role": "super_admin"});
+    let envelope = assert_error(
+        app.post("/v1/auth/register", None, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(envelope["error"]["details"]["fields"][0]["field"], "role");
     assert_nothing_registered(&app, "ana@example.com").await;
 }
@@ -96,7 +104,8 @@ async fn overlong_and_empty_strings_are_422() {
 #[tokio::test]
 async fn an_oversized_body_is_a_413() {
     let app = spawn_app_with(|config| config.body_limit_bytes = 1024).await;
-    let body = json!({"email": "ana@example.com", "password": PASSWORD, "name": "x".repeat(4096)}).to_string();
+    let body =
+        json!({"email": "ana@example.com", "password": PASSWORD, "name": "x".repeat(4096)}).to_string();
     let response = app.post_raw("/v1/auth/register", "application/json", body).await;
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     assert_nothing_registered(&app, "ana@example.com").await;
@@ -174,9 +183,19 @@ async fn the_openapi_document_describes_every_route_with_its_schemas() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     for route in [
-        "/v1/auth/register", "/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout", "/v1/me",
-        "/v1/me/addresses", "/v1/me/addresses/{id}", "/v1/admin/users", "/v1/admin/users/{id}",
-        "/v1/admin/users/{id}/role", "/health", "/ready", "/metrics",
+        "/v1/auth/register",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/me",
+        "/v1/me/addresses",
+        "/v1/me/addresses/{id}",
+        "/v1/admin/users",
+        "/v1/admin/users/{id}",
+        "/v1/admin/users/{id}/role",
+        "/health",
+        "/ready",
+        "/metrics",
     ] {
         assert!(paths.contains_key(route), "{route} is missing from /openapi.json");
     }

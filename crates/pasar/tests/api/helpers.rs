@@ -43,7 +43,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
             let name = postgres_database(&admin_url).await;
             (with_database(&admin_url, &name), TestDatabase::Postgres { admin_url, name })
         }
-        _ => (format!("sqlite://{}?mode=rwc", data_dir.path().join("pasar.db").display()), TestDatabase::Sqlite),
+        _ => (
+            format!("sqlite://{}?mode=rwc", data_dir.path().join("pasar.db").display()),
+            TestDatabase::Sqlite,
+        ),
     };
     let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -91,7 +94,8 @@ fn init_logs() {
 /// there first (tests may run in several processes).
 async fn postgres_database(admin_url: &str) -> String {
     pasar::db::install_drivers();
-    let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("connecting to PASAR_TEST_DATABASE_URL");
+    let mut admin =
+        sqlx::AnyConnection::connect(admin_url).await.expect("connecting to PASAR_TEST_DATABASE_URL");
     let template = format!("pasar_tpl_{}", pasar::db::schema_fingerprint());
     admin.execute("SELECT pg_advisory_lock(727365727)").await.unwrap();
     let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
@@ -197,7 +201,11 @@ impl TestApp {
 
     pub async fn register(&self, email: &str) -> Session {
         let response = self
-            .post("/v1/auth/register", None, &json!({"email": email, "password": PASSWORD, "name": "Test Buyer"}))
+            .post(
+                "/v1/auth/register",
+                None,
+                &json!({"email": email, "password": PASSWORD, "name": "Test Buyer"}),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED, "registering {email}");
         session_of(response.json().await.unwrap())

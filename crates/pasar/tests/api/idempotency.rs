@@ -55,7 +55,8 @@ async fn keys_belong_to_their_user() {
     let app = spawn_app().await;
     let ana = app.register("ana@example.com").await;
     let bob = app.register("bob@example.com").await;
-    let anas: Value = post_with_key(&app, &ana.access_token, "shared", &address("Jakarta")).await.json().await.unwrap();
+    let anas: Value =
+        post_with_key(&app, &ana.access_token, "shared", &address("Jakarta")).await.json().await.unwrap();
     let bobs = post_with_key(&app, &bob.access_token, "shared", &address("Jakarta")).await;
     assert_eq!(bobs.status(), StatusCode::CREATED);
     assert!(bobs.headers().get("idempotent-replayed").is_none());
@@ -81,7 +82,8 @@ async fn concurrent_requests_with_one_key_create_one_address() {
     let ana = app.register("ana@example.com").await;
     let body = address("Jakarta");
     let responses =
-        futures::future::join_all((0..8).map(|_| post_with_key(&app, &ana.access_token, "race", &body))).await;
+        futures::future::join_all((0..8).map(|_| post_with_key(&app, &ana.access_token, "race", &body)))
+            .await;
     let mut ids = Vec::new();
     for response in responses {
         match response.status() {

@@ -31,7 +31,10 @@ async fn metrics_count_requests_by_route_and_status() {
     let response = app.get("/metrics", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
-    assert!(text.contains(r#"pasar_http_requests_total{method="GET",route="/v1/me",status="401"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"pasar_http_requests_total{method="GET",route="/v1/me",status="401"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("pasar_http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains("pasar_db_pool_connections"), "{text}");
 }
