@@ -103,6 +103,77 @@ prefixed_id!(
     "evt"
 );
 
+prefixed_id!(
+    /// A product in the catalog.
+    ProductId,
+    "prd"
+);
+prefixed_id!(
+    /// A sellable variant of a product (one SKU).
+    VariantId,
+    "var"
+);
+prefixed_id!(
+    /// A category in the catalog tree.
+    CategoryId,
+    "cat"
+);
+prefixed_id!(
+    /// A brand.
+    BrandId,
+    "brd"
+);
+prefixed_id!(
+    /// An uploaded image of a product.
+    MediaId,
+    "med"
+);
+prefixed_id!(
+    /// A shopping cart.
+    CartId,
+    "crt"
+);
+prefixed_id!(
+    /// An order.
+    OrderId,
+    "ord"
+);
+prefixed_id!(
+    /// One line of an order.
+    OrderLineId,
+    "oln"
+);
+prefixed_id!(
+    /// A payment (for an order or a wallet deposit).
+    PaymentId,
+    "pay"
+);
+prefixed_id!(
+    /// Stock held for an order until it is paid or released.
+    ReservationId,
+    "rsv"
+);
+prefixed_id!(
+    /// One change of a variant's stock on hand.
+    StockMovementId,
+    "smv"
+);
+prefixed_id!(
+    /// A digital stock item (a key, an account, a file reference).
+    DigitalItemId,
+    "dgi"
+);
+prefixed_id!(
+    /// A merchant's endpoint that receives Pasar's events.
+    WebhookEndpointId,
+    "whe"
+);
+prefixed_id!(
+    /// One delivery of one event to one webhook endpoint.
+    WebhookDeliveryId,
+    "whd"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

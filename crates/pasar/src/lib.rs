@@ -10,6 +10,7 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod money;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

@@ -18,7 +18,8 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             id TEXT PRIMARY KEY,
             event_type TEXT NOT NULL,
             version BIGINT NOT NULL,
-            subject_id TEXT,
+            subject_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
             occurred_at BIGINT NOT NULL,
             payload TEXT NOT NULL,
             published_at BIGINT
@@ -28,13 +29,22 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// An event about to be written: its type from the catalogue in DESIGN section 7, the version
-/// of its payload's shape, the entity it is about, and the payload itself.
+/// of its payload's shape, the entity it is about (its prefixed id), who caused it, and the
+/// payload itself.
+///
+/// By convention a payload describing a change carries `before` and `after` objects; the audit
+/// store records those as the entry's before and after states.
 pub struct NewEvent<P> {
     pub event_type: &'static str,
     pub version: i64,
     pub subject_id: String,
+    /// A user id (`usr_…`), `system` (sweepers, jobs) or `gateway:<provider>`.
+    pub actor: String,
     pub payload: P,
 }
+
+/// The actor for work done by Pasar itself rather than a person.
+pub const SYSTEM: &str = "system";
 
 /// Writes an event into the outbox as part of the caller's transaction.
 pub async fn record<P: Serialize>(
@@ -45,13 +55,14 @@ pub async fn record<P: Serialize>(
     let id = EventId::new();
     let payload = serde_json::to_string(&event.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
-        "INSERT INTO outbox_events (id, event_type, version, subject_id, occurred_at, payload)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO outbox_events (id, event_type, version, subject_id, actor, occurred_at, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id.to_string())
     .bind(event.event_type)
     .bind(event.version)
     .bind(event.subject_id)
+    .bind(event.actor)
     .bind(at.millis())
     .bind(payload)
     .execute(conn)

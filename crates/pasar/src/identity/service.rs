@@ -262,8 +262,11 @@ impl Identity {
                     event_type: "user.role_changed",
                     version: 1,
                     subject_id: target.to_string(),
+                    actor: actor.user.to_string(),
                     payload: serde_json::json!({
-                        "user_id": target, "from": previous, "to": role, "by": actor.user
+                        "user_id": target,
+                        "before": { "role": previous },
+                        "after": { "role": role },
                     }),
                 },
             )
@@ -301,7 +304,11 @@ async fn insert_new_user(
             event_type: "user.registered",
             version: 1,
             subject_id: user.id.to_string(),
-            payload: serde_json::json!({ "user_id": user.id, "email": user.email, "role": role }),
+            actor: user.id.to_string(),
+            payload: serde_json::json!({
+                "user_id": user.id,
+                "after": { "email": user.email, "name": user.name, "role": role },
+            }),
         },
     )
     .await?;

@@ -1,0 +1,224 @@
+//! Money: integer minor units with an ISO 4217 currency, never floats (DESIGN section 6).
+//! Arithmetic is checked: mixing currencies or overflowing is an error, not a wrong number.
+//! IDR and JPY have no minor unit in practice, so their amounts are whole rupiah and yen.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A currency Pasar accepts, with the number of decimal places its amounts carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(into = "String")]
+#[schema(value_type = String, example = "IDR")]
+pub struct Currency(&'static str);
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// (code, minor-unit digits) for the currencies the seeds sell in; extend as markets open.
+const CURRENCIES: [(&str, u32); 10] = [
+    ("IDR", 0),
+    ("JPY", 0),
+    ("USD", 2),
+    ("EUR", 2),
+    ("SGD", 2),
+    ("MYR", 2),
+    ("GBP", 2),
+    ("AUD", 2),
+    ("THB", 2),
+    ("PHP", 2),
+];
+
+impl Currency {
+    pub const IDR: Currency = Currency("IDR");
+    pub const JPY: Currency = Currency("JPY");
+    pub const USD: Currency = Currency("USD");
+
+    pub fn parse(code: &str) -> Result<Self, &'static str> {
+        CURRENCIES
+            .iter()
+            .find(|(known, _)| *known == code)
+            .map(|(known, _)| Currency(known))
+            .ok_or("not a supported ISO 4217 currency code (upper case, such as IDR)")
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+
+    pub fn minor_digits(self) -> u32 {
+        CURRENCIES.iter().find(|(code, _)| *code == self.0).map_or(0, |(_, digits)| *digits)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(currency: Currency) -> Self {
+        currency.0.to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// An amount of money. `amount` is in minor units (cents; whole rupiah for IDR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    #[schema(example = 150000)]
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("cannot combine {0} with {1}")]
+    CurrencyMismatch(Currency, Currency),
+    #[error("amount out of range")]
+    Overflow,
+}
+
+impl Money {
+    pub const fn new(amount: i64, currency: Currency) -> Self {
+        Self { amount, currency }
+    }
+
+    pub const fn zero(currency: Currency) -> Self {
+        Self { amount: 0, currency }
+    }
+
+    fn same_currency(self, other: Money) -> Result<(), MoneyError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch(self.currency, other.currency))
+        }
+    }
+
+    pub fn add(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    pub fn sub(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    pub fn times(self, quantity: i64) -> Result<Money, MoneyError> {
+        let amount = self.amount.checked_mul(quantity).ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// `basis_points`/10,000 of this amount, rounded up to the next minor unit (fees are never
+    /// rounded in the payer's favour at the merchant's cost).
+    pub fn share_rounded_up(self, basis_points: i64) -> Result<Money, MoneyError> {
+        let product = i128::from(self.amount) * i128::from(basis_points);
+        let share = product.div_euclid(10_000) + i128::from(product.rem_euclid(10_000) != 0);
+        i64::try_from(share).map(|amount| Money::new(amount, self.currency)).map_err(|_| MoneyError::Overflow)
+    }
+
+    /// Sums amounts of one currency; `None` for an empty list.
+    pub fn sum(amounts: impl IntoIterator<Item = Money>) -> Result<Option<Money>, MoneyError> {
+        let mut total: Option<Money> = None;
+        for amount in amounts {
+            total = Some(match total {
+                None => amount,
+                Some(sum) => sum.add(amount)?,
+            });
+        }
+        Ok(total)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.currency.minor_digits();
+        if digits == 0 {
+            return write!(f, "{} {}", self.currency, self.amount);
+        }
+        let scale = 10_i64.pow(digits);
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let units = self.amount.unsigned_abs();
+        let scale = scale.unsigned_abs();
+        write!(
+            f,
+            "{} {sign}{}.{:0width$}",
+            self.currency,
+            units / scale,
+            units % scale,
+            width = digits as usize
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn money_reads_from_json_with_a_known_currency_only() {
+        let money: Money = serde_json::from_str(r#"{"amount": 150000, "currency": "IDR"}"#).unwrap();
+        assert_eq!(money, Money::new(150_000, Currency::IDR));
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1.5, "currency": "IDR"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "idr"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "XXX"}"#).is_err());
+    }
+
+    #[test]
+    fn different_currencies_do_not_add() {
+        let idr = Money::new(1, Currency::IDR);
+        let usd = Money::new(1, Currency::USD);
+        assert_eq!(idr.add(usd), Err(MoneyError::CurrencyMismatch(Currency::IDR, Currency::USD)));
+    }
+
+    #[test]
+    fn the_pakasir_fee_rounds_up() {
+        // 0.7% of Rp 10,001 is Rp 70.007, charged as Rp 71.
+        let fee = Money::new(10_001, Currency::IDR).share_rounded_up(70).unwrap();
+        assert_eq!(fee.amount, 71);
+        assert_eq!(Money::new(10_000, Currency::IDR).share_rounded_up(70).unwrap().amount, 70);
+    }
+
+    #[test]
+    fn money_displays_in_major_units() {
+        assert_eq!(Money::new(150_000, Currency::IDR).to_string(), "IDR 150000");
+        assert_eq!(Money::new(-1_05, Currency::USD).to_string(), "USD -1.05");
+    }
+
+    proptest! {
+        #[test]
+        fn addition_is_commutative_and_subtraction_undoes_it(a in -1_000_000_000_000i64..1_000_000_000_000, b in -1_000_000_000_000i64..1_000_000_000_000) {
+            let (x, y) = (Money::new(a, Currency::IDR), Money::new(b, Currency::IDR));
+            prop_assert_eq!(x.add(y), y.add(x));
+            prop_assert_eq!(x.add(y).unwrap().sub(y).unwrap(), x);
+        }
+
+        #[test]
+        fn overflow_is_an_error_never_a_wrapped_number(a in any::<i64>(), b in any::<i64>()) {
+            let sum = Money::new(a, Currency::JPY).add(Money::new(b, Currency::JPY));
+            match a.checked_add(b) {
+                Some(expected) => prop_assert_eq!(sum.unwrap().amount, expected),
+                None => prop_assert_eq!(sum, Err(MoneyError::Overflow)),
+            }
+        }
+
+        #[test]
+        fn a_rounded_up_share_is_never_below_the_exact_share(amount in 0i64..1_000_000_000_000, bp in 0i64..10_000) {
+            let share = Money::new(amount, Currency::IDR).share_rounded_up(bp).unwrap().amount;
+            let exact = i128::from(amount) * i128::from(bp);
+            prop_assert!(i128::from(share) * 10_000 >= exact);
+            prop_assert!(i128::from(share - 1) * 10_000 < exact);
+        }
+    }
+}
