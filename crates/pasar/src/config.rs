@@ -36,6 +36,16 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Origins allowed by CORS, comma separated; `*` allows any; empty sends no CORS headers.
     pub cors_origins: String,
+    /// Seconds a buyer has to pay before the order expires and its stock is released.
+    pub payment_ttl: u64,
+    /// The URL buyers and gateways reach this server at (hosted pay pages, webhook targets);
+    /// unset means `http://{addr}`.
+    pub public_url: Option<String>,
+    /// Key sealing digital items at rest (64 hex characters); generated into the data directory
+    /// when unset. Losing it makes stored items unreadable.
+    pub digital_items_key: Option<String>,
+    /// The built-in sandbox gateway's webhook signing secret; generated when unset.
+    pub sandbox_webhook_secret: Option<String>,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -63,6 +73,10 @@ impl Default for Config {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
             cors_origins: String::new(),
+            payment_ttl: 600,
+            public_url: None,
+            digital_items_key: None,
+            sandbox_webhook_secret: None,
             log_level: "info".into(),
             log_format: LogFormat::Json,
         }
@@ -93,11 +107,37 @@ impl Config {
     /// on first start (with a warning, since a shared secret must be configured explicitly when
     /// several instances run).
     pub fn jwt_secret(&self) -> anyhow::Result<Vec<u8>> {
-        if let Some(secret) = &self.jwt_secret {
-            anyhow::ensure!(secret.len() >= 32, "PASAR_JWT_SECRET must be at least 32 characters");
+        self.secret(self.jwt_secret.as_deref(), "jwt_secret", "PASAR_JWT_SECRET")
+    }
+
+    pub fn sandbox_webhook_secret(&self) -> anyhow::Result<Vec<u8>> {
+        self.secret(
+            self.sandbox_webhook_secret.as_deref(),
+            "sandbox_webhook_secret",
+            "PASAR_SANDBOX_WEBHOOK_SECRET",
+        )
+    }
+
+    /// The 256-bit key sealing digital items.
+    pub fn digital_items_key(&self) -> anyhow::Result<[u8; 32]> {
+        let text =
+            self.secret(self.digital_items_key.as_deref(), "digital_items_key", "PASAR_DIGITAL_ITEMS_KEY")?;
+        let bytes = hex::decode(&text).context("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters")?;
+        bytes.try_into().map_err(|_| anyhow::anyhow!("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters"))
+    }
+
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_owned()
+    }
+
+    /// A secret: configured, or read from `{data_dir}/{file}`, or generated there (256 random
+    /// bits as hex) with a warning.
+    fn secret(&self, configured: Option<&str>, file: &str, variable: &str) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = configured {
+            anyhow::ensure!(secret.len() >= 32, "{variable} must be at least 32 characters");
             return Ok(secret.as_bytes().to_vec());
         }
-        let path = self.data_dir.join("jwt_secret");
+        let path = self.data_dir.join(file);
         if let Ok(existing) = std::fs::read_to_string(&path) {
             let existing = existing.trim();
             anyhow::ensure!(existing.len() >= 32, "{} is too short", path.display());
@@ -109,8 +149,8 @@ impl Config {
         write_private_file(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
         tracing::warn!(
             path = %path.display(),
-            "PASAR_JWT_SECRET is not set: generated a secret and stored it in the data directory; \
-             set PASAR_JWT_SECRET when running more than one instance"
+            "{variable} is not set: generated one and stored it in the data directory; \
+             set {variable} when running more than one instance"
         );
         Ok(secret.into_bytes())
     }

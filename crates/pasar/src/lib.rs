@@ -3,6 +3,8 @@
 //! Each module is a vertical slice (its types, rules, storage and routes together); see
 //! DESIGN.md section 3 and the architecture section of README.md.
 
+pub mod cart;
+pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -10,7 +12,10 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod inventory;
 pub mod money;
+pub mod orders;
+pub mod payments;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

@@ -69,7 +69,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo { serve: and_serve } => {
             let addr = config.addr;
-            let state = startup::build_state(config.clone(), Clock::system()).await?;
+            let state =
+                startup::build_state(config.clone(), Clock::system(), config.public_url(addr)).await?;
             let accounts = pasar::demo::load(&state.identity).await?;
             state.db.close().await;
             println!("Pasar demo shop is loaded. Log in with:");
@@ -90,7 +91,8 @@ async fn main() -> anyhow::Result<()> {
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = Password::parse(password).map_err(anyhow::Error::msg)?;
             let name = PersonName::parse(&name).map_err(anyhow::Error::msg)?;
-            let state = startup::build_state(config, Clock::system()).await?;
+            let public_url = config.public_url(config.addr);
+            let state = startup::build_state(config, Clock::system(), public_url).await?;
             let user = state.identity.create_user(email, password, name, role).await?;
             state.db.close().await;
             println!("created {} ({}) as {}", user.email, user.id, user.role);

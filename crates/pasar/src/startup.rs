@@ -9,11 +9,18 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::cart::Carts;
+use crate::catalog::Catalog;
+use crate::checkout::{self, Checkout};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::RateLimits};
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
+use crate::inventory::{Inventory, ItemSealer};
+use crate::orders::Orders;
+use crate::payments::sandbox::SandboxGateway;
+use crate::payments::{Gateway, Payments};
 use crate::time::Clock;
 
 /// Opens the database named by the configuration and brings its schema up to date.
@@ -26,11 +33,37 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 }
 
 /// The services, built once and shared by the HTTP server and the command line.
-pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+/// `public_url` is where buyers and gateways reach this server (hosted pay pages, webhooks).
+pub async fn build_state(config: Config, clock: Clock, public_url: String) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let keys = TokenKeys::new(&config.jwt_secret()?);
+    let catalog = Catalog::new(db.clone(), clock.clone(), &config)?;
+    let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
+    let orders = Orders::new(db.clone(), clock.clone());
+    let sandbox =
+        SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url);
+    let gateways: Vec<Arc<dyn Gateway>> = vec![Arc::new(sandbox.clone())];
+    let payments = Payments::new(db.clone(), clock.clone(), gateways);
+    let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
+    let checkout = Checkout::new(
+        db.clone(),
+        clock.clone(),
+        catalog.clone(),
+        carts.clone(),
+        inventory.clone(),
+        orders.clone(),
+        payments.clone(),
+        Duration::from_secs(config.payment_ttl),
+    );
     Ok(AppState {
         identity: Identity::new(db.clone(), keys, clock.clone()),
+        catalog,
+        inventory,
+        orders,
+        payments,
+        sandbox,
+        carts,
+        checkout,
         limits: Arc::new(RateLimits::new(&config)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
@@ -47,8 +80,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let addr = config.addr;
-        let state = build_state(config, clock).await?;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        let public_url = config.public_url(listener.local_addr()?);
+        let state = build_state(config, clock, public_url).await?;
         Ok(Self { listener, state })
     }
 
@@ -68,9 +102,11 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone()));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        sweeper.abort();
         state.db.close().await;
         served.context("serving HTTP")
     }

@@ -36,6 +36,11 @@ fn all_migrations() -> Vec<&'static Migration> {
         .iter()
         .chain(crate::events::MIGRATIONS)
         .chain(crate::http::idempotency::MIGRATIONS)
+        .chain(crate::inventory::MIGRATIONS)
+        .chain(crate::payments::MIGRATIONS)
+        .chain(crate::orders::MIGRATIONS)
+        .chain(crate::cart::MIGRATIONS)
+        .chain(crate::checkout::MIGRATIONS)
         .collect();
     all.sort_by_key(|m| m.version);
     all

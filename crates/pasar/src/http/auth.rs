@@ -67,3 +67,18 @@ impl FromRequestParts<AppState> for Staff {
         }
     }
 }
+
+/// A caller who may or may not be signed in; a token that is present must be valid.
+pub struct MaybeCaller(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            Principal::from_request_parts(parts, state).await.map(|p| MaybeCaller(Some(p)))
+        } else {
+            Ok(MaybeCaller(None))
+        }
+    }
+}

@@ -41,6 +41,12 @@ pub struct AppState {
     pub db: Db,
     pub clock: Clock,
     pub identity: Identity,
+    pub inventory: crate::inventory::Inventory,
+    pub orders: crate::orders::Orders,
+    pub payments: crate::payments::Payments,
+    pub sandbox: crate::payments::sandbox::SandboxGateway,
+    pub carts: crate::cart::Carts,
+    pub checkout: crate::checkout::Checkout,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -56,6 +62,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account and addresses"),
         (name = "admin", description = "Running the shop (admin and super_admin)"),
+        (name = "inventory", description = "Stock levels, movements and digital items (admin)"),
+        (name = "cart", description = "Carts, for signed-in buyers and guests"),
+        (name = "checkout", description = "Placing orders"),
+        (name = "orders", description = "Orders, for their buyers and for admins"),
+        (name = "payments", description = "Gateway webhooks"),
+        (name = "sandbox", description = "The built-in test gateway's hosted pages"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -79,6 +91,11 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::identity::routes::router(state.clone()))
+        .merge(crate::inventory::routes::router(state.clone()))
+        .merge(crate::cart::routes::router())
+        .merge(crate::checkout::routes::router(state.clone()))
+        .merge(crate::orders::routes::router())
+        .merge(crate::payments::routes::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))

@@ -18,7 +18,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::rate_limit::ClientIp;
 use crate::http::{ApiResult, AppState, idempotency};
-use crate::ids::{AddressId, UserId};
+use crate::ids::{AddressId, CartId, UserId};
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let idempotent = OpenApiRouter::new()
@@ -96,9 +96,19 @@ async fn register(
 struct LoginRequest {
     email: Email,
     password: Password,
+    /// A guest cart to merge into the buyer's own cart.
+    cart: Option<GuestCart>,
 }
 
-/// Log in with email and password. Attempts are limited per account and per IP.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct GuestCart {
+    id: CartId,
+    token: Text<64>,
+}
+
+/// Log in with email and password. Attempts are limited per account and per IP. A guest cart
+/// given with its token is merged into the buyer's cart.
 #[utoipa::path(
     post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
@@ -114,7 +124,14 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenPair>> {
     state.limits.check_login(ip, body.email.as_str())?;
-    Ok(Json(state.identity.login(&body.email, &body.password).await?))
+    let pair = state.identity.login(&body.email, &body.password).await?;
+    if let Some(cart) = body.cart {
+        // Login has succeeded either way; a cart that cannot be merged is left as it was.
+        if let Err(err) = state.carts.merge_guest(pair.user.id, cart.id, cart.token.as_str()).await {
+            tracing::info!(error = %err, "guest cart not merged at login");
+        }
+    }
+    Ok(Json(pair))
 }
 
 #[derive(Deserialize, ToSchema)]

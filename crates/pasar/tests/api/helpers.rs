@@ -12,15 +12,19 @@ use sqlx::{Connection, Executor};
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The sandbox gateway's webhook secret in tests, so tests can sign webhooks of their own.
+pub const SANDBOX_SECRET: &str = "whsec_sandbox_test_secret_0123456789";
 
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Clock,
     pub state: AppState,
+    pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
-    database: TestDatabase,
-    _data_dir: tempfile::TempDir,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    database: Option<TestDatabase>,
+    data_dir: Option<tempfile::TempDir>,
 }
 
 /// The database a test runs on; a PostgreSQL one is dropped when the test ends.
@@ -52,21 +56,26 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(database_url),
-        database_max_connections: 4,
+        database_max_connections: 8,
         jwt_secret: Some("test-secret-test-secret-test-secret".into()),
         rate_limit_per_minute: 0,
         login_attempts_per_account: 0,
         login_attempts_per_ip: 0,
         log_format: LogFormat::Pretty,
+        sandbox_webhook_secret: Some(SANDBOX_SECRET.into()),
+        digital_items_key: Some("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into()),
         ..Config::default()
     };
     configure(&mut config);
-    let clock = Clock::system();
-    let app = Application::build(config, clock.clone()).await.expect("the application builds");
+    start(config, Clock::system(), database, data_dir).await
+}
+
+async fn start(config: Config, clock: Clock, database: TestDatabase, data_dir: tempfile::TempDir) -> TestApp {
+    let app = Application::build(config.clone(), clock.clone()).await.expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(app.serve_until(async {
+    let server = tokio::spawn(app.serve_until(async {
         let _ = stop.await;
     }));
     TestApp {
@@ -74,9 +83,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         clock,
         state,
+        config,
         shutdown: Some(shutdown),
-        database,
-        _data_dir: data_dir,
+        server: Some(server),
+        database: Some(database),
+        data_dir: Some(data_dir),
     }
 }
 
@@ -129,12 +140,28 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
+impl TestApp {
+    /// Stops the server, lets `downtime` pass on its clock, and starts it again on the same
+    /// database, as an operator restarting Pasar would.
+    pub async fn restart_after(mut self, downtime: Duration) -> TestApp {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task ends").expect("the server stops cleanly");
+        }
+        self.clock.advance(downtime);
+        let (database, data_dir) = (self.database.take().unwrap(), self.data_dir.take().unwrap());
+        start(self.config.clone(), self.clock.clone(), database, data_dir).await
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let TestDatabase::Postgres { admin_url, name } = &self.database {
+        if let Some(TestDatabase::Postgres { admin_url, name }) = &self.database {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs inside the test's runtime, which cannot be blocked on; use a thread.
             std::thread::spawn(move || {
@@ -249,4 +276,98 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body["error"]["code"], code, "error code in {body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error message in {body}");
     body
+}
+
+/// A shop to buy from: an admin, and helpers that stock it through the admin API.
+impl TestApp {
+    pub async fn admin(&self) -> Session {
+        self.user_with_role(&format!("admin-{}@shop.test", uuid::Uuid::now_v7().simple()), Role::SuperAdmin)
+            .await
+    }
+
+    /// An active product of `kind` with one variant per price (IDR); returns the variant ids.
+    pub async fn product(&self, admin: &Session, kind: &str, prices: &[i64]) -> Vec<String> {
+        let token = Some(admin.access_token.as_str());
+        let suffix = uuid::Uuid::now_v7().simple().to_string();
+        let category =
+            self.post("/v1/admin/categories", token, &json!({"name": format!("Category {suffix}")})).await;
+        assert_eq!(category.status(), StatusCode::CREATED, "creating a category");
+        let category: Value = category.json().await.unwrap();
+        let variants: Vec<Value> = prices
+            .iter()
+            .enumerate()
+            .map(|(i, price)| {
+                json!({"sku": format!("SKU-{}-{i}", &suffix[20..]), "options": {"size": format!("S{i}")},
+                       "price": {"amount": price, "currency": "IDR"}})
+            })
+            .collect();
+        let body = json!({
+            "name": format!("Product {suffix}"), "description": "A thing to buy", "kind": kind,
+            "status": "active", "category_id": category["id"], "variants": variants,
+        });
+        let created = self.post("/v1/admin/products", token, &body).await;
+        assert_eq!(created.status(), StatusCode::CREATED, "creating a product");
+        let created: Value = created.json().await.unwrap();
+        created["variants"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    pub async fn stock(&self, admin: &Session, variant: &str, delta: i64) -> Value {
+        let response = self
+            .post(
+                &format!("/v1/admin/variants/{variant}/stock/adjust"),
+                Some(&admin.access_token),
+                &json!({"delta": delta, "reason": "delivery"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "adjusting stock");
+        response.json().await.unwrap()
+    }
+
+    pub async fn stock_level(&self, admin: &Session, variant: &str) -> Value {
+        let response =
+            self.get(&format!("/v1/admin/variants/{variant}/stock"), Some(&admin.access_token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Checks out `items` (variant, quantity) with the sandbox, shipping to a test address.
+    pub async fn checkout(&self, token: &str, items: &[(&str, i64)]) -> Response {
+        let items: Vec<Value> = items.iter().map(|(v, q)| json!({"variant_id": v, "quantity": q})).collect();
+        self.post(
+            "/v1/checkout",
+            Some(token),
+            &json!({"items": items, "payment_method": "sandbox",
+            "shipping_address": shipping_address()}),
+        )
+        .await
+    }
+
+    /// Presses a button on the sandbox's hosted page, as the buyer would.
+    pub async fn press(&self, payment_id: &str, button: &str) -> Response {
+        self.request(Method::POST, &format!("/sandbox/pay/{payment_id}/{button}"), None).send().await.unwrap()
+    }
+
+    /// Polls an order until it reaches `status` (bounded: 10 s), and returns it.
+    pub async fn wait_for_order(&self, token: &str, order_id: &str, status: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let order: Value =
+                self.get(&format!("/v1/orders/{order_id}"), Some(token)).await.json().await.unwrap();
+            if order["status"] == status {
+                return order;
+            }
+            assert!(std::time::Instant::now() < deadline, "order never became {status}: {order}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs the checkout sweeper once, as the background task does every second.
+    pub async fn sweep(&self) -> (usize, usize, usize) {
+        pasar::checkout::sweeper::sweep(&self.state.checkout).await.expect("a sweep")
+    }
+}
+
+pub fn shipping_address() -> Value {
+    json!({"name": "Ana", "phone": "+62 812 3456 7890", "line1": "Jl. Merdeka 1", "city": "Jakarta",
+           "postal_code": "10110", "country": "ID"})
 }

@@ -5,7 +5,12 @@
 mod addresses;
 mod admin_users;
 mod auth;
+mod cart;
+mod checkout;
 mod conventions;
+mod crash;
 mod helpers;
 mod idempotency;
+mod inventory;
 mod ops;
+mod webhooks;

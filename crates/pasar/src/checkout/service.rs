@@ -1,0 +1,646 @@
+//! The checkout saga's steps and the settlement of payment outcomes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Acquire, Row};
+use utoipa::ToSchema;
+
+use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
+use crate::catalog::{Catalog, CatalogError, ProductKind};
+use crate::db::{self, Connection, Db};
+use crate::identity::Principal;
+use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, VariantId};
+use crate::inventory::{Inventory, InventoryError, ReservationRequest};
+use crate::money::Money;
+use crate::orders::{
+    Mover, NewOrder, NewOrderLine, Order, OrderStatus, Orders, OrdersError, ShippingAddress,
+};
+use crate::payments::NewPayment;
+use crate::payments::gateway::ProviderStatus;
+use crate::payments::{Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError};
+use crate::time::Clock;
+
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRequest {
+    pub variant_id: VariantId,
+    /// 1 to 100.
+    pub quantity: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// Buy these items; or give `cart_id` to buy a cart.
+    pub items: Option<Vec<ItemRequest>>,
+    pub cart_id: Option<CartId>,
+    /// `sandbox` (more gateways come with their issues).
+    pub payment_method: String,
+    /// Required when anything physical is bought.
+    pub shipping_address: Option<ShippingAddress>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Placed {
+    pub order: Order,
+    pub payment: Payment,
+}
+
+/// What settling a payment outcome did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    Paid,
+    /// Money arrived after the order ended and its stock was gone: flagged for a refund.
+    RefundDue,
+    Ended,
+    Refunded,
+    /// The gateway event was applied before, or the outcome changes nothing.
+    NoChange,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} is not for sale")]
+    NotForSale(VariantId),
+    #[error("not enough stock of {0}")]
+    OutOfStock(VariantId),
+    #[error("no such order")]
+    NotFound,
+    #[error("the payment gateway is unavailable")]
+    GatewayUnavailable,
+    #[error(transparent)]
+    Orders(#[from] OrdersError),
+    #[error(transparent)]
+    Payments(#[from] PaymentsError),
+    #[error(transparent)]
+    Cart(#[from] CartError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Inventory(InventoryError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<InventoryError> for CheckoutError {
+    fn from(err: InventoryError) -> Self {
+        match err {
+            InventoryError::OutOfStock { variant_id } => Self::OutOfStock(variant_id),
+            other => Self::Inventory(other),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Held,
+    AwaitingPayment,
+    Completed,
+    Compensated,
+}
+
+impl Step {
+    fn as_str(self) -> &'static str {
+        match self {
+            Step::Held => "held",
+            Step::AwaitingPayment => "awaiting_payment",
+            Step::Completed => "completed",
+            Step::Compensated => "compensated",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Checkout {
+    db: Db,
+    clock: Clock,
+    catalog: Catalog,
+    carts: Carts,
+    inventory: Inventory,
+    orders: Orders,
+    payments: Payments,
+    payment_ttl: Duration,
+}
+
+impl Checkout {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        catalog: Catalog,
+        carts: Carts,
+        inventory: Inventory,
+        orders: Orders,
+        payments: Payments,
+        payment_ttl: Duration,
+    ) -> Self {
+        Self { db, clock, catalog, carts, inventory, orders, payments, payment_ttl }
+    }
+
+    pub fn payments(&self) -> &Payments {
+        &self.payments
+    }
+
+    /// Places an order awaiting payment. With an idempotency key, a retry (even after a crash
+    /// between the order's commit and the answer) returns the same order instead of a second.
+    pub async fn place(
+        &self,
+        buyer: &Principal,
+        request: CheckoutRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Placed, CheckoutError> {
+        if let Some(key) = idempotency_key {
+            if let Some(placed) = self.placed_with_key(buyer, key).await? {
+                return Ok(placed);
+            }
+        }
+        let (wanted, cart) = self.wanted_items(buyer, &request).await?;
+        let method = request.payment_method.as_str();
+        self.payments.gateway(method)?;
+
+        let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
+        let for_sale = self.catalog.variants_for_sale(&ids).await?;
+        let mut lines = Vec::with_capacity(wanted.len());
+        for item in &wanted {
+            let variant = for_sale
+                .iter()
+                .find(|v| v.id == item.variant_id)
+                .ok_or(CheckoutError::NotForSale(item.variant_id))?;
+            lines.push(NewOrderLine {
+                variant_id: variant.id,
+                product_id: variant.product_id,
+                product_name: variant.product_name.clone(),
+                sku: variant.sku.clone(),
+                kind: variant.kind,
+                options: variant.options.clone(),
+                unit_price: variant.price_for(buyer.role),
+                quantity: item.quantity,
+            });
+        }
+        let currency = lines[0].unit_price.currency;
+        if lines.iter().any(|l| l.unit_price.currency != currency) {
+            return Err(CheckoutError::Invalid(
+                "all items of one checkout must be priced in one currency".into(),
+            ));
+        }
+        let physical = lines.iter().any(|l| l.kind == ProductKind::Physical);
+        let shipping_address = match (physical, request.shipping_address) {
+            (true, None) => {
+                return Err(CheckoutError::Invalid("shipping_address is required for physical items".into()));
+            }
+            (true, address) => address,
+            (false, _) => None,
+        };
+
+        let order_id = OrderId::new();
+        let now = self.clock.now();
+        let expires_at = now.plus(self.payment_ttl);
+        let requests: Vec<ReservationRequest> = wanted
+            .iter()
+            .map(|i| ReservationRequest { variant_id: i.variant_id, quantity: i.quantity })
+            .collect();
+
+        let mut tx = self.db.begin().await?;
+        self.inventory.reserve(&mut tx, &order_id.to_string(), &requests, expires_at).await?;
+        // Delivery-slot, voucher and points holds go here, in this transaction.
+        let subtotal = Money::sum(
+            lines
+                .iter()
+                .map(|l| l.unit_price.times(l.quantity))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(OrdersError::from)?,
+        )
+        .map_err(OrdersError::from)?
+        .ok_or(OrdersError::Empty)?;
+        // Pricing: shipping rates and discounts join here when shipping and promotions land.
+        let shipping = Money::zero(currency);
+        let discount = Money::zero(currency);
+        let amount = subtotal.sub(discount).and_then(|m| m.add(shipping)).map_err(OrdersError::from)?;
+        let payment = self
+            .payments
+            .create(
+                &mut tx,
+                NewPayment {
+                    purpose: PaymentPurpose::Order,
+                    reference: order_id.to_string(),
+                    payer_id: buyer.user.to_string(),
+                    provider: method.to_owned(),
+                    amount,
+                    expires_at,
+                },
+            )
+            .await?;
+        let order = self
+            .orders
+            .create(
+                &mut tx,
+                NewOrder { id: order_id, buyer_id: buyer.user, lines, shipping, discount, shipping_address },
+                serde_json::json!({ "payment": { "id": payment.id, "provider": payment.provider, "total": payment.total } }),
+            )
+            .await?;
+        if let Some(cart) = cart {
+            self.carts.empty(&mut tx, cart).await?;
+        }
+        let recorded = sqlx::query(
+            "INSERT INTO checkouts (order_id, buyer_id, idempotency_key, payment_id, step, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(order_id.to_string())
+        .bind(buyer.user.to_string())
+        .bind(idempotency_key)
+        .bind(payment.id.to_string())
+        .bind(Step::Held.as_str())
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await;
+        match recorded {
+            Err(err) if db::is_unique_violation(&err) => {
+                // A concurrent retry with the same key won; answer with its order.
+                drop(tx);
+                let key = idempotency_key.unwrap_or_default();
+                return self.placed_with_key(buyer, key).await?.ok_or(CheckoutError::NotFound);
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+
+        let payment = self.request_payment(&payment, &order).await?;
+        Ok(Placed { order, payment })
+    }
+
+    /// Step 2: the gateway learns of the payment. If it refuses, the checkout is compensated.
+    async fn request_payment(&self, payment: &Payment, order: &Order) -> Result<Payment, CheckoutError> {
+        let description = format!("Order {}", order.id);
+        match self.payments.request(payment, &description).await {
+            Ok(requested) => {
+                self.set_step(order.id, Step::AwaitingPayment).await?;
+                Ok(requested)
+            }
+            Err(PaymentsError::Gateway(err)) => {
+                tracing::warn!(order = %order.id, error = %err, "gateway did not take the payment; releasing the order");
+                self.settle_payment(payment.id, ProviderStatus::Failed, None).await?;
+                Err(CheckoutError::GatewayUnavailable)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Asks the gateway again for payments it never saw (the process stopped between step 1
+    /// and step 2).
+    pub async fn resume_unrequested(&self, older_than: Duration) -> Result<usize, CheckoutError> {
+        let stale = self.payments.unrequested(self.clock.now().minus(older_than), 100).await?;
+        let mut resumed = 0;
+        for payment in stale {
+            let Ok(order_id) = payment.reference.parse::<OrderId>() else { continue };
+            let order = self.orders.order(order_id).await?;
+            match self.request_payment(&payment, &order).await {
+                Ok(_) | Err(CheckoutError::GatewayUnavailable) => resumed += 1,
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(resumed)
+    }
+
+    async fn set_step(&self, order: OrderId, step: Step) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.begin().await?;
+        set_step_in(&mut tx, order, step, self.clock.now().millis()).await?;
+        tx.commit().await
+    }
+
+    async fn placed_with_key(&self, buyer: &Principal, key: &str) -> Result<Option<Placed>, CheckoutError> {
+        let row = sqlx::query(
+            "SELECT order_id, payment_id FROM checkouts WHERE buyer_id = $1 AND idempotency_key = $2",
+        )
+        .bind(buyer.user.to_string())
+        .bind(key)
+        .fetch_optional(self.db.reader())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let order: String = row.try_get("order_id")?;
+        let payment: String = row.try_get("payment_id")?;
+        let order = self.orders.order(order.parse().map_err(|_| CheckoutError::NotFound)?).await?;
+        let payment = self.payments.payment(payment.parse().map_err(|_| CheckoutError::NotFound)?).await?;
+        Ok(Some(Placed { order, payment }))
+    }
+
+    /// The items to buy, merged per variant and bounded, from the request or the cart.
+    async fn wanted_items(
+        &self,
+        buyer: &Principal,
+        request: &CheckoutRequest,
+    ) -> Result<(Vec<ItemRequest>, Option<CartAccess>), CheckoutError> {
+        let (raw, cart) = match (&request.items, request.cart_id) {
+            (Some(items), None) => {
+                (items.iter().map(|i| (i.variant_id, i.quantity)).collect::<Vec<_>>(), None)
+            }
+            (None, Some(cart_id)) => {
+                let access = self.carts.access(cart_id, Some(buyer), None).await?;
+                (self.carts.quantities(access).await?, Some(access))
+            }
+            _ => return Err(CheckoutError::Invalid("give either items or cart_id".into())),
+        };
+        let mut merged: Vec<ItemRequest> = Vec::new();
+        for (variant_id, quantity) in raw {
+            if !(1..=MAX_QUANTITY).contains(&quantity) {
+                return Err(CheckoutError::Invalid(format!("quantity must be between 1 and {MAX_QUANTITY}")));
+            }
+            match merged.iter_mut().find(|i| i.variant_id == variant_id) {
+                Some(existing) => existing.quantity += quantity,
+                None => merged.push(ItemRequest { variant_id, quantity }),
+            }
+        }
+        if merged.is_empty() {
+            return Err(CheckoutError::Invalid("nothing to buy".into()));
+        }
+        if merged.len() > MAX_LINES || merged.iter().any(|i| i.quantity > MAX_QUANTITY) {
+            return Err(CheckoutError::Invalid(format!(
+                "at most {MAX_LINES} different items and {MAX_QUANTITY} of each"
+            )));
+        }
+        Ok((merged, cart))
+    }
+
+    /// Applies a payment outcome the gateway vouches for, once per gateway event.
+    pub async fn settle_payment(
+        &self,
+        payment_id: PaymentId,
+        outcome: ProviderStatus,
+        gateway_event: Option<(&str, &str)>,
+    ) -> Result<Settlement, CheckoutError> {
+        let mut tx = self.db.begin().await?;
+        if let Some((provider, event_id)) = gateway_event {
+            if !self.payments.first_sighting(&mut tx, provider, event_id, payment_id).await? {
+                return Ok(Settlement::NoChange);
+            }
+        }
+        let payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
+        let actor = format!("gateway:{}", payment.provider);
+        let settlement = match (payment.status, outcome) {
+            (PaymentStatus::Pending, ProviderStatus::Succeeded) => {
+                if self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await? {
+                    self.fulfil(&mut tx, order_id, &actor).await?;
+                    Settlement::Paid
+                } else {
+                    Settlement::NoChange
+                }
+            }
+            (
+                PaymentStatus::Expired | PaymentStatus::Failed | PaymentStatus::Cancelled,
+                ProviderStatus::Succeeded,
+            ) => self.late_payment(&mut tx, &payment, order_id, &actor).await?,
+            (PaymentStatus::Pending, ProviderStatus::Failed | ProviderStatus::Cancelled) => {
+                if self.payments.transition(&mut tx, &payment, PaymentStatus::Failed, &actor).await? {
+                    self.unwind(
+                        &mut tx,
+                        order_id,
+                        OrderStatus::Cancelled,
+                        Mover::System,
+                        &actor,
+                        "payment failed",
+                    )
+                    .await?;
+                    Settlement::Ended
+                } else {
+                    Settlement::NoChange
+                }
+            }
+            (PaymentStatus::Succeeded, ProviderStatus::Refunded) => {
+                if self.payments.transition(&mut tx, &payment, PaymentStatus::Refunded, &actor).await? {
+                    self.refund_order(&mut tx, order_id, Mover::System, &actor).await?;
+                    Settlement::Refunded
+                } else {
+                    Settlement::NoChange
+                }
+            }
+            _ => Settlement::NoChange,
+        };
+        tx.commit().await?;
+        Ok(settlement)
+    }
+
+    /// Step 3: the order is paid; its held stock becomes sales and digital items are delivered.
+    async fn fulfil(
+        &self,
+        conn: &mut Connection,
+        order_id: OrderId,
+        actor: &str,
+    ) -> Result<(), CheckoutError> {
+        let order = self.orders.order_in(conn, order_id).await?;
+        self.orders.transition(conn, order_id, OrderStatus::Paid, Mover::System, actor, None).await?;
+        let lines: HashMap<VariantId, OrderLineId> =
+            order.lines.iter().map(|l| (l.variant_id, l.id)).collect();
+        self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
+        if order.is_digital_only() {
+            self.orders
+                .transition(
+                    conn,
+                    order_id,
+                    OrderStatus::Delivered,
+                    Mover::System,
+                    actor,
+                    Some("digital items delivered"),
+                )
+                .await?;
+        }
+        set_step_in(conn, order_id, Step::Completed, self.clock.now().millis()).await?;
+        Ok(())
+    }
+
+    /// Money arrived after the order ended: fill it again if the stock is still there, else
+    /// flag it for a refund. Never oversells: the stock is reserved through the same guard.
+    async fn late_payment(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        order_id: OrderId,
+        actor: &str,
+    ) -> Result<Settlement, CheckoutError> {
+        if !self.payments.transition(conn, payment, PaymentStatus::Succeeded, actor).await? {
+            return Ok(Settlement::NoChange);
+        }
+        let order = self.orders.order_in(conn, order_id).await?;
+        if !matches!(order.status, OrderStatus::Expired | OrderStatus::Cancelled) {
+            self.orders.flag_refund_due(conn, order_id, actor).await?;
+            return Ok(Settlement::RefundDue);
+        }
+        let requests: Vec<ReservationRequest> = order
+            .lines
+            .iter()
+            .map(|l| ReservationRequest { variant_id: l.variant_id, quantity: l.quantity })
+            .collect();
+        let holder = order_id.to_string();
+        let mut savepoint = conn.begin().await?;
+        match self
+            .inventory
+            .reserve(&mut savepoint, &holder, &requests, self.clock.now().plus(self.payment_ttl))
+            .await
+        {
+            Ok(_) => {
+                savepoint.commit().await?;
+                self.fulfil(conn, order_id, actor).await?;
+                Ok(Settlement::Paid)
+            }
+            Err(InventoryError::OutOfStock { .. }) => {
+                savepoint.rollback().await?;
+                tracing::warn!(order = %order_id, "payment arrived after the order ended and its stock is gone; refund due");
+                self.orders.flag_refund_due(conn, order_id, actor).await?;
+                Ok(Settlement::RefundDue)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Step 4: the order ends without payment; everything it held is given back.
+    async fn unwind(
+        &self,
+        conn: &mut Connection,
+        order_id: OrderId,
+        to: OrderStatus,
+        mover: Mover,
+        actor: &str,
+        note: &str,
+    ) -> Result<(), CheckoutError> {
+        self.orders.transition(conn, order_id, to, mover, actor, Some(note)).await?;
+        // Voucher, points and delivery-slot releases join here, in reverse order of holding.
+        self.inventory.release(conn, &order_id.to_string()).await?;
+        set_step_in(conn, order_id, Step::Compensated, self.clock.now().millis()).await?;
+        Ok(())
+    }
+
+    async fn refund_order(
+        &self,
+        conn: &mut Connection,
+        order_id: OrderId,
+        mover: Mover,
+        actor: &str,
+    ) -> Result<(), CheckoutError> {
+        let order = self.orders.order_in(conn, order_id).await?;
+        if matches!(order.status, OrderStatus::Paid | OrderStatus::Processing) {
+            self.orders
+                .transition(conn, order_id, OrderStatus::Refunded, mover, actor, Some("refunded"))
+                .await?;
+            self.inventory.restock(conn, &order_id.to_string(), actor).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends pending payments past their deadline and releases their stock. Returns how many.
+    pub async fn expire_due(&self) -> Result<usize, CheckoutError> {
+        let now = self.clock.now();
+        let mut expired = 0;
+        for due in self.payments.due(now, 100).await? {
+            let mut tx = self.db.begin().await?;
+            let payment = self.payments.payment_in(&mut tx, due.id).await?;
+            if self
+                .payments
+                .transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM)
+                .await?
+            {
+                let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
+                self.unwind(
+                    &mut tx,
+                    order_id,
+                    OrderStatus::Expired,
+                    Mover::System,
+                    crate::events::SYSTEM,
+                    "payment time ran out",
+                )
+                .await?;
+                expired += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(expired)
+    }
+
+    /// Releases reservations still held well past their expiry whose order is no longer
+    /// waiting for payment (a safety net; `expire_due` normally releases them first).
+    pub async fn release_orphaned_reservations(&self, grace: Duration) -> Result<usize, CheckoutError> {
+        let before = self.clock.now().minus(grace);
+        let mut released = 0;
+        for holder in self.inventory.overdue_holders(before, 100).await? {
+            let mut tx = self.db.begin().await?;
+            let waiting = self
+                .payments
+                .for_reference_in(&mut tx, &holder)
+                .await?
+                .iter()
+                .any(|p| p.status == PaymentStatus::Pending && p.expires_at > before);
+            if !waiting {
+                released += self.inventory.release(&mut tx, &holder).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(released)
+    }
+
+    /// The buyer (or an admin) calls off an unpaid order. The gateway is told afterwards; if it
+    /// says the money came in meanwhile, the late payment is settled as such.
+    pub async fn cancel_unpaid(
+        &self,
+        order_id: OrderId,
+        mover: Mover,
+        actor: &str,
+    ) -> Result<Order, CheckoutError> {
+        let mut tx = self.db.begin().await?;
+        let payments = self.payments.for_reference_in(&mut tx, &order_id.to_string()).await?;
+        self.unwind(&mut tx, order_id, OrderStatus::Cancelled, mover, actor, "cancelled").await?;
+        for payment in payments.iter().filter(|p| p.status == PaymentStatus::Pending) {
+            self.payments.transition(&mut tx, payment, PaymentStatus::Cancelled, actor).await?;
+        }
+        tx.commit().await?;
+        for payment in payments.iter().filter(|p| p.status == PaymentStatus::Pending) {
+            match self.payments.gateway(&payment.provider)?.cancel_payment(payment.id).await {
+                Ok(ProviderStatus::Succeeded) => {
+                    self.settle_payment(payment.id, ProviderStatus::Succeeded, None).await?;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(payment = %payment.id, error = %err, "gateway not told of the cancellation")
+                }
+            }
+        }
+        Ok(self.orders.order(order_id).await?)
+    }
+
+    /// An admin cancels a paid order: the gateway refunds, then the order is refunded and its
+    /// physical stock put back.
+    pub async fn refund_paid(&self, order_id: OrderId, actor: &str) -> Result<Order, CheckoutError> {
+        let payments = self.payments.for_reference(&order_id.to_string()).await?;
+        let payment = payments
+            .iter()
+            .find(|p| p.status == PaymentStatus::Succeeded)
+            .ok_or_else(|| CheckoutError::Invalid("the order has no successful payment to refund".into()))?;
+        let outcome = self
+            .payments
+            .gateway(&payment.provider)?
+            .refund(payment.id, payment.total)
+            .await
+            .map_err(|_| CheckoutError::GatewayUnavailable)?;
+        if outcome != ProviderStatus::Refunded {
+            return Err(CheckoutError::Invalid("the gateway did not refund the payment".into()));
+        }
+        let mut tx = self.db.begin().await?;
+        let fresh = self.payments.payment_in(&mut tx, payment.id).await?;
+        if self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await? {
+            self.refund_order(&mut tx, order_id, Mover::Staff, actor).await?;
+        }
+        tx.commit().await?;
+        Ok(self.orders.order(order_id).await?)
+    }
+}
+
+async fn set_step_in(conn: &mut Connection, order: OrderId, step: Step, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE checkouts SET step = $1, updated_at = $2 WHERE order_id = $3")
+        .bind(step.as_str())
+        .bind(now)
+        .bind(order.to_string())
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

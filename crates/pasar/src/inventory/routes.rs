@@ -1,0 +1,188 @@
+//! Inventory's admin routes: stock levels and movements, adjustments, thresholds, digital items.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::domain::{StockLevel, StockMovement};
+use super::service::InventoryError;
+use crate::catalog::ProductKind;
+use crate::http::auth::Staff;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::{ApiResult, AppState, idempotency};
+use crate::identity::domain::Text;
+use crate::ids::VariantId;
+
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    let idempotent = OpenApiRouter::new()
+        .routes(routes!(adjust_stock))
+        .routes(routes!(add_digital_items))
+        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent));
+    OpenApiRouter::new().routes(routes!(stock)).routes(routes!(set_threshold)).merge(idempotent)
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(err: InventoryError) -> Self {
+        match err {
+            InventoryError::OutOfStock { variant_id } => ApiError::conflict("out_of_stock", err.to_string())
+                .with_details(serde_json::json!({ "variant_id": variant_id })),
+            InventoryError::BelowReserved => ApiError::conflict("stock_below_reserved", err.to_string()),
+            InventoryError::DigitalStockIsItems => ApiError::conflict("digital_stock", err.to_string()),
+            InventoryError::Database(e) => e.into(),
+            InventoryError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// The variant's kind from the catalog; an unknown variant is a 404.
+async fn kind_of(state: &AppState, variant: VariantId) -> ApiResult<ProductKind> {
+    state.catalog.variant_kind(variant).await?.ok_or_else(ApiError::not_found)
+}
+
+#[derive(Serialize, ToSchema)]
+struct StockReport {
+    #[serde(flatten)]
+    level: StockLevel,
+    /// Newest first, up to 100.
+    movements: Vec<StockMovement>,
+}
+
+/// A variant's stock: on hand, reserved, available, and its latest movements.
+#[utoipa::path(
+    get, path = "/v1/admin/variants/{id}/stock", tag = "inventory", security(("bearer" = [])),
+    params(("id" = VariantId, Path)),
+    responses((status = 200, body = StockReport), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
+)]
+async fn stock(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiPath(id): ApiPath<VariantId>,
+) -> ApiResult<Json<StockReport>> {
+    kind_of(&state, id).await?;
+    let level = state.inventory.level(id).await?;
+    let movements = state.inventory.movements(id, 100).await?;
+    Ok(Json(StockReport { level, movements }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Adjustment {
+    /// Units to add (positive) or remove (negative); not zero.
+    delta: i64,
+    /// Why: a count, a delivery, damage.
+    reason: Text<200>,
+}
+
+/// Change a physical variant's stock on hand, recording a movement. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/admin/variants/{id}/stock/adjust", tag = "inventory", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = Adjustment,
+    responses(
+        (status = 200, body = StockLevel),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "stock_below_reserved or digital_stock", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn adjust_stock(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<Adjustment>,
+) -> ApiResult<Json<StockLevel>> {
+    if body.delta == 0 || body.delta.abs() > 1_000_000_000 {
+        return Err(ApiError::field("delta", "must be non-zero and at most 1,000,000,000 in size"));
+    }
+    let kind = kind_of(&state, id).await?;
+    let level = state
+        .inventory
+        .adjust(id, kind == ProductKind::Digital, body.delta, body.reason.as_str(), &admin.user.to_string())
+        .await?;
+    Ok(Json(level))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Threshold {
+    /// `stock.low` fires when available stock drops below this; 0 turns it off.
+    low_stock_threshold: i64,
+}
+
+/// Set the level below which `stock.low` fires.
+#[utoipa::path(
+    put, path = "/v1/admin/variants/{id}/stock/threshold", tag = "inventory", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = Threshold,
+    responses((status = 200, body = StockLevel), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn set_threshold(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<Threshold>,
+) -> ApiResult<Json<StockLevel>> {
+    if !(0..=1_000_000_000).contains(&body.low_stock_threshold) {
+        return Err(ApiError::field("low_stock_threshold", "must be between 0 and 1,000,000,000"));
+    }
+    let kind = kind_of(&state, id).await?;
+    let level = state
+        .inventory
+        .set_low_stock_threshold(
+            id,
+            kind == ProductKind::Digital,
+            body.low_stock_threshold,
+            &admin.user.to_string(),
+        )
+        .await?;
+    Ok(Json(level))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DigitalItems {
+    /// Keys, account texts or download references: 1 to 1,000 items of 1 to 4,096 characters
+    /// (line breaks allowed, for account texts).
+    items: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ItemsAdded {
+    added: usize,
+    level: StockLevel,
+}
+
+/// Add digital items to a digital variant's stock (sealed at rest). Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/admin/variants/{id}/digital-items", tag = "inventory", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = DigitalItems,
+    responses((status = 201, body = ItemsAdded), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn add_digital_items(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<DigitalItems>,
+) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
+    if body.items.is_empty() || body.items.len() > 1000 {
+        return Err(ApiError::field("items", "give 1 to 1,000 items"));
+    }
+    if let Some(index) = body.items.iter().position(|i| i.trim().is_empty() || i.chars().count() > 4096) {
+        return Err(ApiError::field(
+            format!("items[{index}]"),
+            "must be 1 to 4,096 characters, not only spaces",
+        ));
+    }
+    if kind_of(&state, id).await? != ProductKind::Digital {
+        return Err(ApiError::conflict(
+            "physical_stock",
+            "this variant is physical; adjust its stock instead",
+        ));
+    }
+    let level = state.inventory.add_digital_items(id, &body.items, &admin.user.to_string()).await?;
+    Ok((StatusCode::CREATED, Json(ItemsAdded { added: body.items.len(), level })))
+}

@@ -1,0 +1,419 @@
+//! Inventory's use cases. Reservation, commit and release run inside the caller's transaction
+//! (the checkout saga and payment handling), so stock moves atomically with the order.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::domain::{
+    MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement, crosses_low_threshold,
+};
+use super::sealing::ItemSealer;
+use super::store::{self, NewMovement};
+use crate::db::{Connection, Db};
+use crate::events::{self, NewEvent};
+use crate::ids::{DigitalItemId, OrderLineId, ReservationId, VariantId};
+use crate::time::{Clock, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("not enough stock of {variant_id}")]
+    OutOfStock { variant_id: VariantId },
+    #[error("on hand cannot go below what is reserved or below zero")]
+    BelowReserved,
+    #[error("a digital variant's stock is its items; add items instead of adjusting")]
+    DigitalStockIsItems,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A quantity of one variant to hold.
+#[derive(Clone, Copy, Debug)]
+pub struct ReservationRequest {
+    pub variant_id: VariantId,
+    pub quantity: i64,
+}
+
+/// A digital item delivered on an order line, opened for its reader.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DeliveredItem {
+    pub order_line_id: OrderLineId,
+    /// The key, account or text the buyer bought.
+    pub content: String,
+}
+
+#[derive(Clone)]
+pub struct Inventory {
+    db: Db,
+    clock: Clock,
+    sealer: ItemSealer,
+}
+
+impl Inventory {
+    pub fn new(db: Db, clock: Clock, sealer: ItemSealer) -> Self {
+        Self { db, clock, sealer }
+    }
+
+    pub async fn level(&self, variant: VariantId) -> Result<StockLevel, InventoryError> {
+        Ok(store::level(self.db.reader(), variant).await?.unwrap_or(StockLevel::new(variant, 0, 0, 0, false)))
+    }
+
+    pub async fn movements(
+        &self,
+        variant: VariantId,
+        limit: i64,
+    ) -> Result<Vec<StockMovement>, InventoryError> {
+        Ok(store::movements(self.db.reader(), variant, limit).await?)
+    }
+
+    /// An admin's count, receipt or write-off of physical stock.
+    pub async fn adjust(
+        &self,
+        variant: VariantId,
+        is_digital: bool,
+        delta: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<StockLevel, InventoryError> {
+        if is_digital {
+            return Err(InventoryError::DigitalStockIsItems);
+        }
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        store::ensure_level(&mut *tx, variant, false, now).await?;
+        let before = store::level(&mut *tx, variant).await?.ok_or(InventoryError::BelowReserved)?;
+        let after = store::change_on_hand(&mut *tx, variant, delta, now)
+            .await?
+            .ok_or(InventoryError::BelowReserved)?;
+        let movement = NewMovement {
+            variant,
+            delta,
+            kind: MovementKind::Adjustment,
+            reason,
+            reference: None,
+            actor,
+            on_hand_after: after.on_hand,
+        };
+        record_movement(&mut tx, &movement, &before, &after, now).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn set_low_stock_threshold(
+        &self,
+        variant: VariantId,
+        is_digital: bool,
+        threshold: i64,
+        actor: &str,
+    ) -> Result<StockLevel, InventoryError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        store::ensure_level(&mut *tx, variant, is_digital, now).await?;
+        let before = store::level(&mut *tx, variant).await?.ok_or(InventoryError::BelowReserved)?;
+        store::set_threshold(&mut *tx, variant, threshold, now).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "stock.threshold_changed",
+                version: 1,
+                subject_id: variant.to_string(),
+                actor: actor.to_owned(),
+                payload: serde_json::json!({
+                    "variant_id": variant,
+                    "before": { "low_stock_threshold": before.low_stock_threshold },
+                    "after": { "low_stock_threshold": threshold },
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(StockLevel { low_stock_threshold: threshold, ..before })
+    }
+
+    /// Adds digital items (keys, account texts), sealed at rest. Each becomes one unit of stock.
+    pub async fn add_digital_items(
+        &self,
+        variant: VariantId,
+        items: &[String],
+        actor: &str,
+    ) -> Result<StockLevel, InventoryError> {
+        let now = self.clock.now();
+        let sealed: Vec<(DigitalItemId, String)> = items
+            .iter()
+            .map(|item| {
+                let id = DigitalItemId::new();
+                self.sealer.seal(&id.to_string(), item).map(|s| (id, s))
+            })
+            .collect::<Result<_, _>>()?;
+        let delta = i64::try_from(items.len()).map_err(anyhow::Error::from)?;
+        let mut tx = self.db.begin().await?;
+        store::ensure_level(&mut *tx, variant, true, now).await?;
+        let before = store::level(&mut *tx, variant).await?.ok_or(InventoryError::BelowReserved)?;
+        if !before.is_digital {
+            return Err(InventoryError::Internal(anyhow::anyhow!(
+                "variant {variant} has physical stock; digital items cannot be added to it"
+            )));
+        }
+        for (id, sealed) in &sealed {
+            store::insert_digital_item(&mut *tx, *id, variant, sealed, now).await?;
+        }
+        let after = store::change_on_hand(&mut *tx, variant, delta, now)
+            .await?
+            .ok_or(InventoryError::BelowReserved)?;
+        let movement = NewMovement {
+            variant,
+            delta,
+            kind: MovementKind::DigitalItemsAdded,
+            reason: "digital items added",
+            reference: None,
+            actor,
+            on_hand_after: after.on_hand,
+        };
+        record_movement(&mut tx, &movement, &before, &after, now).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Holds stock for `holder` (an order) until `expires_at`, all lines or none. Lines are
+    /// taken in variant order so concurrent multi-line checkouts lock rows in the same order
+    /// and cannot deadlock.
+    pub async fn reserve(
+        &self,
+        conn: &mut Connection,
+        holder: &str,
+        requests: &[ReservationRequest],
+        expires_at: Timestamp,
+    ) -> Result<Vec<Reservation>, InventoryError> {
+        let now = self.clock.now();
+        let mut sorted = requests.to_vec();
+        sorted.sort_by_key(|r| r.variant_id);
+        let mut held = Vec::with_capacity(sorted.len());
+        for request in sorted {
+            let Some(after) = store::hold(&mut *conn, request.variant_id, request.quantity, now).await?
+            else {
+                return Err(InventoryError::OutOfStock { variant_id: request.variant_id });
+            };
+            if crosses_low_threshold(
+                after.available + request.quantity,
+                after.available,
+                after.low_stock_threshold,
+            ) {
+                record_low_stock(&mut *conn, &after, now).await?;
+            }
+            let reservation = Reservation {
+                id: ReservationId::new(),
+                holder: holder.to_owned(),
+                variant_id: request.variant_id,
+                quantity: request.quantity,
+                status: ReservationStatus::Held,
+                expires_at,
+            };
+            store::insert_reservation(&mut *conn, &reservation, now).await?;
+            held.push(reservation);
+        }
+        Ok(held)
+    }
+
+    /// Gives back what `holder` still holds. Returns how many reservations were released.
+    pub async fn release(&self, conn: &mut Connection, holder: &str) -> Result<usize, InventoryError> {
+        let now = self.clock.now();
+        let mut released = 0;
+        for reservation in store::held_by(&mut *conn, holder).await? {
+            if store::settle_reservation(&mut *conn, reservation.id, ReservationStatus::Released, now).await?
+            {
+                store::unhold(&mut *conn, reservation.variant_id, reservation.quantity, now).await?;
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    /// Turns `holder`'s held stock into sales: on hand drops, each movement is recorded, and
+    /// digital variants' items are assigned to their order lines. `lines` maps each variant
+    /// to the order line it was bought on.
+    pub async fn commit(
+        &self,
+        conn: &mut Connection,
+        holder: &str,
+        lines: &HashMap<VariantId, OrderLineId>,
+        actor: &str,
+    ) -> Result<(), InventoryError> {
+        let now = self.clock.now();
+        for reservation in store::held_by(&mut *conn, holder).await? {
+            if !store::settle_reservation(&mut *conn, reservation.id, ReservationStatus::Committed, now)
+                .await?
+            {
+                continue;
+            }
+            let variant = reservation.variant_id;
+            let before = store::level(&mut *conn, variant).await?.ok_or(InventoryError::BelowReserved)?;
+            let after = store::take_held(&mut *conn, variant, reservation.quantity, now).await?;
+            if after.is_digital {
+                let line = lines.get(&variant).ok_or_else(|| {
+                    anyhow::anyhow!("no order line for digital variant {variant} of {holder}")
+                })?;
+                self.assign_digital_items(&mut *conn, variant, reservation.quantity, holder, *line, now)
+                    .await?;
+            }
+            let movement = NewMovement {
+                variant,
+                delta: -reservation.quantity,
+                kind: MovementKind::Sale,
+                reason: "order paid",
+                reference: Some(holder),
+                actor,
+                on_hand_after: after.on_hand,
+            };
+            record_movement(&mut *conn, &movement, &before, &after, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn assign_digital_items(
+        &self,
+        conn: &mut Connection,
+        variant: VariantId,
+        quantity: i64,
+        holder: &str,
+        line: OrderLineId,
+        now: Timestamp,
+    ) -> Result<(), InventoryError> {
+        let dialect = self.db.dialect();
+        let mut missing = quantity;
+        // on_hand counts available items and the reservation guaranteed them, so a short
+        // assignment only means rows were taken concurrently; a few passes settle it.
+        for _ in 0..5 {
+            let assigned =
+                store::assign_items(&mut *conn, dialect, variant, missing, holder, &line.to_string(), now)
+                    .await?;
+            missing -= i64::try_from(assigned).unwrap_or(i64::MAX);
+            if missing <= 0 {
+                return Ok(());
+            }
+        }
+        Err(InventoryError::Internal(anyhow::anyhow!(
+            "digital items of {variant} ran out while delivering {holder}: stock and items disagree"
+        )))
+    }
+
+    /// Puts a cancelled paid order's physical stock back on hand.
+    pub async fn restock(
+        &self,
+        conn: &mut Connection,
+        holder: &str,
+        actor: &str,
+    ) -> Result<(), InventoryError> {
+        let now = self.clock.now();
+        for reservation in store::reservations_of(&mut *conn, holder).await? {
+            if reservation.status != ReservationStatus::Committed {
+                continue;
+            }
+            let variant = reservation.variant_id;
+            let before = store::level(&mut *conn, variant).await?.ok_or(InventoryError::BelowReserved)?;
+            if before.is_digital {
+                // Delivered keys stay with the buyer; they are not resold.
+                continue;
+            }
+            let after = store::change_on_hand(&mut *conn, variant, reservation.quantity, now)
+                .await?
+                .ok_or(InventoryError::BelowReserved)?;
+            let movement = NewMovement {
+                variant,
+                delta: reservation.quantity,
+                kind: MovementKind::Restock,
+                reason: "paid order cancelled",
+                reference: Some(holder),
+                actor,
+                on_hand_after: after.on_hand,
+            };
+            record_movement(&mut *conn, &movement, &before, &after, now).await?;
+        }
+        Ok(())
+    }
+
+    /// The digital items delivered to `holder` (an order), opened.
+    pub async fn delivered_items(&self, holder: &str) -> Result<Vec<DeliveredItem>, InventoryError> {
+        store::items_of_holder(self.db.reader(), holder)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let content = self.sealer.open(&item.id, &item.sealed)?;
+                let order_line_id = item
+                    .order_line_id
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("digital item {} has a bad order line", item.id))?;
+                Ok(DeliveredItem { order_line_id, content })
+            })
+            .collect()
+    }
+
+    /// Holders whose reservations are past due, for the expiry sweeper.
+    pub async fn overdue_holders(&self, now: Timestamp, limit: i64) -> Result<Vec<String>, InventoryError> {
+        Ok(store::due_holders(self.db.reader(), now, limit).await?)
+    }
+}
+
+/// Writes a movement and its events (`stock.moved`, and `stock.low` when available stock
+/// crosses below the threshold), in the caller's transaction.
+async fn record_movement(
+    conn: &mut Connection,
+    movement: &NewMovement<'_>,
+    before: &StockLevel,
+    after: &StockLevel,
+    now: Timestamp,
+) -> Result<(), InventoryError> {
+    let id = store::insert_movement(&mut *conn, movement, now).await?;
+    events::record(
+        &mut *conn,
+        now,
+        NewEvent {
+            event_type: "stock.moved",
+            version: 1,
+            subject_id: movement.variant.to_string(),
+            actor: movement.actor.to_owned(),
+            payload: serde_json::json!({
+                "movement_id": id,
+                "variant_id": movement.variant,
+                "delta": movement.delta,
+                "kind": movement.kind,
+                "reason": movement.reason,
+                "reference": movement.reference,
+                "before": { "on_hand": before.on_hand, "reserved": before.reserved },
+                "after": { "on_hand": after.on_hand, "reserved": after.reserved },
+            }),
+        },
+    )
+    .await?;
+    if crosses_low_threshold(before.available, after.available, after.low_stock_threshold) {
+        record_low_stock(conn, after, now).await?;
+    }
+    Ok(())
+}
+
+async fn record_low_stock(
+    conn: &mut Connection,
+    level: &StockLevel,
+    now: Timestamp,
+) -> Result<(), InventoryError> {
+    events::record(
+        conn,
+        now,
+        NewEvent {
+            event_type: "stock.low",
+            version: 1,
+            subject_id: level.variant_id.to_string(),
+            actor: events::SYSTEM.to_owned(),
+            payload: serde_json::json!({
+                "variant_id": level.variant_id,
+                "available": level.available,
+                "threshold": level.low_stock_threshold,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}

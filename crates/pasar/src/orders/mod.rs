@@ -1,0 +1,67 @@
+//! Orders: what was bought, at what price, and where it is in its lifecycle, with a timeline
+//! of every transition (who, when, from, to).
+
+pub mod domain;
+pub mod routes;
+mod service;
+mod store;
+
+pub use domain::{Mover, OrderStatus, ShippingAddress, TransitionRefused, check_transition};
+pub use service::{
+    NewOrder, NewOrderLine, Order, OrderFilter, OrderLine, Orders, OrdersError, TimelineEntry,
+};
+
+use crate::db::Migration;
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 2026112250,
+    name: "orders: orders, lines, timeline",
+    sql: "CREATE TABLE orders (
+            id TEXT PRIMARY KEY,
+            buyer_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            subtotal BIGINT NOT NULL,
+            discount BIGINT NOT NULL,
+            shipping BIGINT NOT NULL,
+            total BIGINT NOT NULL,
+            shipping_address TEXT,
+            tracking_number TEXT,
+            refund_due BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            CHECK (total = subtotal - discount + shipping),
+            CHECK (total >= 0)
+          );
+          CREATE INDEX orders_buyer ON orders (buyer_id, id);
+          CREATE INDEX orders_status ON orders (status, id);
+
+          CREATE TABLE order_lines (
+            id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders (id),
+            variant_id TEXT NOT NULL,
+            product_id TEXT NOT NULL,
+            product_name TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            options TEXT NOT NULL,
+            unit_price BIGINT NOT NULL,
+            quantity BIGINT NOT NULL,
+            line_total BIGINT NOT NULL,
+            CHECK (quantity > 0),
+            CHECK (line_total = unit_price * quantity)
+          );
+          CREATE INDEX order_lines_order ON order_lines (order_id);
+
+          CREATE TABLE order_timeline (
+            id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders (id),
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT,
+            at BIGINT NOT NULL
+          );
+          CREATE INDEX order_timeline_order ON order_timeline (order_id, id);",
+    postgres: None,
+}];

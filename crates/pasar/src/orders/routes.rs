@@ -1,0 +1,279 @@
+//! Orders' routes: a buyer's own orders (another buyer's order is a 404) and the admin's.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::domain::OrderStatus;
+use super::service::{Order, OrderFilter, OrdersError};
+use crate::checkout::CheckoutError;
+use crate::http::auth::Staff;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::{Page, PageQuery};
+use crate::http::{ApiResult, AppState};
+use crate::identity::Principal;
+use crate::identity::domain::Text;
+use crate::ids::{OrderId, UserId};
+use crate::orders::Mover;
+use crate::payments::Payment;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_orders))
+        .routes(routes!(my_order))
+        .routes(routes!(cancel_my_order))
+        .routes(routes!(all_orders))
+        .routes(routes!(any_order))
+        .routes(routes!(advance_order))
+        .routes(routes!(cancel_order))
+}
+
+impl From<OrdersError> for ApiError {
+    fn from(err: OrdersError) -> Self {
+        match err {
+            OrdersError::NotFound => ApiError::not_found(),
+            OrdersError::Refused(refused) => ApiError::conflict("invalid_transition", refused.to_string())
+                .with_details(serde_json::json!({ "from": refused.from, "to": refused.to })),
+            OrdersError::Moved => ApiError::conflict("order_changed", err.to_string()),
+            OrdersError::Empty | OrdersError::Money(_) => {
+                ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_order", err.to_string())
+            }
+            OrdersError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// An order as its buyer or an admin sees it: with its payments and delivered digital items.
+#[derive(Serialize, ToSchema)]
+pub struct OrderView {
+    #[serde(flatten)]
+    order: Order,
+    payments: Vec<Payment>,
+}
+
+async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> {
+    for item in state.inventory.delivered_items(&order.id.to_string()).await? {
+        if let Some(line) = order.lines.iter_mut().find(|l| l.id == item.order_line_id) {
+            line.items.push(item.content);
+        }
+    }
+    let payments = state.payments.for_reference(&order.id.to_string()).await?;
+    Ok(OrderView { order, payments })
+}
+
+/// The caller's order, or a 404 for anyone else's.
+async fn own_order(state: &AppState, buyer: &Principal, id: OrderId) -> ApiResult<Order> {
+    let order = state.orders.order(id).await?;
+    if order.buyer_id == buyer.user { Ok(order) } else { Err(ApiError::not_found()) }
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrderPage {
+    data: Vec<Order>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct MyOrdersQuery {
+    status: Option<OrderStatus>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(
+    get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), params(MyOrdersQuery),
+    responses((status = 200, body = OrderPage), (status = 401, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn my_orders(
+    State(state): State<AppState>,
+    buyer: Principal,
+    ApiQuery(query): ApiQuery<MyOrdersQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    let page = PageQuery { limit: query.limit, cursor: query.cursor };
+    let filter = OrderFilter { buyer: Some(buyer.user), status: query.status, before: page.position()? };
+    let (orders, more) = state.orders.list(&filter, page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(orders, more, |o: &Order| o.id.to_string());
+    Ok(Json(OrderPage { data, next_cursor }))
+}
+
+/// One of the caller's orders, with its timeline, payments and any delivered digital items.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = OrderId, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorEnvelope))
+)]
+async fn my_order(
+    State(state): State<AppState>,
+    buyer: Principal,
+    ApiPath(id): ApiPath<OrderId>,
+) -> ApiResult<Json<OrderView>> {
+    let order = own_order(&state, &buyer, id).await?;
+    Ok(Json(order_view(&state, order).await?))
+}
+
+/// Cancel one of the caller's orders while it awaits payment; its stock is released.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = OrderId, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorEnvelope), (status = 409, description = "invalid_transition", body = ErrorEnvelope))
+)]
+async fn cancel_my_order(
+    State(state): State<AppState>,
+    buyer: Principal,
+    ApiPath(id): ApiPath<OrderId>,
+) -> ApiResult<Json<OrderView>> {
+    own_order(&state, &buyer, id).await?;
+    let order = state.checkout.cancel_unpaid(id, Mover::Buyer, &buyer.user.to_string()).await?;
+    Ok(Json(order_view(&state, order).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AllOrdersQuery {
+    status: Option<OrderStatus>,
+    buyer_id: Option<UserId>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// All orders, newest first, filtered by status and buyer.
+#[utoipa::path(
+    get, path = "/v1/admin/orders", tag = "orders", security(("bearer" = [])), params(AllOrdersQuery),
+    responses((status = 200, body = OrderPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn all_orders(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiQuery(query): ApiQuery<AllOrdersQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    let page = PageQuery { limit: query.limit, cursor: query.cursor };
+    let filter = OrderFilter { buyer: query.buyer_id, status: query.status, before: page.position()? };
+    let (orders, more) = state.orders.list(&filter, page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(orders, more, |o: &Order| o.id.to_string());
+    Ok(Json(OrderPage { data, next_cursor }))
+}
+
+/// Any order, as an admin sees it.
+#[utoipa::path(
+    get, path = "/v1/admin/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = OrderId, Path)),
+    responses((status = 200, body = OrderView), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
+)]
+async fn any_order(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiPath(id): ApiPath<OrderId>,
+) -> ApiResult<Json<OrderView>> {
+    let order = state.orders.order(id).await?;
+    Ok(Json(order_view(&state, order).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    /// `processing`, `shipped` (needs `tracking_number`), `delivered` or `completed`.
+    status: OrderStatus,
+    tracking_number: Option<Text<100>>,
+    note: Option<Text<500>>,
+}
+
+/// Move an order along fulfilment. Paying, cancelling and refunding have their own paths.
+#[utoipa::path(
+    post, path = "/v1/admin/orders/{id}/status", tag = "orders", security(("bearer" = [])),
+    params(("id" = OrderId, Path)), request_body = Advance,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "invalid_transition", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn advance_order(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<Advance>,
+) -> ApiResult<Json<OrderView>> {
+    use OrderStatus::*;
+    if !matches!(body.status, Processing | Shipped | Delivered | Completed) {
+        return Err(ApiError::field("status", "must be processing, shipped, delivered or completed"));
+    }
+    if body.status == Shipped && body.tracking_number.is_none() {
+        return Err(ApiError::field("tracking_number", "a shipped order needs its tracking number"));
+    }
+    let order = state
+        .orders
+        .advance(
+            id,
+            body.status,
+            &admin.user.to_string(),
+            body.tracking_number.as_ref().map(Text::as_str),
+            body.note.as_ref().map(Text::as_str),
+        )
+        .await?;
+    Ok(Json(order_view(&state, order).await?))
+}
+
+/// Cancel an order: an unpaid one is called off and its stock released; a paid one (not yet
+/// shipped) is refunded through its gateway and its physical stock put back.
+#[utoipa::path(
+    post, path = "/v1/admin/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = OrderId, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope))
+)]
+async fn cancel_order(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<OrderId>,
+) -> ApiResult<Json<OrderView>> {
+    let order = state.orders.order(id).await?;
+    let actor = admin.user.to_string();
+    let order = match order.status {
+        OrderStatus::PendingPayment => state.checkout.cancel_unpaid(id, Mover::Staff, &actor).await?,
+        OrderStatus::Paid | OrderStatus::Processing => state.checkout.refund_paid(id, &actor).await?,
+        other => {
+            return Err(ApiError::conflict(
+                "invalid_transition",
+                format!("a {other} order cannot be cancelled"),
+            ));
+        }
+    };
+    Ok(Json(order_view(&state, order).await?))
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(err: CheckoutError) -> Self {
+        use axum::http::StatusCode;
+        match err {
+            CheckoutError::Invalid(message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_checkout", message)
+            }
+            CheckoutError::NotForSale(variant) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_for_sale",
+                format!("{variant} is not for sale"),
+            )
+            .with_details(serde_json::json!({ "variant_id": variant })),
+            CheckoutError::OutOfStock(variant) => {
+                ApiError::conflict("out_of_stock", format!("not enough stock of {variant}"))
+                    .with_details(serde_json::json!({ "variant_id": variant }))
+            }
+            CheckoutError::NotFound => ApiError::not_found(),
+            CheckoutError::GatewayUnavailable => {
+                ApiError::unavailable(anyhow::anyhow!("payment gateway unavailable"))
+            }
+            CheckoutError::Orders(e) => e.into(),
+            CheckoutError::Payments(e) => e.into(),
+            CheckoutError::Cart(e) => e.into(),
+            CheckoutError::Catalog(e) => e.into(),
+            CheckoutError::Inventory(e) => e.into(),
+            CheckoutError::Database(e) => e.into(),
+        }
+    }
+}

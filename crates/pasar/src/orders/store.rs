@@ -1,0 +1,269 @@
+//! Orders' tables. Only this module reads or writes them.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use super::domain::OrderStatus;
+use super::service::{Order, OrderLine, TimelineEntry};
+use crate::catalog::ProductKind;
+use crate::ids::{OrderId, UserId};
+use crate::money::{Currency, Money};
+use crate::time::Timestamp;
+
+fn bad(column: &str, text: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
+}
+
+fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| bad(column, &text))
+}
+
+fn status_of(row: &AnyRow, column: &str) -> Result<OrderStatus, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    OrderStatus::parse(&text).ok_or_else(|| bad(column, &text))
+}
+
+fn currency_of(row: &AnyRow) -> Result<Currency, sqlx::Error> {
+    let text: String = row.try_get("currency")?;
+    Currency::parse(&text).map_err(|_| bad("currency", &text))
+}
+
+pub const ORDER_COLUMNS: &str = "id, buyer_id, status, currency, subtotal, discount, shipping, total, \
+                                 shipping_address, tracking_number, refund_due, created_at, updated_at";
+
+/// An order row without its lines and timeline.
+pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
+    let currency = currency_of(row)?;
+    let money =
+        |column: &str| -> Result<Money, sqlx::Error> { Ok(Money::new(row.try_get(column)?, currency)) };
+    let address: Option<String> = row.try_get("shipping_address")?;
+    Ok(Order {
+        id: parsed(row, "id")?,
+        buyer_id: parsed(row, "buyer_id")?,
+        status: status_of(row, "status")?,
+        subtotal: money("subtotal")?,
+        discount: money("discount")?,
+        shipping: money("shipping")?,
+        total: money("total")?,
+        shipping_address: address
+            .map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
+        tracking_number: row.try_get("tracking_number")?,
+        refund_due: row.try_get::<i64, _>("refund_due")? != 0,
+        lines: Vec::new(),
+        timeline: Vec::new(),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn insert_order<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: &Order,
+) -> Result<(), sqlx::Error> {
+    let address = order
+        .shipping_address
+        .as_ref()
+        .map(|a| serde_json::to_string(a).map_err(|e| sqlx::Error::Encode(Box::new(e))))
+        .transpose()?;
+    sqlx::query(
+        "INSERT INTO orders (id, buyer_id, status, currency, subtotal, discount, shipping, total,
+                             shipping_address, tracking_number, refund_due, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 0, $10, $10)",
+    )
+    .bind(order.id.to_string())
+    .bind(order.buyer_id.to_string())
+    .bind(order.status.as_str())
+    .bind(order.total.currency.code())
+    .bind(order.subtotal.amount)
+    .bind(order.discount.amount)
+    .bind(order.shipping.amount)
+    .bind(order.total.amount)
+    .bind(address)
+    .bind(order.created_at.millis())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn insert_line<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: OrderId,
+    line: &OrderLine,
+) -> Result<(), sqlx::Error> {
+    let options = serde_json::to_string(&line.options).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO order_lines (id, order_id, variant_id, product_id, product_name, sku, kind, options,
+                                  unit_price, quantity, line_total)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(line.id.to_string())
+    .bind(order.to_string())
+    .bind(line.variant_id.to_string())
+    .bind(line.product_id.to_string())
+    .bind(&line.product_name)
+    .bind(&line.sku)
+    .bind(line.kind.as_str())
+    .bind(options)
+    .bind(line.unit_price.amount)
+    .bind(line.quantity)
+    .bind(line.line_total.amount)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn lines<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: OrderId,
+    currency: Currency,
+) -> Result<Vec<OrderLine>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, variant_id, product_id, product_name, sku, kind, options, unit_price, quantity, line_total
+         FROM order_lines WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order.to_string())
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let options: String = row.try_get("options")?;
+            Ok(OrderLine {
+                id: parsed(row, "id")?,
+                variant_id: parsed(row, "variant_id")?,
+                product_id: parsed(row, "product_id")?,
+                product_name: row.try_get("product_name")?,
+                sku: row.try_get("sku")?,
+                kind: ProductKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
+                options: serde_json::from_str(&options).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                unit_price: Money::new(row.try_get("unit_price")?, currency),
+                quantity: row.try_get("quantity")?,
+                line_total: Money::new(row.try_get("line_total")?, currency),
+                items: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+pub async fn timeline<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: OrderId,
+) -> Result<Vec<TimelineEntry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT from_status, to_status, actor, note, at FROM order_timeline WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order.to_string())
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let from: Option<String> = row.try_get("from_status")?;
+            Ok(TimelineEntry {
+                from: from
+                    .map(|f| OrderStatus::parse(&f).ok_or_else(|| bad("from_status", &f)))
+                    .transpose()?,
+                to: status_of(row, "to_status")?,
+                actor: row.try_get("actor")?,
+                note: row.try_get("note")?,
+                at: Timestamp::from_millis(row.try_get("at")?),
+            })
+        })
+        .collect()
+}
+
+pub async fn insert_timeline<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: OrderId,
+    entry: &TimelineEntry,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_timeline (id, order_id, from_status, to_status, actor, note, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(order.to_string())
+    .bind(entry.from.map(OrderStatus::as_str))
+    .bind(entry.to.as_str())
+    .bind(&entry.actor)
+    .bind(entry.note.as_deref())
+    .bind(entry.at.millis())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn order<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: OrderId,
+) -> Result<Option<Order>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await?;
+    row.as_ref().map(order_of).transpose()
+}
+
+/// Moves an order from `from` to `to` only if it is still in `from`.
+pub async fn move_status<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: OrderId,
+    from: OrderStatus,
+    to: OrderStatus,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(to.as_str())
+        .bind(now.millis())
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_tracking<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: OrderId,
+    tracking: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET tracking_number = $1 WHERE id = $2")
+        .bind(tracking)
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+pub async fn flag_refund_due<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: OrderId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET refund_due = 1 WHERE id = $1")
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+pub async fn list<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    buyer: Option<UserId>,
+    status: Option<OrderStatus>,
+    before: Option<OrderId>,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders
+         WHERE ($1 IS NULL OR buyer_id = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(buyer.map(|b| b.to_string()))
+    .bind(status.map(OrderStatus::as_str))
+    .bind(before.map(|b| b.to_string()))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(order_of).collect()
+}

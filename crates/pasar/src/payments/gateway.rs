@@ -1,0 +1,89 @@
+//! The gateway abstraction: one implementation per payment provider (the sandbox now; Pakasir,
+//! Stripe, CHIP/Revio later), each translating between Pasar and the provider's wire format.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::http::HeaderMap;
+
+use crate::ids::PaymentId;
+use crate::money::{Money, MoneyError};
+use crate::time::Timestamp;
+
+pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, GatewayError>> + Send + 'a>>;
+
+/// What Pasar asks a gateway to collect.
+#[derive(Clone, Debug)]
+pub struct CreatePayment {
+    /// Also the idempotency key at the gateway: asking twice for one payment creates one charge.
+    pub payment_id: PaymentId,
+    /// What the buyer pays, fee included.
+    pub total: Money,
+    pub description: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct CreatedPayment {
+    pub provider_ref: String,
+    pub checkout_url: Option<String>,
+}
+
+/// A payment's status according to the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Refunded,
+}
+
+/// A verified webhook: who it is about and what the gateway says happened.
+#[derive(Clone, Debug)]
+pub struct WebhookNotice {
+    pub event_id: String,
+    pub payment_id: PaymentId,
+    /// The amount the event reports, to be checked against the payment.
+    pub amount: Money,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the gateway is unreachable or failed: {0}")]
+    Unavailable(String),
+    #[error("the gateway refused: {0}")]
+    Refused(String),
+    #[error("webhook signature missing, malformed, stale or wrong")]
+    BadSignature,
+    #[error("webhook body is not what the gateway sends: {0}")]
+    BadWebhook(String),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+pub trait Gateway: Send + Sync {
+    /// The name in URLs and records, such as `sandbox`.
+    fn name(&self) -> &'static str;
+
+    /// The fee this gateway charges on `amount`, shown to the buyer before paying.
+    fn fee(&self, amount: Money) -> Result<Money, GatewayError>;
+
+    fn create_payment<'a>(&'a self, request: &'a CreatePayment) -> GatewayFuture<'a, CreatedPayment>;
+
+    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+
+    /// Stops an unpaid payment from being paid; answers the status it ended in (a payment
+    /// that was paid meanwhile stays paid).
+    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+
+    fn refund<'a>(&'a self, payment_id: PaymentId, amount: Money) -> GatewayFuture<'a, ProviderStatus>;
+
+    /// Checks a webhook's signature over the raw body and parses it.
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WebhookNotice, GatewayError>;
+}

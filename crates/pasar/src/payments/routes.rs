@@ -1,0 +1,87 @@
+//! Gateway webhooks (`POST /v1/webhooks/{provider}`) and the sandbox's hosted pages.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::domain::PaymentPurpose;
+use super::gateway::GatewayError;
+use super::service::PaymentsError;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::extract::ApiPath;
+use crate::http::{ApiResult, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_webhook)).merge(super::sandbox::router())
+}
+
+impl From<PaymentsError> for ApiError {
+    fn from(err: PaymentsError) -> Self {
+        let message = err.to_string();
+        match err {
+            PaymentsError::UnknownMethod(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_payment_method", message)
+            }
+            PaymentsError::NotFound => ApiError::not_found(),
+            PaymentsError::AmountMismatch => ApiError::bad_request("amount_mismatch", message),
+            PaymentsError::Gateway(GatewayError::BadSignature) => {
+                ApiError::bad_request("invalid_signature", message)
+            }
+            PaymentsError::Gateway(GatewayError::BadWebhook(_)) => {
+                ApiError::bad_request("invalid_webhook", message)
+            }
+            PaymentsError::Gateway(other) => ApiError::unavailable(other),
+            PaymentsError::Database(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct Received {
+    /// `applied`, or `no_change` when the event was applied before or changes nothing.
+    result: &'static str,
+}
+
+/// A gateway reports a payment's outcome. The signature is checked over the raw body; the
+/// event is applied at most once, and what is applied is the gateway's own answer to a status
+/// query, so stale, duplicate or reordered events cannot move a payment backwards.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{provider}", tag = "payments",
+    params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
+    request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    responses(
+        (status = 200, body = Received),
+        (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown payment", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 503, description = "the gateway could not be asked; it will retry", body = ErrorEnvelope),
+    )
+)]
+async fn receive_webhook(
+    State(state): State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Received>> {
+    state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
+    let (notice, payment, status) = match state.payments.verify_webhook(&provider, &headers, &body).await {
+        Err(PaymentsError::NotFound) => {
+            return Err(ApiError::bad_request(
+                "unknown_payment",
+                "the webhook names no payment of this shop",
+            ));
+        }
+        other => other?,
+    };
+    let settlement = match payment.purpose {
+        PaymentPurpose::Order => {
+            state.checkout.settle_payment(payment.id, status, Some((&provider, &notice.event_id))).await?
+        }
+    };
+    let result = if settlement == crate::checkout::Settlement::NoChange { "no_change" } else { "applied" };
+    Ok(Json(Received { result }))
+}

@@ -1,0 +1,440 @@
+//! The sandbox gateway: a real provider in test mode, built in. It keeps its own charges (as a
+//! gateway would, in its own table), shows a hosted pay page with Pay and Fail buttons, and
+//! reports outcomes by POSTing a signed webhook to Pasar's `/v1/webhooks/sandbox` over HTTP,
+//! exactly the path a real gateway's webhook takes.
+//!
+//! Signature: `Sandbox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`,
+//! Stripe's scheme, checked in constant time with a 300-second tolerance.
+//!
+//! Like real QR gateways, a sandbox charge stays payable for a short grace period past Pasar's
+//! deadline (clocks and networks are not instant), so a payment can land after Pasar expired
+//! the order: the late-payment case Pasar must handle.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Html;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::domain::FeeRule;
+use super::gateway::{
+    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, ProviderStatus, WebhookNotice,
+};
+use crate::db::Db;
+use crate::http::AppState;
+use crate::http::extract::ApiPath;
+use crate::ids::PaymentId;
+use crate::money::{Currency, Money};
+use crate::time::{Clock, Timestamp};
+
+pub const NAME: &str = "sandbox";
+pub const SIGNATURE_HEADER: &str = "sandbox-signature";
+const TOLERANCE_SECS: i64 = 300;
+const GRACE: Duration = Duration::from_secs(120);
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The header value for a body signed at `timestamp` (unix seconds).
+pub fn signature_header(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    format!("t={timestamp},v1={}", hex::encode(sign(secret, timestamp, body)))
+}
+
+fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Checks a signature header against the raw body: fresh within the tolerance, and any `v1`
+/// entry matching in constant time (several appear while a secret rotates).
+pub fn verify_signature(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<(), GatewayError> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", value)) => signatures.extend(hex::decode(value).ok()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(GatewayError::BadSignature)?;
+    if (now.unix_seconds() - timestamp).abs() > TOLERANCE_SECS {
+        return Err(GatewayError::BadSignature);
+    }
+    let matches = signatures.iter().any(|candidate| {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.verify_slice(candidate).is_ok()
+    });
+    if matches { Ok(()) } else { Err(GatewayError::BadSignature) }
+}
+
+/// The sandbox's webhook body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: i64,
+    pub data: SandboxEventData,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxEventData {
+    pub payment_id: PaymentId,
+    pub charge_ref: String,
+    pub status: String,
+    pub amount: Money,
+}
+
+#[derive(Clone)]
+pub struct SandboxGateway {
+    db: Db,
+    clock: Clock,
+    secret: Vec<u8>,
+    public_url: String,
+    http: reqwest::Client,
+}
+
+impl SandboxGateway {
+    pub fn new(db: Db, clock: Clock, secret: Vec<u8>, public_url: String) -> Self {
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("an HTTP client");
+        Self { db, clock, secret, public_url, http }
+    }
+
+    async fn status_of(
+        &self,
+        payment_id: PaymentId,
+    ) -> Result<Option<(String, String, Money, Timestamp)>, GatewayError> {
+        let row = sqlx::query(
+            "SELECT status, charge_ref, currency, amount, expires_at FROM sandbox_charges WHERE payment_id = $1",
+        )
+        .bind(payment_id.to_string())
+        .fetch_optional(self.db.reader())
+        .await
+        .map_err(unavailable)?;
+        row.map(|row| {
+            let currency: String = row.try_get("currency").map_err(unavailable)?;
+            let currency = Currency::parse(&currency).map_err(|e| GatewayError::Unavailable(e.into()))?;
+            Ok((
+                row.try_get("status").map_err(unavailable)?,
+                row.try_get("charge_ref").map_err(unavailable)?,
+                Money::new(row.try_get("amount").map_err(unavailable)?, currency),
+                Timestamp::from_millis(row.try_get("expires_at").map_err(unavailable)?),
+            ))
+        })
+        .transpose()
+    }
+
+    /// Moves a charge from one status to another; false when it was not in `from`.
+    async fn move_charge(
+        &self,
+        payment_id: PaymentId,
+        from: &str,
+        to: &str,
+        payable: bool,
+    ) -> Result<bool, GatewayError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE sandbox_charges SET status = $1, updated_at = $2
+             WHERE payment_id = $3 AND status = $4 AND ($5 = 0 OR expires_at > $2)",
+        )
+        .bind(to)
+        .bind(now.millis())
+        .bind(payment_id.to_string())
+        .bind(from)
+        .bind(i64::from(payable))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The buyer pressed Pay or Fail on the hosted page.
+    async fn settle(&self, payment_id: PaymentId, outcome: &str) -> Result<bool, GatewayError> {
+        if !self.move_charge(payment_id, "pending", outcome, true).await? {
+            return Ok(false);
+        }
+        let (status, charge_ref, amount, _) =
+            self.status_of(payment_id).await?.ok_or(GatewayError::Refused("no charge".into()))?;
+        let event = SandboxEvent {
+            id: format!("sbxevt_{}", uuid::Uuid::now_v7().simple()),
+            kind: format!("payment.{status}"),
+            created: self.clock.now().unix_seconds(),
+            data: SandboxEventData { payment_id, charge_ref, status, amount },
+        };
+        let body = serde_json::to_vec(&event).map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        tokio::spawn(self.clone().deliver(body));
+        Ok(true)
+    }
+
+    /// Delivers a webhook the way gateways do: retried with backoff until Pasar answers 2xx.
+    async fn deliver(self, body: Vec<u8>) {
+        let url = format!("{}/v1/webhooks/{NAME}", self.public_url);
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1..=8 {
+            let signature = signature_header(&self.secret, self.clock.now().unix_seconds(), &body);
+            let sent = self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header(SIGNATURE_HEADER, signature)
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(response) if response.status().is_success() => return,
+                Ok(response) => {
+                    tracing::warn!(attempt, status = %response.status(), "sandbox webhook refused; retrying")
+                }
+                Err(err) => tracing::warn!(attempt, error = %err, "sandbox webhook not delivered; retrying"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+        tracing::error!(%url, "sandbox webhook given up after 8 attempts; reconciliation must pick it up");
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Unavailable(err.to_string())
+}
+
+fn provider_status(text: &str) -> ProviderStatus {
+    match text {
+        "succeeded" => ProviderStatus::Succeeded,
+        "failed" => ProviderStatus::Failed,
+        "cancelled" => ProviderStatus::Cancelled,
+        "refunded" => ProviderStatus::Refunded,
+        _ => ProviderStatus::Pending,
+    }
+}
+
+impl Gateway for SandboxGateway {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// The sandbox charges what Pakasir's QRIS charges, so buyers see realistic fees.
+    fn fee(&self, amount: Money) -> Result<Money, GatewayError> {
+        Ok(FeeRule::PAKASIR_QRIS.fee_for(amount)?)
+    }
+
+    fn create_payment<'a>(&'a self, request: &'a CreatePayment) -> GatewayFuture<'a, CreatedPayment> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            let mut tx = self.db.begin().await.map_err(unavailable)?;
+            sqlx::query(
+                "INSERT INTO sandbox_charges (payment_id, charge_ref, status, currency, amount, description,
+                                              expires_at, created_at, updated_at)
+                 VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7) ON CONFLICT (payment_id) DO NOTHING",
+            )
+            .bind(request.payment_id.to_string())
+            .bind(format!("sbx_{}", uuid::Uuid::now_v7().simple()))
+            .bind(request.total.currency.code())
+            .bind(request.total.amount)
+            .bind(&request.description)
+            .bind(request.expires_at.plus(GRACE).millis())
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+            let (_, charge_ref, _, _) = self
+                .status_of(request.payment_id)
+                .await?
+                .ok_or(GatewayError::Refused("charge vanished".into()))?;
+            Ok(CreatedPayment {
+                provider_ref: charge_ref,
+                checkout_url: Some(format!("{}/sandbox/pay/{}", self.public_url, request.payment_id)),
+            })
+        })
+    }
+
+    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+        Box::pin(async move {
+            let (status, ..) =
+                self.status_of(payment_id).await?.ok_or(GatewayError::Refused("no such charge".into()))?;
+            Ok(provider_status(&status))
+        })
+    }
+
+    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+        Box::pin(async move {
+            self.move_charge(payment_id, "pending", "cancelled", false).await?;
+            self.payment_status(payment_id).await
+        })
+    }
+
+    fn refund<'a>(&'a self, payment_id: PaymentId, _amount: Money) -> GatewayFuture<'a, ProviderStatus> {
+        Box::pin(async move {
+            self.move_charge(payment_id, "succeeded", "refunded", false).await?;
+            self.payment_status(payment_id).await
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WebhookNotice, GatewayError> {
+        let header =
+            headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or(GatewayError::BadSignature)?;
+        verify_signature(&self.secret, header, body, now)?;
+        let event: SandboxEvent =
+            serde_json::from_slice(body).map_err(|e| GatewayError::BadWebhook(e.to_string()))?;
+        Ok(WebhookNotice { event_id: event.id, payment_id: event.data.payment_id, amount: event.data.amount })
+    }
+}
+
+/// The hosted pages a buyer visits: the pay page and its two buttons.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(pay_page)).routes(routes!(press_pay)).routes(routes!(press_fail))
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;max-width:30em;margin:3em auto}}button{{font-size:1.2em;margin:.5em}}</style>\
+         </head><body><h1>{title}</h1>{body}</body></html>"
+    ))
+}
+
+/// The sandbox gateway's hosted pay page, with Pay and Fail buttons.
+#[utoipa::path(
+    get, path = "/sandbox/pay/{payment_id}", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
+    responses((status = 200, description = "the pay page", body = String, content_type = "text/html"),
+              (status = 404, description = "no such payment", body = String, content_type = "text/html"))
+)]
+async fn pay_page(
+    State(state): State<AppState>,
+    ApiPath(payment_id): ApiPath<PaymentId>,
+) -> (StatusCode, Html<String>) {
+    match state.sandbox.status_of(payment_id).await {
+        Ok(Some((status, charge_ref, amount, expires_at))) => {
+            let buttons = if status == "pending" {
+                format!(
+                    "<form method=\"post\" action=\"/sandbox/pay/{payment_id}/succeed\"><button>Pay</button></form>\
+                     <form method=\"post\" action=\"/sandbox/pay/{payment_id}/fail\"><button>Fail</button></form>"
+                )
+            } else {
+                String::new()
+            };
+            let body = format!(
+                "<p>Sandbox charge <code>{charge_ref}</code> for payment <code>{payment_id}</code>.</p>\
+                 <p>Amount to pay: <strong>{amount}</strong></p><p>Status: <strong>{status}</strong></p>\
+                 <p>Payable until {}.</p>{buttons}",
+                expires_at.to_rfc3339()
+            );
+            (StatusCode::OK, page("Pasar sandbox payment", &body))
+        }
+        Ok(None) => {
+            (StatusCode::NOT_FOUND, page("No such payment", "<p>This sandbox payment does not exist.</p>"))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "sandbox pay page failed");
+            (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
+        }
+    }
+}
+
+async fn press(state: AppState, payment_id: PaymentId, outcome: &str) -> (StatusCode, Html<String>) {
+    match state.sandbox.settle(payment_id, outcome).await {
+        Ok(true) => (
+            StatusCode::OK,
+            page(
+                &format!("Payment {outcome}"),
+                "<p>The shop is being notified. You can close this page.</p>",
+            ),
+        ),
+        Ok(false) => (
+            StatusCode::CONFLICT,
+            page("Not payable", "<p>This payment is no longer pending, or its time is up.</p>"),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "sandbox settlement failed");
+            (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
+        }
+    }
+}
+
+/// The buyer pays: the charge succeeds and the sandbox sends Pasar a signed webhook.
+#[utoipa::path(
+    post, path = "/sandbox/pay/{payment_id}/succeed", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
+    responses((status = 200, description = "paid", body = String, content_type = "text/html"),
+              (status = 409, description = "not payable any more", body = String, content_type = "text/html"))
+)]
+async fn press_pay(
+    State(state): State<AppState>,
+    ApiPath(payment_id): ApiPath<PaymentId>,
+) -> (StatusCode, Html<String>) {
+    press(state, payment_id, "succeeded").await
+}
+
+/// The payment fails: the sandbox sends Pasar a signed webhook saying so.
+#[utoipa::path(
+    post, path = "/sandbox/pay/{payment_id}/fail", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
+    responses((status = 200, description = "failed", body = String, content_type = "text/html"),
+              (status = 409, description = "not payable any more", body = String, content_type = "text/html"))
+)]
+async fn press_fail(
+    State(state): State<AppState>,
+    ApiPath(payment_id): ApiPath<PaymentId>,
+) -> (StatusCode, Html<String>) {
+    press(state, payment_id, "failed").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"whsec_test_secret_test_secret_00";
+
+    #[test]
+    fn a_correct_signature_verifies() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let header = signature_header(SECRET, now.unix_seconds(), b"{\"a\":1}");
+        assert!(verify_signature(SECRET, &header, b"{\"a\":1}", now).is_ok());
+    }
+
+    #[test]
+    fn a_changed_body_a_wrong_secret_a_stale_or_missing_stamp_are_refused() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let header = signature_header(SECRET, now.unix_seconds(), b"{\"a\":1}");
+        assert!(verify_signature(SECRET, &header, b"{\"a\":2}", now).is_err());
+        assert!(verify_signature(b"another secret", &header, b"{\"a\":1}", now).is_err());
+        let stale = signature_header(SECRET, now.unix_seconds() - 301, b"{}");
+        assert!(verify_signature(SECRET, &stale, b"{}", now).is_err());
+        assert!(verify_signature(SECRET, "v1=00", b"{}", now).is_err());
+        assert!(verify_signature(SECRET, "", b"{}", now).is_err());
+    }
+
+    #[test]
+    fn any_matching_v1_entry_is_enough_while_secrets_rotate() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let good = signature_header(SECRET, now.unix_seconds(), b"{}");
+        let rotated = format!("{good},v1={}", "ab".repeat(32));
+        assert!(verify_signature(SECRET, &rotated, b"{}", now).is_ok());
+    }
+}

@@ -1,0 +1,225 @@
+//! Payments' use cases: create a payment record, hand it to its gateway, move it through its
+//! states, and turn verified webhooks into the gateway's authoritative status.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+use super::domain::{Payment, PaymentPurpose, PaymentStatus};
+use super::gateway::{CreatePayment, Gateway, GatewayError, ProviderStatus, WebhookNotice};
+use super::store;
+use crate::db::{Connection, Db};
+use crate::events::{self, NewEvent};
+use crate::ids::PaymentId;
+use crate::money::Money;
+use crate::time::{Clock, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    #[error("no payment method {0:?}")]
+    UnknownMethod(String),
+    #[error("no such payment")]
+    NotFound,
+    #[error("the webhook's amount or currency does not match the payment")]
+    AmountMismatch,
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A payment to create, before the gateway has seen it.
+pub struct NewPayment {
+    pub purpose: PaymentPurpose,
+    pub reference: String,
+    pub payer_id: String,
+    pub provider: String,
+    pub amount: Money,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone)]
+pub struct Payments {
+    db: Db,
+    clock: Clock,
+    gateways: Arc<HashMap<&'static str, Arc<dyn Gateway>>>,
+}
+
+impl Payments {
+    pub fn new(db: Db, clock: Clock, gateways: Vec<Arc<dyn Gateway>>) -> Self {
+        let gateways = gateways.into_iter().map(|g| (g.name(), g)).collect();
+        Self { db, clock, gateways: Arc::new(gateways) }
+    }
+
+    pub fn gateway(&self, name: &str) -> Result<Arc<dyn Gateway>, PaymentsError> {
+        self.gateways.get(name).cloned().ok_or_else(|| PaymentsError::UnknownMethod(name.to_owned()))
+    }
+
+    /// What the buyer would pay in fees with `method` on `amount`.
+    pub fn fee(&self, method: &str, amount: Money) -> Result<Money, PaymentsError> {
+        Ok(self.gateway(method)?.fee(amount)?)
+    }
+
+    /// Writes a pending payment in the caller's transaction. The gateway is asked afterwards
+    /// ([`Payments::request`]), outside any transaction.
+    pub async fn create(&self, conn: &mut Connection, new: NewPayment) -> Result<Payment, PaymentsError> {
+        let fee = self.fee(&new.provider, new.amount)?;
+        let total = new.amount.add(fee).map_err(GatewayError::from)?;
+        let payment = Payment {
+            id: PaymentId::new(),
+            purpose: new.purpose,
+            reference: new.reference,
+            payer_id: new.payer_id,
+            provider: new.provider,
+            provider_ref: None,
+            status: PaymentStatus::Pending,
+            amount: new.amount,
+            fee,
+            total,
+            checkout_url: None,
+            expires_at: new.expires_at,
+            created_at: self.clock.now(),
+        };
+        store::insert(conn, &payment).await?;
+        Ok(payment)
+    }
+
+    /// Asks the payment's gateway to collect it (idempotent at the gateway) and records where
+    /// the buyer pays.
+    pub async fn request(&self, payment: &Payment, description: &str) -> Result<Payment, PaymentsError> {
+        let gateway = self.gateway(&payment.provider)?;
+        let created = gateway
+            .create_payment(&CreatePayment {
+                payment_id: payment.id,
+                total: payment.total,
+                description: description.to_owned(),
+                expires_at: payment.expires_at,
+            })
+            .await?;
+        let mut tx = self.db.begin().await?;
+        store::attach(
+            &mut *tx,
+            payment.id,
+            &created.provider_ref,
+            created.checkout_url.as_deref(),
+            self.clock.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Payment {
+            provider_ref: Some(created.provider_ref),
+            checkout_url: created.checkout_url,
+            ..payment.clone()
+        })
+    }
+
+    pub async fn payment(&self, id: PaymentId) -> Result<Payment, PaymentsError> {
+        store::payment(self.db.reader(), id).await?.ok_or(PaymentsError::NotFound)
+    }
+
+    pub async fn payment_in(&self, conn: &mut Connection, id: PaymentId) -> Result<Payment, PaymentsError> {
+        store::payment(conn, id).await?.ok_or(PaymentsError::NotFound)
+    }
+
+    pub async fn for_reference(&self, reference: &str) -> Result<Vec<Payment>, PaymentsError> {
+        Ok(store::for_reference(self.db.reader(), reference).await?)
+    }
+
+    pub async fn for_reference_in(
+        &self,
+        conn: &mut Connection,
+        reference: &str,
+    ) -> Result<Vec<Payment>, PaymentsError> {
+        Ok(store::for_reference(conn, reference).await?)
+    }
+
+    /// Moves a payment if the state machine allows it and it is still where it was read;
+    /// records the matching event. False when nothing moved.
+    pub async fn transition(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        to: PaymentStatus,
+        actor: &str,
+    ) -> Result<bool, PaymentsError> {
+        if !payment.status.can_become(to) {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        if !store::move_status(&mut *conn, payment.id, payment.status, to, now).await? {
+            return Ok(false);
+        }
+        let event_type = match to {
+            PaymentStatus::Succeeded => "payment.completed",
+            PaymentStatus::Failed => "payment.failed",
+            PaymentStatus::Expired => "payment.expired",
+            PaymentStatus::Cancelled => "payment.cancelled",
+            PaymentStatus::Refunded => "refund.completed",
+            PaymentStatus::Pending => "payment.pending",
+        };
+        events::record(
+            &mut *conn,
+            now,
+            NewEvent {
+                event_type,
+                version: 1,
+                subject_id: payment.id.to_string(),
+                actor: actor.to_owned(),
+                payload: serde_json::json!({
+                    "payment_id": payment.id,
+                    "reference": payment.reference,
+                    "provider": payment.provider,
+                    "amount": payment.amount,
+                    "fee": payment.fee,
+                    "total": payment.total,
+                    "before": { "status": payment.status },
+                    "after": { "status": to },
+                }),
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Checks a webhook (signature over the raw body, freshness, the payment it names, amount
+    /// and currency) and answers the gateway's own status for that payment.
+    pub async fn verify_webhook(
+        &self,
+        provider: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(WebhookNotice, Payment, ProviderStatus), PaymentsError> {
+        let gateway = self.gateway(provider)?;
+        let notice = gateway.verify_webhook(headers, body, self.clock.now())?;
+        let payment = self.payment(notice.payment_id).await?;
+        if payment.provider != provider || notice.amount != payment.total {
+            return Err(PaymentsError::AmountMismatch);
+        }
+        let status = gateway.payment_status(payment.id).await?;
+        Ok((notice, payment, status))
+    }
+
+    /// Records a gateway event id in the caller's transaction; false when it was applied before.
+    pub async fn first_sighting(
+        &self,
+        conn: &mut Connection,
+        provider: &str,
+        event_id: &str,
+        payment: PaymentId,
+    ) -> Result<bool, PaymentsError> {
+        Ok(store::first_sighting(conn, provider, event_id, payment, self.clock.now()).await?)
+    }
+
+    pub async fn due(&self, now: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {
+        Ok(store::due(self.db.reader(), now, limit).await?)
+    }
+
+    pub async fn unrequested(
+        &self,
+        created_before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Payment>, PaymentsError> {
+        Ok(store::unrequested(self.db.reader(), created_before, limit).await?)
+    }
+}

@@ -1,0 +1,173 @@
+//! Payments' tables (the sandbox gateway keeps its own, in `sandbox.rs`).
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use super::domain::{Payment, PaymentPurpose, PaymentStatus};
+use crate::ids::PaymentId;
+use crate::money::{Currency, Money};
+use crate::time::Timestamp;
+
+fn bad(column: &str, text: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
+}
+
+const COLUMNS: &str = "id, purpose, reference, payer_id, provider, provider_ref, status, currency, amount, fee, \
+                       total, checkout_url, expires_at, created_at";
+
+fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
+    let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
+    let currency = Currency::parse(&text("currency")?).map_err(|_| bad("currency", "?"))?;
+    let id = text("id")?;
+    let purpose = text("purpose")?;
+    let status = text("status")?;
+    Ok(Payment {
+        id: id.parse().map_err(|_| bad("id", &id))?,
+        purpose: PaymentPurpose::parse(&purpose).ok_or_else(|| bad("purpose", &purpose))?,
+        reference: text("reference")?,
+        payer_id: text("payer_id")?,
+        provider: text("provider")?,
+        provider_ref: row.try_get("provider_ref")?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        amount: Money::new(row.try_get("amount")?, currency),
+        fee: Money::new(row.try_get("fee")?, currency),
+        total: Money::new(row.try_get("total")?, currency),
+        checkout_url: row.try_get("checkout_url")?,
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, payment: &Payment) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payments (id, purpose, reference, payer_id, provider, provider_ref, status, currency, amount,
+                               fee, total, checkout_url, expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, NULL, $11, $12, $12)",
+    )
+    .bind(payment.id.to_string())
+    .bind(payment.purpose.as_str())
+    .bind(&payment.reference)
+    .bind(&payment.payer_id)
+    .bind(&payment.provider)
+    .bind(payment.status.as_str())
+    .bind(payment.amount.currency.code())
+    .bind(payment.amount.amount)
+    .bind(payment.fee.amount)
+    .bind(payment.total.amount)
+    .bind(payment.expires_at.millis())
+    .bind(payment.created_at.millis())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn payment<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: PaymentId,
+) -> Result<Option<Payment>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await?;
+    row.as_ref().map(payment_of).transpose()
+}
+
+pub async fn for_reference<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    reference: &str,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE reference = $1 ORDER BY id"))
+        .bind(reference)
+        .fetch_all(ex)
+        .await?;
+    rows.iter().map(payment_of).collect()
+}
+
+pub async fn attach<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: PaymentId,
+    provider_ref: &str,
+    checkout_url: Option<&str>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET provider_ref = $1, checkout_url = $2, updated_at = $3 WHERE id = $4")
+        .bind(provider_ref)
+        .bind(checkout_url)
+        .bind(now.millis())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Moves a payment from `from` to `to` only if it is still in `from`.
+pub async fn move_status<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: PaymentId,
+    from: PaymentStatus,
+    to: PaymentStatus,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(to.as_str())
+        .bind(now.millis())
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a gateway event id; false when it was seen before.
+pub async fn first_sighting<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    provider: &str,
+    event_id: &str,
+    payment: PaymentId,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO payment_webhook_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (provider, event_id) DO NOTHING",
+    )
+    .bind(provider)
+    .bind(event_id)
+    .bind(payment.to_string())
+    .bind(now.millis())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pending payments whose deadline has passed.
+pub async fn due<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+    ))
+    .bind(now.millis())
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(payment_of).collect()
+}
+
+/// Pending payments the gateway was never told about (the process stopped in between).
+pub async fn unrequested<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    created_before: Timestamp,
+    limit: i64,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE status = 'pending' AND provider_ref IS NULL AND created_at <= $1 ORDER BY created_at LIMIT $2"
+    ))
+    .bind(created_before.millis())
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(payment_of).collect()
+}
