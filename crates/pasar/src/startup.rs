@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::catalog::{Catalog, MediaStore};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::RateLimits};
@@ -29,8 +30,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let keys = TokenKeys::new(&config.jwt_secret()?);
+    let media = MediaStore::from_config(&config)?;
     Ok(AppState {
         identity: Identity::new(db.clone(), keys, clock.clone()),
+        catalog: Catalog::new(db.clone(), clock.clone(), media),
         limits: Arc::new(RateLimits::new(&config)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),

@@ -36,6 +36,7 @@ fn all_migrations() -> Vec<&'static Migration> {
         .iter()
         .chain(crate::events::MIGRATIONS)
         .chain(crate::http::idempotency::MIGRATIONS)
+        .chain(crate::catalog::MIGRATIONS)
         .collect();
     all.sort_by_key(|m| m.version);
     all

@@ -41,6 +41,7 @@ pub struct AppState {
     pub db: Db,
     pub clock: Clock,
     pub identity: Identity,
+    pub catalog: crate::catalog::Catalog,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -57,6 +58,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "me", description = "The caller's own account and addresses"),
         (name = "admin", description = "Running the shop (admin and super_admin)"),
         (name = "ops", description = "Health, readiness and metrics"),
+        (name = "catalog", description = "Products, variants, categories, brands and product images"),
     )
 )]
 struct ApiDoc;
@@ -79,6 +81,7 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::identity::routes::router(state.clone()))
+        .merge(crate::catalog::routes::router(state.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))

@@ -5,6 +5,7 @@
 mod addresses;
 mod admin_users;
 mod auth;
+mod catalog;
 mod conventions;
 mod helpers;
 mod idempotency;
