@@ -49,6 +49,17 @@ pub struct Config {
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Directory for uploaded product images; unset means `{data_dir}/media`.
+    pub media_dir: Option<PathBuf>,
+    /// Largest product image accepted, in bytes.
+    pub media_max_bytes: usize,
+    /// S3 bucket for product images instead of the media directory (needs the `s3` build
+    /// feature; credentials come from the standard `AWS_*` environment variables).
+    pub media_s3_bucket: Option<String>,
+    /// Region of the S3 bucket.
+    pub media_s3_region: Option<String>,
+    /// Endpoint of an S3-compatible store other than AWS, such as `http://127.0.0.1:9000`.
+    pub media_s3_endpoint: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +90,11 @@ impl Default for Config {
             sandbox_webhook_secret: None,
             log_level: "info".into(),
             log_format: LogFormat::Json,
+            media_dir: None,
+            media_max_bytes: 5 * 1024 * 1024,
+            media_s3_bucket: None,
+            media_s3_region: None,
+            media_s3_endpoint: None,
         }
     }
 }
@@ -101,6 +117,10 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pasar.db").display()))
+    }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir.clone().unwrap_or_else(|| self.data_dir.join("media"))
     }
 
     /// The JWT signing secret: configured, or read from the data directory, or generated there

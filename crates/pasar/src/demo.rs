@@ -1,6 +1,29 @@
-//! `pasar demo`: a shop a newcomer can log into at once. Loading it twice changes nothing.
+//! `pasar demo`: a shop a newcomer can log into and browse at once. Loading it twice changes
+//! nothing: accounts are found by email, catalog entries by slug.
+//!
+//! Each module loads its part in its own step, in the order they depend on each other:
+//! accounts, then the catalog; a module that builds on the catalog (stock, digital keys) adds
+//! its step after `load_catalog`, taking the [`DemoCatalog`] it returns.
 
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+
+use crate::catalog::{
+    Actor, BrandInput, Catalog, CategoryInput, Description, NewProduct, NewVariant, Price, ProductKind,
+    ProductStatus, Sku, Slug, VariantOptions, WeightGrams,
+};
+use crate::http::AppState;
+use crate::identity::domain::Text;
 use crate::identity::{Email, Identity, IdentityError, Password, PersonName, Role};
+use crate::ids::VariantId;
+use crate::money::{Currency, Money};
+
+/// What the demo loader found or made.
+pub struct DemoShop {
+    pub accounts: Vec<DemoAccount>,
+    pub catalog: DemoCatalog,
+}
 
 pub struct DemoAccount {
     pub email: &'static str,
@@ -9,13 +32,122 @@ pub struct DemoAccount {
     pub created: bool,
 }
 
+/// The demo catalog's entries, each marked with whether this run created it.
+pub struct DemoCatalog {
+    pub categories: Vec<DemoEntry>,
+    pub brands: Vec<DemoEntry>,
+    pub products: Vec<DemoProduct>,
+}
+
+pub struct DemoEntry {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub created: bool,
+}
+
+pub struct DemoProduct {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub kind: ProductKind,
+    pub created: bool,
+    /// The product's variants as (id, SKU), for the steps that stock them.
+    pub variants: Vec<(VariantId, String)>,
+}
+
 const ACCOUNTS: [(&str, &str, &str, Role); 2] = [
     ("admin@pasar.local", "pasar-admin-demo", "Demo Admin", Role::SuperAdmin),
     ("buyer@pasar.local", "pasar-buyer-demo", "Demo Buyer", Role::Customer),
 ];
 
+/// (slug, name, parent's slug)
+const CATEGORIES: [(&str, &str, Option<&str>); 3] =
+    [("fashion", "Fashion", None), ("t-shirts", "T-Shirts", Some("fashion")), ("kitchen", "Kitchen", None)];
+
+/// (slug, name)
+const BRANDS: [(&str, &str); 2] = [("nusantara-wear", "Nusantara Wear"), ("dapur-ibu", "Dapur Ibu")];
+
+struct ProductSeed {
+    slug: &'static str,
+    name: &'static str,
+    description: &'static str,
+    kind: ProductKind,
+    category: &'static str,
+    brand: &'static str,
+    /// (SKU, size, price in rupiah, reseller price, weight in grams)
+    variants: &'static [(&'static str, Option<&'static str>, i64, Option<i64>, Option<u32>)],
+}
+
+const PRODUCTS: [ProductSeed; 5] = [
+    ProductSeed {
+        slug: "kaos-polos-katun",
+        name: "Kaos Polos Katun",
+        description: "A plain t-shirt of combed 30s cotton that stays soft wash after wash.",
+        kind: ProductKind::Physical,
+        category: "t-shirts",
+        brand: "nusantara-wear",
+        variants: &[
+            ("KAOS-POLOS-S", Some("S"), 79_000, Some(65_000), Some(180)),
+            ("KAOS-POLOS-M", Some("M"), 79_000, Some(65_000), Some(190)),
+            ("KAOS-POLOS-L", Some("L"), 85_000, Some(70_000), Some(200)),
+        ],
+    },
+    ProductSeed {
+        slug: "kaos-batik-parang",
+        name: "Kaos Batik Parang",
+        description: "A cotton t-shirt printed with the parang batik motif.",
+        kind: ProductKind::Physical,
+        category: "t-shirts",
+        brand: "nusantara-wear",
+        variants: &[
+            ("KAOS-PARANG-M", Some("M"), 120_000, Some(100_000), Some(200)),
+            ("KAOS-PARANG-L", Some("L"), 120_000, Some(100_000), Some(210)),
+            ("KAOS-PARANG-XL", Some("XL"), 130_000, Some(108_000), Some(220)),
+        ],
+    },
+    ProductSeed {
+        slug: "kemeja-batik-tulis",
+        name: "Kemeja Batik Tulis",
+        description: "A hand-drawn batik shirt from Solo, long sleeves, lined.",
+        kind: ProductKind::Physical,
+        category: "fashion",
+        brand: "nusantara-wear",
+        variants: &[
+            ("KEMEJA-TULIS-M", Some("M"), 450_000, None, Some(350)),
+            ("KEMEJA-TULIS-L", Some("L"), 450_000, None, Some(370)),
+        ],
+    },
+    ProductSeed {
+        slug: "cobek-batu",
+        name: "Cobek Batu",
+        description: "A volcanic stone mortar and pestle for sambal.",
+        kind: ProductKind::Physical,
+        category: "kitchen",
+        brand: "dapur-ibu",
+        variants: &[
+            ("COBEK-18", Some("18 cm"), 95_000, Some(80_000), Some(2_500)),
+            ("COBEK-22", Some("22 cm"), 125_000, Some(105_000), Some(3_500)),
+        ],
+    },
+    ProductSeed {
+        slug: "e-book-resep-nusantara",
+        name: "E-book Resep Nusantara",
+        description: "Fifty home recipes from across the archipelago, as a PDF.",
+        kind: ProductKind::Digital,
+        category: "kitchen",
+        brand: "dapur-ibu",
+        variants: &[("EBOOK-RESEP-NUSANTARA", None, 49_000, Some(39_000), None)],
+    },
+];
+
+/// Loads every part of the demo shop that is not there yet.
+pub async fn load(state: &AppState) -> anyhow::Result<DemoShop> {
+    let accounts = load_accounts(&state.identity).await?;
+    let catalog = load_catalog(&state.catalog).await?;
+    Ok(DemoShop { accounts, catalog })
+}
+
 /// Creates the demo accounts that are not there yet.
-pub async fn load(identity: &Identity) -> anyhow::Result<Vec<DemoAccount>> {
+async fn load_accounts(identity: &Identity) -> anyhow::Result<Vec<DemoAccount>> {
     let mut accounts = Vec::new();
     for (email, password, name, role) in ACCOUNTS {
         let created = match identity
@@ -34,4 +166,103 @@ pub async fn load(identity: &Identity) -> anyhow::Result<Vec<DemoAccount>> {
         accounts.push(DemoAccount { email, password, role, created });
     }
     Ok(accounts)
+}
+
+fn slug(text: &str) -> anyhow::Result<Slug> {
+    Slug::parse(text).map_err(anyhow::Error::msg)
+}
+
+/// Creates the demo categories, brands and products that are not there yet (by slug).
+async fn load_catalog(catalog: &Catalog) -> anyhow::Result<DemoCatalog> {
+    let mut categories = Vec::new();
+    for (slug_text, name, parent) in CATEGORIES {
+        let created = if catalog.category_by_slug(&slug(slug_text)?).await?.is_some() {
+            false
+        } else {
+            let parent_id = match parent {
+                Some(parent) => Some(
+                    catalog
+                        .category_by_slug(&slug(parent)?)
+                        .await?
+                        .with_context(|| format!("demo category {parent} is missing"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let input = CategoryInput {
+                name: Text::parse(name).map_err(anyhow::Error::msg)?,
+                slug: Some(slug(slug_text)?),
+                parent_id,
+            };
+            catalog.create_category(Actor::System, input).await?;
+            true
+        };
+        categories.push(DemoEntry { slug: slug_text, name, created });
+    }
+
+    let mut brands = Vec::new();
+    for (slug_text, name) in BRANDS {
+        let created = if catalog.brand_by_slug(&slug(slug_text)?).await?.is_some() {
+            false
+        } else {
+            let input = BrandInput {
+                name: Text::parse(name).map_err(anyhow::Error::msg)?,
+                slug: Some(slug(slug_text)?),
+            };
+            catalog.create_brand(Actor::System, input).await?;
+            true
+        };
+        brands.push(DemoEntry { slug: slug_text, name, created });
+    }
+
+    let mut products = Vec::new();
+    for seed in &PRODUCTS {
+        let (product, created) = match catalog.product_by_slug(&slug(seed.slug)?).await? {
+            Some(existing) => (existing, false),
+            None => (catalog.create_product(Actor::System, new_product(catalog, seed).await?).await?, true),
+        };
+        products.push(DemoProduct {
+            slug: seed.slug,
+            name: seed.name,
+            kind: seed.kind,
+            created,
+            variants: product.variants.into_iter().map(|v| (v.id, v.sku)).collect(),
+        });
+    }
+    Ok(DemoCatalog { categories, brands, products })
+}
+
+async fn new_product(catalog: &Catalog, seed: &ProductSeed) -> anyhow::Result<NewProduct> {
+    let category = catalog
+        .category_by_slug(&slug(seed.category)?)
+        .await?
+        .with_context(|| format!("demo category {} is missing", seed.category))?;
+    let brand = catalog
+        .brand_by_slug(&slug(seed.brand)?)
+        .await?
+        .with_context(|| format!("demo brand {} is missing", seed.brand))?;
+    let rupiah = |amount: i64| Price::parse(Money::new(amount, Currency::IDR)).map_err(anyhow::Error::msg);
+    let mut variants = Vec::new();
+    for &(sku, size, price, reseller_price, weight) in seed.variants {
+        let options: BTreeMap<String, String> =
+            size.map(|size| ("size".to_owned(), size.to_owned())).into_iter().collect();
+        variants.push(NewVariant {
+            sku: Sku::parse(sku).map_err(anyhow::Error::msg)?,
+            options: VariantOptions::parse(options).map_err(anyhow::Error::msg)?,
+            price: rupiah(price)?,
+            reseller_price: reseller_price.map(rupiah).transpose()?,
+            weight_grams: weight.map(WeightGrams::parse).transpose().map_err(anyhow::Error::msg)?,
+        });
+    }
+    Ok(NewProduct {
+        name: Text::parse(seed.name).map_err(anyhow::Error::msg)?,
+        slug: Some(slug(seed.slug)?),
+        description: Description::parse(seed.description).map_err(anyhow::Error::msg)?,
+        kind: seed.kind,
+        status: ProductStatus::Active,
+        category_id: category.id,
+        brand_id: Some(brand.id),
+        seller_id: None,
+        variants,
+    })
 }

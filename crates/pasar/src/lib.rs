@@ -4,6 +4,7 @@
 //! DESIGN.md section 3 and the architecture section of README.md.
 
 pub mod cart;
+pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod db;

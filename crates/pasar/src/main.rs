@@ -71,10 +71,10 @@ async fn main() -> anyhow::Result<()> {
             let addr = config.addr;
             let state =
                 startup::build_state(config.clone(), Clock::system(), config.public_url(addr)).await?;
-            let accounts = pasar::demo::load(&state.identity).await?;
+            let shop = pasar::demo::load(&state).await?;
             state.db.close().await;
             println!("Pasar demo shop is loaded. Log in with:");
-            for account in &accounts {
+            for account in &shop.accounts {
                 let note = if account.created { "" } else { " (already there)" };
                 println!(
                     "  {:<12} {}  password {}{note}",
@@ -83,6 +83,26 @@ async fn main() -> anyhow::Result<()> {
                     account.password
                 );
             }
+            let catalog = &shop.catalog;
+            let note = |created: bool| if created { "" } else { " (already there)" };
+            println!("Catalog:");
+            for entry in &catalog.categories {
+                println!("  category  {:<24} {}{}", entry.slug, entry.name, note(entry.created));
+            }
+            for entry in &catalog.brands {
+                println!("  brand     {:<24} {}{}", entry.slug, entry.name, note(entry.created));
+            }
+            for product in &catalog.products {
+                println!(
+                    "  product   {:<24} {} ({}, {} variants){}",
+                    product.slug,
+                    product.name,
+                    product.kind.as_str(),
+                    product.variants.len(),
+                    note(product.created)
+                );
+            }
+            println!("Shop: http://{addr}/v1/products");
             println!("API docs: http://{addr}/docs");
             if and_serve { serve(config).await } else { Ok(()) }
         }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::cart::Carts;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, MediaStore};
 use crate::checkout::{self, Checkout};
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -37,7 +37,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 pub async fn build_state(config: Config, clock: Clock, public_url: String) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let keys = TokenKeys::new(&config.jwt_secret()?);
-    let catalog = Catalog::new(db.clone(), clock.clone(), &config)?;
+    let catalog = Catalog::new(db.clone(), clock.clone(), MediaStore::from_config(&config)?);
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =

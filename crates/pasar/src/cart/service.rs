@@ -258,10 +258,11 @@ impl Carts {
         let theirs = quantities(&mut *tx, guest).await?;
         let mut current = quantities(&mut *tx, mine.cart).await?;
         for (variant, quantity) in theirs {
-            match current.iter_mut().find(|(id, _)| *id == variant) {
-                Some((_, existing)) => {
-                    *existing = (*existing + quantity).min(MAX_QUANTITY);
-                    put(&mut tx, mine.cart, variant, *existing, now).await?;
+            match current.iter().position(|(id, _)| *id == variant) {
+                Some(at) => {
+                    let combined = (current[at].1 + quantity).min(MAX_QUANTITY);
+                    current[at].1 = combined;
+                    put(&mut tx, mine.cart, variant, combined, now).await?;
                 }
                 None if current.len() < MAX_LINES => {
                     current.push((variant, quantity));

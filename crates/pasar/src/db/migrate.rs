@@ -36,6 +36,7 @@ fn all_migrations() -> Vec<&'static Migration> {
         .iter()
         .chain(crate::events::MIGRATIONS)
         .chain(crate::http::idempotency::MIGRATIONS)
+        .chain(crate::catalog::MIGRATIONS)
         .chain(crate::inventory::MIGRATIONS)
         .chain(crate::payments::MIGRATIONS)
         .chain(crate::orders::MIGRATIONS)

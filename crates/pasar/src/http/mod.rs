@@ -41,6 +41,7 @@ pub struct AppState {
     pub db: Db,
     pub clock: Clock,
     pub identity: Identity,
+    pub catalog: crate::catalog::Catalog,
     pub inventory: crate::inventory::Inventory,
     pub orders: crate::orders::Orders,
     pub payments: crate::payments::Payments,
@@ -69,6 +70,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "payments", description = "Gateway webhooks"),
         (name = "sandbox", description = "The built-in test gateway's hosted pages"),
         (name = "ops", description = "Health, readiness and metrics"),
+        (name = "catalog", description = "Products, variants, categories, brands and product images"),
     )
 )]
 struct ApiDoc;
@@ -91,6 +93,7 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::identity::routes::router(state.clone()))
+        .merge(crate::catalog::routes::router(state.clone()))
         .merge(crate::inventory::routes::router(state.clone()))
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))

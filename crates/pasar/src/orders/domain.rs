@@ -89,8 +89,8 @@ pub fn check_transition(from: OrderStatus, to: OrderStatus, mover: Mover) -> Res
         // Money that lands after the deadline or a cancellation revives the order when stock
         // allows (otherwise the order is flagged for a refund and stays where it is).
         (Expired | Cancelled, Paid) => &[System],
-        // Digital goods are delivered the moment payment is confirmed.
-        (Paid, Delivered) => &[System, Staff],
+        // Digital goods are delivered the moment payment is confirmed; physical goods ship first.
+        (Paid, Delivered) => &[System],
         (Paid, Processing) => &[Staff],
         (Processing, Shipped) => &[Staff],
         (Paid | Processing, Refunded) => &[Staff, System],

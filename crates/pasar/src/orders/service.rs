@@ -159,7 +159,7 @@ impl Orders {
             });
         }
         let subtotal = Money::sum(lines.iter().map(|l| l.line_total))?.ok_or(OrdersError::Empty)?;
-        let total = subtotal.sub(new.discount)?.add(new.shipping)?;
+        let total = subtotal.checked_sub(new.discount)?.checked_add(new.shipping)?;
         let entry = TimelineEntry {
             from: None,
             to: OrderStatus::PendingPayment,

@@ -108,7 +108,7 @@ impl FeeRule {
     pub const PAKASIR_QRIS: FeeRule = FeeRule { basis_points: 70, fixed_minor: 310 };
 
     pub fn fee_for(self, amount: Money) -> Result<Money, MoneyError> {
-        amount.share_rounded_up(self.basis_points)?.add(Money::new(self.fixed_minor, amount.currency))
+        amount.share_rounded_up(self.basis_points)?.checked_add(Money::new(self.fixed_minor, amount.currency))
     }
 }
 

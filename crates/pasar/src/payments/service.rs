@@ -65,7 +65,7 @@ impl Payments {
     /// ([`Payments::request`]), outside any transaction.
     pub async fn create(&self, conn: &mut Connection, new: NewPayment) -> Result<Payment, PaymentsError> {
         let fee = self.fee(&new.provider, new.amount)?;
-        let total = new.amount.add(fee).map_err(GatewayError::from)?;
+        let total = new.amount.checked_add(fee).map_err(GatewayError::from)?;
         let payment = Payment {
             id: PaymentId::new(),
             purpose: new.purpose,

@@ -52,7 +52,8 @@ async fn two_hundred_buyers_racing_for_ten_units_get_exactly_ten_orders() {
     app.stock(&admin, &variant, 10).await;
     let buyers = buyers(&app, 20).await;
 
-    let attempts = (0..200).map(|i| app.checkout(&buyers[i % 20].access_token, &[(&variant, 1)]));
+    let one = [(variant.as_str(), 1)];
+    let attempts = (0..200).map(|i| app.checkout(&buyers[i % 20].access_token, &one));
     let responses = futures::future::join_all(attempts).await;
     let mut created = 0;
     let mut sold_out = 0;
@@ -96,6 +97,7 @@ async fn multi_item_checkouts_in_random_order_never_deadlock_or_oversell() {
         picked.truncate(2 + (rand::random::<usize>() % 2));
         carts.push(picked);
     }
+    let app = &app;
     let attempts = carts.iter().enumerate().map(|(i, cart)| {
         let items: Vec<(&str, i64)> = cart.iter().map(|v| (v.as_str(), 1)).collect();
         let token = buyers[i % 10].access_token.clone();

@@ -6,6 +6,7 @@ mod addresses;
 mod admin_users;
 mod auth;
 mod cart;
+mod catalog;
 mod checkout;
 mod conventions;
 mod crash;
