@@ -43,6 +43,9 @@ pub struct AppState {
     pub identity: Identity,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
+    pub audit: crate::audit::AuditStore,
+    pub webhooks: crate::events::webhooks::Webhooks,
+    pub relay: crate::events::Relay,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -57,6 +60,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "me", description = "The caller's own account and addresses"),
         (name = "admin", description = "Running the shop (admin and super_admin)"),
         (name = "ops", description = "Health, readiness and metrics"),
+        (name = "webhooks", description = "Merchant webhook endpoints, deliveries and replays (admin)"),
+        (name = "audit", description = "The tamper-evident audit log (admin)"),
     )
 )]
 struct ApiDoc;
@@ -79,6 +84,8 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::identity::routes::router(state.clone()))
+        .merge(crate::events::webhooks::routes::router(state.clone()))
+        .merge(crate::audit::routes::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))
