@@ -4,8 +4,10 @@
 
 mod addresses;
 mod admin_users;
+mod audit;
 mod auth;
 mod conventions;
+mod events;
 mod helpers;
 mod idempotency;
 mod ops;
