@@ -85,7 +85,8 @@ pub async fn record<P: Serialize>(
 
 /// The relay's bookkeeping on the outbox: a lease (`claimed_until`, `claim_token`) so that
 /// several instances sharing a database never work on the same event at once, and the failed
-/// attempts of the subscribers with the last error.
+/// attempts of the subscribers with the last error. After a failure `claimed_until` is the
+/// time of the retry: the event is not claimed again before it.
 pub static RELAY_MIGRATIONS: &[Migration] = &[Migration {
     version: 2026112220,
     name: "events: relay leases and retries",

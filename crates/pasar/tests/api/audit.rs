@@ -173,6 +173,38 @@ async fn a_crash_between_the_audit_write_and_the_published_mark_still_gives_one_
 }
 
 #[tokio::test]
+async fn audit_stores_of_several_instances_append_one_at_a_time_to_one_chain() {
+    let stores = stores().await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_db = Db::connect(&stores.config.audit_database_url(), 2).await.unwrap();
+    let other = AuditStore::new(
+        other_db,
+        AUDIT_KEY.as_bytes().to_vec(),
+        other_dir.path().join("audit_head"),
+        stores.clock.clone(),
+    )
+    .unwrap();
+    let mut appends = Vec::new();
+    for i in 0..20 {
+        let id = record_event(&stores.db, stores.clock.now(), &format!("usr_{i}")).await;
+        let (event, _) = events::find(stores.db.reader(), id).await.unwrap().unwrap();
+        let audit = if i % 2 == 0 { stores.audit.clone() } else { other.clone() };
+        appends.push(tokio::spawn(async move { audit.append(&event).await.unwrap() }));
+    }
+    let mut seqs = Vec::new();
+    for append in appends {
+        match append.await.unwrap() {
+            Appended::Recorded { seq } => seqs.push(seq),
+            Appended::AlreadyRecorded { .. } => panic!("every event is new"),
+        }
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>(), "one unbroken run of seqs");
+    assert_eq!(stores.audit.verify().await.unwrap(), Ok(20));
+    assert_eq!(other.verify().await.unwrap(), Ok(20));
+}
+
+#[tokio::test]
 async fn appends_stop_when_the_chain_no_longer_reaches_the_head() {
     let stores = stores().await;
     let relay = Relay::new(stores.db.clone(), stores.clock.clone(), Duration::from_millis(10))

@@ -113,6 +113,37 @@ async fn an_event_that_commits_after_a_later_one_was_relayed_is_still_relayed() 
 }
 
 #[tokio::test]
+async fn relays_of_several_instances_sharing_a_database_never_hand_out_the_same_event_twice() {
+    let stores = stores().await;
+    let mut written = Vec::new();
+    for i in 0..40 {
+        written.push(record(&stores.db, stores.clock.now(), "user.registered", &format!("usr_{i}")).await);
+    }
+    let instances: Vec<_> = (0..3)
+        .map(|_| {
+            let recorder = Arc::new(Recorder::default());
+            let relay = Relay::new(stores.db.clone(), stores.clock.clone(), Duration::from_millis(10))
+                .subscribe(recorder.clone());
+            (relay, recorder)
+        })
+        .collect();
+    let rounds = instances.iter().map(|(relay, _)| {
+        let relay = relay.clone();
+        tokio::spawn(async move { while relay.run_once().await.unwrap() > 0 {} })
+    });
+    for round in rounds.collect::<Vec<_>>() {
+        round.await.unwrap();
+    }
+    let mut handed: Vec<EventId> =
+        instances.iter().flat_map(|(_, recorder)| recorder.seen.lock().unwrap().clone()).collect();
+    handed.sort();
+    assert_eq!(handed, written, "every event once, by one instance");
+    for id in written {
+        assert!(published(&stores.db, id).await);
+    }
+}
+
+#[tokio::test]
 async fn publishing_an_event_queues_one_delivery_per_enabled_endpoint_that_wants_it() {
     let stores = stores().await;
     let webhooks =

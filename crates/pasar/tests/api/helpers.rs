@@ -294,6 +294,7 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
 /// main database, an audit store of its own, and a clock the test moves. No background relay
 /// runs on it, so a test decides exactly when each round happens.
 pub struct Stores {
+    pub config: Config,
     pub db: Db,
     pub audit: AuditStore,
     pub clock: Clock,
@@ -316,7 +317,7 @@ pub async fn stores() -> Stores {
     let db = pasar::startup::open_database(&config).await.expect("the database opens");
     let clock = Clock::system();
     let audit = AuditStore::open(&config, clock.clone()).await.expect("the audit store opens");
-    Stores { db, audit, clock, _data_dir: data_dir, _database: database }
+    Stores { config, db, audit, clock, _data_dir: data_dir, _database: database }
 }
 
 /// Polls `check` until it gives a value, for at most ten seconds; background work (the relay,

@@ -34,10 +34,6 @@ impl UrlGuard {
         Self { allow_private }
     }
 
-    pub fn allows_private(self) -> bool {
-        self.allow_private
-    }
-
     /// What can be told from the URL alone: the scheme, and the address when the host is an IP
     /// literal (the sender's resolver never sees those).
     pub fn check_form(self, url: &Url) -> Result<(), UrlRefused> {

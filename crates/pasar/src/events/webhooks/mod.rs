@@ -17,7 +17,7 @@ mod service;
 pub mod signature;
 pub(crate) mod store;
 
-pub use domain::{DeliveryStatus, EventTypes, WebhookUrl, retry_delay};
+pub use domain::{DeliveryStatus, EventTypes, WebhookUrl};
 pub use service::{
     CreatedEndpoint, DeliveryFilter, EndpointChanges, NewEndpoint, WebhookDelivery, WebhookEndpoint,
     WebhookError, Webhooks,

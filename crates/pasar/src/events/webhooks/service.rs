@@ -116,6 +116,7 @@ impl Webhooks {
         max_attempts: u32,
         poll: Duration,
     ) -> anyhow::Result<Self> {
+        anyhow::ensure!(max_attempts >= 1, "PASAR_WEBHOOK_MAX_ATTEMPTS must be at least 1");
         let guard = UrlGuard::new(allow_private);
         let mut client = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
@@ -131,7 +132,7 @@ impl Webhooks {
             clock,
             guard,
             client: client.build()?,
-            max_attempts: max_attempts.max(1),
+            max_attempts,
             poll: poll.max(Duration::from_millis(10)),
         })
     }
