@@ -60,6 +60,19 @@ pub struct Config {
     pub media_s3_region: Option<String>,
     /// Endpoint of an S3-compatible store other than AWS, such as `http://127.0.0.1:9000`.
     pub media_s3_endpoint: Option<String>,
+    /// The audit store's own database, `sqlite://…` or `postgres://…` (also read from
+    /// `AUDIT_DATABASE_URL`); unset means `sqlite://{data_dir}/audit.db`.
+    pub audit_database_url: Option<String>,
+    /// HMAC key of the audit chain, at least 32 characters; generated and kept in
+    /// `{data_dir}/audit_key` when unset. Kept outside the audit database on purpose.
+    pub audit_key: Option<String>,
+    /// How often the outbox relay and the webhook sender look for work when idle, in ms.
+    pub relay_poll_ms: u64,
+    /// Attempts at delivering one event to one webhook endpoint before it is dead-lettered.
+    pub webhook_max_attempts: u32,
+    /// Allow webhook endpoints on http and on private, loopback or link-local addresses
+    /// (local development and tests only: it turns the SSRF guard off).
+    pub webhooks_allow_private: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +108,11 @@ impl Default for Config {
             media_s3_bucket: None,
             media_s3_region: None,
             media_s3_endpoint: None,
+            audit_database_url: None,
+            audit_key: None,
+            relay_poll_ms: 200,
+            webhook_max_attempts: 8,
+            webhooks_allow_private: false,
         }
     }
 }
@@ -107,7 +125,7 @@ impl Config {
         let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("pasar.toml"));
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
-            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "AUDIT_DATABASE_URL"]))
             .merge(Env::prefixed("PASAR_").ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]))
             .extract()
             .with_context(|| format!("reading configuration (file {})", file.display()))
@@ -176,6 +194,45 @@ impl Config {
     }
 }
 
+impl Config {
+    pub fn audit_database_url(&self) -> String {
+        self.audit_database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("audit.db").display()))
+    }
+
+    /// The audit chain's HMAC key: configured, or read from `{data_dir}/audit_key`, or generated
+    /// there on first start. It lives outside the audit database so that whoever can write that
+    /// database cannot also recompute the chain.
+    pub fn audit_key(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(key) = &self.audit_key {
+            anyhow::ensure!(key.len() >= 32, "PASAR_AUDIT_KEY must be at least 32 characters");
+            return Ok(key.as_bytes().to_vec());
+        }
+        let path = self.data_dir.join("audit_key");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim();
+            anyhow::ensure!(existing.len() >= 32, "{} is too short", path.display());
+            return Ok(existing.as_bytes().to_vec());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        let key = hex::encode(rand::random::<[u8; 32]>());
+        write_private_file(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            "PASAR_AUDIT_KEY is not set: generated the audit key and stored it in the data directory; \
+             keep a copy, without it the audit chain cannot be verified"
+        );
+        Ok(key.into_bytes())
+    }
+
+    /// Where the audit chain's latest (seq, hash) is kept, so that a truncated tail is noticed.
+    pub fn audit_head_path(&self) -> PathBuf {
+        self.data_dir.join("audit_head")
+    }
+}
+
 #[cfg(unix)]
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -208,6 +265,36 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("pasar.toml", "adress = \"0.0.0.0:80\"")?;
             assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_audit_store_has_its_own_database_and_a_key_kept_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        assert!(config.audit_database_url().ends_with("audit.db?mode=rwc"));
+        let key = config.audit_key().unwrap();
+        assert!(key.len() >= 32);
+        assert_eq!(config.audit_key().unwrap(), key, "the generated key is kept");
+        let short = Config { audit_key: Some("short".into()), ..config };
+        assert!(short.audit_key().is_err());
+    }
+
+    #[test]
+    fn the_audit_database_url_is_read_from_the_conventional_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AUDIT_DATABASE_URL", "postgres://localhost/audit");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.audit_database_url(), "postgres://localhost/audit");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PASAR_AUDIT_DATABASE_URL", "postgres://localhost/audit2");
+            jail.set_env("PASAR_WEBHOOK_MAX_ATTEMPTS", "3");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.audit_database_url(), "postgres://localhost/audit2");
+            assert_eq!(config.webhook_max_attempts, 3);
             Ok(())
         });
     }

@@ -3,6 +3,7 @@
 //! Each module is a vertical slice (its types, rules, storage and routes together); see
 //! DESIGN.md section 3 and the architecture section of README.md.
 
+pub mod audit;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;

@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
+use crate::audit::AuditStore;
 use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
 use crate::checkout::{self, Checkout};
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::events::Relay;
+use crate::events::webhooks::Webhooks;
 use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::RateLimits};
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
@@ -30,6 +34,13 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
     db::migrate(&db).await?;
     Ok(db)
+}
+
+/// Opens the audit store named by the configuration and brings its schema up to date.
+pub async fn open_audit(config: &Config) -> anyhow::Result<AuditStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    AuditStore::open(config, Clock::system()).await
 }
 
 /// The services, built once and shared by the HTTP server and the command line.
@@ -55,6 +66,17 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         payments.clone(),
         Duration::from_secs(config.payment_ttl),
     );
+    let audit = AuditStore::open(&config, clock.clone()).await?;
+    let poll = Duration::from_millis(config.relay_poll_ms);
+    let webhooks = Webhooks::new(
+        db.clone(),
+        clock.clone(),
+        config.webhooks_allow_private,
+        config.webhook_max_attempts,
+        poll,
+    )?;
+    // In-process subscribers of the outbox: each module that reacts to events adds itself here.
+    let relay = Relay::new(db.clone(), clock.clone(), poll).subscribe(Arc::new(audit.clone()));
     Ok(AppState {
         identity: Identity::new(db.clone(), keys, clock.clone()),
         catalog,
@@ -69,6 +91,9 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         config: Arc::new(config),
         db,
         clock,
+        audit,
+        webhooks,
+        relay,
     })
 }
 
@@ -103,11 +128,24 @@ impl Application {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
         let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone()));
+        let (stop, stopped) = watch::channel(false);
+        let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
+        let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         sweeper.abort();
+        // The relay and the sender finish the batch in hand (a send takes at most its timeout);
+        // anything cut short is simply done again, since delivery is at least once.
+        let _ = stop.send(true);
+        for worker in [relay, sender] {
+            let abort = worker.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(15), worker).await.is_err() {
+                abort.abort();
+            }
+        }
         state.db.close().await;
+        state.audit.close().await;
         served.context("serving HTTP")
     }
 }

@@ -219,7 +219,10 @@ impl Checkout {
         // Pricing: shipping rates and discounts join here when shipping and promotions land.
         let shipping = Money::zero(currency);
         let discount = Money::zero(currency);
-        let amount = subtotal.checked_sub(discount).and_then(|m| m.checked_add(shipping)).map_err(OrdersError::from)?;
+        let amount = subtotal
+            .checked_sub(discount)
+            .and_then(|m| m.checked_add(shipping))
+            .map_err(OrdersError::from)?;
         let payment = self
             .payments
             .create(

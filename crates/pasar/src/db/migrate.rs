@@ -36,6 +36,8 @@ fn all_migrations() -> Vec<&'static Migration> {
         .iter()
         .chain(crate::events::MIGRATIONS)
         .chain(crate::http::idempotency::MIGRATIONS)
+        .chain(crate::events::RELAY_MIGRATIONS)
+        .chain(crate::events::webhooks::MIGRATIONS)
         .chain(crate::catalog::MIGRATIONS)
         .chain(crate::inventory::MIGRATIONS)
         .chain(crate::payments::MIGRATIONS)
@@ -58,21 +60,29 @@ pub fn schema_fingerprint() -> String {
     hex::encode(&hasher.finalize()[..6])
 }
 
-/// Applies every migration that has not run yet. Safe to call from several instances at once:
-/// PostgreSQL serialises them with an advisory lock, SQLite with its write lock.
+/// Applies every migration of the main database that has not run yet. Safe to call from
+/// several instances at once: PostgreSQL serialises them with an advisory lock, SQLite with its
+/// write lock.
 pub async fn migrate(db: &Db) -> anyhow::Result<usize> {
+    migrate_with(db, all_migrations()).await
+}
+
+/// Applies `known` to a database that has a history of its own (the audit store): the same
+/// locking and checksum checks as [`migrate`], over another list.
+pub async fn migrate_with(db: &Db, mut known: Vec<&'static Migration>) -> anyhow::Result<usize> {
+    known.sort_by_key(|m| m.version);
     let dialect = db.dialect();
     if dialect == Dialect::Sqlite {
-        return apply_pending(db, dialect).await;
+        return apply_pending(db, dialect, known).await;
     }
     let mut lock = db.writers.acquire().await?;
     lock.execute("SELECT pg_advisory_lock(7273657275)").await?;
-    let result = apply_pending(db, dialect).await;
+    let result = apply_pending(db, dialect, known).await;
     lock.execute("SELECT pg_advisory_unlock(7273657275)").await?;
     result
 }
 
-async fn apply_pending(db: &Db, dialect: Dialect) -> anyhow::Result<usize> {
+async fn apply_pending(db: &Db, dialect: Dialect, known: Vec<&'static Migration>) -> anyhow::Result<usize> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version BIGINT PRIMARY KEY,
@@ -93,7 +103,6 @@ async fn apply_pending(db: &Db, dialect: Dialect) -> anyhow::Result<usize> {
             .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1)))
             .collect();
 
-    let known = all_migrations();
     for (version, checksum) in &applied {
         match known.iter().find(|m| m.version == *version) {
             None => bail!("the database has migration {version}, which this build does not know"),

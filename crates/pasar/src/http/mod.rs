@@ -50,6 +50,9 @@ pub struct AppState {
     pub checkout: crate::checkout::Checkout,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
+    pub audit: crate::audit::AuditStore,
+    pub webhooks: crate::events::webhooks::Webhooks,
+    pub relay: crate::events::Relay,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,6 +74,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sandbox", description = "The built-in test gateway's hosted pages"),
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "catalog", description = "Products, variants, categories, brands and product images"),
+        (name = "webhooks", description = "Merchant webhook endpoints, deliveries and replays (admin)"),
+        (name = "audit", description = "The tamper-evident audit log (admin)"),
     )
 )]
 struct ApiDoc;
@@ -99,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::checkout::routes::router(state.clone()))
         .merge(crate::orders::routes::router())
         .merge(crate::payments::routes::router())
+        .merge(crate::events::webhooks::routes::router(state.clone()))
+        .merge(crate::audit::routes::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))

@@ -1,7 +1,12 @@
 use std::sync::Once;
 use std::time::Duration;
 
+use std::future::Future;
+use std::path::Path;
+
+use pasar::audit::AuditStore;
 use pasar::config::{Config, LogFormat};
+use pasar::db::Db;
 use pasar::http::AppState;
 use pasar::identity::{Email, Password, PersonName, Role};
 use pasar::startup::Application;
@@ -12,6 +17,7 @@ use sqlx::{Connection, Executor};
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
+pub const AUDIT_KEY: &str = "test-audit-key-test-audit-key-test-audit-key";
 /// The sandbox gateway's webhook secret in tests, so tests can sign webhooks of their own.
 pub const SANDBOX_SECRET: &str = "whsec_sandbox_test_secret_0123456789";
 
@@ -27,10 +33,60 @@ pub struct TestApp {
     data_dir: Option<tempfile::TempDir>,
 }
 
-/// The database a test runs on; a PostgreSQL one is dropped when the test ends.
+/// The databases a test runs on (the main one and the audit store's); PostgreSQL ones are
+/// dropped when the test ends.
 enum TestDatabase {
     Sqlite,
-    Postgres { admin_url: String, name: String },
+    Postgres { admin_url: String, names: Vec<String> },
+}
+
+impl TestDatabase {
+    /// URLs of a fresh main database (migrated) and a fresh, empty audit database: SQLite files
+    /// in `dir`, or two new databases on the PostgreSQL server of `PASAR_TEST_DATABASE_URL`, so
+    /// that the PostgreSQL run covers the audit store on PostgreSQL too.
+    async fn create(dir: &Path) -> (Self, String, String) {
+        match std::env::var("PASAR_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = postgres_database(&admin_url).await;
+                let audit = format!("{name}_audit");
+                pasar::db::install_drivers();
+                let mut admin =
+                    sqlx::AnyConnection::connect(&admin_url).await.expect("connecting to PostgreSQL");
+                admin.execute(format!("CREATE DATABASE {audit}").as_str()).await.unwrap();
+                admin.close().await.unwrap();
+                let urls = (with_database(&admin_url, &name), with_database(&admin_url, &audit));
+                (TestDatabase::Postgres { admin_url, names: vec![name, audit] }, urls.0, urls.1)
+            }
+            _ => (
+                TestDatabase::Sqlite,
+                format!("sqlite://{}?mode=rwc", dir.join("pasar.db").display()),
+                format!("sqlite://{}?mode=rwc", dir.join("audit.db").display()),
+            ),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, names } = self {
+            let (admin_url, names) = (admin_url.clone(), names.clone());
+            // Drop runs inside the test's runtime, which cannot be blocked on; use a thread.
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    pasar::db::install_drivers();
+                    if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
+                        for name in names {
+                            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = admin.execute(drop.as_str()).await;
+                        }
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -42,16 +98,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
     let data_dir = tempfile::tempdir().expect("a temporary directory");
-    let (database_url, database) = match std::env::var("PASAR_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = postgres_database(&admin_url).await;
-            (with_database(&admin_url, &name), TestDatabase::Postgres { admin_url, name })
-        }
-        _ => (
-            format!("sqlite://{}?mode=rwc", data_dir.path().join("pasar.db").display()),
-            TestDatabase::Sqlite,
-        ),
-    };
+    let (database, database_url, audit_database_url) = TestDatabase::create(data_dir.path()).await;
     let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
@@ -62,6 +109,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         login_attempts_per_account: 0,
         login_attempts_per_ip: 0,
         log_format: LogFormat::Pretty,
+        audit_database_url: Some(audit_database_url),
+        audit_key: Some(AUDIT_KEY.into()),
+        relay_poll_ms: 25,
         sandbox_webhook_secret: Some(SANDBOX_SECRET.into()),
         digital_items_key: Some("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into()),
         ..Config::default()
@@ -142,7 +192,7 @@ fn with_database(url: &str, name: &str) -> String {
 
 impl TestApp {
     /// Stops the server, lets `downtime` pass on its clock, and starts it again on the same
-    /// database, as an operator restarting Pasar would.
+    /// databases, as an operator restarting Pasar would.
     pub async fn restart_after(mut self, downtime: Duration) -> TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -158,24 +208,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The server stops first; the databases are dropped after, with the `database` field.
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
-        }
-        if let Some(TestDatabase::Postgres { admin_url, name }) = &self.database {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop runs inside the test's runtime, which cannot be blocked on; use a thread.
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                runtime.block_on(async {
-                    pasar::db::install_drivers();
-                    if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
-                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = admin.execute(drop.as_str()).await;
-                    }
-                });
-            })
-            .join()
-            .ok();
         }
     }
 }
@@ -210,6 +245,10 @@ impl TestApp {
 
     pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         self.request(Method::PUT, path, token).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::PATCH, path, token).json(body).send().await.expect("request sent")
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
@@ -276,6 +315,53 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(body["error"]["code"], code, "error code in {body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error message in {body}");
     body
+}
+
+/// Storage without a server, for driving the relay and the audit store directly: a migrated
+/// main database, an audit store of its own, and a clock the test moves. No background relay
+/// runs on it, so a test decides exactly when each round happens.
+pub struct Stores {
+    pub config: Config,
+    pub db: Db,
+    pub audit: AuditStore,
+    pub clock: Clock,
+    _data_dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+pub async fn stores() -> Stores {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let (database, database_url, audit_database_url) = TestDatabase::create(data_dir.path()).await;
+    let config = Config {
+        data_dir: data_dir.path().to_path_buf(),
+        database_url: Some(database_url),
+        database_max_connections: 4,
+        audit_database_url: Some(audit_database_url),
+        audit_key: Some(AUDIT_KEY.into()),
+        ..Config::default()
+    };
+    let db = pasar::startup::open_database(&config).await.expect("the database opens");
+    let clock = Clock::system();
+    let audit = AuditStore::open(&config, clock.clone()).await.expect("the audit store opens");
+    Stores { config, db, audit, clock, _data_dir: data_dir, _database: database }
+}
+
+/// Polls `check` until it gives a value, for at most ten seconds; background work (the relay,
+/// the webhook sender) is awaited this way, never by sleeping a fixed time and hoping.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A shop to buy from: an admin, and helpers that stock it through the admin API.

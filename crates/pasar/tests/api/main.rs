@@ -4,12 +4,14 @@
 
 mod addresses;
 mod admin_users;
+mod audit;
 mod auth;
 mod cart;
 mod catalog;
 mod checkout;
 mod conventions;
 mod crash;
+mod events;
 mod helpers;
 mod idempotency;
 mod inventory;
