@@ -102,12 +102,15 @@ impl Money {
         }
     }
 
+    // Not `std::ops::Add`: adding money can fail (currencies, overflow), so it returns a Result.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;

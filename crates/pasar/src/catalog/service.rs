@@ -429,7 +429,7 @@ impl Catalog {
             after.slug = slug.into();
         }
         if after == before {
-            return Ok(read_product(&mut tx, id).await?);
+            return read_product(&mut tx, id).await;
         }
         if after.category_id != before.category_id {
             check_category(&mut tx, after.category_id, "category_id").await?;
