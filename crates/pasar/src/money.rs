@@ -102,16 +102,13 @@ impl Money {
         }
     }
 
-    // Not `std::ops::Add`: adding money can fail (currencies, overflow), so it returns a Result.
-    #[allow(clippy::should_implement_trait)]
-    pub fn add(self, other: Money) -> Result<Money, MoneyError> {
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
-    #[allow(clippy::should_implement_trait)]
-    pub fn sub(self, other: Money) -> Result<Money, MoneyError> {
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
@@ -136,7 +133,7 @@ impl Money {
         for amount in amounts {
             total = Some(match total {
                 None => amount,
-                Some(sum) => sum.add(amount)?,
+                Some(sum) => sum.checked_add(amount)?,
             });
         }
         Ok(total)
@@ -182,7 +179,7 @@ mod tests {
     fn different_currencies_do_not_add() {
         let idr = Money::new(1, Currency::IDR);
         let usd = Money::new(1, Currency::USD);
-        assert_eq!(idr.add(usd), Err(MoneyError::CurrencyMismatch(Currency::IDR, Currency::USD)));
+        assert_eq!(idr.checked_add(usd), Err(MoneyError::CurrencyMismatch(Currency::IDR, Currency::USD)));
     }
 
     #[test]
@@ -203,13 +200,13 @@ mod tests {
         #[test]
         fn addition_is_commutative_and_subtraction_undoes_it(a in -1_000_000_000_000i64..1_000_000_000_000, b in -1_000_000_000_000i64..1_000_000_000_000) {
             let (x, y) = (Money::new(a, Currency::IDR), Money::new(b, Currency::IDR));
-            prop_assert_eq!(x.add(y), y.add(x));
-            prop_assert_eq!(x.add(y).unwrap().sub(y).unwrap(), x);
+            prop_assert_eq!(x.checked_add(y), y.checked_add(x));
+            prop_assert_eq!(x.checked_add(y).unwrap().checked_sub(y).unwrap(), x);
         }
 
         #[test]
         fn overflow_is_an_error_never_a_wrapped_number(a in any::<i64>(), b in any::<i64>()) {
-            let sum = Money::new(a, Currency::JPY).add(Money::new(b, Currency::JPY));
+            let sum = Money::new(a, Currency::JPY).checked_add(Money::new(b, Currency::JPY));
             match a.checked_add(b) {
                 Some(expected) => prop_assert_eq!(sum.unwrap().amount, expected),
                 None => prop_assert_eq!(sum, Err(MoneyError::Overflow)),
