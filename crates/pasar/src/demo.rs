@@ -66,6 +66,9 @@ const CATEGORIES: [(&str, &str, Option<&str>); 3] =
 /// (slug, name)
 const BRANDS: [(&str, &str); 2] = [("nusantara-wear", "Nusantara Wear"), ("dapur-ibu", "Dapur Ibu")];
 
+/// A demo variant: (SKU, size, price in rupiah, reseller price, weight in grams).
+type VariantSeed = (&'static str, Option<&'static str>, i64, Option<i64>, Option<u32>);
+
 struct ProductSeed {
     slug: &'static str,
     name: &'static str,
@@ -73,8 +76,7 @@ struct ProductSeed {
     kind: ProductKind,
     category: &'static str,
     brand: &'static str,
-    /// (SKU, size, price in rupiah, reseller price, weight in grams)
-    variants: &'static [(&'static str, Option<&'static str>, i64, Option<i64>, Option<u32>)],
+    variants: &'static [VariantSeed],
 }
 
 const PRODUCTS: [ProductSeed; 5] = [

@@ -108,12 +108,13 @@ async fn main() -> anyhow::Result<()> {
                 println!("  brand     {:<24} {}{}", entry.slug, entry.name, note(entry.created));
             }
             for product in &catalog.products {
+                let count = product.variants.len();
+                let variants = if count == 1 { "variant" } else { "variants" };
                 println!(
-                    "  product   {:<24} {} ({}, {} variants){}",
+                    "  product   {:<24} {} ({}, {count} {variants}){}",
                     product.slug,
                     product.name,
                     product.kind.as_str(),
-                    product.variants.len(),
                     note(product.created)
                 );
             }

@@ -52,9 +52,14 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(get_product))
         .routes(routes!(category_tree))
         .routes(routes!(list_brands))
-        .routes(routes!(serve_media))
         .merge(idempotent)
         .merge(uploads)
+}
+
+/// `/media/{key}`: product images, served outside the API's rate limit (a page shows many of
+/// them, and caches and CDNs in front keep most requests away anyway).
+pub fn media_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(serve_media))
 }
 
 impl From<CatalogError> for ApiError {

@@ -412,6 +412,9 @@ impl Catalog {
     ) -> Result<Product, CatalogError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        if !store::lock_product(&mut *tx, id).await? {
+            return Err(CatalogError::ProductNotFound);
+        }
         let before = store::product_row(&mut *tx, id).await?.ok_or(CatalogError::ProductNotFound)?;
         let mut after = before.clone();
         if let Some(name) = change.name {
@@ -436,7 +439,7 @@ impl Catalog {
             after.slug = slug.into();
         }
         if after == before {
-            return Ok(read_product(&mut tx, id).await?);
+            return read_product(&mut tx, id).await;
         }
         if after.category_id != before.category_id {
             check_category(&mut tx, after.category_id, "category_id").await?;
@@ -524,6 +527,11 @@ impl Catalog {
     ) -> Result<Variant, CatalogError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        // Variants of one product are added one at a time, so the checks against their
+        // siblings (options, count) hold when the insert lands.
+        if !store::lock_product(&mut *tx, product_id).await? {
+            return Err(CatalogError::ProductNotFound);
+        }
         let product = store::product_row(&mut *tx, product_id).await?.ok_or(CatalogError::ProductNotFound)?;
         check_currency(product.currency, input.price, "price.currency")?;
         if let Some(reseller_price) = input.reseller_price {
@@ -582,6 +590,9 @@ impl Catalog {
     ) -> Result<Variant, CatalogError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        let found = store::variant(&mut *tx, id).await?.ok_or(CatalogError::VariantNotFound)?;
+        store::lock_product(&mut *tx, found.product_id).await?;
+        // Read again under the product's lock: a concurrent edit may have landed meanwhile.
         let before = store::variant(&mut *tx, id).await?.ok_or(CatalogError::VariantNotFound)?;
         let currency = before.price.currency;
         if let Some(price) = change.price {
@@ -690,7 +701,7 @@ impl Catalog {
     ) -> Result<Media, CatalogError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        if store::product_row(&mut *tx, product).await?.is_none() {
+        if !store::lock_product(&mut *tx, product).await? {
             return Err(CatalogError::ProductNotFound);
         }
         if store::media_count(&mut *tx, product).await? >= MAX_MEDIA {
@@ -816,6 +827,7 @@ impl Catalog {
     ) -> Result<Category, CatalogError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        store::lock_category_tree(&mut *tx).await?;
         let before = store::category(&mut *tx, id).await?.ok_or(CatalogError::CategoryNotFound)?;
         let mut after = before.clone();
         if let Some(name) = change.name {
@@ -1052,7 +1064,7 @@ fn snapshot(product: &Product) -> serde_json::Value {
 
 /// Arranges categories into trees under their parents, keeping the given order at each level.
 /// A category whose parent is missing is shown at the top rather than lost.
-pub fn category_tree(categories: Vec<Category>) -> Vec<CategoryNode> {
+fn category_tree(categories: Vec<Category>) -> Vec<CategoryNode> {
     let known: HashSet<CategoryId> = categories.iter().map(|c| c.id).collect();
     let mut children: HashMap<Option<CategoryId>, Vec<Category>> = HashMap::new();
     for category in categories {

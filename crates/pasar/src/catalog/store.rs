@@ -127,6 +127,12 @@ pub async fn update_category<'c>(
         .map(|_| ())
 }
 
+/// Takes every category's row lock for the rest of the transaction, so that moves within the
+/// tree run one after another and each checks for cycles against the tree as it is.
+pub async fn lock_category_tree<'c>(ex: impl Executor<'c, Database = Any>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE categories SET updated_at = updated_at").execute(ex).await.map(|_| ())
+}
+
 pub async fn delete_category<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: CategoryId,
@@ -390,6 +396,20 @@ pub async fn refresh_price_from<'c>(
     .execute(ex)
     .await
     .map(|_| ())
+}
+
+/// Takes the product's row lock for the rest of the transaction (a write that changes
+/// nothing, so it works on both databases), so that edits of one product run one after
+/// another instead of overwriting each other. False when there is no such product.
+pub async fn lock_product<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: ProductId,
+) -> Result<bool, sqlx::Error> {
+    let locked = sqlx::query("UPDATE products SET updated_at = updated_at WHERE id = $1")
+        .bind(id.to_string())
+        .execute(ex)
+        .await?;
+    Ok(locked.rows_affected() == 1)
 }
 
 pub async fn product_row<'c>(

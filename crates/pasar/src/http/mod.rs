@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         .routes(utoipa_axum::routes!(health))
         .routes(utoipa_axum::routes!(ready))
         .routes(utoipa_axum::routes!(metrics::render));
-    let (api, openapi) = api.merge(ops).split_for_parts();
+    let (api, openapi) = api.merge(ops).merge(crate::catalog::routes::media_router()).split_for_parts();
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))

@@ -990,3 +990,54 @@ async fn the_catalog_routes_are_in_the_openapi_document() {
     }
     assert!(doc["components"]["schemas"]["CategoryNode"].is_object());
 }
+
+#[tokio::test]
+async fn images_are_served_outside_the_api_rate_limit() {
+    use pasar::catalog::{Actor, CategoryInput, NewProduct};
+
+    let app = spawn_app_with(|config| config.rate_limit_per_minute = 3).await;
+    let catalog = &app.state.catalog;
+    let input: CategoryInput = serde_json::from_value(json!({"name": "Shirts"})).unwrap();
+    let shirts = catalog.create_category(Actor::System, input).await.unwrap();
+    let body = product_body("Kaos", &shirts.id.to_string(), "active", &[("KAOS", 1000)]);
+    let product = catalog
+        .create_product(Actor::System, serde_json::from_value::<NewProduct>(body).unwrap())
+        .await
+        .unwrap();
+    let media = catalog
+        .add_media(Actor::System, product.id, Some("image/png"), TINY_PNG.to_vec().into())
+        .await
+        .unwrap();
+
+    for _ in 0..6 {
+        assert_eq!(app.get(&media.url, None).await.status(), StatusCode::OK);
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(app.get("/v1/products", None).await.status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "the API itself is still limited: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_edits_of_different_fields_both_land() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let shirts = category(&app, &token, "Shirts", None).await;
+    let product =
+        create_product(&app, &token, &product_body("Kaos", &shirts, "draft", &[("KAOS", 1000)])).await;
+    let path = format!("/v1/admin/products/{}", product["id"].as_str().unwrap());
+    for round in 0..5 {
+        let name = json!({"name": format!("Kaos {round}")});
+        let description = json!({"description": format!("Round {round}")});
+        let (a, b) =
+            tokio::join!(patch(&app, &path, &token, &name), patch(&app, &path, &token, &description));
+        assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+        let shown: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
+        assert_eq!(shown["name"], format!("Kaos {round}"), "round {round}");
+        assert_eq!(shown["description"], format!("Round {round}"), "round {round}");
+    }
+}

@@ -106,7 +106,7 @@ async fn multi_item_checkouts_in_random_order_never_deadlock_or_oversell() {
     let statuses = futures::future::join_all(attempts).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
     assert!(statuses.contains(&StatusCode::CREATED));
-    assert_stock_invariants(&app).await;
+    assert_stock_invariants(app).await;
     for variant in &variants {
         let level = app.stock_level(&admin, variant).await;
         assert_eq!(level["on_hand"], 15);
