@@ -2,8 +2,7 @@
 //! nothing: accounts are found by email, catalog entries by slug.
 //!
 //! Each module loads its part in its own step, in the order they depend on each other:
-//! accounts, then the catalog; a module that builds on the catalog (stock, digital keys) adds
-//! its step after `load_catalog`, taking the [`DemoCatalog`] it returns.
+//! accounts, then the catalog, then its stock (units on hand, digital keys).
 
 use std::collections::BTreeMap;
 
@@ -13,16 +12,20 @@ use crate::catalog::{
     Actor, BrandInput, Catalog, CategoryInput, Description, NewProduct, NewVariant, Price, ProductKind,
     ProductStatus, Sku, Slug, VariantOptions, WeightGrams,
 };
+use crate::events;
 use crate::http::AppState;
 use crate::identity::domain::Text;
 use crate::identity::{Email, Identity, IdentityError, Password, PersonName, Role};
 use crate::ids::VariantId;
+use crate::inventory::Inventory;
 use crate::money::{Currency, Money};
 
 /// What the demo loader found or made.
 pub struct DemoShop {
     pub accounts: Vec<DemoAccount>,
     pub catalog: DemoCatalog,
+    /// How many variants this run stocked.
+    pub stocked: usize,
 }
 
 pub struct DemoAccount {
@@ -145,7 +148,37 @@ const PRODUCTS: [ProductSeed; 5] = [
 pub async fn load(state: &AppState) -> anyhow::Result<DemoShop> {
     let accounts = load_accounts(&state.identity).await?;
     let catalog = load_catalog(&state.catalog).await?;
-    Ok(DemoShop { accounts, catalog })
+    let stocked = load_stock(&state.inventory, &catalog).await?;
+    Ok(DemoShop { accounts, catalog, stocked })
+}
+
+/// Units put on hand for each physical demo variant, and keys added to each digital one.
+pub const DEMO_UNITS: i64 = 25;
+pub const DEMO_KEYS: usize = 10;
+
+/// Stocks every demo variant that has never had stock: physical ones get units on hand,
+/// digital ones get keys. A variant with any movement is left alone, so loading twice (or after
+/// an admin's changes) adds nothing.
+async fn load_stock(inventory: &Inventory, catalog: &DemoCatalog) -> anyhow::Result<usize> {
+    let mut stocked = 0;
+    for product in &catalog.products {
+        for (variant, sku) in &product.variants {
+            if !inventory.movements(*variant, 1).await?.is_empty() {
+                continue;
+            }
+            match product.kind {
+                ProductKind::Physical => {
+                    inventory.adjust(*variant, false, DEMO_UNITS, "demo stock", events::SYSTEM).await?;
+                }
+                ProductKind::Digital => {
+                    let keys: Vec<String> = (1..=DEMO_KEYS).map(|n| format!("{sku}-DEMO-{n:04}")).collect();
+                    inventory.add_digital_items(*variant, &keys, events::SYSTEM).await?;
+                }
+            }
+            stocked += 1;
+        }
+    }
+    Ok(stocked)
 }
 
 /// Creates the demo accounts that are not there yet.

@@ -118,6 +118,12 @@ async fn main() -> anyhow::Result<()> {
                     note(product.created)
                 );
             }
+            println!(
+                "Stock: {} units of each physical variant, {} keys for the digital one ({} variants stocked now)",
+                pasar::demo::DEMO_UNITS,
+                pasar::demo::DEMO_KEYS,
+                shop.stocked
+            );
             println!("Shop: http://{addr}/v1/products");
             println!("API docs: http://{addr}/docs");
             if and_serve { serve(config).await } else { Ok(()) }

@@ -963,6 +963,20 @@ async fn the_demo_shop_loads_once_and_is_on_sale() {
     let tree: Value = app.get("/v1/categories", None).await.json().await.unwrap();
     assert_eq!(tree["data"][0]["slug"], "fashion");
     assert_eq!(tree["data"][0]["children"][0]["slug"], "t-shirts");
+
+    // Stocked once: every physical variant has its units, the digital one its keys.
+    assert_eq!(first.stocked, 11);
+    assert_eq!(again.stocked, 0);
+    for product in &first.catalog.products {
+        for (variant, _) in &product.variants {
+            let level = app.state.inventory.level(*variant).await.unwrap();
+            let expected = match product.kind.as_str() {
+                "digital" => pasar::demo::DEMO_KEYS as i64,
+                _ => pasar::demo::DEMO_UNITS,
+            };
+            assert_eq!(level.available, expected, "{}", product.slug);
+        }
+    }
 }
 
 #[tokio::test]
