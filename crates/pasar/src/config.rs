@@ -36,8 +36,20 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Origins allowed by CORS, comma separated; `*` allows any; empty sends no CORS headers.
     pub cors_origins: String,
-    /// Seconds a buyer has to pay before the order expires and its stock is released.
+        /// Seconds a buyer has to pay before the order expires and its stock is released.
     pub payment_ttl: u64,
+    /// The currency wallets hold (ISO 4217).
+    pub currency: String,
+    /// Minor units spent per loyalty point earned (1000: one point per Rp 1,000).
+    pub points_earn_per_minor: i64,
+    /// What one point is worth at checkout, in minor units.
+    pub points_value_minor: i64,
+    /// The largest share of an order points may pay, in percent.
+    pub points_max_share_percent: i64,
+    /// How often reconciliation asks the gateways about pending payments and payouts.
+    pub reconcile_interval_secs: u64,
+    /// How old a pending payment or payout must be before reconciliation asks about it.
+    pub reconcile_grace_secs: u64,
     /// The URL buyers and gateways reach this server at (hosted pay pages, webhook targets);
     /// unset means `http://{addr}`.
     pub public_url: Option<String>,
@@ -97,7 +109,13 @@ impl Default for Config {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
             cors_origins: String::new(),
-            payment_ttl: 600,
+                        payment_ttl: 600,
+            currency: "IDR".into(),
+            points_earn_per_minor: 1_000,
+            points_value_minor: 1,
+            points_max_share_percent: 50,
+            reconcile_interval_secs: 900,
+            reconcile_grace_secs: 300,
             public_url: None,
             digital_items_key: None,
             sandbox_webhook_secret: None,

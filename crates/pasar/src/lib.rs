@@ -18,6 +18,8 @@ pub mod inventory;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod reconciliation;
 pub mod startup;
 pub mod telemetry;
 pub mod time;
+pub mod wallet;

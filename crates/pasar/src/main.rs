@@ -31,6 +31,8 @@ enum Command {
         #[arg(long)]
         serve: bool,
     },
+        /// Ask the gateways about payments and payouts still pending and apply what they say.
+    Reconcile,
     /// Manage accounts.
     Admin {
         #[command(subcommand)]
@@ -73,6 +75,17 @@ async fn main() -> anyhow::Result<()> {
     pasar::telemetry::init(&config.log_level, config.log_format)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
+                Command::Reconcile => {
+            let public_url = config.public_url(config.addr);
+            let state = startup::build_state(config, Clock::system(), public_url).await?;
+            let report = state.reconciler.run_once().await?;
+            state.db.close().await;
+            println!(
+                "reconciled: {} payments checked, {} settled; {} payouts checked, {} settled",
+                report.payments_checked, report.payments_settled, report.payouts_checked, report.payouts_settled
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let db = startup::open_database(&config).await?;
             db.close().await;

@@ -22,7 +22,10 @@ use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::Rat
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
 use crate::inventory::{Inventory, ItemSealer};
+use crate::money::Currency;
 use crate::orders::Orders;
+use crate::reconciliation::{self, Reconciler};
+use crate::wallet::{PointsEarner, PointsRules, Wallet};
 use crate::payments::sandbox::SandboxGateway;
 use crate::payments::{Gateway, Payments};
 use crate::time::Clock;
@@ -55,16 +58,40 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url);
     let gateways: Vec<Arc<dyn Gateway>> = vec![Arc::new(sandbox.clone())];
     let payments = Payments::new(db.clone(), clock.clone(), gateways);
-    let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
+        let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
+    let currency = Currency::parse(&config.currency.to_uppercase()).map_err(anyhow::Error::msg)?;
+    let points_rules = PointsRules {
+        earn_per_minor: config.points_earn_per_minor,
+        value_minor: config.points_value_minor,
+        max_share_percent: config.points_max_share_percent,
+    };
+    let wallet = Wallet::new(
+        db.clone(),
+        clock.clone(),
+        ledger.clone(),
+        payments.clone(),
+        currency,
+        points_rules,
+        Duration::from_secs(config.payment_ttl),
+    );
     let checkout = Checkout::new(
         db.clone(),
         clock.clone(),
         catalog.clone(),
         carts.clone(),
         inventory.clone(),
-        orders.clone(),
+                orders.clone(),
         payments.clone(),
+        wallet.clone(),
         Duration::from_secs(config.payment_ttl),
+    );
+    let reconciler = Reconciler::new(
+        db.clone(),
+        clock.clone(),
+        payments.clone(),
+        checkout.clone(),
+        wallet.clone(),
+        Duration::from_secs(config.reconcile_grace_secs),
     );
     let audit = AuditStore::open(&config, clock.clone()).await?;
     let poll = Duration::from_millis(config.relay_poll_ms);
@@ -76,7 +103,9 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         poll,
     )?;
     // In-process subscribers of the outbox: each module that reacts to events adds itself here.
-    let relay = Relay::new(db.clone(), clock.clone(), poll).subscribe(Arc::new(audit.clone()));
+        let relay = Relay::new(db.clone(), clock.clone(), poll)
+        .subscribe(Arc::new(audit.clone()))
+        .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
     Ok(AppState {
         identity: Identity::new(db.clone(), keys, clock.clone()),
         catalog,
@@ -85,7 +114,9 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         payments,
         sandbox,
         carts,
-        checkout,
+                checkout,
+        wallet,
+        reconciler,
         limits: Arc::new(RateLimits::new(&config)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
@@ -127,14 +158,19 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
-        let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone()));
+        let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone(), state.wallet.clone()));
+        let reconciliation = tokio::spawn(reconciliation::run(
+            state.reconciler.clone(),
+            Duration::from_secs(state.config.reconcile_interval_secs.max(1)),
+        ));
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
-        sweeper.abort();
+                sweeper.abort();
+        reconciliation.abort();
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);

@@ -19,8 +19,13 @@ use crate::orders::{
 };
 use crate::payments::NewPayment;
 use crate::payments::gateway::ProviderStatus;
-use crate::payments::{Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError};
+use crate::payments::{Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, WALLET};
 use crate::time::Clock;
+use crate::wallet::{Wallet, WalletError};
+
+/// Points stay held a little past the payment deadline, so the expiry sweep (not the hold's
+/// own timeout) is what normally releases them.
+const POINTS_HOLD_GRACE: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,8 +43,11 @@ pub struct CheckoutRequest {
     pub cart_id: Option<CartId>,
     /// `sandbox` (more gateways come with their issues).
     pub payment_method: String,
-    /// Required when anything physical is bought.
+        /// Required when anything physical is bought.
     pub shipping_address: Option<ShippingAddress>,
+    /// Loyalty points to redeem against the order (worth a configured amount each, capped at
+    /// a share of the order).
+    pub points: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -70,8 +78,14 @@ pub enum CheckoutError {
     OutOfStock(VariantId),
     #[error("no such order")]
     NotFound,
-    #[error("the payment gateway is unavailable")]
+        #[error("the payment gateway is unavailable")]
     GatewayUnavailable,
+    #[error("the wallet balance does not cover this order")]
+    InsufficientBalance,
+    #[error("not enough points")]
+    InsufficientPoints,
+    #[error(transparent)]
+    Wallet(WalletError),
     #[error(transparent)]
     Orders(#[from] OrdersError),
     #[error(transparent)]
@@ -84,6 +98,17 @@ pub enum CheckoutError {
     Inventory(InventoryError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl From<WalletError> for CheckoutError {
+    fn from(err: WalletError) -> Self {
+        match err {
+            WalletError::InsufficientBalance => Self::InsufficientBalance,
+            WalletError::InsufficientPoints => Self::InsufficientPoints,
+            WalletError::Database(e) => Self::Database(e),
+            other => Self::Wallet(other),
+        }
+    }
 }
 
 impl From<InventoryError> for CheckoutError {
@@ -121,8 +146,9 @@ pub struct Checkout {
     catalog: Catalog,
     carts: Carts,
     inventory: Inventory,
-    orders: Orders,
+        orders: Orders,
     payments: Payments,
+    wallet: Wallet,
     payment_ttl: Duration,
 }
 
@@ -134,11 +160,12 @@ impl Checkout {
         catalog: Catalog,
         carts: Carts,
         inventory: Inventory,
-        orders: Orders,
+                orders: Orders,
         payments: Payments,
+        wallet: Wallet,
         payment_ttl: Duration,
     ) -> Self {
-        Self { db, clock, catalog, carts, inventory, orders, payments, payment_ttl }
+        Self { db, clock, catalog, carts, inventory, orders, payments, wallet, payment_ttl }
     }
 
     pub fn payments(&self) -> &Payments {
@@ -159,8 +186,11 @@ impl Checkout {
             }
         }
         let (wanted, cart) = self.wanted_items(buyer, &request).await?;
-        let method = request.payment_method.as_str();
-        self.payments.gateway(method)?;
+                let method = request.payment_method.as_str();
+        let from_wallet = method == WALLET;
+        if !from_wallet {
+            self.payments.gateway(method)?;
+        }
 
         let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
         let for_sale = self.catalog.variants_for_sale(&ids).await?;
@@ -216,9 +246,21 @@ impl Checkout {
         )
         .map_err(OrdersError::from)?
         .ok_or(OrdersError::Empty)?;
-        // Pricing: shipping rates and discounts join here when shipping and promotions land.
+                // Pricing: shipping rates and vouchers join here when shipping and promotions land.
         let shipping = Money::zero(currency);
-        let discount = Money::zero(currency);
+        let points = request.points.unwrap_or(0);
+        let rules = self.wallet.points_rules();
+        if points < 0 || points > rules.most_redeemable(subtotal) {
+            return Err(CheckoutError::Invalid(format!(
+                "points must be between 0 and {} for this order",
+                rules.most_redeemable(subtotal)
+            )));
+        }
+        let discount = rules.discount_for(points, subtotal);
+        if points > 0 {
+            let hold = self.payment_ttl + POINTS_HOLD_GRACE;
+            self.wallet.hold_points(&mut tx, buyer.user, order_id, points, hold).await?;
+        }
         let amount = subtotal
             .checked_sub(discount)
             .and_then(|m| m.checked_add(shipping))
@@ -245,9 +287,18 @@ impl Checkout {
                 serde_json::json!({ "payment": { "id": payment.id, "provider": payment.provider, "total": payment.total } }),
             )
             .await?;
-        if let Some(cart) = cart {
+                if let Some(cart) = cart {
             self.carts.empty(&mut tx, cart).await?;
         }
+        // Paid from the wallet: settled here, in this transaction, or refused with nothing kept.
+        let payment = if from_wallet {
+            self.wallet.pay_order(&mut tx, &payment, buyer.user).await?;
+            let actor = buyer.user.to_string();
+            self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await?;
+            Payment { status: PaymentStatus::Succeeded, ..payment }
+        } else {
+            payment
+        };
         let recorded = sqlx::query(
             "INSERT INTO checkouts (order_id, buyer_id, idempotency_key, payment_id, step, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -269,6 +320,11 @@ impl Checkout {
             }
             other => other?,
         };
+                if from_wallet {
+            self.fulfil(&mut tx, &payment, order_id, &buyer.user.to_string()).await?;
+            tx.commit().await?;
+            return Ok(Placed { order: self.orders.order(order_id).await?, payment });
+        }
         tx.commit().await?;
 
         let payment = self.request_payment(&payment, &order).await?;
@@ -386,7 +442,7 @@ impl Checkout {
         let settlement = match (payment.status, outcome) {
             (PaymentStatus::Pending, ProviderStatus::Succeeded) => {
                 if self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await? {
-                    self.fulfil(&mut tx, order_id, &actor).await?;
+                    self.fulfil(&mut tx, &payment, order_id, &actor).await?;
                     Settlement::Paid
                 } else {
                     Settlement::NoChange
@@ -414,7 +470,7 @@ impl Checkout {
             }
             (PaymentStatus::Succeeded, ProviderStatus::Refunded) => {
                 if self.payments.transition(&mut tx, &payment, PaymentStatus::Refunded, &actor).await? {
-                    self.refund_order(&mut tx, order_id, Mover::System, &actor).await?;
+                    self.refund_order(&mut tx, &payment, order_id, Mover::System, &actor).await?;
                     Settlement::Refunded
                 } else {
                     Settlement::NoChange
@@ -427,9 +483,10 @@ impl Checkout {
     }
 
     /// Step 3: the order is paid; its held stock becomes sales and digital items are delivered.
-    async fn fulfil(
+        async fn fulfil(
         &self,
         conn: &mut Connection,
+        payment: &Payment,
         order_id: OrderId,
         actor: &str,
     ) -> Result<(), CheckoutError> {
@@ -437,7 +494,11 @@ impl Checkout {
         self.orders.transition(conn, order_id, OrderStatus::Paid, Mover::System, actor, None).await?;
         let lines: HashMap<VariantId, OrderLineId> =
             order.lines.iter().map(|l| (l.variant_id, l.id)).collect();
-        self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
+                self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
+        self.wallet.consume_points(conn, &order).await?;
+        if payment.provider != WALLET {
+            self.wallet.post_gateway_sale(conn, payment).await?;
+        }
         if order.is_digital_only() {
             self.orders
                 .transition(
@@ -485,7 +546,7 @@ impl Checkout {
         {
             Ok(_) => {
                 savepoint.commit().await?;
-                self.fulfil(conn, order_id, actor).await?;
+                self.fulfil(conn, payment, order_id, actor).await?;
                 Ok(Settlement::Paid)
             }
             Err(InventoryError::OutOfStock { .. }) => {
@@ -509,15 +570,18 @@ impl Checkout {
         note: &str,
     ) -> Result<(), CheckoutError> {
         self.orders.transition(conn, order_id, to, mover, actor, Some(note)).await?;
-        // Voucher, points and delivery-slot releases join here, in reverse order of holding.
+                // Voucher and delivery-slot releases join here, in reverse order of holding.
+        let order = self.orders.order_in(conn, order_id).await?;
+        self.wallet.release_points(conn, &order).await?;
         self.inventory.release(conn, &order_id.to_string()).await?;
         set_step_in(conn, order_id, Step::Compensated, self.clock.now().millis()).await?;
         Ok(())
     }
 
-    async fn refund_order(
+        async fn refund_order(
         &self,
         conn: &mut Connection,
+        payment: &Payment,
         order_id: OrderId,
         mover: Mover,
         actor: &str,
@@ -527,7 +591,8 @@ impl Checkout {
             self.orders
                 .transition(conn, order_id, OrderStatus::Refunded, mover, actor, Some("refunded"))
                 .await?;
-            self.inventory.restock(conn, &order_id.to_string(), actor).await?;
+                        self.inventory.restock(conn, &order_id.to_string(), actor).await?;
+            self.wallet.post_refund(conn, payment).await?;
         }
         Ok(())
     }
@@ -536,7 +601,10 @@ impl Checkout {
     pub async fn expire_due(&self) -> Result<usize, CheckoutError> {
         let now = self.clock.now();
         let mut expired = 0;
-        for due in self.payments.due(now, 100).await? {
+                for due in self.payments.due(now, 100).await? {
+            if due.purpose != PaymentPurpose::Order {
+                continue;
+            }
             let mut tx = self.db.begin().await?;
             let payment = self.payments.payment_in(&mut tx, due.id).await?;
             if self
@@ -619,19 +687,22 @@ impl Checkout {
             .iter()
             .find(|p| p.status == PaymentStatus::Succeeded)
             .ok_or_else(|| CheckoutError::Invalid("the order has no successful payment to refund".into()))?;
-        let outcome = self
-            .payments
-            .gateway(&payment.provider)?
-            .refund(payment.id, payment.total)
-            .await
-            .map_err(|_| CheckoutError::GatewayUnavailable)?;
+                let outcome = if payment.provider == WALLET {
+            ProviderStatus::Refunded
+        } else {
+            self.payments
+                .gateway(&payment.provider)?
+                .refund(payment.id, payment.total)
+                .await
+                .map_err(|_| CheckoutError::GatewayUnavailable)?
+        };
         if outcome != ProviderStatus::Refunded {
             return Err(CheckoutError::Invalid("the gateway did not refund the payment".into()));
         }
         let mut tx = self.db.begin().await?;
         let fresh = self.payments.payment_in(&mut tx, payment.id).await?;
         if self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await? {
-            self.refund_order(&mut tx, order_id, Mover::Staff, actor).await?;
+            self.refund_order(&mut tx, &fresh, order_id, Mover::Staff, actor).await?;
         }
         tx.commit().await?;
         Ok(self.orders.order(order_id).await?)

@@ -43,7 +43,8 @@ fn all_migrations() -> Vec<&'static Migration> {
         .chain(crate::payments::MIGRATIONS)
         .chain(crate::orders::MIGRATIONS)
         .chain(crate::cart::MIGRATIONS)
-        .chain(crate::checkout::MIGRATIONS)
+                .chain(crate::checkout::MIGRATIONS)
+        .chain(crate::reconciliation::MIGRATIONS)
         .collect();
     all.sort_by_key(|m| m.version);
     all

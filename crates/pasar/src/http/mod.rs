@@ -47,7 +47,9 @@ pub struct AppState {
     pub payments: crate::payments::Payments,
     pub sandbox: crate::payments::sandbox::SandboxGateway,
     pub carts: crate::cart::Carts,
-    pub checkout: crate::checkout::Checkout,
+        pub checkout: crate::checkout::Checkout,
+    pub wallet: crate::wallet::Wallet,
+    pub reconciler: crate::reconciliation::Reconciler,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
     pub audit: crate::audit::AuditStore,
@@ -70,7 +72,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "cart", description = "Carts, for signed-in buyers and guests"),
         (name = "checkout", description = "Placing orders"),
         (name = "orders", description = "Orders, for their buyers and for admins"),
-        (name = "payments", description = "Gateway webhooks"),
+                (name = "payments", description = "Gateway webhooks"),
+        (name = "wallet", description = "Balances, deposits, withdrawals, points"),
         (name = "sandbox", description = "The built-in test gateway's hosted pages"),
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "catalog", description = "Products, variants, categories, brands and product images"),
@@ -103,7 +106,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
         .merge(crate::orders::routes::router())
-        .merge(crate::payments::routes::router())
+                .merge(crate::payments::routes::router())
+        .merge(crate::wallet::routes::router(state.clone()))
         .merge(crate::events::webhooks::routes::router(state.clone()))
         .merge(crate::audit::routes::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));

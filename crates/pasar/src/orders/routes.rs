@@ -268,6 +268,11 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::GatewayUnavailable => {
                 ApiError::unavailable(anyhow::anyhow!("payment gateway unavailable"))
             }
+            CheckoutError::InsufficientBalance => {
+                ApiError::conflict("insufficient_balance", "the wallet balance does not cover this order")
+            }
+            CheckoutError::InsufficientPoints => ApiError::conflict("insufficient_points", "not enough points"),
+            CheckoutError::Wallet(e) => e.into(),
             CheckoutError::Orders(e) => e.into(),
             CheckoutError::Payments(e) => e.into(),
             CheckoutError::Cart(e) => e.into(),

@@ -248,6 +248,7 @@ impl Orders {
                 payload: serde_json::json!({
                     "order_id": id,
                     "buyer_id": current.buyer_id,
+                    "total": current.total,
                     "note": note,
                     "before": { "status": current.status },
                     "after": { "status": to },

@@ -57,17 +57,20 @@ impl PaymentStatus {
 #[serde(rename_all = "snake_case")]
 pub enum PaymentPurpose {
     Order,
+    /// Money added to the payer's wallet.
+    Deposit,
 }
 
 impl PaymentPurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Order => "order",
+            Self::Deposit => "deposit",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        (text == "order").then_some(Self::Order)
+        [Self::Order, Self::Deposit].into_iter().find(|p| p.as_str() == text)
     }
 }
 

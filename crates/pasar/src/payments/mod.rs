@@ -19,6 +19,10 @@ pub use service::{NewPayment, Payments, PaymentsError};
 
 use crate::db::Migration;
 
+/// The payment method that pays from the buyer's own wallet: no gateway, no fee, settled in
+/// the checkout's transaction.
+pub const WALLET: &str = "wallet";
+
 pub static MIGRATIONS: &[Migration] = &[Migration {
     version: 2026112240,
     name: "payments: payments, gateway webhook events, sandbox charges",

@@ -77,11 +77,15 @@ async fn receive_webhook(
         }
         other => other?,
     };
-    let settlement = match payment.purpose {
+    let event = Some((provider.as_str(), notice.event_id.as_str()));
+    let applied = match payment.purpose {
         PaymentPurpose::Order => {
-            state.checkout.settle_payment(payment.id, status, Some((&provider, &notice.event_id))).await?
+            state.checkout.settle_payment(payment.id, status, event).await? != crate::checkout::Settlement::NoChange
+        }
+        PaymentPurpose::Deposit => {
+            state.wallet.settle_deposit(payment.id, status, event).await? != crate::wallet::Settlement::NoChange
         }
     };
-    let result = if settlement == crate::checkout::Settlement::NoChange { "no_change" } else { "applied" };
+    let result = if applied { "applied" } else { "no_change" };
     Ok(Json(Received { result }))
 }

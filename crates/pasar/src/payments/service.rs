@@ -56,8 +56,11 @@ impl Payments {
         self.gateways.get(name).cloned().ok_or_else(|| PaymentsError::UnknownMethod(name.to_owned()))
     }
 
-    /// What the buyer would pay in fees with `method` on `amount`.
+    /// What the buyer would pay in fees with `method` on `amount` (nothing from the wallet).
     pub fn fee(&self, method: &str, amount: Money) -> Result<Money, PaymentsError> {
+        if method == super::WALLET {
+            return Ok(Money::zero(amount.currency));
+        }
         Ok(self.gateway(method)?.fee(amount)?)
     }
 
@@ -221,5 +224,10 @@ impl Payments {
         limit: i64,
     ) -> Result<Vec<Payment>, PaymentsError> {
         Ok(store::unrequested(self.db.reader(), created_before, limit).await?)
+    }
+
+    /// Pending payments older than `created_before` that a gateway has (for reconciliation).
+    pub async fn pending_before(&self, created_before: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {
+        Ok(store::pending_before(self.db.reader(), created_before, limit).await?)
     }
 }

@@ -171,3 +171,20 @@ pub async fn unrequested<'c>(
     .await?;
     rows.iter().map(payment_of).collect()
 }
+
+/// Pending payments the gateway knows of, created before `created_before` (for reconciliation).
+pub async fn pending_before<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    created_before: Timestamp,
+    limit: i64,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE status = 'pending' AND provider_ref IS NOT NULL AND created_at <= $1 ORDER BY created_at LIMIT $2"
+    ))
+    .bind(created_before.millis())
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(payment_of).collect()
+}

@@ -449,7 +449,7 @@ impl TestApp {
 
     /// Runs the checkout sweeper once, as the background task does every second.
     pub async fn sweep(&self) -> (usize, usize, usize) {
-        pasar::checkout::sweeper::sweep(&self.state.checkout).await.expect("a sweep")
+        pasar::checkout::sweeper::sweep(&self.state.checkout, &self.state.wallet).await.expect("a sweep")
     }
 }
 

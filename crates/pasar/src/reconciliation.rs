@@ -1,0 +1,139 @@
+//! Reconciliation: a job that asks the gateways about every payment and payout still pending
+//! past a grace period, and applies what a missed webhook would have applied, through the same
+//! idempotent settlement paths. It runs every `reconcile_interval_secs` (once across all
+//! instances, by a lease in the database) and on demand with `pasar reconcile`.
+
+use std::time::Duration;
+
+use crate::checkout::Checkout;
+use crate::db::{Db, Migration};
+use crate::payments::gateway::ProviderStatus;
+use crate::payments::{PaymentPurpose, Payments, ProviderPayoutStatus};
+use crate::time::Clock;
+use crate::wallet::{Settlement, Wallet};
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 2026112300,
+    name: "jobs: leases for once-per-cluster jobs",
+    sql: "CREATE TABLE job_leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            lease_until BIGINT NOT NULL
+          );",
+    postgres: None,
+}];
+
+const JOB: &str = "reconciliation";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub payments_checked: usize,
+    pub payments_settled: usize,
+    pub payouts_checked: usize,
+    pub payouts_settled: usize,
+}
+
+#[derive(Clone)]
+pub struct Reconciler {
+    db: Db,
+    clock: Clock,
+    payments: Payments,
+    checkout: Checkout,
+    wallet: Wallet,
+    /// How old a pending payment or payout must be before the gateway is asked about it.
+    grace: Duration,
+    /// This instance, as lease holder.
+    holder: String,
+}
+
+impl Reconciler {
+    pub fn new(db: Db, clock: Clock, payments: Payments, checkout: Checkout, wallet: Wallet, grace: Duration) -> Self {
+        let holder = uuid::Uuid::now_v7().simple().to_string();
+        Self { db, clock, payments, checkout, wallet, grace, holder }
+    }
+
+    /// Runs the job if no instance ran it within `interval`; answers what it did, or None when
+    /// another instance holds the turn.
+    pub async fn run_if_due(&self, interval: Duration) -> anyhow::Result<Option<Report>> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        sqlx::query("INSERT INTO job_leases (name, holder, lease_until) VALUES ($1, '', 0) ON CONFLICT (name) DO NOTHING")
+            .bind(JOB)
+            .execute(&mut *tx)
+            .await?;
+        let taken = sqlx::query("UPDATE job_leases SET holder = $1, lease_until = $2 WHERE name = $3 AND lease_until <= $4")
+            .bind(&self.holder)
+            .bind(now.plus(interval).millis())
+            .bind(JOB)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if taken.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.run_once().await.map(Some)
+    }
+
+    /// One pass over everything pending past the grace period.
+    pub async fn run_once(&self) -> anyhow::Result<Report> {
+        let before = self.clock.now().minus(self.grace);
+        let mut report = Report::default();
+        for payment in self.payments.pending_before(before, 500).await? {
+            report.payments_checked += 1;
+            let gateway = self.payments.gateway(&payment.provider)?;
+            let status = match gateway.payment_status(payment.id).await {
+                Ok(status) => status,
+                Err(err) => {
+                    tracing::warn!(payment = %payment.id, error = %err, "reconciliation could not ask the gateway");
+                    continue;
+                }
+            };
+            if status == ProviderStatus::Pending {
+                continue;
+            }
+            let applied = match payment.purpose {
+                PaymentPurpose::Order => {
+                    self.checkout.settle_payment(payment.id, status, None).await? != crate::checkout::Settlement::NoChange
+                }
+                PaymentPurpose::Deposit => self.wallet.settle_deposit(payment.id, status, None).await? != Settlement::NoChange,
+            };
+            if applied {
+                tracing::info!(payment = %payment.id, ?status, "reconciliation applied a missed outcome");
+                report.payments_settled += 1;
+            }
+        }
+        for payout in self.payments.pending_payouts(before, 500).await? {
+            report.payouts_checked += 1;
+            let gateway = self.payments.gateway(&payout.provider)?;
+            let status = match gateway.payout_status(payout.id).await {
+                Ok(status) => status,
+                Err(err) => {
+                    tracing::warn!(payout = %payout.id, error = %err, "reconciliation could not ask the gateway");
+                    continue;
+                }
+            };
+            if status == ProviderPayoutStatus::Pending {
+                continue;
+            }
+            if self.wallet.settle_withdrawal(payout.id, status, None).await? != Settlement::NoChange {
+                tracing::info!(payout = %payout.id, ?status, "reconciliation applied a missed payout outcome");
+                report.payouts_settled += 1;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Runs the job whenever it is due, checking every minute.
+pub async fn run(reconciler: Reconciler, interval: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60).min(interval));
+    loop {
+        tick.tick().await;
+        match reconciler.run_if_due(interval).await {
+            Ok(Some(report)) if report != Report::default() => tracing::info!(?report, "reconciliation"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "reconciliation failed; will retry"),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Wallet routes: balance and history, deposits, withdrawals, and the admin's adjustments.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::service::{WalletError, WalletSummary};
+use crate::http::auth::Staff;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::{PageQuery, Page};
+use crate::http::{ApiResult, AppState, idempotency};
+use crate::identity::Principal;
+use crate::identity::domain::Text;
+use crate::ids::UserId;
+use crate::ledger::TransferRecord;
+use crate::money::Money;
+use crate::payments::{Payment, Payout, PayoutDestination};
+
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    let idempotent = OpenApiRouter::new()
+        .routes(routes!(deposit))
+        .routes(routes!(withdraw))
+        .routes(routes!(adjust))
+        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent));
+    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(transactions)).merge(idempotent)
+}
+
+impl From<WalletError> for ApiError {
+    fn from(err: WalletError) -> Self {
+        let message = err.to_string();
+        match err {
+            WalletError::InsufficientBalance => ApiError::conflict("insufficient_balance", message),
+            WalletError::InsufficientPoints => ApiError::conflict("insufficient_points", message),
+            WalletError::Invalid(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_wallet_request", message),
+            WalletError::NotFound => ApiError::not_found(),
+            WalletError::GatewayUnavailable => ApiError::unavailable(anyhow::anyhow!(message)),
+            WalletError::Ledger(e) => ApiError::internal(e),
+            WalletError::Payments(e) => e.into(),
+            WalletError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// The caller's wallet: spendable balance, funds held for withdrawals, and points.
+#[utoipa::path(
+    get, path = "/v1/wallet", tag = "wallet", security(("bearer" = [])),
+    responses((status = 200, body = WalletSummary), (status = 401, body = ErrorEnvelope))
+)]
+async fn summary(State(state): State<AppState>, caller: Principal) -> ApiResult<Json<WalletSummary>> {
+    Ok(Json(state.wallet.summary(caller.user).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct HistoryQuery {
+    /// `true` for the points history instead of the money.
+    points: Option<bool>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TransactionPage {
+    data: Vec<TransferRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// The caller's wallet (or points) movements, newest first: kind, amount, related order or
+/// payment.
+#[utoipa::path(
+    get, path = "/v1/wallet/transactions", tag = "wallet", security(("bearer" = [])), params(HistoryQuery),
+    responses((status = 200, body = TransactionPage), (status = 401, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn transactions(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<TransactionPage>> {
+    let page = PageQuery { limit: query.limit, cursor: query.cursor };
+    let before: Option<String> = page.position()?;
+    let (records, more) =
+        state.wallet.history(caller.user, query.points.unwrap_or(false), before.as_deref(), page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(records, more, |r: &TransferRecord| r.id.clone());
+    Ok(Json(TransactionPage { data, next_cursor }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DepositRequest {
+    amount: Money,
+    /// A gateway, such as `sandbox`.
+    payment_method: String,
+}
+
+/// Add money to the wallet through a gateway: answers the payment to complete (its
+/// `checkout_url`); the wallet is credited once, when the gateway confirms. Accepts
+/// `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/wallet/deposits", tag = "wallet", security(("bearer" = [])), request_body = DepositRequest,
+    responses((status = 201, body = Payment), (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope))
+)]
+async fn deposit(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiJson(body): ApiJson<DepositRequest>,
+) -> ApiResult<(StatusCode, Json<Payment>)> {
+    let payment = state.wallet.deposit(caller.user, body.amount, &body.payment_method).await?;
+    Ok((StatusCode::CREATED, Json(payment)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WithdrawalRequest {
+    amount: Money,
+    destination: PayoutDestination,
+    /// The gateway that pays out (default `sandbox`).
+    payment_method: Option<String>,
+}
+
+/// Send money from the wallet to a bank account. The funds are held at once; they leave the
+/// wallet when the gateway confirms the payout, or come back if it fails. Accepts
+/// `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/wallet/withdrawals", tag = "wallet", security(("bearer" = [])), request_body = WithdrawalRequest,
+    responses(
+        (status = 201, body = Payout),
+        (status = 409, description = "insufficient_balance", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+        (status = 503, body = ErrorEnvelope),
+    )
+)]
+async fn withdraw(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiJson(body): ApiJson<WithdrawalRequest>,
+) -> ApiResult<(StatusCode, Json<Payout>)> {
+    let method = body.payment_method.unwrap_or_else(|| crate::payments::sandbox::NAME.to_owned());
+    state.payments.gateway(&method)?;
+    let payout = state.wallet.withdraw(caller.user, body.amount, body.destination, &method).await?;
+    Ok((StatusCode::CREATED, Json(payout)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Adjustment {
+    /// Positive credits the wallet, negative debits it (never below zero).
+    amount: Money,
+    reason: Text<200>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Adjusted {
+    balance: Money,
+}
+
+/// Correct a buyer's wallet (audited with the admin as actor). With `Idempotency-Key`, a retry
+/// adjusts once.
+#[utoipa::path(
+    post, path = "/v1/admin/users/{id}/wallet/adjust", tag = "wallet", security(("bearer" = [])),
+    params(("id" = UserId, Path)), request_body = Adjustment,
+    responses(
+        (status = 200, body = Adjusted),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "insufficient_balance", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn adjust(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(user): ApiPath<UserId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Adjustment>,
+) -> ApiResult<Json<Adjusted>> {
+    state.identity.user(user).await?;
+    let id = headers
+        .get(idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), |key| format!("{admin}:{key}", admin = admin.user));
+    let balance = state
+        .wallet
+        .adjust(&id, user, body.amount, body.reason.as_str(), &admin.user.to_string())
+        .await?;
+    Ok(Json(Adjusted { balance: Money::new(balance.available, body.amount.currency) }))
+}

@@ -1,0 +1,500 @@
+//! The wallet's use cases, all through the ledger.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::METHOD;
+use super::points::PointsRules;
+use crate::db::{Connection, Db};
+use crate::identity::Principal;
+use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
+use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer, TransferRecord};
+use crate::money::{Currency, Money};
+use crate::orders::Order;
+use crate::payments::gateway::ProviderStatus;
+use crate::payments::{
+    NewPayment, NewPayout, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Payout, PayoutDestination,
+    PayoutStatus, ProviderPayoutStatus,
+};
+use crate::time::Clock;
+
+/// How long a withdrawal's hold lasts if the gateway never answers (reconciliation settles
+/// it long before).
+const WITHDRAWAL_HOLD: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error("the wallet balance does not cover this")]
+    InsufficientBalance,
+    #[error("not enough points")]
+    InsufficientPoints,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such payment or payout")]
+    NotFound,
+    #[error("the payment gateway is unavailable")]
+    GatewayUnavailable,
+    #[error(transparent)]
+    Ledger(LedgerError),
+    #[error(transparent)]
+    Payments(#[from] PaymentsError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<LedgerError> for WalletError {
+    fn from(err: LedgerError) -> Self {
+        match err {
+            LedgerError::InsufficientFunds { account } if account.starts_with("points:") => Self::InsufficientPoints,
+            LedgerError::InsufficientFunds { .. } => Self::InsufficientBalance,
+            LedgerError::Database(e) => Self::Database(e),
+            other => Self::Ledger(other),
+        }
+    }
+}
+
+/// What settling a gateway outcome did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    Applied,
+    NoChange,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WalletSummary {
+    /// What the buyer can spend now.
+    pub balance: Money,
+    /// Held for withdrawals in progress.
+    pub pending: Money,
+    /// Loyalty points available.
+    pub points: i64,
+    /// Points held by checkouts awaiting payment.
+    pub points_pending: i64,
+}
+
+#[derive(Clone)]
+pub struct Wallet {
+    db: Db,
+    clock: Clock,
+    ledger: Ledger,
+    payments: Payments,
+    currency: Currency,
+    points: PointsRules,
+    payment_ttl: Duration,
+}
+
+impl Wallet {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        ledger: Ledger,
+        payments: Payments,
+        currency: Currency,
+        points: PointsRules,
+        payment_ttl: Duration,
+    ) -> Self {
+        Self { db, clock, ledger, payments, currency, points, payment_ttl }
+    }
+
+    pub fn points_rules(&self) -> PointsRules {
+        self.points
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub async fn summary(&self, user: UserId) -> Result<WalletSummary, WalletError> {
+        let money = self.ledger.balance(&AccountRef::wallet(user, self.currency)).await?;
+        let points = self.ledger.balance(&AccountRef::points(user)).await?;
+        Ok(WalletSummary {
+            balance: Money::new(money.available, self.currency),
+            pending: Money::new(money.pending_debits, self.currency),
+            points: points.available,
+            points_pending: points.pending_debits,
+        })
+    }
+
+    /// The wallet's (or the points') transfers, newest first.
+    pub async fn history(
+        &self,
+        user: UserId,
+        points: bool,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<TransferRecord>, bool), WalletError> {
+        let account = if points { AccountRef::points(user) } else { AccountRef::wallet(user, self.currency) };
+        Ok(self.ledger.history(&account, before, limit).await?)
+    }
+
+    /// Starts a deposit: a payment through `method`'s gateway whose confirmation credits the
+    /// wallet.
+    pub async fn deposit(&self, user: UserId, amount: Money, method: &str) -> Result<Payment, WalletError> {
+        if amount.currency != self.currency {
+            return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
+        }
+        if !(1..=1_000_000_000_000).contains(&amount.amount) {
+            return Err(WalletError::Invalid("the amount must be positive and at most 10^12".into()));
+        }
+        if method == METHOD {
+            return Err(WalletError::Invalid("a deposit is paid through a gateway, not from the wallet".into()));
+        }
+        let mut tx = self.db.begin().await?;
+        let payment = self
+            .payments
+            .create(
+                &mut tx,
+                NewPayment {
+                    purpose: PaymentPurpose::Deposit,
+                    reference: format!("wallet:{user}"),
+                    payer_id: user.to_string(),
+                    provider: method.to_owned(),
+                    amount,
+                    expires_at: self.clock.now().plus(self.payment_ttl),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        match self.payments.request(&payment, "Wallet deposit").await {
+            Ok(requested) => Ok(requested),
+            Err(PaymentsError::Gateway(err)) => {
+                tracing::warn!(payment = %payment.id, error = %err, "gateway did not take the deposit");
+                self.settle_deposit(payment.id, ProviderStatus::Failed, None).await?;
+                Err(WalletError::GatewayUnavailable)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Applies a deposit's outcome, once per gateway event: money that arrived (even after the
+    /// deadline) is credited exactly once.
+    pub async fn settle_deposit(
+        &self,
+        payment_id: PaymentId,
+        outcome: ProviderStatus,
+        gateway_event: Option<(&str, &str)>,
+    ) -> Result<Settlement, WalletError> {
+        let mut tx = self.db.begin().await?;
+        if let Some((provider, event_id)) = gateway_event {
+            if !self.payments.first_sighting(&mut tx, provider, event_id, payment_id).await? {
+                return Ok(Settlement::NoChange);
+            }
+        }
+        let payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        let actor = format!("gateway:{}", payment.provider);
+        let moved = match (payment.status, outcome) {
+            (PaymentStatus::Succeeded, _) => false,
+            (_, ProviderStatus::Succeeded) => {
+                let moved = self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await?;
+                if moved {
+                    let user: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
+                    self.credit_deposit(&mut tx, &payment, user).await?;
+                }
+                moved
+            }
+            (PaymentStatus::Pending, ProviderStatus::Failed | ProviderStatus::Cancelled) => {
+                self.payments.transition(&mut tx, &payment, PaymentStatus::Failed, &actor).await?
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+        Ok(if moved { Settlement::Applied } else { Settlement::NoChange })
+    }
+
+    async fn credit_deposit(&self, conn: &mut Connection, payment: &Payment, user: UserId) -> Result<(), WalletError> {
+        let clearing = AccountRef::gateway_clearing(&payment.provider, payment.amount.currency);
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("deposit:{}", payment.id),
+                    debit: clearing.clone(),
+                    credit: AccountRef::wallet(user, payment.amount.currency),
+                    amount: payment.amount.amount,
+                    kind: "deposit",
+                    reference: Some(payment.id.to_string()),
+                    pending_timeout: None,
+                },
+            )
+            .await?;
+        self.post_fee(conn, payment).await
+    }
+
+    /// The buyer paid the gateway's fee on top; it passes through to the fees account.
+    async fn post_fee(&self, conn: &mut Connection, payment: &Payment) -> Result<(), WalletError> {
+        if payment.fee.amount == 0 {
+            return Ok(());
+        }
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("fee:{}", payment.id),
+                    debit: AccountRef::gateway_clearing(&payment.provider, payment.fee.currency),
+                    credit: AccountRef::fees(payment.fee.currency),
+                    amount: payment.fee.amount,
+                    kind: "gateway_fee",
+                    reference: Some(payment.id.to_string()),
+                    pending_timeout: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Ends deposits whose payment time ran out. Returns how many.
+    pub async fn expire_due_deposits(&self) -> Result<usize, WalletError> {
+        let mut expired = 0;
+        for due in self.payments.due(self.clock.now(), 100).await? {
+            if due.purpose != PaymentPurpose::Deposit {
+                continue;
+            }
+            let mut tx = self.db.begin().await?;
+            let payment = self.payments.payment_in(&mut tx, due.id).await?;
+            if self.payments.transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM).await? {
+                expired += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(expired)
+    }
+
+    /// Pays an order from the buyer's wallet inside the checkout's transaction; refused with
+    /// `InsufficientBalance` (and nothing written) when the balance does not cover it.
+    pub async fn pay_order(&self, conn: &mut Connection, payment: &Payment, buyer: UserId) -> Result<(), WalletError> {
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("order_payment:{}", payment.id),
+                    debit: AccountRef::wallet(buyer, payment.total.currency),
+                    credit: AccountRef::revenue(payment.total.currency),
+                    amount: payment.total.amount,
+                    kind: "order_payment",
+                    reference: Some(payment.reference.clone()),
+                    pending_timeout: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Books a gateway sale: the gateway owes us the order total (revenue) and the fee the buyer
+    /// paid on top (passed to fees).
+    pub async fn post_gateway_sale(&self, conn: &mut Connection, payment: &Payment) -> Result<(), WalletError> {
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("sale:{}", payment.id),
+                    debit: AccountRef::gateway_clearing(&payment.provider, payment.amount.currency),
+                    credit: AccountRef::revenue(payment.amount.currency),
+                    amount: payment.amount.amount,
+                    kind: "sale",
+                    reference: Some(payment.reference.clone()),
+                    pending_timeout: None,
+                },
+            )
+            .await?;
+        self.post_fee(conn, payment).await
+    }
+
+    /// Reverses a refunded sale: revenue goes back to where the money came from (the wallet
+    /// or the gateway).
+    pub async fn post_refund(&self, conn: &mut Connection, payment: &Payment) -> Result<(), WalletError> {
+        let back_to = if payment.provider == METHOD {
+            let buyer: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
+            AccountRef::wallet(buyer, payment.amount.currency)
+        } else {
+            AccountRef::gateway_clearing(&payment.provider, payment.amount.currency)
+        };
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("refund:{}", payment.id),
+                    debit: AccountRef::revenue(payment.amount.currency),
+                    credit: back_to,
+                    amount: payment.amount.amount,
+                    kind: "refund",
+                    reference: Some(payment.reference.clone()),
+                    pending_timeout: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Holds `points` for an order until its payment settles (or the hold times out).
+    pub async fn hold_points(
+        &self,
+        conn: &mut Connection,
+        buyer: UserId,
+        order: OrderId,
+        points: i64,
+        timeout: Duration,
+    ) -> Result<(), WalletError> {
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("points_hold:{order}"),
+                    debit: AccountRef::points(buyer),
+                    credit: AccountRef::points_redeemed(),
+                    amount: points,
+                    kind: "points_redeemed",
+                    reference: Some(order.to_string()),
+                    pending_timeout: Some(timeout),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Consumes an order's held points (its payment succeeded).
+    pub async fn consume_points(&self, conn: &mut Connection, order: &Order) -> Result<(), WalletError> {
+        if order.discount.amount == 0 {
+            return Ok(());
+        }
+        match self.ledger.post_pending(conn, &format!("points_post:{}", order.id), &format!("points_hold:{}", order.id), None).await {
+            Ok(_) | Err(LedgerError::PendingNotFound { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Gives an order's held points back (its payment failed, expired or was cancelled).
+    pub async fn release_points(&self, conn: &mut Connection, order: &Order) -> Result<(), WalletError> {
+        if order.discount.amount == 0 {
+            return Ok(());
+        }
+        let voided = self.ledger.void_pending(conn, &format!("points_void:{}", order.id), &format!("points_hold:{}", order.id)).await;
+        match voided {
+            Ok(_) | Err(LedgerError::PendingNotFound { .. } | LedgerError::PendingAlreadyResolved { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Starts a withdrawal: the funds are held at once, then the gateway is asked for a payout.
+    pub async fn withdraw(
+        &self,
+        user: UserId,
+        amount: Money,
+        destination: PayoutDestination,
+        method: &str,
+    ) -> Result<Payout, WalletError> {
+        if amount.currency != self.currency {
+            return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
+        }
+        if !(1..=1_000_000_000_000).contains(&amount.amount) {
+            return Err(WalletError::Invalid("the amount must be positive and at most 10^12".into()));
+        }
+        let mut tx = self.db.begin().await?;
+        let payout = self
+            .payments
+            .create_payout(
+                &mut tx,
+                NewPayout {
+                    reference: format!("wallet:{user}"),
+                    payee_id: user.to_string(),
+                    provider: method.to_owned(),
+                    amount,
+                    destination,
+                },
+            )
+            .await?;
+        self.ledger
+            .transfer(
+                &mut tx,
+                &Transfer {
+                    id: format!("withdrawal:{}", payout.id),
+                    debit: AccountRef::wallet(user, amount.currency),
+                    credit: AccountRef::payouts_in_transit(method, amount.currency),
+                    amount: amount.amount,
+                    kind: "withdrawal",
+                    reference: Some(payout.id.to_string()),
+                    pending_timeout: Some(WITHDRAWAL_HOLD),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        match self.payments.request_payout(&payout).await {
+            Ok(requested) => Ok(requested),
+            Err(PaymentsError::Gateway(err)) => {
+                tracing::warn!(payout = %payout.id, error = %err, "gateway did not take the payout; funds returned");
+                self.settle_withdrawal(payout.id, ProviderPayoutStatus::Failed, None).await?;
+                Err(WalletError::GatewayUnavailable)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Applies a payout's outcome, once per gateway event: success posts the hold, failure
+    /// voids it so the money is back in the wallet.
+    pub async fn settle_withdrawal(
+        &self,
+        payout_id: PayoutId,
+        outcome: ProviderPayoutStatus,
+        gateway_event: Option<(&str, &str)>,
+    ) -> Result<Settlement, WalletError> {
+        let mut tx = self.db.begin().await?;
+        if let Some((provider, event_id)) = gateway_event {
+            if !self.payments.first_payout_sighting(&mut tx, provider, event_id, payout_id).await? {
+                return Ok(Settlement::NoChange);
+            }
+        }
+        let payout = self.payments.payout_in(&mut tx, payout_id).await?;
+        let actor = format!("gateway:{}", payout.provider);
+        let hold = format!("withdrawal:{}", payout.id);
+        let moved = match (payout.status, outcome) {
+            (PayoutStatus::Pending, ProviderPayoutStatus::Succeeded) => {
+                let moved = self.payments.transition_payout(&mut tx, &payout, PayoutStatus::Succeeded, &actor).await?;
+                if moved {
+                    self.ledger.post_pending(&mut tx, &format!("{hold}:paid"), &hold, None).await?;
+                }
+                moved
+            }
+            (PayoutStatus::Pending, ProviderPayoutStatus::Failed) => {
+                let moved = self.payments.transition_payout(&mut tx, &payout, PayoutStatus::Failed, &actor).await?;
+                if moved {
+                    self.ledger.void_pending(&mut tx, &format!("{hold}:returned"), &hold).await?;
+                }
+                moved
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+        Ok(if moved { Settlement::Applied } else { Settlement::NoChange })
+    }
+
+    /// An admin's correction of a buyer's wallet (positive credits, negative debits), never
+    /// taking it below zero. `id` makes a retried adjustment land once.
+    pub async fn adjust(&self, id: &str, user: UserId, amount: Money, reason: &str, actor: &str) -> Result<Balance, WalletError> {
+        if amount.currency != self.currency || amount.amount == 0 {
+            return Err(WalletError::Invalid(format!("give a non-zero amount in {}", self.currency)));
+        }
+        let wallet = AccountRef::wallet(user, amount.currency);
+        let other = AccountRef::adjustments(amount.currency);
+        let (debit, credit) = if amount.amount > 0 { (other, wallet.clone()) } else { (wallet.clone(), other) };
+        let mut tx = self.db.begin().await?;
+        self.ledger
+            .transfer(
+                &mut tx,
+                &Transfer {
+                    id: format!("adjustment:{id}"),
+                    debit,
+                    credit,
+                    amount: amount.amount.abs(),
+                    kind: "adjustment",
+                    reference: Some(format!("{actor}: {reason}")),
+                    pending_timeout: None,
+                },
+            )
+            .await?;
+        let balance = self.ledger.balance_in(&mut tx, &wallet).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+}
