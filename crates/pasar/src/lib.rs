@@ -21,3 +21,4 @@ pub mod payments;
 pub mod startup;
 pub mod telemetry;
 pub mod time;
+pub mod wallet;

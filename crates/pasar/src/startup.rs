@@ -26,6 +26,7 @@ use crate::orders::Orders;
 use crate::payments::sandbox::SandboxGateway;
 use crate::payments::{Gateway, Payments};
 use crate::time::Clock;
+use crate::wallet::Wallet;
 
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
@@ -66,6 +67,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         payments.clone(),
         Duration::from_secs(config.payment_ttl),
     );
+    let wallet = Wallet::new(db.clone(), payments.clone());
     let audit = AuditStore::open(&config, clock.clone()).await?;
     let poll = Duration::from_millis(config.relay_poll_ms);
     let webhooks = Webhooks::new(
@@ -86,6 +88,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         sandbox,
         carts,
         checkout,
+        wallet,
         limits: Arc::new(RateLimits::new(&config)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),

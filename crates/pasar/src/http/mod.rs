@@ -48,6 +48,7 @@ pub struct AppState {
     pub sandbox: crate::payments::sandbox::SandboxGateway,
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
+    pub wallet: crate::wallet::Wallet,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
     pub audit: crate::audit::AuditStore,
