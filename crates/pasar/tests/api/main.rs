@@ -16,4 +16,5 @@ mod helpers;
 mod idempotency;
 mod inventory;
 mod ops;
+mod payouts;
 mod webhooks;
