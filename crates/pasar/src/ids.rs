@@ -149,6 +149,11 @@ prefixed_id!(
     "pay"
 );
 prefixed_id!(
+    /// Money sent out of the shop to a bank account (a wallet withdrawal).
+    PayoutId,
+    "po"
+);
+prefixed_id!(
     /// Stock held for an order until it is paid or released.
     ReservationId,
     "rsv"

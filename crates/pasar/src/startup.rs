@@ -29,6 +29,7 @@ use crate::wallet::{PointsEarner, PointsRules, Wallet};
 use crate::payments::sandbox::SandboxGateway;
 use crate::payments::{Gateway, Payments};
 use crate::time::Clock;
+use crate::wallet::Wallet;
 
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {

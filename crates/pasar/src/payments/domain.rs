@@ -1,8 +1,12 @@
-//! Payments' types and pure rules: the payment state machine and fee rules.
+//! Payments' types and pure rules: the payment state machine, fee rules and payout
+//! destinations.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::identity::domain::Text;
 use crate::ids::PaymentId;
 use crate::money::{Money, MoneyError};
 use crate::time::Timestamp;
@@ -115,6 +119,138 @@ impl FeeRule {
     }
 }
 
+/// A bank's code as payout gateways name it (`BCA`, `BANK_MANDIRI`, `MBBEMYKL`): 2 to 20
+/// characters of `A-Z`, `0-9` and `_`, upper-cased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BankCode(String);
+
+impl BankCode {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let code = raw.trim().to_ascii_uppercase();
+        if !(2..=20).contains(&code.len()) {
+            return Err("bank_code must be 2 to 20 characters");
+        }
+        if !code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            return Err("bank_code may only contain letters, digits and _");
+        }
+        Ok(Self(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BankCode {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<BankCode> for String {
+    fn from(code: BankCode) -> Self {
+        code.0
+    }
+}
+
+impl utoipa::PartialSchema for BankCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[A-Za-z0-9_]{2,20}$"))
+            .examples(["BCA"])
+            .into()
+    }
+}
+
+impl ToSchema for BankCode {}
+
+/// A bank account number: 5 to 34 digits, written with or without spaces and dashes (which
+/// are dropped). It is never serialized, and its `Debug` shows only the last four digits, so
+/// answers, events and logs never hold it whole.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AccountNumber(String);
+
+impl AccountNumber {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err("account_number may only contain digits, spaces and dashes");
+        }
+        if !(5..=34).contains(&digits.len()) {
+            return Err("account_number must be 5 to 34 digits");
+        }
+        Ok(Self(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What answers and pages show of the number.
+    pub fn last4(&self) -> &str {
+        &self.0[self.0.len() - 4..]
+    }
+}
+
+impl fmt::Debug for AccountNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountNumber(…{})", self.last4())
+    }
+}
+
+impl TryFrom<String> for AccountNumber {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl utoipa::PartialSchema for AccountNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9 -]+$"))
+            .examples(["1234-5678-90"])
+            .into()
+    }
+}
+
+impl ToSchema for AccountNumber {}
+
+/// Where a payout goes: a bank account, as the account holder gives it. Answers show it
+/// [`masked`](PayoutDestination::masked).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutDestination {
+    pub bank_code: BankCode,
+    pub account_number: AccountNumber,
+    /// The account holder's name as the bank knows it.
+    pub account_name: Text<100>,
+}
+
+impl PayoutDestination {
+    pub fn masked(&self) -> MaskedDestination {
+        MaskedDestination {
+            bank_code: self.bank_code.clone(),
+            account_number_last4: self.account_number.last4().to_owned(),
+            account_name: self.account_name.clone(),
+        }
+    }
+}
+
+/// A payout destination as answers show it: the account number's last four digits only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MaskedDestination {
+    pub bank_code: BankCode,
+    #[schema(example = "7890")]
+    pub account_number_last4: String,
+    pub account_name: Text<100>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +267,69 @@ mod tests {
 
     fn any_status() -> impl Strategy<Value = PaymentStatus> {
         (0usize..6).prop_map(|i| PaymentStatus::ALL[i])
+    }
+
+    fn destination(json: serde_json::Value) -> Result<PayoutDestination, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    #[test]
+    fn a_destination_is_normalised_and_shown_masked() {
+        let parsed = destination(serde_json::json!({
+            "bank_code": " bca ", "account_number": "1234 5678-90", "account_name": "  Ana Suryani "
+        }))
+        .unwrap();
+        assert_eq!(parsed.bank_code.as_str(), "BCA");
+        assert_eq!(parsed.account_number.as_str(), "1234567890");
+        assert_eq!(parsed.account_name.as_str(), "Ana Suryani");
+        let masked = serde_json::to_value(parsed.masked()).unwrap();
+        assert_eq!(
+            masked,
+            serde_json::json!({"bank_code": "BCA", "account_number_last4": "7890", "account_name": "Ana Suryani"})
+        );
+        assert!(!format!("{parsed:?}").contains("123456"), "Debug must not show the whole number");
+    }
+
+    #[test]
+    fn bank_codes_are_two_to_twenty_letters_digits_or_underscores() {
+        assert!(BankCode::parse("BANK_MANDIRI").is_ok());
+        assert!(BankCode::parse("014").is_ok());
+        assert!(BankCode::parse("B").is_err());
+        assert!(BankCode::parse(&"A".repeat(21)).is_err());
+        assert!(BankCode::parse("BCA-1").is_err());
+        assert!(BankCode::parse("BČA").is_err());
+        assert!(BankCode::parse("").is_err());
+    }
+
+    #[test]
+    fn account_numbers_are_five_to_thirty_four_digits() {
+        assert!(AccountNumber::parse("12345").is_ok());
+        assert!(AccountNumber::parse(&"9".repeat(34)).is_ok());
+        assert!(AccountNumber::parse("1234").is_err());
+        assert!(AccountNumber::parse(&"9".repeat(35)).is_err());
+        assert!(AccountNumber::parse("12 34").is_err());
+        assert!(AccountNumber::parse("12345x").is_err());
+        assert!(AccountNumber::parse("１２３４５").is_err(), "full-width digits are not digits here");
+        assert!(AccountNumber::parse("--- ---").is_err());
+    }
+
+    #[test]
+    fn a_destination_with_an_unknown_field_a_blank_name_or_a_missing_part_is_refused() {
+        let good =
+            serde_json::json!({"bank_code": "BCA", "account_number": "1234567890", "account_name": "Ana"});
+        assert!(destination(good.clone()).is_ok());
+        let mut extra = good.clone();
+        extra["iban"] = "x".into();
+        assert!(destination(extra).is_err());
+        let mut blank = good.clone();
+        blank["account_name"] = "   ".into();
+        assert!(destination(blank).is_err());
+        let mut long = good.clone();
+        long["account_name"] = "a".repeat(101).into();
+        assert!(destination(long).is_err());
+        let mut missing = good;
+        missing.as_object_mut().unwrap().remove("bank_code");
+        assert!(destination(missing).is_err());
     }
 
     proptest! {

@@ -1,12 +1,14 @@
 //! The gateway abstraction: one implementation per payment provider (the sandbox now; Pakasir,
 //! Stripe, CHIP/Revio later), each translating between Pasar and the provider's wire format.
+//! Payments bring money in; payouts send it out to a bank account.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use axum::http::HeaderMap;
 
-use crate::ids::PaymentId;
+use super::domain::PayoutDestination;
+use crate::ids::{PaymentId, PayoutId};
 use crate::money::{Money, MoneyError};
 use crate::time::Timestamp;
 
@@ -48,6 +50,38 @@ pub struct WebhookNotice {
     pub amount: Money,
 }
 
+/// What Pasar asks a gateway to send out.
+#[derive(Clone, Debug)]
+pub struct CreatePayout {
+    /// Also the idempotency key at the gateway: asking twice for one payout sends money once.
+    pub payout_id: PayoutId,
+    pub amount: Money,
+    pub destination: PayoutDestination,
+    pub description: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CreatedPayout {
+    pub provider_ref: String,
+}
+
+/// A payout's status according to the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderPayoutStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// A verified payout webhook: which payout it is about and the amount it reports.
+#[derive(Clone, Debug)]
+pub struct PayoutNotice {
+    pub event_id: String,
+    pub payout_id: PayoutId,
+    /// To be checked against the payout.
+    pub amount: Money,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("the gateway is unreachable or failed: {0}")]
@@ -86,4 +120,16 @@ pub trait Gateway: Send + Sync {
         body: &[u8],
         now: Timestamp,
     ) -> Result<WebhookNotice, GatewayError>;
+
+    fn create_payout<'a>(&'a self, request: &'a CreatePayout) -> GatewayFuture<'a, CreatedPayout>;
+
+    fn payout_status<'a>(&'a self, payout_id: PayoutId) -> GatewayFuture<'a, ProviderPayoutStatus>;
+
+    /// Checks a payout webhook's signature over the raw body and parses it.
+    fn verify_payout_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<PayoutNotice, GatewayError>;
 }

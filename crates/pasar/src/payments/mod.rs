@@ -1,5 +1,5 @@
-//! Payments: the gateway abstraction, the built-in sandbox gateway, payment records and
-//! verified, de-duplicated gateway webhooks.
+//! Payments: the gateway abstraction, the built-in sandbox gateway, payment and payout records
+//! and verified, de-duplicated gateway webhooks.
 //!
 //! A webhook is a hint, never the truth: after its signature, timestamp, amount and currency
 //! check out, Pasar asks the gateway for the payment's status and applies that. So duplicate,
@@ -8,13 +8,19 @@
 
 pub mod domain;
 pub mod gateway;
+mod payout_store;
+pub mod payouts;
 pub mod routes;
 pub mod sandbox;
 mod service;
 mod store;
 
-pub use domain::{FeeRule, Payment, PaymentPurpose, PaymentStatus};
-pub use gateway::{CreatePayment, CreatedPayment, Gateway, GatewayError, ProviderStatus, WebhookNotice};
+pub use domain::{FeeRule, MaskedDestination, Payment, PaymentPurpose, PaymentStatus, PayoutDestination};
+pub use gateway::{
+    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, PayoutNotice,
+    ProviderPayoutStatus, ProviderStatus, WebhookNotice,
+};
+pub use payouts::{NewPayout, Payout, PayoutStatus};
 pub use service::{NewPayment, Payments, PaymentsError};
 
 use crate::db::Migration;
@@ -23,10 +29,11 @@ use crate::db::Migration;
 /// the checkout's transaction.
 pub const WALLET: &str = "wallet";
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112240,
-    name: "payments: payments, gateway webhook events, sandbox charges",
-    sql: "CREATE TABLE payments (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026112240,
+        name: "payments: payments, gateway webhook events, sandbox charges",
+        sql: "CREATE TABLE payments (
             id TEXT PRIMARY KEY,
             purpose TEXT NOT NULL,
             reference TEXT NOT NULL,
@@ -69,5 +76,51 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             updated_at BIGINT NOT NULL
           );
           CREATE UNIQUE INDEX sandbox_charges_ref ON sandbox_charges (charge_ref);",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    Migration {
+        version: 2026112290,
+        name: "payments: payouts, payout webhook events, sandbox payouts",
+        sql: "CREATE TABLE payouts (
+            id TEXT PRIMARY KEY,
+            reference TEXT NOT NULL,
+            payee_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            provider_ref TEXT,
+            status TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount BIGINT NOT NULL,
+            destination TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            CHECK (amount > 0),
+            CHECK (status IN ('pending', 'succeeded', 'failed'))
+          );
+          CREATE UNIQUE INDEX payouts_reference ON payouts (reference);
+          CREATE INDEX payouts_pending ON payouts (created_at) WHERE status = 'pending';
+
+          CREATE TABLE payout_webhook_events (
+            provider TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            payout_id TEXT NOT NULL,
+            received_at BIGINT NOT NULL,
+            PRIMARY KEY (provider, event_id)
+          );
+
+          CREATE TABLE sandbox_payouts (
+            payout_id TEXT PRIMARY KEY,
+            payout_ref TEXT NOT NULL,
+            status TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount BIGINT NOT NULL,
+            bank_code TEXT NOT NULL,
+            account_number TEXT NOT NULL,
+            account_name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+          );
+          CREATE UNIQUE INDEX sandbox_payouts_ref ON sandbox_payouts (payout_ref);",
+        postgres: None,
+    },
+];

@@ -1,4 +1,5 @@
-//! Gateway webhooks (`POST /v1/webhooks/{provider}`) and the sandbox's hosted pages.
+//! Gateway webhooks (`POST /v1/webhooks/{provider}` for payments, `POST
+//! /v1/webhooks/{provider}/payouts` for payouts) and the sandbox's hosted pages.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,7 +18,10 @@ use crate::http::extract::ApiPath;
 use crate::http::{ApiResult, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(receive_webhook)).merge(super::sandbox::router())
+    OpenApiRouter::new()
+        .routes(routes!(receive_webhook))
+        .routes(routes!(receive_payout_webhook))
+        .merge(super::sandbox::router())
 }
 
 impl From<PaymentsError> for ApiError {
@@ -27,7 +31,11 @@ impl From<PaymentsError> for ApiError {
             PaymentsError::UnknownMethod(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_payment_method", message)
             }
-            PaymentsError::NotFound => ApiError::not_found(),
+            PaymentsError::NotFound | PaymentsError::PayoutNotFound => ApiError::not_found(),
+            PaymentsError::InvalidPayout(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payout", message)
+            }
+            PaymentsError::PayoutExists => ApiError::conflict("payout_exists", message),
             PaymentsError::AmountMismatch => ApiError::bad_request("amount_mismatch", message),
             PaymentsError::Gateway(GatewayError::BadSignature) => {
                 ApiError::bad_request("invalid_signature", message)
@@ -87,5 +95,44 @@ async fn receive_webhook(
         }
     };
     let result = if applied { "applied" } else { "no_change" };
+    Ok(Json(Received { result }))
+}
+
+/// A gateway reports a payout's outcome. Checked and applied like a payment's webhook: the
+/// signature over the raw body, the amount against the payout, each event id at most once, and
+/// what is applied is the gateway's own answer when asked, so a payout that succeeded is never
+/// failed by a later event (its funds would be handed back twice).
+#[utoipa::path(
+    post, path = "/v1/webhooks/{provider}/payouts", tag = "payments",
+    params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
+    request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    responses(
+        (status = 200, body = Received),
+        (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown_payout", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 503, description = "the gateway could not be asked; it will retry", body = ErrorEnvelope),
+    )
+)]
+async fn receive_payout_webhook(
+    State(state): State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Received>> {
+    state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
+    let (notice, payout, status) = match state
+        .payments
+        .verify_payout_webhook(&provider, &headers, &body)
+        .await
+    {
+        Err(PaymentsError::PayoutNotFound) => {
+            return Err(ApiError::bad_request("unknown_payout", "the webhook names no payout of this shop"));
+        }
+        other => other?,
+    };
+    let settlement =
+        state.wallet.settle_withdrawal(payout.id, status, Some((&provider, &notice.event_id))).await?;
+    let result =
+        if matches!(settlement, crate::wallet::Settlement::NoChange) { "no_change" } else { "applied" };
     Ok(Json(Received { result }))
 }

@@ -9,6 +9,11 @@
 //! Like real QR gateways, a sandbox charge stays payable for a short grace period past Pasar's
 //! deadline (clocks and networks are not instant), so a payment can land after Pasar expired
 //! the order: the late-payment case Pasar must handle.
+//!
+//! Payouts work the same way the other direction: the sandbox keeps them in `sandbox_payouts`,
+//! its hosted page `/sandbox/payouts/{payout_id}` (the operator's view at a real provider) has
+//! Succeed and Fail buttons, and the outcome reaches Pasar as a signed webhook POSTed to
+//! `/v1/webhooks/sandbox/payouts`.
 
 use std::time::Duration;
 
@@ -24,12 +29,13 @@ use utoipa_axum::routes;
 
 use super::domain::FeeRule;
 use super::gateway::{
-    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, ProviderStatus, WebhookNotice,
+    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
+    PayoutNotice, ProviderPayoutStatus, ProviderStatus, WebhookNotice,
 };
 use crate::db::Db;
 use crate::http::AppState;
 use crate::http::extract::ApiPath;
-use crate::ids::PaymentId;
+use crate::ids::{PaymentId, PayoutId};
 use crate::money::{Currency, Money};
 use crate::time::{Clock, Timestamp};
 
@@ -104,6 +110,36 @@ pub struct SandboxEventData {
     pub amount: Money,
 }
 
+/// The sandbox's payout webhook body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxPayoutEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: i64,
+    pub data: SandboxPayoutEventData,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxPayoutEventData {
+    pub payout_id: PayoutId,
+    pub payout_ref: String,
+    pub status: String,
+    pub amount: Money,
+}
+
+/// A payout as the sandbox keeps it.
+struct SandboxPayout {
+    status: String,
+    payout_ref: String,
+    amount: Money,
+    bank_code: String,
+    account_number: String,
+    account_name: String,
+}
+
 #[derive(Clone)]
 pub struct SandboxGateway {
     db: Db,
@@ -170,6 +206,64 @@ impl SandboxGateway {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn payout_of(&self, payout_id: PayoutId) -> Result<Option<SandboxPayout>, GatewayError> {
+        let row = sqlx::query(
+            "SELECT status, payout_ref, currency, amount, bank_code, account_number, account_name
+             FROM sandbox_payouts WHERE payout_id = $1",
+        )
+        .bind(payout_id.to_string())
+        .fetch_optional(self.db.reader())
+        .await
+        .map_err(unavailable)?;
+        row.map(|row| {
+            let currency: String = row.try_get("currency").map_err(unavailable)?;
+            let currency = Currency::parse(&currency).map_err(|e| GatewayError::Unavailable(e.into()))?;
+            Ok(SandboxPayout {
+                status: row.try_get("status").map_err(unavailable)?,
+                payout_ref: row.try_get("payout_ref").map_err(unavailable)?,
+                amount: Money::new(row.try_get("amount").map_err(unavailable)?, currency),
+                bank_code: row.try_get("bank_code").map_err(unavailable)?,
+                account_number: row.try_get("account_number").map_err(unavailable)?,
+                account_name: row.try_get("account_name").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The operator pressed Succeed or Fail on a payout's page. Only a pending payout moves,
+    /// so money is sent or refused once.
+    async fn settle_payout(&self, payout_id: PayoutId, outcome: &str) -> Result<bool, GatewayError> {
+        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        let done = sqlx::query(
+            "UPDATE sandbox_payouts SET status = $1, updated_at = $2 WHERE payout_id = $3 AND status = 'pending'",
+        )
+        .bind(outcome)
+        .bind(self.clock.now().millis())
+        .bind(payout_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let payout = self.payout_of(payout_id).await?.ok_or(GatewayError::Refused("no payout".into()))?;
+        let event = SandboxPayoutEvent {
+            id: format!("sbxevt_{}", uuid::Uuid::now_v7().simple()),
+            kind: format!("payout.{}", payout.status),
+            created: self.clock.now().unix_seconds(),
+            data: SandboxPayoutEventData {
+                payout_id,
+                payout_ref: payout.payout_ref,
+                status: payout.status,
+                amount: payout.amount,
+            },
+        };
+        let body = serde_json::to_vec(&event).map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        tokio::spawn(self.clone().deliver(format!("/v1/webhooks/{NAME}/payouts"), body));
+        Ok(true)
+    }
+
     /// The buyer pressed Pay or Fail on the hosted page.
     async fn settle(&self, payment_id: PaymentId, outcome: &str) -> Result<bool, GatewayError> {
         if !self.move_charge(payment_id, "pending", outcome, true).await? {
@@ -184,13 +278,13 @@ impl SandboxGateway {
             data: SandboxEventData { payment_id, charge_ref, status, amount },
         };
         let body = serde_json::to_vec(&event).map_err(|e| GatewayError::Unavailable(e.to_string()))?;
-        tokio::spawn(self.clone().deliver(body));
+        tokio::spawn(self.clone().deliver(format!("/v1/webhooks/{NAME}"), body));
         Ok(true)
     }
 
     /// Delivers a webhook the way gateways do: retried with backoff until Pasar answers 2xx.
-    async fn deliver(self, body: Vec<u8>) {
-        let url = format!("{}/v1/webhooks/{NAME}", self.public_url);
+    async fn deliver(self, path: String, body: Vec<u8>) {
+        let url = format!("{}{path}", self.public_url);
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=8 {
             let signature = signature_header(&self.secret, self.clock.now().unix_seconds(), &body);
@@ -218,6 +312,14 @@ impl SandboxGateway {
 
 fn unavailable(err: impl std::fmt::Display) -> GatewayError {
     GatewayError::Unavailable(err.to_string())
+}
+
+fn provider_payout_status(text: &str) -> ProviderPayoutStatus {
+    match text {
+        "succeeded" => ProviderPayoutStatus::Succeeded,
+        "failed" => ProviderPayoutStatus::Failed,
+        _ => ProviderPayoutStatus::Pending,
+    }
 }
 
 fn provider_status(text: &str) -> ProviderStatus {
@@ -306,11 +408,87 @@ impl Gateway for SandboxGateway {
             serde_json::from_slice(body).map_err(|e| GatewayError::BadWebhook(e.to_string()))?;
         Ok(WebhookNotice { event_id: event.id, payment_id: event.data.payment_id, amount: event.data.amount })
     }
+
+    fn create_payout<'a>(&'a self, request: &'a CreatePayout) -> GatewayFuture<'a, CreatedPayout> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            let destination = &request.destination;
+            let mut tx = self.db.begin().await.map_err(unavailable)?;
+            sqlx::query(
+                "INSERT INTO sandbox_payouts (payout_id, payout_ref, status, currency, amount, bank_code,
+                                              account_number, account_name, description, created_at, updated_at)
+                 VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (payout_id) DO NOTHING",
+            )
+            .bind(request.payout_id.to_string())
+            .bind(format!("sbxpo_{}", uuid::Uuid::now_v7().simple()))
+            .bind(request.amount.currency.code())
+            .bind(request.amount.amount)
+            .bind(destination.bank_code.as_str())
+            .bind(destination.account_number.as_str())
+            .bind(destination.account_name.as_str())
+            .bind(&request.description)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+            let payout = self
+                .payout_of(request.payout_id)
+                .await?
+                .ok_or(GatewayError::Refused("payout vanished".into()))?;
+            Ok(CreatedPayout { provider_ref: payout.payout_ref })
+        })
+    }
+
+    fn payout_status<'a>(&'a self, payout_id: PayoutId) -> GatewayFuture<'a, ProviderPayoutStatus> {
+        Box::pin(async move {
+            let payout =
+                self.payout_of(payout_id).await?.ok_or(GatewayError::Refused("no such payout".into()))?;
+            Ok(provider_payout_status(&payout.status))
+        })
+    }
+
+    fn verify_payout_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<PayoutNotice, GatewayError> {
+        let header =
+            headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or(GatewayError::BadSignature)?;
+        verify_signature(&self.secret, header, body, now)?;
+        let event: SandboxPayoutEvent =
+            serde_json::from_slice(body).map_err(|e| GatewayError::BadWebhook(e.to_string()))?;
+        Ok(PayoutNotice { event_id: event.id, payout_id: event.data.payout_id, amount: event.data.amount })
+    }
 }
 
-/// The hosted pages a buyer visits: the pay page and its two buttons.
+/// The hosted pages: the pay page a buyer visits and the payout page an operator visits, each
+/// with its two buttons.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(pay_page)).routes(routes!(press_pay)).routes(routes!(press_fail))
+    OpenApiRouter::new()
+        .routes(routes!(pay_page))
+        .routes(routes!(press_pay))
+        .routes(routes!(press_fail))
+        .routes(routes!(payout_page))
+        .routes(routes!(press_payout_succeed))
+        .routes(routes!(press_payout_fail))
+}
+
+/// Text from outside (an account holder's name) made safe to put in a page.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -405,6 +583,95 @@ async fn press_fail(
     press(state, payment_id, "failed").await
 }
 
+/// The sandbox's page for one payout: amount and masked destination, with Succeed and Fail
+/// buttons while it is pending.
+#[utoipa::path(
+    get, path = "/sandbox/payouts/{payout_id}", tag = "sandbox", params(("payout_id" = PayoutId, Path)),
+    responses((status = 200, description = "the payout page", body = String, content_type = "text/html"),
+              (status = 404, description = "no such payout", body = String, content_type = "text/html"))
+)]
+async fn payout_page(
+    State(state): State<AppState>,
+    ApiPath(payout_id): ApiPath<PayoutId>,
+) -> (StatusCode, Html<String>) {
+    match state.sandbox.payout_of(payout_id).await {
+        Ok(Some(payout)) => {
+            let buttons = if payout.status == "pending" {
+                format!(
+                    "<form method=\"post\" action=\"/sandbox/payouts/{payout_id}/succeed\"><button>Succeed</button></form>\
+                     <form method=\"post\" action=\"/sandbox/payouts/{payout_id}/fail\"><button>Fail</button></form>"
+                )
+            } else {
+                String::new()
+            };
+            // What a provider's dashboard shows: never the whole account number. It is ASCII
+            // digits only, checked when Pasar created the payout.
+            let last4 = &payout.account_number[payout.account_number.len().saturating_sub(4)..];
+            let body = format!(
+                "<p>Sandbox payout <code>{}</code> for payout <code>{payout_id}</code>.</p>\
+                 <p>Amount to send: <strong>{}</strong></p>\
+                 <p>To: {} account ending {last4}, {}</p><p>Status: <strong>{}</strong></p>{buttons}",
+                payout.payout_ref,
+                payout.amount,
+                escape_html(&payout.bank_code),
+                escape_html(&payout.account_name),
+                payout.status,
+            );
+            (StatusCode::OK, page("Pasar sandbox payout", &body))
+        }
+        Ok(None) => {
+            (StatusCode::NOT_FOUND, page("No such payout", "<p>This sandbox payout does not exist.</p>"))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "sandbox payout page failed");
+            (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
+        }
+    }
+}
+
+async fn press_payout(state: AppState, payout_id: PayoutId, outcome: &str) -> (StatusCode, Html<String>) {
+    match state.sandbox.settle_payout(payout_id, outcome).await {
+        Ok(true) => (
+            StatusCode::OK,
+            page(&format!("Payout {outcome}"), "<p>The shop is being notified. You can close this page.</p>"),
+        ),
+        Ok(false) => (
+            StatusCode::CONFLICT,
+            page("Not pending", "<p>This payout does not exist or has already been settled.</p>"),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "sandbox payout settlement failed");
+            (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
+        }
+    }
+}
+
+/// The money is sent: the payout succeeds and the sandbox sends Pasar a signed webhook.
+#[utoipa::path(
+    post, path = "/sandbox/payouts/{payout_id}/succeed", tag = "sandbox", params(("payout_id" = PayoutId, Path)),
+    responses((status = 200, description = "sent", body = String, content_type = "text/html"),
+              (status = 409, description = "not pending", body = String, content_type = "text/html"))
+)]
+async fn press_payout_succeed(
+    State(state): State<AppState>,
+    ApiPath(payout_id): ApiPath<PayoutId>,
+) -> (StatusCode, Html<String>) {
+    press_payout(state, payout_id, "succeeded").await
+}
+
+/// The bank refuses the payout: the sandbox sends Pasar a signed webhook saying so.
+#[utoipa::path(
+    post, path = "/sandbox/payouts/{payout_id}/fail", tag = "sandbox", params(("payout_id" = PayoutId, Path)),
+    responses((status = 200, description = "failed", body = String, content_type = "text/html"),
+              (status = 409, description = "not pending", body = String, content_type = "text/html"))
+)]
+async fn press_payout_fail(
+    State(state): State<AppState>,
+    ApiPath(payout_id): ApiPath<PayoutId>,
+) -> (StatusCode, Html<String>) {
+    press_payout(state, payout_id, "failed").await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +695,14 @@ mod tests {
         assert!(verify_signature(SECRET, &stale, b"{}", now).is_err());
         assert!(verify_signature(SECRET, "v1=00", b"{}", now).is_err());
         assert!(verify_signature(SECRET, "", b"{}", now).is_err());
+    }
+
+    #[test]
+    fn outside_text_is_escaped_before_it_reaches_a_page() {
+        assert_eq!(
+            escape_html("<b>Ana & \"Co\" 'x'</b>"),
+            "&lt;b&gt;Ana &amp; &quot;Co&quot; &#39;x&#39;&lt;/b&gt;"
+        );
     }
 
     #[test]

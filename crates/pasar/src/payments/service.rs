@@ -21,7 +21,13 @@ pub enum PaymentsError {
     UnknownMethod(String),
     #[error("no such payment")]
     NotFound,
-    #[error("the webhook's amount or currency does not match the payment")]
+    #[error("no such payout")]
+    PayoutNotFound,
+    #[error("{0}")]
+    InvalidPayout(&'static str),
+    #[error("this withdrawal already has a payout")]
+    PayoutExists,
+    #[error("the webhook's amount or currency does not match the payment or payout")]
     AmountMismatch,
     #[error(transparent)]
     Gateway(#[from] GatewayError),
@@ -41,8 +47,8 @@ pub struct NewPayment {
 
 #[derive(Clone)]
 pub struct Payments {
-    db: Db,
-    clock: Clock,
+    pub(super) db: Db,
+    pub(super) clock: Clock,
     gateways: Arc<HashMap<&'static str, Arc<dyn Gateway>>>,
 }
 

@@ -397,7 +397,8 @@ impl Wallet {
             .create_payout(
                 &mut tx,
                 NewPayout {
-                    reference: format!("wallet:{user}"),
+                    // One payout per withdrawal: the reference names this withdrawal alone.
+                    reference: format!("withdrawal:{user}:{}", uuid::Uuid::now_v7().simple()),
                     payee_id: user.to_string(),
                     provider: method.to_owned(),
                     amount,

@@ -16,5 +16,6 @@ mod helpers;
 mod idempotency;
 mod inventory;
 mod ops;
+mod payouts;
 mod wallet;
 mod webhooks;
