@@ -41,6 +41,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Work with the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check every ledger invariant from the stored rows: prints OK with the counts, or lists
+    /// each violation and exits with status 1.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -82,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify } => verify_audit(&config).await,
+        Command::Ledger { command: LedgerCommand::Verify } => verify_ledger(&config).await,
         Command::Demo { serve: and_serve } => {
             let addr = config.addr;
             let state =
@@ -162,6 +175,23 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
             std::process::exit(1);
         }
     }
+}
+
+async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
+    let db = startup::open_database(config).await?;
+    let ledger = pasar::ledger::Ledger::new(db.clone(), Clock::system());
+    let checked = async { Ok::<_, pasar::ledger::LedgerError>((ledger.verify().await?, ledger.counts().await?)) }.await;
+    db.close().await;
+    let (violations, (accounts, transfers)) = checked?;
+    if violations.is_empty() {
+        println!("ledger OK: {accounts} accounts and {transfers} transfers verified");
+        return Ok(());
+    }
+    eprintln!("ledger BROKEN: {} violations", violations.len());
+    for violation in &violations {
+        eprintln!("  {violation}");
+    }
+    std::process::exit(1);
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::Rat
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
 use crate::inventory::{Inventory, ItemSealer};
+use crate::ledger::Ledger;
 use crate::orders::Orders;
 use crate::payments::sandbox::SandboxGateway;
 use crate::payments::{Gateway, Payments};
@@ -77,6 +78,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     )?;
     // In-process subscribers of the outbox: each module that reacts to events adds itself here.
     let relay = Relay::new(db.clone(), clock.clone(), poll).subscribe(Arc::new(audit.clone()));
+    let ledger = Ledger::new(db.clone(), clock.clone());
     Ok(AppState {
         identity: Identity::new(db.clone(), keys, clock.clone()),
         catalog,
@@ -94,8 +96,12 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         audit,
         webhooks,
         relay,
+        ledger,
     })
 }
+
+/// How often pending ledger transfers past their timeout are voided.
+const LEDGER_EXPIRY_PERIOD: Duration = Duration::from_secs(2);
 
 pub struct Application {
     listener: TcpListener,
@@ -128,6 +134,7 @@ impl Application {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
         let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone()));
+        let ledger_expiry = tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
@@ -135,6 +142,7 @@ impl Application {
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         sweeper.abort();
+        ledger_expiry.abort();
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);

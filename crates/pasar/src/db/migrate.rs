@@ -44,6 +44,7 @@ fn all_migrations() -> Vec<&'static Migration> {
         .chain(crate::orders::MIGRATIONS)
         .chain(crate::cart::MIGRATIONS)
         .chain(crate::checkout::MIGRATIONS)
+        .chain(crate::ledger::MIGRATIONS)
         .collect();
     all.sort_by_key(|m| m.version);
     all
