@@ -15,5 +15,6 @@ mod events;
 mod helpers;
 mod idempotency;
 mod inventory;
+mod ledger;
 mod ops;
 mod webhooks;
