@@ -36,7 +36,7 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Origins allowed by CORS, comma separated; `*` allows any; empty sends no CORS headers.
     pub cors_origins: String,
-        /// Seconds a buyer has to pay before the order expires and its stock is released.
+    /// Seconds a buyer has to pay before the order expires and its stock is released.
     pub payment_ttl: u64,
     /// The currency wallets hold (ISO 4217).
     pub currency: String,
@@ -109,7 +109,7 @@ impl Default for Config {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
             cors_origins: String::new(),
-                        payment_ttl: 600,
+            payment_ttl: 600,
             currency: "IDR".into(),
             points_earn_per_minor: 1_000,
             points_value_minor: 1,

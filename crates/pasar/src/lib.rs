@@ -15,6 +15,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod inventory;
+pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod payments;

@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         serve: bool,
     },
-        /// Ask the gateways about payments and payouts still pending and apply what they say.
+    /// Ask the gateways about payments and payouts still pending and apply what they say.
     Reconcile,
     /// Manage accounts.
     Admin {
@@ -43,6 +43,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Work with the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check every ledger invariant from the stored rows: prints OK with the counts, or lists
+    /// each violation and exits with status 1.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -75,14 +87,17 @@ async fn main() -> anyhow::Result<()> {
     pasar::telemetry::init(&config.log_level, config.log_format)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-                Command::Reconcile => {
+        Command::Reconcile => {
             let public_url = config.public_url(config.addr);
             let state = startup::build_state(config, Clock::system(), public_url).await?;
             let report = state.reconciler.run_once().await?;
             state.db.close().await;
             println!(
                 "reconciled: {} payments checked, {} settled; {} payouts checked, {} settled",
-                report.payments_checked, report.payments_settled, report.payouts_checked, report.payouts_settled
+                report.payments_checked,
+                report.payments_settled,
+                report.payouts_checked,
+                report.payouts_settled
             );
             Ok(())
         }
@@ -95,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify } => verify_audit(&config).await,
+        Command::Ledger { command: LedgerCommand::Verify } => verify_ledger(&config).await,
         Command::Demo { serve: and_serve } => {
             let addr = config.addr;
             let state =
@@ -175,6 +191,24 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
             std::process::exit(1);
         }
     }
+}
+
+async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
+    let db = startup::open_database(config).await?;
+    let ledger = pasar::ledger::Ledger::new(db.clone(), Clock::system());
+    let checked =
+        async { Ok::<_, pasar::ledger::LedgerError>((ledger.verify().await?, ledger.counts().await?)) }.await;
+    db.close().await;
+    let (violations, (accounts, transfers)) = checked?;
+    if violations.is_empty() {
+        println!("ledger OK: {accounts} accounts and {transfers} transfers verified");
+        return Ok(());
+    }
+    eprintln!("ledger BROKEN: {} violations", violations.len());
+    for violation in &violations {
+        eprintln!("  {violation}");
+    }
+    std::process::exit(1);
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

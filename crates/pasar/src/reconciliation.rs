@@ -47,7 +47,14 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    pub fn new(db: Db, clock: Clock, payments: Payments, checkout: Checkout, wallet: Wallet, grace: Duration) -> Self {
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        payments: Payments,
+        checkout: Checkout,
+        wallet: Wallet,
+        grace: Duration,
+    ) -> Self {
         let holder = uuid::Uuid::now_v7().simple().to_string();
         Self { db, clock, payments, checkout, wallet, grace, holder }
     }
@@ -61,13 +68,15 @@ impl Reconciler {
             .bind(JOB)
             .execute(&mut *tx)
             .await?;
-        let taken = sqlx::query("UPDATE job_leases SET holder = $1, lease_until = $2 WHERE name = $3 AND lease_until <= $4")
-            .bind(&self.holder)
-            .bind(now.plus(interval).millis())
-            .bind(JOB)
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
+        let taken = sqlx::query(
+            "UPDATE job_leases SET holder = $1, lease_until = $2 WHERE name = $3 AND lease_until <= $4",
+        )
+        .bind(&self.holder)
+        .bind(now.plus(interval).millis())
+        .bind(JOB)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         if taken.rows_affected() == 0 {
             return Ok(None);
@@ -94,9 +103,12 @@ impl Reconciler {
             }
             let applied = match payment.purpose {
                 PaymentPurpose::Order => {
-                    self.checkout.settle_payment(payment.id, status, None).await? != crate::checkout::Settlement::NoChange
+                    self.checkout.settle_payment(payment.id, status, None).await?
+                        != crate::checkout::Settlement::NoChange
                 }
-                PaymentPurpose::Deposit => self.wallet.settle_deposit(payment.id, status, None).await? != Settlement::NoChange,
+                PaymentPurpose::Deposit => {
+                    self.wallet.settle_deposit(payment.id, status, None).await? != Settlement::NoChange
+                }
             };
             if applied {
                 tracing::info!(payment = %payment.id, ?status, "reconciliation applied a missed outcome");

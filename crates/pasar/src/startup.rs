@@ -22,14 +22,14 @@ use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::Rat
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
 use crate::inventory::{Inventory, ItemSealer};
+use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::orders::Orders;
-use crate::reconciliation::{self, Reconciler};
-use crate::wallet::{PointsEarner, PointsRules, Wallet};
 use crate::payments::sandbox::SandboxGateway;
 use crate::payments::{Gateway, Payments};
+use crate::reconciliation::{self, Reconciler};
 use crate::time::Clock;
-use crate::wallet::Wallet;
+use crate::wallet::{PointsEarner, PointsRules, Wallet};
 
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
@@ -59,7 +59,8 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url);
     let gateways: Vec<Arc<dyn Gateway>> = vec![Arc::new(sandbox.clone())];
     let payments = Payments::new(db.clone(), clock.clone(), gateways);
-        let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
+    let ledger = Ledger::new(db.clone(), clock.clone());
+    let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
     let currency = Currency::parse(&config.currency.to_uppercase()).map_err(anyhow::Error::msg)?;
     let points_rules = PointsRules {
         earn_per_minor: config.points_earn_per_minor,
@@ -81,7 +82,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         catalog.clone(),
         carts.clone(),
         inventory.clone(),
-                orders.clone(),
+        orders.clone(),
         payments.clone(),
         wallet.clone(),
         Duration::from_secs(config.payment_ttl),
@@ -104,7 +105,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         poll,
     )?;
     // In-process subscribers of the outbox: each module that reacts to events adds itself here.
-        let relay = Relay::new(db.clone(), clock.clone(), poll)
+    let relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
     Ok(AppState {
@@ -115,7 +116,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         payments,
         sandbox,
         carts,
-                checkout,
+        checkout,
         wallet,
         reconciler,
         limits: Arc::new(RateLimits::new(&config)),
@@ -126,8 +127,12 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         audit,
         webhooks,
         relay,
+        ledger,
     })
 }
+
+/// How often pending ledger transfers past their timeout are voided.
+const LEDGER_EXPIRY_PERIOD: Duration = Duration::from_secs(2);
 
 pub struct Application {
     listener: TcpListener,
@@ -164,14 +169,17 @@ impl Application {
             state.reconciler.clone(),
             Duration::from_secs(state.config.reconcile_interval_secs.max(1)),
         ));
+        let ledger_expiry =
+            tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
-                sweeper.abort();
+        sweeper.abort();
         reconciliation.abort();
+        ledger_expiry.abort();
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);

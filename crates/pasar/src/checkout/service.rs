@@ -43,7 +43,7 @@ pub struct CheckoutRequest {
     pub cart_id: Option<CartId>,
     /// `sandbox` (more gateways come with their issues).
     pub payment_method: String,
-        /// Required when anything physical is bought.
+    /// Required when anything physical is bought.
     pub shipping_address: Option<ShippingAddress>,
     /// Loyalty points to redeem against the order (worth a configured amount each, capped at
     /// a share of the order).
@@ -78,7 +78,7 @@ pub enum CheckoutError {
     OutOfStock(VariantId),
     #[error("no such order")]
     NotFound,
-        #[error("the payment gateway is unavailable")]
+    #[error("the payment gateway is unavailable")]
     GatewayUnavailable,
     #[error("the wallet balance does not cover this order")]
     InsufficientBalance,
@@ -146,7 +146,7 @@ pub struct Checkout {
     catalog: Catalog,
     carts: Carts,
     inventory: Inventory,
-        orders: Orders,
+    orders: Orders,
     payments: Payments,
     wallet: Wallet,
     payment_ttl: Duration,
@@ -160,7 +160,7 @@ impl Checkout {
         catalog: Catalog,
         carts: Carts,
         inventory: Inventory,
-                orders: Orders,
+        orders: Orders,
         payments: Payments,
         wallet: Wallet,
         payment_ttl: Duration,
@@ -186,7 +186,7 @@ impl Checkout {
             }
         }
         let (wanted, cart) = self.wanted_items(buyer, &request).await?;
-                let method = request.payment_method.as_str();
+        let method = request.payment_method.as_str();
         let from_wallet = method == WALLET;
         if !from_wallet {
             self.payments.gateway(method)?;
@@ -246,7 +246,7 @@ impl Checkout {
         )
         .map_err(OrdersError::from)?
         .ok_or(OrdersError::Empty)?;
-                // Pricing: shipping rates and vouchers join here when shipping and promotions land.
+        // Pricing: shipping rates and vouchers join here when shipping and promotions land.
         let shipping = Money::zero(currency);
         let points = request.points.unwrap_or(0);
         let rules = self.wallet.points_rules();
@@ -287,7 +287,7 @@ impl Checkout {
                 serde_json::json!({ "payment": { "id": payment.id, "provider": payment.provider, "total": payment.total } }),
             )
             .await?;
-                if let Some(cart) = cart {
+        if let Some(cart) = cart {
             self.carts.empty(&mut tx, cart).await?;
         }
         // Paid from the wallet: settled here, in this transaction, or refused with nothing kept.
@@ -320,7 +320,7 @@ impl Checkout {
             }
             other => other?,
         };
-                if from_wallet {
+        if from_wallet {
             self.fulfil(&mut tx, &payment, order_id, &buyer.user.to_string()).await?;
             tx.commit().await?;
             return Ok(Placed { order: self.orders.order(order_id).await?, payment });
@@ -483,7 +483,7 @@ impl Checkout {
     }
 
     /// Step 3: the order is paid; its held stock becomes sales and digital items are delivered.
-        async fn fulfil(
+    async fn fulfil(
         &self,
         conn: &mut Connection,
         payment: &Payment,
@@ -494,7 +494,7 @@ impl Checkout {
         self.orders.transition(conn, order_id, OrderStatus::Paid, Mover::System, actor, None).await?;
         let lines: HashMap<VariantId, OrderLineId> =
             order.lines.iter().map(|l| (l.variant_id, l.id)).collect();
-                self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
+        self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
         self.wallet.consume_points(conn, &order).await?;
         if payment.provider != WALLET {
             self.wallet.post_gateway_sale(conn, payment).await?;
@@ -570,7 +570,7 @@ impl Checkout {
         note: &str,
     ) -> Result<(), CheckoutError> {
         self.orders.transition(conn, order_id, to, mover, actor, Some(note)).await?;
-                // Voucher and delivery-slot releases join here, in reverse order of holding.
+        // Voucher and delivery-slot releases join here, in reverse order of holding.
         let order = self.orders.order_in(conn, order_id).await?;
         self.wallet.release_points(conn, &order).await?;
         self.inventory.release(conn, &order_id.to_string()).await?;
@@ -578,7 +578,7 @@ impl Checkout {
         Ok(())
     }
 
-        async fn refund_order(
+    async fn refund_order(
         &self,
         conn: &mut Connection,
         payment: &Payment,
@@ -591,7 +591,7 @@ impl Checkout {
             self.orders
                 .transition(conn, order_id, OrderStatus::Refunded, mover, actor, Some("refunded"))
                 .await?;
-                        self.inventory.restock(conn, &order_id.to_string(), actor).await?;
+            self.inventory.restock(conn, &order_id.to_string(), actor).await?;
             self.wallet.post_refund(conn, payment).await?;
         }
         Ok(())
@@ -601,7 +601,7 @@ impl Checkout {
     pub async fn expire_due(&self) -> Result<usize, CheckoutError> {
         let now = self.clock.now();
         let mut expired = 0;
-                for due in self.payments.due(now, 100).await? {
+        for due in self.payments.due(now, 100).await? {
             if due.purpose != PaymentPurpose::Order {
                 continue;
             }
@@ -687,7 +687,7 @@ impl Checkout {
             .iter()
             .find(|p| p.status == PaymentStatus::Succeeded)
             .ok_or_else(|| CheckoutError::Invalid("the order has no successful payment to refund".into()))?;
-                let outcome = if payment.provider == WALLET {
+        let outcome = if payment.provider == WALLET {
             ProviderStatus::Refunded
         } else {
             self.payments

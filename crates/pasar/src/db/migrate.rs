@@ -43,8 +43,9 @@ fn all_migrations() -> Vec<&'static Migration> {
         .chain(crate::payments::MIGRATIONS)
         .chain(crate::orders::MIGRATIONS)
         .chain(crate::cart::MIGRATIONS)
-                .chain(crate::checkout::MIGRATIONS)
+        .chain(crate::checkout::MIGRATIONS)
         .chain(crate::reconciliation::MIGRATIONS)
+        .chain(crate::ledger::MIGRATIONS)
         .collect();
     all.sort_by_key(|m| m.version);
     all

@@ -47,7 +47,7 @@ pub struct AppState {
     pub payments: crate::payments::Payments,
     pub sandbox: crate::payments::sandbox::SandboxGateway,
     pub carts: crate::cart::Carts,
-        pub checkout: crate::checkout::Checkout,
+    pub checkout: crate::checkout::Checkout,
     pub wallet: crate::wallet::Wallet,
     pub reconciler: crate::reconciliation::Reconciler,
     pub limits: Arc<rate_limit::RateLimits>,
@@ -55,6 +55,7 @@ pub struct AppState {
     pub audit: crate::audit::AuditStore,
     pub webhooks: crate::events::webhooks::Webhooks,
     pub relay: crate::events::Relay,
+    pub ledger: crate::ledger::Ledger,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -79,6 +80,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "catalog", description = "Products, variants, categories, brands and product images"),
         (name = "webhooks", description = "Merchant webhook endpoints, deliveries and replays (admin)"),
         (name = "audit", description = "The tamper-evident audit log (admin)"),
+        (name = "ledger", description = "The double-entry ledger: account balances (admin)"),
     )
 )]
 struct ApiDoc;
@@ -106,10 +108,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
         .merge(crate::orders::routes::router())
-                .merge(crate::payments::routes::router())
+        .merge(crate::payments::routes::router())
         .merge(crate::wallet::routes::router(state.clone()))
         .merge(crate::events::webhooks::routes::router(state.clone()))
         .merge(crate::audit::routes::router())
+        .merge(crate::ledger::routes::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))

@@ -271,7 +271,9 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::InsufficientBalance => {
                 ApiError::conflict("insufficient_balance", "the wallet balance does not cover this order")
             }
-            CheckoutError::InsufficientPoints => ApiError::conflict("insufficient_points", "not enough points"),
+            CheckoutError::InsufficientPoints => {
+                ApiError::conflict("insufficient_points", "not enough points")
+            }
             CheckoutError::Wallet(e) => e.into(),
             CheckoutError::Orders(e) => e.into(),
             CheckoutError::Payments(e) => e.into(),

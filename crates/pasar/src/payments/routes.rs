@@ -88,10 +88,12 @@ async fn receive_webhook(
     let event = Some((provider.as_str(), notice.event_id.as_str()));
     let applied = match payment.purpose {
         PaymentPurpose::Order => {
-            state.checkout.settle_payment(payment.id, status, event).await? != crate::checkout::Settlement::NoChange
+            state.checkout.settle_payment(payment.id, status, event).await?
+                != crate::checkout::Settlement::NoChange
         }
         PaymentPurpose::Deposit => {
-            state.wallet.settle_deposit(payment.id, status, event).await? != crate::wallet::Settlement::NoChange
+            state.wallet.settle_deposit(payment.id, status, event).await?
+                != crate::wallet::Settlement::NoChange
         }
     };
     let result = if applied { "applied" } else { "no_change" };

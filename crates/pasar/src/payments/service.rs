@@ -233,7 +233,11 @@ impl Payments {
     }
 
     /// Pending payments older than `created_before` that a gateway has (for reconciliation).
-    pub async fn pending_before(&self, created_before: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {
+    pub async fn pending_before(
+        &self,
+        created_before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Payment>, PaymentsError> {
         Ok(store::pending_before(self.db.reader(), created_before, limit).await?)
     }
 }

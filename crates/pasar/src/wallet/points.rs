@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::db::Db;
 use crate::events::{Delivery, Event, Subscriber};
 use crate::ledger::{AccountRef, Ledger, Transfer};
 use crate::money::Money;
-use crate::db::Db;
 
 /// The shop's points policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,7 @@ impl PointsEarner {
                     kind: "points_earned",
                     reference: Some(event.subject_id.clone()),
                     pending_timeout: None,
+                    actor: None,
                 },
             )
             .await?;

@@ -13,7 +13,7 @@ use super::service::{WalletError, WalletSummary};
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::pagination::{PageQuery, Page};
+use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState, idempotency};
 use crate::identity::Principal;
 use crate::identity::domain::Text;
@@ -37,7 +37,9 @@ impl From<WalletError> for ApiError {
         match err {
             WalletError::InsufficientBalance => ApiError::conflict("insufficient_balance", message),
             WalletError::InsufficientPoints => ApiError::conflict("insufficient_points", message),
-            WalletError::Invalid(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_wallet_request", message),
+            WalletError::Invalid(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_wallet_request", message)
+            }
             WalletError::NotFound => ApiError::not_found(),
             WalletError::GatewayUnavailable => ApiError::unavailable(anyhow::anyhow!(message)),
             WalletError::Ledger(e) => ApiError::internal(e),
@@ -86,8 +88,10 @@ async fn transactions(
 ) -> ApiResult<Json<TransactionPage>> {
     let page = PageQuery { limit: query.limit, cursor: query.cursor };
     let before: Option<String> = page.position()?;
-    let (records, more) =
-        state.wallet.history(caller.user, query.points.unwrap_or(false), before.as_deref(), page.limit()?).await?;
+    let (records, more) = state
+        .wallet
+        .history(caller.user, query.points.unwrap_or(false), before.as_deref(), page.limit()?)
+        .await?;
     let Page { data, next_cursor } = Page::new(records, more, |r: &TransferRecord| r.id.clone());
     Ok(Json(TransactionPage { data, next_cursor }))
 }
@@ -182,13 +186,11 @@ async fn adjust(
     ApiJson(body): ApiJson<Adjustment>,
 ) -> ApiResult<Json<Adjusted>> {
     state.identity.user(user).await?;
-    let id = headers
-        .get(idempotency::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), |key| format!("{admin}:{key}", admin = admin.user));
-    let balance = state
-        .wallet
-        .adjust(&id, user, body.amount, body.reason.as_str(), &admin.user.to_string())
-        .await?;
+    let id = headers.get(idempotency::HEADER).and_then(|v| v.to_str().ok()).map_or_else(
+        || uuid::Uuid::now_v7().simple().to_string(),
+        |key| format!("{admin}:{key}", admin = admin.user),
+    );
+    let balance =
+        state.wallet.adjust(&id, user, body.amount, body.reason.as_str(), &admin.user.to_string()).await?;
     Ok(Json(Adjusted { balance: Money::new(balance.available, body.amount.currency) }))
 }

@@ -8,15 +8,14 @@ use utoipa::ToSchema;
 use super::METHOD;
 use super::points::PointsRules;
 use crate::db::{Connection, Db};
-use crate::identity::Principal;
 use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
 use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer, TransferRecord};
 use crate::money::{Currency, Money};
 use crate::orders::Order;
 use crate::payments::gateway::ProviderStatus;
 use crate::payments::{
-    NewPayment, NewPayout, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Payout, PayoutDestination,
-    PayoutStatus, ProviderPayoutStatus,
+    NewPayment, NewPayout, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Payout,
+    PayoutDestination, PayoutStatus, ProviderPayoutStatus,
 };
 use crate::time::Clock;
 
@@ -47,7 +46,9 @@ pub enum WalletError {
 impl From<LedgerError> for WalletError {
     fn from(err: LedgerError) -> Self {
         match err {
-            LedgerError::InsufficientFunds { account } if account.starts_with("points:") => Self::InsufficientPoints,
+            LedgerError::InsufficientFunds { account } if account.starts_with("points:") => {
+                Self::InsufficientPoints
+            }
             LedgerError::InsufficientFunds { .. } => Self::InsufficientBalance,
             LedgerError::Database(e) => Self::Database(e),
             other => Self::Ledger(other),
@@ -140,7 +141,9 @@ impl Wallet {
             return Err(WalletError::Invalid("the amount must be positive and at most 10^12".into()));
         }
         if method == METHOD {
-            return Err(WalletError::Invalid("a deposit is paid through a gateway, not from the wallet".into()));
+            return Err(WalletError::Invalid(
+                "a deposit is paid through a gateway, not from the wallet".into(),
+            ));
         }
         let mut tx = self.db.begin().await?;
         let payment = self
@@ -188,7 +191,8 @@ impl Wallet {
         let moved = match (payment.status, outcome) {
             (PaymentStatus::Succeeded, _) => false,
             (_, ProviderStatus::Succeeded) => {
-                let moved = self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await?;
+                let moved =
+                    self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await?;
                 if moved {
                     let user: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
                     self.credit_deposit(&mut tx, &payment, user).await?;
@@ -204,7 +208,12 @@ impl Wallet {
         Ok(if moved { Settlement::Applied } else { Settlement::NoChange })
     }
 
-    async fn credit_deposit(&self, conn: &mut Connection, payment: &Payment, user: UserId) -> Result<(), WalletError> {
+    async fn credit_deposit(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        user: UserId,
+    ) -> Result<(), WalletError> {
         let clearing = AccountRef::gateway_clearing(&payment.provider, payment.amount.currency);
         self.ledger
             .transfer(
@@ -217,6 +226,7 @@ impl Wallet {
                     kind: "deposit",
                     reference: Some(payment.id.to_string()),
                     pending_timeout: None,
+                    actor: None,
                 },
             )
             .await?;
@@ -239,6 +249,7 @@ impl Wallet {
                     kind: "gateway_fee",
                     reference: Some(payment.id.to_string()),
                     pending_timeout: None,
+                    actor: None,
                 },
             )
             .await?;
@@ -254,7 +265,11 @@ impl Wallet {
             }
             let mut tx = self.db.begin().await?;
             let payment = self.payments.payment_in(&mut tx, due.id).await?;
-            if self.payments.transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM).await? {
+            if self
+                .payments
+                .transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM)
+                .await?
+            {
                 expired += 1;
             }
             tx.commit().await?;
@@ -264,7 +279,12 @@ impl Wallet {
 
     /// Pays an order from the buyer's wallet inside the checkout's transaction; refused with
     /// `InsufficientBalance` (and nothing written) when the balance does not cover it.
-    pub async fn pay_order(&self, conn: &mut Connection, payment: &Payment, buyer: UserId) -> Result<(), WalletError> {
+    pub async fn pay_order(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        buyer: UserId,
+    ) -> Result<(), WalletError> {
         self.ledger
             .transfer(
                 conn,
@@ -276,6 +296,7 @@ impl Wallet {
                     kind: "order_payment",
                     reference: Some(payment.reference.clone()),
                     pending_timeout: None,
+                    actor: Some(buyer.to_string()),
                 },
             )
             .await?;
@@ -284,7 +305,11 @@ impl Wallet {
 
     /// Books a gateway sale: the gateway owes us the order total (revenue) and the fee the buyer
     /// paid on top (passed to fees).
-    pub async fn post_gateway_sale(&self, conn: &mut Connection, payment: &Payment) -> Result<(), WalletError> {
+    pub async fn post_gateway_sale(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+    ) -> Result<(), WalletError> {
         self.ledger
             .transfer(
                 conn,
@@ -296,6 +321,7 @@ impl Wallet {
                     kind: "sale",
                     reference: Some(payment.reference.clone()),
                     pending_timeout: None,
+                    actor: None,
                 },
             )
             .await?;
@@ -322,6 +348,7 @@ impl Wallet {
                     kind: "refund",
                     reference: Some(payment.reference.clone()),
                     pending_timeout: None,
+                    actor: None,
                 },
             )
             .await?;
@@ -348,6 +375,7 @@ impl Wallet {
                     kind: "points_redeemed",
                     reference: Some(order.to_string()),
                     pending_timeout: Some(timeout),
+                    actor: Some(buyer.to_string()),
                 },
             )
             .await?;
@@ -359,7 +387,16 @@ impl Wallet {
         if order.discount.amount == 0 {
             return Ok(());
         }
-        match self.ledger.post_pending(conn, &format!("points_post:{}", order.id), &format!("points_hold:{}", order.id), None).await {
+        match self
+            .ledger
+            .post_pending(
+                conn,
+                &format!("points_post:{}", order.id),
+                &format!("points_hold:{}", order.id),
+                None,
+            )
+            .await
+        {
             Ok(_) | Err(LedgerError::PendingNotFound { .. }) => Ok(()),
             Err(other) => Err(other.into()),
         }
@@ -370,9 +407,14 @@ impl Wallet {
         if order.discount.amount == 0 {
             return Ok(());
         }
-        let voided = self.ledger.void_pending(conn, &format!("points_void:{}", order.id), &format!("points_hold:{}", order.id)).await;
+        let voided = self
+            .ledger
+            .void_pending(conn, &format!("points_void:{}", order.id), &format!("points_hold:{}", order.id))
+            .await;
         match voided {
-            Ok(_) | Err(LedgerError::PendingNotFound { .. } | LedgerError::PendingAlreadyResolved { .. }) => Ok(()),
+            Ok(_) | Err(LedgerError::PendingNotFound { .. } | LedgerError::PendingAlreadyResolved { .. }) => {
+                Ok(())
+            }
             Err(other) => Err(other.into()),
         }
     }
@@ -417,6 +459,7 @@ impl Wallet {
                     kind: "withdrawal",
                     reference: Some(payout.id.to_string()),
                     pending_timeout: Some(WITHDRAWAL_HOLD),
+                    actor: Some(user.to_string()),
                 },
             )
             .await?;
@@ -451,14 +494,18 @@ impl Wallet {
         let hold = format!("withdrawal:{}", payout.id);
         let moved = match (payout.status, outcome) {
             (PayoutStatus::Pending, ProviderPayoutStatus::Succeeded) => {
-                let moved = self.payments.transition_payout(&mut tx, &payout, PayoutStatus::Succeeded, &actor).await?;
+                let moved = self
+                    .payments
+                    .transition_payout(&mut tx, &payout, PayoutStatus::Succeeded, &actor)
+                    .await?;
                 if moved {
                     self.ledger.post_pending(&mut tx, &format!("{hold}:paid"), &hold, None).await?;
                 }
                 moved
             }
             (PayoutStatus::Pending, ProviderPayoutStatus::Failed) => {
-                let moved = self.payments.transition_payout(&mut tx, &payout, PayoutStatus::Failed, &actor).await?;
+                let moved =
+                    self.payments.transition_payout(&mut tx, &payout, PayoutStatus::Failed, &actor).await?;
                 if moved {
                     self.ledger.void_pending(&mut tx, &format!("{hold}:returned"), &hold).await?;
                 }
@@ -472,13 +519,21 @@ impl Wallet {
 
     /// An admin's correction of a buyer's wallet (positive credits, negative debits), never
     /// taking it below zero. `id` makes a retried adjustment land once.
-    pub async fn adjust(&self, id: &str, user: UserId, amount: Money, reason: &str, actor: &str) -> Result<Balance, WalletError> {
+    pub async fn adjust(
+        &self,
+        id: &str,
+        user: UserId,
+        amount: Money,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Balance, WalletError> {
         if amount.currency != self.currency || amount.amount == 0 {
             return Err(WalletError::Invalid(format!("give a non-zero amount in {}", self.currency)));
         }
         let wallet = AccountRef::wallet(user, amount.currency);
         let other = AccountRef::adjustments(amount.currency);
-        let (debit, credit) = if amount.amount > 0 { (other, wallet.clone()) } else { (wallet.clone(), other) };
+        let (debit, credit) =
+            if amount.amount > 0 { (other, wallet.clone()) } else { (wallet.clone(), other) };
         let mut tx = self.db.begin().await?;
         self.ledger
             .transfer(
@@ -491,6 +546,7 @@ impl Wallet {
                     kind: "adjustment",
                     reference: Some(format!("{actor}: {reason}")),
                     pending_timeout: None,
+                    actor: Some(actor.to_owned()),
                 },
             )
             .await?;

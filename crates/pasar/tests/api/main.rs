@@ -15,6 +15,7 @@ mod events;
 mod helpers;
 mod idempotency;
 mod inventory;
+mod ledger;
 mod ops;
 mod payouts;
 mod wallet;

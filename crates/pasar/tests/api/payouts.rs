@@ -44,10 +44,17 @@ async fn create(app: &TestApp, new: NewPayout) -> Result<Payout, PaymentsError> 
     created
 }
 
-/// A payout the sandbox has been asked to send.
+/// A payout the sandbox has been asked to send: a withdrawal from a funded wallet, whose hold
+/// the settlement posts or voids.
 async fn requested_payout(app: &TestApp) -> Payout {
-    let payout = create(app, new_payout(AMOUNT)).await.unwrap();
-    app.state.payments.request_payout(&payout).await.unwrap()
+    let payee = UserId::new();
+    let amount = Money::new(AMOUNT, Currency::IDR);
+    app.state
+        .wallet
+        .adjust(&format!("fund:{payee}"), payee, amount, "funds to withdraw", "system")
+        .await
+        .unwrap();
+    app.state.wallet.withdraw(payee, amount, destination(), "sandbox").await.unwrap()
 }
 
 async fn press(app: &TestApp, payout: &Payout, button: &str) -> Response {
