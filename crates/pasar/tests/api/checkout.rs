@@ -7,9 +7,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, assert_error, shipping_address, spawn_app};
 
-/// Stock invariants straight from the database: 0 <= reserved <= on_hand, on_hand is the sum
-/// of the movements, reserved is the sum of held reservations.
-pub async fn assert_stock_invariants(app: &TestApp) {
+/// The invariants of DESIGN section 4, checked from the database: 0 <= reserved <= on_hand,
+/// on_hand is the sum of the movements, reserved is the sum of held reservations; and the
+/// ledger verifies (debits equal credits, no wallet below zero, stored totals match transfers).
+pub async fn assert_invariants(app: &TestApp) {
+    let violations = app.state.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "ledger violations: {violations:?}");
     let levels: Vec<(String, i64, i64)> =
         sqlx::query_as("SELECT variant_id, on_hand, reserved FROM stock_levels")
             .fetch_all(app.state.db.reader())
@@ -77,7 +80,7 @@ async fn two_hundred_buyers_racing_for_ten_units_get_exactly_ten_orders() {
     let orders: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(app.state.db.reader()).await.unwrap();
     assert_eq!(orders, 10);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -106,7 +109,7 @@ async fn multi_item_checkouts_in_random_order_never_deadlock_or_oversell() {
     let statuses = futures::future::join_all(attempts).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
     assert!(statuses.contains(&StatusCode::CREATED));
-    assert_stock_invariants(app).await;
+    assert_invariants(app).await;
     for variant in &variants {
         let level = app.stock_level(&admin, variant).await;
         assert_eq!(level["on_hand"], 15);
@@ -326,7 +329,7 @@ async fn a_buyer_browses_fills_a_cart_pays_in_the_sandbox_and_receives_digital_k
         .await
         .unwrap();
     assert_eq!(as_admin["lines"][0]["items"].as_array().unwrap().len(), 2);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -340,7 +343,7 @@ async fn a_failed_payment_cancels_the_order_and_releases_its_stock() {
     assert_eq!(app.press(placed["payment"]["id"].as_str().unwrap(), "fail").await.status(), StatusCode::OK);
     app.wait_for_order(&buyer.access_token, placed["order"]["id"].as_str().unwrap(), "cancelled").await;
     assert_eq!(app.stock_level(&admin, &variant).await["available"], 1);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -362,7 +365,7 @@ async fn an_unpaid_order_expires_at_its_deadline_and_its_stock_returns() {
     assert_eq!(order["status"], "expired");
     assert_eq!(order["payments"][0]["status"], "expired");
     assert_eq!(app.stock_level(&admin, &variant).await["available"], 1);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -406,7 +409,7 @@ async fn a_payment_after_the_deadline_revives_the_order_when_stock_is_still_ther
     assert_eq!(order["refund_due"], false);
     let level = app.stock_level(&admin, &variant).await;
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(0), Some(0)));
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -441,7 +444,7 @@ async fn a_payment_after_the_deadline_is_flagged_for_refund_when_the_stock_was_s
     }
     let level = app.stock_level(&admin, &variant).await;
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(1), Some(1)), "never oversold");
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -480,7 +483,7 @@ async fn a_buyer_cancels_an_unpaid_order_but_not_a_paid_one() {
         .await
         .unwrap();
     assert_error(foreign, StatusCode::NOT_FOUND, "not_found").await;
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -540,7 +543,7 @@ async fn an_admin_cancelling_a_paid_order_refunds_it_and_restocks() {
     assert_eq!(cancelled["status"], "refunded");
     assert_eq!(cancelled["payments"][0]["status"], "refunded");
     assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 1);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::checkout::assert_stock_invariants;
+use crate::checkout::assert_invariants;
 use crate::helpers::{SANDBOX_SECRET, TestApp, shipping_address, spawn_app};
 
 const ROUNDS: usize = 20;
@@ -109,7 +109,7 @@ async fn killing_the_server_mid_checkout_loses_no_acknowledged_order_and_breaks_
     // Restarting the in-process instance runs the sweeper and resumes what was cut short.
     let app = app.restart_after(Duration::ZERO).await;
     app.sweep().await;
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(!acknowledged.is_empty(), "the load placed orders");
     for order in &acknowledged {

@@ -5,7 +5,7 @@ use pasar::payments::sandbox::signature_header;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::checkout::assert_stock_invariants;
+use crate::checkout::assert_invariants;
 use crate::helpers::{SANDBOX_SECRET, Session, TestApp, assert_error, eventually, spawn_app, spawn_app_with};
 
 fn idr(amount: i64) -> Value {
@@ -105,7 +105,7 @@ async fn paying_with_the_wallet_settles_the_order_at_once_or_refuses_it_whole() 
     );
     let orders: Value = app.get("/v1/orders", Some(&ana.access_token)).await.json().await.unwrap();
     assert_eq!(orders["data"].as_array().unwrap().len(), 1);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
     assert_ledger_balances(&app).await;
 }
 
@@ -125,7 +125,7 @@ async fn concurrent_wallet_checkouts_spend_exactly_what_the_balance_covers() {
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 25, "{statuses:?}");
     assert_eq!(wallet(&app, &ana).await["balance"]["amount"], 0);
     assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 95);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
     assert_ledger_balances(&app).await;
 }
 

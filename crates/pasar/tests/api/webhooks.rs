@@ -4,7 +4,7 @@ use pasar::payments::sandbox::signature_header;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::checkout::assert_stock_invariants;
+use crate::checkout::assert_invariants;
 use crate::helpers::{SANDBOX_SECRET, Session, TestApp, spawn_app_with};
 
 /// A shop whose sandbox cannot reach it: the tests deliver the webhooks themselves.
@@ -99,7 +99,7 @@ async fn the_same_webhook_twenty_times_at_once_has_one_effect() {
     app.wait_for_order(&token, &order_id, "paid").await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM stock_movements WHERE reference = $1", &order_id).await, 1);
     assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 99);
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
@@ -123,7 +123,7 @@ async fn every_ordering_of_events_ends_where_the_gateway_says() {
             assert_eq!(steps, 2, "one move only, whatever the order of events: {ordering:?} {order}");
         }
     }
-    assert_stock_invariants(&app).await;
+    assert_invariants(&app).await;
 }
 
 #[tokio::test]
