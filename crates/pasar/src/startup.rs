@@ -134,7 +134,8 @@ impl Application {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
         let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone()));
-        let ledger_expiry = tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
+        let ledger_expiry =
+            tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));

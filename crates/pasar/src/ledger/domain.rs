@@ -324,7 +324,8 @@ pub struct StoredTransfer {
 impl StoredTransfer {
     /// The stored row a new transfer makes.
     pub fn of(t: &Transfer, now: Timestamp) -> Self {
-        let status = if t.pending_timeout.is_some() { TransferStatus::Pending } else { TransferStatus::Posted };
+        let status =
+            if t.pending_timeout.is_some() { TransferStatus::Pending } else { TransferStatus::Posted };
         StoredTransfer {
             record: TransferRecord {
                 id: t.id.clone(),
@@ -610,7 +611,12 @@ impl Book {
         self.resolve(id, pending_id, TransferStatus::Posted, amount, now)
     }
 
-    pub fn void_pending(&mut self, id: &str, pending_id: &str, now: Timestamp) -> Result<TransferOutcome, LedgerError> {
+    pub fn void_pending(
+        &mut self,
+        id: &str,
+        pending_id: &str,
+        now: Timestamp,
+    ) -> Result<TransferOutcome, LedgerError> {
         self.resolve(id, pending_id, TransferStatus::Voided, None, now)
     }
 
@@ -619,7 +625,9 @@ impl Book {
         let due: Vec<String> = self
             .transfers
             .values()
-            .filter(|t| t.record.status == TransferStatus::Pending && t.timeout_at.is_some_and(|at| at <= now))
+            .filter(|t| {
+                t.record.status == TransferStatus::Pending && t.timeout_at.is_some_and(|at| at <= now)
+            })
             .map(|t| t.record.id.clone())
             .collect();
         for id in &due {
@@ -771,14 +779,29 @@ mod tests {
         let clearing = AccountRef::gateway_clearing("sandbox", Currency::IDR);
         let revenue = AccountRef::revenue(Currency::IDR);
         book.transfer(&transfer("deposit", &clearing, &wallet, 1000), now).unwrap();
-        let hold = Transfer { pending_timeout: Some(Duration::from_secs(60)), ..transfer("hold", &wallet, &revenue, 700) };
+        let hold = Transfer {
+            pending_timeout: Some(Duration::from_secs(60)),
+            ..transfer("hold", &wallet, &revenue, 700)
+        };
         book.transfer(&hold, now).unwrap();
-        assert_eq!(book.balance(&wallet.code), Balance { posted: 1000, pending_debits: 700, pending_credits: 0, available: 300 });
+        assert_eq!(
+            book.balance(&wallet.code),
+            Balance { posted: 1000, pending_debits: 700, pending_credits: 0, available: 300 }
+        );
         assert!(matches!(book.post_pending("post", "hold", Some(800), now), Err(LedgerError::InvalidAmount)));
         assert_eq!(book.post_pending("post", "hold", Some(400), now).unwrap(), TransferOutcome::Created);
-        assert_eq!(book.post_pending("post", "hold", Some(400), now).unwrap(), TransferOutcome::AlreadyExists);
-        assert!(matches!(book.void_pending("void", "hold", now), Err(LedgerError::PendingAlreadyResolved { .. })));
-        assert_eq!(book.balance(&wallet.code), Balance { posted: 600, pending_debits: 0, pending_credits: 0, available: 600 });
+        assert_eq!(
+            book.post_pending("post", "hold", Some(400), now).unwrap(),
+            TransferOutcome::AlreadyExists
+        );
+        assert!(matches!(
+            book.void_pending("void", "hold", now),
+            Err(LedgerError::PendingAlreadyResolved { .. })
+        ));
+        assert_eq!(
+            book.balance(&wallet.code),
+            Balance { posted: 600, pending_debits: 0, pending_credits: 0, available: 600 }
+        );
         assert_eq!(book.balance(&revenue.code).posted, 400);
         assert!(book.verify().is_empty());
     }
@@ -787,7 +810,8 @@ mod tests {
     fn verify_names_an_account_whose_totals_differ_from_its_transfers() {
         let wallet = AccountRef::wallet(user(1), Currency::IDR);
         let accounts = vec![(wallet.clone(), Totals { credits_posted: 500, ..Totals::default() })];
-        let sums = HashMap::from([(wallet.code.clone(), Totals { credits_posted: 400, ..Totals::default() })]);
+        let sums =
+            HashMap::from([(wallet.code.clone(), Totals { credits_posted: 400, ..Totals::default() })]);
         let found = verify_totals(&accounts, &sums);
         assert!(found.iter().any(|v| v.what
             == format!("account {}: stored credits posted 500 but its transfers sum to 400", wallet.code)));
@@ -847,8 +871,11 @@ mod tests {
             (user.clone(), amount.clone()).prop_map(|(user, amount)| Step::Deposit { user, amount }),
             (user.clone(), amount.clone()).prop_map(|(user, amount)| Step::Spend { user, amount }),
             (user.clone(), amount.clone()).prop_map(|(user, amount)| Step::Refund { user, amount }),
-            (user.clone(), amount.clone(), 1u64..30)
-                .prop_map(|(user, amount, timeout_secs)| Step::Hold { user, amount, timeout_secs }),
+            (user.clone(), amount.clone(), 1u64..30).prop_map(|(user, amount, timeout_secs)| Step::Hold {
+                user,
+                amount,
+                timeout_secs
+            }),
             (0usize..40, proptest::option::of(1i64..600)).prop_map(|(hold, part)| Step::Post { hold, part }),
             (0usize..40).prop_map(|hold| Step::Void { hold }),
             (1u64..20).prop_map(|secs| Step::Wait { secs }),

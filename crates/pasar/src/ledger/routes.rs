@@ -24,13 +24,17 @@ impl From<LedgerError> for ApiError {
                 ApiError::conflict("insufficient_funds", err.to_string())
                     .with_details(serde_json::json!({ "account": account }))
             }
-            LedgerError::ExistsWithDifferentFields { .. } => ApiError::conflict("transfer_exists", err.to_string()),
+            LedgerError::ExistsWithDifferentFields { .. } => {
+                ApiError::conflict("transfer_exists", err.to_string())
+            }
             LedgerError::PendingNotFound { .. } => ApiError::conflict("pending_not_found", err.to_string()),
             LedgerError::PendingAlreadyResolved { .. } => {
                 ApiError::conflict("pending_already_resolved", err.to_string())
             }
             LedgerError::InvalidAmount => ApiError::field("amount", err.to_string()),
-            LedgerError::UnitMismatch | LedgerError::SameAccount => ApiError::field("account", err.to_string()),
+            LedgerError::UnitMismatch | LedgerError::SameAccount => {
+                ApiError::field("account", err.to_string())
+            }
             LedgerError::Database(e) => e.into(),
         }
     }

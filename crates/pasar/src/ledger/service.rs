@@ -39,7 +39,11 @@ impl Ledger {
 
     /// Posts (or, with `pending_timeout`, holds) a transfer inside the caller's transaction.
     /// Accounts are opened on first use.
-    pub async fn transfer(&self, conn: &mut Connection, t: &Transfer) -> Result<TransferOutcome, LedgerError> {
+    pub async fn transfer(
+        &self,
+        conn: &mut Connection,
+        t: &Transfer,
+    ) -> Result<TransferOutcome, LedgerError> {
         domain::validate(t)?;
         let now = self.clock.now();
         let mut savepoint = conn.begin().await?;
@@ -85,7 +89,11 @@ impl Ledger {
     }
 
     /// The account's balance as the caller's transaction sees it.
-    pub async fn balance_in(&self, conn: &mut Connection, account: &AccountRef) -> Result<Balance, LedgerError> {
+    pub async fn balance_in(
+        &self,
+        conn: &mut Connection,
+        account: &AccountRef,
+    ) -> Result<Balance, LedgerError> {
         let stored = store::account(&mut *conn, &account.code).await?;
         Ok(stored.map(|(_, totals)| totals.balance()).unwrap_or_default())
     }
@@ -150,7 +158,8 @@ impl Ledger {
         let accounts = store::accounts(&mut *tx).await?;
         let sums = store::transfer_sums(&mut tx).await?;
         let mut found = domain::verify_totals(&accounts, &sums);
-        found.extend(store::inconsistent_transfers(&mut tx).await?.into_iter().map(|what| Violation { what }));
+        found
+            .extend(store::inconsistent_transfers(&mut tx).await?.into_iter().map(|what| Violation { what }));
         tx.rollback().await?;
         Ok(found)
     }

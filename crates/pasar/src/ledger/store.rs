@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-use super::domain::{AccountKind, AccountRef, Change, StoredTransfer, Totals, TransferRecord, TransferStatus};
+use super::domain::{
+    AccountKind, AccountRef, Change, StoredTransfer, Totals, TransferRecord, TransferStatus,
+};
 use crate::db::Connection;
 use crate::time::Timestamp;
 
@@ -13,7 +15,8 @@ fn decode_err(column: &str, text: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
 }
 
-const ACCOUNT_COLUMNS: &str = "code, unit, kind, debits_posted, credits_posted, debits_pending, credits_pending";
+const ACCOUNT_COLUMNS: &str =
+    "code, unit, kind, debits_posted, credits_posted, debits_pending, credits_pending";
 
 fn account_of(row: &AnyRow) -> Result<(AccountRef, Totals), sqlx::Error> {
     let kind: String = row.try_get("kind")?;
@@ -104,15 +107,16 @@ pub async fn account<'c>(
     row.as_ref().map(account_of).transpose()
 }
 
-pub async fn accounts<'c>(ex: impl Executor<'c, Database = Any>) -> Result<Vec<(AccountRef, Totals)>, sqlx::Error> {
+pub async fn accounts<'c>(
+    ex: impl Executor<'c, Database = Any>,
+) -> Result<Vec<(AccountRef, Totals)>, sqlx::Error> {
     let rows = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts ORDER BY code"))
         .fetch_all(ex)
         .await?;
     rows.iter().map(account_of).collect()
 }
 
-const TRANSFER_COLUMNS: &str =
-    "id, kind, debit_code, credit_code, amount, unit, status, pending_id, timeout_at, reference, created_at, resolved_at";
+const TRANSFER_COLUMNS: &str = "id, kind, debit_code, credit_code, amount, unit, status, pending_id, timeout_at, reference, created_at, resolved_at";
 
 fn transfer_of(row: &AnyRow) -> Result<StoredTransfer, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -313,7 +317,9 @@ pub async fn inconsistent_transfers(conn: &mut Connection) -> Result<Vec<String>
 }
 
 pub async fn counts(conn: &mut Connection) -> Result<(i64, i64), sqlx::Error> {
-    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_accounts").fetch_one(&mut *conn).await?;
-    let transfers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transfers").fetch_one(&mut *conn).await?;
+    let accounts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ledger_accounts").fetch_one(&mut *conn).await?;
+    let transfers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transfers").fetch_one(&mut *conn).await?;
     Ok((accounts, transfers))
 }

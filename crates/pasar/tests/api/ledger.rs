@@ -56,7 +56,12 @@ async fn apply(ledger: &Ledger, app: &TestApp, t: &Transfer) -> Result<TransferO
     outcome
 }
 
-async fn post(app: &TestApp, id: &str, pending: &str, amount: Option<i64>) -> Result<TransferOutcome, LedgerError> {
+async fn post(
+    app: &TestApp,
+    id: &str,
+    pending: &str,
+    amount: Option<i64>,
+) -> Result<TransferOutcome, LedgerError> {
     let mut tx = app.state.db.begin().await.unwrap();
     let outcome = app.state.ledger.post_pending(&mut tx, id, pending, amount).await;
     if outcome.is_ok() {
@@ -89,15 +94,17 @@ async fn assert_verified(app: &TestApp) {
 
 /// The payloads of the outbox events of `event_type` about `subject`.
 async fn events(app: &TestApp, event_type: &str, subject: &str) -> Vec<(String, Value)> {
-    sqlx::query("SELECT actor, payload FROM outbox_events WHERE event_type = $1 AND subject_id = $2 ORDER BY id")
-        .bind(event_type)
-        .bind(subject)
-        .fetch_all(app.state.db.reader())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get("actor"), serde_json::from_str(&row.get::<String, _>("payload")).unwrap()))
-        .collect()
+    sqlx::query(
+        "SELECT actor, payload FROM outbox_events WHERE event_type = $1 AND subject_id = $2 ORDER BY id",
+    )
+    .bind(event_type)
+    .bind(subject)
+    .fetch_all(app.state.db.reader())
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get("actor"), serde_json::from_str(&row.get::<String, _>("payload")).unwrap()))
+    .collect()
 }
 
 #[tokio::test]
@@ -112,7 +119,10 @@ async fn a_retried_transfer_applies_once_and_one_with_other_fields_is_refused() 
     let refused = apply(ledger, &app, &changed).await;
     assert!(matches!(refused, Err(LedgerError::ExistsWithDifferentFields { ref id }) if id == "deposit:1"));
     let elsewhere = Transfer { reference: None, ..t.clone() };
-    assert!(matches!(apply(ledger, &app, &elsewhere).await, Err(LedgerError::ExistsWithDifferentFields { .. })));
+    assert!(matches!(
+        apply(ledger, &app, &elsewhere).await,
+        Err(LedgerError::ExistsWithDifferentFields { .. })
+    ));
 
     assert_eq!(balance(&app, &wallet(user)).await, balance_of(1000, 0));
     assert_eq!(balance(&app, &clearing()).await, balance_of(-1000, 0));
@@ -146,10 +156,19 @@ async fn a_refused_transfer_changes_nothing_and_leaves_the_callers_transaction_u
     assert!(matches!(ledger.transfer(&mut tx, &same).await, Err(LedgerError::SameAccount)));
     let points = Transfer { credit: AccountRef::points(user), ..spend("spend:3", user, 10) };
     assert!(matches!(ledger.transfer(&mut tx, &points).await, Err(LedgerError::UnitMismatch)));
-    let disguised = Transfer { credit: AccountRef { kind: pasar::ledger::AccountKind::Revenue, ..wallet(user) }, ..deposit("deposit:2", user, 10) };
+    let disguised = Transfer {
+        credit: AccountRef { kind: pasar::ledger::AccountKind::Revenue, ..wallet(user) },
+        ..deposit("deposit:2", user, 10)
+    };
     assert!(matches!(ledger.transfer(&mut tx, &disguised).await, Err(LedgerError::UnitMismatch)));
-    assert!(matches!(ledger.transfer(&mut tx, &spend("spend:4", user, 0)).await, Err(LedgerError::InvalidAmount)));
-    assert!(matches!(ledger.transfer(&mut tx, &spend("spend:5", user, -5)).await, Err(LedgerError::InvalidAmount)));
+    assert!(matches!(
+        ledger.transfer(&mut tx, &spend("spend:4", user, 0)).await,
+        Err(LedgerError::InvalidAmount)
+    ));
+    assert!(matches!(
+        ledger.transfer(&mut tx, &spend("spend:5", user, -5)).await,
+        Err(LedgerError::InvalidAmount)
+    ));
     assert_eq!(ledger.balance_in(&mut tx, &wallet(user)).await.unwrap(), balance_of(500, 0));
     tx.commit().await.unwrap();
 
@@ -175,7 +194,10 @@ async fn a_hold_posted_in_part_moves_that_part_and_releases_the_rest_once() {
         Balance { posted: 0, pending_debits: 0, pending_credits: 600, available: 0 }
     );
     assert!(
-        matches!(apply(ledger, &app, &spend("spend:1", user, 401)).await, Err(LedgerError::InsufficientFunds { .. })),
+        matches!(
+            apply(ledger, &app, &spend("spend:1", user, 401)).await,
+            Err(LedgerError::InsufficientFunds { .. })
+        ),
         "held money cannot be spent"
     );
     assert_eq!(events(&app, "ledger.transfer_pending", "hold:1").await.len(), 1);
@@ -184,12 +206,27 @@ async fn a_hold_posted_in_part_moves_that_part_and_releases_the_rest_once() {
     assert!(matches!(post(&app, "post:1", "hold:1", Some(0)).await, Err(LedgerError::InvalidAmount)));
     assert_eq!(post(&app, "post:1", "hold:1", Some(450)).await.unwrap(), TransferOutcome::Created);
     assert_eq!(post(&app, "post:1", "hold:1", Some(450)).await.unwrap(), TransferOutcome::AlreadyExists);
-    assert!(matches!(post(&app, "post:1", "hold:1", None).await, Err(LedgerError::ExistsWithDifferentFields { .. })));
-    assert!(matches!(post(&app, "post:2", "hold:1", None).await, Err(LedgerError::PendingAlreadyResolved { .. })));
+    assert!(matches!(
+        post(&app, "post:1", "hold:1", None).await,
+        Err(LedgerError::ExistsWithDifferentFields { .. })
+    ));
+    assert!(matches!(
+        post(&app, "post:2", "hold:1", None).await,
+        Err(LedgerError::PendingAlreadyResolved { .. })
+    ));
     assert!(matches!(void(&app, "void:1", "hold:1").await, Err(LedgerError::PendingAlreadyResolved { .. })));
-    assert!(matches!(post(&app, "post:3", "deposit:1", None).await, Err(LedgerError::PendingNotFound { .. })));
-    assert!(matches!(post(&app, "post:4", "hold:none", None).await, Err(LedgerError::PendingNotFound { .. })));
-    assert!(matches!(apply(ledger, &app, &held).await, Ok(TransferOutcome::AlreadyExists)), "the hold's own retry");
+    assert!(matches!(
+        post(&app, "post:3", "deposit:1", None).await,
+        Err(LedgerError::PendingNotFound { .. })
+    ));
+    assert!(matches!(
+        post(&app, "post:4", "hold:none", None).await,
+        Err(LedgerError::PendingNotFound { .. })
+    ));
+    assert!(
+        matches!(apply(ledger, &app, &held).await, Ok(TransferOutcome::AlreadyExists)),
+        "the hold's own retry"
+    );
 
     assert_eq!(balance(&app, &wallet(user)).await, balance_of(550, 0));
     assert_eq!(balance(&app, &revenue()).await, balance_of(450, 0));
@@ -197,7 +234,8 @@ async fn a_hold_posted_in_part_moves_that_part_and_releases_the_rest_once() {
     assert_eq!(after, "system");
 
     let (page, more) = ledger.history(&wallet(user), None, 2).await.unwrap();
-    let shown: Vec<(&str, TransferStatus, i64)> = page.iter().map(|t| (t.id.as_str(), t.status, t.amount)).collect();
+    let shown: Vec<(&str, TransferStatus, i64)> =
+        page.iter().map(|t| (t.id.as_str(), t.status, t.amount)).collect();
     assert_eq!(shown, [("post:1", TransferStatus::Posted, 450), ("hold:1", TransferStatus::Posted, 600)]);
     assert_eq!(page[0].pending_id.as_deref(), Some("hold:1"));
     assert!(more);
@@ -218,7 +256,10 @@ async fn a_voided_hold_gives_everything_back_once() {
 
     assert_eq!(void(&app, "void:1", "hold:1").await.unwrap(), TransferOutcome::Created);
     assert_eq!(void(&app, "void:1", "hold:1").await.unwrap(), TransferOutcome::AlreadyExists);
-    assert!(matches!(post(&app, "post:1", "hold:1", None).await, Err(LedgerError::PendingAlreadyResolved { .. })));
+    assert!(matches!(
+        post(&app, "post:1", "hold:1", None).await,
+        Err(LedgerError::PendingAlreadyResolved { .. })
+    ));
     assert!(matches!(void(&app, "void:2", "hold:1").await, Err(LedgerError::PendingAlreadyResolved { .. })));
     assert_eq!(balance(&app, &wallet(user)).await, balance_of(1000, 0));
     assert_eq!(balance(&app, &revenue()).await, Balance::default());
@@ -243,7 +284,10 @@ async fn a_hold_past_its_timeout_is_voided_by_the_sweep_and_can_no_longer_be_pos
     assert_eq!(ahead.expire_pending().await.unwrap(), 0, "once");
     assert_eq!(balance(&app, &wallet(user)).await, balance_of(1000, 200));
     assert_eq!(events(&app, "ledger.transfer_voided", "hold:1").await[0].1["transfer"]["status"], "expired");
-    assert!(matches!(post(&app, "post:1", "hold:1", None).await, Err(LedgerError::PendingAlreadyResolved { .. })));
+    assert!(matches!(
+        post(&app, "post:1", "hold:1", None).await,
+        Err(LedgerError::PendingAlreadyResolved { .. })
+    ));
 
     // The server's own sweep, once its clock passes the second hold's timeout.
     app.clock.advance(Duration::from_secs(91));
@@ -256,7 +300,9 @@ async fn a_hold_past_its_timeout_is_voided_by_the_sweep_and_can_no_longer_be_pos
     })
     .await;
     let (history, _) = ledger.history(&wallet(user), None, 10).await.unwrap();
-    assert!(history.iter().filter(|t| t.id.starts_with("hold:")).all(|t| t.status == TransferStatus::Expired));
+    assert!(
+        history.iter().filter(|t| t.id.starts_with("hold:")).all(|t| t.status == TransferStatus::Expired)
+    );
     assert_verified(&app).await;
 }
 
@@ -370,8 +416,12 @@ async fn admins_see_every_balance_and_the_totals_per_unit_and_customers_do_not()
     let customer = app.register("buyer@example.com").await;
     let response = app.get("/v1/admin/ledger/balances", Some(&customer.access_token)).await;
     assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_error(app.get("/v1/admin/ledger/balances", None).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/admin/ledger/balances", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 
     let admin = app.admin().await;
     let response = app.get("/v1/admin/ledger/balances", Some(&admin.access_token)).await;
@@ -404,7 +454,9 @@ async fn concurrent_retries_of_one_transfer_apply_it_once_and_a_hold_resolves_on
     let retries: Vec<_> = (0..20)
         .map(|_| {
             let app = Arc::clone(&app);
-            tokio::spawn(async move { apply(&app.state.ledger, &app, &deposit("deposit:1", user, 1000)).await })
+            tokio::spawn(
+                async move { apply(&app.state.ledger, &app, &deposit("deposit:1", user, 1000)).await },
+            )
         })
         .collect();
     let mut created = 0;
@@ -441,6 +493,9 @@ async fn concurrent_retries_of_one_transfer_apply_it_once_and_a_hold_resolves_on
     }
     assert_eq!(resolved, 1, "a hold is posted or voided once");
     let wallet_balance = balance(&app, &wallet(user)).await;
-    assert!(wallet_balance == balance_of(400, 0) || wallet_balance == balance_of(1000, 0), "{wallet_balance:?}");
+    assert!(
+        wallet_balance == balance_of(400, 0) || wallet_balance == balance_of(1000, 0),
+        "{wallet_balance:?}"
+    );
     assert_verified(&app).await;
 }
