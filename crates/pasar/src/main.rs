@@ -196,10 +196,9 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
 async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
     let db = startup::open_database(config).await?;
     let ledger = pasar::ledger::Ledger::new(db.clone(), Clock::system());
-    let checked =
-        async { Ok::<_, pasar::ledger::LedgerError>((ledger.verify().await?, ledger.counts().await?)) }.await;
+    let (verified, counted) = (ledger.verify().await, ledger.counts().await);
     db.close().await;
-    let (violations, (accounts, transfers)) = checked?;
+    let (violations, (accounts, transfers)) = (verified?, counted?);
     if violations.is_empty() {
         println!("ledger OK: {accounts} accounts and {transfers} transfers verified");
         return Ok(());

@@ -360,10 +360,6 @@ impl StoredTransfer {
         }
     }
 
-    pub fn is_hold(&self) -> bool {
-        self.timeout_at.is_some()
-    }
-
     /// Whether this is the row `t` made (a retry of it is then a no-op). The status may
     /// have moved on since (a hold posted later); the transfer is still the same.
     pub fn same_as(&self, t: &Transfer) -> bool {
@@ -891,136 +887,173 @@ mod tests {
 
         #[test]
         fn the_book_keeps_every_invariant_and_agrees_with_the_model(steps in proptest::collection::vec(step(), 1..80)) {
-            let mut book = Book::default();
-            let mut model = Model::default();
-            let mut now = Timestamp::from_millis(1_000);
-            let mut made: Vec<Transfer> = Vec::new();
-            let mut hold_ids: Vec<String> = Vec::new();
-            let clearing = AccountRef::gateway_clearing("sandbox", Currency::IDR);
-            let revenue = AccountRef::revenue(Currency::IDR);
-            let users: Vec<UserId> = (0..3).map(user).collect();
-            let mut codes: Vec<String> = vec![clearing.code.clone(), revenue.code.clone(),
-                AccountRef::points_issued().code, AccountRef::points_redeemed().code];
-            for u in &users {
-                codes.push(AccountRef::wallet(*u, Currency::IDR).code);
-                codes.push(AccountRef::points(*u).code);
-            }
-
-            for (n, step) in steps.into_iter().enumerate() {
-                let id = format!("t{n}");
-                let single = |debit: AccountRef, credit: AccountRef, amount: i64| transfer(&id, &debit, &credit, amount);
-                let new = match step {
-                    Step::Deposit { user, amount } => Some(single(clearing.clone(), AccountRef::wallet(users[user as usize], Currency::IDR), amount)),
-                    Step::Spend { user, amount } => Some(single(AccountRef::wallet(users[user as usize], Currency::IDR), revenue.clone(), amount)),
-                    Step::Refund { user, amount } => Some(single(revenue.clone(), AccountRef::wallet(users[user as usize], Currency::IDR), amount)),
-                    Step::Hold { user, amount, timeout_secs } => Some(Transfer {
-                        pending_timeout: Some(Duration::from_secs(timeout_secs)),
-                        ..single(AccountRef::wallet(users[user as usize], Currency::IDR), revenue.clone(), amount)
-                    }),
-                    Step::EarnPoints { user, amount } => Some(single(AccountRef::points_issued(), AccountRef::points(users[user as usize]), amount)),
-                    Step::RedeemPoints { user, amount } => Some(single(AccountRef::points(users[user as usize]), AccountRef::points_redeemed(), amount)),
-                    Step::Retry { of } if !made.is_empty() => {
-                        let earlier = made[of % made.len()].clone();
-                        let balances: Vec<Balance> = codes.iter().map(|c| book.balance(c)).collect();
-                        prop_assert_eq!(book.transfer(&earlier, now).unwrap(), TransferOutcome::AlreadyExists);
-                        let after: Vec<Balance> = codes.iter().map(|c| book.balance(c)).collect();
-                        prop_assert_eq!(balances, after, "a retry changes nothing");
-                        None
-                    }
-                    Step::RetryChanged { of, amount } if !made.is_empty() => {
-                        let earlier = &made[of % made.len()];
-                        let changed = Transfer { amount: earlier.amount + amount, ..earlier.clone() };
-                        let refused = matches!(book.transfer(&changed, now), Err(LedgerError::ExistsWithDifferentFields { .. }));
-                        prop_assert!(refused);
-                        None
-                    }
-                    Step::Post { hold, part } if !hold_ids.is_empty() => {
-                        let pending = hold_ids[hold % hold_ids.len()].clone();
-                        let (debit, credit, held, timeout_at, open) = model.holds[&pending].clone();
-                        let result = book.post_pending(&id, &pending, part, now);
-                        if open && now.millis() < timeout_at && part.is_none_or(|p| p <= held) {
-                            prop_assert_eq!(result.unwrap(), TransferOutcome::Created);
-                            let moved = part.unwrap_or(held);
-                            Model::add(&mut model.pending_debits, &debit, -held);
-                            Model::add(&mut model.pending_credits, &credit, -held);
-                            Model::add(&mut model.posted, &debit, -moved);
-                            Model::add(&mut model.posted, &credit, moved);
-                            model.holds.get_mut(&pending).unwrap().4 = false;
-                        } else {
-                            prop_assert!(result.is_err());
-                        }
-                        None
-                    }
-                    Step::Void { hold } if !hold_ids.is_empty() => {
-                        let pending = hold_ids[hold % hold_ids.len()].clone();
-                        let (debit, credit, held, timeout_at, open) = model.holds[&pending].clone();
-                        let result = book.void_pending(&id, &pending, now);
-                        if open && now.millis() < timeout_at {
-                            prop_assert_eq!(result.unwrap(), TransferOutcome::Created);
-                            Model::add(&mut model.pending_debits, &debit, -held);
-                            Model::add(&mut model.pending_credits, &credit, -held);
-                            model.holds.get_mut(&pending).unwrap().4 = false;
-                        } else {
-                            prop_assert!(result.is_err());
-                        }
-                        None
-                    }
-                    Step::Wait { secs } => {
-                        now = now.plus(Duration::from_secs(secs));
-                        let expired = book.expire(now);
-                        let mut due = 0;
-                        for (debit, credit, held, timeout_at, open) in model.holds.values_mut() {
-                            if *open && *timeout_at <= now.millis() {
-                                *open = false;
-                                due += 1;
-                                *model.pending_debits.get_mut(debit.as_str()).unwrap() -= *held;
-                                *model.pending_credits.get_mut(credit.as_str()).unwrap() -= *held;
-                            }
-                        }
-                        prop_assert_eq!(expired, due);
-                        None
-                    }
-                    _ => None,
-                };
-                if let Some(t) = new {
-                    let covered = !t.debit.kind.never_negative() || model.available(&t.debit.code) >= t.amount;
-                    let result = book.transfer(&t, now);
-                    if covered {
-                        prop_assert_eq!(result.unwrap(), TransferOutcome::Created);
-                        if let Some(timeout) = t.pending_timeout {
-                            Model::add(&mut model.pending_debits, &t.debit.code, t.amount);
-                            Model::add(&mut model.pending_credits, &t.credit.code, t.amount);
-                            let timeout_at = now.plus(timeout).millis();
-                            model.holds.insert(t.id.clone(), (t.debit.code.clone(), t.credit.code.clone(), t.amount, timeout_at, true));
-                            hold_ids.push(t.id.clone());
-                        } else {
-                            Model::add(&mut model.posted, &t.debit.code, -t.amount);
-                            Model::add(&mut model.posted, &t.credit.code, t.amount);
-                        }
-                        made.push(t);
-                    } else {
-                        let refused = matches!(result, Err(LedgerError::InsufficientFunds { .. }));
-                        prop_assert!(refused, "an uncovered spend is refused");
-                    }
-                }
-
-                let violations = book.verify();
-                prop_assert!(violations.is_empty(), "{:?}", violations);
-                let mut posted_sum = 0;
-                let (mut pending_debits, mut pending_credits) = (0, 0);
-                for code in &codes {
-                    let balance = book.balance(code);
-                    prop_assert_eq!(balance, model.balance(code), "balance of {}", code);
-                    if code.starts_with("wallet:") || code.starts_with("points:") {
-                        prop_assert!(balance.available >= 0, "{} below zero", code);
-                    }
-                    posted_sum += balance.posted;
-                    pending_debits += balance.pending_debits;
-                    pending_credits += balance.pending_credits;
-                }
-                prop_assert_eq!(posted_sum, 0, "debits equal credits");
-                prop_assert_eq!(pending_debits, pending_credits, "pending debits equal pending credits");
-            }
+            run(steps)?;
         }
+    }
+
+    /// Applies `steps` to a Book and to the model, checking the invariants after each.
+    fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
+        let mut book = Book::default();
+        let mut model = Model::default();
+        let mut now = Timestamp::from_millis(1_000);
+        let mut made: Vec<Transfer> = Vec::new();
+        let mut hold_ids: Vec<String> = Vec::new();
+        let clearing = AccountRef::gateway_clearing("sandbox", Currency::IDR);
+        let revenue = AccountRef::revenue(Currency::IDR);
+        let users: Vec<UserId> = (0..3).map(user).collect();
+        let mut codes: Vec<String> = vec![
+            clearing.code.clone(),
+            revenue.code.clone(),
+            AccountRef::points_issued().code,
+            AccountRef::points_redeemed().code,
+        ];
+        for u in &users {
+            codes.push(AccountRef::wallet(*u, Currency::IDR).code);
+            codes.push(AccountRef::points(*u).code);
+        }
+
+        for (n, step) in steps.into_iter().enumerate() {
+            let id = format!("t{n}");
+            let single =
+                |debit: AccountRef, credit: AccountRef, amount: i64| transfer(&id, &debit, &credit, amount);
+            let new = match step {
+                Step::Deposit { user, amount } => Some(single(
+                    clearing.clone(),
+                    AccountRef::wallet(users[user as usize], Currency::IDR),
+                    amount,
+                )),
+                Step::Spend { user, amount } => Some(single(
+                    AccountRef::wallet(users[user as usize], Currency::IDR),
+                    revenue.clone(),
+                    amount,
+                )),
+                Step::Refund { user, amount } => Some(single(
+                    revenue.clone(),
+                    AccountRef::wallet(users[user as usize], Currency::IDR),
+                    amount,
+                )),
+                Step::Hold { user, amount, timeout_secs } => Some(Transfer {
+                    pending_timeout: Some(Duration::from_secs(timeout_secs)),
+                    ..single(AccountRef::wallet(users[user as usize], Currency::IDR), revenue.clone(), amount)
+                }),
+                Step::EarnPoints { user, amount } => Some(single(
+                    AccountRef::points_issued(),
+                    AccountRef::points(users[user as usize]),
+                    amount,
+                )),
+                Step::RedeemPoints { user, amount } => Some(single(
+                    AccountRef::points(users[user as usize]),
+                    AccountRef::points_redeemed(),
+                    amount,
+                )),
+                Step::Retry { of } if !made.is_empty() => {
+                    let earlier = made[of % made.len()].clone();
+                    let balances: Vec<Balance> = codes.iter().map(|c| book.balance(c)).collect();
+                    prop_assert_eq!(book.transfer(&earlier, now).unwrap(), TransferOutcome::AlreadyExists);
+                    let after: Vec<Balance> = codes.iter().map(|c| book.balance(c)).collect();
+                    prop_assert_eq!(balances, after, "a retry changes nothing");
+                    None
+                }
+                Step::RetryChanged { of, amount } if !made.is_empty() => {
+                    let earlier = &made[of % made.len()];
+                    let changed = Transfer { amount: earlier.amount + amount, ..earlier.clone() };
+                    let refused = matches!(
+                        book.transfer(&changed, now),
+                        Err(LedgerError::ExistsWithDifferentFields { .. })
+                    );
+                    prop_assert!(refused);
+                    None
+                }
+                Step::Post { hold, part } if !hold_ids.is_empty() => {
+                    let pending = hold_ids[hold % hold_ids.len()].clone();
+                    let (debit, credit, held, timeout_at, open) = model.holds[&pending].clone();
+                    let result = book.post_pending(&id, &pending, part, now);
+                    if open && now.millis() < timeout_at && part.is_none_or(|p| p <= held) {
+                        prop_assert_eq!(result.unwrap(), TransferOutcome::Created);
+                        let moved = part.unwrap_or(held);
+                        Model::add(&mut model.pending_debits, &debit, -held);
+                        Model::add(&mut model.pending_credits, &credit, -held);
+                        Model::add(&mut model.posted, &debit, -moved);
+                        Model::add(&mut model.posted, &credit, moved);
+                        model.holds.get_mut(&pending).unwrap().4 = false;
+                    } else {
+                        prop_assert!(result.is_err());
+                    }
+                    None
+                }
+                Step::Void { hold } if !hold_ids.is_empty() => {
+                    let pending = hold_ids[hold % hold_ids.len()].clone();
+                    let (debit, credit, held, timeout_at, open) = model.holds[&pending].clone();
+                    let result = book.void_pending(&id, &pending, now);
+                    if open && now.millis() < timeout_at {
+                        prop_assert_eq!(result.unwrap(), TransferOutcome::Created);
+                        Model::add(&mut model.pending_debits, &debit, -held);
+                        Model::add(&mut model.pending_credits, &credit, -held);
+                        model.holds.get_mut(&pending).unwrap().4 = false;
+                    } else {
+                        prop_assert!(result.is_err());
+                    }
+                    None
+                }
+                Step::Wait { secs } => {
+                    now = now.plus(Duration::from_secs(secs));
+                    let expired = book.expire(now);
+                    let mut due = 0;
+                    for (debit, credit, held, timeout_at, open) in model.holds.values_mut() {
+                        if *open && *timeout_at <= now.millis() {
+                            *open = false;
+                            due += 1;
+                            *model.pending_debits.get_mut(debit.as_str()).unwrap() -= *held;
+                            *model.pending_credits.get_mut(credit.as_str()).unwrap() -= *held;
+                        }
+                    }
+                    prop_assert_eq!(expired, due);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(t) = new {
+                let covered = !t.debit.kind.never_negative() || model.available(&t.debit.code) >= t.amount;
+                let result = book.transfer(&t, now);
+                if covered {
+                    prop_assert_eq!(result.unwrap(), TransferOutcome::Created);
+                    if let Some(timeout) = t.pending_timeout {
+                        Model::add(&mut model.pending_debits, &t.debit.code, t.amount);
+                        Model::add(&mut model.pending_credits, &t.credit.code, t.amount);
+                        let timeout_at = now.plus(timeout).millis();
+                        model.holds.insert(
+                            t.id.clone(),
+                            (t.debit.code.clone(), t.credit.code.clone(), t.amount, timeout_at, true),
+                        );
+                        hold_ids.push(t.id.clone());
+                    } else {
+                        Model::add(&mut model.posted, &t.debit.code, -t.amount);
+                        Model::add(&mut model.posted, &t.credit.code, t.amount);
+                    }
+                    made.push(t);
+                } else {
+                    let refused = matches!(result, Err(LedgerError::InsufficientFunds { .. }));
+                    prop_assert!(refused, "an uncovered spend is refused");
+                }
+            }
+
+            let violations = book.verify();
+            prop_assert!(violations.is_empty(), "{:?}", violations);
+            let mut posted_sum = 0;
+            let (mut pending_debits, mut pending_credits) = (0, 0);
+            for code in &codes {
+                let balance = book.balance(code);
+                prop_assert_eq!(balance, model.balance(code), "balance of {}", code);
+                if code.starts_with("wallet:") || code.starts_with("points:") {
+                    prop_assert!(balance.available >= 0, "{} below zero", code);
+                }
+                posted_sum += balance.posted;
+                pending_debits += balance.pending_debits;
+                pending_credits += balance.pending_credits;
+            }
+            prop_assert_eq!(posted_sum, 0, "debits equal credits");
+            prop_assert_eq!(pending_debits, pending_credits, "pending debits equal pending credits");
+        }
+        Ok(())
     }
 }

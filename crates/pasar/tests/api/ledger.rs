@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pasar::audit::AuditFilter;
 use pasar::ids::UserId;
 use pasar::ledger::{
     AccountRef, Balance, Ledger, LedgerError, Transfer, TransferOutcome, TransferRecord, TransferStatus,
@@ -498,4 +499,37 @@ async fn concurrent_retries_of_one_transfer_apply_it_once_and_a_hold_resolves_on
         "{wallet_balance:?}"
     );
     assert_verified(&app).await;
+}
+
+#[tokio::test]
+async fn an_admins_correction_is_audited_with_the_admin_and_both_balances_before_and_after() {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    let admin = UserId::new().to_string();
+    apply(&app.state.ledger, &app, &deposit("deposit:1", user, 1000)).await.unwrap();
+    let correction = Transfer {
+        id: "adjustment:1".into(),
+        debit: wallet(user),
+        credit: AccountRef::adjustments(Currency::IDR),
+        amount: 300,
+        kind: "adjustment",
+        reference: None,
+        pending_timeout: None,
+        actor: Some(admin.clone()),
+    };
+    apply(&app.state.ledger, &app, &correction).await.unwrap();
+
+    let filter = AuditFilter { entity: Some("adjustment:1".into()), ..AuditFilter::default() };
+    let entry = eventually("the correction's audit entry", || async {
+        app.state.audit.search(&filter, 10).await.unwrap().0.into_iter().next()
+    })
+    .await;
+    assert_eq!(entry.action, "ledger.transfer_posted");
+    assert_eq!(entry.actor, admin);
+    let (before, after) = (entry.before.unwrap(), entry.after.unwrap());
+    let code = wallet(user).code;
+    assert_eq!(before[&code]["posted"], 1000);
+    assert_eq!(after[&code]["posted"], 700);
+    assert_eq!(before["adjustments:IDR"]["posted"], 0);
+    assert_eq!(after["adjustments:IDR"]["posted"], 300);
 }
