@@ -1,0 +1,358 @@
+//! pasar-bench: starts Pasar in this process on a fresh SQLite or PostgreSQL database, seeds it
+//! through the HTTP API, drives it over loopback HTTP with many concurrent buyers, checks the
+//! stock and ledger invariants, and prints the figures; the last line is one JSON object.
+
+mod drive;
+mod invariants;
+mod pgbench;
+mod seed;
+mod server;
+mod stats;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use pasar::config::LogFormat;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::drive::Load;
+use crate::seed::{Api, PRICE};
+use crate::server::Server;
+
+/// Attempts one buyer's loop may make, whatever the deadline: the count bound of every loop.
+const MAX_ATTEMPTS_PER_BUYER: usize = 1_000_000;
+/// Buyer accounts are shared by the loops beyond this many (each account costs an argon2 hash
+/// to create and one to log in).
+const MAX_ACCOUNTS: usize = 256;
+/// Products of the catalog scenario.
+const CATALOG_PRODUCTS: usize = 100;
+/// Variants per product in checkout-spread (1,000 products x 10 for 10,000 SKUs).
+const SPREAD_VARIANTS_PER_PRODUCT: usize = 10;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pasar-bench",
+    about = "Load harness for Pasar: seeds a fresh database over HTTP, drives it with \
+    concurrent buyers on loopback, and checks that nothing was oversold"
+)]
+struct Cli {
+    #[arg(value_enum)]
+    scenario: Scenario,
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    backend: Backend,
+    /// Concurrent buyer loops (accounts beyond 256 are shared).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    buyers: u32,
+    /// Units of the flash-sale SKU; in checkout-spread, units of each SKU.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    stock: i64,
+    /// Longest the load runs (flash-sale also stops when sold out).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: u64,
+    /// How checkouts pay: wallet (paid at once) or sandbox (left pending).
+    #[arg(long, value_enum, default_value_t = Pay::Wallet)]
+    pay: Pay,
+    /// SKUs of checkout-spread (10 per product).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    skus: u32,
+    /// PostgreSQL admin URL: the bench creates its databases there and drops them at the end.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    /// For testing the checker: after the run, reserve one more unit of one SKU behind the
+    /// checker's back (by SQL), so the invariant check must fail and the exit code be non-zero.
+    #[arg(long)]
+    corrupt_stock: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    FlashSale,
+    CheckoutSpread,
+    Catalog,
+    Hello,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Pay {
+    Wallet,
+    Sandbox,
+}
+
+fn name_of(value: impl ValueEnum) -> String {
+    value.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+}
+
+impl Pay {
+    fn method(self) -> &'static str {
+        match self {
+            Pay::Wallet => "wallet",
+            Pay::Sandbox => "sandbox",
+        }
+    }
+}
+
+impl Cli {
+    /// The command line that repeats this run, every setting spelled out.
+    fn reproduce(&self) -> String {
+        let mut line = format!(
+            "cargo run --release -p pasar-bench -- {} --backend {} --buyers {} --stock {} --seconds {} --pay {}",
+            name_of(self.scenario),
+            name_of(self.backend),
+            self.buyers,
+            self.stock,
+            self.seconds,
+            name_of(self.pay)
+        );
+        if self.scenario == Scenario::CheckoutSpread {
+            line.push_str(&format!(" --skus {}", self.skus));
+        }
+        if self.backend == Backend::Postgres {
+            line.push_str(&format!(" --database-url {}", self.database_url));
+        }
+        if self.corrupt_stock {
+            line.push_str(" --corrupt-stock");
+        }
+        line
+    }
+}
+
+/// What a scenario seeded and what its load did.
+struct Run {
+    load: Load,
+    /// Stock each seeded variant started with (0 for variants without stock).
+    initial: HashMap<String, i64>,
+    routes: &'static [&'static str],
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = pasar::telemetry::init("warn", LogFormat::Pretty) {
+        eprintln!("warning: logging not set up: {err:#}");
+    }
+    match bench(&cli).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("INVARIANTS FAILED: see the violations above");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("pasar-bench failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the bench; `Ok(false)` when an invariant broke.
+async fn bench(cli: &Cli) -> anyhow::Result<bool> {
+    let server = Server::start(cli.backend, &cli.database_url).await?;
+    let outcome = measure(cli, &server).await;
+    let stopped = server.stop().await;
+    let ok = outcome?;
+    stopped.context("stopping the server")?;
+    Ok(ok)
+}
+
+async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<bool> {
+    let scenario = name_of(cli.scenario);
+    let backend = name_of(cli.backend);
+    println!("pasar-bench {scenario} on {backend}: Pasar runs in this process at {}", server.address);
+    println!("reproduce: {}", cli.reproduce());
+
+    let api = Api::new(server.address.clone())?;
+    let run = scenario_run(cli, &api, server).await?;
+    println!(
+        "run: {} concurrent buyers, {} requests in {:.2} s{}",
+        cli.buyers,
+        run.load.samples.len(),
+        run.load.window.as_secs_f64(),
+        if run.load.sold_out { " (sold out)" } else { "" }
+    );
+
+    let mut total = None;
+    for route in run.routes {
+        let summary =
+            stats::summarize(run.load.samples.iter().filter(|s| s.route == *route), run.load.window);
+        print_summary(route, &summary);
+        total = Some(summary);
+    }
+    if run.routes.len() > 1 {
+        let combined = stats::summarize(run.load.samples.iter(), run.load.window);
+        print_summary("combined", &combined);
+        total = Some(combined);
+    }
+    let total = total.context("a scenario has at least one route")?;
+    let statuses: Vec<String> =
+        stats::status_counts(&run.load.samples).iter().map(|(status, n)| format!("{status}={n}")).collect();
+    println!(
+        "statuses: {} (expected refusals {}, errors {})",
+        statuses.join(" "),
+        total.refused,
+        total.errors
+    );
+    let mib =
+        |kib: Option<u64>| kib.map_or("unknown".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    println!(
+        "memory (the server runs in this process, beside the load generator): RSS {} when the load started, \
+         peak RSS {} during the load, process high-water mark (VmHWM, seeding included) {}",
+        mib(run.load.start_rss_kib),
+        mib(run.load.peak_rss_kib),
+        mib(drive::proc_status_kib("VmHWM"))
+    );
+
+    if cli.corrupt_stock {
+        let variant = invariants::corrupt_stock(&server.state).await?;
+        println!("--corrupt-stock: reserved one more unit of {variant} by SQL; the check below must fail");
+    }
+    let report =
+        invariants::check(&server.state, &run.initial, run.load.created_units, run.load.uncertain_units)
+            .await?;
+    for fact in &report.facts {
+        println!("checked: {fact}");
+    }
+    for violation in &report.violations {
+        println!("VIOLATION: {violation}");
+    }
+    println!("invariants: {}", if report.ok() { "OK" } else { "FAILED" });
+
+    if cli.backend == Backend::Postgres && cli.scenario == Scenario::FlashSale {
+        match pgbench::hot_row(&server.state, &server.database_url).await {
+            Ok(Some(baseline)) => println!(
+                "hot row: flash-sale {:.1} checkouts/s vs pgbench {:.1} tps of a guarded single-row UPDATE \
+                 (ratio {:.3}); pgbench ran: {}",
+                total.ops_per_s,
+                baseline.tps,
+                total.ops_per_s / baseline.tps,
+                baseline.command
+            ),
+            Ok(None) => {}
+            Err(err) => println!("hot row: pgbench did not give a figure: {err:#}"),
+        }
+    }
+
+    let latency = total.latency;
+    let round = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
+    println!(
+        "{}",
+        json!({
+            "scenario": scenario,
+            "backend": backend,
+            "ops_per_s": round(total.ops_per_s, 1),
+            "p50_ms": latency.map(|l| round(l.p50, 3)),
+            "p99_ms": latency.map(|l| round(l.p99, 3)),
+            "errors": total.errors,
+            "invariants_ok": report.ok(),
+        })
+    );
+    Ok(report.ok())
+}
+
+fn print_summary(route: &str, summary: &stats::RouteSummary) {
+    let latency = summary.latency.map_or("no successful request".into(), |l| {
+        format!("p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms", l.p50, l.p95, l.p99, l.max)
+    });
+    println!("{route}: {} ok, {:.1} ok/s; latency of successes: {latency}", summary.ok, summary.ops_per_s);
+}
+
+/// Seeds what the scenario needs, then runs its load.
+async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<Run> {
+    let state = &server.state;
+    let started = Instant::now();
+    let buyers = cli.buyers as usize;
+    let deadline = |from: Instant| from + Duration::from_secs(cli.seconds);
+    let accounts = |count: usize| seed::buyers(api, state, count);
+    let pay = cli.pay.method();
+    match cli.scenario {
+        Scenario::FlashSale => {
+            let admin = seed::admin(api, state).await?;
+            let product = seed::products(api, &admin, 1, 1).await?.remove(0);
+            let variant = product.variants[0].clone();
+            seed::stock(api, &admin, &product.variants, cli.stock).await?;
+            let sessions = accounts(buyers.min(MAX_ACCOUNTS)).await?;
+            if cli.pay == Pay::Wallet {
+                // Enough for the whole stock: the fastest buyer may take far more than an even
+                // share, and running dry would end its loop for the wrong reason.
+                seed::fund(api, &admin, &sessions, cli.stock * PRICE).await?;
+            }
+            seeded(&started, &format!("1 SKU with {} units, {} buyer accounts", cli.stock, sessions.len()));
+            let max_attempts = usize::try_from(cli.stock)?.saturating_add(1000).min(MAX_ATTEMPTS_PER_BUYER);
+            let end = deadline(Instant::now());
+            let load = drive::run(buyers, |i| {
+                let token = sessions[i % sessions.len()].token.clone();
+                drive::flash_sale_buyer(api.clone(), token, variant.clone(), pay, end, max_attempts)
+            })
+            .await?;
+            Ok(Run { load, initial: HashMap::from([(variant, cli.stock)]), routes: &["checkout"] })
+        }
+        Scenario::CheckoutSpread => {
+            let skus = cli.skus as usize;
+            let admin = seed::admin(api, state).await?;
+            let per_product = SPREAD_VARIANTS_PER_PRODUCT.min(skus);
+            let products = seed::products(api, &admin, skus.div_ceil(per_product), per_product).await?;
+            let mut variants: Vec<String> = products.into_iter().flat_map(|p| p.variants).collect();
+            variants.truncate(skus);
+            seed::stock(api, &admin, &variants, cli.stock).await?;
+            let sessions = accounts(buyers.min(MAX_ACCOUNTS)).await?;
+            let total_units = cli.stock * i64::try_from(variants.len())?;
+            if cli.pay == Pay::Wallet {
+                // Enough to buy everything in stock: no cart is refused for the balance.
+                seed::fund(api, &admin, &sessions, total_units * PRICE).await?;
+            }
+            seeded(
+                &started,
+                &format!(
+                    "{} SKUs with {} units each, {} buyer accounts",
+                    variants.len(),
+                    cli.stock,
+                    sessions.len()
+                ),
+            );
+            let initial = variants.iter().map(|v| (v.clone(), cli.stock)).collect();
+            let variants = Arc::new(variants);
+            let end = deadline(Instant::now());
+            let load = drive::run(buyers, |i| {
+                let token = sessions[i % sessions.len()].token.clone();
+                drive::spread_buyer(api.clone(), token, variants.clone(), pay, end, MAX_ATTEMPTS_PER_BUYER)
+            })
+            .await?;
+            Ok(Run { load, initial, routes: &["checkout"] })
+        }
+        Scenario::Catalog => {
+            let admin = seed::admin(api, state).await?;
+            let products = seed::products(api, &admin, CATALOG_PRODUCTS, 1).await?;
+            let sessions = accounts(buyers.min(MAX_ACCOUNTS)).await?;
+            seeded(&started, &format!("{} products, {} buyer accounts", products.len(), sessions.len()));
+            // The products have no stock; the check still covers whatever stock rows exist.
+            let initial = products.iter().flat_map(|p| p.variants.iter().map(|v| (v.clone(), 0))).collect();
+            let slugs = Arc::new(products.into_iter().map(|p| p.slug).collect::<Vec<_>>());
+            let end = deadline(Instant::now());
+            let load = drive::run(buyers, |i| {
+                let token = sessions[i % sessions.len()].token.clone();
+                drive::catalog_reader(api.clone(), token, slugs.clone(), end, MAX_ATTEMPTS_PER_BUYER)
+            })
+            .await?;
+            Ok(Run { load, initial, routes: &["product list", "product detail"] })
+        }
+        Scenario::Hello => {
+            seeded(&started, "nothing (GET /health needs no data)");
+            let end = deadline(Instant::now());
+            let load = drive::run(buyers, |_| drive::hello(api.clone(), end, MAX_ATTEMPTS_PER_BUYER)).await?;
+            Ok(Run { load, initial: HashMap::new(), routes: &["health"] })
+        }
+    }
+}
+
+fn seeded(started: &Instant, what: &str) {
+    println!("seeded over HTTP in {:.1} s: {what}", started.elapsed().as_secs_f64());
+}
