@@ -106,14 +106,15 @@ impl Cli {
     /// The command line that repeats this run, every setting spelled out.
     fn reproduce(&self) -> String {
         let mut line = format!(
-            "cargo run --release -p pasar-bench -- {} --backend {} --buyers {} --stock {} --seconds {} --pay {}",
+            "cargo run --release -p pasar-bench -- {} --backend {} --buyers {} --seconds {}",
             name_of(self.scenario),
             name_of(self.backend),
             self.buyers,
-            self.stock,
-            self.seconds,
-            name_of(self.pay)
+            self.seconds
         );
+        if matches!(self.scenario, Scenario::FlashSale | Scenario::CheckoutSpread) {
+            line.push_str(&format!(" --stock {} --pay {}", self.stock, name_of(self.pay)));
+        }
         if self.scenario == Scenario::CheckoutSpread {
             line.push_str(&format!(" --skus {}", self.skus));
         }
@@ -157,14 +158,50 @@ async fn main() -> ExitCode {
 /// Runs the bench; `Ok(false)` when an invariant broke.
 async fn bench(cli: &Cli) -> anyhow::Result<bool> {
     let server = Server::start(cli.backend, &cli.database_url).await?;
-    let outcome = measure(cli, &server).await;
-    let stopped = server.stop().await;
-    let ok = outcome?;
-    stopped.context("stopping the server")?;
-    Ok(ok)
+    let database_url = server.database_url.clone();
+    let measured = measure(cli, &server).await;
+    let (served, leftovers) = server.stop().await;
+    let finished = async {
+        let measured = measured?;
+        served.context("stopping the server")?;
+        if cli.backend == Backend::Postgres && cli.scenario == Scenario::FlashSale {
+            hot_row(&database_url, measured.ops_per_s).await;
+        }
+        Ok::<_, anyhow::Error>(measured)
+    }
+    .await;
+    leftovers.remove().await;
+    let measured = finished?;
+    // Printed last, once the server has stopped, so no log line of its shutdown can follow it.
+    println!("{}", measured.json);
+    Ok(measured.invariants_ok)
 }
 
-async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<bool> {
+/// pgbench's guarded single-row decrement on the same PostgreSQL server, run once Pasar has
+/// stopped (its relay and sweeper would otherwise compete with pgbench for the cores).
+async fn hot_row(database_url: &str, checkouts_per_s: f64) {
+    match pgbench::hot_row(database_url).await {
+        Ok(Some(baseline)) => println!(
+            "hot row: flash-sale {checkouts_per_s:.1} checkouts/s vs pgbench {:.1} tps of a guarded single-row \
+             UPDATE (ratio {:.3}); pgbench ran: {}",
+            baseline.tps,
+            checkouts_per_s / baseline.tps,
+            baseline.command
+        ),
+        Ok(None) => {}
+        Err(err) => println!("hot row: pgbench did not give a figure: {err:#}"),
+    }
+}
+
+/// A run's outcome: the figures the summary line carries.
+struct Measured {
+    ops_per_s: f64,
+    invariants_ok: bool,
+    /// The one-line JSON summary, printed last.
+    json: String,
+}
+
+async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<Measured> {
     let scenario = name_of(cli.scenario);
     let backend = name_of(cli.backend);
     println!("pasar-bench {scenario} on {backend}: Pasar runs in this process at {}", server.address);
@@ -193,11 +230,15 @@ async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<bool> {
         total = Some(combined);
     }
     let total = total.context("a scenario has at least one route")?;
-    let statuses: Vec<String> =
-        stats::status_counts(&run.load.samples).iter().map(|(status, n)| format!("{status}={n}")).collect();
+    let counts = stats::status_counts(&run.load.samples);
+    let statuses: Vec<String> = counts.iter().map(|(status, n)| format!("{status}={n}")).collect();
+    let server_errors: usize =
+        counts.iter().filter(|(status, _)| status.starts_with('5')).map(|(_, n)| n).sum();
     println!(
-        "statuses: {} (expected refusals {}, errors {})",
+        "statuses: {}; 5xx {}, transport errors {} (expected refusals {}, errors {})",
         statuses.join(" "),
+        server_errors,
+        counts.get("transport").copied().unwrap_or(0),
         total.refused,
         total.errors
     );
@@ -219,43 +260,25 @@ async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<bool> {
         invariants::check(&server.state, &run.initial, run.load.created_units, run.load.uncertain_units)
             .await?;
     for fact in &report.facts {
-        println!("checked: {fact}");
+        println!("check: {fact}");
     }
     for violation in &report.violations {
         println!("VIOLATION: {violation}");
     }
     println!("invariants: {}", if report.ok() { "OK" } else { "FAILED" });
 
-    if cli.backend == Backend::Postgres && cli.scenario == Scenario::FlashSale {
-        match pgbench::hot_row(&server.state, &server.database_url).await {
-            Ok(Some(baseline)) => println!(
-                "hot row: flash-sale {:.1} checkouts/s vs pgbench {:.1} tps of a guarded single-row UPDATE \
-                 (ratio {:.3}); pgbench ran: {}",
-                total.ops_per_s,
-                baseline.tps,
-                total.ops_per_s / baseline.tps,
-                baseline.command
-            ),
-            Ok(None) => {}
-            Err(err) => println!("hot row: pgbench did not give a figure: {err:#}"),
-        }
-    }
-
     let latency = total.latency;
     let round = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
-    println!(
-        "{}",
-        json!({
-            "scenario": scenario,
-            "backend": backend,
-            "ops_per_s": round(total.ops_per_s, 1),
-            "p50_ms": latency.map(|l| round(l.p50, 3)),
-            "p99_ms": latency.map(|l| round(l.p99, 3)),
-            "errors": total.errors,
-            "invariants_ok": report.ok(),
-        })
-    );
-    Ok(report.ok())
+    let json = json!({
+        "scenario": scenario,
+        "backend": backend,
+        "ops_per_s": round(total.ops_per_s, 1),
+        "p50_ms": latency.map(|l| round(l.p50, 3)),
+        "p99_ms": latency.map(|l| round(l.p99, 3)),
+        "errors": total.errors,
+        "invariants_ok": report.ok(),
+    });
+    Ok(Measured { ops_per_s: total.ops_per_s, invariants_ok: report.ok(), json: json.to_string() })
 }
 
 fn print_summary(route: &str, summary: &stats::RouteSummary) {

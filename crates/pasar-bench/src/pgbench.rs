@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use pasar::http::AppState;
+use sqlx::{Connection, Executor};
 
 const PGBENCH: &str = "/usr/bin/pgbench";
 const SCRIPT: &str = "UPDATE hot SET available = available - 1 WHERE id = 1 AND available > 0;\n";
@@ -18,15 +18,17 @@ pub struct Baseline {
 
 /// Runs pgbench against the bench database; `Ok(None)` (with a printed note) when pgbench is
 /// not installed.
-pub async fn hot_row(state: &AppState, database_url: &str) -> anyhow::Result<Option<Baseline>> {
+pub async fn hot_row(database_url: &str) -> anyhow::Result<Option<Baseline>> {
     if !std::path::Path::new(PGBENCH).exists() {
         println!("pgbench: skipped, {PGBENCH} is not installed");
         return Ok(None);
     }
-    let db = state.db.reader();
-    sqlx::query("CREATE TABLE hot (id INT PRIMARY KEY, available BIGINT NOT NULL)").execute(db).await?;
+    let mut db =
+        sqlx::AnyConnection::connect(database_url).await.context("connecting to the bench database")?;
+    db.execute("CREATE TABLE hot (id INT PRIMARY KEY, available BIGINT NOT NULL)").await?;
     // Far more than 10 s of decrements, so the guard never stops them.
-    sqlx::query("INSERT INTO hot (id, available) VALUES (1, 1000000000)").execute(db).await?;
+    db.execute("INSERT INTO hot (id, available) VALUES (1, 1000000000)").await?;
+    db.close().await?;
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("hot.sql");
     std::fs::write(&script, SCRIPT)?;

@@ -26,7 +26,7 @@ pub struct Server {
     databases: Databases,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -94,18 +94,31 @@ impl Server {
         let task = tokio::spawn(app.serve_until(async {
             let _ = stop.await;
         }));
-        Ok(Self { address, state, database_url, databases, shutdown, task, _data_dir: data_dir })
+        Ok(Self { address, state, database_url, databases, shutdown, task, data_dir })
     }
 
-    /// Stops the server (requests in flight finish), then drops the PostgreSQL databases.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    /// Stops the server (requests in flight finish) and answers how serving ended, with the
+    /// databases still there for [`Leftovers::remove`].
+    pub async fn stop(self) -> (anyhow::Result<()>, Leftovers) {
         let _ = self.shutdown.send(());
         let served = match tokio::time::timeout(Duration::from_secs(30), self.task).await {
             Ok(joined) => joined.context("the server task panicked").and_then(|served| served),
             Err(_) => Err(anyhow::anyhow!("the server did not stop within 30 s")),
         };
+        (served, Leftovers { databases: self.databases, _data_dir: self.data_dir })
+    }
+}
+
+/// What a stopped server leaves behind: its databases and data directory.
+pub struct Leftovers {
+    databases: Databases,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Leftovers {
+    /// Drops the PostgreSQL databases; the SQLite files go with the temporary directory.
+    pub async fn remove(self) {
         self.databases.drop_all().await;
-        served
     }
 }
 
