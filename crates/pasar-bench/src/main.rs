@@ -144,10 +144,7 @@ async fn main() -> ExitCode {
     }
     match bench(&cli).await {
         Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("INVARIANTS FAILED: see the violations above");
-            ExitCode::FAILURE
-        }
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("pasar-bench failed: {err:#}");
             ExitCode::FAILURE
@@ -172,6 +169,9 @@ async fn bench(cli: &Cli) -> anyhow::Result<bool> {
     .await;
     leftovers.remove().await;
     let measured = finished?;
+    if !measured.invariants_ok {
+        eprintln!("INVARIANTS FAILED: see the violations above");
+    }
     // Printed last, once the server has stopped, so no log line of its shutdown can follow it.
     println!("{}", measured.json);
     Ok(measured.invariants_ok)
