@@ -269,16 +269,18 @@ async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<Measured> {
 
     let latency = total.latency;
     let round = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
-    let json = json!({
-        "scenario": scenario,
-        "backend": backend,
-        "ops_per_s": round(total.ops_per_s, 1),
-        "p50_ms": latency.map(|l| round(l.p50, 3)),
-        "p99_ms": latency.map(|l| round(l.p99, 3)),
-        "errors": total.errors,
-        "invariants_ok": report.ok(),
-    });
-    Ok(Measured { ops_per_s: total.ops_per_s, invariants_ok: report.ok(), json: json.to_string() })
+    // Fields in the documented order (a `json!` map would sort them), each value encoded by serde.
+    let fields = [
+        ("scenario", json!(scenario)),
+        ("backend", json!(backend)),
+        ("ops_per_s", json!(round(total.ops_per_s, 1))),
+        ("p50_ms", json!(latency.map(|l| round(l.p50, 3)))),
+        ("p99_ms", json!(latency.map(|l| round(l.p99, 3)))),
+        ("errors", json!(total.errors)),
+        ("invariants_ok", json!(report.ok())),
+    ];
+    let json = fields.iter().map(|(key, value)| format!("\"{key}\":{value}")).collect::<Vec<_>>().join(",");
+    Ok(Measured { ops_per_s: total.ops_per_s, invariants_ok: report.ok(), json: format!("{{{json}}}") })
 }
 
 fn print_summary(route: &str, summary: &stats::RouteSummary) {
