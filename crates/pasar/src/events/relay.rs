@@ -115,16 +115,21 @@ impl Relay {
     async fn claim(&self, now: Timestamp, token: &str) -> Result<Vec<Claimed>, sqlx::Error> {
         // PostgreSQL: instances claiming at the same moment skip each other's rows instead of
         // queueing on them; the repeated conditions outside the subquery are re-checked
-        // against the latest row version. SQLite has one writer, so the claim is serial.
+        // against the latest row version. The pick is a MATERIALIZED CTE so it runs once: as a
+        // plain `IN (SELECT … LIMIT … SKIP LOCKED)` the planner may rescan it per row and claim
+        // far more than the batch (seen under load). SQLite has one writer, so the claim is
+        // serial.
         let lock = match self.db.dialect() {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE outbox_events SET claimed_until = $1, claim_token = $2
-             WHERE id IN (SELECT id FROM outbox_events
-                          WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $3)
-                          ORDER BY id LIMIT $4 {lock})
+            "WITH picked AS MATERIALIZED (
+               SELECT id FROM outbox_events
+               WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $3)
+               ORDER BY id LIMIT $4 {lock})
+             UPDATE outbox_events SET claimed_until = $1, claim_token = $2
+             WHERE id IN (SELECT id FROM picked)
                AND published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $3)
              RETURNING {EVENT_COLUMNS}, relay_attempts"
         );

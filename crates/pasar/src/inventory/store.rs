@@ -331,7 +331,8 @@ pub async fn insert_digital_item<'c>(
 
 /// Assigns up to `count` available items of the variant to an order line; returns how many.
 /// PostgreSQL skips rows another transaction is assigning; the outer status check makes a
-/// row that changed meanwhile count as not assigned rather than assigned twice.
+/// row that changed meanwhile count as not assigned rather than assigned twice. The pick is a
+/// MATERIALIZED CTE so it runs once and never hands out more than `count` rows.
 pub async fn assign_items<'c>(
     ex: impl Executor<'c, Database = Any>,
     dialect: Dialect,
@@ -346,10 +347,11 @@ pub async fn assign_items<'c>(
         Dialect::Sqlite => "",
     };
     let done = sqlx::query(&format!(
-        "UPDATE digital_items SET status = 'assigned', holder = $1, order_line_id = $2, assigned_at = $3
-         WHERE status = 'available' AND id IN (
+        "WITH picked AS MATERIALIZED (
            SELECT id FROM digital_items WHERE variant_id = $4 AND status = 'available'
-           ORDER BY id LIMIT $5 {lock})"
+           ORDER BY id LIMIT $5 {lock})
+         UPDATE digital_items SET status = 'assigned', holder = $1, order_line_id = $2, assigned_at = $3
+         WHERE status = 'available' AND id IN (SELECT id FROM picked)"
     ))
     .bind(holder)
     .bind(order_line)

@@ -294,12 +294,14 @@ pub async fn claim_due<'c>(
         Dialect::Sqlite => "",
     };
     let rows = sqlx::query(&format!(
-        "UPDATE webhook_deliveries SET claimed_until = $1, claim_token = $2
-         WHERE id IN (SELECT d.id FROM webhook_deliveries d
-                      JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                      WHERE d.status = 'pending' AND d.next_attempt_at <= $3
-                        AND (d.claimed_until IS NULL OR d.claimed_until <= $3) AND e.enabled = 1
-                      ORDER BY d.next_attempt_at, d.id LIMIT $4 {lock})
+        "WITH picked AS MATERIALIZED (
+           SELECT d.id FROM webhook_deliveries d
+           JOIN webhook_endpoints e ON e.id = d.endpoint_id
+           WHERE d.status = 'pending' AND d.next_attempt_at <= $3
+             AND (d.claimed_until IS NULL OR d.claimed_until <= $3) AND e.enabled = 1
+           ORDER BY d.next_attempt_at, d.id LIMIT $4 {lock})
+         UPDATE webhook_deliveries SET claimed_until = $1, claim_token = $2
+         WHERE id IN (SELECT id FROM picked)
            AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3)
          RETURNING id, endpoint_id, event_id, attempts"
     ))
