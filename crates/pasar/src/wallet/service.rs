@@ -398,6 +398,12 @@ impl Wallet {
             .await
         {
             Ok(_) | Err(LedgerError::PendingNotFound { .. }) => Ok(()),
+            // The hold timed out before the (late) payment arrived: the points went back to
+            // the buyer and the discount stands; the payment must still be applied.
+            Err(LedgerError::PendingAlreadyResolved { .. }) => {
+                tracing::warn!(order = %order.id, "points hold had expired before payment; points not consumed");
+                Ok(())
+            }
             Err(other) => Err(other.into()),
         }
     }

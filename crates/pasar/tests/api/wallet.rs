@@ -277,6 +277,14 @@ async fn held_points_come_back_when_the_payment_expires() {
     app.wait_for_order(&ana.access_token, placed["order"]["id"].as_str().unwrap(), "expired").await;
     let back = wallet(&app, &ana).await;
     assert_eq!((back["points"].as_i64(), back["points_pending"].as_i64()), (Some(150), Some(0)));
+
+    // The money still lands (the gateway's grace): the order is filled, the points stay returned.
+    assert_eq!(
+        app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await.status(),
+        StatusCode::OK
+    );
+    app.wait_for_order(&ana.access_token, placed["order"]["id"].as_str().unwrap(), "paid").await;
+    assert_eq!(wallet(&app, &ana).await["points"], 150);
     assert_ledger_balances(&app).await;
 }
 
