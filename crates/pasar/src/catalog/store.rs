@@ -8,6 +8,7 @@ use sqlx::{Any, AnyConnection, Executor, Row};
 use super::domain::{ProductCursor, ProductKind, ProductSort, ProductStatus, SaleVariant, VariantOptions};
 use super::media::MediaKey;
 use super::service::{Brand, Category, Media, Product, ProductFilter, Variant};
+use crate::db::column::{decode_error, parse_optional, parse_text};
 use crate::ids::{BrandId, CategoryId, MediaId, ProductId, VariantId};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
@@ -15,20 +16,6 @@ use crate::time::Timestamp;
 /// Most ids bound in one `IN (…)` list; longer lists are split, far below either database's
 /// limit on parameters.
 const IN_CHUNK: usize = 500;
-
-fn decode_error(column: &str, text: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
-}
-
-fn parse_text<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| decode_error(column, &text))
-}
-
-fn parse_optional<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, sqlx::Error> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|text| text.parse().map_err(|_| decode_error(column, &text))).transpose()
-}
 
 fn kind_of(row: &AnyRow, column: &str) -> Result<ProductKind, sqlx::Error> {
     let text: String = row.try_get(column)?;

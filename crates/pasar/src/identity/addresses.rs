@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::domain::Text;
 use super::service::Identity;
+use crate::db::column::parse_text;
 use crate::ids::{AddressId, UserId};
 use crate::time::Timestamp;
 
@@ -106,12 +107,8 @@ const COLUMNS: &str = "id, label, recipient_name, phone, line1, line2, city, reg
                        country, is_default, created_at, updated_at";
 
 fn address_of(row: &AnyRow) -> Result<Address, sqlx::Error> {
-    let id: String = row.try_get("id")?;
     Ok(Address {
-        id: id.parse().map_err(|_| sqlx::Error::ColumnDecode {
-            index: "id".into(),
-            source: format!("unexpected id {id:?}").into(),
-        })?,
+        id: parse_text(row, "id")?,
         label: row.try_get("label")?,
         recipient_name: row.try_get("recipient_name")?,
         phone: row.try_get("phone")?,

@@ -5,23 +5,13 @@ use sqlx::{Any, Executor, Row};
 
 use super::domain::Role;
 use super::service::User;
+use crate::db::column::{decode_error, parse_text};
 use crate::ids::{SessionId, UserId};
 use crate::time::Timestamp;
 
-fn parse_text<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: format!("unexpected value {text:?}").into(),
-    })
-}
-
 fn role_of(row: &AnyRow, column: &str) -> Result<Role, sqlx::Error> {
     let text: String = row.try_get(column)?;
-    Role::parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: format!("unknown role {text:?}").into(),
-    })
+    Role::parse(&text).ok_or_else(|| decode_error(column, &text))
 }
 
 const USER_COLUMNS: &str = "id, email, name, role, created_at";

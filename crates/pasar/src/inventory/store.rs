@@ -5,21 +5,13 @@ use sqlx::{Any, Executor, Row};
 
 use super::domain::{MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement};
 use crate::db::Dialect;
+use crate::db::column::{decode_error, parse_text};
 use crate::ids::{DigitalItemId, ReservationId, StockMovementId, VariantId};
 use crate::time::Timestamp;
 
-fn decode_err(column: &str, text: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
-}
-
-fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| decode_err(column, &text))
-}
-
 fn level_of(row: &AnyRow) -> Result<StockLevel, sqlx::Error> {
     Ok(StockLevel::new(
-        parsed(row, "variant_id")?,
+        parse_text(row, "variant_id")?,
         row.try_get("on_hand")?,
         row.try_get("reserved")?,
         row.try_get("low_stock_threshold")?,
@@ -201,9 +193,9 @@ pub async fn movements<'c>(
         .map(|row| {
             let kind: String = row.try_get("kind")?;
             Ok(StockMovement {
-                id: parsed(row, "id")?,
+                id: parse_text(row, "id")?,
                 delta: row.try_get("delta")?,
-                kind: MovementKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+                kind: MovementKind::parse(&kind).ok_or_else(|| decode_error("kind", &kind))?,
                 reason: row.try_get("reason")?,
                 reference: row.try_get("reference")?,
                 actor: row.try_get("actor")?,
@@ -238,11 +230,11 @@ pub async fn insert_reservation<'c>(
 fn reservation_of(row: &AnyRow) -> Result<Reservation, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Reservation {
-        id: parsed(row, "id")?,
+        id: parse_text(row, "id")?,
         holder: row.try_get("holder")?,
-        variant_id: parsed(row, "variant_id")?,
+        variant_id: parse_text(row, "variant_id")?,
         quantity: row.try_get("quantity")?,
-        status: ReservationStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
+        status: ReservationStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
     })
 }

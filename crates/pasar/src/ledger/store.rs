@@ -9,11 +9,8 @@ use super::domain::{
     AccountKind, AccountRef, Change, StoredTransfer, Totals, TransferRecord, TransferStatus,
 };
 use crate::db::Connection;
+use crate::db::column::decode_error;
 use crate::time::Timestamp;
-
-fn decode_err(column: &str, text: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
-}
 
 const ACCOUNT_COLUMNS: &str =
     "code, unit, kind, debits_posted, credits_posted, debits_pending, credits_pending";
@@ -23,7 +20,7 @@ fn account_of(row: &AnyRow) -> Result<(AccountRef, Totals), sqlx::Error> {
     let account = AccountRef {
         code: row.try_get("code")?,
         unit: row.try_get("unit")?,
-        kind: AccountKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        kind: AccountKind::parse(&kind).ok_or_else(|| decode_error("kind", &kind))?,
     };
     let totals = Totals {
         debits_posted: row.try_get("debits_posted")?,
@@ -128,7 +125,7 @@ fn transfer_of(row: &AnyRow) -> Result<StoredTransfer, sqlx::Error> {
             credit_code: row.try_get("credit_code")?,
             amount: row.try_get("amount")?,
             unit: row.try_get("unit")?,
-            status: TransferStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
+            status: TransferStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
             pending_id: row.try_get("pending_id")?,
             reference: row.try_get("reference")?,
             created_at: Timestamp::from_millis(row.try_get("created_at")?),

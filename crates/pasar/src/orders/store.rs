@@ -6,27 +6,19 @@ use sqlx::{Any, Executor, Row};
 use super::domain::OrderStatus;
 use super::service::{Order, OrderLine, TimelineEntry};
 use crate::catalog::ProductKind;
+use crate::db::column::{decode_error, parse_text};
 use crate::ids::{OrderId, UserId};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 
-fn bad(column: &str, text: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
-}
-
-fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| bad(column, &text))
-}
-
 fn status_of(row: &AnyRow, column: &str) -> Result<OrderStatus, sqlx::Error> {
     let text: String = row.try_get(column)?;
-    OrderStatus::parse(&text).ok_or_else(|| bad(column, &text))
+    OrderStatus::parse(&text).ok_or_else(|| decode_error(column, &text))
 }
 
 fn currency_of(row: &AnyRow) -> Result<Currency, sqlx::Error> {
     let text: String = row.try_get("currency")?;
-    Currency::parse(&text).map_err(|_| bad("currency", &text))
+    Currency::parse(&text).map_err(|_| decode_error("currency", &text))
 }
 
 pub const ORDER_COLUMNS: &str = "id, buyer_id, status, currency, subtotal, discount, shipping, total, \
@@ -39,8 +31,8 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
         |column: &str| -> Result<Money, sqlx::Error> { Ok(Money::new(row.try_get(column)?, currency)) };
     let address: Option<String> = row.try_get("shipping_address")?;
     Ok(Order {
-        id: parsed(row, "id")?,
-        buyer_id: parsed(row, "buyer_id")?,
+        id: parse_text(row, "id")?,
+        buyer_id: parse_text(row, "buyer_id")?,
         status: status_of(row, "status")?,
         subtotal: money("subtotal")?,
         discount: money("discount")?,
@@ -131,12 +123,12 @@ pub async fn lines<'c>(
             let kind: String = row.try_get("kind")?;
             let options: String = row.try_get("options")?;
             Ok(OrderLine {
-                id: parsed(row, "id")?,
-                variant_id: parsed(row, "variant_id")?,
-                product_id: parsed(row, "product_id")?,
+                id: parse_text(row, "id")?,
+                variant_id: parse_text(row, "variant_id")?,
+                product_id: parse_text(row, "product_id")?,
                 product_name: row.try_get("product_name")?,
                 sku: row.try_get("sku")?,
-                kind: ProductKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
+                kind: ProductKind::parse(&kind).ok_or_else(|| decode_error("kind", &kind))?,
                 options: serde_json::from_str(&options).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 unit_price: Money::new(row.try_get("unit_price")?, currency),
                 quantity: row.try_get("quantity")?,
@@ -162,7 +154,7 @@ pub async fn timeline<'c>(
             let from: Option<String> = row.try_get("from_status")?;
             Ok(TimelineEntry {
                 from: from
-                    .map(|f| OrderStatus::parse(&f).ok_or_else(|| bad("from_status", &f)))
+                    .map(|f| OrderStatus::parse(&f).ok_or_else(|| decode_error("from_status", &f)))
                     .transpose()?,
                 to: status_of(row, "to_status")?,
                 actor: row.try_get("actor")?,

@@ -5,13 +5,10 @@ use sqlx::{Any, Executor, Row};
 
 use super::domain::PayoutDestination;
 use super::payouts::{Payout, PayoutStatus};
+use crate::db::column::decode_error;
 use crate::ids::PayoutId;
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
-
-fn bad(column: &str, text: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
-}
 
 const COLUMNS: &str = "id, reference, payee_id, provider, provider_ref, status, currency, amount, destination, created_at, updated_at";
 
@@ -28,18 +25,18 @@ fn stored(destination: &PayoutDestination) -> String {
 
 fn payout_of(row: &AnyRow) -> Result<Payout, sqlx::Error> {
     let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
-    let currency = Currency::parse(&text("currency")?).map_err(|_| bad("currency", "?"))?;
+    let currency = Currency::parse(&text("currency")?).map_err(|_| decode_error("currency", "?"))?;
     let id = text("id")?;
     let status = text("status")?;
     let destination: PayoutDestination =
-        serde_json::from_str(&text("destination")?).map_err(|_| bad("destination", "?"))?;
+        serde_json::from_str(&text("destination")?).map_err(|_| decode_error("destination", "?"))?;
     Ok(Payout {
-        id: id.parse().map_err(|_| bad("id", &id))?,
+        id: id.parse().map_err(|_| decode_error("id", &id))?,
         reference: text("reference")?,
         payee_id: text("payee_id")?,
         provider: text("provider")?,
         provider_ref: row.try_get("provider_ref")?,
-        status: PayoutStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        status: PayoutStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
         amount: Money::new(row.try_get("amount")?, currency),
         destination,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),

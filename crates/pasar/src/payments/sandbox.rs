@@ -537,24 +537,29 @@ async fn pay_page(
     }
 }
 
-async fn press(state: AppState, payment_id: PaymentId, outcome: &str) -> (StatusCode, Html<String>) {
-    match state.sandbox.settle(payment_id, outcome).await {
+/// The answer to a button press: the settled page, or why nothing was settled.
+fn settled_page(
+    what: &str,
+    outcome: &str,
+    settled: Result<bool, GatewayError>,
+    refusal: &str,
+) -> (StatusCode, Html<String>) {
+    match settled {
         Ok(true) => (
             StatusCode::OK,
-            page(
-                &format!("Payment {outcome}"),
-                "<p>The shop is being notified. You can close this page.</p>",
-            ),
+            page(&format!("{what} {outcome}"), "<p>The shop is being notified. You can close this page.</p>"),
         ),
-        Ok(false) => (
-            StatusCode::CONFLICT,
-            page("Not payable", "<p>This payment is no longer pending, or its time is up.</p>"),
-        ),
+        Ok(false) => (StatusCode::CONFLICT, page("Not pending", refusal)),
         Err(err) => {
             tracing::error!(error = %err, "sandbox settlement failed");
             (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
         }
     }
+}
+
+async fn press(state: AppState, payment_id: PaymentId, outcome: &str) -> (StatusCode, Html<String>) {
+    let settled = state.sandbox.settle(payment_id, outcome).await;
+    settled_page("Payment", outcome, settled, "<p>This payment is no longer pending, or its time is up.</p>")
 }
 
 /// The buyer pays: the charge succeeds and the sandbox sends Pasar a signed webhook.
@@ -630,20 +635,8 @@ async fn payout_page(
 }
 
 async fn press_payout(state: AppState, payout_id: PayoutId, outcome: &str) -> (StatusCode, Html<String>) {
-    match state.sandbox.settle_payout(payout_id, outcome).await {
-        Ok(true) => (
-            StatusCode::OK,
-            page(&format!("Payout {outcome}"), "<p>The shop is being notified. You can close this page.</p>"),
-        ),
-        Ok(false) => (
-            StatusCode::CONFLICT,
-            page("Not pending", "<p>This payout does not exist or has already been settled.</p>"),
-        ),
-        Err(err) => {
-            tracing::error!(error = %err, "sandbox payout settlement failed");
-            (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
-        }
-    }
+    let settled = state.sandbox.settle_payout(payout_id, outcome).await;
+    settled_page("Payout", outcome, settled, "<p>This payout does not exist or has already been settled.</p>")
 }
 
 /// The money is sent: the payout succeeds and the sandbox sends Pasar a signed webhook.

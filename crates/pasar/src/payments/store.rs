@@ -4,31 +4,28 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::domain::{Payment, PaymentPurpose, PaymentStatus};
+use crate::db::column::decode_error;
 use crate::ids::PaymentId;
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
-
-fn bad(column: &str, text: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: column.into(), source: format!("unexpected value {text:?}").into() }
-}
 
 const COLUMNS: &str = "id, purpose, reference, payer_id, provider, provider_ref, status, currency, amount, fee, \
                        total, checkout_url, expires_at, created_at";
 
 fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
     let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
-    let currency = Currency::parse(&text("currency")?).map_err(|_| bad("currency", "?"))?;
+    let currency = Currency::parse(&text("currency")?).map_err(|_| decode_error("currency", "?"))?;
     let id = text("id")?;
     let purpose = text("purpose")?;
     let status = text("status")?;
     Ok(Payment {
-        id: id.parse().map_err(|_| bad("id", &id))?,
-        purpose: PaymentPurpose::parse(&purpose).ok_or_else(|| bad("purpose", &purpose))?,
+        id: id.parse().map_err(|_| decode_error("id", &id))?,
+        purpose: PaymentPurpose::parse(&purpose).ok_or_else(|| decode_error("purpose", &purpose))?,
         reference: text("reference")?,
         payer_id: text("payer_id")?,
         provider: text("provider")?,
         provider_ref: row.try_get("provider_ref")?,
-        status: PaymentStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
         amount: Money::new(row.try_get("amount")?, currency),
         fee: Money::new(row.try_get("fee")?, currency),
         total: Money::new(row.try_get("total")?, currency),

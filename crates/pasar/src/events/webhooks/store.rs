@@ -7,17 +7,13 @@ use sqlx::{Any, Executor, Row};
 use super::domain::{DeliveryStatus, EventTypes};
 use super::service::{WebhookDelivery, WebhookEndpoint};
 use crate::db::Dialect;
+use crate::db::column::parse_text;
 use crate::events::Event;
 use crate::ids::{EventId, WebhookDeliveryId, WebhookEndpointId};
 use crate::time::Timestamp;
 
 fn decode_error(column: &str, message: String) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: column.into(), source: message.into() }
-}
-
-fn parse_text<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| decode_error(column, format!("unexpected value {text:?}")))
 }
 
 fn event_types_of(row: &AnyRow) -> Result<EventTypes, sqlx::Error> {
