@@ -38,6 +38,8 @@ pub struct Config {
     pub cors_origins: String,
     /// Seconds a buyer has to pay before the order expires and its stock is released.
     pub payment_ttl: u64,
+    /// Most checkouts written in one batch transaction; 1 writes each checkout alone.
+    pub checkout_batch_size: usize,
     /// The currency wallets hold (ISO 4217).
     pub currency: String,
     /// Minor units spent per loyalty point earned (1000: one point per Rp 1,000).
@@ -110,6 +112,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             cors_origins: String::new(),
             payment_ttl: 600,
+            checkout_batch_size: 256,
             currency: "IDR".into(),
             points_earn_per_minor: 1_000,
             points_value_minor: 1,

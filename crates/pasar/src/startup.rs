@@ -86,6 +86,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         payments.clone(),
         wallet.clone(),
         Duration::from_secs(config.payment_ttl),
+        config.checkout_batch_size,
     );
     let reconciler = Reconciler::new(
         db.clone(),

@@ -14,10 +14,12 @@
 //!    delivered when it is all digital).
 //! 4. `compensated`: payment failed, expired or cancelled: stock released, order ended.
 
+mod batch;
 pub mod routes;
 mod service;
 pub mod sweeper;
 
+pub use batch::BatchStats;
 pub use service::{Checkout, CheckoutError, CheckoutRequest, ItemRequest, Placed, Settlement};
 
 use crate::db::Migration;

@@ -4,14 +4,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Acquire, Row};
+use sqlx::{Acquire, Arguments as _, Row};
 use utoipa::ToSchema;
 
+use super::batch::{BatchQueue, BatchStats, Batched};
 use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
 use crate::catalog::{Catalog, CatalogError, ProductKind};
 use crate::db::{self, Connection, Db};
 use crate::identity::Principal;
-use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, VariantId};
+use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, UserId, VariantId};
 use crate::inventory::{Inventory, InventoryError, ReservationRequest};
 use crate::money::Money;
 use crate::orders::{
@@ -20,7 +21,7 @@ use crate::orders::{
 use crate::payments::NewPayment;
 use crate::payments::gateway::ProviderStatus;
 use crate::payments::{Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, WALLET};
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 use crate::wallet::{Wallet, WalletError};
 
 /// Points stay held a little past the payment deadline, so the expiry sweep (not the hold's
@@ -54,6 +55,36 @@ pub struct CheckoutRequest {
 pub struct Placed {
     pub order: Order,
     pub payment: Payment,
+}
+
+/// A checkout checked and priced, with its ids chosen, and nothing written yet.
+pub(super) struct Prepared {
+    pub(super) buyer: Principal,
+    pub(super) idempotency_key: Option<String>,
+    pub(super) cart: Option<CartAccess>,
+    pub(super) points: i64,
+    /// One per variant, merged.
+    pub(super) reservations: Vec<ReservationRequest>,
+    pub(super) order: NewOrder,
+    pub(super) payment: NewPayment,
+}
+
+impl Prepared {
+    /// Whether the checkout can be written with others in a batch: buying a cart (emptied in
+    /// the same transaction) and redeeming points (a ledger hold) go alone.
+    fn batchable(&self) -> bool {
+        self.cart.is_none() && self.points == 0
+    }
+
+    pub(super) fn from_wallet(&self) -> bool {
+        self.payment.provider == WALLET
+    }
+}
+
+/// A checkout written now, or one written before under the same idempotency key.
+pub(super) enum Written {
+    Fresh(Placed),
+    Replayed(Placed),
 }
 
 /// What settling a payment outcome did.
@@ -96,6 +127,8 @@ pub enum CheckoutError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Inventory(InventoryError),
+    #[error("checkout failed: {0}")]
+    Internal(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -150,6 +183,9 @@ pub struct Checkout {
     payments: Payments,
     wallet: Wallet,
     payment_ttl: Duration,
+    /// Where batchable checkouts queue; None in the copy the batch worker itself holds, so
+    /// the worker stops once the last handle to the service is dropped.
+    batches: Option<BatchQueue>,
 }
 
 impl Checkout {
@@ -164,8 +200,27 @@ impl Checkout {
         payments: Payments,
         wallet: Wallet,
         payment_ttl: Duration,
+        batch_size: usize,
     ) -> Self {
-        Self { db, clock, catalog, carts, inventory, orders, payments, wallet, payment_ttl }
+        let worker = Self {
+            db,
+            clock,
+            catalog,
+            carts,
+            inventory,
+            orders,
+            payments,
+            wallet,
+            payment_ttl,
+            batches: None,
+        };
+        let batches = (batch_size > 1).then(|| BatchQueue::start(worker.clone(), batch_size));
+        Self { batches, ..worker }
+    }
+
+    /// How batched checkouts have gone; None when batching is off.
+    pub fn batch_stats(&self) -> Option<BatchStats> {
+        self.batches.as_ref().map(BatchQueue::stats)
     }
 
     pub fn payments(&self) -> &Payments {
@@ -174,6 +229,10 @@ impl Checkout {
 
     /// Places an order awaiting payment. With an idempotency key, a retry (even after a crash
     /// between the order's commit and the answer) returns the same order instead of a second.
+    ///
+    /// Checkouts of items (not carts) without points are written in batches with the other
+    /// buyers checking out at the same moment (see [`super::batch`]); the rest, and any batch
+    /// that fails as a whole, go through one transaction each.
     pub async fn place(
         &self,
         buyer: &Principal,
@@ -185,11 +244,35 @@ impl Checkout {
                 return Ok(placed);
             }
         }
-        let (wanted, cart) = self.wanted_items(buyer, &request).await?;
-        let method = request.payment_method.as_str();
+        let prepared = self.prepare(buyer, &request, idempotency_key).await?;
+        let placed = match (&self.batches, prepared.batchable()) {
+            (Some(batches), true) => match batches.place(prepared).await? {
+                Batched::Placed(placed) => Written::Fresh(placed),
+                Batched::Alone(prepared) => self.place_alone(*prepared).await?,
+            },
+            _ => self.place_alone(prepared).await?,
+        };
+        match placed {
+            Written::Fresh(placed) if placed.payment.status == PaymentStatus::Pending => {
+                let payment = self.request_payment(&placed.payment, &placed.order).await?;
+                Ok(Placed { order: placed.order, payment })
+            }
+            Written::Fresh(placed) | Written::Replayed(placed) => Ok(placed),
+        }
+    }
+
+    /// Checks and prices a checkout without writing anything.
+    async fn prepare(
+        &self,
+        buyer: &Principal,
+        request: &CheckoutRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Prepared, CheckoutError> {
+        let (wanted, cart) = self.wanted_items(buyer, request).await?;
+        let method = request.payment_method.clone();
         let from_wallet = method == WALLET;
         if !from_wallet {
-            self.payments.gateway(method)?;
+            self.payments.gateway(&method)?;
         }
 
         let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
@@ -218,25 +301,13 @@ impl Checkout {
             ));
         }
         let physical = lines.iter().any(|l| l.kind == ProductKind::Physical);
-        let shipping_address = match (physical, request.shipping_address) {
+        let shipping_address = match (physical, request.shipping_address.clone()) {
             (true, None) => {
                 return Err(CheckoutError::Invalid("shipping_address is required for physical items".into()));
             }
             (true, address) => address,
             (false, _) => None,
         };
-
-        let order_id = OrderId::new();
-        let now = self.clock.now();
-        let expires_at = now.plus(self.payment_ttl);
-        let requests: Vec<ReservationRequest> = wanted
-            .iter()
-            .map(|i| ReservationRequest { variant_id: i.variant_id, quantity: i.quantity })
-            .collect();
-
-        let mut tx = self.db.begin().await?;
-        self.inventory.reserve(&mut tx, &order_id.to_string(), &requests, expires_at).await?;
-        // Delivery-slot, voucher and points holds go here, in this transaction.
         let subtotal = Money::sum(
             lines
                 .iter()
@@ -257,33 +328,62 @@ impl Checkout {
             )));
         }
         let discount = rules.discount_for(points, subtotal);
-        if points > 0 {
-            let hold = self.payment_ttl + POINTS_HOLD_GRACE;
-            self.wallet.hold_points(&mut tx, buyer.user, order_id, points, hold).await?;
-        }
         let amount = subtotal
             .checked_sub(discount)
             .and_then(|m| m.checked_add(shipping))
             .map_err(OrdersError::from)?;
-        let payment = self
-            .payments
-            .create(
-                &mut tx,
-                NewPayment {
-                    purpose: PaymentPurpose::Order,
-                    reference: order_id.to_string(),
-                    payer_id: buyer.user.to_string(),
-                    provider: method.to_owned(),
-                    amount,
-                    expires_at,
-                },
-            )
-            .await?;
+        let order_id = OrderId::new();
+        Ok(Prepared {
+            buyer: *buyer,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            cart,
+            points,
+            reservations: wanted
+                .iter()
+                .map(|i| ReservationRequest { variant_id: i.variant_id, quantity: i.quantity })
+                .collect(),
+            order: NewOrder {
+                id: order_id,
+                buyer_id: buyer.user,
+                lines,
+                shipping,
+                discount,
+                shipping_address,
+            },
+            payment: NewPayment {
+                id: PaymentId::new(),
+                purpose: PaymentPurpose::Order,
+                reference: order_id.to_string(),
+                payer_id: buyer.user.to_string(),
+                provider: method,
+                amount,
+                expires_at: self.clock.now().plus(self.payment_ttl),
+            },
+        })
+    }
+
+    /// Writes one prepared checkout in a transaction of its own.
+    pub(super) async fn place_alone(&self, prepared: Prepared) -> Result<Written, CheckoutError> {
+        let Prepared { buyer, idempotency_key, cart, points, reservations, order, payment } = prepared;
+        let buyer = &buyer;
+        let order_id = order.id;
+        let from_wallet = payment.provider == WALLET;
+        let expires_at = payment.expires_at;
+        let now = self.clock.now();
+
+        let mut tx = self.db.begin().await?;
+        self.inventory.reserve(&mut tx, &order_id.to_string(), &reservations, expires_at).await?;
+        // Delivery-slot and voucher holds go here, in this transaction.
+        if points > 0 {
+            let hold = self.payment_ttl + POINTS_HOLD_GRACE;
+            self.wallet.hold_points(&mut tx, buyer.user, order_id, points, hold).await?;
+        }
+        let payment = self.payments.create(&mut tx, payment).await?;
         let order = self
             .orders
             .create(
                 &mut tx,
-                NewOrder { id: order_id, buyer_id: buyer.user, lines, shipping, discount, shipping_address },
+                order,
                 serde_json::json!({ "payment": { "id": payment.id, "provider": payment.provider, "total": payment.total } }),
             )
             .await?;
@@ -305,7 +405,7 @@ impl Checkout {
         )
         .bind(order_id.to_string())
         .bind(buyer.user.to_string())
-        .bind(idempotency_key)
+        .bind(idempotency_key.as_deref())
         .bind(payment.id.to_string())
         .bind(Step::Held.as_str())
         .bind(now.millis())
@@ -316,19 +416,180 @@ impl Checkout {
                 // A concurrent retry with the same key won; answer with its order.
                 drop(tx);
                 let key = idempotency_key.unwrap_or_default();
-                return self.placed_with_key(buyer, key).await?.ok_or(CheckoutError::NotFound);
+                let placed = self.placed_with_key(buyer, &key).await?.ok_or(CheckoutError::NotFound)?;
+                return Ok(Written::Replayed(placed));
             }
             other => other?,
         };
         if from_wallet {
             self.fulfil(&mut tx, &payment, order_id, &buyer.user.to_string()).await?;
             tx.commit().await?;
-            return Ok(Placed { order: self.orders.order(order_id).await?, payment });
+            return Ok(Written::Fresh(Placed { order: self.orders.order(order_id).await?, payment }));
         }
         tx.commit().await?;
+        Ok(Written::Fresh(Placed { order, payment }))
+    }
 
-        let payment = self.request_payment(&payment, &order).await?;
-        Ok(Placed { order, payment })
+    /// Writes a batch of prepared checkouts (items, no cart, no points) in one transaction:
+    /// stock is shared out among them in the order given, wallet payments are taken in one
+    /// ledger batch, and each table gets one statement for the whole batch. Each checkout gets
+    /// its own answer (a 409 for one leaves the others placed); an `Err` means nothing of the
+    /// batch was written.
+    pub(super) async fn place_batch(
+        &self,
+        batch: &[Prepared],
+    ) -> Result<Vec<Result<Placed, CheckoutError>>, CheckoutError> {
+        let now = self.clock.now();
+        let holders: Vec<String> = batch.iter().map(|p| p.order.id.to_string()).collect();
+        let mut refused: Vec<Option<CheckoutError>> = batch.iter().map(|_| None).collect();
+        let mut tx = self.db.begin().await?;
+
+        let mut payments: Vec<Option<Payment>> = batch.iter().map(|_| None).collect();
+        // Stock is shared out in arrival order, then wallet payments are taken. Stock held for
+        // a buyer whose wallet falls short goes back, and the buyers refused for stock in that
+        // round are tried again: the stock goes to those who can pay for it.
+        let mut trying: Vec<usize> = (0..batch.len()).collect();
+        while !trying.is_empty() {
+            let holds: Vec<(&str, &[ReservationRequest], Timestamp)> = trying
+                .iter()
+                .map(|i| {
+                    (holders[*i].as_str(), batch[*i].reservations.as_slice(), batch[*i].payment.expires_at)
+                })
+                .collect();
+            let held = self.inventory.reserve_many(&mut tx, &holds).await?;
+            let mut short = Vec::new();
+            for (i, outcome) in trying.iter().zip(held) {
+                match outcome {
+                    Ok(()) => {
+                        refused[*i] = None;
+                        payments[*i] = Some(self.payments.priced(batch[*i].payment.clone())?);
+                    }
+                    Err(err) => {
+                        short.push(*i);
+                        refused[*i] = Some(err.into());
+                    }
+                }
+            }
+            let payers: Vec<(usize, &Payment, UserId)> = trying
+                .iter()
+                .filter(|i| batch[**i].from_wallet())
+                .filter_map(|i| Some((*i, payments[*i].as_ref()?, batch[*i].buyer.user)))
+                .collect();
+            let pairs: Vec<(&Payment, UserId)> = payers.iter().map(|(_, p, buyer)| (*p, *buyer)).collect();
+            let paid = self.wallet.pay_orders(&mut tx, &pairs).await?;
+            let mut unpaid = Vec::new();
+            for ((i, _, _), outcome) in payers.iter().zip(paid) {
+                if let Err(err) = outcome {
+                    unpaid.push(*i);
+                    refused[*i] = Some(err.into());
+                }
+            }
+            for i in &unpaid {
+                payments[*i] = None;
+                self.inventory.release(&mut tx, &holders[*i]).await?;
+            }
+            trying = if unpaid.is_empty() { Vec::new() } else { short };
+        }
+
+        let placing: Vec<usize> = (0..batch.len()).filter(|i| refused[*i].is_none()).collect();
+        let mut placed_payments: Vec<Payment> = placing.iter().filter_map(|i| payments[*i].take()).collect();
+        self.payments.insert_many(&mut tx, &placed_payments).await?;
+        let new_orders = placing
+            .iter()
+            .zip(&placed_payments)
+            .map(|(i, payment)| {
+                let extra = serde_json::json!({ "payment": { "id": payment.id, "provider": payment.provider, "total": payment.total } });
+                (batch[*i].order.clone(), extra)
+            })
+            .collect();
+        let mut orders = self.orders.create_many(&mut tx, new_orders).await?;
+        let actors: Vec<String> = placing.iter().map(|i| batch[*i].buyer.user.to_string()).collect();
+
+        // Step 3 for the wallet-paid ones: paid, stock sold, digital items delivered.
+        let from_wallet: Vec<bool> = placing.iter().map(|i| batch[*i].from_wallet()).collect();
+        let mut settled: Vec<(&mut Payment, &str)> = placed_payments
+            .iter_mut()
+            .zip(&actors)
+            .zip(&from_wallet)
+            .filter(|(_, wallet)| **wallet)
+            .map(|((payment, actor), _)| (payment, actor.as_str()))
+            .collect();
+        self.payments.transition_many(&mut tx, &mut settled, PaymentStatus::Succeeded).await?;
+        let mut paid_orders: Vec<(&mut Order, &str)> = orders
+            .iter_mut()
+            .zip(&actors)
+            .zip(&from_wallet)
+            .filter(|(_, wallet)| **wallet)
+            .map(|((order, actor), _)| (order, actor.as_str()))
+            .collect();
+        self.orders
+            .transition_many(&mut tx, &mut paid_orders, OrderStatus::Paid, Mover::System, None)
+            .await?;
+        let lines: Vec<HashMap<VariantId, OrderLineId>> =
+            orders.iter().map(|o| o.lines.iter().map(|l| (l.variant_id, l.id)).collect()).collect();
+        let holder_ids: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
+        let sales: Vec<(&str, &HashMap<VariantId, OrderLineId>, &str)> = (0..orders.len())
+            .filter(|k| from_wallet[*k])
+            .map(|k| (holder_ids[k].as_str(), &lines[k], actors[k].as_str()))
+            .collect();
+        if !sales.is_empty() {
+            self.inventory.commit_many(&mut tx, &sales).await?;
+        }
+        let mut delivered: Vec<(&mut Order, &str)> = orders
+            .iter_mut()
+            .zip(&actors)
+            .zip(&from_wallet)
+            .filter(|((order, _), wallet)| **wallet && order.is_digital_only())
+            .map(|((order, actor), _)| (order, actor.as_str()))
+            .collect();
+        self.orders
+            .transition_many(
+                &mut tx,
+                &mut delivered,
+                OrderStatus::Delivered,
+                Mover::System,
+                Some("digital items delivered"),
+            )
+            .await?;
+
+        let recorded: Vec<(&Prepared, &Payment, Step)> = placing
+            .iter()
+            .zip(&placed_payments)
+            .zip(&from_wallet)
+            .map(|((i, payment), wallet)| {
+                (&batch[*i], payment, if *wallet { Step::Completed } else { Step::Held })
+            })
+            .collect();
+        db::bulk::insert_rows(
+            &mut tx,
+            "INSERT INTO checkouts (order_id, buyer_id, idempotency_key, payment_id, step, created_at, updated_at)",
+            "",
+            7,
+            &recorded,
+            |args, (p, payment, step)| {
+                args.add(p.order.id.to_string())?;
+                args.add(p.buyer.user.to_string())?;
+                args.add(p.idempotency_key.as_deref())?;
+                args.add(payment.id.to_string())?;
+                args.add(step.as_str())?;
+                args.add(now.millis())?;
+                args.add(now.millis())
+            },
+        )
+        .await?;
+        tx.commit().await?;
+
+        let mut placed = orders.into_iter().zip(placed_payments);
+        Ok(refused
+            .into_iter()
+            .map(|refusal| match refusal {
+                Some(err) => Err(err),
+                None => {
+                    let (order, payment) = placed.next().ok_or(CheckoutError::NotFound)?;
+                    Ok(Placed { order, payment })
+                }
+            })
+            .collect())
     }
 
     /// Step 2: the gateway learns of the payment. If it refuses, the checkout is compensated.

@@ -9,6 +9,7 @@
 //! SQLITE_BUSY, and another process writing the same file waits on the busy timeout. Reads use
 //! a separate pool and, thanks to WAL, never wait for the writer.
 
+pub mod bulk;
 pub mod column;
 mod migrate;
 

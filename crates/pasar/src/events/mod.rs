@@ -16,7 +16,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Arguments as _, Executor, Row};
 
 use crate::db::{Connection, Migration};
 use crate::ids::EventId;
@@ -81,6 +81,41 @@ pub async fn record<P: Serialize>(
     .execute(conn)
     .await?;
     Ok(id)
+}
+
+/// Writes many events into the outbox in one statement, as part of the caller's transaction.
+/// Their ids increase in the order given, so the relay hands them out in that order.
+pub async fn record_many<P: Serialize>(
+    conn: &mut Connection,
+    at: Timestamp,
+    events: Vec<NewEvent<P>>,
+) -> Result<(), sqlx::Error> {
+    let rows = events
+        .into_iter()
+        .map(|event| {
+            let payload =
+                serde_json::to_string(&event.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            Ok((EventId::new().to_string(), event, payload))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    crate::db::bulk::insert_rows(
+        conn,
+        "INSERT INTO outbox_events (id, event_type, version, subject_id, actor, occurred_at, payload)",
+        "",
+        7,
+        &rows,
+        |args, (id, event, payload)| {
+            args.add(id.as_str())?;
+            args.add(event.event_type)?;
+            args.add(event.version)?;
+            args.add(event.subject_id.as_str())?;
+            args.add(event.actor.as_str())?;
+            args.add(at.millis())?;
+            args.add(payload.as_str())
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The relay's bookkeeping on the outbox: a lease (`claimed_until`, `claim_token`) so that

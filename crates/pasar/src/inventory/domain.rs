@@ -1,5 +1,7 @@
 //! Inventory's types and pure rules.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -112,10 +114,66 @@ pub fn crosses_low_threshold(before: i64, after: i64, threshold: i64) -> bool {
     threshold > 0 && before >= threshold && after < threshold
 }
 
+/// Shares out stock among orders in arrival order, each order all or nothing: an order whose
+/// lines are all covered by what is left takes them; otherwise it gets the first variant (in
+/// variant order) it is short of, and what it would have taken stays for the orders after it.
+/// `available` is what each variant has to give (a missing variant has none); it is left
+/// holding what remains.
+pub fn allocate(
+    available: &mut HashMap<VariantId, i64>,
+    orders: &[&[(VariantId, i64)]],
+) -> Vec<Result<(), VariantId>> {
+    orders
+        .iter()
+        .map(|lines| {
+            let mut sorted = lines.to_vec();
+            sorted.sort_by_key(|(variant, _)| *variant);
+            let short = sorted.iter().find(|(variant, quantity)| {
+                available.get(variant).copied().unwrap_or(0) < *quantity || *quantity <= 0
+            });
+            if let Some((variant, _)) = short {
+                return Err(*variant);
+            }
+            for (variant, quantity) in &sorted {
+                *available.entry(*variant).or_default() -= quantity;
+            }
+            Ok(())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn variants() -> Vec<VariantId> {
+        let mut ids: Vec<VariantId> = (0..4).map(|_| VariantId::new()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn the_first_orders_get_the_stock_and_the_rest_are_told_which_variant_ran_out() {
+        let ids = variants();
+        let mut available = HashMap::from([(ids[0], 2), (ids[1], 1)]);
+        let first = [(ids[0], 1), (ids[1], 1)];
+        let second = [(ids[1], 1)];
+        let third = [(ids[0], 1)];
+        let fourth = [(ids[0], 1), (ids[2], 1)];
+        let outcome = allocate(&mut available, &[&first, &second, &third, &fourth]);
+        assert_eq!(outcome, vec![Ok(()), Err(ids[1]), Ok(()), Err(ids[0])]);
+        assert_eq!(available, HashMap::from([(ids[0], 0), (ids[1], 0)]));
+    }
+
+    #[test]
+    fn an_order_refused_for_one_variant_leaves_its_other_lines_to_later_orders() {
+        let ids = variants();
+        let mut available = HashMap::from([(ids[0], 1), (ids[1], 0)]);
+        let greedy = [(ids[0], 1), (ids[1], 1)];
+        let modest = [(ids[0], 1)];
+        assert_eq!(allocate(&mut available, &[&greedy, &modest]), vec![Err(ids[1]), Ok(())]);
+    }
 
     #[test]
     fn low_stock_fires_on_the_crossing_only() {
@@ -138,6 +196,45 @@ mod tests {
                 level = next;
             }
             prop_assert_eq!(fired, crossings);
+        }
+
+        #[test]
+        fn allocation_never_gives_more_than_there_is_and_refuses_only_when_short(
+            stock in proptest::collection::vec(0i64..6, 4),
+            orders in proptest::collection::vec(proptest::collection::vec((0usize..4, 1i64..4), 1..4), 0..30),
+        ) {
+            let ids = variants();
+            let start: HashMap<VariantId, i64> = ids.iter().copied().zip(stock).collect();
+            let orders: Vec<Vec<(VariantId, i64)>> = orders
+                .into_iter()
+                .map(|lines| {
+                    let mut merged: HashMap<VariantId, i64> = HashMap::new();
+                    for (i, q) in lines { *merged.entry(ids[i]).or_default() += q; }
+                    merged.into_iter().collect()
+                })
+                .collect();
+            let slices: Vec<&[(VariantId, i64)]> = orders.iter().map(Vec::as_slice).collect();
+            let mut left = start.clone();
+            let outcome = allocate(&mut left, &slices);
+            // Replaying the grants one by one: each fits in what was left, each refusal names a
+            // variant that really was short at that moment.
+            let mut model = start.clone();
+            for (lines, result) in orders.iter().zip(&outcome) {
+                match result {
+                    Ok(()) => for (v, q) in lines {
+                        let have = model.get_mut(v).unwrap();
+                        prop_assert!(*have >= *q);
+                        *have -= q;
+                    },
+                    Err(short) => {
+                        let wanted = lines.iter().find(|(v, _)| v == short).unwrap().1;
+                        prop_assert!(model[short] < wanted);
+                        prop_assert!(lines.iter().all(|(v, q)| v >= short || model[v] >= *q));
+                    }
+                }
+            }
+            prop_assert_eq!(&left, &model);
+            prop_assert!(left.values().all(|&n| n >= 0));
         }
     }
 }

@@ -7,13 +7,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::domain::{
-    MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement, crosses_low_threshold,
+    MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement, allocate, crosses_low_threshold,
 };
 use super::sealing::ItemSealer;
 use super::store::{self, NewMovement};
 use crate::db::{Connection, Db};
 use crate::events::{self, NewEvent};
-use crate::ids::{DigitalItemId, OrderLineId, ReservationId, VariantId};
+use crate::ids::{DigitalItemId, OrderLineId, ReservationId, StockMovementId, VariantId};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +218,143 @@ impl Inventory {
         Ok(held)
     }
 
+    /// [`Inventory::reserve`] for many holders at once (a batch of checkouts), each until its
+    /// own expiry, in the order given: each holder gets all its lines or an `OutOfStock` naming the first variant it is
+    /// short of, and what a refused holder would have taken stays for those after it. One
+    /// locked read and one guarded update per variant for the whole batch.
+    pub async fn reserve_many(
+        &self,
+        conn: &mut Connection,
+        holds: &[(&str, &[ReservationRequest], Timestamp)],
+    ) -> Result<Vec<Result<(), InventoryError>>, InventoryError> {
+        let now = self.clock.now();
+        let mut variants: Vec<VariantId> =
+            holds.iter().flat_map(|(_, lines, _)| lines.iter().map(|l| l.variant_id)).collect();
+        variants.sort();
+        variants.dedup();
+        let levels = store::lock_levels(&mut *conn, self.db.dialect(), &variants).await?;
+        let mut available: HashMap<VariantId, i64> =
+            levels.iter().map(|l| (l.variant_id, l.available)).collect();
+        let wanted: Vec<Vec<(VariantId, i64)>> = holds
+            .iter()
+            .map(|(_, lines, _)| lines.iter().map(|l| (l.variant_id, l.quantity)).collect())
+            .collect();
+        let slices: Vec<&[(VariantId, i64)]> = wanted.iter().map(Vec::as_slice).collect();
+        let granted = allocate(&mut available, &slices);
+
+        let mut reservations = Vec::new();
+        let mut taken: HashMap<VariantId, i64> = HashMap::new();
+        for ((holder, lines, expires_at), outcome) in holds.iter().zip(&granted) {
+            if outcome.is_err() {
+                continue;
+            }
+            for line in *lines {
+                *taken.entry(line.variant_id).or_default() += line.quantity;
+                reservations.push(Reservation {
+                    id: ReservationId::new(),
+                    holder: (*holder).to_owned(),
+                    variant_id: line.variant_id,
+                    quantity: line.quantity,
+                    status: ReservationStatus::Held,
+                    expires_at: *expires_at,
+                });
+            }
+        }
+        let mut low = Vec::new();
+        for level in &levels {
+            let Some(&quantity) = taken.get(&level.variant_id) else { continue };
+            // The rows are locked, so the guard holds; a refusal means the allocation is wrong.
+            let after = store::hold(&mut *conn, level.variant_id, quantity, now).await?.ok_or_else(|| {
+                anyhow::anyhow!("stock of {} changed under a locked batch", level.variant_id)
+            })?;
+            if crosses_low_threshold(level.available, after.available, after.low_stock_threshold) {
+                low.push(low_stock_event(&after));
+            }
+        }
+        store::insert_reservations(&mut *conn, &reservations, now).await?;
+        if !low.is_empty() {
+            events::record_many(&mut *conn, now, low).await?;
+        }
+        Ok(granted
+            .into_iter()
+            .map(|outcome| outcome.map_err(|variant_id| InventoryError::OutOfStock { variant_id }))
+            .collect())
+    }
+
+    /// [`Inventory::commit`] for many holders at once: one update of their reservations, one
+    /// per variant of the levels, and the movements and their events written together.
+    /// Each entry is a holder, its order lines by variant, and the actor of its sale.
+    pub async fn commit_many(
+        &self,
+        conn: &mut Connection,
+        sales: &[(&str, &HashMap<VariantId, OrderLineId>, &str)],
+    ) -> Result<(), InventoryError> {
+        let now = self.clock.now();
+        let holders: Vec<&str> = sales.iter().map(|(holder, _, _)| *holder).collect();
+        let mut committed =
+            store::settle_held_of(&mut *conn, &holders, ReservationStatus::Committed, now).await?;
+        let position: HashMap<&str, usize> = holders.iter().enumerate().map(|(i, h)| (*h, i)).collect();
+        committed.sort_by_key(|r| (r.variant_id, position.get(r.holder.as_str()).copied()));
+        let mut totals: Vec<(VariantId, i64)> = Vec::new();
+        for r in &committed {
+            match totals.last_mut() {
+                Some((variant, total)) if *variant == r.variant_id => *total += r.quantity,
+                _ => totals.push((r.variant_id, r.quantity)),
+            }
+        }
+        let mut running: HashMap<VariantId, StockLevel> = HashMap::new();
+        for (variant, total) in totals {
+            let after = store::take_held(&mut *conn, variant, total, now).await?;
+            let before = StockLevel::new(
+                variant,
+                after.on_hand + total,
+                after.reserved + total,
+                after.low_stock_threshold,
+                after.is_digital,
+            );
+            running.insert(variant, before);
+        }
+        let mut movements = Vec::with_capacity(committed.len());
+        let mut moved_events = Vec::with_capacity(committed.len());
+        for r in &committed {
+            let (_, lines, actor) = sales[position[r.holder.as_str()]];
+            let before = running[&r.variant_id];
+            let after = StockLevel::new(
+                r.variant_id,
+                before.on_hand - r.quantity,
+                before.reserved - r.quantity,
+                before.low_stock_threshold,
+                before.is_digital,
+            );
+            running.insert(r.variant_id, after);
+            if after.is_digital {
+                let line = lines.get(&r.variant_id).ok_or_else(|| {
+                    anyhow::anyhow!("no order line for digital variant {} of {}", r.variant_id, r.holder)
+                })?;
+                self.assign_digital_items(&mut *conn, r.variant_id, r.quantity, &r.holder, *line, now)
+                    .await?;
+            }
+            let movement = NewMovement {
+                variant: r.variant_id,
+                delta: -r.quantity,
+                kind: MovementKind::Sale,
+                reason: "order paid",
+                reference: Some(r.holder.as_str()),
+                actor,
+                on_hand_after: after.on_hand,
+            };
+            let id = StockMovementId::new();
+            moved_events.push(movement_event(id, &movement, &before, &after));
+            if crosses_low_threshold(before.available, after.available, after.low_stock_threshold) {
+                moved_events.push(low_stock_event(&after));
+            }
+            movements.push((id, movement));
+        }
+        store::insert_movements(&mut *conn, &movements, now).await?;
+        events::record_many(&mut *conn, now, moved_events).await?;
+        Ok(())
+    }
+
     /// Gives back what `holder` still holds. Returns how many reservations were released.
     pub async fn release(&self, conn: &mut Connection, holder: &str) -> Result<usize, InventoryError> {
         let now = self.clock.now();
@@ -367,27 +504,7 @@ async fn record_movement(
     now: Timestamp,
 ) -> Result<(), InventoryError> {
     let id = store::insert_movement(&mut *conn, movement, now).await?;
-    events::record(
-        &mut *conn,
-        now,
-        NewEvent {
-            event_type: "stock.moved",
-            version: 1,
-            subject_id: movement.variant.to_string(),
-            actor: movement.actor.to_owned(),
-            payload: serde_json::json!({
-                "movement_id": id,
-                "variant_id": movement.variant,
-                "delta": movement.delta,
-                "kind": movement.kind,
-                "reason": movement.reason,
-                "reference": movement.reference,
-                "before": { "on_hand": before.on_hand, "reserved": before.reserved },
-                "after": { "on_hand": after.on_hand, "reserved": after.reserved },
-            }),
-        },
-    )
-    .await?;
+    events::record(&mut *conn, now, movement_event(id, movement, before, after)).await?;
     if crosses_low_threshold(before.available, after.available, after.low_stock_threshold) {
         record_low_stock(conn, after, now).await?;
     }
@@ -399,21 +516,44 @@ async fn record_low_stock(
     level: &StockLevel,
     now: Timestamp,
 ) -> Result<(), InventoryError> {
-    events::record(
-        conn,
-        now,
-        NewEvent {
-            event_type: "stock.low",
-            version: 1,
-            subject_id: level.variant_id.to_string(),
-            actor: events::SYSTEM.to_owned(),
-            payload: serde_json::json!({
-                "variant_id": level.variant_id,
-                "available": level.available,
-                "threshold": level.low_stock_threshold,
-            }),
-        },
-    )
-    .await?;
+    events::record(conn, now, low_stock_event(level)).await?;
     Ok(())
+}
+
+fn movement_event(
+    id: StockMovementId,
+    movement: &NewMovement<'_>,
+    before: &StockLevel,
+    after: &StockLevel,
+) -> NewEvent<serde_json::Value> {
+    NewEvent {
+        event_type: "stock.moved",
+        version: 1,
+        subject_id: movement.variant.to_string(),
+        actor: movement.actor.to_owned(),
+        payload: serde_json::json!({
+            "movement_id": id,
+            "variant_id": movement.variant,
+            "delta": movement.delta,
+            "kind": movement.kind,
+            "reason": movement.reason,
+            "reference": movement.reference,
+            "before": { "on_hand": before.on_hand, "reserved": before.reserved },
+            "after": { "on_hand": after.on_hand, "reserved": after.reserved },
+        }),
+    }
+}
+
+fn low_stock_event(level: &StockLevel) -> NewEvent<serde_json::Value> {
+    NewEvent {
+        event_type: "stock.low",
+        version: 1,
+        subject_id: level.variant_id.to_string(),
+        actor: events::SYSTEM.to_owned(),
+        payload: serde_json::json!({
+            "variant_id": level.variant_id,
+            "available": level.available,
+            "threshold": level.low_stock_threshold,
+        }),
+    }
 }

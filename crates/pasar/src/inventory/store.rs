@@ -1,11 +1,11 @@
 //! Inventory's tables. Only this module reads or writes them.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Arguments as _, Executor, Row};
 
 use super::domain::{MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement};
-use crate::db::Dialect;
 use crate::db::column::{decode_error, parse_text};
+use crate::db::{Connection, Dialect, bulk};
 use crate::ids::{DigitalItemId, ReservationId, StockMovementId, VariantId};
 use crate::time::Timestamp;
 
@@ -380,4 +380,101 @@ pub async fn items_of_holder<'c>(
             })
         })
         .collect()
+}
+
+/// The levels of `variants`, locked for the caller's transaction on PostgreSQL (SQLite's one
+/// writer holds the whole database already), in variant order so batches lock alike.
+pub async fn lock_levels(
+    conn: &mut Connection,
+    dialect: Dialect,
+    variants: &[VariantId],
+) -> Result<Vec<StockLevel>, sqlx::Error> {
+    let lock = match dialect {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE variant_id IN ({}) ORDER BY variant_id{lock}",
+        bulk::placeholders(1, variants.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for variant in variants {
+        query = query.bind(variant.to_string());
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(level_of).collect()
+}
+
+pub async fn insert_reservations(
+    conn: &mut Connection,
+    reservations: &[Reservation],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        "INSERT INTO stock_reservations (id, holder, variant_id, quantity, status, expires_at, created_at, updated_at)",
+        "",
+        8,
+        reservations,
+        |args, r| {
+            args.add(r.id.to_string())?;
+            args.add(r.holder.as_str())?;
+            args.add(r.variant_id.to_string())?;
+            args.add(r.quantity)?;
+            args.add(r.status.as_str())?;
+            args.add(r.expires_at.millis())?;
+            args.add(now.millis())?;
+            args.add(now.millis())
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Moves every held reservation of `holders` to `to` in one statement; returns those moved.
+pub async fn settle_held_of(
+    conn: &mut Connection,
+    holders: &[&str],
+    to: ReservationStatus,
+    now: Timestamp,
+) -> Result<Vec<Reservation>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE stock_reservations SET status = $1, updated_at = $2
+         WHERE status = 'held' AND holder IN ({})
+         RETURNING id, holder, variant_id, quantity, status, expires_at",
+        bulk::placeholders(3, holders.len())
+    );
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis());
+    for holder in holders {
+        query = query.bind(*holder);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(reservation_of).collect()
+}
+
+pub async fn insert_movements(
+    conn: &mut Connection,
+    movements: &[(StockMovementId, NewMovement<'_>)],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        "INSERT INTO stock_movements (id, variant_id, delta, kind, reason, reference, actor, on_hand_after, created_at)",
+        "",
+        9,
+        movements,
+        |args, (id, m)| {
+            args.add(id.to_string())?;
+            args.add(m.variant.to_string())?;
+            args.add(m.delta)?;
+            args.add(m.kind.as_str())?;
+            args.add(m.reason)?;
+            args.add(m.reference)?;
+            args.add(m.actor)?;
+            args.add(m.on_hand_after)?;
+            args.add(now.millis())
+        },
+    )
+    .await
+    .map(|_| ())
 }

@@ -432,6 +432,9 @@ pub enum LedgerError {
     UnitMismatch,
     #[error("a transfer needs two different accounts")]
     SameAccount,
+    /// A broken expectation inside the ledger (a bug, not bad input).
+    #[error("ledger error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

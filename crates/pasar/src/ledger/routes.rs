@@ -35,6 +35,7 @@ impl From<LedgerError> for ApiError {
             LedgerError::UnitMismatch | LedgerError::SameAccount => {
                 ApiError::field("account", err.to_string())
             }
+            LedgerError::Internal(what) => ApiError::internal(anyhow::anyhow!(what)),
             LedgerError::Database(e) => e.into(),
         }
     }

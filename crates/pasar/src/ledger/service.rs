@@ -2,6 +2,7 @@
 //! savepoint of their own: when one fails, whatever it did is rolled back and the caller's
 //! transaction is as it was, so a caller may go on (say, to pay another way) and commit.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -58,6 +59,71 @@ impl Ledger {
             }
             other => other,
         }
+    }
+
+    /// [`Ledger::transfer`] for many posted transfers at once (a batch of checkouts): the
+    /// accounts are opened, locked and read in one go, the transfers applied in memory in the
+    /// order given under the same rules (one refused for funds leaves the others as they
+    /// are), and the rows written with one statement per table. A transfer whose id exists
+    /// gets the answer `transfer` would give. Holds go through `transfer`.
+    pub async fn transfer_many(
+        &self,
+        conn: &mut Connection,
+        transfers: &[Transfer],
+    ) -> Result<Vec<Result<TransferOutcome, LedgerError>>, LedgerError> {
+        let now = self.clock.now();
+        let ids: Vec<&str> = transfers.iter().map(|t| t.id.as_str()).collect();
+        let mut known: HashMap<String, StoredTransfer> =
+            store::transfers(&mut *conn, &ids).await?.into_iter().map(|t| (t.record.id.clone(), t)).collect();
+        let mut accounts: Vec<&AccountRef> = transfers.iter().flat_map(|t| [&t.debit, &t.credit]).collect();
+        accounts.sort_by(|a, b| a.code.cmp(&b.code));
+        accounts.dedup_by(|a, b| a.code == b.code);
+        store::open_accounts(&mut *conn, &accounts, now).await?;
+        let codes: Vec<&str> = accounts.iter().map(|a| a.code.as_str()).collect();
+        let mut book: HashMap<String, (AccountRef, Totals)> =
+            store::lock_accounts(&mut *conn, self.db.dialect(), &codes)
+                .await?
+                .into_iter()
+                .map(|(account, totals)| (account.code.clone(), (account, totals)))
+                .collect();
+        let mut changed: Vec<String> = Vec::new();
+        let mut written = Vec::new();
+        let mut posted = Vec::new();
+        let mut outcomes = Vec::with_capacity(transfers.len());
+        for t in transfers {
+            let outcome = match known.get(&t.id) {
+                Some(existing) if existing.same_as(t) => Ok(TransferOutcome::AlreadyExists),
+                Some(_) => Err(LedgerError::ExistsWithDifferentFields { id: t.id.clone() }),
+                None => domain::validate(t)
+                    .and_then(|()| {
+                        if t.pending_timeout.is_some() {
+                            return Err(LedgerError::Internal("holds are not batched".into()));
+                        }
+                        post_in_memory(&mut book, t)
+                    })
+                    .map(|moved| {
+                        let stored = StoredTransfer::of(t, now);
+                        for m in &moved {
+                            changed.push(m.account.code.clone());
+                        }
+                        let actor = t.actor.clone().unwrap_or_else(|| SYSTEM.to_owned());
+                        posted.push(transfer_event("ledger.transfer_posted", &stored.record, &moved, actor));
+                        known.insert(t.id.clone(), stored.clone());
+                        written.push(stored);
+                        TransferOutcome::Created
+                    }),
+            };
+            outcomes.push(outcome);
+        }
+        changed.sort();
+        changed.dedup();
+        let totals: Vec<(&str, Totals)> = changed.iter().map(|code| (code.as_str(), book[code].1)).collect();
+        store::insert_transfers(&mut *conn, &written).await?;
+        if store::set_totals(&mut *conn, &totals, now).await? != totals.len() as u64 {
+            return Err(LedgerError::Internal("an account of a locked batch went missing".into()));
+        }
+        events::record_many(&mut *conn, now, posted).await?;
+        Ok(outcomes)
     }
 
     /// Posts a pending transfer: all of it, or `amount` (at most what is held; the rest is
@@ -342,28 +408,64 @@ async fn record(
     moved: &[Moved],
     actor: String,
 ) -> Result<(), LedgerError> {
+    events::record(conn, now, transfer_event(event_type, transfer, moved, actor)).await?;
+    Ok(())
+}
+
+fn transfer_event(
+    event_type: &'static str,
+    transfer: &TransferRecord,
+    moved: &[Moved],
+    actor: String,
+) -> NewEvent<Value> {
     let balances = |of: fn(&Moved) -> Totals| -> Value {
         let map: Map<String, Value> =
             moved.iter().map(|m| (m.account.code.clone(), json!(of(m).balance()))).collect();
         Value::Object(map)
     };
-    events::record(
-        conn,
-        now,
-        NewEvent {
-            event_type,
-            version: 1,
-            subject_id: transfer.id.clone(),
-            actor,
-            payload: json!({
-                "transfer": transfer,
-                "before": balances(|m| m.before),
-                "after": balances(|m| m.after),
-            }),
-        },
-    )
-    .await?;
-    Ok(())
+    NewEvent {
+        event_type,
+        version: 1,
+        subject_id: transfer.id.clone(),
+        actor,
+        payload: json!({
+            "transfer": transfer,
+            "before": balances(|m| m.before),
+            "after": balances(|m| m.after),
+        }),
+    }
+}
+
+/// Posts `t` on the in-memory `book` of locked accounts under the same rules as
+/// `move_money`: both sides or neither, never-negative kinds kept at or above zero.
+fn post_in_memory(
+    book: &mut HashMap<String, (AccountRef, Totals)>,
+    t: &Transfer,
+) -> Result<Vec<Moved>, LedgerError> {
+    let phase = Phase::Post { amount: t.amount };
+    let mut sides = [(&t.debit, phase.debit()), (&t.credit, phase.credit())];
+    sides.sort_by(|a, b| a.0.code.cmp(&b.0.code));
+    let mut moved = Vec::with_capacity(2);
+    for (wanted, change) in sides {
+        let (account, before) = book
+            .get(&wanted.code)
+            .cloned()
+            .ok_or_else(|| LedgerError::Internal(format!("account {} was not opened", wanted.code)))?;
+        if &account != wanted {
+            return Err(LedgerError::UnitMismatch);
+        }
+        let after = before
+            .apply(change)
+            .filter(|after| after.allowed_for(account.kind))
+            .ok_or_else(|| LedgerError::InsufficientFunds { account: account.code.clone() })?;
+        moved.push(Moved { account, before, after });
+    }
+    for m in &moved {
+        if let Some(entry) = book.get_mut(&m.account.code) {
+            entry.1 = m.after;
+        }
+    }
+    Ok(moved)
 }
 
 /// Expires due holds every `period` until the task is aborted (at shutdown).

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Arguments as _, Executor, Row};
 
 use super::domain::{
     AccountKind, AccountRef, Change, StoredTransfer, Totals, TransferRecord, TransferStatus,
 };
-use crate::db::Connection;
 use crate::db::column::decode_error;
+use crate::db::{Connection, Dialect, bulk};
 use crate::time::Timestamp;
 
 const ACCOUNT_COLUMNS: &str =
@@ -319,4 +319,128 @@ pub async fn counts(conn: &mut Connection) -> Result<(i64, i64), sqlx::Error> {
     let transfers: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transfers").fetch_one(&mut *conn).await?;
     Ok((accounts, transfers))
+}
+
+pub async fn transfers(conn: &mut Connection, ids: &[&str]) -> Result<Vec<StoredTransfer>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
+        bulk::placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(transfer_of).collect()
+}
+
+/// [`open_account`] for many accounts in one statement.
+pub async fn open_accounts(
+    conn: &mut Connection,
+    accounts: &[&AccountRef],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        "INSERT INTO ledger_accounts (code, unit, kind, debits_posted, credits_posted, debits_pending,
+           credits_pending, created_at, updated_at)",
+        "ON CONFLICT (code) DO NOTHING",
+        9,
+        accounts,
+        |args, account| {
+            args.add(account.code.as_str())?;
+            args.add(account.unit.as_str())?;
+            args.add(account.kind.as_str())?;
+            for _ in 0..4 {
+                args.add(0_i64)?;
+            }
+            args.add(now.millis())?;
+            args.add(now.millis())
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The accounts of `codes`, locked for the caller's transaction on PostgreSQL (SQLite's one
+/// writer holds the whole database already), in code order as `move_money` locks them.
+pub async fn lock_accounts(
+    conn: &mut Connection,
+    dialect: Dialect,
+    codes: &[&str],
+) -> Result<Vec<(AccountRef, Totals)>, sqlx::Error> {
+    let lock = match dialect {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code IN ({}) ORDER BY code{lock}",
+        bulk::placeholders(1, codes.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for code in codes {
+        query = query.bind(*code);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(account_of).collect()
+}
+
+pub async fn insert_transfers(
+    conn: &mut Connection,
+    transfers: &[StoredTransfer],
+) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        &format!("INSERT INTO ledger_transfers ({TRANSFER_COLUMNS})"),
+        "",
+        12,
+        transfers,
+        |args, transfer| {
+            let r = &transfer.record;
+            args.add(r.id.as_str())?;
+            args.add(r.kind.as_str())?;
+            args.add(r.debit_code.as_str())?;
+            args.add(r.credit_code.as_str())?;
+            args.add(r.amount)?;
+            args.add(r.unit.as_str())?;
+            args.add(r.status.as_str())?;
+            args.add(r.pending_id.as_deref())?;
+            args.add(transfer.timeout_at.map(Timestamp::millis))?;
+            args.add(r.reference.as_deref())?;
+            args.add(r.created_at.millis())?;
+            args.add(transfer.resolved_at.map(Timestamp::millis))
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Writes the accounts' new totals (worked out under the lock of [`lock_accounts`]) in one
+/// statement; returns how many accounts it updated. The CHECK constraints still refuse a
+/// never-negative account below zero.
+pub async fn set_totals(
+    conn: &mut Connection,
+    totals: &[(&str, Totals)],
+    now: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        "UPDATE ledger_accounts SET debits_posted = v.column2, credits_posted = v.column3,
+           debits_pending = v.column4, credits_pending = v.column5, updated_at = v.column6 FROM (",
+        ") AS v WHERE ledger_accounts.code = v.column1",
+        6,
+        totals,
+        |args, (code, t)| {
+            args.add(*code)?;
+            args.add(t.debits_posted)?;
+            args.add(t.credits_posted)?;
+            args.add(t.debits_pending)?;
+            args.add(t.credits_pending)?;
+            args.add(now.millis())
+        },
+    )
+    .await
 }

@@ -280,6 +280,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Cart(e) => e.into(),
             CheckoutError::Catalog(e) => e.into(),
             CheckoutError::Inventory(e) => e.into(),
+            CheckoutError::Internal(what) => ApiError::internal(anyhow::anyhow!(what)),
             CheckoutError::Database(e) => e.into(),
         }
     }

@@ -64,6 +64,7 @@ pub struct TimelineEntry {
     pub at: Timestamp,
 }
 
+#[derive(Clone, Debug)]
 pub struct NewOrderLine {
     pub variant_id: VariantId,
     pub product_id: ProductId,
@@ -75,6 +76,7 @@ pub struct NewOrderLine {
     pub quantity: i64,
 }
 
+#[derive(Clone, Debug)]
 pub struct NewOrder {
     pub id: OrderId,
     pub buyer_id: UserId,
@@ -141,75 +143,34 @@ impl Orders {
         new: NewOrder,
         extra: serde_json::Value,
     ) -> Result<Order, OrdersError> {
+        let mut created = self.create_many(conn, vec![(new, extra)]).await?;
+        created.pop().ok_or(OrdersError::Empty)
+    }
+
+    /// [`Orders::create`] for many orders at once: each table and the outbox get one
+    /// statement for the whole batch.
+    pub async fn create_many(
+        &self,
+        conn: &mut Connection,
+        new: Vec<(NewOrder, serde_json::Value)>,
+    ) -> Result<Vec<Order>, OrdersError> {
         let now = self.clock.now();
-        let mut lines = Vec::with_capacity(new.lines.len());
-        for line in new.lines {
-            lines.push(OrderLine {
-                id: OrderLineId::new(),
-                line_total: line.unit_price.times(line.quantity)?,
-                variant_id: line.variant_id,
-                product_id: line.product_id,
-                product_name: line.product_name,
-                sku: line.sku,
-                kind: line.kind,
-                options: line.options,
-                unit_price: line.unit_price,
-                quantity: line.quantity,
-                items: Vec::new(),
-            });
+        let mut orders = Vec::with_capacity(new.len());
+        let mut created = Vec::with_capacity(new.len());
+        for (new, extra) in new {
+            let order = priced(new, now)?;
+            created.push(created_event(&order, extra));
+            orders.push(order);
         }
-        let subtotal = Money::sum(lines.iter().map(|l| l.line_total))?.ok_or(OrdersError::Empty)?;
-        let total = subtotal.checked_sub(new.discount)?.checked_add(new.shipping)?;
-        let entry = TimelineEntry {
-            from: None,
-            to: OrderStatus::PendingPayment,
-            actor: new.buyer_id.to_string(),
-            note: None,
-            at: now,
-        };
-        let order = Order {
-            id: new.id,
-            buyer_id: new.buyer_id,
-            status: OrderStatus::PendingPayment,
-            lines,
-            subtotal,
-            discount: new.discount,
-            shipping: new.shipping,
-            total,
-            shipping_address: new.shipping_address,
-            tracking_number: None,
-            refund_due: false,
-            timeline: vec![entry.clone()],
-            created_at: now,
-            updated_at: now,
-        };
-        store::insert_order(&mut *conn, &order).await?;
-        for line in &order.lines {
-            store::insert_line(&mut *conn, order.id, line).await?;
-        }
-        store::insert_timeline(&mut *conn, order.id, &entry).await?;
-        events::record(
-            &mut *conn,
-            now,
-            NewEvent {
-                event_type: event_for(OrderStatus::PendingPayment),
-                version: 1,
-                subject_id: order.id.to_string(),
-                actor: order.buyer_id.to_string(),
-                payload: serde_json::json!({
-                    "order_id": order.id,
-                    "buyer_id": order.buyer_id,
-                    "total": order.total,
-                    "lines": order.lines.iter().map(|l| serde_json::json!({
-                        "variant_id": l.variant_id, "sku": l.sku, "quantity": l.quantity, "line_total": l.line_total,
-                    })).collect::<Vec<_>>(),
-                    "after": { "status": order.status },
-                    "extra": extra,
-                }),
-            },
-        )
-        .await?;
-        Ok(order)
+        store::insert_orders(&mut *conn, &orders).await?;
+        let lines: Vec<(OrderId, &OrderLine)> =
+            orders.iter().flat_map(|o| o.lines.iter().map(move |l| (o.id, l))).collect();
+        store::insert_lines(&mut *conn, &lines).await?;
+        let entries: Vec<(OrderId, &TimelineEntry)> =
+            orders.iter().flat_map(|o| o.timeline.iter().map(move |e| (o.id, e))).collect();
+        store::insert_timelines(&mut *conn, &entries).await?;
+        events::record_many(&mut *conn, now, created).await?;
+        Ok(orders)
     }
 
     /// Moves an order to `to` if the state machine lets `mover` do it from where the order is
@@ -237,26 +198,56 @@ impl Orders {
             at: now,
         };
         store::insert_timeline(&mut *conn, id, &entry).await?;
-        events::record(
-            &mut *conn,
-            now,
-            NewEvent {
-                event_type: event_for(to),
-                version: 1,
-                subject_id: id.to_string(),
-                actor: actor.to_owned(),
-                payload: serde_json::json!({
-                    "order_id": id,
-                    "buyer_id": current.buyer_id,
-                    "total": current.total,
-                    "note": note,
-                    "before": { "status": current.status },
-                    "after": { "status": to },
-                }),
-            },
-        )
-        .await?;
+        events::record(&mut *conn, now, moved_event(&current, &entry)).await?;
         Ok(current.status)
+    }
+
+    /// [`Orders::transition`] for orders this transaction holds in hand (a batch just
+    /// created): all move from the status they are in to `to`, each with its own actor, in one
+    /// statement per table. The orders are updated to match. Fails whole with `Moved` if any
+    /// of them was no longer where it was.
+    pub async fn transition_many(
+        &self,
+        conn: &mut Connection,
+        orders: &mut [(&mut Order, &str)],
+        to: OrderStatus,
+        mover: Mover,
+        note: Option<&str>,
+    ) -> Result<(), OrdersError> {
+        let Some(from) = orders.first().map(|(o, _)| o.status) else { return Ok(()) };
+        let now = self.clock.now();
+        for (order, _) in orders.iter() {
+            if order.status != from {
+                return Err(OrdersError::Moved);
+            }
+            check_transition(order.status, to, mover)?;
+        }
+        let ids: Vec<OrderId> = orders.iter().map(|(o, _)| o.id).collect();
+        if store::move_statuses(&mut *conn, &ids, from, to, now).await? != ids.len() as u64 {
+            return Err(OrdersError::Moved);
+        }
+        let mut entries = Vec::with_capacity(orders.len());
+        let mut moved = Vec::with_capacity(orders.len());
+        for (order, actor) in orders.iter() {
+            let entry = TimelineEntry {
+                from: Some(from),
+                to,
+                actor: (*actor).to_owned(),
+                note: note.map(str::to_owned),
+                at: now,
+            };
+            moved.push(moved_event(order, &entry));
+            entries.push((order.id, entry));
+        }
+        let rows: Vec<(OrderId, &TimelineEntry)> = entries.iter().map(|(id, e)| (*id, e)).collect();
+        store::insert_timelines(&mut *conn, &rows).await?;
+        events::record_many(&mut *conn, now, moved).await?;
+        for ((order, _), (_, entry)) in orders.iter_mut().zip(entries) {
+            order.status = to;
+            order.updated_at = now;
+            order.timeline.push(entry);
+        }
+        Ok(())
     }
 
     /// An admin moves an order along its fulfilment path (processing, shipped with a tracking
@@ -344,5 +335,87 @@ impl Order {
 
     pub fn has_physical_lines(&self) -> bool {
         self.lines.iter().any(|line| line.kind == ProductKind::Physical)
+    }
+}
+
+/// A new order priced from its lines, awaiting payment, with its first timeline entry.
+fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
+    let mut lines = Vec::with_capacity(new.lines.len());
+    for line in new.lines {
+        lines.push(OrderLine {
+            id: OrderLineId::new(),
+            line_total: line.unit_price.times(line.quantity)?,
+            variant_id: line.variant_id,
+            product_id: line.product_id,
+            product_name: line.product_name,
+            sku: line.sku,
+            kind: line.kind,
+            options: line.options,
+            unit_price: line.unit_price,
+            quantity: line.quantity,
+            items: Vec::new(),
+        });
+    }
+    let subtotal = Money::sum(lines.iter().map(|l| l.line_total))?.ok_or(OrdersError::Empty)?;
+    let total = subtotal.checked_sub(new.discount)?.checked_add(new.shipping)?;
+    let entry = TimelineEntry {
+        from: None,
+        to: OrderStatus::PendingPayment,
+        actor: new.buyer_id.to_string(),
+        note: None,
+        at: now,
+    };
+    Ok(Order {
+        id: new.id,
+        buyer_id: new.buyer_id,
+        status: OrderStatus::PendingPayment,
+        lines,
+        subtotal,
+        discount: new.discount,
+        shipping: new.shipping,
+        total,
+        shipping_address: new.shipping_address,
+        tracking_number: None,
+        refund_due: false,
+        timeline: vec![entry],
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn created_event(order: &Order, extra: serde_json::Value) -> NewEvent<serde_json::Value> {
+    NewEvent {
+        event_type: event_for(OrderStatus::PendingPayment),
+        version: 1,
+        subject_id: order.id.to_string(),
+        actor: order.buyer_id.to_string(),
+        payload: serde_json::json!({
+            "order_id": order.id,
+            "buyer_id": order.buyer_id,
+            "total": order.total,
+            "lines": order.lines.iter().map(|l| serde_json::json!({
+                "variant_id": l.variant_id, "sku": l.sku, "quantity": l.quantity, "line_total": l.line_total,
+            })).collect::<Vec<_>>(),
+            "after": { "status": order.status },
+            "extra": extra,
+        }),
+    }
+}
+
+/// The event of `order` (as it was before) taking the step in `entry`.
+fn moved_event(order: &Order, entry: &TimelineEntry) -> NewEvent<serde_json::Value> {
+    NewEvent {
+        event_type: event_for(entry.to),
+        version: 1,
+        subject_id: order.id.to_string(),
+        actor: entry.actor.clone(),
+        payload: serde_json::json!({
+            "order_id": order.id,
+            "buyer_id": order.buyer_id,
+            "total": order.total,
+            "note": entry.note,
+            "before": { "status": entry.from },
+            "after": { "status": entry.to },
+        }),
     }
 }

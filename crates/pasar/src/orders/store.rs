@@ -1,12 +1,13 @@
 //! Orders' tables. Only this module reads or writes them.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Arguments as _, Executor, Row};
 
 use super::domain::OrderStatus;
 use super::service::{Order, OrderLine, TimelineEntry};
 use crate::catalog::ProductKind;
 use crate::db::column::{decode_error, parse_text};
+use crate::db::{Connection, bulk};
 use crate::ids::{OrderId, UserId};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
@@ -50,58 +51,75 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
     })
 }
 
-pub async fn insert_order<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    order: &Order,
-) -> Result<(), sqlx::Error> {
-    let address = order
-        .shipping_address
-        .as_ref()
-        .map(|a| serde_json::to_string(a).map_err(|e| sqlx::Error::Encode(Box::new(e))))
-        .transpose()?;
-    sqlx::query(
+pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<(), sqlx::Error> {
+    let rows = orders
+        .iter()
+        .map(|order| {
+            let address = order
+                .shipping_address
+                .as_ref()
+                .map(|a| serde_json::to_string(a).map_err(|e| sqlx::Error::Encode(Box::new(e))))
+                .transpose()?;
+            Ok((order, address))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    bulk::insert_rows(
+        conn,
         "INSERT INTO orders (id, buyer_id, status, currency, subtotal, discount, shipping, total,
-                             shipping_address, tracking_number, refund_due, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 0, $10, $10)",
+                             shipping_address, tracking_number, refund_due, created_at, updated_at)",
+        "",
+        13,
+        &rows,
+        |args, (order, address)| {
+            args.add(order.id.to_string())?;
+            args.add(order.buyer_id.to_string())?;
+            args.add(order.status.as_str())?;
+            args.add(order.total.currency.code())?;
+            args.add(order.subtotal.amount)?;
+            args.add(order.discount.amount)?;
+            args.add(order.shipping.amount)?;
+            args.add(order.total.amount)?;
+            args.add(address.as_deref())?;
+            args.add(order.tracking_number.as_deref())?;
+            args.add(i64::from(order.refund_due))?;
+            args.add(order.created_at.millis())?;
+            args.add(order.updated_at.millis())
+        },
     )
-    .bind(order.id.to_string())
-    .bind(order.buyer_id.to_string())
-    .bind(order.status.as_str())
-    .bind(order.total.currency.code())
-    .bind(order.subtotal.amount)
-    .bind(order.discount.amount)
-    .bind(order.shipping.amount)
-    .bind(order.total.amount)
-    .bind(address)
-    .bind(order.created_at.millis())
-    .execute(ex)
     .await
     .map(|_| ())
 }
 
-pub async fn insert_line<'c>(
-    ex: impl Executor<'c, Database = Any>,
-    order: OrderId,
-    line: &OrderLine,
-) -> Result<(), sqlx::Error> {
-    let options = serde_json::to_string(&line.options).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
+pub async fn insert_lines(conn: &mut Connection, lines: &[(OrderId, &OrderLine)]) -> Result<(), sqlx::Error> {
+    let rows = lines
+        .iter()
+        .map(|(order, line)| {
+            let options =
+                serde_json::to_string(&line.options).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            Ok((*order, *line, options))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    bulk::insert_rows(
+        conn,
         "INSERT INTO order_lines (id, order_id, variant_id, product_id, product_name, sku, kind, options,
-                                  unit_price, quantity, line_total)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                  unit_price, quantity, line_total)",
+        "",
+        11,
+        &rows,
+        |args, (order, line, options)| {
+            args.add(line.id.to_string())?;
+            args.add(order.to_string())?;
+            args.add(line.variant_id.to_string())?;
+            args.add(line.product_id.to_string())?;
+            args.add(line.product_name.as_str())?;
+            args.add(line.sku.as_str())?;
+            args.add(line.kind.as_str())?;
+            args.add(options.as_str())?;
+            args.add(line.unit_price.amount)?;
+            args.add(line.quantity)?;
+            args.add(line.line_total.amount)
+        },
     )
-    .bind(line.id.to_string())
-    .bind(order.to_string())
-    .bind(line.variant_id.to_string())
-    .bind(line.product_id.to_string())
-    .bind(&line.product_name)
-    .bind(&line.sku)
-    .bind(line.kind.as_str())
-    .bind(options)
-    .bind(line.unit_price.amount)
-    .bind(line.quantity)
-    .bind(line.line_total.amount)
-    .execute(ex)
     .await
     .map(|_| ())
 }
@@ -186,6 +204,30 @@ pub async fn insert_timeline<'c>(
     .map(|_| ())
 }
 
+pub async fn insert_timelines(
+    conn: &mut Connection,
+    entries: &[(OrderId, &TimelineEntry)],
+) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        "INSERT INTO order_timeline (id, order_id, from_status, to_status, actor, note, at)",
+        "",
+        7,
+        entries,
+        |args, (order, entry)| {
+            args.add(uuid::Uuid::now_v7().to_string())?;
+            args.add(order.to_string())?;
+            args.add(entry.from.map(OrderStatus::as_str))?;
+            args.add(entry.to.as_str())?;
+            args.add(entry.actor.as_str())?;
+            args.add(entry.note.as_deref())?;
+            args.add(entry.at.millis())
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
 pub async fn order<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: OrderId,
@@ -213,6 +255,25 @@ pub async fn move_status<'c>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Moves every order of `ids` still in `from` to `to`; returns how many moved.
+pub async fn move_statuses(
+    conn: &mut Connection,
+    ids: &[OrderId],
+    from: OrderStatus,
+    to: OrderStatus,
+    now: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "UPDATE orders SET status = $1, updated_at = $2 WHERE status = $3 AND id IN ({})",
+        bulk::placeholders(4, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis()).bind(from.as_str());
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    Ok(query.execute(conn).await?.rows_affected())
 }
 
 pub async fn set_tracking<'c>(

@@ -36,6 +36,7 @@ impl From<PaymentsError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payout", message)
             }
             PaymentsError::PayoutExists => ApiError::conflict("payout_exists", message),
+            PaymentsError::Moved => ApiError::conflict("payment_changed", message),
             PaymentsError::AmountMismatch => ApiError::bad_request("amount_mismatch", message),
             PaymentsError::Gateway(GatewayError::BadSignature) => {
                 ApiError::bad_request("invalid_signature", message)

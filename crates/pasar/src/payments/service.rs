@@ -29,6 +29,8 @@ pub enum PaymentsError {
     PayoutExists,
     #[error("the webhook's amount or currency does not match the payment or payout")]
     AmountMismatch,
+    #[error("the payment changed meanwhile")]
+    Moved,
     #[error(transparent)]
     Gateway(#[from] GatewayError),
     #[error(transparent)]
@@ -36,7 +38,10 @@ pub enum PaymentsError {
 }
 
 /// A payment to create, before the gateway has seen it.
+#[derive(Clone, Debug)]
 pub struct NewPayment {
+    /// Chosen by the caller, so that what refers to the payment can be written before it.
+    pub id: PaymentId,
     pub purpose: PaymentPurpose,
     pub reference: String,
     pub payer_id: String,
@@ -73,10 +78,27 @@ impl Payments {
     /// Writes a pending payment in the caller's transaction. The gateway is asked afterwards
     /// ([`Payments::request`]), outside any transaction.
     pub async fn create(&self, conn: &mut Connection, new: NewPayment) -> Result<Payment, PaymentsError> {
+        let payment = self.priced(new)?;
+        store::insert_many(conn, std::slice::from_ref(&payment)).await?;
+        Ok(payment)
+    }
+
+    /// Writes payments made by [`Payments::priced`] in one statement.
+    pub async fn insert_many(
+        &self,
+        conn: &mut Connection,
+        payments: &[Payment],
+    ) -> Result<(), PaymentsError> {
+        store::insert_many(conn, payments).await?;
+        Ok(())
+    }
+
+    /// A new pending payment with the method's fee added, not written yet.
+    pub fn priced(&self, new: NewPayment) -> Result<Payment, PaymentsError> {
         let fee = self.fee(&new.provider, new.amount)?;
         let total = new.amount.checked_add(fee).map_err(GatewayError::from)?;
-        let payment = Payment {
-            id: PaymentId::new(),
+        Ok(Payment {
+            id: new.id,
             purpose: new.purpose,
             reference: new.reference,
             payer_id: new.payer_id,
@@ -89,9 +111,7 @@ impl Payments {
             checkout_url: None,
             expires_at: new.expires_at,
             created_at: self.clock.now(),
-        };
-        store::insert(conn, &payment).await?;
-        Ok(payment)
+        })
     }
 
     /// Asks the payment's gateway to collect it (idempotent at the gateway) and records where
@@ -159,36 +179,34 @@ impl Payments {
         if !store::move_status(&mut *conn, payment.id, payment.status, to, now).await? {
             return Ok(false);
         }
-        let event_type = match to {
-            PaymentStatus::Succeeded => "payment.completed",
-            PaymentStatus::Failed => "payment.failed",
-            PaymentStatus::Expired => "payment.expired",
-            PaymentStatus::Cancelled => "payment.cancelled",
-            PaymentStatus::Refunded => "refund.completed",
-            PaymentStatus::Pending => "payment.pending",
-        };
-        events::record(
-            &mut *conn,
-            now,
-            NewEvent {
-                event_type,
-                version: 1,
-                subject_id: payment.id.to_string(),
-                actor: actor.to_owned(),
-                payload: serde_json::json!({
-                    "payment_id": payment.id,
-                    "reference": payment.reference,
-                    "provider": payment.provider,
-                    "amount": payment.amount,
-                    "fee": payment.fee,
-                    "total": payment.total,
-                    "before": { "status": payment.status },
-                    "after": { "status": to },
-                }),
-            },
-        )
-        .await?;
+        events::record(&mut *conn, now, moved_event(payment, to, actor)).await?;
         Ok(true)
+    }
+
+    /// [`Payments::transition`] for payments this transaction holds in hand (a batch just
+    /// created), each with its actor: one statement for all, and the payments updated to
+    /// match. Fails whole with `Moved` when any of them was no longer where it was.
+    pub async fn transition_many(
+        &self,
+        conn: &mut Connection,
+        payments: &mut [(&mut Payment, &str)],
+        to: PaymentStatus,
+    ) -> Result<(), PaymentsError> {
+        let Some(from) = payments.first().map(|(p, _)| p.status) else { return Ok(()) };
+        if payments.iter().any(|(p, _)| p.status != from) || !from.can_become(to) {
+            return Err(PaymentsError::Moved);
+        }
+        let now = self.clock.now();
+        let ids: Vec<PaymentId> = payments.iter().map(|(p, _)| p.id).collect();
+        if store::move_statuses(&mut *conn, &ids, from, to, now).await? != ids.len() as u64 {
+            return Err(PaymentsError::Moved);
+        }
+        let moved = payments.iter().map(|(p, actor)| moved_event(p, to, actor)).collect();
+        events::record_many(&mut *conn, now, moved).await?;
+        for (payment, _) in payments.iter_mut() {
+            payment.status = to;
+        }
+        Ok(())
     }
 
     /// Checks a webhook (signature over the raw body, freshness, the payment it names, amount
@@ -239,5 +257,33 @@ impl Payments {
         limit: i64,
     ) -> Result<Vec<Payment>, PaymentsError> {
         Ok(store::pending_before(self.db.reader(), created_before, limit).await?)
+    }
+}
+
+/// The event of `payment` (as it was before) moving to `to`.
+fn moved_event(payment: &Payment, to: PaymentStatus, actor: &str) -> NewEvent<serde_json::Value> {
+    let event_type = match to {
+        PaymentStatus::Succeeded => "payment.completed",
+        PaymentStatus::Failed => "payment.failed",
+        PaymentStatus::Expired => "payment.expired",
+        PaymentStatus::Cancelled => "payment.cancelled",
+        PaymentStatus::Refunded => "refund.completed",
+        PaymentStatus::Pending => "payment.pending",
+    };
+    NewEvent {
+        event_type,
+        version: 1,
+        subject_id: payment.id.to_string(),
+        actor: actor.to_owned(),
+        payload: serde_json::json!({
+            "payment_id": payment.id,
+            "reference": payment.reference,
+            "provider": payment.provider,
+            "amount": payment.amount,
+            "fee": payment.fee,
+            "total": payment.total,
+            "before": { "status": payment.status },
+            "after": { "status": to },
+        }),
     }
 }

@@ -1,10 +1,11 @@
 //! Payments' tables (the sandbox gateway keeps its own, in `sandbox.rs`).
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Arguments as _, Executor, Row};
 
 use super::domain::{Payment, PaymentPurpose, PaymentStatus};
 use crate::db::column::decode_error;
+use crate::db::{Connection, bulk};
 use crate::ids::PaymentId;
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
@@ -35,25 +36,32 @@ fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
     })
 }
 
-pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, payment: &Payment) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_many(conn: &mut Connection, payments: &[Payment]) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
         "INSERT INTO payments (id, purpose, reference, payer_id, provider, provider_ref, status, currency, amount,
-                               fee, total, checkout_url, expires_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, NULL, $11, $12, $12)",
+                               fee, total, checkout_url, expires_at, created_at, updated_at)",
+        "",
+        15,
+        payments,
+        |args, payment| {
+            args.add(payment.id.to_string())?;
+            args.add(payment.purpose.as_str())?;
+            args.add(payment.reference.as_str())?;
+            args.add(payment.payer_id.as_str())?;
+            args.add(payment.provider.as_str())?;
+            args.add(payment.provider_ref.as_deref())?;
+            args.add(payment.status.as_str())?;
+            args.add(payment.amount.currency.code())?;
+            args.add(payment.amount.amount)?;
+            args.add(payment.fee.amount)?;
+            args.add(payment.total.amount)?;
+            args.add(payment.checkout_url.as_deref())?;
+            args.add(payment.expires_at.millis())?;
+            args.add(payment.created_at.millis())?;
+            args.add(payment.created_at.millis())
+        },
     )
-    .bind(payment.id.to_string())
-    .bind(payment.purpose.as_str())
-    .bind(&payment.reference)
-    .bind(&payment.payer_id)
-    .bind(&payment.provider)
-    .bind(payment.status.as_str())
-    .bind(payment.amount.currency.code())
-    .bind(payment.amount.amount)
-    .bind(payment.fee.amount)
-    .bind(payment.total.amount)
-    .bind(payment.expires_at.millis())
-    .bind(payment.created_at.millis())
-    .execute(ex)
     .await
     .map(|_| ())
 }
@@ -113,6 +121,25 @@ pub async fn move_status<'c>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Moves every payment of `ids` still in `from` to `to`; returns how many moved.
+pub async fn move_statuses(
+    conn: &mut Connection,
+    ids: &[PaymentId],
+    from: PaymentStatus,
+    to: PaymentStatus,
+    now: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "UPDATE payments SET status = $1, updated_at = $2 WHERE status = $3 AND id IN ({})",
+        bulk::placeholders(4, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis()).bind(from.as_str());
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    Ok(query.execute(conn).await?.rows_affected())
 }
 
 /// Records a gateway event id; false when it was seen before.

@@ -151,6 +151,7 @@ impl Wallet {
             .create(
                 &mut tx,
                 NewPayment {
+                    id: PaymentId::new(),
                     purpose: PaymentPurpose::Deposit,
                     reference: format!("wallet:{user}"),
                     payer_id: user.to_string(),
@@ -285,22 +286,21 @@ impl Wallet {
         payment: &Payment,
         buyer: UserId,
     ) -> Result<(), WalletError> {
-        self.ledger
-            .transfer(
-                conn,
-                &Transfer {
-                    id: format!("order_payment:{}", payment.id),
-                    debit: AccountRef::wallet(buyer, payment.total.currency),
-                    credit: AccountRef::revenue(payment.total.currency),
-                    amount: payment.total.amount,
-                    kind: "order_payment",
-                    reference: Some(payment.reference.clone()),
-                    pending_timeout: None,
-                    actor: Some(buyer.to_string()),
-                },
-            )
-            .await?;
+        self.ledger.transfer(conn, &order_payment(payment, buyer)).await?;
         Ok(())
+    }
+
+    /// [`Wallet::pay_order`] for a batch of checkouts, in one ledger batch: each order gets
+    /// its own answer, and one refused for its balance leaves the others paid.
+    pub async fn pay_orders(
+        &self,
+        conn: &mut Connection,
+        orders: &[(&Payment, UserId)],
+    ) -> Result<Vec<Result<(), WalletError>>, WalletError> {
+        let transfers: Vec<Transfer> =
+            orders.iter().map(|(payment, buyer)| order_payment(payment, *buyer)).collect();
+        let outcomes = self.ledger.transfer_many(conn, &transfers).await?;
+        Ok(outcomes.into_iter().map(|outcome| outcome.map(|_| ()).map_err(WalletError::from)).collect())
     }
 
     /// Books a gateway sale: the gateway owes us the order total (revenue) and the fee the buyer
@@ -559,5 +559,19 @@ impl Wallet {
         let balance = self.ledger.balance_in(&mut tx, &wallet).await?;
         tx.commit().await?;
         Ok(balance)
+    }
+}
+
+/// The ledger transfer that pays an order from the buyer's wallet into revenue.
+fn order_payment(payment: &Payment, buyer: UserId) -> Transfer {
+    Transfer {
+        id: format!("order_payment:{}", payment.id),
+        debit: AccountRef::wallet(buyer, payment.total.currency),
+        credit: AccountRef::revenue(payment.total.currency),
+        amount: payment.total.amount,
+        kind: "order_payment",
+        reference: Some(payment.reference.clone()),
+        pending_timeout: None,
+        actor: Some(buyer.to_string()),
     }
 }

@@ -206,6 +206,34 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A second Pasar process on the same databases and data directory, as an operator
+    /// running two instances behind a load balancer would have. The first one owns the
+    /// databases.
+    pub async fn another_instance(&self) -> TestApp {
+        let app = Application::build(self.config.clone(), self.clock.clone())
+            .await
+            .expect("the application builds");
+        let address = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve_until(async {
+            let _ = stop.await;
+        }));
+        TestApp {
+            address,
+            client: self.client.clone(),
+            clock: self.clock.clone(),
+            state,
+            config: self.config.clone(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            database: None,
+            data_dir: None,
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // The server stops first; the databases are dropped after, with the `database` field.

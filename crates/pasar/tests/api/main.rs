@@ -6,6 +6,7 @@ mod addresses;
 mod admin_users;
 mod audit;
 mod auth;
+mod batch;
 mod cart;
 mod catalog;
 mod checkout;

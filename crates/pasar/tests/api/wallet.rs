@@ -12,7 +12,7 @@ fn idr(amount: i64) -> Value {
     json!({"amount": amount, "currency": "IDR"})
 }
 
-async fn fund(app: &TestApp, admin: &Session, user: &Session, amount: i64) {
+pub async fn fund(app: &TestApp, admin: &Session, user: &Session, amount: i64) {
     let response = app
         .post(
             &format!("/v1/admin/users/{}/wallet/adjust", user.id),
