@@ -532,9 +532,7 @@ impl Checkout {
             .filter(|k| from_wallet[*k])
             .map(|k| (holder_ids[k].as_str(), &lines[k], actors[k].as_str()))
             .collect();
-        if !sales.is_empty() {
-            self.inventory.commit_many(&mut tx, &sales).await?;
-        }
+        self.inventory.commit_many(&mut tx, &sales).await?;
         let mut delivered: Vec<(&mut Order, &str)> = orders
             .iter_mut()
             .zip(&actors)

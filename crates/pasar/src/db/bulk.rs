@@ -11,30 +11,57 @@ use super::Connection;
 /// Bound values per statement: under SQLite's limit (32,766) and PostgreSQL's (65,535).
 const MOST_VALUES: usize = 30_000;
 
-/// `$start, $start+1, …` for `count` values: the inside of an `IN (…)` list.
-pub fn placeholders(start: usize, count: usize) -> String {
-    let mut out = String::with_capacity(count * 5);
-    for n in start..start + count {
-        if n > start {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "${n}");
-    }
-    out
+/// Writes a statement's placeholders in binding order: `$1, $2, …` on PostgreSQL, plain `?` on
+/// SQLite. sqlx resolves each numbered SQLite placeholder by name, a linear scan per value, so
+/// a statement of n numbered values costs n² there; plain `?` are numbered by SQLite itself in
+/// the same order. One statement must not mix the two styles.
+pub struct Placeholders {
+    numbered: bool,
+    next: usize,
 }
 
-/// `($1, $2), ($3, $4), …`: `rows` tuples of `columns` placeholders.
-fn tuples(rows: usize, columns: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        out.push_str(&placeholders(row * columns + 1, columns));
-        out.push(')');
+impl Placeholders {
+    pub fn for_connection(conn: &Connection) -> Self {
+        Self { numbered: !conn.backend_name().eq_ignore_ascii_case("sqlite"), next: 1 }
     }
-    out
+
+    /// The next value's placeholder.
+    pub fn next(&mut self) -> String {
+        let n = self.next;
+        self.next += 1;
+        if self.numbered { format!("${n}") } else { "?".to_owned() }
+    }
+
+    /// `count` placeholders separated by commas: the inside of an `IN (…)` list or a tuple.
+    pub fn list(&mut self, count: usize) -> String {
+        let mut out = String::with_capacity(count * 5);
+        for i in 0..count {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            if self.numbered {
+                let _ = write!(out, "${}", self.next);
+            } else {
+                out.push('?');
+            }
+            self.next += 1;
+        }
+        out
+    }
+
+    /// `(…), (…)`: `rows` tuples of `columns` placeholders.
+    fn tuples(&mut self, rows: usize, columns: usize) -> String {
+        let mut out = String::with_capacity(rows * (columns * 5 + 4));
+        for row in 0..rows {
+            if row > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            out.push_str(&self.list(columns));
+            out.push(')');
+        }
+        out
+    }
 }
 
 /// Runs `{head} VALUES (…), (…) {tail}` for all `rows`, in as few statements as the bound
@@ -50,7 +77,8 @@ pub async fn insert_rows<'q, T>(
 ) -> Result<u64, sqlx::Error> {
     let mut affected = 0;
     for chunk in rows.chunks((MOST_VALUES / columns).max(1)) {
-        let sql = format!("{head} VALUES {} {tail}", tuples(chunk.len(), columns));
+        let mut placeholders = Placeholders::for_connection(conn);
+        let sql = format!("{head} VALUES {} {tail}", placeholders.tuples(chunk.len(), columns));
         let mut arguments = AnyArguments::default();
         for row in chunk {
             bind(&mut arguments, row).map_err(sqlx::Error::Encode)?;
@@ -65,13 +93,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_from_the_start_given() {
-        assert_eq!(placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(placeholders(1, 0), "");
+    fn numbered_placeholders_count_on_across_calls() {
+        let mut p = Placeholders { numbered: true, next: 1 };
+        assert_eq!(p.next(), "$1");
+        assert_eq!(p.list(2), "$2, $3");
+        assert_eq!(p.tuples(2, 2), "($4, $5), ($6, $7)");
     }
 
     #[test]
-    fn tuples_number_values_row_after_row() {
-        assert_eq!(tuples(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    fn sqlite_placeholders_are_plain_question_marks() {
+        let mut p = Placeholders { numbered: false, next: 1 };
+        assert_eq!(p.next(), "?");
+        assert_eq!(p.tuples(2, 2), "(?, ?), (?, ?)");
     }
 }

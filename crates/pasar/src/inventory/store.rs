@@ -389,13 +389,16 @@ pub async fn lock_levels(
     dialect: Dialect,
     variants: &[VariantId],
 ) -> Result<Vec<StockLevel>, sqlx::Error> {
+    if variants.is_empty() {
+        return Ok(Vec::new());
+    }
     let lock = match dialect {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     };
     let sql = format!(
         "SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE variant_id IN ({}) ORDER BY variant_id{lock}",
-        bulk::placeholders(1, variants.len())
+        bulk::Placeholders::for_connection(conn).list(variants.len())
     );
     let mut query = sqlx::query(&sql);
     for variant in variants {
@@ -438,11 +441,17 @@ pub async fn settle_held_of(
     to: ReservationStatus,
     now: Timestamp,
 ) -> Result<Vec<Reservation>, sqlx::Error> {
+    if holders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut p = bulk::Placeholders::for_connection(conn);
     let sql = format!(
-        "UPDATE stock_reservations SET status = $1, updated_at = $2
+        "UPDATE stock_reservations SET status = {}, updated_at = {}
          WHERE status = 'held' AND holder IN ({})
          RETURNING id, holder, variant_id, quantity, status, expires_at",
-        bulk::placeholders(3, holders.len())
+        p.next(),
+        p.next(),
+        p.list(holders.len())
     );
     let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis());
     for holder in holders {

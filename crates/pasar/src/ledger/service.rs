@@ -71,6 +71,9 @@ impl Ledger {
         conn: &mut Connection,
         transfers: &[Transfer],
     ) -> Result<Vec<Result<TransferOutcome, LedgerError>>, LedgerError> {
+        if transfers.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.clock.now();
         let ids: Vec<&str> = transfers.iter().map(|t| t.id.as_str()).collect();
         let mut known: HashMap<String, StoredTransfer> =

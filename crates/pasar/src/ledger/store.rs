@@ -327,7 +327,7 @@ pub async fn transfers(conn: &mut Connection, ids: &[&str]) -> Result<Vec<Stored
     }
     let sql = format!(
         "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
-        bulk::placeholders(1, ids.len())
+        bulk::Placeholders::for_connection(conn).list(ids.len())
     );
     let mut query = sqlx::query(&sql);
     for id in ids {
@@ -372,13 +372,16 @@ pub async fn lock_accounts(
     dialect: Dialect,
     codes: &[&str],
 ) -> Result<Vec<(AccountRef, Totals)>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
     let lock = match dialect {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     };
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code IN ({}) ORDER BY code{lock}",
-        bulk::placeholders(1, codes.len())
+        bulk::Placeholders::for_connection(conn).list(codes.len())
     );
     let mut query = sqlx::query(&sql);
     for code in codes {

@@ -131,9 +131,16 @@ pub async fn move_statuses(
     to: PaymentStatus,
     now: Timestamp,
 ) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut p = bulk::Placeholders::for_connection(conn);
     let sql = format!(
-        "UPDATE payments SET status = $1, updated_at = $2 WHERE status = $3 AND id IN ({})",
-        bulk::placeholders(4, ids.len())
+        "UPDATE payments SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",
+        p.next(),
+        p.next(),
+        p.next(),
+        p.list(ids.len())
     );
     let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis()).bind(from.as_str());
     for id in ids {

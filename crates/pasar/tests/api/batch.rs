@@ -218,3 +218,34 @@ async fn with_batching_off_every_checkout_is_written_alone_and_still_never_overs
     assert_each_order_backed_once(app).await;
     assert_invariants(app).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_in_which_every_buyer_is_refused_writes_nothing_and_fails_nobody() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[10_000]).await.remove(0);
+    app.stock(&admin, &variant, 2).await;
+    let buyers = buyers(&app, "buyer", 10).await;
+    for buyer in &buyers {
+        fund(&app, &admin, buyer, 100_000).await;
+    }
+    // The first two buy the stock; then everyone finds it gone, again and again.
+    for buyer in &buyers[..2] {
+        assert_eq!(buy(&app, &buyer.access_token, &variant, "wallet").await.0, StatusCode::CREATED);
+    }
+    let app = &app;
+    let attempts = (0..60).map(|i| {
+        let buyer = &buyers[i % buyers.len()];
+        let variant = variant.as_str();
+        async move { buy(app, &buyer.access_token, variant, "wallet").await }
+    });
+    for (status, body) in futures::future::join_all(attempts).await {
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"]["code"], "out_of_stock");
+    }
+    let stats = app.state.checkout.batch_stats().unwrap();
+    assert_eq!(stats.handed_back, 0, "refusing everyone is an answer, not a failed batch: {stats:?}");
+    assert_eq!(count(app, "SELECT COUNT(*) FROM orders").await, 2);
+    assert_each_order_backed_once(app).await;
+    assert_invariants(app).await;
+}
