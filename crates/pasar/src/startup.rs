@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::events::Relay;
 use crate::events::webhooks::Webhooks;
-use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::RateLimits};
+use crate::http::{self, AppState, Services, idempotency, metrics::Metrics, rate_limit::RateLimits};
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
 use crate::inventory::{Inventory, ItemSealer};
@@ -108,7 +109,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
-    Ok(AppState {
+    Ok(Services {
         identity: Identity::new(db.clone(), keys, clock.clone()),
         catalog,
         inventory,
@@ -128,7 +129,8 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         webhooks,
         relay,
         ledger,
-    })
+    }
+    .into())
 }
 
 /// How often pending ledger transfers past their timeout are voided.
@@ -175,7 +177,13 @@ impl Application {
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        // No Nagle delay: an answer leaves at once instead of waiting for the previous one's ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "could not set TCP_NODELAY on a connection");
+            }
+        });
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         sweeper.abort();
         reconciliation.abort();

@@ -35,8 +35,27 @@ use error::ApiError;
 
 pub use error::{ApiResult, FieldError};
 
+/// What every handler reaches. Axum clones the state into every middleware and handler of
+/// every request, so it is one `Arc`: a clone is a reference-count increment, not a copy of
+/// every service (that copy was most of the cost of a trivial route).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl From<Services> for AppState {
+    fn from(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub clock: Clock,
