@@ -2,14 +2,18 @@
 //! recording every request's route, status and latency.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use hyper::Method;
+use hyper::body::Bytes;
+use hyper::header::HeaderValue;
 use rand::seq::SliceRandom;
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::seed::{Api, shipping_address};
+use crate::conn::{Connection, Reply, bearer};
+use crate::seed::shipping_address;
 use crate::stats::{Outcome, Sample};
 
 /// What one buyer's loop did.
@@ -104,16 +108,23 @@ enum Answer {
     Transport,
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let Ok(response) = request.send().await else { return Answer::Transport };
-    let status = response.status().as_u16();
-    // The body is always read to the end, so the connection goes back to the pool.
-    let Ok(body) = response.bytes().await else { return Answer::Transport };
-    let code = (status == 409)
-        .then(|| serde_json::from_slice::<Value>(&body).ok())
-        .flatten()
-        .and_then(|error| error["error"]["code"].as_str().map(str::to_owned));
-    Answer::Status(status, code)
+async fn send(
+    connection: &mut Connection,
+    method: Method,
+    path: &str,
+    token: Option<&HeaderValue>,
+    json: Option<Bytes>,
+) -> Answer {
+    match connection.send(method, path, token, json).await {
+        Reply::Status(status, body) => {
+            let code = (status == 409)
+                .then(|| serde_json::from_slice::<Value>(&body).ok())
+                .flatten()
+                .and_then(|error| error["error"]["code"].as_str().map(str::to_owned));
+            Answer::Status(status, code)
+        }
+        Reply::Transport => Answer::Transport,
+    }
 }
 
 /// What a checkout's answer means for the loop.
@@ -124,14 +135,14 @@ enum Checkout {
 }
 
 async fn checkout(
-    api: &Api,
-    token: &str,
-    body: &Value,
+    connection: &mut Connection,
+    token: &HeaderValue,
+    body: Bytes,
     route: &'static str,
     samples: &mut Vec<Sample>,
 ) -> Checkout {
     let started = Instant::now();
-    let answer = send(api.request(Method::POST, "/v1/checkout", Some(token)).json(body)).await;
+    let answer = send(connection, Method::POST, "/v1/checkout", Some(token), Some(body)).await;
     let elapsed = started.elapsed();
     let (status, result) = match answer {
         Answer::Status(201, _) => (Some(201), Checkout::Placed),
@@ -148,15 +159,16 @@ async fn checkout(
     result
 }
 
-fn checkout_body(items: &[(&str, i64)], pay: &str) -> Value {
+fn checkout_body(items: &[(&str, i64)], pay: &str) -> Bytes {
     let items: Vec<Value> = items.iter().map(|(v, q)| json!({"variant_id": v, "quantity": q})).collect();
-    json!({"items": items, "payment_method": pay, "shipping_address": shipping_address()})
+    let body = json!({"items": items, "payment_method": pay, "shipping_address": shipping_address()});
+    Bytes::from(body.to_string())
 }
 
 /// Flash sale: checks out one unit of `variant` again and again until it is sold out (the first
 /// 409 `out_of_stock` ends the loop), the deadline passes, or `max_attempts` were made.
 pub async fn flash_sale_buyer(
-    api: Api,
+    server: SocketAddr,
     token: String,
     variant: String,
     pay: &'static str,
@@ -164,12 +176,13 @@ pub async fn flash_sale_buyer(
     max_attempts: usize,
 ) -> Worker {
     let body = checkout_body(&[(&variant, 1)], pay);
+    let (mut connection, token) = (Connection::new(server), bearer(&token));
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        match checkout(&api, &token, &body, "checkout", &mut worker.samples).await {
+        match checkout(&mut connection, &token, body.clone(), "checkout", &mut worker.samples).await {
             Checkout::Placed => worker.created_units += 1,
             Checkout::OutOfStock => {
                 worker.sold_out = true;
@@ -184,28 +197,28 @@ pub async fn flash_sale_buyer(
 /// Checkout spread: random carts of 1 to 3 distinct SKUs, one unit each. A sold-out SKU only
 /// fails that cart; the loop goes on until the deadline or `max_attempts`.
 pub async fn spread_buyer(
-    api: Api,
+    server: SocketAddr,
     token: String,
     variants: std::sync::Arc<Vec<String>>,
     pay: &'static str,
     deadline: Instant,
     max_attempts: usize,
 ) -> Worker {
+    let (mut connection, token) = (Connection::new(server), bearer(&token));
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        let body = {
+        let (body, units) = {
             // Scoped so the thread-local generator is not held across the await below.
             let mut rng = rand::thread_rng();
             let lines = rand::Rng::gen_range(&mut rng, 1..=3).min(variants.len());
             let cart: Vec<(&str, i64)> =
                 variants.choose_multiple(&mut rng, lines).map(|v| (v.as_str(), 1)).collect();
-            checkout_body(&cart, pay)
+            (checkout_body(&cart, pay), i64::try_from(cart.len()).unwrap_or(0))
         };
-        let units = i64::try_from(body["items"].as_array().map_or(0, Vec::len)).unwrap_or(0);
-        match checkout(&api, &token, &body, "checkout", &mut worker.samples).await {
+        match checkout(&mut connection, &token, body, "checkout", &mut worker.samples).await {
             Checkout::Placed => worker.created_units += units,
             Checkout::OutOfStock => {}
             Checkout::Failed { uncertain } => {
@@ -219,9 +232,15 @@ pub async fn spread_buyer(
 }
 
 /// A plain GET whose only success is 200.
-async fn get(api: &Api, path: &str, token: Option<&str>, route: &'static str, samples: &mut Vec<Sample>) {
+async fn get(
+    connection: &mut Connection,
+    path: &str,
+    token: Option<&HeaderValue>,
+    route: &'static str,
+    samples: &mut Vec<Sample>,
+) {
     let started = Instant::now();
-    let answer = send(api.request(Method::GET, path, token)).await;
+    let answer = send(connection, Method::GET, path, token, None).await;
     let elapsed = started.elapsed();
     let sample = match answer {
         Answer::Status(200, _) => Sample::new(route, Some(200), Outcome::Ok, elapsed),
@@ -233,36 +252,39 @@ async fn get(api: &Api, path: &str, token: Option<&str>, route: &'static str, sa
 
 /// Catalog reads: the first page of products and one product's page, alternately.
 pub async fn catalog_reader(
-    api: Api,
+    server: SocketAddr,
     token: String,
     slugs: std::sync::Arc<Vec<String>>,
     deadline: Instant,
     max_attempts: usize,
 ) -> Worker {
+    let (mut connection, token) = (Connection::new(server), bearer(&token));
+    let token = Some(&token);
     let mut worker = Worker::default();
     for attempt in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
         if attempt % 2 == 0 {
-            get(&api, "/v1/products?limit=20", Some(&token), "product list", &mut worker.samples).await;
+            get(&mut connection, "/v1/products?limit=20", token, "product list", &mut worker.samples).await;
         } else {
             let slug = slugs.choose(&mut rand::thread_rng()).cloned().unwrap_or_default();
-            get(&api, &format!("/v1/products/{slug}"), Some(&token), "product detail", &mut worker.samples)
-                .await;
+            let path = format!("/v1/products/{slug}");
+            get(&mut connection, &path, token, "product detail", &mut worker.samples).await;
         }
     }
     worker
 }
 
 /// `GET /health`, the cheapest route: the ceiling of the HTTP stack in this same process.
-pub async fn hello(api: Api, deadline: Instant, max_attempts: usize) -> Worker {
+pub async fn hello(server: SocketAddr, deadline: Instant, max_attempts: usize) -> Worker {
+    let mut connection = Connection::new(server);
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        get(&api, "/health", None, "health", &mut worker.samples).await;
+        get(&mut connection, "/health", None, "health", &mut worker.samples).await;
     }
     worker
 }

@@ -2,6 +2,7 @@
 //! through the HTTP API, drives it over loopback HTTP with many concurrent buyers, checks the
 //! stock and ledger invariants, and prints the figures; the last line is one JSON object.
 
+mod conn;
 mod drive;
 mod invariants;
 mod pgbench;
@@ -315,7 +316,7 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             let end = deadline(Instant::now());
             let load = drive::run(buyers, |i| {
                 let token = sessions[i % sessions.len()].token.clone();
-                drive::flash_sale_buyer(api.clone(), token, variant.clone(), pay, end, max_attempts)
+                drive::flash_sale_buyer(server.listening, token, variant.clone(), pay, end, max_attempts)
             })
             .await?;
             Ok(Run { load, initial: HashMap::from([(variant, cli.stock)]), routes: &["checkout"] })
@@ -348,7 +349,14 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             let end = deadline(Instant::now());
             let load = drive::run(buyers, |i| {
                 let token = sessions[i % sessions.len()].token.clone();
-                drive::spread_buyer(api.clone(), token, variants.clone(), pay, end, MAX_ATTEMPTS_PER_BUYER)
+                drive::spread_buyer(
+                    server.listening,
+                    token,
+                    variants.clone(),
+                    pay,
+                    end,
+                    MAX_ATTEMPTS_PER_BUYER,
+                )
             })
             .await?;
             Ok(Run { load, initial, routes: &["checkout"] })
@@ -364,7 +372,7 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             let end = deadline(Instant::now());
             let load = drive::run(buyers, |i| {
                 let token = sessions[i % sessions.len()].token.clone();
-                drive::catalog_reader(api.clone(), token, slugs.clone(), end, MAX_ATTEMPTS_PER_BUYER)
+                drive::catalog_reader(server.listening, token, slugs.clone(), end, MAX_ATTEMPTS_PER_BUYER)
             })
             .await?;
             Ok(Run { load, initial, routes: &["product list", "product detail"] })
@@ -372,7 +380,8 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
         Scenario::Hello => {
             seeded(&started, "nothing (GET /health needs no data)");
             let end = deadline(Instant::now());
-            let load = drive::run(buyers, |_| drive::hello(api.clone(), end, MAX_ATTEMPTS_PER_BUYER)).await?;
+            let load =
+                drive::run(buyers, |_| drive::hello(server.listening, end, MAX_ATTEMPTS_PER_BUYER)).await?;
             Ok(Run { load, initial: HashMap::new(), routes: &["health"] })
         }
     }
