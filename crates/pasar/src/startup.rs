@@ -53,7 +53,12 @@ pub async fn open_audit(config: &Config) -> anyhow::Result<AuditStore> {
 pub async fn build_state(config: Config, clock: Clock, public_url: String) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let keys = TokenKeys::new(&config.jwt_secret()?);
-    let catalog = Catalog::new(db.clone(), clock.clone(), MediaStore::from_config(&config)?);
+    let catalog = Catalog::new(
+        db.clone(),
+        clock.clone(),
+        MediaStore::from_config(&config)?,
+        Duration::from_millis(config.catalog_cache_ms),
+    );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =
@@ -110,7 +115,12 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
     Ok(Services {
-        identity: Identity::new(db.clone(), keys, clock.clone()),
+        identity: Identity::new(
+            db.clone(),
+            keys,
+            clock.clone(),
+            Duration::from_millis(config.session_cache_ms),
+        ),
         catalog,
         inventory,
         orders,
@@ -203,12 +213,14 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: forget idle rate-limit buckets, delete expired idempotency keys.
+/// Periodic upkeep: forget idle rate-limit buckets and expired session checks, delete expired
+/// idempotency keys.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         state.limits.forget_idle_clients();
+        state.identity.forget_expired_sessions();
         if let Err(err) = idempotency::purge_expired(&state.db, state.clock.now()).await {
             tracing::warn!(error = %err, "purging expired idempotency keys failed; will retry");
         }
