@@ -43,6 +43,20 @@ pub struct Load {
     pub peak_rss_kib: Option<u64>,
 }
 
+impl Load {
+    /// This load followed by `next` (a later phase of the same run): samples and units
+    /// together, the windows added up, memory from the first start to the highest peak.
+    pub fn then(mut self, next: Load) -> Load {
+        self.samples.extend(next.samples);
+        self.window += next.window;
+        self.created_units += next.created_units;
+        self.uncertain_units += next.uncertain_units;
+        self.sold_out |= next.sold_out;
+        self.peak_rss_kib = self.peak_rss_kib.max(next.peak_rss_kib);
+        self
+    }
+}
+
 /// Runs `workers` loops at once (each given its index) and gathers what they recorded. The
 /// window runs from the start until the last loop ends.
 pub async fn run<F, Fut>(workers: usize, worker: F) -> anyhow::Result<Load>
@@ -250,41 +264,25 @@ async fn get(
     samples.push(sample);
 }
 
-/// Catalog reads: the first page of products and one product's page, alternately.
-pub async fn catalog_reader(
+/// Plain reads: GETs of one of `paths` at random (with the buyer's token when given) until the
+/// deadline or `max_attempts`, each recorded under `route`.
+pub async fn reader(
     server: SocketAddr,
-    token: String,
-    slugs: std::sync::Arc<Vec<String>>,
+    token: Option<String>,
+    paths: std::sync::Arc<Vec<String>>,
+    route: &'static str,
     deadline: Instant,
     max_attempts: usize,
 ) -> Worker {
-    let (mut connection, token) = (Connection::new(server), bearer(&token));
-    let token = Some(&token);
-    let mut worker = Worker::default();
-    for attempt in 0..max_attempts {
-        if Instant::now() >= deadline {
-            break;
-        }
-        if attempt % 2 == 0 {
-            get(&mut connection, "/v1/products?limit=20", token, "product list", &mut worker.samples).await;
-        } else {
-            let slug = slugs.choose(&mut rand::thread_rng()).cloned().unwrap_or_default();
-            let path = format!("/v1/products/{slug}");
-            get(&mut connection, &path, token, "product detail", &mut worker.samples).await;
-        }
-    }
-    worker
-}
-
-/// `GET /health`, the cheapest route: the ceiling of the HTTP stack in this same process.
-pub async fn hello(server: SocketAddr, deadline: Instant, max_attempts: usize) -> Worker {
     let mut connection = Connection::new(server);
+    let token = token.as_deref().map(bearer);
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        get(&mut connection, "/health", None, "health", &mut worker.samples).await;
+        let path = paths.choose(&mut rand::thread_rng()).map_or("/", String::as_str);
+        get(&mut connection, path, token.as_ref(), route, &mut worker.samples).await;
     }
     worker
 }
