@@ -2,14 +2,18 @@
 //! recording every request's route, status and latency.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use hyper::Method;
+use hyper::body::Bytes;
+use hyper::header::HeaderValue;
 use rand::seq::SliceRandom;
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::seed::{Api, shipping_address};
+use crate::conn::{Connection, Reply, bearer};
+use crate::seed::shipping_address;
 use crate::stats::{Outcome, Sample};
 
 /// What one buyer's loop did.
@@ -37,6 +41,20 @@ pub struct Load {
     pub start_rss_kib: Option<u64>,
     /// Highest VmRSS of this process seen while the load ran, in KiB.
     pub peak_rss_kib: Option<u64>,
+}
+
+impl Load {
+    /// This load followed by `next` (a later phase of the same run): samples and units
+    /// together, the windows added up, memory from the first start to the highest peak.
+    pub fn then(mut self, next: Load) -> Load {
+        self.samples.extend(next.samples);
+        self.window += next.window;
+        self.created_units += next.created_units;
+        self.uncertain_units += next.uncertain_units;
+        self.sold_out |= next.sold_out;
+        self.peak_rss_kib = self.peak_rss_kib.max(next.peak_rss_kib);
+        self
+    }
 }
 
 /// Runs `workers` loops at once (each given its index) and gathers what they recorded. The
@@ -104,16 +122,23 @@ enum Answer {
     Transport,
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let Ok(response) = request.send().await else { return Answer::Transport };
-    let status = response.status().as_u16();
-    // The body is always read to the end, so the connection goes back to the pool.
-    let Ok(body) = response.bytes().await else { return Answer::Transport };
-    let code = (status == 409)
-        .then(|| serde_json::from_slice::<Value>(&body).ok())
-        .flatten()
-        .and_then(|error| error["error"]["code"].as_str().map(str::to_owned));
-    Answer::Status(status, code)
+async fn send(
+    connection: &mut Connection,
+    method: Method,
+    path: &str,
+    token: Option<&HeaderValue>,
+    json: Option<Bytes>,
+) -> Answer {
+    match connection.send(method, path, token, json).await {
+        Reply::Status(status, body) => {
+            let code = (status == 409)
+                .then(|| serde_json::from_slice::<Value>(&body).ok())
+                .flatten()
+                .and_then(|error| error["error"]["code"].as_str().map(str::to_owned));
+            Answer::Status(status, code)
+        }
+        Reply::Transport => Answer::Transport,
+    }
 }
 
 /// What a checkout's answer means for the loop.
@@ -124,14 +149,14 @@ enum Checkout {
 }
 
 async fn checkout(
-    api: &Api,
-    token: &str,
-    body: &Value,
+    connection: &mut Connection,
+    token: &HeaderValue,
+    body: Bytes,
     route: &'static str,
     samples: &mut Vec<Sample>,
 ) -> Checkout {
     let started = Instant::now();
-    let answer = send(api.request(Method::POST, "/v1/checkout", Some(token)).json(body)).await;
+    let answer = send(connection, Method::POST, "/v1/checkout", Some(token), Some(body)).await;
     let elapsed = started.elapsed();
     let (status, result) = match answer {
         Answer::Status(201, _) => (Some(201), Checkout::Placed),
@@ -148,15 +173,16 @@ async fn checkout(
     result
 }
 
-fn checkout_body(items: &[(&str, i64)], pay: &str) -> Value {
+fn checkout_body(items: &[(&str, i64)], pay: &str) -> Bytes {
     let items: Vec<Value> = items.iter().map(|(v, q)| json!({"variant_id": v, "quantity": q})).collect();
-    json!({"items": items, "payment_method": pay, "shipping_address": shipping_address()})
+    let body = json!({"items": items, "payment_method": pay, "shipping_address": shipping_address()});
+    Bytes::from(body.to_string())
 }
 
 /// Flash sale: checks out one unit of `variant` again and again until it is sold out (the first
 /// 409 `out_of_stock` ends the loop), the deadline passes, or `max_attempts` were made.
 pub async fn flash_sale_buyer(
-    api: Api,
+    server: SocketAddr,
     token: String,
     variant: String,
     pay: &'static str,
@@ -164,12 +190,13 @@ pub async fn flash_sale_buyer(
     max_attempts: usize,
 ) -> Worker {
     let body = checkout_body(&[(&variant, 1)], pay);
+    let (mut connection, token) = (Connection::new(server), bearer(&token));
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        match checkout(&api, &token, &body, "checkout", &mut worker.samples).await {
+        match checkout(&mut connection, &token, body.clone(), "checkout", &mut worker.samples).await {
             Checkout::Placed => worker.created_units += 1,
             Checkout::OutOfStock => {
                 worker.sold_out = true;
@@ -184,28 +211,28 @@ pub async fn flash_sale_buyer(
 /// Checkout spread: random carts of 1 to 3 distinct SKUs, one unit each. A sold-out SKU only
 /// fails that cart; the loop goes on until the deadline or `max_attempts`.
 pub async fn spread_buyer(
-    api: Api,
+    server: SocketAddr,
     token: String,
     variants: std::sync::Arc<Vec<String>>,
     pay: &'static str,
     deadline: Instant,
     max_attempts: usize,
 ) -> Worker {
+    let (mut connection, token) = (Connection::new(server), bearer(&token));
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        let body = {
+        let (body, units) = {
             // Scoped so the thread-local generator is not held across the await below.
             let mut rng = rand::thread_rng();
             let lines = rand::Rng::gen_range(&mut rng, 1..=3).min(variants.len());
             let cart: Vec<(&str, i64)> =
                 variants.choose_multiple(&mut rng, lines).map(|v| (v.as_str(), 1)).collect();
-            checkout_body(&cart, pay)
+            (checkout_body(&cart, pay), i64::try_from(cart.len()).unwrap_or(0))
         };
-        let units = i64::try_from(body["items"].as_array().map_or(0, Vec::len)).unwrap_or(0);
-        match checkout(&api, &token, &body, "checkout", &mut worker.samples).await {
+        match checkout(&mut connection, &token, body, "checkout", &mut worker.samples).await {
             Checkout::Placed => worker.created_units += units,
             Checkout::OutOfStock => {}
             Checkout::Failed { uncertain } => {
@@ -219,9 +246,15 @@ pub async fn spread_buyer(
 }
 
 /// A plain GET whose only success is 200.
-async fn get(api: &Api, path: &str, token: Option<&str>, route: &'static str, samples: &mut Vec<Sample>) {
+async fn get(
+    connection: &mut Connection,
+    path: &str,
+    token: Option<&HeaderValue>,
+    route: &'static str,
+    samples: &mut Vec<Sample>,
+) {
     let started = Instant::now();
-    let answer = send(api.request(Method::GET, path, token)).await;
+    let answer = send(connection, Method::GET, path, token, None).await;
     let elapsed = started.elapsed();
     let sample = match answer {
         Answer::Status(200, _) => Sample::new(route, Some(200), Outcome::Ok, elapsed),
@@ -231,38 +264,25 @@ async fn get(api: &Api, path: &str, token: Option<&str>, route: &'static str, sa
     samples.push(sample);
 }
 
-/// Catalog reads: the first page of products and one product's page, alternately.
-pub async fn catalog_reader(
-    api: Api,
-    token: String,
-    slugs: std::sync::Arc<Vec<String>>,
+/// Plain reads: GETs of one of `paths` at random (with the buyer's token when given) until the
+/// deadline or `max_attempts`, each recorded under `route`.
+pub async fn reader(
+    server: SocketAddr,
+    token: Option<String>,
+    paths: std::sync::Arc<Vec<String>>,
+    route: &'static str,
     deadline: Instant,
     max_attempts: usize,
 ) -> Worker {
-    let mut worker = Worker::default();
-    for attempt in 0..max_attempts {
-        if Instant::now() >= deadline {
-            break;
-        }
-        if attempt % 2 == 0 {
-            get(&api, "/v1/products?limit=20", Some(&token), "product list", &mut worker.samples).await;
-        } else {
-            let slug = slugs.choose(&mut rand::thread_rng()).cloned().unwrap_or_default();
-            get(&api, &format!("/v1/products/{slug}"), Some(&token), "product detail", &mut worker.samples)
-                .await;
-        }
-    }
-    worker
-}
-
-/// `GET /health`, the cheapest route: the ceiling of the HTTP stack in this same process.
-pub async fn hello(api: Api, deadline: Instant, max_attempts: usize) -> Worker {
+    let mut connection = Connection::new(server);
+    let token = token.as_deref().map(bearer);
     let mut worker = Worker::default();
     for _ in 0..max_attempts {
         if Instant::now() >= deadline {
             break;
         }
-        get(&api, "/health", None, "health", &mut worker.samples).await;
+        let path = paths.choose(&mut rand::thread_rng()).map_or("/", String::as_str);
+        get(&mut connection, path, token.as_ref(), route, &mut worker.samples).await;
     }
     worker
 }

@@ -2,6 +2,7 @@
 //! through the HTTP API, drives it over loopback HTTP with many concurrent buyers, checks the
 //! stock and ledger invariants, and prints the figures; the last line is one JSON object.
 
+mod conn;
 mod drive;
 mod invariants;
 mod pgbench;
@@ -134,6 +135,9 @@ struct Run {
     /// Stock each seeded variant started with (0 for variants without stock).
     initial: HashMap<String, i64>,
     routes: &'static [&'static str],
+    /// For a run of phases (catalog), each route's own window: then every route is summarised
+    /// over its phase alone, the first is the same run's ceiling and the last the headline.
+    phases: Vec<(&'static str, Duration)>,
 }
 
 #[tokio::main]
@@ -218,13 +222,25 @@ async fn measure(cli: &Cli, server: &Server) -> anyhow::Result<Measured> {
     );
 
     let mut total = None;
+    let mut ceiling: Option<f64> = None;
     for route in run.routes {
-        let summary =
-            stats::summarize(run.load.samples.iter().filter(|s| s.route == *route), run.load.window);
+        let window = run.phases.iter().find(|(phase, _)| phase == route).map_or(run.load.window, |(_, w)| *w);
+        let summary = stats::summarize(run.load.samples.iter().filter(|s| s.route == *route), window);
         print_summary(route, &summary);
+        match ceiling {
+            Some(ceiling) => {
+                println!(
+                    "{route}: {:.0}% of {}'s rate in this run",
+                    100.0 * summary.ops_per_s / ceiling,
+                    run.routes[0]
+                );
+            }
+            None if !run.phases.is_empty() => ceiling = Some(summary.ops_per_s),
+            None => {}
+        }
         total = Some(summary);
     }
-    if run.routes.len() > 1 {
+    if run.phases.is_empty() && run.routes.len() > 1 {
         let combined = stats::summarize(run.load.samples.iter(), run.load.window);
         print_summary("combined", &combined);
         total = Some(combined);
@@ -315,10 +331,15 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             let end = deadline(Instant::now());
             let load = drive::run(buyers, |i| {
                 let token = sessions[i % sessions.len()].token.clone();
-                drive::flash_sale_buyer(api.clone(), token, variant.clone(), pay, end, max_attempts)
+                drive::flash_sale_buyer(server.listening, token, variant.clone(), pay, end, max_attempts)
             })
             .await?;
-            Ok(Run { load, initial: HashMap::from([(variant, cli.stock)]), routes: &["checkout"] })
+            Ok(Run {
+                load,
+                initial: HashMap::from([(variant, cli.stock)]),
+                routes: &["checkout"],
+                phases: Vec::new(),
+            })
         }
         Scenario::CheckoutSpread => {
             let skus = cli.skus as usize;
@@ -348,10 +369,17 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             let end = deadline(Instant::now());
             let load = drive::run(buyers, |i| {
                 let token = sessions[i % sessions.len()].token.clone();
-                drive::spread_buyer(api.clone(), token, variants.clone(), pay, end, MAX_ATTEMPTS_PER_BUYER)
+                drive::spread_buyer(
+                    server.listening,
+                    token,
+                    variants.clone(),
+                    pay,
+                    end,
+                    MAX_ATTEMPTS_PER_BUYER,
+                )
             })
             .await?;
-            Ok(Run { load, initial, routes: &["checkout"] })
+            Ok(Run { load, initial, routes: &["checkout"], phases: Vec::new() })
         }
         Scenario::Catalog => {
             let admin = seed::admin(api, state).await?;
@@ -360,20 +388,44 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             seeded(&started, &format!("{} products, {} buyer accounts", products.len(), sessions.len()));
             // The products have no stock; the check still covers whatever stock rows exist.
             let initial = products.iter().flat_map(|p| p.variants.iter().map(|v| (v.clone(), 0))).collect();
-            let slugs = Arc::new(products.into_iter().map(|p| p.slug).collect::<Vec<_>>());
-            let end = deadline(Instant::now());
-            let load = drive::run(buyers, |i| {
-                let token = sessions[i % sessions.len()].token.clone();
-                drive::catalog_reader(api.clone(), token, slugs.clone(), end, MAX_ATTEMPTS_PER_BUYER)
-            })
-            .await?;
-            Ok(Run { load, initial, routes: &["product list", "product detail"] })
+            let details: Vec<String> = products.iter().map(|p| format!("/v1/products/{}", p.slug)).collect();
+            let tokens: Vec<String> = sessions.into_iter().map(|s| s.token).collect();
+            // One phase per route, --buyers loops for --seconds each: the health check first, as
+            // this run's ceiling of the HTTP stack, then each read alone; detail last, as the
+            // summary line's figure.
+            let phases = [
+                ("health", vec!["/health".to_owned()], false),
+                ("product list", vec!["/v1/products?limit=20".to_owned()], true),
+                ("product detail", details, true),
+            ];
+            let mut load: Option<Load> = None;
+            let mut windows = Vec::new();
+            for (route, paths, signed_in) in phases {
+                let paths = Arc::new(paths);
+                let end = deadline(Instant::now());
+                let phase = drive::run(buyers, |i| {
+                    let token = signed_in.then(|| tokens[i % tokens.len()].clone());
+                    drive::reader(server.listening, token, paths.clone(), route, end, MAX_ATTEMPTS_PER_BUYER)
+                })
+                .await?;
+                windows.push((route, phase.window));
+                load = Some(match load {
+                    Some(earlier) => earlier.then(phase),
+                    None => phase,
+                });
+            }
+            let load = load.context("the catalog has phases")?;
+            Ok(Run { load, initial, routes: &["health", "product list", "product detail"], phases: windows })
         }
         Scenario::Hello => {
             seeded(&started, "nothing (GET /health needs no data)");
             let end = deadline(Instant::now());
-            let load = drive::run(buyers, |_| drive::hello(api.clone(), end, MAX_ATTEMPTS_PER_BUYER)).await?;
-            Ok(Run { load, initial: HashMap::new(), routes: &["health"] })
+            let paths = Arc::new(vec!["/health".to_owned()]);
+            let load = drive::run(buyers, |_| {
+                drive::reader(server.listening, None, paths.clone(), "health", end, MAX_ATTEMPTS_PER_BUYER)
+            })
+            .await?;
+            Ok(Run { load, initial: HashMap::new(), routes: &["health"], phases: Vec::new() })
         }
     }
 }

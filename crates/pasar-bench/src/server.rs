@@ -21,6 +21,8 @@ enum Databases {
 
 pub struct Server {
     pub address: String,
+    /// Where the load connects: the same listener as `address`.
+    pub listening: std::net::SocketAddr,
     pub state: AppState,
     pub database_url: String,
     databases: Databases,
@@ -88,13 +90,14 @@ impl Server {
                 return Err(err.context("starting Pasar"));
             }
         };
-        let address = format!("http://{}", app.local_addr());
+        let listening = app.local_addr();
+        let address = format!("http://{listening}");
         let state = app.state().clone();
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(app.serve_until(async {
             let _ = stop.await;
         }));
-        Ok(Self { address, state, database_url, databases, shutdown, task, data_dir })
+        Ok(Self { address, listening, state, database_url, databases, shutdown, task, data_dir })
     }
 
     /// Stops the server (requests in flight finish) and answers how serving ended, with the

@@ -82,6 +82,14 @@ pub struct Config {
     pub audit_key: Option<String>,
     /// How often the outbox relay and the webhook sender look for work when idle, in ms.
     pub relay_poll_ms: u64,
+    /// How long a live session's check is reused from memory, in ms; 0 reads it every time.
+    /// This instance forgets a session at once when it ends it or changes its user's role;
+    /// another instance sharing the database notices within this time.
+    pub session_cache_ms: u64,
+    /// How long a public catalog answer is served from memory, in ms; 0 computes every one.
+    /// This instance drops its answers at once on its own catalog writes; another instance's
+    /// writes show here within this time.
+    pub catalog_cache_ms: u64,
     /// Attempts at delivering one event to one webhook endpoint before it is dead-lettered.
     pub webhook_max_attempts: u32,
     /// Allow webhook endpoints on http and on private, loopback or link-local addresses
@@ -132,6 +140,8 @@ impl Default for Config {
             audit_database_url: None,
             audit_key: None,
             relay_poll_ms: 200,
+            session_cache_ms: 1_000,
+            catalog_cache_ms: 2_000,
             webhook_max_attempts: 8,
             webhooks_allow_private: false,
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::events::Relay;
 use crate::events::webhooks::Webhooks;
-use crate::http::{self, AppState, idempotency, metrics::Metrics, rate_limit::RateLimits};
+use crate::http::{self, AppState, Services, idempotency, metrics::Metrics, rate_limit::RateLimits};
 use crate::identity::Identity;
 use crate::identity::credentials::TokenKeys;
 use crate::inventory::{Inventory, ItemSealer};
@@ -52,7 +53,12 @@ pub async fn open_audit(config: &Config) -> anyhow::Result<AuditStore> {
 pub async fn build_state(config: Config, clock: Clock, public_url: String) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let keys = TokenKeys::new(&config.jwt_secret()?);
-    let catalog = Catalog::new(db.clone(), clock.clone(), MediaStore::from_config(&config)?);
+    let catalog = Catalog::new(
+        db.clone(),
+        clock.clone(),
+        MediaStore::from_config(&config)?,
+        Duration::from_millis(config.catalog_cache_ms),
+    );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =
@@ -109,8 +115,13 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
-    Ok(AppState {
-        identity: Identity::new(db.clone(), keys, clock.clone()),
+    Ok(Services {
+        identity: Identity::new(
+            db.clone(),
+            keys,
+            clock.clone(),
+            Duration::from_millis(config.session_cache_ms),
+        ),
         catalog,
         inventory,
         orders,
@@ -129,7 +140,8 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         webhooks,
         relay,
         ledger,
-    })
+    }
+    .into())
 }
 
 /// How often pending ledger transfers past their timeout are voided.
@@ -176,7 +188,13 @@ impl Application {
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        // No Nagle delay: an answer leaves at once instead of waiting for the previous one's ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "could not set TCP_NODELAY on a connection");
+            }
+        });
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         sweeper.abort();
         reconciliation.abort();
@@ -196,12 +214,14 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: forget idle rate-limit buckets, delete expired idempotency keys.
+/// Periodic upkeep: forget idle rate-limit buckets and expired session checks, delete expired
+/// idempotency keys.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         state.limits.forget_idle_clients();
+        state.identity.forget_expired_sessions();
         if let Err(err) = idempotency::purge_expired(&state.db, state.clock.now()).await {
             tracing::warn!(error = %err, "purging expired idempotency keys failed; will retry");
         }

@@ -5,13 +5,15 @@
 //! Why this is never stale: a read notes the generation *before* it queries the database and
 //! files its answer under that generation. A write that commits while the read runs bumps the
 //! generation afterwards, so that answer is filed under a generation that is already over and
-//! is never served. The cache is per process; several instances each hold their own and see
-//! each other's writes only when their entries are recomputed (a shared cache comes with Redis).
+//! is never served. The cache is per process: another instance's writes do not end this
+//! one's generation, so every answer is also kept for at most the TTL (`catalog_cache_ms`),
+//! which bounds how stale this instance can be after a write elsewhere.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 
@@ -20,8 +22,8 @@ const MAX_ENTRIES: usize = 1024;
 /// Most bytes of answers kept at once.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 
-#[derive(Default)]
 pub struct ReadCache {
+    ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<Entries>,
 }
@@ -30,10 +32,15 @@ pub struct ReadCache {
 struct Entries {
     generation: u64,
     bytes: usize,
-    answers: HashMap<String, Bytes>,
+    answers: HashMap<String, (Bytes, Instant)>,
 }
 
 impl ReadCache {
+    /// A zero `ttl` caches nothing.
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, generation: AtomicU64::new(0), entries: Mutex::default() }
+    }
+
     /// Ends the current generation: every answer cached so far is dropped.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -57,12 +64,13 @@ impl ReadCache {
 
     fn lookup(&self, generation: u64, key: &str) -> Option<Bytes> {
         let entries = self.entries.lock().expect("the cache lock is never poisoned");
-        (entries.generation == generation).then(|| entries.answers.get(key).cloned()).flatten()
+        let (answer, stored_at) = entries.answers.get(key).filter(|_| entries.generation == generation)?;
+        (stored_at.elapsed() < self.ttl).then(|| answer.clone())
     }
 
     fn store(&self, generation: u64, key: String, answer: Bytes) {
         let mut entries = self.entries.lock().expect("the cache lock is never poisoned");
-        if generation < entries.generation || answer.len() > MAX_BYTES {
+        if generation < entries.generation || answer.len() > MAX_BYTES || self.ttl.is_zero() {
             return;
         }
         let full = entries.answers.len() >= MAX_ENTRIES || entries.bytes + answer.len() > MAX_BYTES;
@@ -72,7 +80,7 @@ impl ReadCache {
             *entries = Entries { generation, ..Entries::default() };
         }
         entries.bytes += answer.len();
-        if let Some(previous) = entries.answers.insert(key, answer) {
+        if let Some((previous, _)) = entries.answers.insert(key, (answer, Instant::now())) {
             entries.bytes -= previous.len();
         }
     }
@@ -81,6 +89,10 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cache() -> ReadCache {
+        ReadCache::new(Duration::from_secs(60))
+    }
 
     async fn load(cache: &ReadCache, key: &str, value: &'static str) -> Bytes {
         cache
@@ -91,7 +103,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_is_served_until_the_next_write() {
-        let cache = ReadCache::default();
+        let cache = cache();
         assert_eq!(load(&cache, "k", "first").await, "first");
         assert_eq!(load(&cache, "k", "second").await, "first");
         cache.invalidate();
@@ -100,7 +112,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_loaded_across_a_write_is_not_kept() {
-        let cache = ReadCache::default();
+        let cache = cache();
         let answer = cache
             .get_or_load::<()>("k".into(), async {
                 // A write commits while this read is still running.
@@ -115,14 +127,26 @@ mod tests {
 
     #[tokio::test]
     async fn failures_are_not_cached() {
-        let cache = ReadCache::default();
+        let cache = cache();
         assert!(cache.get_or_load("k".into(), async { Err::<Bytes, _>("down") }).await.is_err());
         assert_eq!(load(&cache, "k", "up").await, "up");
     }
 
     #[tokio::test]
+    async fn an_answer_expires_after_the_ttl_and_a_zero_ttl_caches_nothing() {
+        let cache = ReadCache::new(Duration::from_millis(1));
+        assert_eq!(load(&cache, "k", "first").await, "first");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(load(&cache, "k", "second").await, "second");
+
+        let off = ReadCache::new(Duration::ZERO);
+        assert_eq!(load(&off, "k", "first").await, "first");
+        assert_eq!(load(&off, "k", "second").await, "second");
+    }
+
+    #[tokio::test]
     async fn the_cache_stays_bounded() {
-        let cache = ReadCache::default();
+        let cache = cache();
         for i in 0..MAX_ENTRIES * 2 {
             load(&cache, &format!("k{i}"), "v").await;
         }

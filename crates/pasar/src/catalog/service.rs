@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -288,8 +289,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(db: Db, clock: Clock, media: MediaStore) -> Self {
-        Self { db, clock, media, cache: Arc::new(ReadCache::default()) }
+    /// `cache_ttl`: how long a public answer is served from memory (see [`ReadCache`]).
+    pub fn new(db: Db, clock: Clock, media: MediaStore, cache_ttl: Duration) -> Self {
+        Self { db, clock, media, cache: Arc::new(ReadCache::new(cache_ttl)) }
     }
 
     pub(super) fn cache(&self) -> &ReadCache {

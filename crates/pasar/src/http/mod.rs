@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -35,8 +35,27 @@ use error::ApiError;
 
 pub use error::{ApiResult, FieldError};
 
+/// What every handler reaches. Axum clones the state into every middleware and handler of
+/// every request, so it is one `Arc`: a clone is a reference-count increment, not a copy of
+/// every service (that copy was most of the cost of a trivial route).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl From<Services> for AppState {
+    fn from(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub clock: Clock,
@@ -136,8 +155,21 @@ pub fn router(state: AppState) -> Router {
             let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
         .with_state(state)
+}
+
+/// A random UUID for a request that brings no id, drawn from the thread's CSPRNG: tower-http's
+/// `MakeRequestUuid` asks the kernel for every one, a system call per request.
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).ok().map(RequestId::new)
+    }
 }
 
 /// Answers 503 with Retry-After when a handler runs past the configured limit.

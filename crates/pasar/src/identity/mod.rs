@@ -6,6 +6,7 @@
 pub mod addresses;
 pub mod credentials;
 pub mod domain;
+mod live_sessions;
 pub mod routes;
 mod service;
 mod store;

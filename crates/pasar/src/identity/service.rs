@@ -1,11 +1,15 @@
 //! Identity's use cases: register, log in, rotate refresh tokens, log out, authenticate a
 //! request, and manage users' roles.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::credentials::{self, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKeys};
 use super::domain::{Email, Password, PersonName, Role, RoleChangeRefused, check_role_change};
+use super::live_sessions::LiveSessions;
 use super::store;
 use crate::db::{self, Db};
 use crate::events::{self, NewEvent};
@@ -76,11 +80,18 @@ pub struct Identity {
     db: Db,
     keys: TokenKeys,
     clock: Clock,
+    live_sessions: Arc<LiveSessions>,
 }
 
 impl Identity {
-    pub fn new(db: Db, keys: TokenKeys, clock: Clock) -> Self {
-        Self { db, keys, clock }
+    /// `session_cache_ttl`: how long a live session's check is reused from memory.
+    pub fn new(db: Db, keys: TokenKeys, clock: Clock, session_cache_ttl: Duration) -> Self {
+        Self { db, keys, clock, live_sessions: Arc::new(LiveSessions::new(session_cache_ttl)) }
+    }
+
+    /// Drops session checks past their TTL (periodic housekeeping).
+    pub fn forget_expired_sessions(&self) {
+        self.live_sessions.forget_expired();
     }
 
     pub fn keys(&self) -> &TokenKeys {
@@ -189,6 +200,7 @@ impl Identity {
         if record.used || !store::use_refresh_token(&mut *tx, &hash, now).await? {
             store::revoke_session(&mut *tx, record.session, now, "refresh_token_reused").await?;
             tx.commit().await?;
+            self.live_sessions.forget_session(record.session);
             tracing::warn!(session = %record.session, user = %record.user, "refresh token reused; session revoked");
             return Err(IdentityError::RefreshTokenReused);
         }
@@ -204,19 +216,27 @@ impl Identity {
         let mut tx = self.db.begin().await?;
         store::revoke_session(&mut *tx, principal.session, self.clock.now(), "logout").await?;
         tx.commit().await?;
+        self.live_sessions.forget_session(principal.session);
         Ok(())
     }
 
-    /// Checks an access token and that its session is still live.
+    /// Checks an access token and that its session is still live (from memory when it was
+    /// checked within the session cache's TTL).
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, IdentityError> {
         let claims = self
             .keys
             .verify_access(access_token, self.clock.now())
             .map_err(|_| IdentityError::Unauthenticated)?;
-        let role = store::live_session_role(self.db.reader(), claims.sid, claims.sub)
+        let (user, session) = (claims.sub, claims.sid);
+        if let Some(role) = self.live_sessions.role(session, user) {
+            return Ok(Principal { user, session, role });
+        }
+        let since = self.live_sessions.epoch();
+        let role = store::live_session_role(self.db.reader(), session, user)
             .await?
             .ok_or(IdentityError::Unauthenticated)?;
-        Ok(Principal { user: claims.sub, session: claims.sid, role })
+        self.live_sessions.remember(since, session, user, role);
+        Ok(Principal { user, session, role })
     }
 
     pub async fn user(&self, id: UserId) -> Result<User, IdentityError> {
@@ -274,6 +294,7 @@ impl Identity {
             user.role = role;
         }
         tx.commit().await?;
+        self.live_sessions.forget_user(target);
         Ok(user)
     }
 }

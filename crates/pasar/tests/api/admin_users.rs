@@ -94,6 +94,27 @@ async fn an_admin_makes_a_customer_a_seller_and_it_takes_effect_at_once() {
 }
 
 #[tokio::test]
+async fn a_role_change_applies_at_once_to_a_session_checked_moments_ago() {
+    let app = spawn_app().await;
+    let root = app.user_with_role("root@example.com", Role::SuperAdmin).await;
+    let ana = app.register("ana@example.com").await;
+    let path = format!("/v1/admin/users/{}/role", ana.id);
+    // Each request files the session with the role it saw; a role change must forget it.
+    let refused = app.get("/v1/admin/users", Some(&ana.access_token)).await;
+    assert_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let granted = app.put(&path, Some(&root.access_token), &json!({"role": "admin"})).await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    let listed = app.get("/v1/admin/users", Some(&ana.access_token)).await;
+    assert_eq!(listed.status(), StatusCode::OK, "promoted at once");
+
+    let removed = app.put(&path, Some(&root.access_token), &json!({"role": "customer"})).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let refused = app.get("/v1/admin/users", Some(&ana.access_token)).await;
+    assert_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test]
 async fn only_a_super_admin_grants_admin() {
     let app = spawn_app().await;
     let admin = app.user_with_role("admin@example.com", Role::Admin).await;

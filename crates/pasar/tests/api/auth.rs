@@ -226,6 +226,35 @@ async fn logging_out_ends_the_session_for_access_and_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn a_session_checked_moments_ago_still_dies_at_once_on_logout_and_on_refresh_reuse() {
+    let app = spawn_app().await;
+    let session = app.register("ana@example.com").await;
+    // The first request files the live session in memory; the logout must forget it.
+    assert_eq!(app.get("/v1/me", Some(&session.access_token)).await.status(), StatusCode::OK);
+    let logout = app.request(reqwest::Method::POST, "/v1/auth/logout", Some(&session.access_token));
+    assert_eq!(logout.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_error(
+        app.get("/v1/me", Some(&session.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    let other = session_of(app.login("ana@example.com", PASSWORD).await.json().await.unwrap());
+    assert_eq!(app.get("/v1/me", Some(&other.access_token)).await.status(), StatusCode::OK);
+    let body = json!({"refresh_token": other.refresh_token});
+    assert_eq!(app.post("/v1/auth/refresh", None, &body).await.status(), StatusCode::OK);
+    let reuse = app.post("/v1/auth/refresh", None, &body).await;
+    assert_error(reuse, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    assert_error(
+        app.get("/v1/me", Some(&other.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn login_attempts_are_limited_per_account_with_retry_after() {
     let app = spawn_app_with(|config| config.login_attempts_per_account = 3).await;
     app.register("ana@example.com").await;
