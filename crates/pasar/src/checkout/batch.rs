@@ -11,7 +11,7 @@
 //! of its buyers is placed in a transaction of its own, so one buyer's trouble never fails
 //! the others.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -92,8 +92,27 @@ async fn write_batches(
     most: usize,
     counters: Arc<Counters>,
 ) {
-    let mut batch = Vec::with_capacity(most);
-    while waiting.recv_many(&mut batch, most).await > 0 {
+    // Batches are a power of two in size (what does not fit waits for the next one, which
+    // starts at once), so the batch's multi-row statements take a few shapes that stay
+    // prepared on the connection rather than being parsed and planned for every batch.
+    let most = if most.is_power_of_two() { most } else { most.next_power_of_two() / 2 };
+    let mut queued: VecDeque<Waiting> = VecDeque::with_capacity(most);
+    loop {
+        if queued.is_empty() {
+            match waiting.recv().await {
+                Some(first) => queued.push_back(first),
+                None => return,
+            }
+        }
+        while queued.len() < most {
+            match waiting.try_recv() {
+                Ok(next) => queued.push_back(next),
+                Err(_) => break,
+            }
+        }
+        let size =
+            if queued.len().is_power_of_two() { queued.len() } else { queued.len().next_power_of_two() / 2 };
+        let mut batch: Vec<Waiting> = queued.drain(..size).collect();
         // A buyer who reuses an idempotency key within one batch goes after it, alone, and
         // finds the order the first one placed.
         let mut keys: HashSet<(UserId, String)> = HashSet::new();

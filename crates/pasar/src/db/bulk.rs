@@ -64,6 +64,31 @@ impl Placeholders {
     }
 }
 
+/// `values` padded to a power-of-two length by repeating the last one, for an `IN (…)` list:
+/// the statement then has one of a few shapes whatever the batch, so it stays prepared in the
+/// connection's statement cache instead of being parsed and planned anew each time.
+pub fn padded<T: Copy>(values: &[T]) -> Vec<T> {
+    let mut out = values.to_vec();
+    if let Some(&last) = values.last() {
+        out.resize(values.len().next_power_of_two(), last);
+    }
+    out
+}
+
+/// Row counts for the statements of an `insert_rows`: powers of two, largest first, none
+/// above `most`. Like [`padded`], this keeps the statements to a few cacheable shapes.
+fn chunk_sizes(rows: usize, most: usize) -> Vec<usize> {
+    let most = if most.is_power_of_two() { most } else { most.next_power_of_two() / 2 };
+    let mut sizes = Vec::new();
+    let mut left = rows;
+    while left > 0 {
+        let size = if left.is_power_of_two() { left } else { left.next_power_of_two() / 2 }.min(most);
+        sizes.push(size);
+        left -= size;
+    }
+    sizes
+}
+
 /// Runs `{head} VALUES (…), (…) {tail}` for all `rows`, in as few statements as the bound
 /// value limits allow. `bind` adds exactly `columns` values for one row. Returns the rows
 /// affected.
@@ -76,7 +101,10 @@ pub async fn insert_rows<'q, T>(
     bind: impl Fn(&mut AnyArguments<'q>, &'q T) -> Result<(), BoxDynError>,
 ) -> Result<u64, sqlx::Error> {
     let mut affected = 0;
-    for chunk in rows.chunks((MOST_VALUES / columns).max(1)) {
+    let mut rest = rows;
+    for size in chunk_sizes(rows.len(), (MOST_VALUES / columns).max(1)) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
         let mut placeholders = Placeholders::for_connection(conn);
         let sql = format!("{head} VALUES {} {tail}", placeholders.tuples(chunk.len(), columns));
         let mut arguments = AnyArguments::default();
@@ -98,6 +126,21 @@ mod tests {
         assert_eq!(p.next(), "$1");
         assert_eq!(p.list(2), "$2, $3");
         assert_eq!(p.tuples(2, 2), "($4, $5), ($6, $7)");
+    }
+
+    #[test]
+    fn rows_go_in_power_of_two_statements_largest_first() {
+        assert_eq!(chunk_sizes(0, 64), Vec::<usize>::new());
+        assert_eq!(chunk_sizes(256, 1024), vec![256]);
+        assert_eq!(chunk_sizes(13, 1024), vec![8, 4, 1]);
+        assert_eq!(chunk_sizes(300, 100), vec![64, 64, 64, 64, 32, 8, 4]);
+    }
+
+    #[test]
+    fn lists_are_padded_with_their_last_value_to_a_power_of_two() {
+        assert_eq!(padded(&[1, 2, 3]), vec![1, 2, 3, 3]);
+        assert_eq!(padded(&[1, 2]), vec![1, 2]);
+        assert_eq!(padded::<u8>(&[]), Vec::<u8>::new());
     }
 
     #[test]

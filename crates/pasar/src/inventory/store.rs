@@ -392,6 +392,7 @@ pub async fn lock_levels(
     if variants.is_empty() {
         return Ok(Vec::new());
     }
+    let variants = bulk::padded(variants);
     let lock = match dialect {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
@@ -401,7 +402,7 @@ pub async fn lock_levels(
         bulk::Placeholders::for_connection(conn).list(variants.len())
     );
     let mut query = sqlx::query(&sql);
-    for variant in variants {
+    for variant in &variants {
         query = query.bind(variant.to_string());
     }
     let rows = query.fetch_all(conn).await?;
@@ -444,6 +445,7 @@ pub async fn settle_held_of(
     if holders.is_empty() {
         return Ok(Vec::new());
     }
+    let holders = bulk::padded(holders);
     let mut p = bulk::Placeholders::for_connection(conn);
     let sql = format!(
         "UPDATE stock_reservations SET status = {}, updated_at = {}
@@ -454,7 +456,7 @@ pub async fn settle_held_of(
         p.list(holders.len())
     );
     let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis());
-    for holder in holders {
+    for holder in &holders {
         query = query.bind(*holder);
     }
     let rows = query.fetch_all(conn).await?;

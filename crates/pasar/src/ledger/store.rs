@@ -325,12 +325,13 @@ pub async fn transfers(conn: &mut Connection, ids: &[&str]) -> Result<Vec<Stored
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let ids = bulk::padded(ids);
     let sql = format!(
         "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
         bulk::Placeholders::for_connection(conn).list(ids.len())
     );
     let mut query = sqlx::query(&sql);
-    for id in ids {
+    for id in &ids {
         query = query.bind(*id);
     }
     let rows = query.fetch_all(conn).await?;
@@ -375,6 +376,7 @@ pub async fn lock_accounts(
     if codes.is_empty() {
         return Ok(Vec::new());
     }
+    let codes = bulk::padded(codes);
     let lock = match dialect {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
@@ -384,7 +386,7 @@ pub async fn lock_accounts(
         bulk::Placeholders::for_connection(conn).list(codes.len())
     );
     let mut query = sqlx::query(&sql);
-    for code in codes {
+    for code in &codes {
         query = query.bind(*code);
     }
     let rows = query.fetch_all(conn).await?;

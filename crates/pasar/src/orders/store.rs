@@ -268,6 +268,7 @@ pub async fn move_statuses(
     if ids.is_empty() {
         return Ok(0);
     }
+    let ids = bulk::padded(ids);
     let mut p = bulk::Placeholders::for_connection(conn);
     let sql = format!(
         "UPDATE orders SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",

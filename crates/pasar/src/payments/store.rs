@@ -134,6 +134,7 @@ pub async fn move_statuses(
     if ids.is_empty() {
         return Ok(0);
     }
+    let ids = bulk::padded(ids);
     let mut p = bulk::Placeholders::for_connection(conn);
     let sql = format!(
         "UPDATE payments SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",
