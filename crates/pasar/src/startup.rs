@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 use crate::audit::AuditStore;
@@ -144,6 +144,20 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     .into())
 }
 
+/// Connections the kernel queues before they are accepted. The usual 128 overflows when a
+/// crowd arrives at once (a flash sale's opening second, clients reconnecting after a
+/// restart): the dropped SYNs are retried only after a second. The kernel caps it at
+/// `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As std's bind does, so a restart need not wait for the old connections' TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// How often pending ledger transfers past their timeout are voided.
 const LEDGER_EXPIRY_PERIOD: Duration = Duration::from_secs(2);
 
@@ -155,7 +169,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let addr = config.addr;
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        let listener = listen(addr).with_context(|| format!("listening on {addr}"))?;
         let public_url = config.public_url(listener.local_addr()?);
         let state = build_state(config, clock, public_url).await?;
         Ok(Self { listener, state })
