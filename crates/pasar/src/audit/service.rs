@@ -12,7 +12,7 @@ use super::chain::{self, Break, Entry, Head, Record, Verifier};
 use super::{MIGRATIONS, store};
 use crate::config::Config;
 use crate::db::{self, Db, Dialect};
-use crate::events::{Delivery, Event, Subscriber};
+use crate::events::{Deliveries, Delivery, Event, Subscriber};
 use crate::time::{Clock, Timestamp};
 
 /// Serialises appends across PostgreSQL clients (SQLite's write lock does it there).
@@ -170,6 +170,49 @@ impl AuditStore {
         Ok(Appended::Recorded { seq: entry.seq })
     }
 
+    /// [`AuditStore::append`] for many events in one transaction: one commit and one head
+    /// write for all of them. Events recorded before are skipped; the rest are chained in the
+    /// order given.
+    pub async fn append_all(&self, events: &[&Event]) -> Result<(), AuditError> {
+        let now = self.inner.clock.now();
+        let mut head = self.inner.head.lock().await;
+        let db = &self.inner.db;
+        let mut tx = db.begin().await?;
+        if db.dialect() == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+        }
+        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+        let recorded = store::recorded_events(&mut tx, &ids).await?;
+        let mut last = store::last(&mut *tx).await?;
+        if let Some(known) = head.as_ref() {
+            let reached = match &last {
+                Some(last) if last.seq == known.seq => last.hash == known.hash,
+                Some(last) if last.seq > known.seq => {
+                    store::hash_at(&mut *tx, known.seq).await?.as_deref() == Some(known.hash.as_str())
+                }
+                _ => false,
+            };
+            if !reached {
+                return Err(AuditError::HeadNotInChain { head_seq: known.seq });
+            }
+        }
+        let mut entries = Vec::with_capacity(events.len());
+        for event in events.iter().filter(|e| !recorded.contains(&e.id.to_string())) {
+            let entry = chain::next_entry(&self.inner.key, last.as_ref(), record_of(event, now));
+            last = Some(Head { seq: entry.seq, hash: entry.hash.clone() });
+            entries.push(entry);
+        }
+        let Some(new_head) = last.filter(|_| !entries.is_empty()) else { return Ok(()) };
+        store::insert_many(&mut tx, &entries).await?;
+        tx.commit().await?;
+        // The entries are committed either way; a head that lags behind still guards what it saw.
+        if let Err(err) = write_head(&self.inner.head_path, &new_head) {
+            tracing::error!(error = format!("{err:#}"), path = %self.inner.head_path.display(), "writing the audit head failed");
+        }
+        *head = Some(new_head);
+        Ok(())
+    }
+
     /// One page of entries, newest first, and whether more follow.
     pub async fn search(
         &self,
@@ -224,6 +267,21 @@ impl Subscriber for AuditStore {
 
     fn deliver<'a>(&'a self, event: &'a Event) -> Delivery<'a> {
         Box::pin(async move { self.append(event).await.map(|_| ()).map_err(anyhow::Error::from) })
+    }
+
+    /// The round in one transaction; if that fails, event by event, so that only the events
+    /// that fail on their own wait for a retry.
+    fn deliver_all<'a>(&'a self, events: &'a [&'a Event]) -> Deliveries<'a> {
+        Box::pin(async move {
+            if self.append_all(events).await.is_ok() {
+                return events.iter().map(|_| Ok(())).collect();
+            }
+            let mut answers = Vec::with_capacity(events.len());
+            for event in events {
+                answers.push(self.append(event).await.map(|_| ()).map_err(anyhow::Error::from));
+            }
+            answers
+        })
     }
 }
 

@@ -1,9 +1,12 @@
 //! The audit table. Insert and read only: there is no update or delete here, on purpose.
 
+use std::collections::HashSet;
+
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Arguments as _, Executor, Row};
 
 use super::chain::{Entry, Head};
+use crate::db::{Connection, bulk};
 
 const COLUMNS: &str = "seq, event_id, recorded_at, occurred_at, actor, action, entity, before_state, \
      after_state, prev_hash, hash";
@@ -42,6 +45,52 @@ pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, entry: &Entry) ->
     .execute(ex)
     .await
     .map(|_| ())
+}
+
+pub async fn insert_many(conn: &mut Connection, entries: &[Entry]) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        &format!("INSERT INTO audit_entries ({COLUMNS})"),
+        "",
+        11,
+        entries,
+        |args, entry| {
+            args.add(entry.seq)?;
+            args.add(entry.event_id.as_str())?;
+            args.add(entry.recorded_at)?;
+            args.add(entry.occurred_at)?;
+            args.add(entry.actor.as_str())?;
+            args.add(entry.action.as_str())?;
+            args.add(entry.entity.as_str())?;
+            args.add(entry.before.as_deref())?;
+            args.add(entry.after.as_deref())?;
+            args.add(entry.prev_hash.as_str())?;
+            args.add(entry.hash.as_str())
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Which of `event_ids` have an entry already.
+pub async fn recorded_events(
+    conn: &mut Connection,
+    event_ids: &[String],
+) -> Result<HashSet<String>, sqlx::Error> {
+    if event_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<&str> = bulk::padded(&event_ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let sql = format!(
+        "SELECT event_id FROM audit_entries WHERE event_id IN ({})",
+        bulk::Placeholders::for_connection(conn).list(ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
 }
 
 /// The seq of the entry recorded for an event, if there is one.

@@ -164,6 +164,9 @@ impl Event {
 /// one list.
 pub type Delivery<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
 
+/// What [`Subscriber::deliver_all`] returns: one answer per event, in order.
+pub type Deliveries<'a> = Pin<Box<dyn Future<Output = Vec<anyhow::Result<()>>> + Send + 'a>>;
+
 /// An in-process consumer of events (the audit store, later notifications, search indexing…).
 ///
 /// The relay hands it every event at least once, in id order within a batch: a subscriber must
@@ -174,6 +177,19 @@ pub trait Subscriber: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     fn deliver<'a>(&'a self, event: &'a Event) -> Delivery<'a>;
+
+    /// Delivers a round of events in order, answering for each. The default hands them to
+    /// [`Subscriber::deliver`] one by one; a subscriber that can take many at once (one
+    /// transaction, one commit for the round) overrides it.
+    fn deliver_all<'a>(&'a self, events: &'a [&'a Event]) -> Deliveries<'a> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(events.len());
+            for event in events {
+                answers.push(self.deliver(event).await);
+            }
+            answers
+        })
+    }
 }
 
 pub(crate) const EVENT_COLUMNS: &str = "id, event_type, version, subject_id, actor, occurred_at, payload";

@@ -1,15 +1,17 @@
 //! The relay: delivers every outbox event at least once.
 //!
-//! It claims unpublished events in id order in small batches, hands each to the in-process
-//! [`Subscriber`]s, then in ONE transaction queues the event for every merchant webhook
-//! endpoint that wants it and marks it published. A subscriber that fails leaves its event
-//! unpublished, to be claimed again after a backoff.
+//! It claims unpublished events in id order in batches, hands each batch to every in-process
+//! [`Subscriber`] at once (the audit store records a batch in one transaction), then in ONE
+//! transaction queues the events for every merchant webhook endpoint that wants them and marks
+//! them published. A subscriber that fails on a batch is handed its events one by one; an
+//! event it fails on stays unpublished, to be claimed again after a backoff.
 //!
 //! Claims are leases (`claimed_until`, `claim_token`), so instances sharing a database never
 //! work on the same event at once, and an instance that dies mid-batch only delays its events
 //! until the lease runs out. Selection is by `published_at IS NULL`, never by "the last id
 //! seen": events commit out of id order, and a cursor would skip the late ones.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,11 +20,11 @@ use tokio::sync::watch;
 
 use super::webhooks::store as webhook_store;
 use super::{EVENT_COLUMNS, Event, Subscriber, event_of};
-use crate::db::{Db, Dialect};
+use crate::db::{Connection, Db, Dialect, bulk};
 use crate::time::{Clock, Timestamp};
 
 /// Events claimed per round; a full batch means a backlog, and the relay goes on at once.
-const BATCH: i64 = 16;
+const BATCH: i64 = 256;
 /// How long a claim keeps other instances off an event.
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -80,12 +82,29 @@ impl Relay {
         if claimed.is_empty() {
             return Ok(0);
         }
+        // Each subscriber takes the round at once, minus the events an earlier subscriber
+        // failed on (those go to every subscriber again on their retry).
+        let mut failures: Vec<Option<(&'static str, anyhow::Error)>> = claimed.iter().map(|_| None).collect();
+        for subscriber in self.subscribers.iter() {
+            let (positions, events): (Vec<usize>, Vec<&Event>) = claimed
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| failures[*i].is_none())
+                .map(|(i, claim)| (i, &claim.event))
+                .unzip();
+            let answers = subscriber.deliver_all(&events).await;
+            for (i, answer) in positions.into_iter().zip(answers) {
+                if let Err(err) = answer {
+                    failures[i] = Some((subscriber.name(), err));
+                }
+            }
+        }
         let mut delivered = Vec::new();
         let mut failed = Vec::new();
-        for claim in &claimed {
-            match self.hand_to_subscribers(&claim.event).await {
-                Ok(()) => delivered.push(&claim.event),
-                Err((subscriber, err)) => {
+        for (claim, failure) in claimed.iter().zip(failures) {
+            match failure {
+                None => delivered.push(&claim.event),
+                Some((subscriber, err)) => {
                     let failures = claim.failures + 1;
                     let retry_in = retry_delay(failures);
                     tracing::warn!(
@@ -103,13 +122,6 @@ impl Relay {
         }
         self.settle(&delivered, &failed, &token).await?;
         Ok(claimed.len())
-    }
-
-    async fn hand_to_subscribers(&self, event: &Event) -> Result<(), (&'static str, anyhow::Error)> {
-        for subscriber in self.subscribers.iter() {
-            subscriber.deliver(event).await.map_err(|err| (subscriber.name(), err))?;
-        }
-        Ok(())
     }
 
     async fn claim(&self, now: Timestamp, token: &str) -> Result<Vec<Claimed>, sqlx::Error> {
@@ -172,18 +184,9 @@ impl Relay {
         } else {
             webhook_store::enabled_endpoints(&mut *tx).await?
         };
+        let published = publish(&mut tx, delivered, token, now).await?;
         for event in delivered {
-            let published = sqlx::query(
-                "UPDATE outbox_events
-                 SET published_at = $1, claimed_until = NULL, claim_token = NULL, relay_error = NULL
-                 WHERE id = $2 AND claim_token = $3 AND published_at IS NULL",
-            )
-            .bind(now.millis())
-            .bind(event.id.to_string())
-            .bind(token)
-            .execute(&mut *tx)
-            .await?;
-            if published.rows_affected() == 0 {
+            if !published.contains(&event.id.to_string()) {
                 tracing::warn!(event = %event.id, "lost the claim on an event before publishing it");
                 continue;
             }
@@ -207,6 +210,37 @@ impl Relay {
         }
         tx.commit().await
     }
+}
+
+/// Marks the events published in one statement where this round still holds their claim;
+/// returns the ids it marked.
+async fn publish(
+    conn: &mut Connection,
+    events: &[&Event],
+    token: &str,
+    now: Timestamp,
+) -> Result<HashSet<String>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    let ids = bulk::padded(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut p = bulk::Placeholders::for_connection(conn);
+    let sql = format!(
+        "UPDATE outbox_events
+         SET published_at = {}, claimed_until = NULL, claim_token = NULL, relay_error = NULL
+         WHERE claim_token = {} AND published_at IS NULL AND id IN ({})
+         RETURNING id",
+        p.next(),
+        p.next(),
+        p.list(ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(now.millis()).bind(token);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
 }
 
 /// How long an event rests after its subscribers failed on it `failures` times: 1 s doubling

@@ -154,6 +154,31 @@ async fn an_event_delivered_many_times_to_the_audit_store_writes_one_entry() {
 }
 
 #[tokio::test]
+async fn a_round_of_events_is_chained_in_one_transaction_in_order_and_a_repeated_round_adds_nothing() {
+    let stores = stores().await;
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let id = record_event(&stores.db, stores.clock.now(), &format!("usr_round_{i:02}")).await;
+        events.push(events::find(stores.db.reader(), id).await.unwrap().unwrap().0);
+    }
+    let round: Vec<&events::Event> = events.iter().collect();
+    // An earlier round recorded the first half and died before marking it published.
+    stores.audit.append_all(&round[..20]).await.unwrap();
+    stores.audit.append_all(&round).await.unwrap();
+    stores.audit.append_all(&round).await.unwrap();
+
+    assert_eq!(stores.audit.verify().await.unwrap(), Ok(40), "one entry per event, the chain intact");
+    let mut seqs = Vec::new();
+    for i in 0..40 {
+        let filter = AuditFilter { entity: Some(format!("usr_round_{i:02}")), ..AuditFilter::default() };
+        let (found, _) = stores.audit.search(&filter, 10).await.unwrap();
+        assert_eq!(found.len(), 1);
+        seqs.push(found[0].seq);
+    }
+    assert_eq!(seqs, (1..=40).collect::<Vec<i64>>(), "chained in the order the events came");
+}
+
+#[tokio::test]
 async fn a_crash_between_the_audit_write_and_the_published_mark_still_gives_one_entry() {
     let stores = stores().await;
     let id = record_event(&stores.db, stores.clock.now(), "usr_crash").await;
