@@ -462,7 +462,7 @@ pub fn would_cycle(
 
 /// A variant as it sells right now: its product is active. What cart and checkout price
 /// lines with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SaleVariant {
     pub id: VariantId,
     pub product_id: ProductId,

@@ -321,8 +321,21 @@ impl Catalog {
         if unique.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.db.reader().acquire().await?;
-        Ok(store::sale_variants(&mut conn, &unique).await?)
+        // Served from the read cache like the public pages (a checkout prices from it), so
+        // it is as fresh as they are: at once after a write here, within the TTL after one
+        // on another instance.
+        let mut key_ids = unique.clone();
+        key_ids.sort();
+        let key = format!("sale:{}", key_ids.iter().map(VariantId::to_string).collect::<Vec<_>>().join(","));
+        let bytes = self
+            .cache
+            .get_or_load(key, async {
+                let mut conn = self.db.reader().acquire().await?;
+                let variants = store::sale_variants(&mut conn, &unique).await?;
+                serde_json::to_vec(&variants).map(Bytes::from).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+            })
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| CatalogError::Database(sqlx::Error::Decode(Box::new(e))))
     }
 
     /// The kind of a variant's product, whatever its status (for stock keeping); None for an

@@ -249,3 +249,28 @@ async fn a_batch_in_which_every_buyer_is_refused_writes_nothing_and_fails_nobody
     assert_each_order_backed_once(app).await;
     assert_invariants(app).await;
 }
+
+#[tokio::test]
+async fn a_checkout_right_after_a_price_change_pays_the_new_price() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[10_000]).await.remove(0);
+    app.stock(&admin, &variant, 5).await;
+    let buyer = app.register("ana@example.com").await;
+    fund(&app, &admin, &buyer, 100_000).await;
+    let (status, first) = buy(&app, &buyer.access_token, &variant, "wallet").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(first["order"]["total"]["amount"], 10_000);
+
+    let changed = app
+        .patch(
+            &format!("/v1/admin/variants/{variant}"),
+            Some(&admin.access_token),
+            &json!({"price": {"amount": 12_500, "currency": "IDR"}}),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK, "{}", changed.text().await.unwrap());
+    let (status, second) = buy(&app, &buyer.access_token, &variant, "wallet").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(second["order"]["total"]["amount"], 12_500, "the price the checkout read was not kept");
+}
