@@ -25,7 +25,7 @@ const QUEUE_DEPTH: usize = 4096;
 
 /// The answer to a batched checkout.
 pub(super) enum Batched {
-    Placed(Placed),
+    Placed(Box<Placed>),
     /// Not written in a batch: place it alone.
     Alone(Box<Prepared>),
 }
@@ -133,7 +133,7 @@ async fn write_batches(
                 counters.batches.fetch_add(1, Ordering::Relaxed);
                 counters.checkouts.fetch_add(outcomes.len() as u64, Ordering::Relaxed);
                 for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                    let _ = answer.send(outcome.map(Batched::Placed));
+                    let _ = answer.send(outcome.map(|placed| Batched::Placed(Box::new(placed))));
                 }
             }
             Err(err) => {

@@ -76,7 +76,7 @@ impl Prepared {
         self.cart.is_none() && self.points == 0
     }
 
-    pub(super) fn from_wallet(&self) -> bool {
+    pub(super) fn paid_from_wallet(&self) -> bool {
         self.payment.provider == WALLET
     }
 }
@@ -247,7 +247,7 @@ impl Checkout {
         let prepared = self.prepare(buyer, &request, idempotency_key).await?;
         let placed = match (&self.batches, prepared.batchable()) {
             (Some(batches), true) => match batches.place(prepared).await? {
-                Batched::Placed(placed) => Written::Fresh(placed),
+                Batched::Placed(placed) => Written::Fresh(*placed),
                 Batched::Alone(prepared) => self.place_alone(*prepared).await?,
             },
             _ => self.place_alone(prepared).await?,
@@ -472,7 +472,7 @@ impl Checkout {
             }
             let payers: Vec<(usize, &Payment, UserId)> = trying
                 .iter()
-                .filter(|i| batch[**i].from_wallet())
+                .filter(|i| batch[**i].paid_from_wallet())
                 .filter_map(|i| Some((*i, payments[*i].as_ref()?, batch[*i].buyer.user)))
                 .collect();
             let pairs: Vec<(&Payment, UserId)> = payers.iter().map(|(_, p, buyer)| (*p, *buyer)).collect();
@@ -506,7 +506,7 @@ impl Checkout {
         let actors: Vec<String> = placing.iter().map(|i| batch[*i].buyer.user.to_string()).collect();
 
         // Step 3 for the wallet-paid ones: paid, stock sold, digital items delivered.
-        let from_wallet: Vec<bool> = placing.iter().map(|i| batch[*i].from_wallet()).collect();
+        let from_wallet: Vec<bool> = placing.iter().map(|i| batch[*i].paid_from_wallet()).collect();
         let mut settled: Vec<(&mut Payment, &str)> = placed_payments
             .iter_mut()
             .zip(&actors)

@@ -26,7 +26,7 @@ impl Placeholders {
     }
 
     /// The next value's placeholder.
-    pub fn next(&mut self) -> String {
+    pub fn one(&mut self) -> String {
         let n = self.next;
         self.next += 1;
         if self.numbered { format!("${n}") } else { "?".to_owned() }
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn numbered_placeholders_count_on_across_calls() {
         let mut p = Placeholders { numbered: true, next: 1 };
-        assert_eq!(p.next(), "$1");
+        assert_eq!(p.one(), "$1");
         assert_eq!(p.list(2), "$2, $3");
         assert_eq!(p.tuples(2, 2), "($4, $5), ($6, $7)");
     }
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn sqlite_placeholders_are_plain_question_marks() {
         let mut p = Placeholders { numbered: false, next: 1 };
-        assert_eq!(p.next(), "?");
+        assert_eq!(p.one(), "?");
         assert_eq!(p.tuples(2, 2), "(?, ?), (?, ?)");
     }
 }

@@ -231,8 +231,8 @@ async fn publish(
          SET published_at = {}, claimed_until = NULL, claim_token = NULL, relay_error = NULL
          WHERE claim_token = {} AND published_at IS NULL AND id IN ({})
          RETURNING id",
-        p.next(),
-        p.next(),
+        p.one(),
+        p.one(),
         p.list(ids.len())
     );
     let mut query = sqlx::query(&sql).bind(now.millis()).bind(token);

@@ -451,8 +451,8 @@ pub async fn settle_held_of(
         "UPDATE stock_reservations SET status = {}, updated_at = {}
          WHERE status = 'held' AND holder IN ({})
          RETURNING id, holder, variant_id, quantity, status, expires_at",
-        p.next(),
-        p.next(),
+        p.one(),
+        p.one(),
         p.list(holders.len())
     );
     let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis());

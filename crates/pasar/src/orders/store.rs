@@ -272,9 +272,9 @@ pub async fn move_statuses(
     let mut p = bulk::Placeholders::for_connection(conn);
     let sql = format!(
         "UPDATE orders SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",
-        p.next(),
-        p.next(),
-        p.next(),
+        p.one(),
+        p.one(),
+        p.one(),
         p.list(ids.len())
     );
     let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis()).bind(from.as_str());
