@@ -35,9 +35,9 @@ pub struct Load {
     pub created_units: i64,
     pub uncertain_units: i64,
     pub sold_out: bool,
-    /// VmRSS of this process when the load started, in KiB: seeding (argon2 hashing on many
-    /// blocking threads) leaves memory behind that the allocator keeps, so the peak alone
-    /// would not say what the load itself added.
+    /// VmRSS of this process when the load started, in KiB, after handing the memory that
+    /// seeding freed (argon2 hashing on many blocking threads) back to the system, so that it
+    /// is the server's (and the load generator's) own.
     pub start_rss_kib: Option<u64>,
     /// Highest VmRSS of this process seen while the load ran, in KiB.
     pub peak_rss_kib: Option<u64>,
@@ -64,6 +64,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Worker> + Send + 'static,
 {
+    release_freed_memory();
     let start_rss_kib = proc_status_kib("VmRSS");
     let (stop_sampling, stopped) = tokio::sync::oneshot::channel::<()>();
     let sampler = tokio::spawn(sample_rss(stopped));
@@ -89,6 +90,18 @@ where
     let _ = stop_sampling.send(());
     load.peak_rss_kib = sampler.await?;
     Ok(load)
+}
+
+/// Returns memory freed so far to the system: glibc's allocator otherwise keeps the arenas
+/// seeding's argon2 hashes used (19 MiB each, on many threads), and the process's resident size
+/// would say more about seeding than about the server.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live
+    // allocation and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Samples VmRSS every 50 ms until told to stop, and returns the highest value seen.
