@@ -13,6 +13,9 @@
 //! 3. `completed`: payment confirmed, stock committed, digital items assigned, order paid (and
 //!    delivered when it is all digital).
 //! 4. `compensated`: payment failed, expired or cancelled: stock released, order ended.
+//!
+//! Step 1 of concurrent checkouts (and step 3 of those paid from the wallet) is written for
+//! many buyers in one transaction by [`batch`]; each buyer still gets its own answer.
 
 mod batch;
 pub mod routes;
