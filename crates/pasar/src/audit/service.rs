@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::chain::{self, Break, Entry, Head, Record, Verifier};
 use super::{MIGRATIONS, store};
 use crate::config::Config;
-use crate::db::{self, Db, Dialect};
+use crate::db::{self, Connection, Db, Dialect};
 use crate::events::{Deliveries, Delivery, Event, Subscriber};
 use crate::time::{Clock, Timestamp};
 
@@ -146,18 +146,7 @@ impl AuditStore {
             return Ok(Appended::AlreadyRecorded { seq });
         }
         let last = store::last(&mut *tx).await?;
-        if let Some(known) = head.as_ref() {
-            let reached = match &last {
-                Some(last) if last.seq == known.seq => last.hash == known.hash,
-                Some(last) if last.seq > known.seq => {
-                    store::hash_at(&mut *tx, known.seq).await?.as_deref() == Some(known.hash.as_str())
-                }
-                _ => false,
-            };
-            if !reached {
-                return Err(AuditError::HeadNotInChain { head_seq: known.seq });
-            }
-        }
+        check_head_reached(&mut tx, head.as_ref(), last.as_ref()).await?;
         let entry = chain::next_entry(&self.inner.key, last.as_ref(), record);
         store::insert(&mut *tx, &entry).await?;
         tx.commit().await?;
@@ -184,18 +173,7 @@ impl AuditStore {
         let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
         let recorded = store::recorded_events(&mut tx, &ids).await?;
         let mut last = store::last(&mut *tx).await?;
-        if let Some(known) = head.as_ref() {
-            let reached = match &last {
-                Some(last) if last.seq == known.seq => last.hash == known.hash,
-                Some(last) if last.seq > known.seq => {
-                    store::hash_at(&mut *tx, known.seq).await?.as_deref() == Some(known.hash.as_str())
-                }
-                _ => false,
-            };
-            if !reached {
-                return Err(AuditError::HeadNotInChain { head_seq: known.seq });
-            }
-        }
+        check_head_reached(&mut tx, head.as_ref(), last.as_ref()).await?;
         let mut entries = Vec::with_capacity(events.len());
         for event in events.iter().filter(|e| !recorded.contains(&e.id.to_string())) {
             let entry = chain::next_entry(&self.inner.key, last.as_ref(), record_of(event, now));
@@ -283,6 +261,24 @@ impl Subscriber for AuditStore {
             answers
         })
     }
+}
+
+/// Refuses to append when the chain no longer reaches the head this process last wrote (an
+/// entry at or before it was edited or removed).
+async fn check_head_reached(
+    conn: &mut Connection,
+    known: Option<&Head>,
+    last: Option<&Head>,
+) -> Result<(), AuditError> {
+    let Some(known) = known else { return Ok(()) };
+    let reached = match last {
+        Some(last) if last.seq == known.seq => last.hash == known.hash,
+        Some(last) if last.seq > known.seq => {
+            store::hash_at(&mut *conn, known.seq).await?.as_deref() == Some(known.hash.as_str())
+        }
+        _ => false,
+    };
+    if reached { Ok(()) } else { Err(AuditError::HeadNotInChain { head_seq: known.seq }) }
 }
 
 /// An event as an audit record: its payload's `before` and `after` objects when it has them

@@ -75,6 +75,35 @@ pub fn padded<T: Copy>(values: &[T]) -> Vec<T> {
     out
 }
 
+/// Moves the rows of `table` (a store's own table, named by that store) whose `id` is one of
+/// `ids` and whose `status` is `from` to `to`, in one statement; returns how many moved.
+pub async fn move_statuses(
+    conn: &mut Connection,
+    table: &str,
+    ids: &[String],
+    from: &str,
+    to: &str,
+    now_millis: i64,
+) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids = padded(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut p = Placeholders::for_connection(conn);
+    let sql = format!(
+        "UPDATE {table} SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",
+        p.one(),
+        p.one(),
+        p.one(),
+        p.list(ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(to).bind(now_millis).bind(from);
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query.execute(conn).await?.rows_affected())
+}
+
 /// Row counts for the statements of an `insert_rows`: powers of two, largest first, none
 /// above `most`. Like [`padded`], this keeps the statements to a few cacheable shapes.
 fn chunk_sizes(rows: usize, most: usize) -> Vec<usize> {

@@ -265,23 +265,8 @@ pub async fn move_statuses(
     to: OrderStatus,
     now: Timestamp,
 ) -> Result<u64, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let ids = bulk::padded(ids);
-    let mut p = bulk::Placeholders::for_connection(conn);
-    let sql = format!(
-        "UPDATE orders SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",
-        p.one(),
-        p.one(),
-        p.one(),
-        p.list(ids.len())
-    );
-    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis()).bind(from.as_str());
-    for id in ids {
-        query = query.bind(id.to_string());
-    }
-    Ok(query.execute(conn).await?.rows_affected())
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    bulk::move_statuses(conn, "orders", &ids, from.as_str(), to.as_str(), now.millis()).await
 }
 
 pub async fn set_tracking<'c>(

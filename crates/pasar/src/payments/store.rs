@@ -131,23 +131,8 @@ pub async fn move_statuses(
     to: PaymentStatus,
     now: Timestamp,
 ) -> Result<u64, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let ids = bulk::padded(ids);
-    let mut p = bulk::Placeholders::for_connection(conn);
-    let sql = format!(
-        "UPDATE payments SET status = {}, updated_at = {} WHERE status = {} AND id IN ({})",
-        p.one(),
-        p.one(),
-        p.one(),
-        p.list(ids.len())
-    );
-    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now.millis()).bind(from.as_str());
-    for id in ids {
-        query = query.bind(id.to_string());
-    }
-    Ok(query.execute(conn).await?.rows_affected())
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    bulk::move_statuses(conn, "payments", &ids, from.as_str(), to.as_str(), now.millis()).await
 }
 
 /// Records a gateway event id; false when it was seen before.

@@ -121,6 +121,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 async fn start(config: Config, clock: Clock, database: TestDatabase, data_dir: tempfile::TempDir) -> TestApp {
+    let mut app = serve(config, clock).await;
+    app.database = Some(database);
+    app.data_dir = Some(data_dir);
+    app
+}
+
+/// A server on `config`; the caller says who owns its databases and data directory.
+async fn serve(config: Config, clock: Clock) -> TestApp {
     let app = Application::build(config.clone(), clock.clone()).await.expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();
@@ -136,8 +144,8 @@ async fn start(config: Config, clock: Clock, database: TestDatabase, data_dir: t
         config,
         shutdown: Some(shutdown),
         server: Some(server),
-        database: Some(database),
-        data_dir: Some(data_dir),
+        database: None,
+        data_dir: None,
     }
 }
 
@@ -211,26 +219,7 @@ impl TestApp {
     /// running two instances behind a load balancer would have. The first one owns the
     /// databases.
     pub async fn another_instance(&self) -> TestApp {
-        let app = Application::build(self.config.clone(), self.clock.clone())
-            .await
-            .expect("the application builds");
-        let address = format!("http://{}", app.local_addr());
-        let state = app.state().clone();
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve_until(async {
-            let _ = stop.await;
-        }));
-        TestApp {
-            address,
-            client: self.client.clone(),
-            clock: self.clock.clone(),
-            state,
-            config: self.config.clone(),
-            shutdown: Some(shutdown),
-            server: Some(server),
-            database: None,
-            data_dir: None,
-        }
+        serve(self.config.clone(), self.clock.clone()).await
     }
 }
 
