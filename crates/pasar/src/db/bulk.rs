@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
 
 use super::Connection;
@@ -130,6 +130,38 @@ pub async fn insert_rows<'q, T>(
     bind: impl Fn(&mut AnyArguments<'q>, &'q T) -> Result<(), BoxDynError>,
 ) -> Result<u64, sqlx::Error> {
     let mut affected = 0;
+    for (sql, arguments) in statements(conn, head, tail, columns, rows, bind)? {
+        affected += sqlx::query_with(&sql, arguments).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// [`insert_rows`] for a statement with `RETURNING`: the rows it returned.
+pub async fn returning_rows<'q, T>(
+    conn: &mut Connection,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: &'q [T],
+    bind: impl Fn(&mut AnyArguments<'q>, &'q T) -> Result<(), BoxDynError>,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut returned = Vec::with_capacity(rows.len());
+    for (sql, arguments) in statements(conn, head, tail, columns, rows, bind)? {
+        returned.extend(sqlx::query_with(&sql, arguments).fetch_all(&mut *conn).await?);
+    }
+    Ok(returned)
+}
+
+/// The statements and their values for `rows`, in power-of-two chunks.
+fn statements<'q, T>(
+    conn: &Connection,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: &'q [T],
+    bind: impl Fn(&mut AnyArguments<'q>, &'q T) -> Result<(), BoxDynError>,
+) -> Result<Vec<(String, AnyArguments<'q>)>, sqlx::Error> {
+    let mut statements = Vec::new();
     let mut rest = rows;
     for size in chunk_sizes(rows.len(), (MOST_VALUES / columns).max(1)) {
         let (chunk, after) = rest.split_at(size);
@@ -140,9 +172,9 @@ pub async fn insert_rows<'q, T>(
         for row in chunk {
             bind(&mut arguments, row).map_err(sqlx::Error::Encode)?;
         }
-        affected += sqlx::query_with(&sql, arguments).execute(&mut *conn).await?.rows_affected();
+        statements.push((sql, arguments));
     }
-    Ok(affected)
+    Ok(statements)
 }
 
 #[cfg(test)]

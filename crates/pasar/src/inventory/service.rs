@@ -221,7 +221,7 @@ impl Inventory {
     /// [`Inventory::reserve`] for many holders at once (a batch of checkouts), each until its
     /// own expiry, in the order given: each holder gets all its lines or an `OutOfStock` naming the first variant it is
     /// short of, and what a refused holder would have taken stays for those after it. One
-    /// locked read and one guarded update per variant for the whole batch.
+    /// locked read, and one multi-row statement guarding each variant's total for the batch.
     pub async fn reserve_many(
         &self,
         conn: &mut Connection,
@@ -261,14 +261,18 @@ impl Inventory {
             }
         }
         let mut low = Vec::new();
-        for level in &levels {
-            let Some(&quantity) = taken.get(&level.variant_id) else { continue };
-            // The rows are locked, so the guard holds; a refusal means the allocation is wrong.
-            let after = store::hold(&mut *conn, level.variant_id, quantity, now).await?.ok_or_else(|| {
-                anyhow::anyhow!("stock of {} changed under a locked batch", level.variant_id)
-            })?;
-            if crosses_low_threshold(level.available, after.available, after.low_stock_threshold) {
-                low.push(low_stock_event(&after));
+        let mut takes: Vec<(VariantId, i64)> = taken.into_iter().collect();
+        takes.sort();
+        let held = store::hold_many(&mut *conn, &takes, now).await?;
+        // The rows are locked, so every guard holds; a refusal means the allocation is wrong.
+        if held.len() != takes.len() {
+            return Err(anyhow::anyhow!("stock changed under a locked batch").into());
+        }
+        let before: HashMap<VariantId, &StockLevel> = levels.iter().map(|l| (l.variant_id, l)).collect();
+        for after in &held {
+            let was = before.get(&after.variant_id).map_or(after.available, |l| l.available);
+            if crosses_low_threshold(was, after.available, after.low_stock_threshold) {
+                low.push(low_stock_event(after));
             }
         }
         store::insert_reservations(&mut *conn, &reservations, now).await?;
@@ -303,16 +307,21 @@ impl Inventory {
             }
         }
         let mut running: HashMap<VariantId, StockLevel> = HashMap::new();
-        for (variant, total) in totals {
-            let after = store::take_held(&mut *conn, variant, total, now).await?;
+        let totals_by_variant: HashMap<VariantId, i64> = totals.iter().copied().collect();
+        let taken = store::take_held_many(&mut *conn, &totals, now).await?;
+        if taken.len() != totals.len() {
+            return Err(anyhow::anyhow!("a stock level of a committed reservation is missing").into());
+        }
+        for after in taken {
+            let total = totals_by_variant[&after.variant_id];
             let before = StockLevel::new(
-                variant,
+                after.variant_id,
                 after.on_hand + total,
                 after.reserved + total,
                 after.low_stock_threshold,
                 after.is_digital,
             );
-            running.insert(variant, before);
+            running.insert(after.variant_id, before);
         }
         let mut movements = Vec::with_capacity(committed.len());
         let mut moved_events = Vec::with_capacity(committed.len());

@@ -409,6 +409,54 @@ pub async fn lock_levels(
     rows.iter().map(level_of).collect()
 }
 
+/// [`hold`] for many variants in one guarded statement: each takes its quantity only while
+/// `on_hand - reserved` covers it. Returns the levels after, of the variants that took it.
+pub async fn hold_many(
+    conn: &mut Connection,
+    takes: &[(VariantId, i64)],
+    now: Timestamp,
+) -> Result<Vec<StockLevel>, sqlx::Error> {
+    let rows = bulk::returning_rows(
+        conn,
+        "UPDATE stock_levels SET reserved = reserved + v.column2, updated_at = v.column3 FROM (",
+        &format!(
+            ") AS v WHERE variant_id = v.column1 AND on_hand - reserved >= v.column2 RETURNING {LEVEL_COLUMNS}"
+        ),
+        3,
+        takes,
+        |args, (variant, quantity)| {
+            args.add(variant.to_string())?;
+            args.add(*quantity)?;
+            args.add(now.millis())
+        },
+    )
+    .await?;
+    rows.iter().map(level_of).collect()
+}
+
+/// [`take_held`] for many variants in one statement. Returns the levels after.
+pub async fn take_held_many(
+    conn: &mut Connection,
+    takes: &[(VariantId, i64)],
+    now: Timestamp,
+) -> Result<Vec<StockLevel>, sqlx::Error> {
+    let rows = bulk::returning_rows(
+        conn,
+        "UPDATE stock_levels SET on_hand = on_hand - v.column2, reserved = reserved - v.column2,
+           updated_at = v.column3 FROM (",
+        &format!(") AS v WHERE variant_id = v.column1 RETURNING {LEVEL_COLUMNS}"),
+        3,
+        takes,
+        |args, (variant, quantity)| {
+            args.add(variant.to_string())?;
+            args.add(*quantity)?;
+            args.add(now.millis())
+        },
+    )
+    .await?;
+    rows.iter().map(level_of).collect()
+}
+
 pub async fn insert_reservations(
     conn: &mut Connection,
     reservations: &[Reservation],
