@@ -77,19 +77,8 @@ pub async fn recorded_events(
     conn: &mut Connection,
     event_ids: &[String],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    if event_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let ids: Vec<&str> = bulk::padded(&event_ids.iter().map(String::as_str).collect::<Vec<_>>());
-    let sql = format!(
-        "SELECT event_id FROM audit_entries WHERE event_id IN ({})",
-        bulk::Placeholders::for_connection(conn).list(ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let ids: Vec<&str> = event_ids.iter().map(String::as_str).collect();
+    let rows = bulk::fetch_in(conn, "SELECT event_id FROM audit_entries WHERE event_id IN", "", &ids).await?;
     rows.iter().map(|row| row.try_get(0)).collect()
 }
 

@@ -527,10 +527,9 @@ impl Checkout {
             .await?;
         let lines: Vec<HashMap<VariantId, OrderLineId>> =
             orders.iter().map(|o| o.lines.iter().map(|l| (l.variant_id, l.id)).collect()).collect();
-        let holder_ids: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
         let sales: Vec<(&str, &HashMap<VariantId, OrderLineId>, &str)> = (0..orders.len())
             .filter(|k| from_wallet[*k])
-            .map(|k| (holder_ids[k].as_str(), &lines[k], actors[k].as_str()))
+            .map(|k| (holders[placing[k]].as_str(), &lines[k], actors[k].as_str()))
             .collect();
         self.inventory.commit_many(&mut tx, &sales).await?;
         let mut delivered: Vec<(&mut Order, &str)> = orders

@@ -75,6 +75,25 @@ pub fn padded<T: Copy>(values: &[T]) -> Vec<T> {
     out
 }
 
+/// Runs `{head} ({keys as an IN list}){tail}` and returns its rows; none when `keys` is empty.
+pub async fn fetch_in(
+    conn: &mut Connection,
+    head: &str,
+    tail: &str,
+    keys: &[&str],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = padded(keys);
+    let sql = format!("{head} ({}){tail}", Placeholders::for_connection(conn).list(keys.len()));
+    let mut query = sqlx::query(&sql);
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.fetch_all(conn).await
+}
+
 /// Moves the rows of `table` (a store's own table, named by that store) whose `id` is one of
 /// `ids` and whose `status` is `from` to `to`, in one statement; returns how many moved.
 pub async fn move_statuses(

@@ -32,6 +32,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// What a SELECT ends with to lock its rows for the transaction: `FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, whose one writer holds the whole database already.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE",
+            Self::Sqlite => "",
+        }
+    }
+
     pub fn of_url(url: &str) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             Ok(Self::Sqlite)

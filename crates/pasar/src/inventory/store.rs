@@ -389,23 +389,11 @@ pub async fn lock_levels(
     dialect: Dialect,
     variants: &[VariantId],
 ) -> Result<Vec<StockLevel>, sqlx::Error> {
-    if variants.is_empty() {
-        return Ok(Vec::new());
-    }
-    let variants = bulk::padded(variants);
-    let lock = match dialect {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
-    };
-    let sql = format!(
-        "SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE variant_id IN ({}) ORDER BY variant_id{lock}",
-        bulk::Placeholders::for_connection(conn).list(variants.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for variant in &variants {
-        query = query.bind(variant.to_string());
-    }
-    let rows = query.fetch_all(conn).await?;
+    let ids: Vec<String> = variants.iter().map(ToString::to_string).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let head = format!("SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE variant_id IN");
+    let tail = format!(" ORDER BY variant_id{}", dialect.row_lock());
+    let rows = bulk::fetch_in(conn, &head, &tail, &ids).await?;
     rows.iter().map(level_of).collect()
 }
 
@@ -416,22 +404,8 @@ pub async fn hold_many(
     takes: &[(VariantId, i64)],
     now: Timestamp,
 ) -> Result<Vec<StockLevel>, sqlx::Error> {
-    let rows = bulk::returning_rows(
-        conn,
-        "UPDATE stock_levels SET reserved = reserved + v.column2, updated_at = v.column3 FROM (",
-        &format!(
-            ") AS v WHERE variant_id = v.column1 AND on_hand - reserved >= v.column2 RETURNING {LEVEL_COLUMNS}"
-        ),
-        3,
-        takes,
-        |args, (variant, quantity)| {
-            args.add(variant.to_string())?;
-            args.add(*quantity)?;
-            args.add(now.millis())
-        },
-    )
-    .await?;
-    rows.iter().map(level_of).collect()
+    change_levels(conn, "reserved = reserved + v.column2", "AND on_hand - reserved >= v.column2", takes, now)
+        .await
 }
 
 /// [`take_held`] for many variants in one statement. Returns the levels after.
@@ -440,11 +414,23 @@ pub async fn take_held_many(
     takes: &[(VariantId, i64)],
     now: Timestamp,
 ) -> Result<Vec<StockLevel>, sqlx::Error> {
+    change_levels(conn, "on_hand = on_hand - v.column2, reserved = reserved - v.column2", "", takes, now)
+        .await
+}
+
+/// Applies `set` (in terms of `v.column2`, each variant's quantity) to the levels of `takes`
+/// where `guard` holds, in one statement; returns the levels it changed, after.
+async fn change_levels(
+    conn: &mut Connection,
+    set: &str,
+    guard: &str,
+    takes: &[(VariantId, i64)],
+    now: Timestamp,
+) -> Result<Vec<StockLevel>, sqlx::Error> {
     let rows = bulk::returning_rows(
         conn,
-        "UPDATE stock_levels SET on_hand = on_hand - v.column2, reserved = reserved - v.column2,
-           updated_at = v.column3 FROM (",
-        &format!(") AS v WHERE variant_id = v.column1 RETURNING {LEVEL_COLUMNS}"),
+        &format!("UPDATE stock_levels SET {set}, updated_at = v.column3 FROM ("),
+        &format!(") AS v WHERE variant_id = v.column1 {guard} RETURNING {LEVEL_COLUMNS}"),
         3,
         takes,
         |args, (variant, quantity)| {

@@ -322,19 +322,8 @@ pub async fn counts(conn: &mut Connection) -> Result<(i64, i64), sqlx::Error> {
 }
 
 pub async fn transfers(conn: &mut Connection, ids: &[&str]) -> Result<Vec<StoredTransfer>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids = bulk::padded(ids);
-    let sql = format!(
-        "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
-        bulk::Placeholders::for_connection(conn).list(ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in &ids {
-        query = query.bind(*id);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let head = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN");
+    let rows = bulk::fetch_in(conn, &head, "", ids).await?;
     rows.iter().map(transfer_of).collect()
 }
 
@@ -373,23 +362,9 @@ pub async fn lock_accounts(
     dialect: Dialect,
     codes: &[&str],
 ) -> Result<Vec<(AccountRef, Totals)>, sqlx::Error> {
-    if codes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let codes = bulk::padded(codes);
-    let lock = match dialect {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
-    };
-    let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code IN ({}) ORDER BY code{lock}",
-        bulk::Placeholders::for_connection(conn).list(codes.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for code in &codes {
-        query = query.bind(*code);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let head = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code IN");
+    let tail = format!(" ORDER BY code{}", dialect.row_lock());
+    let rows = bulk::fetch_in(conn, &head, &tail, codes).await?;
     rows.iter().map(account_of).collect()
 }
 
