@@ -24,6 +24,10 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// Requests per minute one client IP may make; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// Requests per minute one IP may make to the gateway webhook routes (`/v1/webhooks/…`),
+    /// counted apart from buyers' requests: a gateway retrying from one address must not be
+    /// throttled into giving up. 0 turns the limit off.
+    pub webhook_rate_limit_per_minute: u32,
     /// Login attempts one account may make per 15 minutes; 0 turns the limit off.
     pub login_attempts_per_account: u32,
     /// Login attempts one IP may make per minute; 0 turns the limit off.
@@ -60,6 +64,10 @@ pub struct Config {
     pub digital_items_key: Option<String>,
     /// The built-in sandbox gateway's webhook signing secret; generated when unset.
     pub sandbox_webhook_secret: Option<String>,
+    /// Offer the built-in sandbox gateway, whose pay and payout buttons need no login (so on a
+    /// public server anyone could mark their own deposit paid). Unset: on while no real payment
+    /// provider is configured.
+    pub sandbox: Option<bool>,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -113,6 +121,7 @@ impl Default for Config {
             database_max_connections: 16,
             jwt_secret: None,
             rate_limit_per_minute: 100,
+            webhook_rate_limit_per_minute: 6000,
             login_attempts_per_account: 10,
             login_attempts_per_ip: 30,
             trust_forwarded_for: false,
@@ -130,6 +139,7 @@ impl Default for Config {
             public_url: None,
             digital_items_key: None,
             sandbox_webhook_secret: None,
+            sandbox: None,
             log_level: "info".into(),
             log_format: LogFormat::Json,
             media_dir: None,

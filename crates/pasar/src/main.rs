@@ -112,6 +112,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit { command: AuditCommand::Verify } => verify_audit(&config).await,
         Command::Ledger { command: LedgerCommand::Verify } => verify_ledger(&config).await,
         Command::Demo { serve: and_serve } => {
+            // The demo is for trying purchases: its pay buttons are the sandbox's.
+            let config = Config { sandbox: Some(true), ..config };
             let addr = config.addr;
             let state =
                 startup::build_state(config.clone(), Clock::system(), config.public_url(addr)).await?;

@@ -69,12 +69,34 @@ impl fmt::Display for Currency {
 }
 
 /// An amount of money. `amount` is in minor units (cents; whole rupiah for IDR).
+///
+/// What the API accepts is bounded by [`Money::LIMIT`] either way, so no amount a client sends
+/// can overflow a sum it joins (a balance, an order's total) or a negation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "MoneyInput")]
 pub struct Money {
-    #[schema(example = 150000)]
+    #[schema(example = 150000, minimum = -1_000_000_000_000_000_i64, maximum = 1_000_000_000_000_000_i64)]
     pub amount: i64,
     pub currency: Currency,
+}
+
+/// Money as a client sends it, before its bound is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoneyInput {
+    amount: i64,
+    currency: Currency,
+}
+
+impl TryFrom<MoneyInput> for Money {
+    type Error = String;
+
+    fn try_from(input: MoneyInput) -> Result<Self, String> {
+        if input.amount.unsigned_abs() > Money::LIMIT.unsigned_abs() {
+            return Err(format!("amount must be between -{0} and {0} minor units", Money::LIMIT));
+        }
+        Ok(Money::new(input.amount, input.currency))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +108,10 @@ pub enum MoneyError {
 }
 
 impl Money {
+    /// 10^15 minor units (a quadrillion rupiah, ten trillion dollars): the largest amount, either
+    /// way, the API accepts.
+    pub const LIMIT: i64 = 1_000_000_000_000_000;
+
     pub const fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
     }
@@ -173,6 +199,19 @@ mod tests {
         assert!(serde_json::from_str::<Money>(r#"{"amount": 1.5, "currency": "IDR"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "idr"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "XXX"}"#).is_err());
+    }
+
+    #[test]
+    fn money_beyond_the_limit_is_refused_either_way() {
+        for amount in [i64::MAX, i64::MIN, Money::LIMIT + 1, -Money::LIMIT - 1] {
+            let json = format!(r#"{{"amount": {amount}, "currency": "IDR"}}"#);
+            assert!(serde_json::from_str::<Money>(&json).is_err(), "{amount}");
+        }
+        for amount in [Money::LIMIT, -Money::LIMIT, 0] {
+            let json = format!(r#"{{"amount": {amount}, "currency": "IDR"}}"#);
+            assert_eq!(serde_json::from_str::<Money>(&json).unwrap().amount, amount);
+        }
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "IDR", "x": 1}"#).is_err());
     }
 
     #[test]

@@ -60,10 +60,23 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         Duration::from_millis(config.catalog_cache_ms),
     );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
+    inventory.backfill_item_digests().await.context("giving stored digital items their digests")?;
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =
-        SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url);
-    let gateways: Vec<Arc<dyn Gateway>> = vec![Arc::new(sandbox.clone())];
+        SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
+    // Real payment providers join this list as they are configured (the gateways issue); the
+    // sandbox is offered by default only while none is.
+    let mut gateways: Vec<Arc<dyn Gateway>> = Vec::new();
+    let sandbox_enabled = config.sandbox.unwrap_or(gateways.is_empty());
+    if sandbox_enabled {
+        tracing::warn!(
+            "the sandbox payment gateway is ON: its pay and payout pages need no login, so anyone who \
+             can reach {public} can mark their own orders and deposits paid and their own withdrawals \
+             sent. Set PASAR_SANDBOX=false on a server that takes real money",
+            public = public_url
+        );
+        gateways.push(Arc::new(sandbox.clone()));
+    }
     let payments = Payments::new(db.clone(), clock.clone(), gateways);
     let ledger = Ledger::new(db.clone(), clock.clone());
     let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
@@ -127,6 +140,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         orders,
         payments,
         sandbox,
+        sandbox_enabled,
         carts,
         checkout,
         wallet,

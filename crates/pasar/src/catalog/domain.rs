@@ -317,8 +317,7 @@ impl From<VariantOptions> for BTreeMap<String, String> {
 pub struct Price(Money);
 
 impl Price {
-    /// 10^15 minor units: a quadrillion rupiah, ten trillion dollars.
-    pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+    pub const MAX_AMOUNT: i64 = Money::LIMIT;
 
     pub fn parse(money: Money) -> Result<Self, &'static str> {
         if money.amount <= 0 {

@@ -10,13 +10,14 @@ use utoipa_axum::routes;
 use super::service::{CheckoutRequest, Placed};
 use crate::http::error::ErrorEnvelope;
 use crate::http::extract::ApiJson;
-use crate::http::{ApiResult, AppState, idempotency};
+use crate::http::idempotency::{self, Callers};
+use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(checkout))
-        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent))
+        .route_layer(middleware::from_fn_with_state((state, Callers::SignedIn), idempotency::idempotent))
 }
 
 /// Buy items (or a cart): stock is reserved, the order is written awaiting payment, and the

@@ -127,6 +127,9 @@ pub enum CheckoutError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Inventory(InventoryError),
+    /// Another request moved the order first (a concurrent cancel); it is in this state now.
+    #[error("the order is {0} now; another request changed it first")]
+    Changed(OrderStatus),
     #[error("checkout failed: {0}")]
     Internal(String),
     #[error(transparent)]
@@ -941,10 +944,13 @@ impl Checkout {
     /// physical stock put back.
     pub async fn refund_paid(&self, order_id: OrderId, actor: &str) -> Result<Order, CheckoutError> {
         let payments = self.payments.for_reference(&order_id.to_string()).await?;
-        let payment = payments
-            .iter()
-            .find(|p| p.status == PaymentStatus::Succeeded)
-            .ok_or_else(|| CheckoutError::Invalid("the order has no successful payment to refund".into()))?;
+        let Some(payment) = payments.iter().find(|p| p.status == PaymentStatus::Succeeded) else {
+            let order = self.orders.order(order_id).await?;
+            if matches!(order.status, OrderStatus::Paid | OrderStatus::Processing) {
+                return Err(CheckoutError::Invalid("the order has no successful payment to refund".into()));
+            }
+            return Err(CheckoutError::Changed(order.status));
+        };
         let outcome = if payment.provider == WALLET {
             ProviderStatus::Refunded
         } else {
@@ -959,9 +965,12 @@ impl Checkout {
         }
         let mut tx = self.db.begin().await?;
         let fresh = self.payments.payment_in(&mut tx, payment.id).await?;
-        if self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await? {
-            self.refund_order(&mut tx, &fresh, order_id, Mover::Staff, actor).await?;
+        if !self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await? {
+            // Only the request that moved the payment may say it cancelled the order.
+            drop(tx);
+            return Err(CheckoutError::Changed(self.orders.order(order_id).await?.status));
         }
+        self.refund_order(&mut tx, &fresh, order_id, Mover::Staff, actor).await?;
         tx.commit().await?;
         Ok(self.orders.order(order_id).await?)
     }

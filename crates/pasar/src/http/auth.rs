@@ -33,6 +33,10 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // Already authenticated by the idempotency layer, for this same request.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
         let token = bearer_token(&parts.headers).ok_or_else(|| {
             Unauthenticated(ApiError::unauthorized(
                 "unauthenticated",

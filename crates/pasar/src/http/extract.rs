@@ -111,6 +111,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_control_characters(&parts.uri)?;
         Query::<T>::from_request_parts(parts, state).await.map(|Query(value)| ApiQuery(value)).map_err(
             |rejection| {
                 let text = rejection.body_text();
@@ -120,6 +121,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             },
         )
     }
+}
+
+/// A control character (a NUL, a newline) in a decoded query parameter is refused as a body's
+/// would be: it would otherwise cut a search pattern short or end up in logs and stored text.
+fn refuse_control_characters(uri: &axum::http::Uri) -> Result<(), ApiError> {
+    let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(uri) else {
+        return Ok(());
+    };
+    let fields: Vec<FieldError> = pairs
+        .iter()
+        .filter(|(name, value)| name.chars().chain(value.chars()).any(char::is_control))
+        .map(|(name, _)| FieldError {
+            field: name.chars().filter(|c| !c.is_control()).collect(),
+            message: "control characters are not allowed".into(),
+        })
+        .collect();
+    if fields.is_empty() { Ok(()) } else { Err(ApiError::validation(fields)) }
 }
 
 #[cfg(test)]
@@ -166,6 +184,16 @@ mod tests {
     fn a_missing_field_is_named() {
         let err = parse_json::<Sample>(br#"{"count": 2}"#).unwrap_err();
         assert!(format!("{err}").contains("name: missing field"));
+    }
+
+    #[test]
+    fn a_control_character_in_a_query_parameter_is_named() {
+        let uri: axum::http::Uri = "/v1/products?q=tee%00shirt&limit=5".parse().unwrap();
+        let err = refuse_control_characters(&uri).unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(format!("{err}").contains("q: control characters"), "{err}");
+        let fine: axum::http::Uri = "/v1/products?q=t%C3%A9e+shirt".parse().unwrap();
+        assert!(refuse_control_characters(&fine).is_ok());
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! The first request with a key runs; its response (status and body, errors included once the
 //! handler has run) is stored and replayed for every retry with the same key. The same key with
 //! a different request is refused with 422; a retry while the first is still running gets 409.
-//! Keys are scoped to the caller (the user of the bearer token, or anonymous) and expire after
-//! 24 hours.
+//! Keys are scoped to the caller's session (or anonymous) and expire after 24 hours.
+//!
+//! The caller is authenticated, and the route's role checked, before anything is replayed: a
+//! stored answer (which may hold a secret shown once) never reaches a session that has ended
+//! or a user who lost the role the route needs.
 //!
 //! Responses that mean the request never got to run (malformed or invalid input, 401, 429) are
 //! not stored, so the client can fix the request and retry with the same key.
@@ -12,7 +15,8 @@
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,9 +24,10 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::AppState;
-use super::auth::bearer_token;
+use super::auth::{MaybeCaller, Staff};
 use super::error::ApiError;
 use crate::db::{Db, Migration};
+use crate::identity::Principal;
 use crate::time::Timestamp;
 
 pub static MIGRATIONS: &[Migration] = &[Migration {
@@ -72,14 +77,57 @@ fn stored(status: StatusCode) -> bool {
     )
 }
 
-pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match run_idempotently(state, request, next).await {
+/// Who may call the routes a layer guards: the same guard their handlers apply, run before a
+/// stored answer is replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Callers {
+    /// Anyone; a token that is present must be valid.
+    Anyone,
+    SignedIn,
+    /// `admin` or `super_admin`.
+    Staff,
+}
+
+impl Callers {
+    /// Authenticates and authorises the caller as the route's handler will, and returns the
+    /// scope its keys live in. The principal is left in the request for the handler's
+    /// extractor, so the session is checked once.
+    async fn admit(self, parts: &mut Parts, state: &AppState) -> Result<String, Response> {
+        let caller = match self {
+            Callers::Anyone => MaybeCaller::from_request_parts(parts, state).await?.0,
+            Callers::SignedIn => Some(Principal::from_request_parts(parts, state).await?),
+            Callers::Staff => Some(Staff::from_request_parts(parts, state).await?.0),
+        };
+        Ok(match caller {
+            Some(principal) => {
+                let scope = format!("session:{}", principal.session);
+                parts.extensions.insert(principal);
+                scope
+            }
+            None => "anonymous".to_owned(),
+        })
+    }
+}
+
+/// The middleware that makes a router's POST routes idempotent, worn as
+/// `from_fn_with_state((state, Callers::…), idempotent)` with the callers its routes admit.
+pub async fn idempotent(
+    State((state, callers)): State<(AppState, Callers)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match run_idempotently(state, callers, request, next).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
-async fn run_idempotently(state: AppState, request: Request, next: Next) -> Result<Response, ApiError> {
+async fn run_idempotently(
+    state: AppState,
+    callers: Callers,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if request.method() != Method::POST {
         return Ok(next.run(request).await);
     }
@@ -98,11 +146,11 @@ async fn run_idempotently(state: AppState, request: Request, next: Next) -> Resu
         })?
         .to_owned();
     let now = state.clock.now();
-    let scope = bearer_token(request.headers())
-        .and_then(|token| state.identity.keys().verify_access(token, now).ok())
-        .map_or_else(|| "anonymous".to_owned(), |claims| claims.sub.to_string());
-
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let scope = match callers.admit(&mut parts, &state).await {
+        Ok(scope) => scope,
+        Err(refused) => return Ok(refused),
+    };
     let body = to_bytes(body, state.config.body_limit_bytes).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
     })?;

@@ -65,6 +65,8 @@ pub struct Services {
     pub orders: crate::orders::Orders,
     pub payments: crate::payments::Payments,
     pub sandbox: crate::payments::sandbox::SandboxGateway,
+    /// Whether the sandbox gateway is offered (`PASAR_SANDBOX`); when not, its pages are 404.
+    pub sandbox_enabled: bool,
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
     pub wallet: crate::wallet::Wallet,
@@ -127,7 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
         .merge(crate::orders::routes::router())
-        .merge(crate::payments::routes::router())
+        .merge(crate::payments::routes::router(state.sandbox_enabled))
         .merge(crate::wallet::routes::router(state.clone()))
         .merge(crate::events::webhooks::routes::router(state.clone()))
         .merge(crate::audit::routes::router())
@@ -149,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(timeout, answer_within))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::record_request))
         .layer(cors(&state.config))
+        .layer(middleware::from_fn(error::in_envelope))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -22,6 +22,7 @@ type KeyedLimiter<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
 pub struct RateLimits {
     per_ip: Option<KeyedLimiter<IpAddr>>,
+    webhooks_per_ip: Option<KeyedLimiter<IpAddr>>,
     login_per_account: Option<KeyedLimiter<String>>,
     login_per_ip: Option<KeyedLimiter<IpAddr>>,
     trust_forwarded_for: bool,
@@ -46,6 +47,7 @@ impl RateLimits {
     pub fn new(config: &Config) -> Self {
         Self {
             per_ip: limiter(config.rate_limit_per_minute, Duration::from_secs(60)),
+            webhooks_per_ip: limiter(config.webhook_rate_limit_per_minute, Duration::from_secs(60)),
             login_per_account: limiter(config.login_attempts_per_account, Duration::from_secs(15 * 60)),
             login_per_ip: limiter(config.login_attempts_per_ip, Duration::from_secs(60)),
             trust_forwarded_for: config.trust_forwarded_for,
@@ -77,7 +79,7 @@ impl RateLimits {
 
     /// Forgets clients whose buckets are full again, so memory stays bounded.
     pub fn forget_idle_clients(&self) {
-        for limiter in [&self.per_ip, &self.login_per_ip].into_iter().flatten() {
+        for limiter in [&self.per_ip, &self.webhooks_per_ip, &self.login_per_ip].into_iter().flatten() {
             limiter.retain_recent();
         }
         if let Some(limiter) = &self.login_per_account {
@@ -86,10 +88,18 @@ impl RateLimits {
     }
 }
 
+/// Where gateways deliver their webhooks; counted in a bucket of their own.
+const GATEWAY_WEBHOOKS: &str = "/v1/webhooks/";
+
 pub async fn limit_per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     if let Some(ip) = state.limits.client_ip(request.headers(), peer) {
-        if let Err(refused) = check(&state.limits.per_ip, ip) {
+        let limiter = if request.uri().path().starts_with(GATEWAY_WEBHOOKS) {
+            &state.limits.webhooks_per_ip
+        } else {
+            &state.limits.per_ip
+        };
+        if let Err(refused) = check(limiter, ip) {
             return refused.into_response();
         }
     }

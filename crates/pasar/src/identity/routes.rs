@@ -17,13 +17,14 @@ use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::rate_limit::ClientIp;
-use crate::http::{ApiResult, AppState, idempotency};
+use crate::http::idempotency::{self, Callers};
+use crate::http::{ApiResult, AppState};
 use crate::ids::{AddressId, CartId, UserId};
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let idempotent = OpenApiRouter::new()
         .routes(routes!(add_address))
-        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent));
+        .route_layer(middleware::from_fn_with_state((state, Callers::SignedIn), idempotency::idempotent));
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))

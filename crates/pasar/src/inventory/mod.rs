@@ -15,7 +15,7 @@ mod store;
 
 pub use domain::{Reservation, StockLevel, StockMovement};
 pub use sealing::ItemSealer;
-pub use service::{DeliveredItem, Inventory, InventoryError, ReservationRequest};
+pub use service::{DeliveredItem, Inventory, InventoryError, ItemsAdded, ReservationRequest};
 
 use crate::db::Migration;
 
@@ -72,5 +72,12 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE INDEX digital_items_available ON digital_items (variant_id, id) WHERE status = 'available';
           CREATE INDEX digital_items_holder ON digital_items (holder);",
+    postgres: None,
+}, Migration {
+    version: 2026120101,
+    name: "inventory: one digital item text per variant (keyed digest)",
+    // Rows from before are given their digest when the server starts (it needs the key).
+    sql: "ALTER TABLE digital_items ADD COLUMN digest TEXT;
+          CREATE UNIQUE INDEX digital_items_digest ON digital_items (variant_id, digest);",
     postgres: None,
 }];

@@ -10,12 +10,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::domain::{StockLevel, StockMovement};
-use super::service::InventoryError;
+use super::service::{InventoryError, ItemsAdded};
 use crate::catalog::ProductKind;
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::http::{ApiResult, AppState, idempotency};
+use crate::http::idempotency::{self, Callers};
+use crate::http::{ApiResult, AppState};
 use crate::identity::domain::Text;
 use crate::ids::VariantId;
 
@@ -23,7 +24,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let idempotent = OpenApiRouter::new()
         .routes(routes!(adjust_stock))
         .routes(routes!(add_digital_items))
-        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent));
+        .route_layer(middleware::from_fn_with_state((state, Callers::Staff), idempotency::idempotent));
     OpenApiRouter::new().routes(routes!(stock)).routes(routes!(set_threshold)).merge(idempotent)
 }
 
@@ -150,13 +151,9 @@ struct DigitalItems {
     items: Vec<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-struct ItemsAdded {
-    added: usize,
-    level: StockLevel,
-}
-
-/// Add digital items to a digital variant's stock (sealed at rest). Accepts `Idempotency-Key`.
+/// Add digital items to a digital variant's stock (sealed at rest). An item whose text the
+/// variant already holds is refused and listed in `duplicates`; the rest are added. Accepts
+/// `Idempotency-Key`.
 #[utoipa::path(
     post, path = "/v1/admin/variants/{id}/digital-items", tag = "inventory", security(("bearer" = [])),
     params(("id" = VariantId, Path)), request_body = DigitalItems,
@@ -183,6 +180,6 @@ async fn add_digital_items(
             "this variant is physical; adjust its stock instead",
         ));
     }
-    let level = state.inventory.add_digital_items(id, &body.items, &admin.user.to_string()).await?;
-    Ok((StatusCode::CREATED, Json(ItemsAdded { added: body.items.len(), level })))
+    let added = state.inventory.add_digital_items(id, &body.items, &admin.user.to_string()).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }

@@ -45,6 +45,16 @@ pub struct DeliveredItem {
     pub content: String,
 }
 
+/// The answer to adding digital items.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ItemsAdded {
+    /// How many were added.
+    pub added: usize,
+    /// The items refused because the variant already holds the same text (or the list repeats it).
+    pub duplicates: Vec<String>,
+    pub level: StockLevel,
+}
+
 #[derive(Clone)]
 pub struct Inventory {
     db: Db,
@@ -135,21 +145,24 @@ impl Inventory {
     }
 
     /// Adds digital items (keys, account texts), sealed at rest. Each becomes one unit of stock.
+    /// Adds digital items to a variant's stock. An item whose text the variant already holds
+    /// (or that appears earlier in the same list) is refused, so no key is sold twice; the
+    /// answer lists those.
     pub async fn add_digital_items(
         &self,
         variant: VariantId,
         items: &[String],
         actor: &str,
-    ) -> Result<StockLevel, InventoryError> {
+    ) -> Result<ItemsAdded, InventoryError> {
         let now = self.clock.now();
-        let sealed: Vec<(DigitalItemId, String)> = items
+        let sealed: Vec<(DigitalItemId, String, String)> = items
             .iter()
             .map(|item| {
                 let id = DigitalItemId::new();
-                self.sealer.seal(&id.to_string(), item).map(|s| (id, s))
+                let digest = self.sealer.digest(&variant.to_string(), item);
+                self.sealer.seal(&id.to_string(), item).map(|s| (id, s, digest))
             })
             .collect::<Result<_, _>>()?;
-        let delta = i64::try_from(items.len()).map_err(anyhow::Error::from)?;
         let mut tx = self.db.begin().await?;
         store::ensure_level(&mut *tx, variant, true, now).await?;
         let before = store::level(&mut *tx, variant).await?.ok_or(InventoryError::BelowReserved)?;
@@ -158,9 +171,18 @@ impl Inventory {
                 "variant {variant} has physical stock; digital items cannot be added to it"
             )));
         }
-        for (id, sealed) in &sealed {
-            store::insert_digital_item(&mut *tx, *id, variant, sealed, now).await?;
+        let mut duplicates = Vec::new();
+        for ((id, sealed, digest), item) in sealed.iter().zip(items) {
+            if !store::insert_digital_item(&mut *tx, *id, variant, sealed, digest, now).await? {
+                duplicates.push(item.clone());
+            }
         }
+        let added = items.len() - duplicates.len();
+        if added == 0 {
+            tx.commit().await?;
+            return Ok(ItemsAdded { added, duplicates, level: before });
+        }
+        let delta = i64::try_from(added).map_err(anyhow::Error::from)?;
         let after = store::change_on_hand(&mut *tx, variant, delta, now)
             .await?
             .ok_or(InventoryError::BelowReserved)?;
@@ -175,7 +197,37 @@ impl Inventory {
         };
         record_movement(&mut tx, &movement, &before, &after, now).await?;
         tx.commit().await?;
-        Ok(after)
+        Ok(ItemsAdded { added, duplicates, level: after })
+    }
+
+    /// Gives items stored before digests existed their digest, so a later upload of the same
+    /// text is refused. A variant that already holds one text twice is named in the log (the
+    /// second copy keeps no digest, and an admin should remove one).
+    pub async fn backfill_item_digests(&self) -> Result<usize, InventoryError> {
+        let mut filled = 0;
+        let mut after = String::new();
+        loop {
+            let page = store::items_without_digest(self.db.reader(), &after, 500).await?;
+            let Some((last, _, _)) = page.last() else { return Ok(filled) };
+            after.clone_from(last);
+            let mut tx = self.db.begin().await?;
+            for (id, variant, sealed) in &page {
+                let digest = self.sealer.digest(variant, &self.sealer.open(id, sealed)?);
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                match store::set_digest(&mut *savepoint, id, &digest).await {
+                    Ok(()) => {
+                        savepoint.commit().await?;
+                        filled += 1;
+                    }
+                    Err(err) if crate::db::is_unique_violation(&err) => {
+                        savepoint.rollback().await?;
+                        tracing::warn!(item = %id, %variant, "this digital item repeats another of its variant: remove one, or the same text is sold twice");
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            tx.commit().await?;
+        }
     }
 
     /// Holds stock for `holder` (an order) until `expires_at`, all lines or none. Lines are

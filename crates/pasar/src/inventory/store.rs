@@ -302,23 +302,58 @@ pub async fn settle_reservation<'c>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Adds an item unless the variant already holds one with the same digest; returns whether it
+/// was added.
 pub async fn insert_digital_item<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: DigitalItemId,
     variant: VariantId,
     sealed: &str,
+    digest: &str,
     now: Timestamp,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO digital_items (id, variant_id, sealed, status, created_at) VALUES ($1, $2, $3, 'available', $4)",
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO digital_items (id, variant_id, sealed, digest, status, created_at)
+         VALUES ($1, $2, $3, $4, 'available', $5)
+         ON CONFLICT (variant_id, digest) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(variant.to_string())
     .bind(sealed)
+    .bind(digest)
     .bind(now.millis())
     .execute(ex)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Items stored before digests existed, after the id `after`: (id, variant, sealed).
+pub async fn items_without_digest<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, variant_id, sealed FROM digital_items WHERE digest IS NULL AND id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("variant_id")?, r.try_get("sealed")?))).collect()
+}
+
+pub async fn set_digest<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: &str,
+    digest: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE digital_items SET digest = $1 WHERE id = $2 AND digest IS NULL")
+        .bind(digest)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map(|_| ())
 }
 
 /// Assigns up to `count` available items of the variant to an order line; returns how many.

@@ -311,6 +311,15 @@ pub struct TransferRecord {
     pub created_at: Timestamp,
 }
 
+/// One line of an account's statement: a transfer seen from that account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementLine {
+    pub record: TransferRecord,
+    /// What moved, from the account's side: positive into it, negative out of it. For a posted
+    /// hold, the amount posted.
+    pub signed_amount: i64,
+}
+
 /// A transfer as stored: the record plus the hold's timeout and when the hold was resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTransfer {
@@ -426,7 +435,7 @@ pub enum LedgerError {
     PendingNotFound { id: String },
     #[error("pending transfer {id} was already posted, voided or expired")]
     PendingAlreadyResolved { id: String },
-    #[error("the amount must be more than zero (and a post at most the amount held)")]
+    #[error("the amount must be more than zero and at most 10^15 (and a post at most the amount held)")]
     InvalidAmount,
     #[error("both accounts must be in the transfer's unit, and each account keeps its unit and kind")]
     UnitMismatch,
@@ -441,7 +450,7 @@ pub enum LedgerError {
 
 /// Checks a transfer on its own, before it touches any account.
 pub fn validate(t: &Transfer) -> Result<(), LedgerError> {
-    if t.amount <= 0 {
+    if !(1..=crate::money::Money::LIMIT).contains(&t.amount) {
         return Err(LedgerError::InvalidAmount);
     }
     if t.debit.code == t.credit.code {

@@ -22,8 +22,8 @@ mod service;
 mod store;
 
 pub use domain::{
-    AccountKind, AccountRef, Balance, LedgerError, Transfer, TransferOutcome, TransferRecord, TransferStatus,
-    UnitTotals, Violation,
+    AccountKind, AccountRef, Balance, LedgerError, StatementLine, Transfer, TransferOutcome, TransferRecord,
+    TransferStatus, UnitTotals, Violation,
 };
 pub use service::{Ledger, expire_every};
 

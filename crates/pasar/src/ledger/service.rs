@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use sqlx::Connection as _;
 
 use super::domain::{
-    self, AccountRef, Balance, LedgerError, Phase, StoredTransfer, Totals, Transfer, TransferOutcome,
-    TransferRecord, TransferStatus, Violation,
+    self, AccountRef, Balance, LedgerError, Phase, StatementLine, StoredTransfer, Totals, Transfer,
+    TransferOutcome, TransferRecord, TransferStatus, Violation,
 };
 use super::store;
 use crate::db::{self, Connection, Db, Dialect};
@@ -180,6 +180,30 @@ impl Ledger {
         let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
         let page = rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(|t| t.record);
         Ok((page.collect(), more))
+    }
+
+    /// An account's statement, newest first: one line per transfer a person would name (a hold
+    /// and its posting or voiding are one line, in the state it ended in, with the amount that
+    /// moved). Answers the lines and whether more follow.
+    pub async fn statement(
+        &self,
+        account: &AccountRef,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StatementLine>, bool), LedgerError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        let rows = store::statement(self.db.reader(), &account.code, before, limit).await?;
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        let lines = rows
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(record, posted)| {
+                let incoming = record.credit_code == account.code;
+                let moved = posted.unwrap_or(record.amount);
+                StatementLine { signed_amount: if incoming { moved } else { -moved }, record }
+            })
+            .collect();
+        Ok((lines, more))
     }
 
     /// Voids the pending transfers past their timeout, each in its own transaction; returns

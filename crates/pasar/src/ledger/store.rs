@@ -60,11 +60,18 @@ fn guard() -> String {
         .filter(|k| k.never_negative())
         .map(|k| format!("'{}'", k.as_str()))
         .collect();
+    // Each total stays under a quarter of i64's range, so neither the sums below nor the update
+    // can overflow (SQLite would turn the sum into a float, PostgreSQL would fail the statement).
     format!(
-        "(kind NOT IN ({}) OR debits_posted + $1 + debits_pending + $3 <= credits_posted + $2)",
-        kinds.join(", ")
+        "(kind NOT IN ({kinds}) OR debits_posted + $1 + debits_pending + $3 <= credits_posted + $2)
+         AND debits_posted <= {TOTAL_CEILING} - $1 AND credits_posted <= {TOTAL_CEILING} - $2
+         AND debits_pending <= {TOTAL_CEILING} - $3 AND credits_pending <= {TOTAL_CEILING} - $4",
+        kinds = kinds.join(", ")
     )
 }
+
+/// The most any of an account's running totals may reach.
+pub const TOTAL_CEILING: i64 = i64::MAX / 4;
 
 /// Applies `change` to the account's totals in one guarded statement; returns the account and
 /// its totals after, or None when the guard refused (the account would go below zero).
@@ -227,6 +234,31 @@ pub async fn history<'c>(
         }
     };
     rows.iter().map(transfer_of).collect()
+}
+
+/// An account's statement, newest first: its transfers without the ones that post or void a
+/// hold, each hold with the amount its posting moved (when it was posted).
+pub async fn statement<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    code: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(TransferRecord, Option<i64>)>, sqlx::Error> {
+    let columns = TRANSFER_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT {columns}, r.amount AS posted_amount FROM ledger_transfers t
+         LEFT JOIN ledger_transfers r ON r.pending_id = t.id AND t.status = 'posted'
+         WHERE (t.debit_code = $1 OR t.credit_code = $1) AND t.pending_id IS NULL
+           AND ($2 = '' OR EXISTS (SELECT 1 FROM ledger_transfers c WHERE c.id = $2
+             AND (t.created_at < c.created_at OR (t.created_at = c.created_at AND t.id < c.id))))
+         ORDER BY t.created_at DESC, t.id DESC LIMIT $3"
+    ))
+    .bind(code)
+    .bind(before.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|row| Ok((transfer_of(row)?.record, row.try_get("posted_amount")?))).collect()
 }
 
 /// Holds whose timeout has passed and that are still pending, oldest timeout first.

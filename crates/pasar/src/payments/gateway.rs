@@ -125,6 +125,11 @@ pub trait Gateway: Send + Sync {
 
     fn payout_status<'a>(&'a self, payout_id: PayoutId) -> GatewayFuture<'a, ProviderPayoutStatus>;
 
+    /// A page where the payout can be followed, for gateways that have one.
+    fn payout_page(&self, _payout_id: PayoutId) -> Option<String> {
+        None
+    }
+
     /// Checks a payout webhook's signature over the raw body and parses it.
     fn verify_payout_webhook(
         &self,

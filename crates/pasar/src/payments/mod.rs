@@ -123,4 +123,11 @@ pub static MIGRATIONS: &[Migration] = &[
           CREATE UNIQUE INDEX sandbox_payouts_ref ON sandbox_payouts (payout_ref);",
         postgres: None,
     },
+    Migration {
+        version: 2026120102,
+        name: "payments: a payer's payments and a payee's payouts by time",
+        sql: "CREATE INDEX payments_payer ON payments (payer_id, purpose, id);
+          CREATE INDEX payouts_payee ON payouts (payee_id, id);",
+        postgres: None,
+    },
 ];

@@ -41,6 +41,7 @@ fn payout_of(row: &AnyRow) -> Result<Payout, sqlx::Error> {
         destination,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        payout_url: None,
     })
 }
 
@@ -158,6 +159,24 @@ pub async fn unrequested<'c>(
          WHERE status = 'pending' AND provider_ref IS NULL AND created_at <= $1 ORDER BY created_at LIMIT $2"
     ))
     .bind(created_before.millis())
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(payout_of).collect()
+}
+
+/// A payee's payouts, newest first, after the id `before` (ids sort by time).
+pub async fn of_payee<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    payee: &str,
+    before: Option<PayoutId>,
+    limit: i64,
+) -> Result<Vec<Payout>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payouts WHERE payee_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(payee)
+    .bind(before.map(|id| id.to_string()).unwrap_or_default())
     .bind(limit)
     .fetch_all(ex)
     .await?;

@@ -61,6 +61,9 @@ pub struct Payout {
     pub destination: PayoutDestination,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Where the payout can be followed at the gateway, when it has such a page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_url: Option<String>,
     #[serde(skip)]
     pub payee_id: String,
     #[serde(skip)]
@@ -103,6 +106,7 @@ impl Payments {
             destination: new.destination,
             created_at: now,
             updated_at: now,
+            payout_url: None,
             payee_id: new.payee_id,
             provider_ref: None,
         };
@@ -133,6 +137,26 @@ impl Payments {
 
     pub async fn payout(&self, id: PayoutId) -> Result<Payout, PaymentsError> {
         payout_store::payout(self.db.reader(), id).await?.ok_or(PaymentsError::PayoutNotFound)
+    }
+
+    /// The payout with the gateway's page for it, when the gateway has one.
+    pub fn with_page(&self, payout: Payout) -> Payout {
+        let payout_url = self.gateway(&payout.provider).ok().and_then(|gateway| gateway.payout_page(payout.id));
+        Payout { payout_url, ..payout }
+    }
+
+    /// A payee's payouts, newest first, each with its page; and whether more follow.
+    pub async fn payouts_of(
+        &self,
+        payee: &str,
+        before: Option<PayoutId>,
+        limit: usize,
+    ) -> Result<(Vec<Payout>, bool), PaymentsError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        let mut payouts = payout_store::of_payee(self.db.reader(), payee, before, limit + 1).await?;
+        let more = i64::try_from(payouts.len()).unwrap_or(i64::MAX) > limit;
+        payouts.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((payouts.into_iter().map(|payout| self.with_page(payout)).collect(), more))
     }
 
     pub async fn payout_in(&self, conn: &mut Connection, id: PayoutId) -> Result<Payout, PaymentsError> {

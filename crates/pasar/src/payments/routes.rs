@@ -17,11 +17,11 @@ use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::ApiPath;
 use crate::http::{ApiResult, AppState};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(receive_webhook))
-        .routes(routes!(receive_payout_webhook))
-        .merge(super::sandbox::router())
+/// The webhook routes, and the sandbox's pages when the sandbox is offered.
+pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
+    let webhooks =
+        OpenApiRouter::new().routes(routes!(receive_webhook)).routes(routes!(receive_payout_webhook));
+    if sandbox_enabled { webhooks.merge(super::sandbox::router()) } else { webhooks }
 }
 
 impl From<PaymentsError> for ApiError {

@@ -41,7 +41,7 @@ use crate::time::{Clock, Timestamp};
 
 pub const NAME: &str = "sandbox";
 pub const SIGNATURE_HEADER: &str = "sandbox-signature";
-const TOLERANCE_SECS: i64 = 300;
+const TOLERANCE_SECS: u64 = 300;
 const GRACE: Duration = Duration::from_secs(120);
 
 type HmacSha256 = Hmac<Sha256>;
@@ -77,7 +77,8 @@ pub fn verify_signature(
         }
     }
     let timestamp = timestamp.ok_or(GatewayError::BadSignature)?;
-    if (now.unix_seconds() - timestamp).abs() > TOLERANCE_SECS {
+    // The distance without subtracting: a timestamp near i64's ends must not wrap into the window.
+    if now.unix_seconds().abs_diff(timestamp) > TOLERANCE_SECS {
         return Err(GatewayError::BadSignature);
     }
     let matches = signatures.iter().any(|candidate| {
@@ -448,6 +449,10 @@ impl Gateway for SandboxGateway {
         })
     }
 
+    fn payout_page(&self, payout_id: PayoutId) -> Option<String> {
+        Some(format!("{}/sandbox/payouts/{payout_id}", self.public_url))
+    }
+
     fn verify_payout_webhook(
         &self,
         headers: &HeaderMap,
@@ -688,6 +693,15 @@ mod tests {
         assert!(verify_signature(SECRET, &stale, b"{}", now).is_err());
         assert!(verify_signature(SECRET, "v1=00", b"{}", now).is_err());
         assert!(verify_signature(SECRET, "", b"{}", now).is_err());
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_range_is_refused_without_wrapping() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        for extreme in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let header = signature_header(SECRET, extreme, b"{}");
+            assert!(verify_signature(SECRET, &header, b"{}", now).is_err(), "t={extreme}");
+        }
     }
 
     #[test]

@@ -143,6 +143,21 @@ impl Payments {
         })
     }
 
+    /// A payer's payments for `purpose`, newest first; and whether more follow.
+    pub async fn payments_of(
+        &self,
+        purpose: PaymentPurpose,
+        payer: &str,
+        before: Option<PaymentId>,
+        limit: usize,
+    ) -> Result<(Vec<Payment>, bool), PaymentsError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        let mut payments = store::of_payer(self.db.reader(), purpose, payer, before, limit + 1).await?;
+        let more = i64::try_from(payments.len()).unwrap_or(i64::MAX) > limit;
+        payments.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((payments, more))
+    }
+
     pub async fn payment(&self, id: PaymentId) -> Result<Payment, PaymentsError> {
         store::payment(self.db.reader(), id).await?.ok_or(PaymentsError::NotFound)
     }

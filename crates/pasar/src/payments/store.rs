@@ -205,3 +205,24 @@ pub async fn pending_before<'c>(
     .await?;
     rows.iter().map(payment_of).collect()
 }
+
+/// A payer's payments for `purpose`, newest first, after the id `before` (ids sort by time).
+pub async fn of_payer<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    purpose: PaymentPurpose,
+    payer: &str,
+    before: Option<PaymentId>,
+    limit: i64,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE purpose = $1 AND payer_id = $2 AND ($3 = '' OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(purpose.as_str())
+    .bind(payer)
+    .bind(before.map(|id| id.to_string()).unwrap_or_default())
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(payment_of).collect()
+}

@@ -11,10 +11,12 @@
 //! - Gateway sales post through the ledger too (clearing → revenue, and the fee), so revenue,
 //!   fees and wallet money reconcile from one book.
 
+pub mod history;
 pub mod points;
 pub mod routes;
 mod service;
 
+pub use history::{EntryState, WalletEntry};
 pub use points::{PointsEarner, PointsRules};
 pub use service::{Settlement, Wallet, WalletError, WalletSummary};
 

@@ -14,21 +14,30 @@ use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
-use crate::http::{ApiResult, AppState, idempotency};
+use crate::http::idempotency::{self, Callers};
+use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::ids::UserId;
-use crate::ledger::TransferRecord;
 use crate::money::Money;
 use crate::payments::{Payment, Payout, PayoutDestination};
+use super::WalletEntry;
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let idempotent = OpenApiRouter::new()
+    let buyers = OpenApiRouter::new()
         .routes(routes!(deposit))
         .routes(routes!(withdraw))
+        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::SignedIn), idempotency::idempotent));
+    let staff = OpenApiRouter::new()
         .routes(routes!(adjust))
-        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent));
-    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(transactions)).merge(idempotent)
+        .route_layer(middleware::from_fn_with_state((state, Callers::Staff), idempotency::idempotent));
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(transactions))
+        .routes(routes!(list_deposits))
+        .routes(routes!(list_withdrawals))
+        .merge(buyers)
+        .merge(staff)
 }
 
 impl From<WalletError> for ApiError {
@@ -70,13 +79,14 @@ struct HistoryQuery {
 
 #[derive(Serialize, ToSchema)]
 struct TransactionPage {
-    data: Vec<TransferRecord>,
+    data: Vec<WalletEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 
-/// The caller's wallet (or points) movements, newest first: kind, amount, related order or
-/// payment.
+/// The caller's wallet (or points) history, newest first: one line per deposit, payment,
+/// withdrawal, refund or adjustment, with its state (`pending`, `completed`, `returned`), the
+/// amount (positive in, negative out) and the related order, payment or payout.
 #[utoipa::path(
     get, path = "/v1/wallet/transactions", tag = "wallet", security(("bearer" = [])), params(HistoryQuery),
     responses((status = 200, body = TransactionPage), (status = 401, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
@@ -92,8 +102,66 @@ async fn transactions(
         .wallet
         .history(caller.user, query.points.unwrap_or(false), before.as_deref(), page.limit()?)
         .await?;
-    let Page { data, next_cursor } = Page::new(records, more, |r: &TransferRecord| r.id.clone());
+    let Page { data, next_cursor } = Page::new(records, more, |r: &WalletEntry| r.id.clone());
     Ok(Json(TransactionPage { data, next_cursor }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct DepositPage {
+    data: Vec<Payment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// The caller's deposits, newest first, each with its status and, while unpaid, where to pay
+/// (`checkout_url`).
+#[utoipa::path(
+    get, path = "/v1/wallet/deposits", tag = "wallet", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = DepositPage), (status = 401, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn list_deposits(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<DepositPage>> {
+    let page = PageQuery { limit: page.limit, cursor: page.cursor };
+    let (deposits, more) = state.wallet.deposits(caller.user, page.position()?, page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(deposits, more, |p: &Payment| p.id.to_string());
+    Ok(Json(DepositPage { data, next_cursor }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct WithdrawalPage {
+    data: Vec<Payout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// The caller's withdrawals, newest first, each with its payout's status and the gateway's page
+/// for it (`payout_url`).
+#[utoipa::path(
+    get, path = "/v1/wallet/withdrawals", tag = "wallet", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = WithdrawalPage), (status = 401, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn list_withdrawals(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<WithdrawalPage>> {
+    let page = PageQuery { limit: page.limit, cursor: page.cursor };
+    let (payouts, more) = state.wallet.withdrawals(caller.user, page.position()?, page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(payouts, more, |p: &Payout| p.id.to_string());
+    Ok(Json(WithdrawalPage { data, next_cursor }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PageParams {
+    /// Items per page, 1 to 100 (default 20).
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -149,7 +217,7 @@ async fn withdraw(
     let method = body.payment_method.unwrap_or_else(|| crate::payments::sandbox::NAME.to_owned());
     state.payments.gateway(&method)?;
     let payout = state.wallet.withdraw(caller.user, body.amount, body.destination, &method).await?;
-    Ok((StatusCode::CREATED, Json(payout)))
+    Ok((StatusCode::CREATED, Json(state.payments.with_page(payout))))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -9,7 +9,8 @@ use super::METHOD;
 use super::points::PointsRules;
 use crate::db::{Connection, Db};
 use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
-use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer, TransferRecord};
+use super::history::WalletEntry;
+use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer};
 use crate::money::{Currency, Money};
 use crate::orders::Order;
 use crate::payments::gateway::ProviderStatus;
@@ -21,6 +22,9 @@ use crate::time::Clock;
 
 /// How long a withdrawal's hold lasts if the gateway never answers (reconciliation settles
 /// it long before).
+/// The most one deposit, withdrawal or adjustment moves (10^12 minor units).
+pub const MOST_PER_MOVE: i64 = 1_000_000_000_000;
+
 const WITHDRAWAL_HOLD: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Debug, thiserror::Error)]
@@ -119,16 +123,44 @@ impl Wallet {
         })
     }
 
-    /// The wallet's (or the points') transfers, newest first.
+    /// The wallet's (or the points') history, newest first, one line per movement a buyer
+    /// would name; and whether more follow.
     pub async fn history(
         &self,
         user: UserId,
         points: bool,
         before: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<TransferRecord>, bool), WalletError> {
-        let account = if points { AccountRef::points(user) } else { AccountRef::wallet(user, self.currency) };
-        Ok(self.ledger.history(&account, before, limit).await?)
+    ) -> Result<(Vec<WalletEntry>, bool), WalletError> {
+        let (account, currency) = if points {
+            (AccountRef::points(user), None)
+        } else {
+            (AccountRef::wallet(user, self.currency), Some(self.currency))
+        };
+        let (lines, more) = self.ledger.statement(&account, before, limit).await?;
+        Ok((lines.into_iter().map(|line| WalletEntry::of(line, currency)).collect(), more))
+    }
+
+    /// The buyer's deposits, newest first (with where to pay an unpaid one), and whether more
+    /// follow.
+    pub async fn deposits(
+        &self,
+        user: UserId,
+        before: Option<PaymentId>,
+        limit: usize,
+    ) -> Result<(Vec<Payment>, bool), WalletError> {
+        Ok(self.payments.payments_of(PaymentPurpose::Deposit, &user.to_string(), before, limit).await?)
+    }
+
+    /// The buyer's withdrawals, newest first (with the gateway's page for each), and whether
+    /// more follow.
+    pub async fn withdrawals(
+        &self,
+        user: UserId,
+        before: Option<PayoutId>,
+        limit: usize,
+    ) -> Result<(Vec<Payout>, bool), WalletError> {
+        Ok(self.payments.payouts_of(&user.to_string(), before, limit).await?)
     }
 
     /// Starts a deposit: a payment through `method`'s gateway whose confirmation credits the
@@ -137,8 +169,8 @@ impl Wallet {
         if amount.currency != self.currency {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
-        if !(1..=1_000_000_000_000).contains(&amount.amount) {
-            return Err(WalletError::Invalid("the amount must be positive and at most 10^12".into()));
+        if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
+            return Err(WalletError::Invalid(format!("the amount must be positive and at most {MOST_PER_MOVE}")));
         }
         if method == METHOD {
             return Err(WalletError::Invalid(
@@ -436,8 +468,8 @@ impl Wallet {
         if amount.currency != self.currency {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
-        if !(1..=1_000_000_000_000).contains(&amount.amount) {
-            return Err(WalletError::Invalid("the amount must be positive and at most 10^12".into()));
+        if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
+            return Err(WalletError::Invalid(format!("the amount must be positive and at most {MOST_PER_MOVE}")));
         }
         let mut tx = self.db.begin().await?;
         let payout = self
@@ -535,6 +567,11 @@ impl Wallet {
     ) -> Result<Balance, WalletError> {
         if amount.currency != self.currency || amount.amount == 0 {
             return Err(WalletError::Invalid(format!("give a non-zero amount in {}", self.currency)));
+        }
+        if amount.amount.unsigned_abs() > MOST_PER_MOVE.unsigned_abs() {
+            return Err(WalletError::Invalid(format!(
+                "an adjustment moves at most {MOST_PER_MOVE} either way"
+            )));
         }
         let wallet = AccountRef::wallet(user, amount.currency);
         let other = AccountRef::adjustments(amount.currency);

@@ -13,6 +13,7 @@ mod checkout;
 mod conventions;
 mod crash;
 mod events;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod inventory;

@@ -19,7 +19,8 @@ use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
-use crate::http::{ApiResult, AppState, idempotency};
+use crate::http::idempotency::{self, Callers};
+use crate::http::{ApiResult, AppState};
 use crate::identity::domain::Text;
 use crate::ids::{EventId, WebhookDeliveryId, WebhookEndpointId};
 
@@ -28,7 +29,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(create_endpoint))
         .routes(routes!(replay_delivery))
         .routes(routes!(replay_event))
-        .route_layer(middleware::from_fn_with_state(state, idempotency::idempotent));
+        .route_layer(middleware::from_fn_with_state((state, Callers::Staff), idempotency::idempotent));
     OpenApiRouter::new()
         .routes(routes!(list_endpoints))
         .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
