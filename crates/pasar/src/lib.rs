@@ -19,7 +19,6 @@ pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod payments;
-pub mod reconciliation;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

@@ -1,5 +1,6 @@
 //! Building and running the server: storage, migrations, services, router, background
-//! housekeeping and graceful shutdown.
+//! housekeeping and graceful shutdown. This is the one place that knows every module: it lists
+//! their migrations, merges their routes and wires their services to each other.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,13 +11,14 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::audit::AuditStore;
 use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
 use crate::checkout::{self, Checkout};
 use crate::config::Config;
-use crate::db::{self, Db};
+use crate::db::{self, Db, Migration};
 use crate::events::Relay;
 use crate::events::webhooks::Webhooks;
 use crate::http::{self, AppState, Services, idempotency, metrics::Metrics, rate_limit::RateLimits};
@@ -27,17 +29,60 @@ use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::orders::Orders;
 use crate::payments::sandbox::SandboxGateway;
-use crate::payments::{Gateway, Payments};
-use crate::reconciliation::{self, Reconciler};
+use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements};
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};
+
+/// Every module's migrations of the main database (the audit store keeps its own).
+pub fn migrations() -> Vec<&'static Migration> {
+    [
+        crate::identity::MIGRATIONS,
+        crate::events::MIGRATIONS,
+        crate::http::idempotency::MIGRATIONS,
+        crate::events::RELAY_MIGRATIONS,
+        crate::events::webhooks::MIGRATIONS,
+        crate::catalog::MIGRATIONS,
+        crate::inventory::MIGRATIONS,
+        crate::payments::MIGRATIONS,
+        crate::orders::MIGRATIONS,
+        crate::cart::MIGRATIONS,
+        crate::checkout::MIGRATIONS,
+        crate::payments::reconciliation::MIGRATIONS,
+        crate::ledger::MIGRATIONS,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every module's API routes.
+fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crate::identity::routes::router(state.clone()))
+        .merge(crate::catalog::routes::router(state.clone()))
+        .merge(crate::inventory::routes::router(state.clone()))
+        .merge(crate::cart::routes::router())
+        .merge(crate::checkout::routes::router(state.clone()))
+        .merge(crate::orders::routes::router())
+        .merge(crate::payments::routes::router(state.sandbox_enabled))
+        .merge(crate::wallet::routes::router(state.clone()))
+        .merge(crate::events::webhooks::routes::router(state.clone()))
+        .merge(crate::audit::routes::router())
+        .merge(crate::ledger::routes::router())
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> axum::Router {
+    let modules = module_routes(&state);
+    http::router(state, modules, crate::catalog::routes::media_router())
+}
 
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
-    db::migrate(&db).await?;
+    db::migrate(&db, migrations()).await?;
     Ok(db)
 }
 
@@ -107,12 +152,15 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         Duration::from_secs(config.payment_ttl),
         config.checkout_batch_size,
     );
+    // Each purpose's outcomes go to the module that owns it.
+    let settlements = Settlements::new(payments.clone())
+        .on_payment(PaymentPurpose::Order, Arc::new(checkout.clone()))
+        .on_payment(PaymentPurpose::Deposit, Arc::new(wallet.clone()))
+        .on_payout(Arc::new(wallet.clone()));
     let reconciler = Reconciler::new(
         db.clone(),
         clock.clone(),
-        payments.clone(),
-        checkout.clone(),
-        wallet.clone(),
+        settlements.clone(),
         Duration::from_secs(config.reconcile_grace_secs),
     );
     let audit = AuditStore::open(&config, clock.clone()).await?;
@@ -145,6 +193,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         checkout,
         wallet,
         reconciler,
+        settlements,
         limits: Arc::new(RateLimits::new(&config)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
@@ -206,7 +255,7 @@ impl Application {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
         let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone(), state.wallet.clone()));
-        let reconciliation = tokio::spawn(reconciliation::run(
+        let reconciliation = tokio::spawn(payments::reconciliation::run(
             state.reconciler.clone(),
             Duration::from_secs(state.config.reconcile_interval_secs.max(1)),
         ));
@@ -215,7 +264,7 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
-        let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         // No Nagle delay: an answer leaves at once instead of waiting for the previous one's ACK.
         let listener = self.listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {

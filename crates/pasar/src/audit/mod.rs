@@ -17,7 +17,7 @@ pub use service::{Appended, AuditEntry, AuditError, AuditFilter, AuditStore};
 
 use crate::db::Migration;
 
-/// The audit database's own migration history (applied with `db::migrate_with`).
+/// The audit database's own migration history (applied with `db::migrate`).
 pub static MIGRATIONS: &[Migration] = &[Migration {
     version: 2026112230,
     name: "audit: entries",

@@ -119,7 +119,7 @@ impl AuditStore {
         let db = Db::connect(&url, config.database_max_connections.clamp(2, 4))
             .await
             .context("opening the audit database")?;
-        db::migrate_with(&db, MIGRATIONS.iter().collect()).await.context("migrating the audit database")?;
+        db::migrate(&db, MIGRATIONS.iter().collect()).await.context("migrating the audit database")?;
         Self::new(db, config.audit_key()?, config.audit_head_path(), clock)
     }
 

@@ -18,9 +18,11 @@ use crate::money::Money;
 use crate::orders::{
     Mover, NewOrder, NewOrderLine, Order, OrderStatus, Orders, OrdersError, ShippingAddress,
 };
-use crate::payments::NewPayment;
-use crate::payments::gateway::ProviderStatus;
-use crate::payments::{Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, WALLET};
+use crate::payments::gateway::{GatewayError, ProviderStatus};
+use crate::payments::{
+    NewPayment, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, SettleError, SettleFuture,
+    SettlePayment, Settlement, WALLET,
+};
 use crate::time::{Clock, Timestamp};
 use crate::wallet::{Wallet, WalletError};
 
@@ -85,18 +87,6 @@ impl Prepared {
 pub(super) enum Written {
     Fresh(Placed),
     Replayed(Placed),
-}
-
-/// What settling a payment outcome did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Settlement {
-    Paid,
-    /// Money arrived after the order ended and its stock was gone: flagged for a refund.
-    RefundDue,
-    Ended,
-    Refunded,
-    /// The gateway event was applied before, or the outcome changes nothing.
-    NoChange,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -602,7 +592,7 @@ impl Checkout {
             }
             Err(PaymentsError::Gateway(err)) => {
                 tracing::warn!(order = %order.id, error = %err, "gateway did not take the payment; releasing the order");
-                self.settle_payment(payment.id, ProviderStatus::Failed, None).await?;
+                self.settle_alone(payment.id, ProviderStatus::Failed).await?;
                 Err(CheckoutError::GatewayUnavailable)
             }
             Err(other) => Err(other.into()),
@@ -684,27 +674,31 @@ impl Checkout {
         Ok((merged, cart))
     }
 
-    /// Applies a payment outcome the gateway vouches for, once per gateway event.
-    pub async fn settle_payment(
-        &self,
-        payment_id: PaymentId,
-        outcome: ProviderStatus,
-        gateway_event: Option<(&str, &str)>,
-    ) -> Result<Settlement, CheckoutError> {
+    /// Applies an outcome checkout learnt itself (the gateway refused the payment, or said it
+    /// was paid when told of a cancellation), in a transaction of its own.
+    async fn settle_alone(&self, payment_id: PaymentId, outcome: ProviderStatus) -> Result<Settlement, CheckoutError> {
         let mut tx = self.db.begin().await?;
-        if let Some((provider, event_id)) = gateway_event {
-            if !self.payments.first_sighting(&mut tx, provider, event_id, payment_id).await? {
-                return Ok(Settlement::NoChange);
-            }
-        }
         let payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        let settlement = self.settle_in(&mut tx, &payment, outcome).await?;
+        tx.commit().await?;
+        Ok(settlement)
+    }
+
+    /// Applies a payment outcome the gateway vouches for to its order, in the caller's
+    /// transaction: paid, a late payment, failed or refunded. Terminal states never regress.
+    async fn settle_in(
+        &self,
+        tx: &mut Connection,
+        payment: &Payment,
+        outcome: ProviderStatus,
+    ) -> Result<Settlement, CheckoutError> {
         let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
         let actor = format!("gateway:{}", payment.provider);
         let settlement = match (payment.status, outcome) {
             (PaymentStatus::Pending, ProviderStatus::Succeeded) => {
-                if self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await? {
-                    self.fulfil(&mut tx, &payment, order_id, &actor).await?;
-                    Settlement::Paid
+                if self.payments.transition(&mut *tx, payment, PaymentStatus::Succeeded, &actor).await? {
+                    self.fulfil(&mut *tx, payment, order_id, &actor).await?;
+                    Settlement::Applied
                 } else {
                     Settlement::NoChange
                 }
@@ -712,11 +706,11 @@ impl Checkout {
             (
                 PaymentStatus::Expired | PaymentStatus::Failed | PaymentStatus::Cancelled,
                 ProviderStatus::Succeeded,
-            ) => self.late_payment(&mut tx, &payment, order_id, &actor).await?,
+            ) => self.late_payment(&mut *tx, payment, order_id, &actor).await?,
             (PaymentStatus::Pending, ProviderStatus::Failed | ProviderStatus::Cancelled) => {
-                if self.payments.transition(&mut tx, &payment, PaymentStatus::Failed, &actor).await? {
+                if self.payments.transition(&mut *tx, payment, PaymentStatus::Failed, &actor).await? {
                     self.unwind(
-                        &mut tx,
+                        &mut *tx,
                         order_id,
                         OrderStatus::Cancelled,
                         Mover::System,
@@ -724,22 +718,21 @@ impl Checkout {
                         "payment failed",
                     )
                     .await?;
-                    Settlement::Ended
+                    Settlement::Applied
                 } else {
                     Settlement::NoChange
                 }
             }
             (PaymentStatus::Succeeded, ProviderStatus::Refunded) => {
-                if self.payments.transition(&mut tx, &payment, PaymentStatus::Refunded, &actor).await? {
-                    self.refund_order(&mut tx, &payment, order_id, Mover::System, &actor).await?;
-                    Settlement::Refunded
+                if self.payments.transition(&mut *tx, payment, PaymentStatus::Refunded, &actor).await? {
+                    self.refund_order(&mut *tx, payment, order_id, Mover::System, &actor).await?;
+                    Settlement::Applied
                 } else {
                     Settlement::NoChange
                 }
             }
             _ => Settlement::NoChange,
         };
-        tx.commit().await?;
         Ok(settlement)
     }
 
@@ -791,7 +784,7 @@ impl Checkout {
         let order = self.orders.order_in(conn, order_id).await?;
         if !matches!(order.status, OrderStatus::Expired | OrderStatus::Cancelled) {
             self.orders.flag_refund_due(conn, order_id, actor).await?;
-            return Ok(Settlement::RefundDue);
+            return Ok(Settlement::Applied);
         }
         let requests: Vec<ReservationRequest> = order
             .lines
@@ -808,13 +801,13 @@ impl Checkout {
             Ok(_) => {
                 savepoint.commit().await?;
                 self.fulfil(conn, payment, order_id, actor).await?;
-                Ok(Settlement::Paid)
+                Ok(Settlement::Applied)
             }
             Err(InventoryError::OutOfStock { .. }) => {
                 savepoint.rollback().await?;
                 tracing::warn!(order = %order_id, "payment arrived after the order ended and its stock is gone; refund due");
                 self.orders.flag_refund_due(conn, order_id, actor).await?;
-                Ok(Settlement::RefundDue)
+                Ok(Settlement::Applied)
             }
             Err(other) => Err(other.into()),
         }
@@ -927,9 +920,9 @@ impl Checkout {
         }
         tx.commit().await?;
         for payment in payments.iter().filter(|p| p.status == PaymentStatus::Pending) {
-            match self.payments.gateway(&payment.provider)?.cancel_payment(payment.id).await {
+            match self.payments.cancel_at_gateway(payment).await {
                 Ok(ProviderStatus::Succeeded) => {
-                    self.settle_payment(payment.id, ProviderStatus::Succeeded, None).await?;
+                    self.settle_alone(payment.id, ProviderStatus::Succeeded).await?;
                 }
                 Ok(_) => {}
                 Err(err) => {
@@ -954,11 +947,12 @@ impl Checkout {
         let outcome = if payment.provider == WALLET {
             ProviderStatus::Refunded
         } else {
-            self.payments
-                .gateway(&payment.provider)?
-                .refund(payment.id, payment.total)
-                .await
-                .map_err(|_| CheckoutError::GatewayUnavailable)?
+            self.payments.refund_at_gateway(payment, payment.total).await.map_err(|err| match err {
+                PaymentsError::Gateway(GatewayError::Unsupported(_)) => {
+                    CheckoutError::Invalid("this payment's provider cannot refund it".into())
+                }
+                _ => CheckoutError::GatewayUnavailable,
+            })?
         };
         if outcome != ProviderStatus::Refunded {
             return Err(CheckoutError::Invalid("the gateway did not refund the payment".into()));
@@ -984,4 +978,17 @@ async fn set_step_in(conn: &mut Connection, order: OrderId, step: Step, now: i64
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Orders' payments are settled here: the pipeline in `payments` hands each verified outcome
+/// over, inside its de-duplicating transaction.
+impl SettlePayment for Checkout {
+    fn settle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        payment: &'a Payment,
+        status: ProviderStatus,
+    ) -> SettleFuture<'a> {
+        Box::pin(async move { self.settle_in(conn, payment, status).await.map_err(|e| SettleError(e.into())) })
+    }
 }

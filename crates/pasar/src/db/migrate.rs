@@ -30,48 +30,23 @@ impl Migration {
     }
 }
 
-/// Every module's migrations, in the order they were written.
-fn all_migrations() -> Vec<&'static Migration> {
-    let mut all: Vec<&'static Migration> = crate::identity::MIGRATIONS
-        .iter()
-        .chain(crate::events::MIGRATIONS)
-        .chain(crate::http::idempotency::MIGRATIONS)
-        .chain(crate::events::RELAY_MIGRATIONS)
-        .chain(crate::events::webhooks::MIGRATIONS)
-        .chain(crate::catalog::MIGRATIONS)
-        .chain(crate::inventory::MIGRATIONS)
-        .chain(crate::payments::MIGRATIONS)
-        .chain(crate::orders::MIGRATIONS)
-        .chain(crate::cart::MIGRATIONS)
-        .chain(crate::checkout::MIGRATIONS)
-        .chain(crate::reconciliation::MIGRATIONS)
-        .chain(crate::ledger::MIGRATIONS)
-        .collect();
-    all.sort_by_key(|m| m.version);
-    all
-}
-
-/// A fingerprint of the whole schema history, used by tests to name a migrated template
-/// database that stays valid until a migration is added.
-pub fn schema_fingerprint() -> String {
+/// A fingerprint of a schema history, used by tests to name a migrated template database that
+/// stays valid until a migration is added.
+pub fn schema_fingerprint(migrations: &[&'static Migration]) -> String {
+    let mut known = migrations.to_vec();
+    known.sort_by_key(|m| m.version);
     let mut hasher = Sha256::new();
-    for migration in all_migrations() {
+    for migration in known {
         hasher.update(migration.version.to_be_bytes());
         hasher.update(migration.checksum(Dialect::Postgres));
     }
     hex::encode(&hasher.finalize()[..6])
 }
 
-/// Applies every migration of the main database that has not run yet. Safe to call from
-/// several instances at once: PostgreSQL serialises them with an advisory lock, SQLite with its
-/// write lock.
-pub async fn migrate(db: &Db) -> anyhow::Result<usize> {
-    migrate_with(db, all_migrations()).await
-}
-
-/// Applies `known` to a database that has a history of its own (the audit store): the same
-/// locking and checksum checks as [`migrate`], over another list.
-pub async fn migrate_with(db: &Db, mut known: Vec<&'static Migration>) -> anyhow::Result<usize> {
+/// Applies every migration in `known` that has not run yet. Safe to call from several
+/// instances at once: PostgreSQL serialises them with an advisory lock, SQLite with its write
+/// lock. Checksums of applied migrations must match.
+pub async fn migrate(db: &Db, mut known: Vec<&'static Migration>) -> anyhow::Result<usize> {
     known.sort_by_key(|m| m.version);
     let dialect = db.dialect();
     if dialect == Dialect::Sqlite {

@@ -20,7 +20,7 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use migrate::{Migration, migrate, migrate_with, schema_fingerprint};
+pub use migrate::{Migration, migrate, schema_fingerprint};
 
 pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
 pub type Connection = sqlx::AnyConnection;

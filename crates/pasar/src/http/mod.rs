@@ -70,7 +70,8 @@ pub struct Services {
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
     pub wallet: crate::wallet::Wallet,
-    pub reconciler: crate::reconciliation::Reconciler,
+    pub reconciler: crate::payments::Reconciler,
+    pub settlements: crate::payments::Settlements,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
     pub audit: crate::audit::AuditStore,
@@ -120,26 +121,17 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole application: API routes, docs, operations endpoints and the middleware stack.
-pub fn router(state: AppState) -> Router {
+/// The whole application: the modules' API routes (`modules`, composed where every module is
+/// known: `startup`), docs, operations endpoints and the middleware stack.
+pub fn router(state: AppState, modules: OpenApiRouter<AppState>, media: OpenApiRouter<AppState>) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(crate::identity::routes::router(state.clone()))
-        .merge(crate::catalog::routes::router(state.clone()))
-        .merge(crate::inventory::routes::router(state.clone()))
-        .merge(crate::cart::routes::router())
-        .merge(crate::checkout::routes::router(state.clone()))
-        .merge(crate::orders::routes::router())
-        .merge(crate::payments::routes::router(state.sandbox_enabled))
-        .merge(crate::wallet::routes::router(state.clone()))
-        .merge(crate::events::webhooks::routes::router(state.clone()))
-        .merge(crate::audit::routes::router())
-        .merge(crate::ledger::routes::router())
+        .merge(modules)
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))
         .routes(utoipa_axum::routes!(ready))
         .routes(utoipa_axum::routes!(metrics::render));
-    let (api, openapi) = api.merge(ops).merge(crate::catalog::routes::media_router()).split_for_parts();
+    let (api, openapi) = api.merge(ops).merge(media).split_for_parts();
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))

@@ -1,6 +1,6 @@
-//! The gateway abstraction: one implementation per payment provider (the sandbox now; Pakasir,
-//! Stripe, CHIP/Revio later), each translating between Pasar and the provider's wire format.
-//! Payments bring money in; payouts send it out to a bank account.
+//! The gateway abstraction: one implementation per payment provider (`providers/<name>/`), each
+//! translating between Pasar and the provider's wire format, split by flow (pay, status,
+//! refunds, payouts). Payments bring money in; payouts send it out to a bank account.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -92,10 +92,15 @@ pub enum GatewayError {
     BadSignature,
     #[error("webhook body is not what the gateway sends: {0}")]
     BadWebhook(String),
+    #[error("the provider does not offer {0}")]
+    Unsupported(&'static str),
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
 
+/// A payment provider: its name and fee, and the flows it has. Each flow is a trait of its own
+/// (hyperswitch's shape), so a provider implements only what it offers: one that cannot pay out
+/// answers `None` for [`Gateway::payouts`] and Pasar says so instead of calling it.
 pub trait Gateway: Send + Sync {
     /// The name in URLs and records, such as `sandbox`.
     fn name(&self) -> &'static str;
@@ -103,29 +108,55 @@ pub trait Gateway: Send + Sync {
     /// The fee this gateway charges on `amount`, shown to the buyer before paying.
     fn fee(&self, amount: Money) -> Result<Money, GatewayError>;
 
-    fn create_payment<'a>(&'a self, request: &'a CreatePayment) -> GatewayFuture<'a, CreatedPayment>;
+    /// Taking payments: every provider has this.
+    fn pay(&self) -> &dyn Pay;
 
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+    /// Asking about a payment, so a webhook (a hint) is confirmed and a missed one found.
+    fn status(&self) -> &dyn Status;
+
+    fn refunds(&self) -> Option<&dyn Refunds> {
+        None
+    }
+
+    fn payouts(&self) -> Option<&dyn Payouts> {
+        None
+    }
+}
+
+/// The pay flow: create a payment, stop an unpaid one, read its webhooks.
+pub trait Pay: Send + Sync {
+    fn create_payment<'a>(&'a self, request: &'a CreatePayment) -> GatewayFuture<'a, CreatedPayment>;
 
     /// Stops an unpaid payment from being paid; answers the status it ended in (a payment
     /// that was paid meanwhile stays paid).
     fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
 
-    fn refund<'a>(&'a self, payment_id: PaymentId, amount: Money) -> GatewayFuture<'a, ProviderStatus>;
-
-    /// Checks a webhook's signature over the raw body and parses it.
+    /// Checks a webhook's signature over the raw body (where the provider signs) and parses it.
     fn verify_webhook(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: Timestamp,
     ) -> Result<WebhookNotice, GatewayError>;
+}
 
+/// The status flow: what the provider says of a payment now.
+pub trait Status: Send + Sync {
+    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+}
+
+/// The refund flow.
+pub trait Refunds: Send + Sync {
+    fn refund<'a>(&'a self, payment_id: PaymentId, amount: Money) -> GatewayFuture<'a, ProviderStatus>;
+}
+
+/// The payout flow: send money to a bank account, ask about it, read its webhooks.
+pub trait Payouts: Send + Sync {
     fn create_payout<'a>(&'a self, request: &'a CreatePayout) -> GatewayFuture<'a, CreatedPayout>;
 
     fn payout_status<'a>(&'a self, payout_id: PayoutId) -> GatewayFuture<'a, ProviderPayoutStatus>;
 
-    /// A page where the payout can be followed, for gateways that have one.
+    /// A page where the payout can be followed, for providers that have one.
     fn payout_page(&self, _payout_id: PayoutId) -> Option<String> {
         None
     }

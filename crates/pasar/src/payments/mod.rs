@@ -10,18 +10,22 @@ pub mod domain;
 pub mod gateway;
 mod payout_store;
 pub mod payouts;
+pub mod reconciliation;
 pub mod routes;
 pub mod sandbox;
 mod service;
+pub mod settlement;
 mod store;
 
 pub use domain::{FeeRule, MaskedDestination, Payment, PaymentPurpose, PaymentStatus, PayoutDestination};
 pub use gateway::{
-    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, PayoutNotice,
-    ProviderPayoutStatus, ProviderStatus, WebhookNotice,
+    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, Pay, PayoutNotice,
+    Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status, WebhookNotice,
 };
 pub use payouts::{NewPayout, Payout, PayoutStatus};
+pub use reconciliation::Reconciler;
 pub use service::{NewPayment, Payments, PaymentsError};
+pub use settlement::{GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, Settlement, Settlements};
 
 use crate::db::Migration;
 

@@ -4,12 +4,14 @@
 //! funds), handed to its gateway afterwards, outside any transaction, and settled only by what
 //! the gateway reports when asked, as payments are: a webhook is a hint, never the truth.
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
 use super::domain::{MaskedDestination, PayoutDestination};
-use super::gateway::{CreatePayout, PayoutNotice, ProviderPayoutStatus};
+use super::gateway::{CreatePayout, Gateway, GatewayError, PayoutNotice, ProviderPayoutStatus};
 use super::payout_store;
 use super::service::{Payments, PaymentsError};
 use crate::db::{self, Connection};
@@ -92,7 +94,7 @@ impl Payments {
         conn: &mut Connection,
         new: NewPayout,
     ) -> Result<Payout, PaymentsError> {
-        self.gateway(&new.provider)?;
+        self.payout_flow(&new.provider)?;
         if new.amount.amount <= 0 {
             return Err(PaymentsError::InvalidPayout("a payout's amount must be more than zero"));
         }
@@ -119,8 +121,9 @@ impl Payments {
     /// Asks the payout's gateway to send it (idempotent at the gateway, so asking again after
     /// a crash sends the money once) and records the gateway's reference.
     pub async fn request_payout(&self, payout: &Payout) -> Result<Payout, PaymentsError> {
-        let gateway = self.gateway(&payout.provider)?;
-        let created = gateway
+        let gateway = self.payout_flow(&payout.provider)?;
+        let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
+        let created = payouts
             .create_payout(&CreatePayout {
                 payout_id: payout.id,
                 amount: payout.amount,
@@ -141,7 +144,10 @@ impl Payments {
 
     /// The payout with the gateway's page for it, when the gateway has one.
     pub fn with_page(&self, payout: Payout) -> Payout {
-        let payout_url = self.gateway(&payout.provider).ok().and_then(|gateway| gateway.payout_page(payout.id));
+        let payout_url = self
+            .gateway(&payout.provider)
+            .ok()
+            .and_then(|gateway| gateway.payouts().and_then(|flow| flow.payout_page(payout.id)));
         Payout { payout_url, ..payout }
     }
 
@@ -205,18 +211,6 @@ impl Payments {
         Ok(true)
     }
 
-    /// Records a gateway's payout event id in the caller's transaction; false when it was
-    /// applied before.
-    pub async fn first_payout_sighting(
-        &self,
-        conn: &mut Connection,
-        provider: &str,
-        event_id: &str,
-        payout: PayoutId,
-    ) -> Result<bool, PaymentsError> {
-        Ok(payout_store::first_sighting(conn, provider, event_id, payout, self.clock.now()).await?)
-    }
-
     /// Checks a payout webhook (signature over the raw body, freshness, the payout it names,
     /// amount and currency) and answers the gateway's own status for that payout.
     pub async fn verify_payout_webhook(
@@ -225,14 +219,31 @@ impl Payments {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(PayoutNotice, Payout, ProviderPayoutStatus), PaymentsError> {
-        let gateway = self.gateway(provider)?;
-        let notice = gateway.verify_payout_webhook(headers, body, self.clock.now())?;
+        let gateway = self.payout_flow(provider)?;
+        let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
+        let notice = payouts.verify_payout_webhook(headers, body, self.clock.now())?;
         let payout = self.payout(notice.payout_id).await?;
         if payout.provider != provider || notice.amount != payout.amount {
             return Err(PaymentsError::AmountMismatch);
         }
-        let status = gateway.payout_status(payout.id).await?;
+        let status = payouts.payout_status(payout.id).await?;
         Ok((notice, payout, status))
+    }
+
+    /// What the payout's gateway says of it now.
+    pub async fn payout_status_at_gateway(&self, payout: &Payout) -> Result<ProviderPayoutStatus, PaymentsError> {
+        let gateway = self.payout_flow(&payout.provider)?;
+        let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
+        Ok(payouts.payout_status(payout.id).await?)
+    }
+
+    /// The gateway named `provider`, if it can pay out.
+    pub fn payout_flow(&self, provider: &str) -> Result<Arc<dyn Gateway>, PaymentsError> {
+        let gateway = self.gateway(provider)?;
+        if gateway.payouts().is_none() {
+            return Err(GatewayError::Unsupported("payouts").into());
+        }
+        Ok(gateway)
     }
 
     /// Pending payouts the gateway has, created before `older_than`: for reconciliation, which

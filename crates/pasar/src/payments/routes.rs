@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::PaymentPurpose;
 use super::gateway::GatewayError;
 use super::service::PaymentsError;
 use crate::http::error::{ApiError, ErrorEnvelope};
@@ -44,7 +43,13 @@ impl From<PaymentsError> for ApiError {
             PaymentsError::Gateway(GatewayError::BadWebhook(_)) => {
                 ApiError::bad_request("invalid_webhook", message)
             }
+            PaymentsError::Gateway(GatewayError::Unsupported(flow)) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_by_provider",
+                format!("this payment method's provider does not offer {flow}"),
+            ),
             PaymentsError::Gateway(other) => ApiError::unavailable(other),
+            PaymentsError::NoHandler(_) | PaymentsError::Settle(_) => ApiError::internal(err),
             PaymentsError::Database(e) => e.into(),
         }
     }
@@ -77,7 +82,7 @@ async fn receive_webhook(
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
     state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
-    let (notice, payment, status) = match state.payments.verify_webhook(&provider, &headers, &body).await {
+    let settlement = match state.settlements.receive_payment_webhook(&provider, &headers, &body).await {
         Err(PaymentsError::NotFound) => {
             return Err(ApiError::bad_request(
                 "unknown_payment",
@@ -86,19 +91,7 @@ async fn receive_webhook(
         }
         other => other?,
     };
-    let event = Some((provider.as_str(), notice.event_id.as_str()));
-    let applied = match payment.purpose {
-        PaymentPurpose::Order => {
-            state.checkout.settle_payment(payment.id, status, event).await?
-                != crate::checkout::Settlement::NoChange
-        }
-        PaymentPurpose::Deposit => {
-            state.wallet.settle_deposit(payment.id, status, event).await?
-                != crate::wallet::Settlement::NoChange
-        }
-    };
-    let result = if applied { "applied" } else { "no_change" };
-    Ok(Json(Received { result }))
+    Ok(Json(Received { result: settlement.as_str() }))
 }
 
 /// A gateway reports a payout's outcome. Checked and applied like a payment's webhook: the
@@ -123,19 +116,11 @@ async fn receive_payout_webhook(
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
     state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
-    let (notice, payout, status) = match state
-        .payments
-        .verify_payout_webhook(&provider, &headers, &body)
-        .await
-    {
+    let settlement = match state.settlements.receive_payout_webhook(&provider, &headers, &body).await {
         Err(PaymentsError::PayoutNotFound) => {
             return Err(ApiError::bad_request("unknown_payout", "the webhook names no payout of this shop"));
         }
         other => other?,
     };
-    let settlement =
-        state.wallet.settle_withdrawal(payout.id, status, Some((&provider, &notice.event_id))).await?;
-    let result =
-        if matches!(settlement, crate::wallet::Settlement::NoChange) { "no_change" } else { "applied" };
-    Ok(Json(Received { result }))
+    Ok(Json(Received { result: settlement.as_str() }))
 }

@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use super::domain::FeeRule;
 use super::gateway::{
-    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    PayoutNotice, ProviderPayoutStatus, ProviderStatus, WebhookNotice,
+    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture, Pay,
+    PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status, WebhookNotice,
 };
 use crate::db::Db;
 use crate::http::AppState;
@@ -343,6 +343,24 @@ impl Gateway for SandboxGateway {
         Ok(FeeRule::PAKASIR_QRIS.fee_for(amount)?)
     }
 
+    fn pay(&self) -> &dyn Pay {
+        self
+    }
+
+    fn status(&self) -> &dyn Status {
+        self
+    }
+
+    fn refunds(&self) -> Option<&dyn Refunds> {
+        Some(self)
+    }
+
+    fn payouts(&self) -> Option<&dyn Payouts> {
+        Some(self)
+    }
+}
+
+impl Pay for SandboxGateway {
     fn create_payment<'a>(&'a self, request: &'a CreatePayment) -> GatewayFuture<'a, CreatedPayment> {
         Box::pin(async move {
             let now = self.clock.now();
@@ -374,24 +392,9 @@ impl Gateway for SandboxGateway {
         })
     }
 
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
-        Box::pin(async move {
-            let (status, ..) =
-                self.status_of(payment_id).await?.ok_or(GatewayError::Refused("no such charge".into()))?;
-            Ok(provider_status(&status))
-        })
-    }
-
     fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
         Box::pin(async move {
             self.move_charge(payment_id, "pending", "cancelled", false).await?;
-            self.payment_status(payment_id).await
-        })
-    }
-
-    fn refund<'a>(&'a self, payment_id: PaymentId, _amount: Money) -> GatewayFuture<'a, ProviderStatus> {
-        Box::pin(async move {
-            self.move_charge(payment_id, "succeeded", "refunded", false).await?;
             self.payment_status(payment_id).await
         })
     }
@@ -410,6 +413,28 @@ impl Gateway for SandboxGateway {
         Ok(WebhookNotice { event_id: event.id, payment_id: event.data.payment_id, amount: event.data.amount })
     }
 
+}
+
+impl Status for SandboxGateway {
+    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+        Box::pin(async move {
+            let (status, ..) =
+                self.status_of(payment_id).await?.ok_or(GatewayError::Refused("no such charge".into()))?;
+            Ok(provider_status(&status))
+        })
+    }
+}
+
+impl Refunds for SandboxGateway {
+    fn refund<'a>(&'a self, payment_id: PaymentId, _amount: Money) -> GatewayFuture<'a, ProviderStatus> {
+        Box::pin(async move {
+            self.move_charge(payment_id, "succeeded", "refunded", false).await?;
+            self.payment_status(payment_id).await
+        })
+    }
+}
+
+impl Payouts for SandboxGateway {
     fn create_payout<'a>(&'a self, request: &'a CreatePayout) -> GatewayFuture<'a, CreatedPayout> {
         Box::pin(async move {
             let now = self.clock.now();

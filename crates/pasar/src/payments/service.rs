@@ -31,6 +31,10 @@ pub enum PaymentsError {
     AmountMismatch,
     #[error("the payment changed meanwhile")]
     Moved,
+    #[error("nothing settles {0} outcomes")]
+    NoHandler(&'static str),
+    #[error("settling the outcome failed")]
+    Settle(#[from] super::settlement::SettleError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
     #[error(transparent)]
@@ -119,6 +123,7 @@ impl Payments {
     pub async fn request(&self, payment: &Payment, description: &str) -> Result<Payment, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
         let created = gateway
+            .pay()
             .create_payment(&CreatePayment {
                 payment_id: payment.id,
                 total: payment.total,
@@ -233,24 +238,34 @@ impl Payments {
         body: &[u8],
     ) -> Result<(WebhookNotice, Payment, ProviderStatus), PaymentsError> {
         let gateway = self.gateway(provider)?;
-        let notice = gateway.verify_webhook(headers, body, self.clock.now())?;
+        let notice = gateway.pay().verify_webhook(headers, body, self.clock.now())?;
         let payment = self.payment(notice.payment_id).await?;
         if payment.provider != provider || notice.amount != payment.total {
             return Err(PaymentsError::AmountMismatch);
         }
-        let status = gateway.payment_status(payment.id).await?;
+        let status = gateway.status().payment_status(payment.id).await?;
         Ok((notice, payment, status))
     }
 
-    /// Records a gateway event id in the caller's transaction; false when it was applied before.
-    pub async fn first_sighting(
+    /// What the payment's gateway says of it now.
+    pub async fn status_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
+        Ok(self.gateway(&payment.provider)?.status().payment_status(payment.id).await?)
+    }
+
+    /// Tells the payment's gateway to stop taking it; answers the status it ended in there.
+    pub async fn cancel_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
+        Ok(self.gateway(&payment.provider)?.pay().cancel_payment(payment.id).await?)
+    }
+
+    /// Asks the payment's gateway to refund `amount` of it; answers the status it is in there.
+    pub async fn refund_at_gateway(
         &self,
-        conn: &mut Connection,
-        provider: &str,
-        event_id: &str,
-        payment: PaymentId,
-    ) -> Result<bool, PaymentsError> {
-        Ok(store::first_sighting(conn, provider, event_id, payment, self.clock.now()).await?)
+        payment: &Payment,
+        amount: Money,
+    ) -> Result<ProviderStatus, PaymentsError> {
+        let gateway = self.gateway(&payment.provider)?;
+        let refunds = gateway.refunds().ok_or(GatewayError::Unsupported("refunds"))?;
+        Ok(refunds.refund(payment.id, amount).await?)
     }
 
     pub async fn due(&self, now: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {

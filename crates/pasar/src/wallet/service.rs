@@ -16,7 +16,8 @@ use crate::orders::Order;
 use crate::payments::gateway::ProviderStatus;
 use crate::payments::{
     NewPayment, NewPayout, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Payout,
-    PayoutDestination, PayoutStatus, ProviderPayoutStatus,
+    PayoutDestination, PayoutStatus, ProviderPayoutStatus, SettleError, SettleFuture, SettlePayment,
+    SettlePayout, Settlement,
 };
 use crate::time::Clock;
 
@@ -58,13 +59,6 @@ impl From<LedgerError> for WalletError {
             other => Self::Ledger(other),
         }
     }
-}
-
-/// What settling a gateway outcome did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Settlement {
-    Applied,
-    NoChange,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -198,46 +192,39 @@ impl Wallet {
             Ok(requested) => Ok(requested),
             Err(PaymentsError::Gateway(err)) => {
                 tracing::warn!(payment = %payment.id, error = %err, "gateway did not take the deposit");
-                self.settle_deposit(payment.id, ProviderStatus::Failed, None).await?;
+                let mut tx = self.db.begin().await?;
+                self.settle_deposit_in(&mut tx, &payment, ProviderStatus::Failed).await?;
+                tx.commit().await?;
                 Err(WalletError::GatewayUnavailable)
             }
             Err(other) => Err(other.into()),
         }
     }
 
-    /// Applies a deposit's outcome, once per gateway event: money that arrived (even after the
-    /// deadline) is credited exactly once.
-    pub async fn settle_deposit(
+    /// Applies a deposit's outcome in the caller's transaction: money that arrived (even after
+    /// the deadline) is credited exactly once.
+    async fn settle_deposit_in(
         &self,
-        payment_id: PaymentId,
+        tx: &mut Connection,
+        payment: &Payment,
         outcome: ProviderStatus,
-        gateway_event: Option<(&str, &str)>,
     ) -> Result<Settlement, WalletError> {
-        let mut tx = self.db.begin().await?;
-        if let Some((provider, event_id)) = gateway_event {
-            if !self.payments.first_sighting(&mut tx, provider, event_id, payment_id).await? {
-                return Ok(Settlement::NoChange);
-            }
-        }
-        let payment = self.payments.payment_in(&mut tx, payment_id).await?;
         let actor = format!("gateway:{}", payment.provider);
         let moved = match (payment.status, outcome) {
             (PaymentStatus::Succeeded, _) => false,
             (_, ProviderStatus::Succeeded) => {
-                let moved =
-                    self.payments.transition(&mut tx, &payment, PaymentStatus::Succeeded, &actor).await?;
+                let moved = self.payments.transition(&mut *tx, payment, PaymentStatus::Succeeded, &actor).await?;
                 if moved {
                     let user: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
-                    self.credit_deposit(&mut tx, &payment, user).await?;
+                    self.credit_deposit(&mut *tx, payment, user).await?;
                 }
                 moved
             }
             (PaymentStatus::Pending, ProviderStatus::Failed | ProviderStatus::Cancelled) => {
-                self.payments.transition(&mut tx, &payment, PaymentStatus::Failed, &actor).await?
+                self.payments.transition(&mut *tx, payment, PaymentStatus::Failed, &actor).await?
             }
             _ => false,
         };
-        tx.commit().await?;
         Ok(if moved { Settlement::Applied } else { Settlement::NoChange })
     }
 
@@ -506,52 +493,44 @@ impl Wallet {
             Ok(requested) => Ok(requested),
             Err(PaymentsError::Gateway(err)) => {
                 tracing::warn!(payout = %payout.id, error = %err, "gateway did not take the payout; funds returned");
-                self.settle_withdrawal(payout.id, ProviderPayoutStatus::Failed, None).await?;
+                let mut tx = self.db.begin().await?;
+                let payout = self.payments.payout_in(&mut tx, payout.id).await?;
+                self.settle_withdrawal_in(&mut tx, &payout, ProviderPayoutStatus::Failed).await?;
+                tx.commit().await?;
                 Err(WalletError::GatewayUnavailable)
             }
             Err(other) => Err(other.into()),
         }
     }
 
-    /// Applies a payout's outcome, once per gateway event: success posts the hold, failure
+    /// Applies a payout's outcome in the caller's transaction: success posts the hold, failure
     /// voids it so the money is back in the wallet.
-    pub async fn settle_withdrawal(
+    async fn settle_withdrawal_in(
         &self,
-        payout_id: PayoutId,
+        tx: &mut Connection,
+        payout: &Payout,
         outcome: ProviderPayoutStatus,
-        gateway_event: Option<(&str, &str)>,
     ) -> Result<Settlement, WalletError> {
-        let mut tx = self.db.begin().await?;
-        if let Some((provider, event_id)) = gateway_event {
-            if !self.payments.first_payout_sighting(&mut tx, provider, event_id, payout_id).await? {
-                return Ok(Settlement::NoChange);
-            }
-        }
-        let payout = self.payments.payout_in(&mut tx, payout_id).await?;
         let actor = format!("gateway:{}", payout.provider);
         let hold = format!("withdrawal:{}", payout.id);
         let moved = match (payout.status, outcome) {
             (PayoutStatus::Pending, ProviderPayoutStatus::Succeeded) => {
-                let moved = self
-                    .payments
-                    .transition_payout(&mut tx, &payout, PayoutStatus::Succeeded, &actor)
-                    .await?;
+                let moved =
+                    self.payments.transition_payout(&mut *tx, payout, PayoutStatus::Succeeded, &actor).await?;
                 if moved {
-                    self.ledger.post_pending(&mut tx, &format!("{hold}:paid"), &hold, None).await?;
+                    self.ledger.post_pending(&mut *tx, &format!("{hold}:paid"), &hold, None).await?;
                 }
                 moved
             }
             (PayoutStatus::Pending, ProviderPayoutStatus::Failed) => {
-                let moved =
-                    self.payments.transition_payout(&mut tx, &payout, PayoutStatus::Failed, &actor).await?;
+                let moved = self.payments.transition_payout(&mut *tx, payout, PayoutStatus::Failed, &actor).await?;
                 if moved {
-                    self.ledger.void_pending(&mut tx, &format!("{hold}:returned"), &hold).await?;
+                    self.ledger.void_pending(&mut *tx, &format!("{hold}:returned"), &hold).await?;
                 }
                 moved
             }
             _ => false,
         };
-        tx.commit().await?;
         Ok(if moved { Settlement::Applied } else { Settlement::NoChange })
     }
 
@@ -610,5 +589,30 @@ fn order_payment(payment: &Payment, buyer: UserId) -> Transfer {
         reference: Some(payment.reference.clone()),
         pending_timeout: None,
         actor: Some(buyer.to_string()),
+    }
+}
+
+/// Deposits are settled here: the pipeline in `payments` hands each verified outcome over,
+/// inside its de-duplicating transaction.
+impl SettlePayment for Wallet {
+    fn settle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        payment: &'a Payment,
+        status: ProviderStatus,
+    ) -> SettleFuture<'a> {
+        Box::pin(async move { self.settle_deposit_in(conn, payment, status).await.map_err(|e| SettleError(e.into())) })
+    }
+}
+
+/// Withdrawals' payouts are settled here.
+impl SettlePayout for Wallet {
+    fn settle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        payout: &'a Payout,
+        status: ProviderPayoutStatus,
+    ) -> SettleFuture<'a> {
+        Box::pin(async move { self.settle_withdrawal_in(conn, payout, status).await.map_err(|e| SettleError(e.into())) })
     }
 }

@@ -165,7 +165,7 @@ async fn postgres_database(admin_url: &str) -> String {
     pasar::db::install_drivers();
     let mut admin =
         sqlx::AnyConnection::connect(admin_url).await.expect("connecting to PASAR_TEST_DATABASE_URL");
-    let template = format!("pasar_tpl_{}", pasar::db::schema_fingerprint());
+    let template = format!("pasar_tpl_{}", pasar::db::schema_fingerprint(&pasar::startup::migrations()));
     admin.execute("SELECT pg_advisory_lock(727365727)").await.unwrap();
     let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&template)
@@ -178,7 +178,7 @@ async fn postgres_database(admin_url: &str) -> String {
         admin.execute(format!("DROP DATABASE IF EXISTS {building}").as_str()).await.unwrap();
         admin.execute(format!("CREATE DATABASE {building}").as_str()).await.unwrap();
         let db = pasar::db::Db::connect(&with_database(admin_url, &building), 2).await.unwrap();
-        pasar::db::migrate(&db).await.expect("migrating the template database");
+        pasar::db::migrate(&db, pasar::startup::migrations()).await.expect("migrating the template database");
         db.close().await;
         admin.execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str()).await.unwrap();
     }

@@ -1,16 +1,14 @@
 //! Reconciliation: a job that asks the gateways about every payment and payout still pending
 //! past a grace period, and applies what a missed webhook would have applied, through the same
-//! idempotent settlement paths. It runs every `reconcile_interval_secs` (once across all
+//! settlement pipeline as webhooks. It runs every `reconcile_interval_secs` (once across all
 //! instances, by a lease in the database) and on demand with `pasar reconcile`.
 
 use std::time::Duration;
 
-use crate::checkout::Checkout;
+use super::gateway::{ProviderPayoutStatus, ProviderStatus};
+use super::settlement::{Settlement, Settlements};
 use crate::db::{Db, Migration};
-use crate::payments::gateway::ProviderStatus;
-use crate::payments::{PaymentPurpose, Payments, ProviderPayoutStatus};
 use crate::time::Clock;
-use crate::wallet::{Settlement, Wallet};
 
 pub static MIGRATIONS: &[Migration] = &[Migration {
     version: 2026112300,
@@ -37,9 +35,7 @@ pub struct Report {
 pub struct Reconciler {
     db: Db,
     clock: Clock,
-    payments: Payments,
-    checkout: Checkout,
-    wallet: Wallet,
+    settlements: Settlements,
     /// How old a pending payment or payout must be before the gateway is asked about it.
     grace: Duration,
     /// This instance, as lease holder.
@@ -47,16 +43,9 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    pub fn new(
-        db: Db,
-        clock: Clock,
-        payments: Payments,
-        checkout: Checkout,
-        wallet: Wallet,
-        grace: Duration,
-    ) -> Self {
+    pub fn new(db: Db, clock: Clock, settlements: Settlements, grace: Duration) -> Self {
         let holder = uuid::Uuid::now_v7().simple().to_string();
-        Self { db, clock, payments, checkout, wallet, grace, holder }
+        Self { db, clock, settlements, grace, holder }
     }
 
     /// Runs the job if no instance ran it within `interval`; answers what it did, or None when
@@ -87,11 +76,11 @@ impl Reconciler {
     /// One pass over everything pending past the grace period.
     pub async fn run_once(&self) -> anyhow::Result<Report> {
         let before = self.clock.now().minus(self.grace);
+        let payments = self.settlements.payments();
         let mut report = Report::default();
-        for payment in self.payments.pending_before(before, 500).await? {
+        for payment in payments.pending_before(before, 500).await? {
             report.payments_checked += 1;
-            let gateway = self.payments.gateway(&payment.provider)?;
-            let status = match gateway.payment_status(payment.id).await {
+            let status = match payments.status_at_gateway(&payment).await {
                 Ok(status) => status,
                 Err(err) => {
                     tracing::warn!(payment = %payment.id, error = %err, "reconciliation could not ask the gateway");
@@ -101,24 +90,14 @@ impl Reconciler {
             if status == ProviderStatus::Pending {
                 continue;
             }
-            let applied = match payment.purpose {
-                PaymentPurpose::Order => {
-                    self.checkout.settle_payment(payment.id, status, None).await?
-                        != crate::checkout::Settlement::NoChange
-                }
-                PaymentPurpose::Deposit => {
-                    self.wallet.settle_deposit(payment.id, status, None).await? != Settlement::NoChange
-                }
-            };
-            if applied {
+            if self.settlements.settle_payment(payment.id, status, None).await? == Settlement::Applied {
                 tracing::info!(payment = %payment.id, ?status, "reconciliation applied a missed outcome");
                 report.payments_settled += 1;
             }
         }
-        for payout in self.payments.pending_payouts(before, 500).await? {
+        for payout in payments.pending_payouts(before, 500).await? {
             report.payouts_checked += 1;
-            let gateway = self.payments.gateway(&payout.provider)?;
-            let status = match gateway.payout_status(payout.id).await {
+            let status = match payments.payout_status_at_gateway(&payout).await {
                 Ok(status) => status,
                 Err(err) => {
                     tracing::warn!(payout = %payout.id, error = %err, "reconciliation could not ask the gateway");
@@ -128,7 +107,7 @@ impl Reconciler {
             if status == ProviderPayoutStatus::Pending {
                 continue;
             }
-            if self.wallet.settle_withdrawal(payout.id, status, None).await? != Settlement::NoChange {
+            if self.settlements.settle_payout(payout.id, status, None).await? == Settlement::Applied {
                 tracing::info!(payout = %payout.id, ?status, "reconciliation applied a missed payout outcome");
                 report.payouts_settled += 1;
             }
