@@ -208,3 +208,8 @@ mod tests {
         assert!(first.to_string() < second.to_string());
     }
 }
+prefixed_id!(
+    /// One webhook a payment provider sent Pasar, as it arrived.
+    IncomingWebhookId,
+    "whi"
+);

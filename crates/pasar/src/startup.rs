@@ -18,6 +18,7 @@ use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
 use crate::checkout::{self, Checkout};
 use crate::config::Config;
+use crate::db::lease::Leases;
 use crate::db::{self, Db, Migration};
 use crate::events::Relay;
 use crate::events::webhooks::Webhooks;
@@ -29,7 +30,7 @@ use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::orders::Orders;
 use crate::payments::sandbox::SandboxGateway;
-use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements};
+use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};
 
@@ -44,10 +45,11 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::catalog::MIGRATIONS,
         crate::inventory::MIGRATIONS,
         crate::payments::MIGRATIONS,
+        crate::payments::webhook_log::MIGRATIONS,
         crate::orders::MIGRATIONS,
         crate::cart::MIGRATIONS,
         crate::checkout::MIGRATIONS,
-        crate::payments::reconciliation::MIGRATIONS,
+        crate::db::lease::MIGRATIONS,
         crate::ledger::MIGRATIONS,
     ]
     .into_iter()
@@ -158,7 +160,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         .on_payment(PaymentPurpose::Deposit, Arc::new(wallet.clone()))
         .on_payout(Arc::new(wallet.clone()));
     let reconciler = Reconciler::new(
-        db.clone(),
+        Leases::new(db.clone()),
         clock.clone(),
         settlements.clone(),
         Duration::from_secs(config.reconcile_grace_secs),
@@ -194,6 +196,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         wallet,
         reconciler,
         settlements,
+        webhook_log: WebhookLog::new(db.clone(), clock.clone(), Leases::new(db.clone())),
         limits: Arc::new(RateLimits::new(&config)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
@@ -259,6 +262,7 @@ impl Application {
             state.reconciler.clone(),
             Duration::from_secs(state.config.reconcile_interval_secs.max(1)),
         ));
+        let webhook_log_pruning = tokio::spawn(state.webhook_log.clone().prune_every_hour());
         let ledger_expiry =
             tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
         let (stop, stopped) = watch::channel(false);
@@ -276,6 +280,7 @@ impl Application {
         sweeper.abort();
         reconciliation.abort();
         ledger_expiry.abort();
+        webhook_log_pruning.abort();
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);

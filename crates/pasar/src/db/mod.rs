@@ -10,6 +10,7 @@
 //! a separate pool and, thanks to WAL, never wait for the writer.
 
 pub mod bulk;
+pub mod lease;
 pub mod column;
 mod migrate;
 

@@ -72,6 +72,7 @@ pub struct Services {
     pub wallet: crate::wallet::Wallet,
     pub reconciler: crate::payments::Reconciler,
     pub settlements: crate::payments::Settlements,
+    pub webhook_log: crate::payments::WebhookLog,
     pub limits: Arc<rate_limit::RateLimits>,
     pub metrics: Arc<metrics::Metrics>,
     pub audit: crate::audit::AuditStore,

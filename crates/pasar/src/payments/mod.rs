@@ -16,6 +16,7 @@ pub mod sandbox;
 mod service;
 pub mod settlement;
 mod store;
+pub mod webhook_log;
 
 pub use domain::{FeeRule, MaskedDestination, Payment, PaymentPurpose, PaymentStatus, PayoutDestination};
 pub use gateway::{
@@ -25,6 +26,7 @@ pub use gateway::{
 pub use payouts::{NewPayout, Payout, PayoutStatus};
 pub use reconciliation::Reconciler;
 pub use service::{NewPayment, Payments, PaymentsError};
+pub use webhook_log::{IncomingWebhook, WebhookLog, WebhookResult};
 pub use settlement::{GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, Settlement, Settlements};
 
 use crate::db::Migration;

@@ -7,19 +7,8 @@ use std::time::Duration;
 
 use super::gateway::{ProviderPayoutStatus, ProviderStatus};
 use super::settlement::{Settlement, Settlements};
-use crate::db::{Db, Migration};
+use crate::db::lease::Leases;
 use crate::time::Clock;
-
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112300,
-    name: "jobs: leases for once-per-cluster jobs",
-    sql: "CREATE TABLE job_leases (
-            name TEXT PRIMARY KEY,
-            holder TEXT NOT NULL,
-            lease_until BIGINT NOT NULL
-          );",
-    postgres: None,
-}];
 
 const JOB: &str = "reconciliation";
 
@@ -33,41 +22,22 @@ pub struct Report {
 
 #[derive(Clone)]
 pub struct Reconciler {
-    db: Db,
+    leases: Leases,
     clock: Clock,
     settlements: Settlements,
     /// How old a pending payment or payout must be before the gateway is asked about it.
     grace: Duration,
-    /// This instance, as lease holder.
-    holder: String,
 }
 
 impl Reconciler {
-    pub fn new(db: Db, clock: Clock, settlements: Settlements, grace: Duration) -> Self {
-        let holder = uuid::Uuid::now_v7().simple().to_string();
-        Self { db, clock, settlements, grace, holder }
+    pub fn new(leases: Leases, clock: Clock, settlements: Settlements, grace: Duration) -> Self {
+        Self { leases, clock, settlements, grace }
     }
 
     /// Runs the job if no instance ran it within `interval`; answers what it did, or None when
     /// another instance holds the turn.
     pub async fn run_if_due(&self, interval: Duration) -> anyhow::Result<Option<Report>> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        sqlx::query("INSERT INTO job_leases (name, holder, lease_until) VALUES ($1, '', 0) ON CONFLICT (name) DO NOTHING")
-            .bind(JOB)
-            .execute(&mut *tx)
-            .await?;
-        let taken = sqlx::query(
-            "UPDATE job_leases SET holder = $1, lease_until = $2 WHERE name = $3 AND lease_until <= $4",
-        )
-        .bind(&self.holder)
-        .bind(now.plus(interval).millis())
-        .bind(JOB)
-        .bind(now.millis())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if taken.rows_affected() == 0 {
+        if !self.leases.take_turn(JOB, interval, self.clock.now()).await? {
             return Ok(None);
         }
         self.run_once().await.map(Some)

@@ -1,25 +1,31 @@
 //! Gateway webhooks (`POST /v1/webhooks/{provider}` for payments, `POST
-//! /v1/webhooks/{provider}/payouts` for payouts) and the sandbox's hosted pages.
+//! /v1/webhooks/{provider}/payouts` for payouts), their log, and the sandbox's hosted pages.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::gateway::GatewayError;
 use super::service::PaymentsError;
+use super::settlement::Settlement;
+use super::webhook_log::{Arrival, Handled, IncomingWebhook, LogFilter, WebhookResult};
+use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::http::extract::ApiPath;
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 
 /// The webhook routes, and the sandbox's pages when the sandbox is offered.
 pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
-    let webhooks =
-        OpenApiRouter::new().routes(routes!(receive_webhook)).routes(routes!(receive_payout_webhook));
+    let webhooks = OpenApiRouter::new()
+        .routes(routes!(receive_webhook))
+        .routes(routes!(receive_payout_webhook))
+        .routes(routes!(list_incoming));
     if sandbox_enabled { webhooks.merge(super::sandbox::router()) } else { webhooks }
 }
 
@@ -81,17 +87,7 @@ async fn receive_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
-    state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
-    let settlement = match state.settlements.receive_payment_webhook(&provider, &headers, &body).await {
-        Err(PaymentsError::NotFound) => {
-            return Err(ApiError::bad_request(
-                "unknown_payment",
-                "the webhook names no payment of this shop",
-            ));
-        }
-        other => other?,
-    };
-    Ok(Json(Received { result: settlement.as_str() }))
+    receive(&state, &provider, WebhookKind::Payment, &headers, &body).await
 }
 
 /// A gateway reports a payout's outcome. Checked and applied like a payment's webhook: the
@@ -115,12 +111,118 @@ async fn receive_payout_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
-    state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
-    let settlement = match state.settlements.receive_payout_webhook(&provider, &headers, &body).await {
-        Err(PaymentsError::PayoutNotFound) => {
-            return Err(ApiError::bad_request("unknown_payout", "the webhook names no payout of this shop"));
+    receive(&state, &provider, WebhookKind::Payout, &headers, &body).await
+}
+
+#[derive(Clone, Copy)]
+enum WebhookKind {
+    Payment,
+    Payout,
+}
+
+/// Hands a webhook to the settlement pipeline and logs it, whatever became of it; a refused
+/// one is also logged at `warn` with the reason.
+async fn receive(
+    state: &AppState,
+    provider: &str,
+    kind: WebhookKind,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Json<Received>> {
+    let received_at = state.webhook_log.now();
+    let started = std::time::Instant::now();
+    let answer = settle(state, provider, kind, headers, body).await;
+    let handled = match &answer {
+        Ok(settlement) => Handled {
+            result: if *settlement == Settlement::Applied { WebhookResult::Applied } else { WebhookResult::NoChange },
+            error_code: None,
+            reason: None,
+            status_code: 200,
+            duration: started.elapsed(),
+        },
+        Err(err) => {
+            let result =
+                if err.status().is_server_error() { WebhookResult::Failed } else { WebhookResult::Rejected };
+            tracing::warn!(provider, code = err.code(), reason = %err, "gateway webhook not applied");
+            Handled {
+                result,
+                error_code: Some(err.code()),
+                reason: Some(err.to_string()),
+                status_code: err.status().as_u16(),
+                duration: started.elapsed(),
+            }
         }
-        other => other?,
     };
-    Ok(Json(Received { result: settlement.as_str() }))
+    let kind_name = match kind {
+        WebhookKind::Payment => "payment",
+        WebhookKind::Payout => "payout",
+    };
+    let arrival = Arrival { provider, kind: kind_name, headers, body, received_at };
+    state.webhook_log.record(&arrival, &handled).await;
+    answer.map(|settlement| Json(Received { result: settlement.as_str() }))
+}
+
+async fn settle(
+    state: &AppState,
+    provider: &str,
+    kind: WebhookKind,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Settlement> {
+    state.payments.gateway(provider).map_err(|_| ApiError::not_found())?;
+    match kind {
+        WebhookKind::Payment => match state.settlements.receive_payment_webhook(provider, headers, body).await {
+            Err(PaymentsError::NotFound) => {
+                Err(ApiError::bad_request("unknown_payment", "the webhook names no payment of this shop"))
+            }
+            other => Ok(other?),
+        },
+        WebhookKind::Payout => match state.settlements.receive_payout_webhook(provider, headers, body).await {
+            Err(PaymentsError::PayoutNotFound) => {
+                Err(ApiError::bad_request("unknown_payout", "the webhook names no payout of this shop"))
+            }
+            other => Ok(other?),
+        },
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct IncomingSearch {
+    /// Only this provider's, such as `pakasir`.
+    provider: Option<String>,
+    /// Only those with this result.
+    result: Option<WebhookResult>,
+    /// Items per page, 1 to 100 (default 20).
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct IncomingPage {
+    data: Vec<IncomingWebhook>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// Every webhook the payment providers sent, newest first, accepted or rejected: the headers
+/// that verify it, the raw body (cut at 16 KiB), the result, the error and how long it took.
+/// Kept 30 days.
+#[utoipa::path(
+    get, path = "/v1/admin/webhooks/incoming", tag = "payments", security(("bearer" = [])),
+    params(IncomingSearch),
+    responses((status = 200, body = IncomingPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn list_incoming(
+    State(state): State<AppState>,
+    _staff: Staff,
+    ApiQuery(search): ApiQuery<IncomingSearch>,
+) -> ApiResult<Json<IncomingPage>> {
+    let page = PageQuery { limit: search.limit, cursor: search.cursor };
+    let filter = LogFilter { provider: search.provider, result: search.result };
+    let (entries, more) = state.webhook_log.list(&filter, page.position()?, page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(entries, more, |e: &IncomingWebhook| e.id.to_string());
+    Ok(Json(IncomingPage { data, next_cursor }))
 }

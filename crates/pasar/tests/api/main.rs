@@ -13,6 +13,7 @@ mod checkout;
 mod conventions;
 mod crash;
 mod events;
+mod gateways;
 mod hardening;
 mod helpers;
 mod idempotency;
