@@ -68,6 +68,10 @@ pub struct Config {
     /// public server anyone could mark their own deposit paid). Unset: on while no real payment
     /// provider is configured.
     pub sandbox: Option<bool>,
+    /// Which provider serves a payment method, where several could: `method=provider` pairs
+    /// separated by commas, such as `konbini=komoju`. Unnamed methods go to the first
+    /// configured provider that offers them in the payment's currency.
+    pub payment_methods: String,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -140,6 +144,7 @@ impl Default for Config {
             digital_items_key: None,
             sandbox_webhook_secret: None,
             sandbox: None,
+            payment_methods: String::new(),
             log_level: "info".into(),
             log_format: LogFormat::Json,
             media_dir: None,

@@ -124,7 +124,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         );
         gateways.push(Arc::new(sandbox.clone()));
     }
-    let payments = Payments::new(db.clone(), clock.clone(), gateways);
+    let payments = Payments::new(db.clone(), clock.clone(), gateways, &config.payment_methods, &public_url)?;
     let ledger = Ledger::new(db.clone(), clock.clone());
     let carts = Carts::new(db.clone(), clock.clone(), catalog.clone());
     let currency = Currency::parse(&config.currency.to_uppercase()).map_err(anyhow::Error::msg)?;

@@ -24,8 +24,8 @@ use super::service::{
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::pagination::{Page, PageQuery};
 use crate::http::idempotency::{self, Callers};
+use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::{IdentityError, Role};
 use crate::ids::{BrandId, CategoryId, MediaId, ProductId, UserId, VariantId};
@@ -36,7 +36,10 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(add_variant))
         .routes(routes!(create_category))
         .routes(routes!(create_brand))
-        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent));
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), Callers::Staff),
+            idempotency::idempotent,
+        ));
     // An image body has its own limit, larger than the JSON routes' one.
     let uploads = OpenApiRouter::new()
         .routes(routes!(upload_media))

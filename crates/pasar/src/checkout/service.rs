@@ -79,7 +79,7 @@ impl Prepared {
     }
 
     pub(super) fn paid_from_wallet(&self) -> bool {
-        self.payment.provider == WALLET
+        self.payment.method == WALLET
     }
 }
 
@@ -264,9 +264,6 @@ impl Checkout {
         let (wanted, cart) = self.wanted_items(buyer, request).await?;
         let method = request.payment_method.clone();
         let from_wallet = method == WALLET;
-        if !from_wallet {
-            self.payments.gateway(&method)?;
-        }
 
         let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
         let for_sale = self.catalog.variants_for_sale(&ids).await?;
@@ -292,6 +289,9 @@ impl Checkout {
             return Err(CheckoutError::Invalid(
                 "all items of one checkout must be priced in one currency".into(),
             ));
+        }
+        if !from_wallet {
+            self.payments.provider_for(&method, currency)?;
         }
         let physical = lines.iter().any(|l| l.kind == ProductKind::Physical);
         let shipping_address = match (physical, request.shipping_address.clone()) {
@@ -348,7 +348,7 @@ impl Checkout {
                 purpose: PaymentPurpose::Order,
                 reference: order_id.to_string(),
                 payer_id: buyer.user.to_string(),
-                provider: method,
+                method,
                 amount,
                 expires_at: self.clock.now().plus(self.payment_ttl),
             },
@@ -360,7 +360,7 @@ impl Checkout {
         let Prepared { buyer, idempotency_key, cart, points, reservations, order, payment } = prepared;
         let buyer = &buyer;
         let order_id = order.id;
-        let from_wallet = payment.provider == WALLET;
+        let from_wallet = payment.method == WALLET;
         let expires_at = payment.expires_at;
         let now = self.clock.now();
 
@@ -585,7 +585,7 @@ impl Checkout {
     /// Step 2: the gateway learns of the payment. If it refuses, the checkout is compensated.
     async fn request_payment(&self, payment: &Payment, order: &Order) -> Result<Payment, CheckoutError> {
         let description = format!("Order {}", order.id);
-        match self.payments.request(payment, &description).await {
+        match self.payments.request(payment, &description, None).await {
             Ok(requested) => {
                 self.set_step(order.id, Step::AwaitingPayment).await?;
                 Ok(requested)
@@ -676,7 +676,11 @@ impl Checkout {
 
     /// Applies an outcome checkout learnt itself (the gateway refused the payment, or said it
     /// was paid when told of a cancellation), in a transaction of its own.
-    async fn settle_alone(&self, payment_id: PaymentId, outcome: ProviderStatus) -> Result<Settlement, CheckoutError> {
+    async fn settle_alone(
+        &self,
+        payment_id: PaymentId,
+        outcome: ProviderStatus,
+    ) -> Result<Settlement, CheckoutError> {
         let mut tx = self.db.begin().await?;
         let payment = self.payments.payment_in(&mut tx, payment_id).await?;
         let settlement = self.settle_in(&mut tx, &payment, outcome).await?;
@@ -989,6 +993,8 @@ impl SettlePayment for Checkout {
         payment: &'a Payment,
         status: ProviderStatus,
     ) -> SettleFuture<'a> {
-        Box::pin(async move { self.settle_in(conn, payment, status).await.map_err(|e| SettleError(e.into())) })
+        Box::pin(
+            async move { self.settle_in(conn, payment, status).await.map_err(|e| SettleError(e.into())) },
+        )
     }
 }

@@ -31,7 +31,12 @@ impl Leases {
 
     /// Takes `job`'s turn for `interval` if no instance holds it now; true when this instance
     /// should run the job.
-    pub async fn take_turn(&self, job: &str, interval: Duration, now: Timestamp) -> Result<bool, sqlx::Error> {
+    pub async fn take_turn(
+        &self,
+        job: &str,
+        interval: Duration,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO job_leases (name, holder, lease_until) VALUES ($1, '', 0) ON CONFLICT (name) DO NOTHING",

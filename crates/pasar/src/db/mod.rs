@@ -10,8 +10,8 @@
 //! a separate pool and, thanks to WAL, never wait for the writer.
 
 pub mod bulk;
-pub mod lease;
 pub mod column;
+pub mod lease;
 mod migrate;
 
 use std::sync::Once;

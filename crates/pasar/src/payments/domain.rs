@@ -84,7 +84,10 @@ pub struct Payment {
     pub purpose: PaymentPurpose,
     /// The order (or other record) being paid.
     pub reference: String,
+    /// The gateway that collects it (`wallet` for the buyer's own balance).
     pub provider: String,
+    /// How the buyer pays at that gateway, such as `qris`, `bni_va`, `card`, `konbini`.
+    pub method: String,
     pub status: PaymentStatus,
     /// What is owed, before the gateway's fee.
     pub amount: Money,
@@ -95,6 +98,17 @@ pub struct Payment {
     /// Where the buyer pays (a hosted page), once the gateway has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkout_url: Option<String>,
+    /// What the buyer pays with, when the method has one: the raw QRIS string or the virtual
+    /// account number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_number: Option<String>,
+    /// For QRIS: the QR code to scan, as a PNG (only for the payer and admins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_code_url: Option<String>,
+    /// Method-specific instructions (a konbini slip: stores, codes, the voucher page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub instructions: Option<serde_json::Value>,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
     #[serde(skip)]

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 
 use super::domain::PayoutDestination;
 use crate::ids::{PaymentId, PayoutId};
-use crate::money::{Money, MoneyError};
+use crate::money::{Currency, Money, MoneyError};
 use crate::time::Timestamp;
 
 pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, GatewayError>> + Send + 'a>>;
@@ -19,16 +19,35 @@ pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, GatewayErr
 pub struct CreatePayment {
     /// Also the idempotency key at the gateway: asking twice for one payment creates one charge.
     pub payment_id: PaymentId,
+    /// How the buyer pays at this gateway, such as `qris` or `konbini`.
+    pub method: String,
+    /// The payer's email, for gateways that need one (konbini slips, hosted pages).
+    pub payer_email: Option<String>,
     /// What the buyer pays, fee included.
     pub total: Money,
     pub description: String,
     pub expires_at: Timestamp,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CreatedPayment {
     pub provider_ref: String,
+    /// A hosted page where the buyer pays.
     pub checkout_url: Option<String>,
+    /// What the buyer pays with: the raw QRIS string, or a virtual account number.
+    pub payment_number: Option<String>,
+    /// The gateway's own deadline, when it has one (never later than Pasar's).
+    pub expires_at: Option<Timestamp>,
+    /// Method-specific instructions for the buyer (a konbini slip's store codes).
+    pub instructions: Option<serde_json::Value>,
+}
+
+/// A way to pay that a gateway offers, and in which currencies.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodOffer {
+    /// The name buyers choose, such as `qris`, `bni_va`, `card`, `konbini`.
+    pub method: &'static str,
+    pub currencies: &'static [Currency],
 }
 
 /// A payment's status according to the gateway.
@@ -105,8 +124,11 @@ pub trait Gateway: Send + Sync {
     /// The name in URLs and records, such as `sandbox`.
     fn name(&self) -> &'static str;
 
-    /// The fee this gateway charges on `amount`, shown to the buyer before paying.
-    fn fee(&self, amount: Money) -> Result<Money, GatewayError>;
+    /// The ways to pay it offers.
+    fn offers(&self) -> &[MethodOffer];
+
+    /// The fee this gateway charges for `method` on `amount`, shown to the buyer before paying.
+    fn fee(&self, method: &str, amount: Money) -> Result<Money, GatewayError>;
 
     /// Taking payments: every provider has this.
     fn pay(&self) -> &dyn Pay;

@@ -8,8 +8,11 @@
 
 pub mod domain;
 pub mod gateway;
+mod methods;
 mod payout_store;
 pub mod payouts;
+pub mod providers;
+pub mod qr;
 pub mod reconciliation;
 pub mod routes;
 pub mod sandbox;
@@ -26,8 +29,10 @@ pub use gateway::{
 pub use payouts::{NewPayout, Payout, PayoutStatus};
 pub use reconciliation::Reconciler;
 pub use service::{NewPayment, Payments, PaymentsError};
+pub use settlement::{
+    GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, Settlement, Settlements,
+};
 pub use webhook_log::{IncomingWebhook, WebhookLog, WebhookResult};
-pub use settlement::{GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, Settlement, Settlements};
 
 use crate::db::Migration;
 
@@ -127,6 +132,15 @@ pub static MIGRATIONS: &[Migration] = &[
             updated_at BIGINT NOT NULL
           );
           CREATE UNIQUE INDEX sandbox_payouts_ref ON sandbox_payouts (payout_ref);",
+        postgres: None,
+    },
+    Migration {
+        version: 2026120104,
+        name: "payments: the method a buyer chose, and what its provider answered",
+        sql: "ALTER TABLE payments ADD COLUMN method TEXT;
+          ALTER TABLE payments ADD COLUMN payment_number TEXT;
+          ALTER TABLE payments ADD COLUMN instructions TEXT;
+          UPDATE payments SET method = provider;",
         postgres: None,
     },
     Migration {

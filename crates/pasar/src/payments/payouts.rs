@@ -231,7 +231,10 @@ impl Payments {
     }
 
     /// What the payout's gateway says of it now.
-    pub async fn payout_status_at_gateway(&self, payout: &Payout) -> Result<ProviderPayoutStatus, PaymentsError> {
+    pub async fn payout_status_at_gateway(
+        &self,
+        payout: &Payout,
+    ) -> Result<ProviderPayoutStatus, PaymentsError> {
         let gateway = self.payout_flow(&payout.provider)?;
         let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
         Ok(payouts.payout_status(payout.id).await?)

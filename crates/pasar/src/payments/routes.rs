@@ -4,13 +4,15 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::gateway::GatewayError;
+use super::qr;
 use super::service::PaymentsError;
 use super::settlement::Settlement;
 use super::webhook_log::{Arrival, Handled, IncomingWebhook, LogFilter, WebhookResult};
@@ -19,13 +21,19 @@ use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
+use crate::identity::Principal;
+use crate::ids::PaymentId;
+use crate::money::{Currency, Money};
 
 /// The webhook routes, and the sandbox's pages when the sandbox is offered.
 pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
     let webhooks = OpenApiRouter::new()
         .routes(routes!(receive_webhook))
         .routes(routes!(receive_payout_webhook))
-        .routes(routes!(list_incoming));
+        .routes(routes!(list_incoming))
+        .routes(routes!(payment_methods))
+        .routes(routes!(qr_png))
+        .routes(routes!(qr_svg));
     if sandbox_enabled { webhooks.merge(super::sandbox::router()) } else { webhooks }
 }
 
@@ -134,7 +142,11 @@ async fn receive(
     let answer = settle(state, provider, kind, headers, body).await;
     let handled = match &answer {
         Ok(settlement) => Handled {
-            result: if *settlement == Settlement::Applied { WebhookResult::Applied } else { WebhookResult::NoChange },
+            result: if *settlement == Settlement::Applied {
+                WebhookResult::Applied
+            } else {
+                WebhookResult::NoChange
+            },
             error_code: None,
             reason: None,
             status_code: 200,
@@ -171,18 +183,22 @@ async fn settle(
 ) -> ApiResult<Settlement> {
     state.payments.gateway(provider).map_err(|_| ApiError::not_found())?;
     match kind {
-        WebhookKind::Payment => match state.settlements.receive_payment_webhook(provider, headers, body).await {
-            Err(PaymentsError::NotFound) => {
-                Err(ApiError::bad_request("unknown_payment", "the webhook names no payment of this shop"))
+        WebhookKind::Payment => {
+            match state.settlements.receive_payment_webhook(provider, headers, body).await {
+                Err(PaymentsError::NotFound) => {
+                    Err(ApiError::bad_request("unknown_payment", "the webhook names no payment of this shop"))
+                }
+                other => Ok(other?),
             }
-            other => Ok(other?),
-        },
-        WebhookKind::Payout => match state.settlements.receive_payout_webhook(provider, headers, body).await {
-            Err(PaymentsError::PayoutNotFound) => {
-                Err(ApiError::bad_request("unknown_payout", "the webhook names no payout of this shop"))
+        }
+        WebhookKind::Payout => {
+            match state.settlements.receive_payout_webhook(provider, headers, body).await {
+                Err(PaymentsError::PayoutNotFound) => {
+                    Err(ApiError::bad_request("unknown_payout", "the webhook names no payout of this shop"))
+                }
+                other => Ok(other?),
             }
-            other => Ok(other?),
-        },
+        }
     }
 }
 
@@ -225,4 +241,104 @@ async fn list_incoming(
     let (entries, more) = state.webhook_log.list(&filter, page.position()?, page.limit()?).await?;
     let Page { data, next_cursor } = Page::new(entries, more, |e: &IncomingWebhook| e.id.to_string());
     Ok(Json(IncomingPage { data, next_cursor }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct MethodsQuery {
+    /// The amount to pay, in minor units, so each method's fee can be shown.
+    #[param(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
+    amount: i64,
+    /// ISO 4217, such as `IDR`.
+    currency: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MethodOnOffer {
+    /// What to send as `payment_method`.
+    method: String,
+    /// The provider that serves it.
+    provider: String,
+    /// The fee this method adds.
+    fee: Money,
+    /// What the buyer pays with it: amount plus fee.
+    total: Money,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MethodsOnOffer {
+    data: Vec<MethodOnOffer>,
+}
+
+/// The ways to pay on offer for an amount, each with the fee it adds, so a buyer sees the fee
+/// before choosing. `wallet` (the buyer's balance) is always listed and adds nothing.
+#[utoipa::path(
+    get, path = "/v1/payment-methods", tag = "payments", params(MethodsQuery),
+    responses((status = 200, body = MethodsOnOffer), (status = 422, body = ErrorEnvelope))
+)]
+async fn payment_methods(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<MethodsQuery>,
+) -> ApiResult<Json<MethodsOnOffer>> {
+    let currency = Currency::parse(&query.currency).map_err(|e| ApiError::field("currency", e))?;
+    if !(1..=Money::LIMIT).contains(&query.amount) {
+        return Err(ApiError::field("amount", format!("must be between 1 and {}", Money::LIMIT)));
+    }
+    let amount = Money::new(query.amount, currency);
+    let offer = state.payments.methods_on_offer(amount)?;
+    let data = offer
+        .into_iter()
+        .map(|(method, provider, fee)| {
+            let total = amount.checked_add(fee).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+            Ok(MethodOnOffer { method, provider, fee, total })
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(MethodsOnOffer { data }))
+}
+
+/// The QRIS string of a payment the caller may see (its payer, or an admin).
+async fn qris_of(state: &AppState, caller: &Principal, id: PaymentId) -> ApiResult<String> {
+    let payment = state.payments.payment(id).await?;
+    if payment.payer_id != caller.user.to_string() && !caller.role.is_staff() {
+        return Err(ApiError::not_found());
+    }
+    match (payment.method.as_str(), payment.payment_number) {
+        ("qris", Some(qris)) => Ok(qris),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// A QRIS payment's code to scan, as a PNG (for its payer and admins).
+#[utoipa::path(
+    get, path = "/v1/payments/{id}/qr.png", tag = "payments", security(("bearer" = [])),
+    params(("id" = PaymentId, Path)),
+    responses((status = 200, description = "the QR code", content_type = "image/png", body = Vec<u8>),
+              (status = 404, description = "no such QRIS payment of the caller's", body = ErrorEnvelope))
+)]
+async fn qr_png(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiPath(id): ApiPath<PaymentId>,
+) -> ApiResult<impl IntoResponse> {
+    let qris = qris_of(&state, &caller, id).await?;
+    let image = qr::png(&qris).map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=600")], image))
+}
+
+/// A QRIS payment's code to scan, as an SVG (for its payer and admins).
+#[utoipa::path(
+    get, path = "/v1/payments/{id}/qr.svg", tag = "payments", security(("bearer" = [])),
+    params(("id" = PaymentId, Path)),
+    responses((status = 200, description = "the QR code", content_type = "image/svg+xml", body = String),
+              (status = 404, description = "no such QRIS payment of the caller's", body = ErrorEnvelope))
+)]
+async fn qr_svg(
+    State(state): State<AppState>,
+    caller: Principal,
+    ApiPath(id): ApiPath<PaymentId>,
+) -> ApiResult<impl IntoResponse> {
+    let qris = qris_of(&state, &caller, id).await?;
+    let image = qr::svg(&qris).map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=600")], image))
 }

@@ -29,8 +29,9 @@ use utoipa_axum::routes;
 
 use super::domain::FeeRule;
 use super::gateway::{
-    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture, Pay,
-    PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status, WebhookNotice,
+    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
+    MethodOffer, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status,
+    WebhookNotice,
 };
 use crate::db::Db;
 use crate::http::AppState;
@@ -338,8 +339,12 @@ impl Gateway for SandboxGateway {
         NAME
     }
 
+    fn offers(&self) -> &[MethodOffer] {
+        &[MethodOffer { method: NAME, currencies: &[] }]
+    }
+
     /// The sandbox charges what Pakasir's QRIS charges, so buyers see realistic fees.
-    fn fee(&self, amount: Money) -> Result<Money, GatewayError> {
+    fn fee(&self, _method: &str, amount: Money) -> Result<Money, GatewayError> {
         Ok(FeeRule::PAKASIR_QRIS.fee_for(amount)?)
     }
 
@@ -388,6 +393,7 @@ impl Pay for SandboxGateway {
             Ok(CreatedPayment {
                 provider_ref: charge_ref,
                 checkout_url: Some(format!("{}/sandbox/pay/{}", self.public_url, request.payment_id)),
+                ..CreatedPayment::default()
             })
         })
     }
@@ -412,7 +418,6 @@ impl Pay for SandboxGateway {
             serde_json::from_slice(body).map_err(|e| GatewayError::BadWebhook(e.to_string()))?;
         Ok(WebhookNotice { event_id: event.id, payment_id: event.data.payment_id, amount: event.data.amount })
     }
-
 }
 
 impl Status for SandboxGateway {

@@ -8,11 +8,12 @@ use axum::http::HeaderMap;
 
 use super::domain::{Payment, PaymentPurpose, PaymentStatus};
 use super::gateway::{CreatePayment, Gateway, GatewayError, ProviderStatus, WebhookNotice};
+use super::methods::MethodRoutes;
 use super::store;
 use crate::db::{Connection, Db};
 use crate::events::{self, NewEvent};
 use crate::ids::PaymentId;
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::time::{Clock, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,8 @@ pub struct NewPayment {
     pub purpose: PaymentPurpose,
     pub reference: String,
     pub payer_id: String,
-    pub provider: String,
+    /// How the buyer pays: a method a configured provider offers, or `wallet`.
+    pub method: String,
     pub amount: Money,
     pub expires_at: Timestamp,
 }
@@ -59,16 +61,53 @@ pub struct Payments {
     pub(super) db: Db,
     pub(super) clock: Clock,
     gateways: Arc<HashMap<&'static str, Arc<dyn Gateway>>>,
+    methods: Arc<MethodRoutes>,
+    /// Where buyers reach this server (the QR code images of QRIS payments).
+    public_url: Arc<str>,
 }
 
 impl Payments {
-    pub fn new(db: Db, clock: Clock, gateways: Vec<Arc<dyn Gateway>>) -> Self {
+    /// `gateways` in order of preference; `pinned_methods` as [`MethodRoutes::new`] takes it.
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        gateways: Vec<Arc<dyn Gateway>>,
+        pinned_methods: &str,
+        public_url: &str,
+    ) -> anyhow::Result<Self> {
+        let methods = MethodRoutes::new(gateways.clone(), pinned_methods)?;
         let gateways = gateways.into_iter().map(|g| (g.name(), g)).collect();
-        Self { db, clock, gateways: Arc::new(gateways) }
+        Ok(Self {
+            db,
+            clock,
+            gateways: Arc::new(gateways),
+            methods: Arc::new(methods),
+            public_url: public_url.trim_end_matches('/').into(),
+        })
     }
 
+    /// The provider named `name` (in webhook URLs and payment records).
     pub fn gateway(&self, name: &str) -> Result<Arc<dyn Gateway>, PaymentsError> {
         self.gateways.get(name).cloned().ok_or_else(|| PaymentsError::UnknownMethod(name.to_owned()))
+    }
+
+    /// The provider that serves `method` in `currency`.
+    pub fn provider_for(&self, method: &str, currency: Currency) -> Result<Arc<dyn Gateway>, PaymentsError> {
+        self.methods
+            .provider_for(method, currency)
+            .cloned()
+            .ok_or_else(|| PaymentsError::UnknownMethod(method.to_owned()))
+    }
+
+    /// Every method on offer in `currency` with its provider's name and its fee on `amount`,
+    /// the wallet first (no fee).
+    pub fn methods_on_offer(&self, amount: Money) -> Result<Vec<(String, String, Money)>, PaymentsError> {
+        let mut offer =
+            vec![(super::WALLET.to_owned(), super::WALLET.to_owned(), Money::zero(amount.currency))];
+        for (method, gateway) in self.methods.on_offer(amount.currency) {
+            offer.push((method.to_owned(), gateway.name().to_owned(), gateway.fee(method, amount)?));
+        }
+        Ok(offer)
     }
 
     /// What the buyer would pay in fees with `method` on `amount` (nothing from the wallet).
@@ -76,7 +115,14 @@ impl Payments {
         if method == super::WALLET {
             return Ok(Money::zero(amount.currency));
         }
-        Ok(self.gateway(method)?.fee(amount)?)
+        Ok(self.provider_for(method, amount.currency)?.fee(method, amount)?)
+    }
+
+    /// The payment with the links the buyer needs that follow from it (the QR code image).
+    pub fn with_links(&self, payment: Payment) -> Payment {
+        let qr_code_url = (payment.method == "qris" && payment.payment_number.is_some())
+            .then(|| format!("{}/v1/payments/{}/qr.png", self.public_url, payment.id));
+        Payment { qr_code_url, ..payment }
     }
 
     /// Writes a pending payment in the caller's transaction. The gateway is asked afterwards
@@ -99,14 +145,23 @@ impl Payments {
 
     /// A new pending payment with the method's fee added, not written yet.
     pub fn priced(&self, new: NewPayment) -> Result<Payment, PaymentsError> {
-        let fee = self.fee(&new.provider, new.amount)?;
+        let fee = self.fee(&new.method, new.amount)?;
         let total = new.amount.checked_add(fee).map_err(GatewayError::from)?;
+        let provider = if new.method == super::WALLET {
+            super::WALLET.to_owned()
+        } else {
+            self.provider_for(&new.method, new.amount.currency)?.name().to_owned()
+        };
         Ok(Payment {
             id: new.id,
             purpose: new.purpose,
             reference: new.reference,
             payer_id: new.payer_id,
-            provider: new.provider,
+            provider,
+            method: new.method,
+            payment_number: None,
+            instructions: None,
+            qr_code_url: None,
             provider_ref: None,
             status: PaymentStatus::Pending,
             amount: new.amount,
@@ -120,32 +175,38 @@ impl Payments {
 
     /// Asks the payment's gateway to collect it (idempotent at the gateway) and records where
     /// the buyer pays.
-    pub async fn request(&self, payment: &Payment, description: &str) -> Result<Payment, PaymentsError> {
+    pub async fn request(
+        &self,
+        payment: &Payment,
+        description: &str,
+        payer_email: Option<&str>,
+    ) -> Result<Payment, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
         let created = gateway
             .pay()
             .create_payment(&CreatePayment {
                 payment_id: payment.id,
+                method: payment.method.clone(),
+                payer_email: payer_email.map(str::to_owned),
                 total: payment.total,
                 description: description.to_owned(),
                 expires_at: payment.expires_at,
             })
             .await?;
-        let mut tx = self.db.begin().await?;
-        store::attach(
-            &mut *tx,
-            payment.id,
-            &created.provider_ref,
-            created.checkout_url.as_deref(),
-            self.clock.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Payment {
+        // The gateway's deadline when it is earlier: the buyer cannot pay past it.
+        let expires_at = created.expires_at.map_or(payment.expires_at, |at| at.min(payment.expires_at));
+        let attached = Payment {
             provider_ref: Some(created.provider_ref),
             checkout_url: created.checkout_url,
+            payment_number: created.payment_number,
+            instructions: created.instructions,
+            expires_at,
             ..payment.clone()
-        })
+        };
+        let mut tx = self.db.begin().await?;
+        store::attach(&mut *tx, &attached, self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(self.with_links(attached))
     }
 
     /// A payer's payments for `purpose`, newest first; and whether more follow.
@@ -164,7 +225,8 @@ impl Payments {
     }
 
     pub async fn payment(&self, id: PaymentId) -> Result<Payment, PaymentsError> {
-        store::payment(self.db.reader(), id).await?.ok_or(PaymentsError::NotFound)
+        let payment = store::payment(self.db.reader(), id).await?.ok_or(PaymentsError::NotFound)?;
+        Ok(self.with_links(payment))
     }
 
     pub async fn payment_in(&self, conn: &mut Connection, id: PaymentId) -> Result<Payment, PaymentsError> {

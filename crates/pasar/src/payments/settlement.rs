@@ -161,7 +161,8 @@ impl Settlements {
         let mut tx = self.payments.db.begin().await?;
         if let Some(event) = event {
             let now = self.payments.clock.now();
-            if !payout_store::first_sighting(&mut *tx, event.provider, event.event_id, payout_id, now).await? {
+            if !payout_store::first_sighting(&mut *tx, event.provider, event.event_id, payout_id, now).await?
+            {
                 return Ok(Settlement::NoChange);
             }
         }

@@ -10,8 +10,8 @@ use crate::ids::PaymentId;
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 
-const COLUMNS: &str = "id, purpose, reference, payer_id, provider, provider_ref, status, currency, amount, fee, \
-                       total, checkout_url, expires_at, created_at";
+const COLUMNS: &str = "id, purpose, reference, payer_id, provider, method, provider_ref, status, currency, amount, \
+                       fee, total, checkout_url, payment_number, instructions, expires_at, created_at";
 
 fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
     let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
@@ -25,12 +25,19 @@ fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
         reference: text("reference")?,
         payer_id: text("payer_id")?,
         provider: text("provider")?,
+        method: row.try_get::<Option<String>, _>("method")?.map_or_else(|| text("provider"), Ok)?,
         provider_ref: row.try_get("provider_ref")?,
         status: PaymentStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
         amount: Money::new(row.try_get("amount")?, currency),
         fee: Money::new(row.try_get("fee")?, currency),
         total: Money::new(row.try_get("total")?, currency),
         checkout_url: row.try_get("checkout_url")?,
+        payment_number: row.try_get("payment_number")?,
+        qr_code_url: None,
+        instructions: row
+            .try_get::<Option<String>, _>("instructions")?
+            .map(|text| serde_json::from_str(&text).map_err(|_| decode_error("instructions", "?")))
+            .transpose()?,
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })
@@ -39,10 +46,10 @@ fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
 pub async fn insert_many(conn: &mut Connection, payments: &[Payment]) -> Result<(), sqlx::Error> {
     bulk::insert_rows(
         conn,
-        "INSERT INTO payments (id, purpose, reference, payer_id, provider, provider_ref, status, currency, amount,
-                               fee, total, checkout_url, expires_at, created_at, updated_at)",
+        "INSERT INTO payments (id, purpose, reference, payer_id, provider, method, provider_ref, status, currency,
+                               amount, fee, total, checkout_url, expires_at, created_at, updated_at)",
         "",
-        15,
+        16,
         payments,
         |args, payment| {
             args.add(payment.id.to_string())?;
@@ -50,6 +57,7 @@ pub async fn insert_many(conn: &mut Connection, payments: &[Payment]) -> Result<
             args.add(payment.reference.as_str())?;
             args.add(payment.payer_id.as_str())?;
             args.add(payment.provider.as_str())?;
+            args.add(payment.method.as_str())?;
             args.add(payment.provider_ref.as_deref())?;
             args.add(payment.status.as_str())?;
             args.add(payment.amount.currency.code())?;
@@ -88,21 +96,27 @@ pub async fn for_reference<'c>(
     rows.iter().map(payment_of).collect()
 }
 
+/// Records what the gateway answered when asked to collect the payment.
 pub async fn attach<'c>(
     ex: impl Executor<'c, Database = Any>,
-    id: PaymentId,
-    provider_ref: &str,
-    checkout_url: Option<&str>,
+    payment: &Payment,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE payments SET provider_ref = $1, checkout_url = $2, updated_at = $3 WHERE id = $4")
-        .bind(provider_ref)
-        .bind(checkout_url)
-        .bind(now.millis())
-        .bind(id.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE payments SET provider_ref = $1, checkout_url = $2, payment_number = $3, instructions = $4,
+           expires_at = $5, updated_at = $6
+         WHERE id = $7",
+    )
+    .bind(payment.provider_ref.as_deref())
+    .bind(payment.checkout_url.as_deref())
+    .bind(payment.payment_number.as_deref())
+    .bind(payment.instructions.as_ref().map(serde_json::Value::to_string))
+    .bind(payment.expires_at.millis())
+    .bind(now.millis())
+    .bind(payment.id.to_string())
+    .execute(ex)
+    .await
+    .map(|_| ())
 }
 
 /// Moves a payment from `from` to `to` only if it is still in `from`.

@@ -163,8 +163,7 @@ pub struct LogFilter {
     pub result: Option<WebhookResult>,
 }
 
-const COLUMNS: &str =
-    "id, provider, kind, headers, body, body_bytes, result, error_code, reason, status_code, duration_ms, received_at";
+const COLUMNS: &str = "id, provider, kind, headers, body, body_bytes, result, error_code, reason, status_code, duration_ms, received_at";
 
 fn entry_of(row: &AnyRow) -> Result<IncomingWebhook, sqlx::Error> {
     let id: String = row.try_get("id")?;
@@ -268,7 +267,9 @@ impl WebhookLog {
                 Ok(true) => match self.prune_before(now.minus(RETENTION)).await {
                     Ok(0) => {}
                     Ok(pruned) => tracing::info!(pruned, "pruned the incoming webhook log"),
-                    Err(err) => tracing::warn!(error = %err, "pruning the incoming webhook log failed; will retry"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "pruning the incoming webhook log failed; will retry")
+                    }
                 },
                 Ok(false) => {}
                 Err(err) => tracing::warn!(error = %err, "could not take the webhook log's pruning turn"),
@@ -278,7 +279,10 @@ impl WebhookLog {
 }
 
 async fn prune<'c>(ex: impl Executor<'c, Database = Any>, cutoff: Timestamp) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM incoming_webhooks WHERE received_at < $1").bind(cutoff.millis()).execute(ex).await?;
+    let done = sqlx::query("DELETE FROM incoming_webhooks WHERE received_at < $1")
+        .bind(cutoff.millis())
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected())
 }
 

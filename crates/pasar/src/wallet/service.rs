@@ -6,10 +6,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::METHOD;
+use super::history::WalletEntry;
 use super::points::PointsRules;
 use crate::db::{Connection, Db};
 use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
-use super::history::WalletEntry;
 use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer};
 use crate::money::{Currency, Money};
 use crate::orders::Order;
@@ -164,7 +164,9 @@ impl Wallet {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
         if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
-            return Err(WalletError::Invalid(format!("the amount must be positive and at most {MOST_PER_MOVE}")));
+            return Err(WalletError::Invalid(format!(
+                "the amount must be positive and at most {MOST_PER_MOVE}"
+            )));
         }
         if method == METHOD {
             return Err(WalletError::Invalid(
@@ -181,14 +183,14 @@ impl Wallet {
                     purpose: PaymentPurpose::Deposit,
                     reference: format!("wallet:{user}"),
                     payer_id: user.to_string(),
-                    provider: method.to_owned(),
+                    method: method.to_owned(),
                     amount,
                     expires_at: self.clock.now().plus(self.payment_ttl),
                 },
             )
             .await?;
         tx.commit().await?;
-        match self.payments.request(&payment, "Wallet deposit").await {
+        match self.payments.request(&payment, "Wallet deposit", None).await {
             Ok(requested) => Ok(requested),
             Err(PaymentsError::Gateway(err)) => {
                 tracing::warn!(payment = %payment.id, error = %err, "gateway did not take the deposit");
@@ -213,7 +215,8 @@ impl Wallet {
         let moved = match (payment.status, outcome) {
             (PaymentStatus::Succeeded, _) => false,
             (_, ProviderStatus::Succeeded) => {
-                let moved = self.payments.transition(&mut *tx, payment, PaymentStatus::Succeeded, &actor).await?;
+                let moved =
+                    self.payments.transition(&mut *tx, payment, PaymentStatus::Succeeded, &actor).await?;
                 if moved {
                     let user: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
                     self.credit_deposit(&mut *tx, payment, user).await?;
@@ -456,7 +459,9 @@ impl Wallet {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
         if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
-            return Err(WalletError::Invalid(format!("the amount must be positive and at most {MOST_PER_MOVE}")));
+            return Err(WalletError::Invalid(format!(
+                "the amount must be positive and at most {MOST_PER_MOVE}"
+            )));
         }
         let mut tx = self.db.begin().await?;
         let payout = self
@@ -515,15 +520,18 @@ impl Wallet {
         let hold = format!("withdrawal:{}", payout.id);
         let moved = match (payout.status, outcome) {
             (PayoutStatus::Pending, ProviderPayoutStatus::Succeeded) => {
-                let moved =
-                    self.payments.transition_payout(&mut *tx, payout, PayoutStatus::Succeeded, &actor).await?;
+                let moved = self
+                    .payments
+                    .transition_payout(&mut *tx, payout, PayoutStatus::Succeeded, &actor)
+                    .await?;
                 if moved {
                     self.ledger.post_pending(&mut *tx, &format!("{hold}:paid"), &hold, None).await?;
                 }
                 moved
             }
             (PayoutStatus::Pending, ProviderPayoutStatus::Failed) => {
-                let moved = self.payments.transition_payout(&mut *tx, payout, PayoutStatus::Failed, &actor).await?;
+                let moved =
+                    self.payments.transition_payout(&mut *tx, payout, PayoutStatus::Failed, &actor).await?;
                 if moved {
                     self.ledger.void_pending(&mut *tx, &format!("{hold}:returned"), &hold).await?;
                 }
@@ -601,7 +609,9 @@ impl SettlePayment for Wallet {
         payment: &'a Payment,
         status: ProviderStatus,
     ) -> SettleFuture<'a> {
-        Box::pin(async move { self.settle_deposit_in(conn, payment, status).await.map_err(|e| SettleError(e.into())) })
+        Box::pin(async move {
+            self.settle_deposit_in(conn, payment, status).await.map_err(|e| SettleError(e.into()))
+        })
     }
 }
 
@@ -613,6 +623,8 @@ impl SettlePayout for Wallet {
         payout: &'a Payout,
         status: ProviderPayoutStatus,
     ) -> SettleFuture<'a> {
-        Box::pin(async move { self.settle_withdrawal_in(conn, payout, status).await.map_err(|e| SettleError(e.into())) })
+        Box::pin(async move {
+            self.settle_withdrawal_in(conn, payout, status).await.map_err(|e| SettleError(e.into()))
+        })
     }
 }

@@ -41,7 +41,10 @@ async fn every_gateway_webhook_is_logged_with_what_became_of_it() {
     })
     .await;
     let rejected = &log["data"][0];
-    assert_eq!((rejected["result"].as_str(), rejected["error_code"].as_str()), (Some("rejected"), Some("invalid_signature")));
+    assert_eq!(
+        (rejected["result"].as_str(), rejected["error_code"].as_str()),
+        (Some("rejected"), Some("invalid_signature"))
+    );
     assert_eq!(rejected["status_code"], 400);
     assert_eq!(rejected["body"], r#"{"id":"evt_forged"}"#);
     assert_eq!(rejected["headers"]["sandbox-signature"], "t=1,v1=00");
@@ -62,7 +65,11 @@ async fn a_replayed_webhook_is_logged_as_changing_nothing() {
     let admin = app.admin().await;
     let ana = app.register("ana@example.com").await;
     let deposit: Value = app
-        .post("/v1/wallet/deposits", Some(&ana.access_token), &json!({"amount": {"amount": 10_000, "currency": "IDR"}, "payment_method": "sandbox"}))
+        .post(
+            "/v1/wallet/deposits",
+            Some(&ana.access_token),
+            &json!({"amount": {"amount": 10_000, "currency": "IDR"}, "payment_method": "sandbox"}),
+        )
         .await
         .json()
         .await
@@ -97,6 +104,13 @@ async fn entries_past_thirty_days_are_pruned() {
     app.post_raw("/v1/webhooks/sandbox", "application/json", "{}").await;
     assert_eq!(incoming(&app, &admin.access_token, "").await["data"].as_array().unwrap().len(), 1);
     let month_later = app.clock.now().plus(std::time::Duration::from_secs(31 * 24 * 3600));
-    assert_eq!(app.state.webhook_log.prune_before(month_later.minus(pasar::payments::webhook_log::RETENTION)).await.unwrap(), 1);
+    assert_eq!(
+        app.state
+            .webhook_log
+            .prune_before(month_later.minus(pasar::payments::webhook_log::RETENTION))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(incoming(&app, &admin.access_token, "").await["data"], json!([]));
 }
