@@ -100,6 +100,8 @@ pub async fn open_audit(config: &Config) -> anyhow::Result<AuditStore> {
 pub async fn build_state(config: Config, clock: Clock, public_url: String) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
     let keys = TokenKeys::new(&config.jwt_secret()?);
+    let identity =
+        Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
     let catalog = Catalog::new(
         db.clone(),
         clock.clone(),
@@ -141,6 +143,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         currency,
         points_rules,
         Duration::from_secs(config.payment_ttl),
+        identity.clone(),
     );
     let checkout = Checkout::new(
         db.clone(),
@@ -151,6 +154,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         orders.clone(),
         payments.clone(),
         wallet.clone(),
+        identity.clone(),
         Duration::from_secs(config.payment_ttl),
         config.checkout_batch_size,
     );
@@ -179,12 +183,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
     Ok(Services {
-        identity: Identity::new(
-            db.clone(),
-            keys,
-            clock.clone(),
-            Duration::from_millis(config.session_cache_ms),
-        ),
+        identity,
         catalog,
         inventory,
         orders,

@@ -11,7 +11,7 @@ use super::batch::{BatchQueue, BatchStats, Batched};
 use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
 use crate::catalog::{Catalog, CatalogError, ProductKind};
 use crate::db::{self, Connection, Db};
-use crate::identity::Principal;
+use crate::identity::{Identity, Principal};
 use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, UserId, VariantId};
 use crate::inventory::{Inventory, InventoryError, ReservationRequest};
 use crate::money::Money;
@@ -175,6 +175,8 @@ pub struct Checkout {
     orders: Orders,
     payments: Payments,
     wallet: Wallet,
+    /// The buyer's email, for gateways that need one.
+    identity: Identity,
     payment_ttl: Duration,
     /// Where batchable checkouts queue; None in the copy the batch worker itself holds, so
     /// the worker stops once the last handle to the service is dropped.
@@ -192,6 +194,7 @@ impl Checkout {
         orders: Orders,
         payments: Payments,
         wallet: Wallet,
+        identity: Identity,
         payment_ttl: Duration,
         batch_size: usize,
     ) -> Self {
@@ -204,6 +207,7 @@ impl Checkout {
             orders,
             payments,
             wallet,
+            identity,
             payment_ttl,
             batches: None,
         };
@@ -585,7 +589,8 @@ impl Checkout {
     /// Step 2: the gateway learns of the payment. If it refuses, the checkout is compensated.
     async fn request_payment(&self, payment: &Payment, order: &Order) -> Result<Payment, CheckoutError> {
         let description = format!("Order {}", order.id);
-        match self.payments.request(payment, &description, None).await {
+        let email = self.identity.user(order.buyer_id).await.ok().map(|u| u.email);
+        match self.payments.request(payment, &description, email.as_deref()).await {
             Ok(requested) => {
                 self.set_step(order.id, Step::AwaitingPayment).await?;
                 Ok(requested)
@@ -881,6 +886,13 @@ impl Checkout {
                 )
                 .await?;
                 expired += 1;
+                tx.commit().await?;
+                // The gateway stops taking it too (a QRIS code must not stay payable); money
+                // that arrived meanwhile is a late payment, settled when the gateway reports it.
+                if let Err(err) = self.payments.expire_at_gateway(&payment).await {
+                    tracing::warn!(payment = %payment.id, error = %err, "gateway not told of the expiry");
+                }
+                continue;
             }
             tx.commit().await?;
         }

@@ -23,7 +23,9 @@ pub struct CreatePayment {
     pub method: String,
     /// The payer's email, for gateways that need one (konbini slips, hosted pages).
     pub payer_email: Option<String>,
-    /// What the buyer pays, fee included.
+    /// What is owed, before the fee (providers that add their own fee are asked for this).
+    pub amount: Money,
+    /// What the buyer pays, fee included (providers that take Pasar's fee are asked for this).
     pub total: Money,
     pub description: String,
     pub expires_at: Timestamp,
@@ -63,10 +65,22 @@ pub enum ProviderStatus {
 /// A verified webhook: who it is about and what the gateway says happened.
 #[derive(Clone, Debug)]
 pub struct WebhookNotice {
+    /// Unique per event at this provider: an event is applied at most once.
     pub event_id: String,
     pub payment_id: PaymentId,
     /// The amount the event reports, to be checked against the payment.
     pub amount: Money,
+    /// Which of the payment's amounts the event reports.
+    pub covers: NoticeAmount,
+}
+
+/// Providers report either what the buyer paid (fee included) or the amount asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeAmount {
+    /// The payment's total, fee included (the sandbox, Stripe, CHIP).
+    Total,
+    /// The amount before the provider's fee (Pakasir's `amount`).
+    BeforeFee,
 }
 
 /// What Pasar asks a gateway to send out.
@@ -152,6 +166,12 @@ pub trait Pay: Send + Sync {
     /// Stops an unpaid payment from being paid; answers the status it ended in (a payment
     /// that was paid meanwhile stays paid).
     fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+
+    /// Whether Pasar cancels an unpaid payment here when its deadline passes, so the buyer
+    /// cannot pay an order that has already released its stock.
+    fn cancel_on_expiry(&self) -> bool {
+        true
+    }
 
     /// Checks a webhook's signature over the raw body (where the provider signs) and parses it.
     fn verify_webhook(

@@ -23,8 +23,9 @@ pub mod webhook_log;
 
 pub use domain::{FeeRule, MaskedDestination, Payment, PaymentPurpose, PaymentStatus, PayoutDestination};
 pub use gateway::{
-    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, Pay, PayoutNotice,
-    Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status, WebhookNotice,
+    CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, MethodOffer,
+    NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status,
+    WebhookNotice,
 };
 pub use payouts::{NewPayout, Payout, PayoutStatus};
 pub use reconciliation::Reconciler;

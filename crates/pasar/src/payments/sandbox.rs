@@ -30,8 +30,8 @@ use utoipa_axum::routes;
 use super::domain::FeeRule;
 use super::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    MethodOffer, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status,
-    WebhookNotice,
+    MethodOffer, NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds,
+    Status, WebhookNotice,
 };
 use crate::db::Db;
 use crate::http::AppState;
@@ -366,6 +366,12 @@ impl Gateway for SandboxGateway {
 }
 
 impl Pay for SandboxGateway {
+    /// The sandbox keeps a charge payable for a grace period past Pasar's deadline, as a QR
+    /// gateway whose cancellation arrives after the buyer paid, so late payments can be tried.
+    fn cancel_on_expiry(&self) -> bool {
+        false
+    }
+
     fn create_payment<'a>(&'a self, request: &'a CreatePayment) -> GatewayFuture<'a, CreatedPayment> {
         Box::pin(async move {
             let now = self.clock.now();
@@ -416,7 +422,12 @@ impl Pay for SandboxGateway {
         verify_signature(&self.secret, header, body, now)?;
         let event: SandboxEvent =
             serde_json::from_slice(body).map_err(|e| GatewayError::BadWebhook(e.to_string()))?;
-        Ok(WebhookNotice { event_id: event.id, payment_id: event.data.payment_id, amount: event.data.amount })
+        Ok(WebhookNotice {
+            event_id: event.id,
+            payment_id: event.data.payment_id,
+            amount: event.data.amount,
+            covers: NoticeAmount::Total,
+        })
     }
 }
 

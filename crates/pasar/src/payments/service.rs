@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 
 use super::domain::{Payment, PaymentPurpose, PaymentStatus};
-use super::gateway::{CreatePayment, Gateway, GatewayError, ProviderStatus, WebhookNotice};
+use super::gateway::{CreatePayment, Gateway, GatewayError, NoticeAmount, ProviderStatus, WebhookNotice};
 use super::methods::MethodRoutes;
 use super::store;
 use crate::db::{Connection, Db};
@@ -188,6 +188,7 @@ impl Payments {
                 payment_id: payment.id,
                 method: payment.method.clone(),
                 payer_email: payer_email.map(str::to_owned),
+                amount: payment.amount,
                 total: payment.total,
                 description: description.to_owned(),
                 expires_at: payment.expires_at,
@@ -302,7 +303,11 @@ impl Payments {
         let gateway = self.gateway(provider)?;
         let notice = gateway.pay().verify_webhook(headers, body, self.clock.now())?;
         let payment = self.payment(notice.payment_id).await?;
-        if payment.provider != provider || notice.amount != payment.total {
+        let expected = match notice.covers {
+            NoticeAmount::Total => payment.total,
+            NoticeAmount::BeforeFee => payment.amount,
+        };
+        if payment.provider != provider || notice.amount != expected {
             return Err(PaymentsError::AmountMismatch);
         }
         let status = gateway.status().payment_status(payment.id).await?;
@@ -312,6 +317,15 @@ impl Payments {
     /// What the payment's gateway says of it now.
     pub async fn status_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
         Ok(self.gateway(&payment.provider)?.status().payment_status(payment.id).await?)
+    }
+
+    /// Tells the gateway of a payment whose deadline passed, if it wants to be told.
+    pub async fn expire_at_gateway(&self, payment: &Payment) -> Result<(), PaymentsError> {
+        let gateway = self.gateway(&payment.provider)?;
+        if gateway.pay().cancel_on_expiry() {
+            gateway.pay().cancel_payment(payment.id).await?;
+        }
+        Ok(())
     }
 
     /// Tells the payment's gateway to stop taking it; answers the status it ended in there.

@@ -9,6 +9,7 @@ use super::METHOD;
 use super::history::WalletEntry;
 use super::points::PointsRules;
 use crate::db::{Connection, Db};
+use crate::identity::Identity;
 use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
 use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer};
 use crate::money::{Currency, Money};
@@ -82,6 +83,8 @@ pub struct Wallet {
     currency: Currency,
     points: PointsRules,
     payment_ttl: Duration,
+    /// The payer's email, for gateways that need one.
+    identity: Identity,
 }
 
 impl Wallet {
@@ -94,8 +97,9 @@ impl Wallet {
         currency: Currency,
         points: PointsRules,
         payment_ttl: Duration,
+        identity: Identity,
     ) -> Self {
-        Self { db, clock, ledger, payments, currency, points, payment_ttl }
+        Self { db, clock, ledger, payments, currency, points, payment_ttl, identity }
     }
 
     pub fn points_rules(&self) -> PointsRules {
@@ -190,7 +194,8 @@ impl Wallet {
             )
             .await?;
         tx.commit().await?;
-        match self.payments.request(&payment, "Wallet deposit", None).await {
+        let email = self.identity.user(user).await.ok().map(|u| u.email);
+        match self.payments.request(&payment, "Wallet deposit", email.as_deref()).await {
             Ok(requested) => Ok(requested),
             Err(PaymentsError::Gateway(err)) => {
                 tracing::warn!(payment = %payment.id, error = %err, "gateway did not take the deposit");
