@@ -28,6 +28,11 @@ impl Timestamp {
     }
 
     /// Whole seconds since the epoch, as JWT claims want them.
+    /// How long after `earlier` this is; zero when it is not after.
+    pub fn duration_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+
     pub const fn unix_seconds(self) -> i64 {
         self.0.div_euclid(1000)
     }

@@ -295,7 +295,8 @@ impl Checkout {
             ));
         }
         if !from_wallet {
-            self.payments.provider_for(&method, currency)?;
+            // A provider known to be down is refused before anything is held.
+            self.payments.ensure_up(&method, Money::zero(currency))?;
         }
         let physical = lines.iter().any(|l| l.kind == ProductKind::Physical);
         let shipping_address = match (physical, request.shipping_address.clone()) {
@@ -599,6 +600,10 @@ impl Checkout {
                 tracing::warn!(order = %order.id, error = %err, "gateway did not take the payment; releasing the order");
                 self.settle_alone(payment.id, ProviderStatus::Failed).await?;
                 Err(CheckoutError::GatewayUnavailable)
+            }
+            Err(down @ PaymentsError::ProviderDown { .. }) => {
+                self.settle_alone(payment.id, ProviderStatus::Failed).await?;
+                Err(down.into())
             }
             Err(other) => Err(other.into()),
         }

@@ -31,6 +31,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     pool: String,
     state: String,
@@ -41,6 +46,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool_connections: Family<PoolLabels, Gauge>,
+    provider_up: Family<ProviderLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -59,7 +65,13 @@ impl Default for Metrics {
             "Database pool connections by pool and state (idle or in_use)",
             pool_connections.clone(),
         );
-        Self { registry, requests, latency, pool_connections }
+        let provider_up = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "payment_provider_up",
+            "1 while a payment provider's circuit breaker lets calls through on this instance, 0 while it is open",
+            provider_up.clone(),
+        );
+        Self { registry, requests, latency, pool_connections, provider_up }
     }
 }
 
@@ -103,6 +115,14 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         };
         gauge("idle").set(i64::from(idle));
         gauge("in_use").set(i64::from(size.saturating_sub(idle)));
+    }
+    for health in state.payments.provider_health() {
+        let up = health.state != crate::payments::breaker::BreakerState::Open;
+        state
+            .metrics
+            .provider_up
+            .get_or_create(&ProviderLabels { provider: health.provider })
+            .set(i64::from(up));
     }
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry)

@@ -6,6 +6,7 @@
 //! reordered or stale deliveries all converge on the gateway's answer, and every gateway event
 //! id is applied at most once.
 
+pub mod breaker;
 pub mod domain;
 pub mod gateway;
 mod methods;

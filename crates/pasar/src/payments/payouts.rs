@@ -123,14 +123,14 @@ impl Payments {
     pub async fn request_payout(&self, payout: &Payout) -> Result<Payout, PaymentsError> {
         let gateway = self.payout_flow(&payout.provider)?;
         let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
-        let created = payouts
-            .create_payout(&CreatePayout {
-                payout_id: payout.id,
-                amount: payout.amount,
-                destination: payout.destination.clone(),
-                description: format!("Pasar withdrawal {}", payout.reference),
-            })
-            .await?;
+        let request = CreatePayout {
+            payout_id: payout.id,
+            amount: payout.amount,
+            destination: payout.destination.clone(),
+            description: format!("Pasar withdrawal {}", payout.reference),
+        };
+        let created =
+            self.through_breaker(&payout.provider, payout.amount, payouts.create_payout(&request)).await?;
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         payout_store::attach(&mut *tx, payout.id, &created.provider_ref, now).await?;
@@ -226,7 +226,7 @@ impl Payments {
         if payout.provider != provider || notice.amount != payout.amount {
             return Err(PaymentsError::AmountMismatch);
         }
-        let status = payouts.payout_status(payout.id).await?;
+        let status = self.through_breaker(provider, payout.amount, payouts.payout_status(payout.id)).await?;
         Ok((notice, payout, status))
     }
 
@@ -237,7 +237,7 @@ impl Payments {
     ) -> Result<ProviderPayoutStatus, PaymentsError> {
         let gateway = self.payout_flow(&payout.provider)?;
         let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
-        Ok(payouts.payout_status(payout.id).await?)
+        self.through_breaker(&payout.provider, payout.amount, payouts.payout_status(payout.id)).await
     }
 
     /// The gateway named `provider`, if it can pay out.

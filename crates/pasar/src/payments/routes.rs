@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::breaker::ProviderHealth;
 use super::gateway::GatewayError;
 use super::qr;
 use super::service::PaymentsError;
@@ -33,7 +34,8 @@ pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(list_incoming))
         .routes(routes!(payment_methods))
         .routes(routes!(qr_png))
-        .routes(routes!(qr_svg));
+        .routes(routes!(qr_svg))
+        .routes(routes!(provider_health));
     if sandbox_enabled { webhooks.merge(super::sandbox::router()) } else { webhooks }
 }
 
@@ -62,6 +64,13 @@ impl From<PaymentsError> for ApiError {
                 "unsupported_by_provider",
                 format!("this payment method's provider does not offer {flow}"),
             ),
+            PaymentsError::ProviderDown { ref provider, retry_after, ref available } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment_provider_unavailable",
+                message.clone(),
+            )
+            .with_retry_after(retry_after.as_secs().max(1))
+            .with_details(serde_json::json!({ "provider": provider, "available_methods": available })),
             PaymentsError::Gateway(other) => ApiError::unavailable(other),
             PaymentsError::NoHandler(_) | PaymentsError::Settle(_) => ApiError::internal(err),
             PaymentsError::Database(e) => e.into(),
@@ -341,4 +350,20 @@ async fn qr_svg(
     let qris = qris_of(&state, &caller, id).await?;
     let image = qr::svg(&qris).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=600")], image))
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProvidersHealth {
+    data: Vec<ProviderHealth>,
+}
+
+/// Each configured payment provider's circuit breaker on this instance: `closed` (calls go
+/// through), `open` (down: its methods are refused until `open_until`) or `half_open` (the
+/// next call decides).
+#[utoipa::path(
+    get, path = "/v1/admin/payments/providers", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = ProvidersHealth), (status = 403, body = ErrorEnvelope))
+)]
+async fn provider_health(State(state): State<AppState>, _staff: Staff) -> Json<ProvidersHealth> {
+    Json(ProvidersHealth { data: state.payments.provider_health() })
 }

@@ -2,10 +2,13 @@
 //! states, and turn verified webhooks into the gateway's authoritative status.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 
+use super::breaker::{Admission, Breakers, COOL_OFF, ProviderHealth, Transition};
 use super::domain::{Payment, PaymentPurpose, PaymentStatus};
 use super::gateway::{CreatePayment, Gateway, GatewayError, NoticeAmount, ProviderStatus, WebhookNotice};
 use super::methods::MethodRoutes;
@@ -32,6 +35,8 @@ pub enum PaymentsError {
     AmountMismatch,
     #[error("the payment changed meanwhile")]
     Moved,
+    #[error("{provider} is not answering; retry in {} s, or pay with {}", retry_after.as_secs().max(1), available.join(", "))]
+    ProviderDown { provider: String, retry_after: Duration, available: Vec<String> },
     #[error("nothing settles {0} outcomes")]
     NoHandler(&'static str),
     #[error("settling the outcome failed")]
@@ -62,6 +67,7 @@ pub struct Payments {
     pub(super) clock: Clock,
     gateways: Arc<HashMap<&'static str, Arc<dyn Gateway>>>,
     methods: Arc<MethodRoutes>,
+    breakers: Breakers,
     /// Where buyers reach this server (the QR code images of QRIS payments).
     public_url: Arc<str>,
 }
@@ -82,6 +88,7 @@ impl Payments {
             clock,
             gateways: Arc::new(gateways),
             methods: Arc::new(methods),
+            breakers: Breakers::default(),
             public_url: public_url.trim_end_matches('/').into(),
         })
     }
@@ -108,6 +115,93 @@ impl Payments {
             offer.push((method.to_owned(), gateway.name().to_owned(), gateway.fee(method, amount)?));
         }
         Ok(offer)
+    }
+
+    /// Refuses a method whose provider is down now, naming the methods still available.
+    pub fn ensure_up(&self, method: &str, amount: Money) -> Result<(), PaymentsError> {
+        if method == super::WALLET {
+            return Ok(());
+        }
+        let provider = self.provider_for(method, amount.currency)?;
+        match self.breakers.is_open(provider.name(), self.clock.now()) {
+            Some(retry_after) => Err(self.provider_down(provider.name(), retry_after, amount)),
+            None => Ok(()),
+        }
+    }
+
+    fn provider_down(&self, provider: &str, retry_after: Duration, amount: Money) -> PaymentsError {
+        let now = self.clock.now();
+        let available = self
+            .methods_on_offer(amount)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, gateway, _)| self.breakers.is_open(gateway, now).is_none())
+            .map(|(method, ..)| method)
+            .collect();
+        PaymentsError::ProviderDown { provider: provider.to_owned(), retry_after, available }
+    }
+
+    /// Makes a call to `provider` through its circuit breaker: refused at once while the
+    /// provider is down; a failure that means it is down counts towards opening the breaker,
+    /// anything it answers closes it. Outages start and end with an event.
+    pub(super) async fn through_breaker<T>(
+        &self,
+        provider: &str,
+        amount: Money,
+        call: impl Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, PaymentsError> {
+        if let Admission::Refused { retry_after } = self.breakers.admit(provider, self.clock.now()) {
+            return Err(self.provider_down(provider, retry_after, amount));
+        }
+        let result = call.await;
+        let transition = match &result {
+            Err(GatewayError::Unavailable(_)) => self.breakers.failed(provider, self.clock.now()),
+            _ => self.breakers.succeeded(provider),
+        };
+        if let Some(transition) = transition {
+            self.record_outage(provider, transition).await;
+        }
+        Ok(result?)
+    }
+
+    async fn record_outage(&self, provider: &str, transition: Transition) {
+        let now = self.clock.now();
+        let (event_type, level) = match transition {
+            Transition::WentDown => ("payment.provider_down", tracing::Level::ERROR),
+            Transition::CameBack => ("payment.provider_up", tracing::Level::WARN),
+        };
+        if level == tracing::Level::ERROR {
+            tracing::error!(
+                provider,
+                "payment provider is down; its methods are refused for {} s",
+                COOL_OFF.as_secs()
+            );
+        } else {
+            tracing::warn!(provider, "payment provider answers again");
+        }
+        let health = self.breakers.health(&[provider], now);
+        let event = NewEvent {
+            event_type,
+            version: 1,
+            subject_id: provider.to_owned(),
+            actor: events::SYSTEM.to_owned(),
+            payload: serde_json::json!({ "provider": provider, "health": health.first() }),
+        };
+        let recorded = async {
+            let mut tx = self.db.begin().await?;
+            events::record(&mut tx, now, event).await?;
+            tx.commit().await
+        };
+        if let Err(err) = recorded.await {
+            tracing::warn!(provider, error = %err, "could not record the provider's outage event");
+        }
+    }
+
+    /// Every provider's circuit breaker, with the methods it serves.
+    pub fn provider_health(&self) -> Vec<ProviderHealth> {
+        let mut names: Vec<&str> = self.gateways.keys().copied().collect();
+        names.sort_unstable();
+        self.breakers.health(&names, self.clock.now())
     }
 
     /// What the buyer would pay in fees with `method` on `amount` (nothing from the wallet).
@@ -182,17 +276,17 @@ impl Payments {
         payer_email: Option<&str>,
     ) -> Result<Payment, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
-        let created = gateway
-            .pay()
-            .create_payment(&CreatePayment {
-                payment_id: payment.id,
-                method: payment.method.clone(),
-                payer_email: payer_email.map(str::to_owned),
-                amount: payment.amount,
-                total: payment.total,
-                description: description.to_owned(),
-                expires_at: payment.expires_at,
-            })
+        let request = CreatePayment {
+            payment_id: payment.id,
+            method: payment.method.clone(),
+            payer_email: payer_email.map(str::to_owned),
+            amount: payment.amount,
+            total: payment.total,
+            description: description.to_owned(),
+            expires_at: payment.expires_at,
+        };
+        let created = self
+            .through_breaker(&payment.provider, payment.amount, gateway.pay().create_payment(&request))
             .await?;
         // The gateway's deadline when it is earlier: the buyer cannot pay past it.
         let expires_at = created.expires_at.map_or(payment.expires_at, |at| at.min(payment.expires_at));
@@ -310,27 +404,34 @@ impl Payments {
         if payment.provider != provider || notice.amount != expected {
             return Err(PaymentsError::AmountMismatch);
         }
-        let status = gateway.status().payment_status(payment.id).await?;
+        let status = self
+            .through_breaker(provider, payment.amount, gateway.status().payment_status(payment.id))
+            .await?;
         Ok((notice, payment, status))
     }
 
     /// What the payment's gateway says of it now.
     pub async fn status_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
-        Ok(self.gateway(&payment.provider)?.status().payment_status(payment.id).await?)
+        let gateway = self.gateway(&payment.provider)?;
+        self.through_breaker(&payment.provider, payment.amount, gateway.status().payment_status(payment.id))
+            .await
     }
 
     /// Tells the gateway of a payment whose deadline passed, if it wants to be told.
     pub async fn expire_at_gateway(&self, payment: &Payment) -> Result<(), PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
         if gateway.pay().cancel_on_expiry() {
-            gateway.pay().cancel_payment(payment.id).await?;
+            self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment.id))
+                .await?;
         }
         Ok(())
     }
 
     /// Tells the payment's gateway to stop taking it; answers the status it ended in there.
     pub async fn cancel_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
-        Ok(self.gateway(&payment.provider)?.pay().cancel_payment(payment.id).await?)
+        let gateway = self.gateway(&payment.provider)?;
+        self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment.id))
+            .await
     }
 
     /// Asks the payment's gateway to refund `amount` of it; answers the status it is in there.
@@ -341,7 +442,7 @@ impl Payments {
     ) -> Result<ProviderStatus, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
         let refunds = gateway.refunds().ok_or(GatewayError::Unsupported("refunds"))?;
-        Ok(refunds.refund(payment.id, amount).await?)
+        self.through_breaker(&payment.provider, payment.amount, refunds.refund(payment.id, amount)).await
     }
 
     pub async fn due(&self, now: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {

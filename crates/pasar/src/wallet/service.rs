@@ -204,6 +204,12 @@ impl Wallet {
                 tx.commit().await?;
                 Err(WalletError::GatewayUnavailable)
             }
+            Err(down @ PaymentsError::ProviderDown { .. }) => {
+                let mut tx = self.db.begin().await?;
+                self.settle_deposit_in(&mut tx, &payment, ProviderStatus::Failed).await?;
+                tx.commit().await?;
+                Err(down.into())
+            }
             Err(other) => Err(other.into()),
         }
     }
@@ -508,6 +514,13 @@ impl Wallet {
                 self.settle_withdrawal_in(&mut tx, &payout, ProviderPayoutStatus::Failed).await?;
                 tx.commit().await?;
                 Err(WalletError::GatewayUnavailable)
+            }
+            Err(down @ PaymentsError::ProviderDown { .. }) => {
+                let mut tx = self.db.begin().await?;
+                let payout = self.payments.payout_in(&mut tx, payout.id).await?;
+                self.settle_withdrawal_in(&mut tx, &payout, ProviderPayoutStatus::Failed).await?;
+                tx.commit().await?;
+                Err(down.into())
             }
             Err(other) => Err(other.into()),
         }
