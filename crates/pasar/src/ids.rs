@@ -213,3 +213,8 @@ prefixed_id!(
     IncomingWebhookId,
     "whi"
 );
+prefixed_id!(
+    /// Money given back to a buyer for (part of) a payment.
+    RefundId,
+    "rfd"
+);

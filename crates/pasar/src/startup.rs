@@ -46,6 +46,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::inventory::MIGRATIONS,
         crate::payments::MIGRATIONS,
         crate::payments::webhook_log::MIGRATIONS,
+        crate::payments::refunds::MIGRATIONS,
         crate::orders::MIGRATIONS,
         crate::cart::MIGRATIONS,
         crate::checkout::MIGRATIONS,
@@ -65,7 +66,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::inventory::routes::router(state.clone()))
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
-        .merge(crate::orders::routes::router())
+        .merge(crate::orders::routes::router(state.clone()))
         .merge(crate::payments::routes::router(state.sandbox_enabled))
         .merge(crate::wallet::routes::router(state.clone()))
         .merge(crate::events::webhooks::routes::router(state.clone()))

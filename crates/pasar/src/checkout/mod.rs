@@ -23,7 +23,7 @@ mod service;
 pub mod sweeper;
 
 pub use batch::BatchStats;
-pub use service::{Checkout, CheckoutError, CheckoutRequest, ItemRequest, Placed};
+pub use service::{Checkout, CheckoutError, CheckoutRequest, ItemRequest, Placed, RefundRequest, Restock};
 
 use crate::db::Migration;
 

@@ -20,8 +20,8 @@ use crate::orders::{
 };
 use crate::payments::gateway::{GatewayError, ProviderStatus};
 use crate::payments::{
-    NewPayment, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, SettleError, SettleFuture,
-    SettlePayment, Settlement, WALLET,
+    NewPayment, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Refund, RefundDestination,
+    RefundState, RefundStatus, SettleError, SettleFuture, SettlePayment, Settlement, WALLET,
 };
 use crate::time::{Clock, Timestamp};
 use crate::wallet::{Wallet, WalletError};
@@ -954,41 +954,144 @@ impl Checkout {
         Ok(self.orders.order(order_id).await?)
     }
 
-    /// An admin cancels a paid order: the gateway refunds, then the order is refunded and its
+    /// An admin cancels a paid order: what is left of its payment is refunded and all its
     /// physical stock put back.
     pub async fn refund_paid(&self, order_id: OrderId, actor: &str) -> Result<Order, CheckoutError> {
-        let payments = self.payments.for_reference(&order_id.to_string()).await?;
-        let Some(payment) = payments.iter().find(|p| p.status == PaymentStatus::Succeeded) else {
-            let order = self.orders.order(order_id).await?;
-            if matches!(order.status, OrderStatus::Paid | OrderStatus::Processing) {
-                return Err(CheckoutError::Invalid("the order has no successful payment to refund".into()));
-            }
-            return Err(CheckoutError::Changed(order.status));
-        };
-        let outcome = if payment.provider == WALLET {
-            ProviderStatus::Refunded
-        } else {
-            self.payments.refund_at_gateway(payment, payment.total).await.map_err(|err| match err {
-                PaymentsError::Gateway(GatewayError::Unsupported(_)) => {
-                    CheckoutError::Invalid("this payment's provider cannot refund it".into())
-                }
-                _ => CheckoutError::GatewayUnavailable,
-            })?
-        };
-        if outcome != ProviderStatus::Refunded {
-            return Err(CheckoutError::Invalid("the gateway did not refund the payment".into()));
+        let request =
+            RefundRequest { amount: None, reason: "order cancelled".into(), restock: Restock::Everything };
+        match self.refund(order_id, request, actor).await {
+            Ok((_, order)) => Ok(order),
+            // Another request is refunding it, or has: only that one may say it cancelled it.
+            Err(CheckoutError::Payments(
+                PaymentsError::RefundTooLarge { .. } | PaymentsError::NotRefundable(_),
+            )) => Err(CheckoutError::Changed(self.orders.order(order_id).await?.status)),
+            Err(other) => Err(other),
         }
+    }
+
+    /// Gives back (part of) a paid order's payment: to where it came from, or to the buyer's
+    /// wallet for wallet payments and methods the provider cannot refund (a konbini slip).
+    /// Refunds never add up to more than was paid, also when requested at once: each is
+    /// written pending under a lock on the payment before the provider is asked, and the
+    /// provider's answer decides. The order becomes `partially_refunded` or `refunded`, with
+    /// the reason in its timeline; the lines asked for are put back in stock.
+    pub async fn refund(
+        &self,
+        order_id: OrderId,
+        request: RefundRequest,
+        actor: &str,
+    ) -> Result<(Refund, Order), CheckoutError> {
+        let order = self.orders.order(order_id).await?;
+        let payments = self.payments.for_reference(&order_id.to_string()).await?;
+        let Some(payment) = payments.into_iter().find(|p| p.status == PaymentStatus::Succeeded) else {
+            return Err(CheckoutError::Payments(PaymentsError::NotRefundable(format!(
+                "the order is {}: it has no paid payment left to refund",
+                order.status
+            ))));
+        };
+        let destination =
+            if payment.method == WALLET { RefundDestination::Wallet } else { RefundDestination::Source };
         let mut tx = self.db.begin().await?;
-        let fresh = self.payments.payment_in(&mut tx, payment.id).await?;
-        if !self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await? {
-            // Only the request that moved the payment may say it cancelled the order.
-            drop(tx);
+        let lines: Vec<(VariantId, i64)> = match request.restock {
+            Restock::Lines(lines) => lines,
+            Restock::Everything => {
+                let restocked = self.inventory.restocked(&mut tx, &order_id.to_string()).await?;
+                order
+                    .lines
+                    .iter()
+                    .filter(|l| l.kind == ProductKind::Physical)
+                    .map(|l| (l.variant_id, l.quantity - restocked.get(&l.variant_id).copied().unwrap_or(0)))
+                    .filter(|(_, quantity)| *quantity > 0)
+                    .collect()
+            }
+        };
+        // What comes back is checked before any money moves.
+        self.inventory.check_restock(&mut tx, &order_id.to_string(), &lines).await?;
+        let amount = match request.amount {
+            Some(amount) => amount,
+            None => {
+                let refunds = self.payments.refunds_in(&mut tx, payment.id).await?;
+                Money::new(
+                    crate::payments::refunds::refundable(payment.amount, &refunds),
+                    payment.amount.currency,
+                )
+            }
+        };
+        let refund = self
+            .payments
+            .begin_refund(&mut tx, payment.id, amount, destination, &request.reason, actor)
+            .await?;
+        tx.commit().await?;
+
+        let destination = match destination {
+            RefundDestination::Wallet => RefundDestination::Wallet,
+            RefundDestination::Source => match self.payments.refund_at_provider(&payment, &refund).await {
+                // A refund the provider accepted is the provider's to send; Pasar's books show it gone.
+                Ok(RefundStatus::Succeeded | RefundStatus::Pending) => RefundDestination::Source,
+                Err(PaymentsError::Gateway(GatewayError::Unsupported(_))) => RefundDestination::Wallet,
+                Ok(RefundStatus::Failed) => {
+                    self.fail_refund(&refund).await?;
+                    return Err(CheckoutError::Invalid("the payment provider refused the refund".into()));
+                }
+                Err(err) => {
+                    self.fail_refund(&refund).await?;
+                    return Err(err.into());
+                }
+            },
+        };
+
+        let mut tx = self.db.begin().await?;
+        if !self.payments.finish_refund(&mut tx, &refund, RefundState::Succeeded, destination).await? {
             return Err(CheckoutError::Changed(self.orders.order(order_id).await?.status));
         }
-        self.refund_order(&mut tx, &fresh, order_id, Mover::Staff, actor).await?;
+        self.wallet.post_refund_part(&mut tx, &payment, &refund, destination).await?;
+        let refunds = self.payments.refunds_in(&mut tx, payment.id).await?;
+        let whole = crate::payments::refunds::refundable(payment.amount, &refunds) == 0;
+        let to = if whole { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+        let note = format!(
+            "{} refunded to the {}: {}",
+            refund.amount,
+            match destination {
+                RefundDestination::Source => "payment method",
+                RefundDestination::Wallet => "wallet",
+            },
+            request.reason
+        );
+        self.orders.transition(&mut tx, order_id, to, Mover::Staff, actor, Some(&note)).await?;
+        if whole {
+            let fresh = self.payments.payment_in(&mut tx, payment.id).await?;
+            self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await?;
+        }
+        self.inventory.restock_lines(&mut tx, &order_id.to_string(), &lines, actor).await?;
         tx.commit().await?;
-        Ok(self.orders.order(order_id).await?)
+        let refund = Refund { status: RefundState::Succeeded, destination, ..refund };
+        Ok((refund, self.orders.order(order_id).await?))
     }
+
+    async fn fail_refund(&self, refund: &Refund) -> Result<(), CheckoutError> {
+        let mut tx = self.db.begin().await?;
+        self.payments.finish_refund(&mut tx, refund, RefundState::Failed, refund.destination).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What to put back in stock with a refund.
+#[derive(Clone, Debug)]
+pub enum Restock {
+    /// (variant, quantity) pairs, each at most what the order bought less what is back.
+    Lines(Vec<(VariantId, i64)>),
+    /// Every physical line, whatever is not back yet.
+    Everything,
+}
+
+/// An admin's refund of a paid order.
+#[derive(Clone, Debug)]
+pub struct RefundRequest {
+    /// None refunds whatever is left.
+    pub amount: Option<Money>,
+    pub reason: String,
+    pub restock: Restock,
 }
 
 async fn set_step_in(conn: &mut Connection, order: OrderId, step: Step, now: i64) -> Result<(), sqlx::Error> {

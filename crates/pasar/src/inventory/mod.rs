@@ -83,4 +83,10 @@ pub static MIGRATIONS: &[Migration] = &[
           CREATE UNIQUE INDEX digital_items_digest ON digital_items (variant_id, digest);",
         postgres: None,
     },
+    Migration {
+        version: 2026120106,
+        name: "inventory: movements by what they refer to (an order's restocks)",
+        sql: "CREATE INDEX stock_movements_reference ON stock_movements (reference, kind);",
+        postgres: None,
+    },
 ];

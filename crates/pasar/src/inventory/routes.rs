@@ -35,6 +35,9 @@ impl From<InventoryError> for ApiError {
                 .with_details(serde_json::json!({ "variant_id": variant_id })),
             InventoryError::BelowReserved => ApiError::conflict("stock_below_reserved", err.to_string()),
             InventoryError::DigitalStockIsItems => ApiError::conflict("digital_stock", err.to_string()),
+            InventoryError::CannotRestock(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_restock", err.to_string())
+            }
             InventoryError::Database(e) => e.into(),
             InventoryError::Internal(e) => ApiError::internal(e),
         }

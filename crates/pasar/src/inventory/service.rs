@@ -24,6 +24,8 @@ pub enum InventoryError {
     BelowReserved,
     #[error("a digital variant's stock is its items; add items instead of adjusting")]
     DigitalStockIsItems,
+    #[error("{0}")]
+    CannotRestock(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -524,6 +526,83 @@ impl Inventory {
                 delta: reservation.quantity,
                 kind: MovementKind::Restock,
                 reason: "paid order cancelled",
+                reference: Some(holder),
+                actor,
+                on_hand_after: after.on_hand,
+            };
+            record_movement(&mut *conn, &movement, &before, &after, now).await?;
+        }
+        Ok(())
+    }
+
+    /// What was put back of `holder`'s (an order's) purchase so far, by variant.
+    pub async fn restocked(
+        &self,
+        conn: &mut Connection,
+        holder: &str,
+    ) -> Result<std::collections::HashMap<VariantId, i64>, InventoryError> {
+        Ok(store::restocked_of(conn, holder, MovementKind::Restock.as_str()).await?)
+    }
+
+    /// Checks that `lines` of (variant, quantity) can be put back for `holder` (an order):
+    /// each at most what the order took of it less what was put back before, and none digital
+    /// (a delivered key stays with its buyer).
+    pub async fn check_restock(
+        &self,
+        conn: &mut Connection,
+        holder: &str,
+        lines: &[(VariantId, i64)],
+    ) -> Result<(), InventoryError> {
+        let reservations = store::reservations_of(&mut *conn, holder).await?;
+        let put_back = store::restocked_of(&mut *conn, holder, MovementKind::Restock.as_str()).await?;
+        let mut asked: std::collections::HashMap<VariantId, i64> = std::collections::HashMap::new();
+        for &(variant, quantity) in lines {
+            *asked.entry(variant).or_default() += quantity.max(0);
+        }
+        for &(variant, quantity) in lines {
+            let bought: i64 = reservations
+                .iter()
+                .filter(|r| r.variant_id == variant && r.status == ReservationStatus::Committed)
+                .map(|r| r.quantity)
+                .sum();
+            let back = put_back.get(&variant).copied().unwrap_or(0);
+            if quantity <= 0 || asked[&variant] > bought - back {
+                return Err(InventoryError::CannotRestock(format!(
+                    "{variant}: {} cannot be put back (the order took {bought}, {back} already back)",
+                    asked[&variant]
+                )));
+            }
+            let level = store::level(&mut *conn, variant).await?.ok_or(InventoryError::BelowReserved)?;
+            if level.is_digital {
+                return Err(InventoryError::CannotRestock(format!(
+                    "{variant} is digital: its keys are not put back"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts back part of what `holder` (an order) bought, as [`Inventory::check_restock`]
+    /// allows.
+    pub async fn restock_lines(
+        &self,
+        conn: &mut Connection,
+        holder: &str,
+        lines: &[(VariantId, i64)],
+        actor: &str,
+    ) -> Result<(), InventoryError> {
+        self.check_restock(&mut *conn, holder, lines).await?;
+        let now = self.clock.now();
+        for &(variant, quantity) in lines {
+            let before = store::level(&mut *conn, variant).await?.ok_or(InventoryError::BelowReserved)?;
+            let after = store::change_on_hand(&mut *conn, variant, quantity, now)
+                .await?
+                .ok_or(InventoryError::BelowReserved)?;
+            let movement = NewMovement {
+                variant,
+                delta: quantity,
+                kind: MovementKind::Restock,
+                reason: "refunded",
                 reference: Some(holder),
                 actor,
                 on_hand_after: after.on_hand,

@@ -558,3 +558,20 @@ pub async fn insert_movements(
     .await
     .map(|_| ())
 }
+
+/// Units put back per variant by movements of `kind` referring to `holder`.
+pub async fn restocked_of(
+    conn: &mut Connection,
+    holder: &str,
+    kind: &str,
+) -> Result<std::collections::HashMap<VariantId, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT variant_id, CAST(SUM(delta) AS BIGINT) AS units FROM stock_movements
+         WHERE reference = $1 AND kind = $2 GROUP BY variant_id",
+    )
+    .bind(holder)
+    .bind(kind)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|row| Ok((parse_text(row, "variant_id")?, row.try_get("units")?))).collect()
+}

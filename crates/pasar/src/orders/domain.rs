@@ -17,11 +17,13 @@ pub enum OrderStatus {
     Completed,
     Cancelled,
     Expired,
+    /// Part of the payment was given back; the order goes on (or was already done).
+    PartiallyRefunded,
     Refunded,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 9] = [
+    pub const ALL: [OrderStatus; 10] = [
         Self::PendingPayment,
         Self::Paid,
         Self::Processing,
@@ -30,6 +32,7 @@ impl OrderStatus {
         Self::Completed,
         Self::Cancelled,
         Self::Expired,
+        Self::PartiallyRefunded,
         Self::Refunded,
     ];
 
@@ -43,6 +46,7 @@ impl OrderStatus {
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::PartiallyRefunded => "partially_refunded",
             Self::Refunded => "refunded",
         }
     }
@@ -94,6 +98,12 @@ pub fn check_transition(from: OrderStatus, to: OrderStatus, mover: Mover) -> Res
         (Paid, Processing) => &[Staff],
         (Processing, Shipped) => &[Staff],
         (Paid | Processing, Refunded) => &[Staff, System],
+        // An admin's refund, whole or in part, of an order that was paid (returns come after
+        // delivery too); each further part is a step of its own in the timeline.
+        (
+            Paid | Processing | Shipped | Delivered | Completed | PartiallyRefunded,
+            PartiallyRefunded | Refunded,
+        ) => &[Staff],
         (Shipped, Delivered) => &[Staff],
         (Delivered, Completed) => &[Staff, System],
         _ => &[],
@@ -131,7 +141,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn any_status() -> impl Strategy<Value = OrderStatus> {
-        (0usize..9).prop_map(|i| OrderStatus::ALL[i])
+        (0usize..OrderStatus::ALL.len()).prop_map(|i| OrderStatus::ALL[i])
     }
 
     fn any_mover() -> impl Strategy<Value = Mover> {
@@ -146,7 +156,9 @@ mod tests {
             OrderStatus::Processing => 2,
             OrderStatus::Shipped => 3,
             OrderStatus::Delivered => 4,
-            OrderStatus::Completed | OrderStatus::Refunded | OrderStatus::Cancelled => 5,
+            OrderStatus::Completed | OrderStatus::Cancelled => 5,
+            OrderStatus::PartiallyRefunded => 6,
+            OrderStatus::Refunded => 7,
             OrderStatus::Expired => 1,
         }
     }
@@ -175,15 +187,20 @@ mod tests {
         fn orders_never_move_backwards(from in any_status(), to in any_status(), mover in any_mover()) {
             if check_transition(from, to, mover).is_ok() {
                 let revived = matches!(from, OrderStatus::Expired | OrderStatus::Cancelled) && to == OrderStatus::Paid;
-                prop_assert!(rank(to) > rank(from) || revived);
+                let another_part = from == OrderStatus::PartiallyRefunded && to == from;
+                prop_assert!(rank(to) > rank(from) || revived || another_part);
             }
         }
 
         #[test]
-        fn terminal_orders_stay_terminal_except_a_late_payment(from in any_status(), to in any_status(), mover in any_mover()) {
+        fn terminal_orders_stay_terminal_except_a_late_payment_or_a_refund(from in any_status(), to in any_status(), mover in any_mover()) {
             if from.is_terminal() && check_transition(from, to, mover).is_ok() {
-                prop_assert!(matches!(from, OrderStatus::Expired | OrderStatus::Cancelled));
-                prop_assert_eq!((to, mover), (OrderStatus::Paid, Mover::System));
+                let late_payment = matches!(from, OrderStatus::Expired | OrderStatus::Cancelled)
+                    && (to, mover) == (OrderStatus::Paid, Mover::System);
+                let refund_of_completed = from == OrderStatus::Completed
+                    && matches!(to, OrderStatus::PartiallyRefunded | OrderStatus::Refunded)
+                    && mover == Mover::Staff;
+                prop_assert!(late_payment || refund_of_completed, "{from} -> {to} by {mover:?}");
             }
         }
 

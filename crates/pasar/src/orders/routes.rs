@@ -2,6 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -10,18 +12,25 @@ use utoipa_axum::routes;
 use super::domain::OrderStatus;
 use super::service::{Order, OrderFilter, OrdersError};
 use crate::checkout::CheckoutError;
+use crate::checkout::{RefundRequest, Restock};
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::idempotency::{self, Callers};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
 use crate::identity::domain::Text;
+use crate::ids::VariantId;
 use crate::ids::{OrderId, UserId};
+use crate::money::Money;
 use crate::orders::Mover;
-use crate::payments::Payment;
+use crate::payments::{Payment, Refund};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    let refunds = OpenApiRouter::new()
+        .routes(routes!(refund_order))
+        .route_layer(middleware::from_fn_with_state((state, Callers::Staff), idempotency::idempotent));
     OpenApiRouter::new()
         .routes(routes!(my_orders))
         .routes(routes!(my_order))
@@ -30,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(any_order))
         .routes(routes!(advance_order))
         .routes(routes!(cancel_order))
+        .merge(refunds)
 }
 
 impl From<OrdersError> for ApiError {
@@ -53,6 +63,8 @@ pub struct OrderView {
     #[serde(flatten)]
     order: Order,
     payments: Vec<Payment>,
+    /// Money given back, whole or in part.
+    refunds: Vec<Refund>,
 }
 
 async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> {
@@ -62,7 +74,11 @@ async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> 
         }
     }
     let payments = state.payments.for_reference(&order.id.to_string()).await?;
-    Ok(OrderView { order, payments })
+    let mut refunds = Vec::new();
+    for payment in &payments {
+        refunds.extend(state.payments.refunds(payment.id).await?);
+    }
+    Ok(OrderView { order, payments, refunds })
 }
 
 /// The caller's order, or a 404 for anyone else's.
@@ -289,4 +305,64 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Database(e) => e.into(),
         }
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RestockLine {
+    variant_id: VariantId,
+    #[schema(minimum = 1)]
+    quantity: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OrderRefundRequest)]
+struct RefundBody {
+    /// How much to give back; absent gives back all that is left. Never more than was paid
+    /// (the fee excluded), whatever refunds came before or run at the same time.
+    amount: Option<Money>,
+    reason: Text<200>,
+    /// Lines to put back in stock (physical goods that came back).
+    #[serde(default)]
+    restock: Vec<RestockLine>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Refunded {
+    refund: Refund,
+    order: OrderView,
+}
+
+/// Give back (part of) a paid order's payment: to the card or account it came from, or to the
+/// buyer's wallet for wallet payments and methods that cannot refund (konbini). The order becomes
+/// `partially_refunded` or `refunded` with the reason in its timeline, and `refund.completed` is
+/// emitted. Send an `Idempotency-Key`: a retry refunds once.
+#[utoipa::path(
+    post, path = "/v1/admin/orders/{id}/refunds", tag = "orders", security(("bearer" = [])),
+    params(("id" = OrderId, Path)), request_body = RefundBody,
+    responses(
+        (status = 201, body = Refunded),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "not_refundable, refund_exceeds_payment", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+        (status = 503, description = "the provider could not be asked; nothing was refunded", body = ErrorEnvelope),
+    )
+)]
+async fn refund_order(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<RefundBody>,
+) -> ApiResult<(StatusCode, Json<Refunded>)> {
+    if let Some(position) = body.restock.iter().position(|l| l.quantity < 1) {
+        return Err(ApiError::field(format!("restock[{position}].quantity"), "must be at least 1"));
+    }
+    let request = RefundRequest {
+        amount: body.amount,
+        reason: body.reason.as_str().to_owned(),
+        restock: Restock::Lines(body.restock.iter().map(|l| (l.variant_id, l.quantity)).collect()),
+    };
+    let (refund, order) = state.checkout.refund(id, request, &admin.user.to_string()).await?;
+    Ok((StatusCode::CREATED, Json(Refunded { refund, order: order_view(&state, order).await? })))
 }

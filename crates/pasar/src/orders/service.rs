@@ -120,6 +120,7 @@ fn event_for(to: OrderStatus) -> &'static str {
         OrderStatus::Completed => "order.completed",
         OrderStatus::Cancelled => "order.cancelled",
         OrderStatus::Expired => "order.expired",
+        OrderStatus::PartiallyRefunded => "order.partially_refunded",
         OrderStatus::Refunded => "order.refunded",
     }
 }

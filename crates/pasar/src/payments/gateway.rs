@@ -7,8 +7,9 @@ use std::pin::Pin;
 
 use axum::http::HeaderMap;
 
+use super::domain::Payment;
 use super::domain::PayoutDestination;
-use crate::ids::{PaymentId, PayoutId};
+use crate::ids::{PaymentId, PayoutId, RefundId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::time::Timestamp;
 
@@ -187,9 +188,24 @@ pub trait Status: Send + Sync {
     fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
 }
 
-/// The refund flow.
+/// Where a refund stands at the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefundStatus {
+    Succeeded,
+    /// Accepted, not sent yet.
+    Pending,
+    Failed,
+}
+
+/// The refund flow: send (part of) a payment back. `refund_id` is Pasar's, unique per refund,
+/// and the idempotency key at the provider.
 pub trait Refunds: Send + Sync {
-    fn refund<'a>(&'a self, payment_id: PaymentId, amount: Money) -> GatewayFuture<'a, ProviderStatus>;
+    fn refund<'a>(
+        &'a self,
+        payment: &'a Payment,
+        refund_id: RefundId,
+        amount: Money,
+    ) -> GatewayFuture<'a, RefundStatus>;
 }
 
 /// The payout flow: send money to a bank account, ask about it, read its webhooks.

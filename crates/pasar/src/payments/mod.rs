@@ -15,6 +15,7 @@ pub mod payouts;
 pub mod providers;
 pub mod qr;
 pub mod reconciliation;
+pub mod refunds;
 pub mod routes;
 pub mod sandbox;
 mod service;
@@ -25,11 +26,12 @@ pub mod webhook_log;
 pub use domain::{FeeRule, MaskedDestination, Payment, PaymentPurpose, PaymentStatus, PayoutDestination};
 pub use gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, MethodOffer,
-    NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds, Status,
-    WebhookNotice,
+    NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, RefundStatus, Refunds,
+    Status, WebhookNotice,
 };
 pub use payouts::{NewPayout, Payout, PayoutStatus};
 pub use reconciliation::Reconciler;
+pub use refunds::{Refund, RefundDestination, RefundState};
 pub use service::{NewPayment, Payments, PaymentsError};
 pub use settlement::{
     GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, Settlement, Settlements,

@@ -71,6 +71,9 @@ impl From<PaymentsError> for ApiError {
             )
             .with_retry_after(retry_after.as_secs().max(1))
             .with_details(serde_json::json!({ "provider": provider, "available_methods": available })),
+            PaymentsError::NotRefundable(_) => ApiError::conflict("not_refundable", message),
+            PaymentsError::RefundTooLarge { left } => ApiError::conflict("refund_exceeds_payment", message)
+                .with_details(serde_json::json!({ "refundable": left })),
             PaymentsError::Gateway(other) => ApiError::unavailable(other),
             PaymentsError::NoHandler(_) | PaymentsError::Settle(_) => ApiError::internal(err),
             PaymentsError::Database(e) => e.into(),

@@ -28,15 +28,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::domain::FeeRule;
+use super::domain::Payment;
 use super::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    MethodOffer, NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, Refunds,
-    Status, WebhookNotice,
+    MethodOffer, NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus,
+    RefundStatus, Refunds, Status, WebhookNotice,
 };
 use crate::db::Db;
 use crate::http::AppState;
 use crate::http::extract::ApiPath;
-use crate::ids::{PaymentId, PayoutId};
+use crate::ids::{PaymentId, PayoutId, RefundId};
 use crate::money::{Currency, Money};
 use crate::time::{Clock, Timestamp};
 
@@ -442,10 +443,47 @@ impl Status for SandboxGateway {
 }
 
 impl Refunds for SandboxGateway {
-    fn refund<'a>(&'a self, payment_id: PaymentId, _amount: Money) -> GatewayFuture<'a, ProviderStatus> {
+    /// Refunds in part or whole, each refund id once; the charge reads `refunded` when all of
+    /// what was owed has gone back.
+    fn refund<'a>(
+        &'a self,
+        payment: &'a Payment,
+        refund_id: RefundId,
+        amount: Money,
+    ) -> GatewayFuture<'a, RefundStatus> {
         Box::pin(async move {
-            self.move_charge(payment_id, "succeeded", "refunded", false).await?;
-            self.payment_status(payment_id).await
+            let (status, ..) =
+                self.status_of(payment.id).await?.ok_or(GatewayError::Refused("no such charge".into()))?;
+            if status != "succeeded" && status != "refunded" {
+                return Ok(RefundStatus::Failed);
+            }
+            let mut tx = self.db.begin().await.map_err(unavailable)?;
+            sqlx::query(
+                "INSERT INTO sandbox_refunds (refund_id, payment_id, amount, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (refund_id) DO NOTHING",
+            )
+            .bind(refund_id.to_string())
+            .bind(payment.id.to_string())
+            .bind(amount.amount)
+            .bind(self.clock.now().millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            let refunded: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM sandbox_refunds WHERE payment_id = $1",
+            )
+            .bind(payment.id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            if refunded > payment.amount.amount {
+                return Ok(RefundStatus::Failed);
+            }
+            tx.commit().await.map_err(unavailable)?;
+            if refunded == payment.amount.amount {
+                self.move_charge(payment.id, "succeeded", "refunded", false).await?;
+            }
+            Ok(RefundStatus::Succeeded)
         })
     }
 }

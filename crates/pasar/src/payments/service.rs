@@ -37,6 +37,10 @@ pub enum PaymentsError {
     Moved,
     #[error("{provider} is not answering; retry in {} s, or pay with {}", retry_after.as_secs().max(1), available.join(", "))]
     ProviderDown { provider: String, retry_after: Duration, available: Vec<String> },
+    #[error("{0}")]
+    NotRefundable(String),
+    #[error("that is more than is left to refund ({left})")]
+    RefundTooLarge { left: Money },
     #[error("nothing settles {0} outcomes")]
     NoHandler(&'static str),
     #[error("settling the outcome failed")]
@@ -434,17 +438,6 @@ impl Payments {
             .await
     }
 
-    /// Asks the payment's gateway to refund `amount` of it; answers the status it is in there.
-    pub async fn refund_at_gateway(
-        &self,
-        payment: &Payment,
-        amount: Money,
-    ) -> Result<ProviderStatus, PaymentsError> {
-        let gateway = self.gateway(&payment.provider)?;
-        let refunds = gateway.refunds().ok_or(GatewayError::Unsupported("refunds"))?;
-        self.through_breaker(&payment.provider, payment.amount, refunds.refund(payment.id, amount)).await
-    }
-
     pub async fn due(&self, now: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {
         Ok(store::due(self.db.reader(), now, limit).await?)
     }
@@ -474,7 +467,7 @@ fn moved_event(payment: &Payment, to: PaymentStatus, actor: &str) -> NewEvent<se
         PaymentStatus::Failed => "payment.failed",
         PaymentStatus::Expired => "payment.expired",
         PaymentStatus::Cancelled => "payment.cancelled",
-        PaymentStatus::Refunded => "refund.completed",
+        PaymentStatus::Refunded => "payment.refunded",
         PaymentStatus::Pending => "payment.pending",
     };
     NewEvent {

@@ -17,8 +17,8 @@ use crate::orders::Order;
 use crate::payments::gateway::ProviderStatus;
 use crate::payments::{
     NewPayment, NewPayout, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Payout,
-    PayoutDestination, PayoutStatus, ProviderPayoutStatus, SettleError, SettleFuture, SettlePayment,
-    SettlePayout, Settlement,
+    PayoutDestination, PayoutStatus, ProviderPayoutStatus, Refund, RefundDestination, SettleError,
+    SettleFuture, SettlePayment, SettlePayout, Settlement,
 };
 use crate::time::Clock;
 
@@ -378,6 +378,42 @@ impl Wallet {
                     debit: AccountRef::revenue(payment.amount.currency),
                     credit: back_to,
                     amount: payment.amount.amount,
+                    kind: "refund",
+                    reference: Some(payment.reference.clone()),
+                    pending_timeout: None,
+                    actor: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Posts one refund of (part of) a sale: out of revenue, back to the gateway's clearing
+    /// account (the provider sends it on) or into the buyer's wallet.
+    pub async fn post_refund_part(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        refund: &Refund,
+        destination: RefundDestination,
+    ) -> Result<(), WalletError> {
+        let back_to = match destination {
+            RefundDestination::Wallet => {
+                let buyer: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
+                AccountRef::wallet(buyer, refund.amount.currency)
+            }
+            RefundDestination::Source => {
+                AccountRef::gateway_clearing(&payment.provider, refund.amount.currency)
+            }
+        };
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("refund:{}", refund.id),
+                    debit: AccountRef::revenue(refund.amount.currency),
+                    credit: back_to,
+                    amount: refund.amount.amount,
                     kind: "refund",
                     reference: Some(payment.reference.clone()),
                     pending_timeout: None,

@@ -21,5 +21,6 @@ mod inventory;
 mod ledger;
 mod ops;
 mod payouts;
+mod refunds;
 mod wallet;
 mod webhooks;
