@@ -38,3 +38,19 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains("pasar_http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains("pasar_db_pool_connections"), "{text}");
 }
+
+#[tokio::test]
+async fn the_root_is_a_page_that_points_at_the_docs_and_the_catalog() {
+    let app = spawn_app().await;
+    let response = app.get("/", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = response.text().await.unwrap();
+    for link in ["href=\"/docs\"", "href=\"/openapi.json\"", "href=\"/v1/products\""] {
+        assert!(page.contains(link), "the page links {link}");
+    }
+    for linked in ["/docs/", "/openapi.json", "/v1/products"] {
+        assert_eq!(app.get(linked, None).await.status(), StatusCode::OK, "{linked} answers");
+    }
+}
