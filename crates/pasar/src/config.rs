@@ -323,7 +323,8 @@ fn socket_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<S
     if let Ok(addr) = text.parse() {
         return Ok(addr);
     }
-    let invalid = |why: String| serde::de::Error::custom(format!("{text:?} is not a host:port to listen on: {why}"));
+    let invalid =
+        |why: String| serde::de::Error::custom(format!("{text:?} is not a host:port to listen on: {why}"));
     let addrs: Vec<SocketAddr> = text.to_socket_addrs().map_err(|e| invalid(e.to_string()))?.collect();
     addrs
         .iter()

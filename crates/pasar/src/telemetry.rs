@@ -9,8 +9,7 @@ use crate::config::LogFormat;
 
 pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
     let directives = filter_directives(level);
-    let filter =
-        EnvFilter::try_new(&directives).map_err(|e| anyhow::anyhow!("log level {level:?}: {e}"))?;
+    let filter = EnvFilter::try_new(&directives).map_err(|e| anyhow::anyhow!("log level {level:?}: {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let installed = match resolve(format, std::io::stderr().is_terminal()) {
         LogFormat::Pretty => builder.compact().try_init(),

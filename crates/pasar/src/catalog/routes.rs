@@ -226,7 +226,8 @@ async fn named_in(
 ) -> Result<ProductFilter, CatalogError> {
     if let Some(category) = category {
         let id = state.catalog.category_named(category).await?;
-        filter.category = Some(id.ok_or_else(|| Refused::new("category", "no category has this id or slug"))?);
+        filter.category =
+            Some(id.ok_or_else(|| Refused::new("category", "no category has this id or slug"))?);
     }
     if let Some(brand) = brand {
         let id = state.catalog.brand_named(brand).await?;
@@ -614,7 +615,8 @@ struct BrandList {
 async fn list_brands(State(state): State<AppState>) -> ApiResult<Response> {
     cached(&state, "brands".into(), async {
         Ok::<_, CatalogError>(BrandList { data: state.catalog.brands().await? })
-    }).await
+    })
+    .await
 }
 
 /// Every brand, by name.

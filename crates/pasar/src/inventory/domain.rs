@@ -191,7 +191,9 @@ mod tests {
     #[test]
     fn shoppers_see_out_of_stock_at_zero_low_stock_below_the_threshold_and_in_stock_otherwise() {
         let v = VariantId::new();
-        let status = |on_hand, reserved, threshold| StockLevel::new(v, on_hand, reserved, threshold, false).availability();
+        let status = |on_hand, reserved, threshold| {
+            StockLevel::new(v, on_hand, reserved, threshold, false).availability()
+        };
         assert_eq!(status(0, 0, 5), Availability { status: StockStatus::OutOfStock, available: 0 });
         assert_eq!(status(3, 3, 0), Availability { status: StockStatus::OutOfStock, available: 0 });
         assert_eq!(status(10, 6, 5), Availability { status: StockStatus::LowStock, available: 4 });

@@ -63,7 +63,10 @@ impl Inventory {
 
     /// The levels of many variants in one read (a variant never stocked is at zero), for
     /// showing availability; a checkout's own reads and guarded updates are what decide a sale.
-    pub async fn levels(&self, variants: &[VariantId]) -> Result<HashMap<VariantId, StockLevel>, InventoryError> {
+    pub async fn levels(
+        &self,
+        variants: &[VariantId],
+    ) -> Result<HashMap<VariantId, StockLevel>, InventoryError> {
         if variants.is_empty() {
             return Ok(HashMap::new());
         }

@@ -487,8 +487,12 @@ async fn listings_take_a_category_or_brand_by_its_slug_as_well_as_its_id() {
     assert_eq!(in_fashion, ["Kaos", "Scarf"], "a slug includes the categories below it too");
     assert_eq!(names(&public_list(&app, "?brand=nusantara-wear").await), ["Kaos"]);
     assert_eq!(names(&public_list(&app, &format!("?brand={wear}")).await), ["Kaos"]);
-    let staff: Value =
-        app.get("/v1/admin/products?category=t-shirts&brand=nusantara-wear", Some(&token)).await.json().await.unwrap();
+    let staff: Value = app
+        .get("/v1/admin/products?category=t-shirts&brand=nusantara-wear", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(names(&staff), ["Kaos"]);
 
     let envelope = assert_error(
@@ -509,7 +513,11 @@ async fn shoppers_see_what_each_variant_has_left_and_a_sale_shows_within_the_cac
     app.stock(&admin, &physical[0], 10).await;
     app.stock(&admin, &physical[1], 2).await;
     let threshold = app
-        .put(&format!("/v1/admin/variants/{}/stock/threshold", physical[1]), Some(token), &json!({"low_stock_threshold": 5}))
+        .put(
+            &format!("/v1/admin/variants/{}/stock/threshold", physical[1]),
+            Some(token),
+            &json!({"low_stock_threshold": 5}),
+        )
         .await;
     assert_eq!(threshold.status(), StatusCode::OK);
     let digital = app.product(&admin, "digital", &[49_000]).await;
@@ -529,7 +537,11 @@ async fn shoppers_see_what_each_variant_has_left_and_a_sale_shows_within_the_cac
             .iter()
             .map(|v| {
                 let a = &v["availability"];
-                (v["id"].as_str().unwrap().to_owned(), a["status"].as_str().unwrap().to_owned(), a["available"].as_i64().unwrap())
+                (
+                    v["id"].as_str().unwrap().to_owned(),
+                    a["status"].as_str().unwrap().to_owned(),
+                    a["available"].as_i64().unwrap(),
+                )
             })
             .collect()
     };
@@ -545,7 +557,12 @@ async fn shoppers_see_what_each_variant_has_left_and_a_sale_shows_within_the_cac
                 .find(|p| p["variants"].as_array().unwrap().iter().any(|v| v["id"] == variant.as_str()))
                 .cloned()
                 .expect("the product is listed");
-            let page: Value = app.get(&format!("/v1/products/{}", listed["id"].as_str().unwrap()), None).await.json().await.unwrap();
+            let page: Value = app
+                .get(&format!("/v1/products/{}", listed["id"].as_str().unwrap()), None)
+                .await
+                .json()
+                .await
+                .unwrap();
             assert_eq!(availability(&listed), availability(&page), "the list and the page agree");
             page
         }
@@ -559,10 +576,20 @@ async fn shoppers_see_what_each_variant_has_left_and_a_sale_shows_within_the_cac
             (physical[2].clone(), "out_of_stock".to_owned(), 0),
         ]
     );
-    assert_eq!(availability(&product_of(&digital[0]).await), [(digital[0].clone(), "in_stock".to_owned(), 3)]);
-    let staff: Value =
-        app.get(&format!("/v1/admin/products/{}", shirt["id"].as_str().unwrap()), Some(token)).await.json().await.unwrap();
-    assert!(staff["variants"][0].get("availability").is_none(), "admins read stock from the inventory routes");
+    assert_eq!(
+        availability(&product_of(&digital[0]).await),
+        [(digital[0].clone(), "in_stock".to_owned(), 3)]
+    );
+    let staff: Value = app
+        .get(&format!("/v1/admin/products/{}", shirt["id"].as_str().unwrap()), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        staff["variants"][0].get("availability").is_none(),
+        "admins read stock from the inventory routes"
+    );
 
     // A buyer's unpaid order holds 3 units: the shop shows 7 left once the cached page is over.
     let buyer = app.register("buyer@example.com").await;
