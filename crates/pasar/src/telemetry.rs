@@ -4,14 +4,25 @@
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
+/// Installs the logger, writing to stderr.
 pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
+    init_with(level, format, std::io::stderr, std::io::stderr().is_terminal())
+}
+
+/// Installs the logger writing to `writer` (tests capture the lines); `terminal` says whether a
+/// person reads it, for `auto`.
+pub fn init_with<W>(level: &str, format: LogFormat, writer: W, terminal: bool) -> anyhow::Result<()>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let directives = filter_directives(level);
     let filter = EnvFilter::try_new(&directives).map_err(|e| anyhow::anyhow!("log level {level:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let installed = match resolve(format, std::io::stderr().is_terminal()) {
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let installed = match resolve(format, terminal) {
         LogFormat::Pretty => builder.compact().try_init(),
         _ => builder.json().with_current_span(true).with_span_list(false).try_init(),
     };
