@@ -153,13 +153,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Loads the configuration. A missing file is fine (everything has a default); a file that
+    /// Loads the configuration. The default `pasar.toml` may be absent (everything has a
+    /// default), but a file named with `--config` (or `PASAR_CONFIG`) must exist; a file that
     /// names an unknown key or a value of the wrong type is an error, so typos do not pass
-    /// silently.
-    ///
-    /// A file named with `--config` (or `PASAR_CONFIG`) must exist; the default `pasar.toml` may
-    /// be absent. An error names where the wrong value came from: the file, or the environment
-    /// variable.
+    /// silently. An error names where the wrong value came from: the environment variable, or
+    /// the key in the file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         if let Some(named) = file {
             anyhow::ensure!(
