@@ -159,10 +159,18 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %request.method(), route = route_of(request), request_id)
-        }))
+        // The span every log line of a request carries; `log_request` writes the request's own
+        // line, so the layer's debug-level start and end lines would only repeat it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let request_id =
+                        request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), route = route_of(request), request_id)
+                })
+                .on_request(())
+                .on_response(()),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
         .with_state(state)
 }
