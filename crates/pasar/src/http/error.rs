@@ -193,11 +193,8 @@ pub async fn in_envelope(request: axum::extract::Request, next: axum::middleware
         text
     };
     let mut error = ApiError::new(status, code_for(status), message);
-    error.retry_after_secs = parts
-        .headers
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    error.retry_after_secs =
+        parts.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let mut enveloped = error.into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

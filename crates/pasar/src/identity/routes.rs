@@ -15,9 +15,9 @@ use super::service::{IdentityError, Principal, TokenPair, User, UserFilter};
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::idempotency::{self, Callers};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::rate_limit::ClientIp;
-use crate::http::idempotency::{self, Callers};
 use crate::http::{ApiResult, AppState};
 use crate::ids::{AddressId, CartId, UserId};
 

@@ -13,16 +13,17 @@ mod sealing;
 mod service;
 mod store;
 
-pub use domain::{Reservation, StockLevel, StockMovement};
+pub use domain::{Availability, Reservation, StockLevel, StockMovement, StockStatus};
 pub use sealing::ItemSealer;
 pub use service::{DeliveredItem, Inventory, InventoryError, ItemsAdded, ReservationRequest};
 
 use crate::db::Migration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112230,
-    name: "inventory: stock levels, movements, reservations, digital items",
-    sql: "CREATE TABLE stock_levels (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026112230,
+        name: "inventory: stock levels, movements, reservations, digital items",
+        sql: "CREATE TABLE stock_levels (
             variant_id TEXT PRIMARY KEY,
             on_hand BIGINT NOT NULL,
             reserved BIGINT NOT NULL,
@@ -72,12 +73,14 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE INDEX digital_items_available ON digital_items (variant_id, id) WHERE status = 'available';
           CREATE INDEX digital_items_holder ON digital_items (holder);",
-    postgres: None,
-}, Migration {
-    version: 2026120101,
-    name: "inventory: one digital item text per variant (keyed digest)",
-    // Rows from before are given their digest when the server starts (it needs the key).
-    sql: "ALTER TABLE digital_items ADD COLUMN digest TEXT;
+        postgres: None,
+    },
+    Migration {
+        version: 2026120101,
+        name: "inventory: one digital item text per variant (keyed digest)",
+        // Rows from before are given their digest when the server starts (it needs the key).
+        sql: "ALTER TABLE digital_items ADD COLUMN digest TEXT;
           CREATE UNIQUE INDEX digital_items_digest ON digital_items (variant_id, digest);",
-    postgres: None,
-}];
+        postgres: None,
+    },
+];

@@ -31,7 +31,8 @@ impl ItemSealer {
     /// The keyed digest of an item's text within its variant; surrounding whitespace does not
     /// count, so a key pasted with a trailing space is the same key.
     pub fn digest(&self, variant: &str, secret: &str) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.digest_key).expect("HMAC takes keys of any length");
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.digest_key).expect("HMAC takes keys of any length");
         mac.update(variant.as_bytes());
         mac.update(&[0]);
         mac.update(secret.trim().as_bytes());

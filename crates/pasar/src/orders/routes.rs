@@ -280,10 +280,11 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Cart(e) => e.into(),
             CheckoutError::Catalog(e) => e.into(),
             CheckoutError::Inventory(e) => e.into(),
-            CheckoutError::Changed(status) => {
-                ApiError::conflict("invalid_transition", format!("the order is {status} now; another request changed it first"))
-                    .with_details(serde_json::json!({ "status": status }))
-            }
+            CheckoutError::Changed(status) => ApiError::conflict(
+                "invalid_transition",
+                format!("the order is {status} now; another request changed it first"),
+            )
+            .with_details(serde_json::json!({ "status": status })),
             CheckoutError::Internal(what) => ApiError::internal(anyhow::anyhow!(what)),
             CheckoutError::Database(e) => e.into(),
         }

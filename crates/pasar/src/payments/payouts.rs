@@ -141,7 +141,8 @@ impl Payments {
 
     /// The payout with the gateway's page for it, when the gateway has one.
     pub fn with_page(&self, payout: Payout) -> Payout {
-        let payout_url = self.gateway(&payout.provider).ok().and_then(|gateway| gateway.payout_page(payout.id));
+        let payout_url =
+            self.gateway(&payout.provider).ok().and_then(|gateway| gateway.payout_page(payout.id));
         Payout { payout_url, ..payout }
     }
 

@@ -2,9 +2,11 @@
 //! /v1/webhooks/{provider}/payouts` for payouts) and the sandbox's hosted pages.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,9 +21,36 @@ use crate::http::{ApiResult, AppState};
 
 /// The webhook routes, and the sandbox's pages when the sandbox is offered.
 pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
-    let webhooks =
-        OpenApiRouter::new().routes(routes!(receive_webhook)).routes(routes!(receive_payout_webhook));
+    let webhooks = OpenApiRouter::new()
+        .routes(routes!(receive_webhook))
+        .routes(routes!(receive_payout_webhook))
+        .route_layer(axum::middleware::from_fn(log_rejected_webhook));
     if sandbox_enabled { webhooks.merge(super::sandbox::router()) } else { webhooks }
+}
+
+/// A webhook refused (bad signature, unknown payment, amount mismatch…) or not applied is
+/// logged at `warn` with the reason the gateway was given, since a gateway that keeps sending
+/// refused webhooks (a wrong secret, a misrouted shop) is otherwise noticed only when payments
+/// stop settling.
+async fn log_rejected_webhook(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_success() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let envelope: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let (code, message) = (&envelope["error"]["code"], &envelope["error"]["message"]);
+    tracing::warn!(
+        path,
+        status = status.as_u16(),
+        code = code.as_str().unwrap_or(""),
+        reason = message.as_str().unwrap_or(""),
+        "webhook rejected"
+    );
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 impl From<PaymentsError> for ApiError {

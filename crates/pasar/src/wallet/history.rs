@@ -94,11 +94,14 @@ mod tests {
 
     #[test]
     fn a_withdrawal_reads_as_money_out_in_the_state_its_hold_ended_in() {
-        let sent = WalletEntry::of(line("withdrawal", TransferStatus::Posted, -500, "pyt_1"), Some(Currency::IDR));
+        let sent =
+            WalletEntry::of(line("withdrawal", TransferStatus::Posted, -500, "pyt_1"), Some(Currency::IDR));
         assert_eq!((sent.state, sent.amount), (EntryState::Completed, Some(Money::new(-500, Currency::IDR))));
-        let waiting = WalletEntry::of(line("withdrawal", TransferStatus::Pending, -500, "pyt_1"), Some(Currency::IDR));
+        let waiting =
+            WalletEntry::of(line("withdrawal", TransferStatus::Pending, -500, "pyt_1"), Some(Currency::IDR));
         assert_eq!(waiting.state, EntryState::Pending);
-        let failed = WalletEntry::of(line("withdrawal", TransferStatus::Voided, -500, "pyt_1"), Some(Currency::IDR));
+        let failed =
+            WalletEntry::of(line("withdrawal", TransferStatus::Voided, -500, "pyt_1"), Some(Currency::IDR));
         assert_eq!(failed.state, EntryState::Returned);
         let json = serde_json::to_value(&sent).unwrap();
         assert!(json.get("debit_code").is_none() && json.get("points").is_none(), "{json}");
@@ -107,7 +110,10 @@ mod tests {
 
     #[test]
     fn an_adjustment_shows_its_reason_not_the_admin() {
-        let entry = WalletEntry::of(line("adjustment", TransferStatus::Posted, 100, "usr_9: goodwill"), Some(Currency::IDR));
+        let entry = WalletEntry::of(
+            line("adjustment", TransferStatus::Posted, 100, "usr_9: goodwill"),
+            Some(Currency::IDR),
+        );
         assert_eq!(entry.reference.as_deref(), Some("goodwill"));
     }
 

@@ -9,25 +9,24 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::WalletEntry;
 use super::service::{WalletError, WalletSummary};
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::pagination::{Page, PageQuery};
 use crate::http::idempotency::{self, Callers};
+use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::ids::UserId;
 use crate::money::Money;
 use crate::payments::{Payment, Payout, PayoutDestination};
-use super::WalletEntry;
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let buyers = OpenApiRouter::new()
-        .routes(routes!(deposit))
-        .routes(routes!(withdraw))
-        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::SignedIn), idempotency::idempotent));
+    let buyers = OpenApiRouter::new().routes(routes!(deposit)).routes(routes!(withdraw)).route_layer(
+        middleware::from_fn_with_state((state.clone(), Callers::SignedIn), idempotency::idempotent),
+    );
     let staff = OpenApiRouter::new()
         .routes(routes!(adjust))
         .route_layer(middleware::from_fn_with_state((state, Callers::Staff), idempotency::idempotent));

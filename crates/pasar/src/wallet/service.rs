@@ -6,10 +6,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::METHOD;
+use super::history::WalletEntry;
 use super::points::PointsRules;
 use crate::db::{Connection, Db};
 use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
-use super::history::WalletEntry;
 use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer};
 use crate::money::{Currency, Money};
 use crate::orders::Order;
@@ -170,7 +170,9 @@ impl Wallet {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
         if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
-            return Err(WalletError::Invalid(format!("the amount must be positive and at most {MOST_PER_MOVE}")));
+            return Err(WalletError::Invalid(format!(
+                "the amount must be positive and at most {MOST_PER_MOVE}"
+            )));
         }
         if method == METHOD {
             return Err(WalletError::Invalid(
@@ -469,7 +471,9 @@ impl Wallet {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
         if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
-            return Err(WalletError::Invalid(format!("the amount must be positive and at most {MOST_PER_MOVE}")));
+            return Err(WalletError::Invalid(format!(
+                "the amount must be positive and at most {MOST_PER_MOVE}"
+            )));
         }
         let mut tx = self.db.begin().await?;
         let payout = self

@@ -13,7 +13,8 @@ fn idr(amount: i64) -> Value {
 }
 
 async fn upload_keys(app: &TestApp, token: &str, variant: &str, keys: &[&str]) -> reqwest::Response {
-    app.post(&format!("/v1/admin/variants/{variant}/digital-items"), Some(token), &json!({"items": keys})).await
+    app.post(&format!("/v1/admin/variants/{variant}/digital-items"), Some(token), &json!({"items": keys}))
+        .await
 }
 
 #[tokio::test]
@@ -99,7 +100,11 @@ async fn a_replay_after_losing_the_admin_role_is_forbidden_and_shows_nothing_sto
     assert!(created.text().await.unwrap().contains("secret"), "the secret is shown once");
 
     let demoted = app
-        .put(&format!("/v1/admin/users/{}/role", clerk.id), Some(&boss.access_token), &json!({"role": "customer"}))
+        .put(
+            &format!("/v1/admin/users/{}/role", clerk.id),
+            Some(&boss.access_token),
+            &json!({"role": "customer"}),
+        )
         .await;
     assert_eq!(demoted.status(), StatusCode::OK);
     let replay = create().await.unwrap();
@@ -114,7 +119,9 @@ async fn a_stored_answer_belongs_to_the_session_that_made_it() {
     let ana = app.register("ana@example.com").await;
     let first = add_address_with_key(&app, &ana.access_token, "k-1").await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let again = crate::helpers::session_of(app.login("ana@example.com", crate::helpers::PASSWORD).await.json().await.unwrap());
+    let again = crate::helpers::session_of(
+        app.login("ana@example.com", crate::helpers::PASSWORD).await.json().await.unwrap(),
+    );
     let other_session = add_address_with_key(&app, &again.access_token, "k-1").await;
     assert_eq!(other_session.status(), StatusCode::CREATED);
     assert!(other_session.headers().get("idempotent-replayed").is_none());
@@ -133,12 +140,17 @@ async fn with_the_sandbox_off_its_pages_and_method_do_not_exist() {
     let refused = app.checkout(&ana.access_token, &[(&variant, 1)]).await;
     assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "unknown_payment_method").await;
     let deposit = app
-        .post("/v1/wallet/deposits", Some(&ana.access_token), &json!({"amount": idr(10_000), "payment_method": "sandbox"}))
+        .post(
+            "/v1/wallet/deposits",
+            Some(&ana.access_token),
+            &json!({"amount": idr(10_000), "payment_method": "sandbox"}),
+        )
         .await;
     assert_error(deposit, StatusCode::UNPROCESSABLE_ENTITY, "unknown_payment_method").await;
     let page = app.get("/sandbox/pay/pay_0190000000007000800000000000000a", None).await;
     assert_error(page, StatusCode::NOT_FOUND, "not_found").await;
-    let button = app.request(Method::POST, "/sandbox/payouts/pyt_0190000000007000800000000000000a/succeed", None);
+    let button =
+        app.request(Method::POST, "/sandbox/payouts/pyt_0190000000007000800000000000000a/succeed", None);
     assert_error(button.send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
     let webhook = app.post_raw("/v1/webhooks/sandbox", "application/json", "{}").await;
     assert_error(webhook, StatusCode::NOT_FOUND, "not_found").await;
@@ -158,14 +170,24 @@ async fn amounts_at_the_ends_of_the_range_are_refused_with_422_and_change_nothin
             .send()
     };
     for amount in [i64::MAX, i64::MIN, i64::MIN + 1, 1_000_000_000_000_000_000] {
-        assert_error(adjust(amount).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_error(adjust(amount).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            .await;
     }
     // Within what money may be, but above what one adjustment may move, like deposits.
     for amount in [1_000_000_000_001, -1_000_000_000_001] {
-        assert_error(adjust(amount).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_wallet_request").await;
+        assert_error(
+            adjust(amount).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_wallet_request",
+        )
+        .await;
     }
     let deposit = app
-        .post("/v1/wallet/deposits", Some(&ana.access_token), &json!({"amount": idr(i64::MAX), "payment_method": "sandbox"}))
+        .post(
+            "/v1/wallet/deposits",
+            Some(&ana.access_token),
+            &json!({"amount": idr(i64::MAX), "payment_method": "sandbox"}),
+        )
         .await;
     assert_error(deposit, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(adjust(1_000_000_000_000).await.unwrap().status(), StatusCode::OK);
@@ -224,7 +246,12 @@ async fn a_withdrawal_is_one_line_of_the_history_in_the_state_it_is_in() {
     fund(&app, &admin, &ana, 100_000).await;
     let sent = withdraw(&app, &ana.access_token, 30_000).await;
     let failed = withdraw(&app, &ana.access_token, 20_000).await;
-    assert!(sent["payout_url"].as_str().unwrap().ends_with(&format!("/sandbox/payouts/{}", sent["id"].as_str().unwrap())));
+    assert!(
+        sent["payout_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/sandbox/payouts/{}", sent["id"].as_str().unwrap()))
+    );
 
     let history = |app: &TestApp| {
         let token = ana.access_token.clone();
@@ -250,8 +277,12 @@ async fn a_withdrawal_is_one_line_of_the_history_in_the_state_it_is_in() {
     }
     let settled = eventually("both payouts to settle", || async {
         let page = history(&app).await;
-        let states: Vec<String> =
-            page["data"].as_array().unwrap().iter().map(|e| e["state"].as_str().unwrap().to_owned()).collect();
+        let states: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["state"].as_str().unwrap().to_owned())
+            .collect();
         (states == ["returned", "completed", "completed"]).then_some(page)
     })
     .await;
@@ -283,7 +314,11 @@ async fn a_buyer_lists_their_own_deposits_with_where_to_pay() {
     let ana = app.register("ana@example.com").await;
     let bob = app.register("bob@example.com").await;
     let deposit = app
-        .post("/v1/wallet/deposits", Some(&ana.access_token), &json!({"amount": idr(50_000), "payment_method": "sandbox"}))
+        .post(
+            "/v1/wallet/deposits",
+            Some(&ana.access_token),
+            &json!({"amount": idr(50_000), "payment_method": "sandbox"}),
+        )
         .await;
     assert_eq!(deposit.status(), StatusCode::CREATED);
     let deposit: Value = deposit.json().await.unwrap();
@@ -324,8 +359,11 @@ async fn gateway_webhooks_have_a_rate_limit_of_their_own() {
         let webhook = app.post_raw("/v1/webhooks/sandbox", "application/json", "{}").await;
         assert_error(webhook, StatusCode::BAD_REQUEST, "invalid_signature").await;
     }
-    let statuses: Vec<StatusCode> =
-        futures::future::join_all((0..3).map(|_| app.get("/v1/me", None))).await.iter().map(|r| r.status()).collect();
+    let statuses: Vec<StatusCode> = futures::future::join_all((0..3).map(|_| app.get("/v1/me", None)))
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "buyers keep their own limit: {statuses:?}");
     let mut refused = false;
     for _ in 0..20 {

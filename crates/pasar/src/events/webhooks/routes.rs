@@ -18,8 +18,8 @@ use super::service::{
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::pagination::{Page, PageQuery};
 use crate::http::idempotency::{self, Callers};
+use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::domain::Text;
 use crate::ids::{EventId, WebhookDeliveryId, WebhookEndpointId};
