@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address the HTTP server listens on.
+    /// Address the HTTP server listens on: `ip:port`, or `host:port` with a host name that is
+    /// resolved when the configuration is read (`localhost:8080`).
+    #[serde(deserialize_with = "socket_address")]
     pub addr: SocketAddr,
     /// Directory for the SQLite files and the generated JWT secret.
     pub data_dir: PathBuf,
@@ -112,6 +114,8 @@ pub struct Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Pretty when the logs go to a terminal, JSON otherwise.
+    Auto,
     Json,
     Pretty,
 }
@@ -146,7 +150,7 @@ impl Default for Config {
             sandbox: None,
             payment_methods: String::new(),
             log_level: "info".into(),
-            log_format: LogFormat::Json,
+            log_format: LogFormat::Auto,
             media_dir: None,
             media_max_bytes: 5 * 1024 * 1024,
             media_s3_bucket: None,
@@ -164,17 +168,39 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Loads the configuration. A missing file is fine (everything has a default); a file that
+    /// Loads the configuration. The default `pasar.toml` may be absent (everything has a
+    /// default), but a file named with `--config` (or `PASAR_CONFIG`) must exist; a file that
     /// names an unknown key or a value of the wrong type is an error, so typos do not pass
-    /// silently.
+    /// silently. An error names where the wrong value came from: the environment variable, or
+    /// the key in the file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(named) = file {
+            anyhow::ensure!(
+                named.is_file(),
+                "configuration file {} does not exist (named by --config or PASAR_CONFIG)",
+                named.display()
+            );
+        }
         let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("pasar.toml"));
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
             .merge(Env::raw().only(&["DATABASE_URL", "AUDIT_DATABASE_URL"]))
             .merge(Env::prefixed("PASAR_").ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]))
             .extract()
-            .with_context(|| format!("reading configuration (file {})", file.display()))
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))
+    }
+
+    /// What is allowed but probably not meant, to be logged as warnings at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.addr.ip().is_unspecified() && self.public_url.is_none() {
+            warnings.push(format!(
+                "PASAR_ADDR is {} (every interface) and PASAR_PUBLIC_URL is not set: pay links and the \
+                 sandbox's webhooks would point at http://{}; set PASAR_PUBLIC_URL to the address buyers reach",
+                self.addr, self.addr
+            ));
+        }
+        warnings
     }
 
     pub fn database_url(&self) -> String {
@@ -279,6 +305,48 @@ impl Config {
     }
 }
 
+/// figment's errors, each naming where the wrong value came from: the environment variable by
+/// its whole name (`PASAR_ADDR`), or the file.
+fn describe(errors: figment::Error) -> String {
+    let described: Vec<String> = errors
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let place = match &error.metadata {
+                Some(metadata) if metadata.name.contains("environment variable") => {
+                    let prefix = if metadata.name.contains("PASAR_") { "PASAR_" } else { "" };
+                    format!("environment variable {prefix}{}", key.to_uppercase().replace('.', "_"))
+                }
+                Some(metadata) => match &metadata.source {
+                    Some(source) => format!("key {key:?} in {source}"),
+                    None => format!("key {key:?} in {}", metadata.name),
+                },
+                None => format!("key {key:?}"),
+            };
+            format!("{place}: {}", error.kind)
+        })
+        .collect();
+    described.join("; ")
+}
+
+/// An `ip:port`, or a `host:port` resolved now (the first IPv4 address, else the first one).
+fn socket_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    use std::net::ToSocketAddrs;
+    let text = String::deserialize(deserializer)?;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let invalid =
+        |why: String| serde::de::Error::custom(format!("{text:?} is not a host:port to listen on: {why}"));
+    let addrs: Vec<SocketAddr> = text.to_socket_addrs().map_err(|e| invalid(e.to_string()))?.collect();
+    addrs
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| invalid("the host name resolves to no address".into()))
+}
+
 #[cfg(unix)]
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -341,6 +409,74 @@ mod tests {
             let config = Config::load(None).expect("loads");
             assert_eq!(config.audit_database_url(), "postgres://localhost/audit2");
             assert_eq!(config.webhook_max_attempts, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_configuration_file_that_is_missing_is_an_error_but_the_default_one_may_be() {
+        figment::Jail::expect_with(|_jail| {
+            let err = Config::load(Some(Path::new("missing.toml"))).expect_err("a missing file is refused");
+            assert!(err.to_string().contains("missing.toml"), "{err:#}");
+            assert!(Config::load(None).is_ok(), "pasar.toml is optional");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_environment_variable_is_named_and_the_file_is_not_blamed() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pasar.toml", "rate_limit_per_minute = 5")?;
+            jail.set_env("PASAR_RATE_LIMIT_PER_MINUTE", "many");
+            let err = format!("{:#}", Config::load(None).expect_err("refused"));
+            assert!(err.contains("PASAR_RATE_LIMIT_PER_MINUTE"), "{err}");
+            assert!(!err.contains("pasar.toml"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pasar.toml", "rate_limit_per_minute = \"many\"")?;
+            let err = format!("{:#}", Config::load(None).expect_err("refused"));
+            assert!(err.contains("pasar.toml"), "a bad value in the file names the file: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_host_name_is_accepted_as_the_listening_address() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PASAR_ADDR", "localhost:8080");
+            let config = Config::load(None).expect("loads");
+            assert!(config.addr.ip().is_loopback(), "{}", config.addr);
+            assert_eq!(config.addr.port(), 8080);
+            jail.set_env("PASAR_ADDR", "[::1]:9000");
+            assert_eq!(Config::load(None).expect("loads").addr.to_string(), "[::1]:9000");
+            jail.set_env("PASAR_ADDR", "localhost");
+            let err = format!("{:#}", Config::load(None).expect_err("a port is needed"));
+            assert!(err.contains("PASAR_ADDR"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn listening_on_every_interface_without_a_public_url_is_warned_about() {
+        let everywhere = Config { addr: "0.0.0.0:8080".parse().unwrap(), ..Config::default() };
+        assert_eq!(everywhere.warnings().len(), 1);
+        assert!(everywhere.warnings()[0].contains("PASAR_PUBLIC_URL"));
+        let v6 = Config { addr: "[::]:8080".parse().unwrap(), ..Config::default() };
+        assert_eq!(v6.warnings().len(), 1);
+        let with_url = Config { public_url: Some("https://shop.example".into()), ..everywhere };
+        assert!(with_url.warnings().is_empty());
+        assert!(Config::default().warnings().is_empty(), "127.0.0.1 is what pay links can use");
+    }
+
+    #[test]
+    fn the_log_format_is_chosen_by_the_terminal_unless_set() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).expect("loads").log_format, LogFormat::Auto);
+            jail.set_env("PASAR_LOG_FORMAT", "json");
+            assert_eq!(Config::load(None).expect("loads").log_format, LogFormat::Json);
+            jail.set_env("PASAR_LOG_FORMAT", "pretty");
+            assert_eq!(Config::load(None).expect("loads").log_format, LogFormat::Pretty);
             Ok(())
         });
     }

@@ -53,8 +53,14 @@ pub struct DemoProduct {
     pub name: &'static str,
     pub kind: ProductKind,
     pub created: bool,
-    /// The product's variants as (id, SKU), for the steps that stock them.
-    pub variants: Vec<(VariantId, String)>,
+    /// The product's variants, for the steps that stock them and for printing.
+    pub variants: Vec<DemoVariant>,
+}
+
+pub struct DemoVariant {
+    pub id: VariantId,
+    pub sku: String,
+    pub price: Money,
 }
 
 const ACCOUNTS: [(&str, &str, &str, Role); 2] = [
@@ -162,7 +168,7 @@ pub const DEMO_KEYS: usize = 10;
 async fn load_stock(inventory: &Inventory, catalog: &DemoCatalog) -> anyhow::Result<usize> {
     let mut stocked = 0;
     for product in &catalog.products {
-        for (variant, sku) in &product.variants {
+        for DemoVariant { id: variant, sku, .. } in &product.variants {
             if !inventory.movements(*variant, 1).await?.is_empty() {
                 continue;
             }
@@ -261,7 +267,11 @@ async fn load_catalog(catalog: &Catalog) -> anyhow::Result<DemoCatalog> {
             name: seed.name,
             kind: seed.kind,
             created,
-            variants: product.variants.into_iter().map(|v| (v.id, v.sku)).collect(),
+            variants: product
+                .variants
+                .into_iter()
+                .map(|v| DemoVariant { id: v.id, sku: v.sku, price: v.price })
+                .collect(),
         });
     }
     Ok(DemoCatalog { categories, brands, products })

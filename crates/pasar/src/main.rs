@@ -119,44 +119,7 @@ async fn main() -> anyhow::Result<()> {
                 startup::build_state(config.clone(), Clock::system(), config.public_url(addr)).await?;
             let shop = pasar::demo::load(&state).await?;
             state.db.close().await;
-            println!("Pasar demo shop is loaded. Log in with:");
-            for account in &shop.accounts {
-                let note = if account.created { "" } else { " (already there)" };
-                println!(
-                    "  {:<12} {}  password {}{note}",
-                    account.role.as_str(),
-                    account.email,
-                    account.password
-                );
-            }
-            let catalog = &shop.catalog;
-            let note = |created: bool| if created { "" } else { " (already there)" };
-            println!("Catalog:");
-            for entry in &catalog.categories {
-                println!("  category  {:<24} {}{}", entry.slug, entry.name, note(entry.created));
-            }
-            for entry in &catalog.brands {
-                println!("  brand     {:<24} {}{}", entry.slug, entry.name, note(entry.created));
-            }
-            for product in &catalog.products {
-                let count = product.variants.len();
-                let variants = if count == 1 { "variant" } else { "variants" };
-                println!(
-                    "  product   {:<24} {} ({}, {count} {variants}){}",
-                    product.slug,
-                    product.name,
-                    product.kind.as_str(),
-                    note(product.created)
-                );
-            }
-            println!(
-                "Stock: {} units of each physical variant, {} keys for the digital one ({} variants stocked now)",
-                pasar::demo::DEMO_UNITS,
-                pasar::demo::DEMO_KEYS,
-                shop.stocked
-            );
-            println!("Shop: http://{addr}/v1/products");
-            println!("API docs: http://{addr}/docs");
+            print_demo(&shop, &config);
             if and_serve { serve(config).await } else { Ok(()) }
         }
         Command::Admin { command: AdminCommand::CreateUser { email, password, role, name } } => {
@@ -172,6 +135,57 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// What a newcomer needs from the demo: the logins, the slugs the listings filter by, and the
+/// variant ids a checkout names.
+fn print_demo(shop: &pasar::demo::DemoShop, config: &Config) {
+    let base = config.public_url(config.addr);
+    let note = |created: bool| if created { "" } else { " (already there)" };
+    println!("Pasar demo shop is loaded. Log in with:");
+    for account in &shop.accounts {
+        println!(
+            "  {:<12} {}  password {}{}",
+            account.role.as_str(),
+            account.email,
+            account.password,
+            note(account.created)
+        );
+    }
+    let catalog = &shop.catalog;
+    println!("Categories and brands (filter listings by slug: /v1/products?category=t-shirts):");
+    for entry in &catalog.categories {
+        println!("  category  {:<24} {}{}", entry.slug, entry.name, note(entry.created));
+    }
+    for entry in &catalog.brands {
+        println!("  brand     {:<24} {}{}", entry.slug, entry.name, note(entry.created));
+    }
+    println!("Products (GET /v1/products/{{slug}}) and their variants (checkout takes the variant id):");
+    for product in &catalog.products {
+        println!(
+            "  product   {:<24} {} ({}){}",
+            product.slug,
+            product.name,
+            product.kind.as_str(),
+            note(product.created)
+        );
+        for variant in &product.variants {
+            println!(
+                "    variant {}  {:<22} {}",
+                variant.id,
+                variant.sku,
+                pasar::money::format_for_display(variant.price).replace('\u{a0}', " ")
+            );
+        }
+    }
+    println!(
+        "Stock: {} units of each physical variant, {} keys for the digital one ({} variants stocked now)",
+        pasar::demo::DEMO_UNITS,
+        pasar::demo::DEMO_KEYS,
+        shop.stocked
+    );
+    println!("Shop: {base}/v1/products");
+    println!("API docs: {base}/docs");
 }
 
 async fn verify_audit(config: &Config) -> anyhow::Result<()> {
@@ -213,6 +227,9 @@ async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let app = Application::build(config, Clock::system()).await?;
     tracing::info!(addr = %app.local_addr(), backend = app.state().db.dialect().name(), "Pasar is serving");
     app.serve_until(startup::shutdown_signal()).await

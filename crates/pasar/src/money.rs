@@ -187,6 +187,52 @@ impl fmt::Display for Money {
     }
 }
 
+/// How people in a currency's market write an amount: its symbol, the thousands separator and
+/// the decimal mark. Currencies not listed are written with their code and `1,234.56`.
+const PRESENTATION: [(&str, &str, char, char); 10] = [
+    ("IDR", "Rp\u{a0}", '.', ','),
+    ("JPY", "¥", ',', '.'),
+    ("USD", "$", ',', '.'),
+    ("EUR", "€", '.', ','),
+    ("SGD", "S$", ',', '.'),
+    ("MYR", "RM", ',', '.'),
+    ("GBP", "£", ',', '.'),
+    ("AUD", "A$", ',', '.'),
+    ("THB", "฿", ',', '.'),
+    ("PHP", "₱", ',', '.'),
+];
+
+/// An amount as a buyer reads it on a page: `Rp 95.975` (dots between thousands, no decimals),
+/// `¥1,200`, `$1,234.50`, `-Rp 1.000`. The space after `Rp` does not break. For display only;
+/// the API always carries integer minor units.
+pub fn format_for_display(money: Money) -> String {
+    let code = money.currency.code();
+    let (symbol, thousands, decimal) = PRESENTATION
+        .iter()
+        .find(|(known, ..)| *known == code)
+        .map_or((None, ',', '.'), |(_, symbol, thousands, decimal)| (Some(*symbol), *thousands, *decimal));
+    let digits = money.currency.minor_digits();
+    let scale = 10_u64.pow(digits);
+    let units = money.amount.unsigned_abs();
+    let whole = (units / scale).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(thousands);
+        }
+        grouped.push(digit);
+    }
+    if digits > 0 {
+        grouped.push(decimal);
+        grouped.push_str(&format!("{:0width$}", units % scale, width = digits as usize));
+    }
+    let sign = if money.amount < 0 { "-" } else { "" };
+    match symbol {
+        Some(symbol) => format!("{sign}{symbol}{grouped}"),
+        None => format!("{sign}{code}\u{a0}{grouped}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +279,21 @@ mod tests {
     fn money_displays_in_major_units() {
         assert_eq!(Money::new(150_000, Currency::IDR).to_string(), "IDR 150000");
         assert_eq!(Money::new(-1_05, Currency::USD).to_string(), "USD -1.05");
+    }
+
+    #[test]
+    fn amounts_are_shown_as_their_market_writes_them() {
+        let show = |amount, currency| format_for_display(Money::new(amount, currency)).replace('\u{a0}', " ");
+        assert_eq!(show(95_975, Currency::IDR), "Rp 95.975");
+        assert_eq!(show(1_234_567_890, Currency::IDR), "Rp 1.234.567.890");
+        assert_eq!(show(0, Currency::IDR), "Rp 0");
+        assert_eq!(show(999, Currency::IDR), "Rp 999");
+        assert_eq!(show(-1_000, Currency::IDR), "-Rp 1.000");
+        assert_eq!(show(1_200, Currency::JPY), "¥1,200");
+        assert_eq!(show(123_450, Currency::USD), "$1,234.50");
+        assert_eq!(show(5, Currency::USD), "$0.05");
+        assert_eq!(show(123_456, Currency::parse("EUR").unwrap()), "€1.234,56");
+        assert_eq!(show(i64::MIN, Currency::IDR), "-Rp 9.223.372.036.854.775.808");
     }
 
     proptest! {

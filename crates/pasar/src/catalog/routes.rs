@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{ProductCursor, ProductSort, ProductStatus};
+use super::domain::{ProductCursor, ProductSort, ProductStatus, Refused};
 use super::media::UploadRefused;
 use super::service::{
     Actor, Brand, BrandInput, CatalogError, Category, CategoryChange, CategoryInput, CategoryNode, Media,
@@ -28,7 +28,7 @@ use crate::http::idempotency::{self, Callers};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::{IdentityError, Role};
-use crate::ids::{BrandId, CategoryId, MediaId, ProductId, UserId, VariantId};
+use crate::ids::{CategoryId, MediaId, ProductId, UserId, VariantId};
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let idempotent = OpenApiRouter::new()
@@ -104,11 +104,14 @@ async fn check_seller(state: &AppState, seller: Option<UserId>) -> ApiResult<()>
 }
 
 /// Answers with a public read from the cache, computing and caching it on a miss.
-async fn cached<T: Serialize>(
+async fn cached<T: Serialize, E>(
     state: &AppState,
     key: String,
-    load: impl Future<Output = Result<T, CatalogError>>,
-) -> ApiResult<Response> {
+    load: impl Future<Output = Result<T, E>>,
+) -> ApiResult<Response>
+where
+    ApiError: From<E>,
+{
     let body = state
         .catalog
         .cache()
@@ -126,9 +129,11 @@ async fn cached<T: Serialize>(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ProductSearch {
-    /// Products in this category or any category below it.
-    category: Option<CategoryId>,
-    brand: Option<BrandId>,
+    /// Products in this category or any category below it: its id (`cat_…`) or its slug
+    /// (`t-shirts`).
+    category: Option<String>,
+    /// Products of this brand: its id (`brd_…`) or its slug.
+    brand: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
     min_price: Option<i64>,
     /// Highest "from" price, in minor units.
@@ -149,9 +154,11 @@ struct ProductSearch {
 struct StaffProductSearch {
     /// Only products in this status; all statuses when absent.
     status: Option<ProductStatus>,
-    /// Products in this category or any category below it.
-    category: Option<CategoryId>,
-    brand: Option<BrandId>,
+    /// Products in this category or any category below it: its id (`cat_…`) or its slug
+    /// (`t-shirts`).
+    category: Option<String>,
+    /// Products of this brand: its id (`brd_…`) or its slug.
+    brand: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
     min_price: Option<i64>,
     /// Highest "from" price, in minor units.
@@ -167,7 +174,8 @@ struct StaffProductSearch {
 }
 
 impl ProductSearch {
-    /// The filter and page size the query asks for, or what is wrong with it.
+    /// The filter and page size the query asks for, or what is wrong with it. The category and
+    /// brand are left to [`named_in`], which may have to look their slugs up.
     fn parse(self, status: Option<ProductStatus>) -> ApiResult<(ProductFilter, usize)> {
         let page = PageQuery { limit: self.limit, cursor: self.cursor };
         let limit = page.limit()?;
@@ -192,8 +200,8 @@ impl ProductSearch {
         }
         let filter = ProductFilter {
             status,
-            category: self.category,
-            brand: self.brand,
+            category: None,
+            brand: None,
             min_price: self.min_price,
             max_price: self.max_price,
             search,
@@ -212,6 +220,26 @@ struct ProductPage {
     next_cursor: Option<String>,
 }
 
+/// The category and brand a listing names (by id or slug) put into its filter. A slug no
+/// category or brand has is refused by name, so a typo is not mistaken for an empty shop.
+async fn named_in(
+    state: &AppState,
+    mut filter: ProductFilter,
+    category: Option<&str>,
+    brand: Option<&str>,
+) -> Result<ProductFilter, CatalogError> {
+    if let Some(category) = category {
+        let id = state.catalog.category_named(category).await?;
+        filter.category =
+            Some(id.ok_or_else(|| Refused::new("category", "no category has this id or slug"))?);
+    }
+    if let Some(brand) = brand {
+        let id = state.catalog.brand_named(brand).await?;
+        filter.brand = Some(id.ok_or_else(|| Refused::new("brand", "no brand has this id or slug"))?);
+    }
+    Ok(filter)
+}
+
 async fn product_page(
     state: &AppState,
     filter: &ProductFilter,
@@ -223,6 +251,17 @@ async fn product_page(
     Ok(ProductPage { data, next_cursor })
 }
 
+/// Fills in each variant's availability from the inventory (one read for all of them), for the
+/// public product list and page.
+async fn with_availability(state: &AppState, products: &mut [Product]) -> ApiResult<()> {
+    let variants: Vec<VariantId> = products.iter().flat_map(|p| p.variants.iter().map(|v| v.id)).collect();
+    let levels = state.inventory.levels(&variants).await?;
+    for variant in products.iter_mut().flat_map(|p| p.variants.iter_mut()) {
+        variant.availability = levels.get(&variant.id).map(|level| level.availability());
+    }
+    Ok(())
+}
+
 /// Products on sale (active), with filters, a choice of order and cursor pagination.
 #[utoipa::path(
     get, path = "/v1/products", tag = "catalog", params(ProductSearch),
@@ -230,11 +269,18 @@ async fn product_page(
 )]
 async fn list_products(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<ProductSearch>,
+    ApiQuery(mut query): ApiQuery<ProductSearch>,
 ) -> ApiResult<Response> {
+    let (category, brand) = (query.category.take(), query.brand.take());
     let (filter, limit) = query.parse(Some(ProductStatus::Active))?;
-    let key = format!("products:{filter:?}:{limit}");
-    cached(&state, key, product_page(&state, &filter, limit)).await
+    let key = format!("products:{filter:?}:{category:?}:{brand:?}:{limit}");
+    cached(&state, key, async {
+        let filter: ProductFilter = named_in(&state, filter, category.as_deref(), brand.as_deref()).await?;
+        let mut page = product_page(&state, &filter, limit).await?;
+        with_availability(&state, &mut page.data).await?;
+        ApiResult::Ok(page)
+    })
+    .await
 }
 
 /// Products in every status, with the shoppers' filters, order and pagination.
@@ -253,8 +299,8 @@ async fn list_products_for_staff(
     ApiQuery(query): ApiQuery<StaffProductSearch>,
 ) -> ApiResult<Json<ProductPage>> {
     let search = ProductSearch {
-        category: query.category,
-        brand: query.brand,
+        category: None,
+        brand: None,
         min_price: query.min_price,
         max_price: query.max_price,
         q: query.q,
@@ -263,6 +309,7 @@ async fn list_products_for_staff(
         cursor: query.cursor,
     };
     let (filter, limit) = search.parse(query.status)?;
+    let filter = named_in(&state, filter, query.category.as_deref(), query.brand.as_deref()).await?;
     Ok(Json(product_page(&state, &filter, limit).await?))
 }
 
@@ -279,7 +326,12 @@ async fn get_product(
     ApiPath(id_or_slug): ApiPath<String>,
 ) -> ApiResult<Response> {
     let key = format!("product:{id_or_slug}");
-    cached(&state, key, state.catalog.product_for_shoppers(&id_or_slug)).await
+    cached(&state, key, async {
+        let mut product = state.catalog.product_for_shoppers(&id_or_slug).await?;
+        with_availability(&state, std::slice::from_mut(&mut product)).await?;
+        ApiResult::Ok(product)
+    })
+    .await
 }
 
 /// A product in any status.
@@ -477,7 +529,7 @@ struct CategoryTree {
 #[utoipa::path(get, path = "/v1/categories", tag = "catalog", responses((status = 200, body = CategoryTree)))]
 async fn category_tree(State(state): State<AppState>) -> ApiResult<Response> {
     cached(&state, "categories".into(), async {
-        Ok(CategoryTree { data: state.catalog.category_tree().await? })
+        Ok::<_, CatalogError>(CategoryTree { data: state.catalog.category_tree().await? })
     })
     .await
 }
@@ -565,7 +617,10 @@ struct BrandList {
 /// Every brand, by name.
 #[utoipa::path(get, path = "/v1/brands", tag = "catalog", responses((status = 200, body = BrandList)))]
 async fn list_brands(State(state): State<AppState>) -> ApiResult<Response> {
-    cached(&state, "brands".into(), async { Ok(BrandList { data: state.catalog.brands().await? }) }).await
+    cached(&state, "brands".into(), async {
+        Ok::<_, CatalogError>(BrandList { data: state.catalog.brands().await? })
+    })
+    .await
 }
 
 /// Every brand, by name.

@@ -24,6 +24,7 @@ use super::store::{self, ProductRow, SlugTable, VariantRow};
 use crate::db::{self, Db, Transaction};
 use crate::events::{self, NewEvent};
 use crate::ids::{BrandId, CategoryId, MediaId, ProductId, UserId, VariantId};
+use crate::inventory::Availability;
 use crate::money::Money;
 use crate::time::{Clock, Timestamp};
 
@@ -85,6 +86,10 @@ pub struct Variant {
     pub weight_grams: Option<u32>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// What shoppers can buy now, from the inventory: in the public product list and page only
+    /// (admins read stock levels from the inventory routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Availability>,
 }
 
 /// A product image.
@@ -926,6 +931,16 @@ impl Catalog {
         Ok(store::categories(self.db.reader()).await?)
     }
 
+    /// The category a listing's `category` names, by id (`cat_…`, not looked up) or by slug;
+    /// None when no category has that slug or the text is neither.
+    pub async fn category_named(&self, id_or_slug: &str) -> Result<Option<CategoryId>, CatalogError> {
+        if let Ok(id) = id_or_slug.parse::<CategoryId>() {
+            return Ok(Some(id));
+        }
+        let Ok(slug) = Slug::parse(id_or_slug) else { return Ok(None) };
+        Ok(self.category_by_slug(&slug).await?.map(|category| category.id))
+    }
+
     pub async fn category_by_slug(&self, slug: &Slug) -> Result<Option<Category>, CatalogError> {
         Ok(store::category_by_slug(self.db.reader(), slug.as_str()).await?)
     }
@@ -973,6 +988,16 @@ impl Catalog {
     /// Every brand, by name.
     pub async fn brands(&self) -> Result<Vec<Brand>, CatalogError> {
         Ok(store::brands(self.db.reader()).await?)
+    }
+
+    /// The brand a listing's `brand` names, by id (`brd_…`, not looked up) or by slug; None
+    /// when no brand has that slug or the text is neither.
+    pub async fn brand_named(&self, id_or_slug: &str) -> Result<Option<BrandId>, CatalogError> {
+        if let Ok(id) = id_or_slug.parse::<BrandId>() {
+            return Ok(Some(id));
+        }
+        let Ok(slug) = Slug::parse(id_or_slug) else { return Ok(None) };
+        Ok(self.brand_by_slug(&slug).await?.map(|brand| brand.id))
     }
 
     pub async fn brand_by_slug(&self, slug: &Slug) -> Result<Option<Brand>, CatalogError> {

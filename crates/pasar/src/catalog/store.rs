@@ -540,6 +540,7 @@ fn variant_of(row: &AnyRow) -> Result<Variant, sqlx::Error> {
             .transpose()?,
         created_at: time_of(row, "created_at")?,
         updated_at: time_of(row, "updated_at")?,
+        availability: None,
     })
 }
 

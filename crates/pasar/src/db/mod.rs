@@ -81,6 +81,18 @@ fn with_statement_cache(url: &str) -> String {
     format!("{url}{separator}{STATEMENT_CACHE}")
 }
 
+/// Why PostgreSQL could not be reached. The pool only says it timed out waiting for a
+/// connection; one direct attempt gives the cause (connection refused, unknown host, password
+/// refused, no such database), which is what the person starting Pasar needs to read.
+async fn why_unreachable(options: &AnyConnectOptions, pooled: sqlx::Error) -> anyhow::Error {
+    use sqlx::ConnectOptions as _;
+    let direct = match tokio::time::timeout(Duration::from_secs(5), options.connect()).await {
+        Ok(Err(direct)) => anyhow::Error::new(direct),
+        Ok(Ok(_)) | Err(_) => anyhow::Error::new(pooled),
+    };
+    direct.context("connecting to PostgreSQL")
+}
+
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         install_drivers();
@@ -90,12 +102,15 @@ impl Db {
         match dialect {
             Dialect::Postgres => {
                 // Two at least: migrations hold one for their advisory lock.
-                let pool = AnyPoolOptions::new()
+                let pool = match AnyPoolOptions::new()
                     .max_connections(max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await
-                    .context("connecting to PostgreSQL")?;
+                {
+                    Ok(pool) => pool,
+                    Err(pooled) => return Err(why_unreachable(&options, pooled).await),
+                };
                 Ok(Self { dialect, readers: pool.clone(), writers: pool })
             }
             Dialect::Sqlite => {
@@ -200,6 +215,17 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_postgres_is_reported_as_connection_refused_not_a_pool_timeout() {
+        // Nothing listens on port 1 of the loopback interface.
+        let Err(err) = Db::connect("postgres://pasar@127.0.0.1:1/pasar", 2).await else {
+            panic!("something listens on 127.0.0.1:1")
+        };
+        let chain = format!("{err:#}");
+        assert!(chain.contains("connecting to PostgreSQL"), "{chain}");
+        assert!(chain.to_lowercase().contains("connection refused"), "{chain}");
+    }
 
     #[test]
     fn postgres_urls_get_a_larger_statement_cache_unless_they_set_one() {

@@ -12,7 +12,7 @@ pub mod rate_limit;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -136,23 +136,65 @@ pub fn router(state: AppState, modules: OpenApiRouter<AppState>, media: OpenApiR
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route("/", axum::routing::get(home))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
         })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(middleware::from_fn_with_state(timeout, answer_within))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::record_request))
         .layer(cors(&state.config))
         .layer(middleware::from_fn(error::in_envelope))
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
+        .layer(middleware::from_fn(log_request))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // The span every log line of a request carries; `log_request` writes the request's own
+        // line, so the layer's debug-level start and end lines would only repeat it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let request_id =
+                        request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), route = route_of(request), request_id)
+                })
+                .on_request(())
+                .on_response(()),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
         .with_state(state)
+}
+
+/// The route template a request matched (`/v1/products/{id_or_slug}`), or its path when it
+/// matched none.
+fn route_of(request: &Request) -> &str {
+    request.extensions().get::<MatchedPath>().map_or_else(|| request.uri().path(), MatchedPath::as_str)
+}
+
+/// Routes that load balancers and scrapers call every few seconds: not logged at `info`.
+const QUIET_ROUTES: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+/// One `info` line per request, when it is answered: its status and how long it took, inside
+/// the request's span (method, route, request id). Health, readiness and metrics checks are
+/// logged at `debug` only.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let quiet = QUIET_ROUTES.contains(&route_of(&request));
+    let response = next.run(request).await;
+    // Whole microseconds, so the figure reads 0.98 rather than 0.9801420000000001.
+    let (status, latency_ms) = (response.status().as_u16(), started.elapsed().as_micros() as f64 / 1000.0);
+    if quiet {
+        tracing::debug!(status, latency_ms, "answered");
+    } else {
+        tracing::info!(status, latency_ms, "answered");
+    }
+    response
 }
 
 /// A random UUID for a request that brings no id, drawn from the thread's CSPRNG: tower-http's
@@ -201,6 +243,15 @@ fn cors(config: &Config) -> CorsLayer {
         ])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
+}
+
+/// `/`: a small page pointing a visitor at the docs, the OpenAPI document and the catalog,
+/// rather than a JSON 404.
+async fn home() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
+        include_str!("home.html"),
+    )
 }
 
 #[derive(Serialize, ToSchema)]

@@ -32,6 +32,41 @@ impl StockLevel {
     }
 }
 
+/// How a variant's stock looks to shoppers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockStatus {
+    InStock,
+    /// Fewer left than the variant's low-stock threshold.
+    LowStock,
+    OutOfStock,
+}
+
+/// What shoppers see of a variant's stock: what can be bought now and how that stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Availability {
+    pub status: StockStatus,
+    /// Units that can be bought now (on hand less what unpaid orders hold); for a digital
+    /// variant, the keys (or other items) left.
+    pub available: i64,
+}
+
+impl StockLevel {
+    /// The shoppers' view: out of stock at zero, low below the threshold (the same line
+    /// `stock.low` fires at), else in stock.
+    pub fn availability(&self) -> Availability {
+        let available = self.available.max(0);
+        let status = if available == 0 {
+            StockStatus::OutOfStock
+        } else if available < self.low_stock_threshold {
+            StockStatus::LowStock
+        } else {
+            StockStatus::InStock
+        };
+        Availability { status, available }
+    }
+}
+
 /// Why stock on hand changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +186,19 @@ mod tests {
         let mut ids: Vec<VariantId> = (0..4).map(|_| VariantId::new()).collect();
         ids.sort();
         ids
+    }
+
+    #[test]
+    fn shoppers_see_out_of_stock_at_zero_low_stock_below_the_threshold_and_in_stock_otherwise() {
+        let v = VariantId::new();
+        let status = |on_hand, reserved, threshold| {
+            StockLevel::new(v, on_hand, reserved, threshold, false).availability()
+        };
+        assert_eq!(status(0, 0, 5), Availability { status: StockStatus::OutOfStock, available: 0 });
+        assert_eq!(status(3, 3, 0), Availability { status: StockStatus::OutOfStock, available: 0 });
+        assert_eq!(status(10, 6, 5), Availability { status: StockStatus::LowStock, available: 4 });
+        assert_eq!(status(10, 5, 5), Availability { status: StockStatus::InStock, available: 5 });
+        assert_eq!(status(1, 0, 0), Availability { status: StockStatus::InStock, available: 1 });
     }
 
     #[test]

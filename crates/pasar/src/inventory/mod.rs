@@ -13,7 +13,7 @@ mod sealing;
 mod service;
 mod store;
 
-pub use domain::{Reservation, StockLevel, StockMovement};
+pub use domain::{Availability, Reservation, StockLevel, StockMovement, StockStatus};
 pub use sealing::ItemSealer;
 pub use service::{DeliveredItem, Inventory, InventoryError, ItemsAdded, ReservationRequest};
 

@@ -73,6 +73,23 @@ impl Inventory {
         Ok(store::level(self.db.reader(), variant).await?.unwrap_or(StockLevel::new(variant, 0, 0, 0, false)))
     }
 
+    /// The levels of many variants in one read (a variant never stocked is at zero), for
+    /// showing availability; a checkout's own reads and guarded updates are what decide a sale.
+    pub async fn levels(
+        &self,
+        variants: &[VariantId],
+    ) -> Result<HashMap<VariantId, StockLevel>, InventoryError> {
+        if variants.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut conn = self.db.reader().acquire().await?;
+        let found = store::levels(&mut conn, variants).await?;
+        let mut levels: HashMap<VariantId, StockLevel> =
+            variants.iter().map(|&v| (v, StockLevel::new(v, 0, 0, 0, false))).collect();
+        levels.extend(found.into_iter().map(|level| (level.variant_id, level)));
+        Ok(levels)
+    }
+
     pub async fn movements(
         &self,
         variant: VariantId,

@@ -432,6 +432,15 @@ pub async fn lock_levels(
     rows.iter().map(level_of).collect()
 }
 
+/// The levels of `variants` that have one, read without locking.
+pub async fn levels(conn: &mut Connection, variants: &[VariantId]) -> Result<Vec<StockLevel>, sqlx::Error> {
+    let ids: Vec<String> = variants.iter().map(ToString::to_string).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let head = format!("SELECT {LEVEL_COLUMNS} FROM stock_levels WHERE variant_id IN");
+    let rows = bulk::fetch_in(conn, &head, "", &ids).await?;
+    rows.iter().map(level_of).collect()
+}
+
 /// [`hold`] for many variants in one guarded statement: each takes its quantity only while
 /// `on_hand - reserved` covers it. Returns the levels after, of the variants that took it.
 pub async fn hold_many(

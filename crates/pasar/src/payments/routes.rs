@@ -167,7 +167,7 @@ async fn receive(
         Err(err) => {
             let result =
                 if err.status().is_server_error() { WebhookResult::Failed } else { WebhookResult::Rejected };
-            tracing::warn!(provider, code = err.code(), reason = %err, "gateway webhook not applied");
+            tracing::warn!(provider, status = err.status().as_u16(), code = err.code(), reason = %err, "webhook rejected");
             Handled {
                 result,
                 error_code: Some(err.code()),

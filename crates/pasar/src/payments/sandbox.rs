@@ -183,6 +183,15 @@ impl SandboxGateway {
         .transpose()
     }
 
+    /// What the shop said the charge is for (`Order ord_…`, `Wallet deposit`).
+    async fn description_of(&self, payment_id: PaymentId) -> Result<String, GatewayError> {
+        sqlx::query_scalar("SELECT description FROM sandbox_charges WHERE payment_id = $1")
+            .bind(payment_id.to_string())
+            .fetch_one(self.db.reader())
+            .await
+            .map_err(unavailable)
+    }
+
     /// Moves a charge from one status to another; false when it was not in `from`.
     async fn move_charge(
         &self,
@@ -595,19 +604,44 @@ async fn pay_page(
 ) -> (StatusCode, Html<String>) {
     match state.sandbox.status_of(payment_id).await {
         Ok(Some((status, charge_ref, amount, expires_at))) => {
-            let buttons = if status == "pending" {
+            let now = state.sandbox.clock.now();
+            // The shop's deadline; the charge itself stays payable for GRACE after it.
+            let deadline = expires_at.minus(GRACE);
+            let pending = status == "pending";
+            let (shown, note) = if pending && now >= expires_at {
+                ("expired", "<p>The time to pay is over: this charge can no longer be paid.</p>".to_owned())
+            } else if pending && now >= deadline {
+                (
+                    "expired",
+                    format!(
+                        "<p><strong>The shop's deadline passed at {}.</strong> Paying now is a late payment:                          the shop takes it if the goods are still in stock, otherwise it owes you a refund.                          The sandbox accepts late payments until {}.</p>",
+                        deadline.to_rfc3339(),
+                        expires_at.to_rfc3339()
+                    ),
+                )
+            } else if pending {
+                (status.as_str(), format!("<p>Payable until {}.</p>", deadline.to_rfc3339()))
+            } else {
+                (status.as_str(), String::new())
+            };
+            let buttons = if pending && now < expires_at {
+                let pay = if now >= deadline { "Pay late" } else { "Pay" };
                 format!(
-                    "<form method=\"post\" action=\"/sandbox/pay/{payment_id}/succeed\"><button>Pay</button></form>\
+                    "<form method=\"post\" action=\"/sandbox/pay/{payment_id}/succeed\"><button>{pay}</button></form>\
                      <form method=\"post\" action=\"/sandbox/pay/{payment_id}/fail\"><button>Fail</button></form>"
                 )
             } else {
                 String::new()
             };
+            let back = match state.sandbox.description_of(payment_id).await {
+                Ok(description) => back_link(&state.sandbox.public_url, &description),
+                Err(_) => String::new(),
+            };
             let body = format!(
                 "<p>Sandbox charge <code>{charge_ref}</code> for payment <code>{payment_id}</code>.</p>\
-                 <p>Amount to pay: <strong>{amount}</strong></p><p>Status: <strong>{status}</strong></p>\
-                 <p>Payable until {}.</p>{buttons}",
-                expires_at.to_rfc3339()
+                 <p>Amount to pay: <strong>{}</strong></p><p>Status: <strong>{shown}</strong></p>\
+                 {note}{buttons}{back}",
+                escape_html(&crate::money::format_for_display(amount)),
             );
             (StatusCode::OK, page("Pasar sandbox payment", &body))
         }
@@ -618,6 +652,19 @@ async fn pay_page(
             tracing::error!(error = %err, "sandbox pay page failed");
             (StatusCode::SERVICE_UNAVAILABLE, page("Sandbox unavailable", "<p>Try again shortly.</p>"))
         }
+    }
+}
+
+/// A link back to what the charge pays for, as the shop described it: `Order ord_…` links the
+/// order in the API (the buyer reads it with their token).
+fn back_link(public_url: &str, description: &str) -> String {
+    let order = description.split_whitespace().find_map(|word| word.parse::<crate::ids::OrderId>().ok());
+    match order {
+        Some(order) => format!(
+            "<p>For order <a href=\"{public_url}/v1/orders/{order}\"><code>{order}</code></a> \
+             (<code>GET /v1/orders/{order}</code> with the buyer's token).</p>"
+        ),
+        None => format!("<p>For: {}</p>", escape_html(description)),
     }
 }
 

@@ -378,8 +378,13 @@ async fn shoppers_see_only_active_products() {
         .await
         .unwrap();
     let by_slug: Value = app.get("/v1/products/on-sale", None).await.json().await.unwrap();
-    assert_eq!(by_id, active);
-    assert_eq!(by_slug, active);
+    let shop_fields = |mut product: Value| {
+        assert_eq!(product["variants"][0]["availability"]["status"], "out_of_stock", "never stocked");
+        product["variants"][0].as_object_mut().unwrap().remove("availability");
+        product
+    };
+    assert_eq!(shop_fields(by_id), active);
+    assert_eq!(shop_fields(by_slug), active);
     assert_error(app.get("/v1/products/no-such-product", None).await, StatusCode::NOT_FOUND, "not_found")
         .await;
     assert_error(app.get("/v1/products/Not%20A%20Slug", None).await, StatusCode::NOT_FOUND, "not_found")
@@ -454,7 +459,9 @@ async fn listings_filter_by_category_and_its_subcategories_brand_price_and_name(
         "?min_price=10&max_price=5",
         "?sort=cheapest",
         "?limit=0",
-        "?category=shirts",
+        "?category=no-such-category",
+        "?brand=no-such-brand",
+        "?category=Not A Slug",
         "?cursor=zzz",
     ] {
         assert_error(
@@ -464,6 +471,143 @@ async fn listings_filter_by_category_and_its_subcategories_brand_price_and_name(
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn listings_take_a_category_or_brand_by_its_slug_as_well_as_its_id() {
+    let app = spawn_app().await;
+    let token = admin(&app).await;
+    let fashion = category(&app, &token, "Fashion", None).await;
+    let shirts = category(&app, &token, "T-Shirts", Some(&fashion)).await;
+    let wear = brand(&app, &token, "Nusantara Wear").await;
+    let mut kaos = product_body("Kaos", &shirts, "active", &[("KAOS", 79_000)]);
+    kaos["brand_id"] = json!(wear);
+    create_product(&app, &token, &kaos).await;
+    create_product(&app, &token, &product_body("Scarf", &fashion, "active", &[("SCARF", 50_000)])).await;
+
+    assert_eq!(names(&public_list(&app, "?category=t-shirts").await), ["Kaos"]);
+    assert_eq!(names(&public_list(&app, &format!("?category={shirts}")).await), ["Kaos"]);
+    let mut in_fashion = names(&public_list(&app, "?category=fashion").await);
+    in_fashion.sort();
+    assert_eq!(in_fashion, ["Kaos", "Scarf"], "a slug includes the categories below it too");
+    assert_eq!(names(&public_list(&app, "?brand=nusantara-wear").await), ["Kaos"]);
+    assert_eq!(names(&public_list(&app, &format!("?brand={wear}")).await), ["Kaos"]);
+    let staff: Value = app
+        .get("/v1/admin/products?category=t-shirts&brand=nusantara-wear", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&staff), ["Kaos"]);
+
+    let envelope = assert_error(
+        app.get("/v1/products?category=t-shirt", None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(envelope["error"]["details"]["fields"][0]["field"], "category", "{envelope}");
+}
+
+#[tokio::test]
+async fn shoppers_see_what_each_variant_has_left_and_a_sale_shows_within_the_cache_ttl() {
+    let app = spawn_app_with(|config| config.catalog_cache_ms = 200).await;
+    let admin = app.admin().await;
+    let token = admin.access_token.as_str();
+    let physical = app.product(&admin, "physical", &[10_000, 20_000, 30_000]).await;
+    app.stock(&admin, &physical[0], 10).await;
+    app.stock(&admin, &physical[1], 2).await;
+    let threshold = app
+        .put(
+            &format!("/v1/admin/variants/{}/stock/threshold", physical[1]),
+            Some(token),
+            &json!({"low_stock_threshold": 5}),
+        )
+        .await;
+    assert_eq!(threshold.status(), StatusCode::OK);
+    let digital = app.product(&admin, "digital", &[49_000]).await;
+    let keys = app
+        .post(
+            &format!("/v1/admin/variants/{}/digital-items", digital[0]),
+            Some(token),
+            &json!({"items": ["KEY-1", "KEY-2", "KEY-3"]}),
+        )
+        .await;
+    assert!(keys.status().is_success(), "adding keys: {}", keys.status());
+
+    let availability = |product: &Value| -> Vec<(String, String, i64)> {
+        product["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let a = &v["availability"];
+                (
+                    v["id"].as_str().unwrap().to_owned(),
+                    a["status"].as_str().unwrap().to_owned(),
+                    a["available"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let product_of = |variant: &str| {
+        let variant = variant.to_owned();
+        let app = &app;
+        async move {
+            let page = public_list(app, "?limit=100").await;
+            let listed = page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["variants"].as_array().unwrap().iter().any(|v| v["id"] == variant.as_str()))
+                .cloned()
+                .expect("the product is listed");
+            let page: Value = app
+                .get(&format!("/v1/products/{}", listed["id"].as_str().unwrap()), None)
+                .await
+                .json()
+                .await
+                .unwrap();
+            (listed, page)
+        }
+    };
+    let (listed, shirt) = product_of(&physical[0]).await;
+    assert_eq!(availability(&listed), availability(&shirt), "the list and the page agree");
+    assert_eq!(
+        availability(&shirt),
+        [
+            (physical[0].clone(), "in_stock".to_owned(), 10),
+            (physical[1].clone(), "low_stock".to_owned(), 2),
+            (physical[2].clone(), "out_of_stock".to_owned(), 0),
+        ]
+    );
+    assert_eq!(
+        availability(&product_of(&digital[0]).await.1),
+        [(digital[0].clone(), "in_stock".to_owned(), 3)]
+    );
+    let staff: Value = app
+        .get(&format!("/v1/admin/products/{}", shirt["id"].as_str().unwrap()), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        staff["variants"][0].get("availability").is_none(),
+        "admins read stock from the inventory routes"
+    );
+
+    // A buyer's unpaid order holds 3 units and a key: the list and the page show what is left
+    // once their cached answers are over (each within the TTL).
+    let buyer = app.register("buyer@example.com").await;
+    let order = app.checkout(&buyer.access_token, &[(&physical[0], 3), (&digital[0], 1)]).await;
+    assert_eq!(order.status(), StatusCode::CREATED);
+    crate::helpers::eventually("the sale to show", || async {
+        let (shirts, shirt) = product_of(&physical[0]).await;
+        let (ebooks, ebook) = product_of(&digital[0]).await;
+        let left = [&shirts, &shirt, &ebooks, &ebook].map(|product| availability(product)[0].2);
+        (left == [7, 7, 2, 2]).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -968,7 +1112,7 @@ async fn the_demo_shop_loads_once_and_is_on_sale() {
     assert_eq!(first.stocked, 11);
     assert_eq!(again.stocked, 0);
     for product in &first.catalog.products {
-        for (variant, _) in &product.variants {
+        for variant in product.variants.iter().map(|v| &v.id) {
             let level = app.state.inventory.level(*variant).await.unwrap();
             let expected = match product.kind.as_str() {
                 "digital" => pasar::demo::DEMO_KEYS as i64,

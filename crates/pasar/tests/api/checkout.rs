@@ -588,3 +588,37 @@ async fn admins_list_orders_by_status_and_buyers_see_only_their_own() {
     let customer_on_admin = app.get("/v1/admin/orders", Some(&ana.access_token)).await;
     assert_error(customer_on_admin, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+#[tokio::test]
+async fn the_pay_page_shows_the_amount_in_rupiah_links_the_order_and_says_when_paying_is_late() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[95_000]).await.remove(0);
+    app.stock(&admin, &variant, 1).await;
+    let buyer = app.register("buyer@example.com").await;
+    let placed: Value = app.checkout(&buyer.access_token, &[(&variant, 1)]).await.json().await.unwrap();
+    let (order_id, payment_id) =
+        (placed["order"]["id"].as_str().unwrap(), placed["payment"]["id"].as_str().unwrap());
+    // Rp 95.000 and the QRIS fee of 0.7% + Rp 310: Rp 95.975.
+    assert_eq!(placed["payment"]["total"]["amount"], 95_975);
+    let page = async |app: &TestApp| {
+        let page = app.get(&format!("/sandbox/pay/{payment_id}"), None).await;
+        page.text().await.unwrap().replace('\u{a0}', " ")
+    };
+
+    let open = page(&app).await;
+    assert!(open.contains("Rp 95.975"), "{open}");
+    assert!(open.contains(&format!("/v1/orders/{order_id}")), "the page links the order: {open}");
+    assert!(open.contains("<strong>pending</strong>") && !open.contains("late payment"), "{open}");
+
+    app.clock.advance(Duration::from_secs(601));
+    let late = page(&app).await;
+    assert!(late.contains("<strong>expired</strong>"), "{late}");
+    assert!(late.contains("late payment"), "{late}");
+    assert!(late.contains("Pay late"), "a late payment can still be made: {late}");
+
+    app.clock.advance(Duration::from_secs(600));
+    let over = page(&app).await;
+    assert!(over.contains("<strong>expired</strong>") && over.contains("can no longer be paid"), "{over}");
+    assert!(!over.contains("<button>"), "{over}");
+}

@@ -149,13 +149,44 @@ async fn serve(config: Config, clock: Clock) -> TestApp {
     }
 }
 
+/// With `TEST_LOG` (a filter), logs go to stderr, pretty; without, every server of this test
+/// process logs at `info` as JSON into memory, for the tests about what is logged.
 fn init_logs() {
     static LOGS: Once = Once::new();
     LOGS.call_once(|| {
         if let Ok(level) = std::env::var("TEST_LOG") {
             let _ = pasar::telemetry::init(&level, LogFormat::Pretty);
+        } else {
+            let _ = pasar::telemetry::init_with("info", LogFormat::Auto, || CapturedLogs, false);
         }
     });
+}
+
+static CAPTURED_LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// Appends each log line to [`CAPTURED_LOGS`] (the logger writes a line in one call).
+struct CapturedLogs;
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED_LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON log lines of requests carrying `request_id`, or None when `TEST_LOG` sends logs to
+/// stderr instead.
+pub fn logged_for(request_id: &str) -> Option<Vec<Value>> {
+    if std::env::var("TEST_LOG").is_ok() {
+        return None;
+    }
+    let captured = CAPTURED_LOGS.lock().unwrap();
+    let lines = captured.split(|&b| b == b'\n').filter_map(|line| serde_json::from_slice::<Value>(line).ok());
+    Some(lines.filter(|line| line["span"]["request_id"] == request_id).collect())
 }
 
 /// A fresh database copied from a migrated template. The template is named after the schema
