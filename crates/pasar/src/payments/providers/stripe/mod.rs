@@ -347,3 +347,66 @@ impl Refunds for StripeGateway {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn stripe_is_on_only_with_both_secrets_and_days_between_1_and_60() {
+        let none = Config::default();
+        assert!(StripeSettings::from_config(&none).unwrap().is_none());
+        let key_only = Config { stripe_secret_key: Some("sk_test_1".into()), ..Config::default() };
+        assert!(StripeSettings::from_config(&key_only).is_err(), "a key without its webhook secret");
+        let both = Config { stripe_webhook_secret: Some("whsec_1".into()), ..key_only };
+        let settings = StripeSettings::from_config(&both).unwrap().unwrap();
+        assert_eq!((settings.base_url.as_str(), settings.konbini_expires_after_days), (DEFAULT_BASE_URL, 3));
+        for days in [0, 61] {
+            let config = Config { stripe_konbini_expires_after_days: days, ..both.clone() };
+            assert!(StripeSettings::from_config(&config).is_err(), "{days} days");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stripe_that_never_answers_is_unavailable_after_a_bounded_number_of_tries() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), 1).await.unwrap();
+        let settings = StripeSettings {
+            secret_key: "sk_test_1".into(),
+            webhook_secret: b"whsec_1".to_vec(),
+            base_url: format!("http://{address}"),
+            konbini_expires_after_days: 3,
+        };
+        let client =
+            ProviderClient::new(NAME, Duration::from_millis(200), 2).with_first_backoff(Duration::from_millis(10));
+        let stripe = StripeGateway::with_client(settings, db, Clock::system(), "http://pasar.test", client);
+        let request = CreatePayment {
+            payment_id: PaymentId::new(),
+            method: "card".into(),
+            payer_email: None,
+            amount: Money::new(40_000, Currency::IDR),
+            total: Money::new(40_000, Currency::IDR),
+            description: "Order".into(),
+            expires_at: Clock::system().now().plus(Duration::from_secs(600)),
+        };
+        let started = std::time::Instant::now();
+        let err = stripe.pay().create_payment(&request).await.unwrap_err();
+        assert!(matches!(err, GatewayError::Unavailable(_)), "{err:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "tried again: the POST carries its idempotency key");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
