@@ -361,6 +361,21 @@ async fn an_admin_cancel_of_a_paid_card_order_refunds_it_at_stripe_and_restocks(
 }
 
 #[tokio::test]
+async fn a_refund_made_in_stripes_dashboard_refunds_the_order() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake, |_| {}).await;
+    let order = card_order(&app).await;
+    fake.pay(&order.payment_id).await;
+    app.wait_for_order(&order.buyer.access_token, &order.order_id, "paid").await;
+    let (status, answer) = fake.refund_in_dashboard(&order.payment_id).await;
+    assert_eq!((status, answer["result"].as_str()), (200, Some("applied")), "{answer}");
+    assert_eq!(order_status(&app, &order.buyer, &order.order_id).await, "refunded");
+    let level = app.stock_level(&order.admin, &order.variant).await;
+    assert_eq!(level["on_hand"], 3, "restocked");
+    assert_invariants(&app).await;
+}
+
+#[tokio::test]
 async fn reconciliation_settles_a_payment_whose_webhook_never_came() {
     let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.reconcile_grace_secs = 0).await;

@@ -172,6 +172,21 @@ impl FakeStripe {
         self.settle_payment(payment_id);
     }
 
+    /// The merchant refunds `payment_id` in full in Stripe's Dashboard; Stripe sends
+    /// `charge.refunded` with the charge.
+    pub async fn refund_in_dashboard(&self, payment_id: &str) -> (u16, Value) {
+        let intent = self.intent_of(payment_id).expect("an intent");
+        let form = vec![("payment_intent".to_owned(), intent["id"].as_str().unwrap().to_owned())];
+        let charge = {
+            let mut books = self.books.lock().unwrap();
+            let (status, _) = refund(&mut books, &form);
+            assert_eq!(status, StatusCode::OK);
+            books.charges[intent["latest_charge"].as_str().unwrap()].clone()
+        };
+        let event = self.record_event("charge.refunded", charge);
+        self.deliver(&event).await
+    }
+
     /// Sends an event of `kind` about `payment_id`'s PaymentIntent as it is now (a stale or
     /// reordered delivery when the intent has moved on).
     pub async fn send_intent_event(&self, payment_id: &str, kind: &str, status: &str) -> (u16, Value) {
