@@ -29,7 +29,8 @@ async fn stripe_app(fake: &FakeStripe, configure: impl FnOnce(&mut Config)) -> T
 async fn jpy_product(app: &TestApp, admin: &Session, price: i64) -> String {
     let token = Some(admin.access_token.as_str());
     let suffix = uuid::Uuid::now_v7().simple().to_string();
-    let category = app.post("/v1/admin/categories", token, &json!({"name": format!("Wagashi {suffix}")})).await;
+    let category =
+        app.post("/v1/admin/categories", token, &json!({"name": format!("Wagashi {suffix}")})).await;
     assert_eq!(category.status(), StatusCode::CREATED);
     let category: Value = category.json().await.unwrap();
     let body = json!({
@@ -122,7 +123,10 @@ async fn a_card_checkout_answers_a_hosted_page_and_paying_there_pays_the_order_o
     assert!(url.starts_with(&format!("{}/c/pay/cs_", fake.url)), "a hosted page: {url}");
 
     let session = fake.session_of(&order.payment_id).expect("a Checkout Session at Stripe");
-    assert_eq!((session["amount_total"].as_i64(), session["currency"].as_str()), (Some(4_000_000), Some("idr")));
+    assert_eq!(
+        (session["amount_total"].as_i64(), session["currency"].as_str()),
+        (Some(4_000_000), Some("idr"))
+    );
     assert!(
         session["expires_at"].as_i64().unwrap() >= unix_now() + 29 * 60,
         "Stripe's 30-minute minimum is met although Pasar's deadline is 10 minutes out"
@@ -153,7 +157,11 @@ async fn every_post_to_stripe_carries_an_idempotency_key_and_a_retry_is_the_same
     fake.trouble(Trouble::Status(500), 1);
     let buyer = app.register("bea@example.com").await;
     let refused = checkout(&app, &buyer, &order.variant, "card").await;
-    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE, "a 500 is not retried: the checkout is undone");
+    assert_eq!(
+        refused.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a 500 is not retried: the checkout is undone"
+    );
     let level = app.stock_level(&order.admin, &order.variant).await;
     assert_eq!(level["reserved"], 1, "only the first order still holds stock");
     assert_invariants(&app).await;
@@ -168,7 +176,8 @@ async fn a_konbini_checkout_answers_store_codes_and_paying_at_the_store_pays_the
     app.stock(&admin, &variant, 2).await;
     let buyer = app.register("hanako@example.jp").await;
 
-    let methods: Value = app.get("/v1/payment-methods?amount=1500&currency=JPY", None).await.json().await.unwrap();
+    let methods: Value =
+        app.get("/v1/payment-methods?amount=1500&currency=JPY", None).await.json().await.unwrap();
     assert!(methods.to_string().contains("konbini"), "konbini is offered in yen: {methods}");
     let response = checkout(&app, &buyer, &variant, "konbini").await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -240,7 +249,11 @@ async fn a_card_deposit_in_rupiah_goes_to_stripe_in_sen_and_credits_the_wallet_o
     assert_eq!(created.status(), StatusCode::CREATED);
     let deposit: Value = created.json().await.unwrap();
     let payment_id = deposit["id"].as_str().unwrap();
-    assert_eq!(fake.session_of(payment_id).unwrap()["amount_total"], 10_000_000, "Rp 100,000 is 10,000,000 sen");
+    assert_eq!(
+        fake.session_of(payment_id).unwrap()["amount_total"],
+        10_000_000,
+        "Rp 100,000 is 10,000,000 sen"
+    );
 
     fake.pay(payment_id).await;
     let balance = || async {
@@ -249,7 +262,11 @@ async fn a_card_deposit_in_rupiah_goes_to_stripe_in_sen_and_credits_the_wallet_o
     };
     eventually("the deposit to land", || async { (balance().await == Some(100_000)).then_some(()) }).await;
     let (status, again) = fake.redeliver("payment_intent.succeeded").await;
-    assert_eq!((status, again["result"].as_str()), (200, Some("no_change")), "Stripe retrying changes nothing");
+    assert_eq!(
+        (status, again["result"].as_str()),
+        (200, Some("no_change")),
+        "Stripe retrying changes nothing"
+    );
     assert_eq!(balance().await, Some(100_000));
     assert_invariants(&app).await;
 }
@@ -274,7 +291,8 @@ async fn forged_altered_stale_and_mispriced_webhooks_change_nothing_and_are_logg
     assert_error(stale, StatusCode::BAD_REQUEST, "invalid_signature").await;
     let far = post_webhook(&app, &sign(WEBHOOK_SECRET, i64::MIN, &body), body.clone()).await;
     assert_error(far, StatusCode::BAD_REQUEST, "invalid_signature").await;
-    let mispriced = post_webhook(&app, &sign(WEBHOOK_SECRET, now, altered.as_bytes()), altered.into_bytes()).await;
+    let mispriced =
+        post_webhook(&app, &sign(WEBHOOK_SECRET, now, altered.as_bytes()), altered.into_bytes()).await;
     assert_error(mispriced, StatusCode::BAD_REQUEST, "amount_mismatch").await;
     let unsigned = app.post_raw("/v1/webhooks/stripe", "application/json", body.clone()).await;
     assert_error(unsigned, StatusCode::BAD_REQUEST, "invalid_signature").await;
@@ -289,7 +307,12 @@ async fn forged_altered_stale_and_mispriced_webhooks_change_nothing_and_are_logg
 
     // While the secret is rolled Stripe signs with both: one right v1 among several passes.
     let right = sign(WEBHOOK_SECRET, now, &body);
-    let rolled = format!("{},v1={},{}", right.split(',').next().unwrap(), "0".repeat(64), right.split_once(',').unwrap().1);
+    let rolled = format!(
+        "{},v1={},{}",
+        right.split(',').next().unwrap(),
+        "0".repeat(64),
+        right.split_once(',').unwrap().1
+    );
     let accepted = post_webhook(&app, &rolled, body.clone()).await;
     assert_eq!(accepted.status(), StatusCode::OK);
     assert_eq!(accepted.json::<Value>().await.unwrap()["result"], "applied");
@@ -320,8 +343,9 @@ async fn duplicated_and_reordered_events_have_one_effect() {
     app.wait_for_order(&order.buyer.access_token, &order.order_id, "paid").await;
 
     // A failure reported after the success (Stripe does not promise order), then a duplicate.
-    let (status, late) =
-        fake.send_intent_event(&order.payment_id, "payment_intent.payment_failed", "requires_payment_method").await;
+    let (status, late) = fake
+        .send_intent_event(&order.payment_id, "payment_intent.payment_failed", "requires_payment_method")
+        .await;
     assert_eq!((status, late["result"].as_str()), (200, Some("no_change")));
     let (_, late) = fake.send_intent_event(&order.payment_id, "payment_intent.canceled", "canceled").await;
     assert_eq!(late["result"], "no_change");
@@ -348,7 +372,10 @@ async fn an_admin_cancel_of_a_paid_card_order_refunds_it_at_stripe_and_restocks(
     let refunds = fake.refunds();
     assert_eq!(refunds.len(), 1);
     let intent = fake.intent_of(&order.payment_id).unwrap();
-    assert_eq!((refunds[0]["amount"].as_i64(), &refunds[0]["payment_intent"]), (Some(4_000_000), &intent["id"]));
+    assert_eq!(
+        (refunds[0]["amount"].as_i64(), &refunds[0]["payment_intent"]),
+        (Some(4_000_000), &intent["id"])
+    );
     let refund_post = fake.seen().into_iter().find(|s| s.path == "/v1/refunds").unwrap();
     assert!(refund_post.idempotency_key.unwrap().contains(&order.payment_id));
 

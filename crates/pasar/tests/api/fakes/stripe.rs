@@ -36,6 +36,11 @@ pub struct Seen {
     pub idempotency_key: Option<String>,
 }
 
+/// A form's fields, in order.
+type Fields = Vec<(String, String)>;
+/// What a POST with an idempotency key was first asked and answered: parameters, status, body.
+type Answered = (Fields, u16, Value);
+
 #[derive(Default)]
 struct Books {
     sessions: HashMap<String, Value>,
@@ -45,7 +50,7 @@ struct Books {
     charges: HashMap<String, Value>,
     refunds: Vec<Value>,
     /// Idempotency key → (the parameters, the status and body first answered).
-    answered: HashMap<String, (Vec<(String, String)>, u16, Value)>,
+    answered: HashMap<String, Answered>,
     seen: Vec<Seen>,
     troubles: VecDeque<Trouble>,
     pasar_webhook: Option<String>,
@@ -89,7 +94,8 @@ fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
 fn metadata(form: &[(String, String)], prefix: &str) -> Value {
     let mut map = serde_json::Map::new();
     for (key, value) in form {
-        if let Some(name) = key.strip_prefix(prefix).and_then(|k| k.strip_prefix('[')).and_then(|k| k.strip_suffix(']'))
+        if let Some(name) =
+            key.strip_prefix(prefix).and_then(|k| k.strip_prefix('[')).and_then(|k| k.strip_suffix(']'))
         {
             map.insert(name.to_owned(), json!(value));
         }
@@ -141,7 +147,13 @@ impl FakeStripe {
     /// The raw body of the last event of `kind`.
     pub fn event(&self, kind: &str) -> Vec<u8> {
         let books = self.books.lock().unwrap();
-        books.events.iter().rev().find(|(_, k, _)| k == kind).map(|(_, _, body)| body.clone()).expect("such an event")
+        books
+            .events
+            .iter()
+            .rev()
+            .find(|(_, k, _)| k == kind)
+            .map(|(_, _, body)| body.clone())
+            .expect("such an event")
     }
 
     /// The session of Pasar's payment `payment_id`.
@@ -308,7 +320,8 @@ async fn handle(
     match trouble {
         Some(Trouble::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap();
-            return (status, Json(json!({"error": {"type": "api_error", "message": "trouble"}}))).into_response();
+            return (status, Json(json!({"error": {"type": "api_error", "message": "trouble"}})))
+                .into_response();
         }
         None => {}
     }
@@ -322,7 +335,8 @@ async fn handle(
     }
     let (status, body) = if method == Method::POST {
         let Some(key) = key else {
-            let (status, body) = error(StatusCode::BAD_REQUEST, "this fake wants an Idempotency-Key on every POST");
+            let (status, body) =
+                error(StatusCode::BAD_REQUEST, "this fake wants an Idempotency-Key on every POST");
             return (status, Json(body)).into_response();
         };
         let earlier = fake.books.lock().unwrap().answered.get(&key).cloned();
@@ -351,7 +365,8 @@ async fn handle(
 impl FakeStripe {
     fn route(&self, method: &Method, path: &str, form: &[(String, String)]) -> (StatusCode, Value) {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let expand: Vec<&str> = form.iter().filter(|(k, _)| k == "expand[]").map(|(_, v)| v.as_str()).collect();
+        let expand: Vec<&str> =
+            form.iter().filter(|(k, _)| k == "expand[]").map(|(_, v)| v.as_str()).collect();
         let mut books = self.books.lock().unwrap();
         match (method.as_str(), segments.as_slice()) {
             ("POST", ["v1", "checkout", "sessions"]) => self.create_session(&mut books, form),
@@ -382,7 +397,10 @@ impl FakeStripe {
                     return error(StatusCode::NOT_FOUND, "No such payment_intent");
                 };
                 if matches!(intent["status"].as_str(), Some("succeeded" | "canceled")) {
-                    return error(StatusCode::BAD_REQUEST, "This PaymentIntent's status does not allow cancel.");
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "This PaymentIntent's status does not allow cancel.",
+                    );
                 }
                 intent["status"] = json!("canceled");
                 intent["next_action"] = Value::Null;
@@ -398,10 +416,14 @@ impl FakeStripe {
             return error(StatusCode::BAD_REQUEST, "mode must be payment");
         }
         let currency = field(form, "line_items[0][price_data][currency]");
-        let amount = field(form, "line_items[0][price_data][unit_amount]").and_then(|a| a.parse::<i64>().ok());
+        let amount =
+            field(form, "line_items[0][price_data][unit_amount]").and_then(|a| a.parse::<i64>().ok());
         let quantity = field(form, "line_items[0][quantity]").and_then(|q| q.parse::<i64>().ok());
         let (Some(currency), Some(amount), Some(quantity)) = (currency, amount, quantity) else {
-            return error(StatusCode::BAD_REQUEST, "line_items[0] needs price_data[currency], unit_amount and quantity");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "line_items[0] needs price_data[currency], unit_amount and quantity",
+            );
         };
         if amount <= 0 || field(form, "line_items[0][price_data][product_data][name]").is_none() {
             return error(StatusCode::BAD_REQUEST, "a positive unit_amount and a product name are required");
@@ -434,7 +456,9 @@ impl FakeStripe {
 
     fn create_intent(&self, books: &mut Books, form: &[(String, String)]) -> (StatusCode, Value) {
         let amount = field(form, "amount").and_then(|a| a.parse::<i64>().ok()).filter(|a| *a > 0);
-        let Some(amount) = amount else { return error(StatusCode::BAD_REQUEST, "a positive amount is required") };
+        let Some(amount) = amount else {
+            return error(StatusCode::BAD_REQUEST, "a positive amount is required");
+        };
         if field(form, "payment_method_types[]") != Some("konbini")
             || field(form, "payment_method_data[type]") != Some("konbini")
         {
@@ -521,7 +545,9 @@ fn refund(books: &mut Books, form: &[(String, String)]) -> (StatusCode, Value) {
     let amount = match field(form, "amount").map(str::parse::<i64>) {
         None => left,
         Some(Ok(amount)) if amount > 0 && amount <= left => amount,
-        Some(_) => return error(StatusCode::BAD_REQUEST, "Refund amount is greater than what is left to refund"),
+        Some(_) => {
+            return error(StatusCode::BAD_REQUEST, "Refund amount is greater than what is left to refund");
+        }
     };
     charge["amount_refunded"] = json!(charge["amount_refunded"].as_i64().unwrap() + amount);
     charge["refunded"] = json!(charge["amount_refunded"] == charge["amount"]);

@@ -107,7 +107,13 @@ pub struct StripeGateway {
 
 impl StripeGateway {
     pub fn new(settings: StripeSettings, db: Db, clock: Clock, public_url: &str) -> Self {
-        Self::with_client(settings, db, clock, public_url, ProviderClient::new(NAME, Duration::from_secs(20), 3))
+        Self::with_client(
+            settings,
+            db,
+            clock,
+            public_url,
+            ProviderClient::new(NAME, Duration::from_secs(20), 3),
+        )
     }
 
     /// With a client of the caller's (shorter timeouts and backoffs in tests).
@@ -182,7 +188,8 @@ impl StripeGateway {
     async fn create_session(&self, request: &CreatePayment) -> Result<CreatedPayment, GatewayError> {
         let expires_at = transformers::session_expiry(request.expires_at, self.clock.now());
         // Pasar has no buyer pages yet: the buyer comes back to the public URL, naming the payment.
-        let back = |outcome: &str| format!("{}/?payment={}&stripe={outcome}", self.public_url, request.payment_id);
+        let back =
+            |outcome: &str| format!("{}/?payment={}&stripe={outcome}", self.public_url, request.payment_id);
         let form = transformers::session_form(request, &back("success"), &back("cancel"), expires_at)?;
         // The expiry is part of the key: it is the one field that may differ when a restart
         // asks again, and Stripe refuses a key reused with other parameters.
@@ -220,7 +227,9 @@ impl StripeGateway {
             .next_action
             .as_ref()
             .and_then(|action| action.konbini_display_details.as_ref())
-            .ok_or_else(|| GatewayError::Unavailable("Stripe answered a konbini intent without its slip".into()))?;
+            .ok_or_else(|| {
+                GatewayError::Unavailable("Stripe answered a konbini intent without its slip".into())
+            })?;
         Ok(CreatedPayment {
             provider_ref: StripeRef::Intent(intent.id.clone()).text(),
             checkout_url: Some(details.hosted_voucher_url.clone()),
@@ -233,7 +242,9 @@ impl StripeGateway {
     /// The PaymentIntent behind a payment (a session's, read from the session when not kept).
     async fn intent_id(&self, stripe_ref: &StripeRef) -> Result<Option<String>, GatewayError> {
         match stripe_ref {
-            StripeRef::Intent(id) | StripeRef::Session { payment_intent: Some(id), .. } => Ok(Some(id.clone())),
+            StripeRef::Intent(id) | StripeRef::Session { payment_intent: Some(id), .. } => {
+                Ok(Some(id.clone()))
+            }
             StripeRef::Session { id, payment_intent: None } => {
                 Ok(self.session(id).await?.payment_intent.map(|i| i.id().to_owned()))
             }
@@ -384,15 +395,17 @@ mod tests {
             }
         });
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), 1).await.unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), 1)
+            .await
+            .unwrap();
         let settings = StripeSettings {
             secret_key: "sk_test_1".into(),
             webhook_secret: b"whsec_1".to_vec(),
             base_url: format!("http://{address}"),
             konbini_expires_after_days: 3,
         };
-        let client =
-            ProviderClient::new(NAME, Duration::from_millis(200), 2).with_first_backoff(Duration::from_millis(10));
+        let client = ProviderClient::new(NAME, Duration::from_millis(200), 2)
+            .with_first_backoff(Duration::from_millis(10));
         let stripe = StripeGateway::with_client(settings, db, Clock::system(), "http://pasar.test", client);
         let request = CreatePayment {
             payment_id: PaymentId::new(),

@@ -371,7 +371,7 @@ pub fn intent_status(intent: &PaymentIntent) -> ProviderStatus {
 /// A Checkout Session's status as Pasar's: its PaymentIntent's when that says something final;
 /// otherwise an expired session is Cancelled and a paid one Succeeded.
 pub fn session_status(session: &CheckoutSession) -> ProviderStatus {
-    let intent = session.payment_intent.as_ref().and_then(Expandable::object).map(|i| intent_status(i));
+    let intent = session.payment_intent.as_ref().and_then(Expandable::object).map(intent_status);
     match (intent, session.status.as_deref(), session.payment_status.as_deref()) {
         (Some(status), _, _) if status != ProviderStatus::Pending => status,
         (_, Some("expired"), _) => ProviderStatus::Cancelled,
@@ -444,7 +444,12 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// of `now` either way (measured with `abs_diff`, so no `t` wraps into the window), and any
 /// `v1` equal, in constant time, to HMAC-SHA256(secret, "{t}.{body}") (several appear while a
 /// secret is rolled). Other schemes (`v0`) are ignored.
-pub fn verify_signature(secret: &[u8], header: &str, body: &[u8], now: Timestamp) -> Result<(), GatewayError> {
+pub fn verify_signature(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<(), GatewayError> {
     let mut timestamp = None;
     let mut candidates = Vec::new();
     for part in header.split(',') {
@@ -609,7 +614,10 @@ mod tests {
         for t in [i64::MIN, i64::MAX, i64::MIN + 1] {
             let header = signature_header(SECRET, t, body);
             assert!(verify_signature(SECRET, &header, body, at(0)).is_err(), "t={t}");
-            assert!(verify_signature(SECRET, &header, body, Timestamp::from_millis(i64::MIN)).is_err(), "t={t}");
+            assert!(
+                verify_signature(SECRET, &header, body, Timestamp::from_millis(i64::MIN)).is_err(),
+                "t={t}"
+            );
         }
     }
 
@@ -717,7 +725,10 @@ mod tests {
             expires_at: 1_796_828_399,
             hosted_voucher_url: "https://payments.stripe.com/konbini/voucher/x".into(),
             stores: KonbiniStores {
-                lawson: Some(KonbiniStore { payment_code: "123456".into(), confirmation_number: Some("0801".into()) }),
+                lawson: Some(KonbiniStore {
+                    payment_code: "123456".into(),
+                    confirmation_number: Some("0801".into()),
+                }),
                 ..KonbiniStores::default()
             },
         };
