@@ -116,6 +116,17 @@ impl StripeGateway {
         )
     }
 
+    /// Stripe as configured, or None when its secrets are not set.
+    pub fn configured(
+        config: &Config,
+        db: &Db,
+        clock: &Clock,
+        public_url: &str,
+    ) -> anyhow::Result<Option<Self>> {
+        Ok(StripeSettings::from_config(config)?
+            .map(|settings| Self::new(settings, db.clone(), clock.clone(), public_url)))
+    }
+
     /// With a client of the caller's (shorter timeouts and backoffs in tests).
     pub fn with_client(
         settings: StripeSettings,
