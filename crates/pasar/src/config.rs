@@ -74,6 +74,14 @@ pub struct Config {
     /// separated by commas, such as `konbini=komoju`. Unnamed methods go to the first
     /// configured provider that offers them in the payment's currency.
     pub payment_methods: String,
+    /// Stripe's secret API key (`sk_…`); Stripe is offered when this and its webhook secret are set.
+    pub stripe_secret_key: Option<String>,
+    /// The signing secret (`whsec_…`) of the Stripe webhook endpoint `{public_url}/v1/webhooks/stripe`.
+    pub stripe_webhook_secret: Option<String>,
+    /// Where Stripe's API is (a local fake in tests).
+    pub stripe_base_url: String,
+    /// Days a konbini slip stays payable (1–60), when Pasar's payment deadline allows that long.
+    pub stripe_konbini_expires_after_days: u32,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -149,6 +157,10 @@ impl Default for Config {
             sandbox_webhook_secret: None,
             sandbox: None,
             payment_methods: String::new(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_base_url: "https://api.stripe.com".into(),
+            stripe_konbini_expires_after_days: 3,
             log_level: "info".into(),
             log_format: LogFormat::Auto,
             media_dir: None,

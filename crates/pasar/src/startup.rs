@@ -117,6 +117,11 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     // Real payment providers join this list as they are configured (the gateways issue); the
     // sandbox is offered by default only while none is.
     let mut gateways: Vec<Arc<dyn Gateway>> = Vec::new();
+    if let Some(stripe) =
+        payments::providers::stripe::StripeGateway::configured(&config, &db, &clock, &public_url)?
+    {
+        gateways.push(Arc::new(stripe));
+    }
     let sandbox_enabled = config.sandbox.unwrap_or(gateways.is_empty());
     if sandbox_enabled {
         tracing::warn!(
