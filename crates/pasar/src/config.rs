@@ -72,6 +72,17 @@ pub struct Config {
     /// separated by commas, such as `konbini=komoju`. Unnamed methods go to the first
     /// configured provider that offers them in the payment's currency.
     pub payment_methods: String,
+    /// Pakasir's project slug; Pakasir is on when this and `pakasir_api_key` are both set.
+    pub pakasir_project: Option<String>,
+    /// Pakasir's API key (sent in request bodies and the detail query; never logged).
+    pub pakasir_api_key: Option<String>,
+    /// Where Pakasir's API is.
+    pub pakasir_base_url: String,
+    /// The flat fee in rupiah shown before paying with a Pakasir virtual account (Pakasir
+    /// publishes no fee table).
+    pub pakasir_va_fee: i64,
+    /// Longest a call to Pakasir may take, in seconds.
+    pub pakasir_timeout_secs: u64,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -145,6 +156,11 @@ impl Default for Config {
             sandbox_webhook_secret: None,
             sandbox: None,
             payment_methods: String::new(),
+            pakasir_project: None,
+            pakasir_api_key: None,
+            pakasir_base_url: crate::payments::providers::pakasir::DEFAULT_BASE_URL.into(),
+            pakasir_va_fee: 4_000,
+            pakasir_timeout_secs: 30,
             log_level: "info".into(),
             log_format: LogFormat::Json,
             media_dir: None,
@@ -208,6 +224,19 @@ impl Config {
             self.secret(self.digital_items_key.as_deref(), "digital_items_key", "PASAR_DIGITAL_ITEMS_KEY")?;
         let bytes = hex::decode(&text).context("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters")?;
         bytes.try_into().map_err(|_| anyhow::anyhow!("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters"))
+    }
+
+    /// Pakasir's settings, when its project and API key are both set.
+    pub fn pakasir(&self) -> Option<crate::payments::providers::pakasir::PakasirSettings> {
+        let project = self.pakasir_project.as_deref().map(str::trim).filter(|p| !p.is_empty())?;
+        let api_key = self.pakasir_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty())?;
+        Some(crate::payments::providers::pakasir::PakasirSettings {
+            project: project.to_owned(),
+            api_key: api_key.to_owned(),
+            base_url: self.pakasir_base_url.clone(),
+            va_fee: self.pakasir_va_fee,
+            timeout: std::time::Duration::from_secs(self.pakasir_timeout_secs.max(1)),
+        })
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> String {

@@ -3,3 +3,4 @@
 //! its own settings and switched on when its secret is set.
 
 pub mod client;
+pub mod pakasir;
