@@ -13,6 +13,9 @@ mod checkout;
 mod conventions;
 mod crash;
 mod events;
+mod fakes {
+    pub mod pakasir;
+}
 mod gateways;
 mod hardening;
 mod helpers;
@@ -20,6 +23,7 @@ mod idempotency;
 mod inventory;
 mod ledger;
 mod ops;
+mod pakasir;
 mod payouts;
 mod wallet;
 mod webhooks;
