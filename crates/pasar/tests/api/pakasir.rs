@@ -331,7 +331,7 @@ async fn a_create_that_fails_answers_503_once_tried_and_releases_the_order() {
 }
 
 #[tokio::test]
-async fn a_paid_pakasir_order_cannot_be_refunded_through_pakasir() {
+async fn pakasir_neither_refunds_nor_pays_out() {
     let fake = FakePakasir::start().await;
     let (app, admin, variant, ana) = shop(&fake, 20_000, 1).await;
     let placed = placed(&app, &ana.access_token, &variant, "qris").await;
@@ -344,8 +344,28 @@ async fn a_paid_pakasir_order_cannot_be_refunded_through_pakasir() {
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_checkout").await;
+    assert!(refused["error"]["message"].as_str().unwrap().contains("cannot refund"), "{refused}");
     assert_eq!(order(&app, &ana.access_token, order_id).await["status"], "paid");
+
+    let adjusted = app
+        .post(
+            &format!("/v1/admin/users/{}/wallet/adjust", ana.id),
+            Some(&admin.access_token),
+            &json!({"amount": {"amount": 30_000, "currency": "IDR"}, "reason": "goodwill"}),
+        )
+        .await;
+    assert!(adjusted.status().is_success(), "adjusting the wallet: {}", adjusted.status());
+    let withdrawal = app
+        .post(
+            "/v1/wallet/withdrawals",
+            Some(&ana.access_token),
+            &json!({"amount": {"amount": 10_000, "currency": "IDR"}, "payment_method": "pakasir",
+                    "destination": {"bank_code": "BCA", "account_number": "1234567890", "account_name": "Ana"}}),
+        )
+        .await;
+    assert_error(withdrawal, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_by_provider").await;
     let wallet: Value = app.get("/v1/wallet", Some(&ana.access_token)).await.json().await.unwrap();
-    assert_eq!(wallet["balance"]["amount"], 0, "nothing refunded anywhere");
+    assert_eq!((wallet["balance"]["amount"].as_i64(), wallet["pending"]["amount"].as_i64()), (Some(30_000), Some(0)));
+    assert_invariants(&app).await;
 }
