@@ -96,7 +96,10 @@ async fn a_qris_checkout_shows_the_code_and_its_fee_and_paying_at_pakasir_pays_t
     let payment = &placed["payment"];
     assert_eq!((payment["provider"].as_str(), payment["method"].as_str()), (Some("pakasir"), Some("qris")));
     assert_eq!(payment["amount"]["amount"], 99_000);
-    assert_eq!((payment["fee"]["amount"].as_i64(), payment["total"]["amount"].as_i64()), (Some(1_003), Some(100_003)));
+    assert_eq!(
+        (payment["fee"]["amount"].as_i64(), payment["total"]["amount"].as_i64()),
+        (Some(1_003), Some(100_003))
+    );
 
     // Pakasir was asked for the amount before its fee, under Pasar's payment id.
     let at_pakasir = fake.transaction(id(payment)).expect("a transaction at Pakasir");
@@ -134,7 +137,10 @@ async fn a_virtual_account_checkout_shows_the_account_number_and_the_flat_fee() 
     let placed = placed(&app, &ana.access_token, &variant, "bni_va").await;
     let payment = &placed["payment"];
     assert_eq!(payment["method"], "bni_va");
-    assert_eq!((payment["fee"]["amount"].as_i64(), payment["total"]["amount"].as_i64()), (Some(4_000), Some(103_000)));
+    assert_eq!(
+        (payment["fee"]["amount"].as_i64(), payment["total"]["amount"].as_i64()),
+        (Some(4_000), Some(103_000))
+    );
     let at_pakasir = fake.transaction(id(payment)).unwrap();
     assert_eq!(at_pakasir.method, "bni_va");
     assert_eq!(payment["payment_number"], at_pakasir.payment_number.as_str());
@@ -147,7 +153,8 @@ async fn a_virtual_account_checkout_shows_the_account_number_and_the_flat_fee() 
 async fn the_methods_on_offer_are_qris_with_pakasirs_fee_and_every_virtual_account_in_rupiah_only() {
     let fake = FakePakasir::start().await;
     let app = spawn_app_with(|config| fake.configure(config)).await;
-    let offer: Value = app.get("/v1/payment-methods?amount=99000&currency=IDR", None).await.json().await.unwrap();
+    let offer: Value =
+        app.get("/v1/payment-methods?amount=99000&currency=IDR", None).await.json().await.unwrap();
     let methods = offer["data"].as_array().unwrap();
     let named = |name: &str| methods.iter().find(|m| m["method"] == name).cloned();
     let qris = named("qris").expect("qris on offer");
@@ -160,7 +167,8 @@ async fn the_methods_on_offer_are_qris_with_pakasirs_fee_and_every_virtual_accou
     assert!(named("sandbox").is_none(), "the sandbox is off once a real provider is configured");
     assert_eq!(methods.len(), 1 + 1 + VA_METHODS.len(), "wallet, qris and the VAs: {offer}");
 
-    let yen: Value = app.get("/v1/payment-methods?amount=1000&currency=JPY", None).await.json().await.unwrap();
+    let yen: Value =
+        app.get("/v1/payment-methods?amount=1000&currency=JPY", None).await.json().await.unwrap();
     assert_eq!(yen["data"].as_array().unwrap().len(), 1, "only the wallet outside rupiah: {yen}");
 }
 
@@ -181,14 +189,18 @@ async fn a_deposit_by_qris_credits_the_wallet_once_however_often_the_webhook_com
     assert_eq!(deposit["fee"]["amount"], 350 + 310);
     assert!(deposit["payment_number"].as_str().unwrap().starts_with("000201"));
 
-    assert_eq!(fake.pay(&webhook_url(&app), id(&deposit)).await.json::<Value>().await.unwrap()["result"], "applied");
+    assert_eq!(
+        fake.pay(&webhook_url(&app), id(&deposit)).await.json::<Value>().await.unwrap()["result"],
+        "applied"
+    );
     let again = pakasir::webhook_body(&fake.transaction(id(&deposit)).unwrap());
     let replayed = fake.post_webhook(&webhook_url(&app), &again).await;
     assert_eq!(replayed.json::<Value>().await.unwrap()["result"], "no_change");
 
     let wallet: Value = app.get("/v1/wallet", Some(&ana.access_token)).await.json().await.unwrap();
     assert_eq!(wallet["balance"]["amount"], 50_000);
-    let history: Value = app.get("/v1/wallet/transactions", Some(&ana.access_token)).await.json().await.unwrap();
+    let history: Value =
+        app.get("/v1/wallet/transactions", Some(&ana.access_token)).await.json().await.unwrap();
     assert_eq!(history["data"].as_array().unwrap().len(), 1, "one deposit line: {history}");
     assert_invariants(&app).await;
 }
@@ -224,7 +236,8 @@ async fn webhooks_for_another_project_amount_or_order_change_nothing_and_are_log
 
     let mut other_project = body.clone();
     other_project["project"] = json!("someone-elses-shop");
-    assert_error(fake.post_webhook(&hook, &other_project).await, StatusCode::BAD_REQUEST, "invalid_webhook").await;
+    assert_error(fake.post_webhook(&hook, &other_project).await, StatusCode::BAD_REQUEST, "invalid_webhook")
+        .await;
     let mut with_fee = body.clone();
     with_fee["amount"] = placed["payment"]["total"]["amount"].clone();
     assert_error(fake.post_webhook(&hook, &with_fee).await, StatusCode::BAD_REQUEST, "amount_mismatch").await;
@@ -271,9 +284,16 @@ async fn an_expired_orders_payment_is_cancelled_at_pakasir() {
 
     app.clock.advance(Duration::from_secs(601));
     assert_eq!(app.sweep().await.0, 1);
-    assert_eq!(fake.transaction(payment_id).unwrap().status, "cancelled", "the QR code cannot be paid any more");
+    assert_eq!(
+        fake.transaction(payment_id).unwrap().status,
+        "cancelled",
+        "the QR code cannot be paid any more"
+    );
     let expired = order(&app, &ana.access_token, id(&placed["order"])).await;
-    assert_eq!((expired["status"].as_str(), expired["payments"][0]["status"].as_str()), (Some("expired"), Some("expired")));
+    assert_eq!(
+        (expired["status"].as_str(), expired["payments"][0]["status"].as_str()),
+        (Some("expired"), Some("expired"))
+    );
     assert_eq!(app.stock_level(&admin, &variant).await["available"], 1);
     assert_invariants(&app).await;
 }
@@ -322,7 +342,8 @@ async fn a_create_that_fails_answers_503_once_tried_and_releases_the_order() {
         assert_eq!(app.stock_level(&admin, &variant).await["available"], 1, "released after {trouble:?}");
     }
     let orders: Value = app.get("/v1/orders", Some(&ana.access_token)).await.json().await.unwrap();
-    let statuses: Vec<&str> = orders["data"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> =
+        orders["data"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["cancelled"; 4]);
 
     // Pakasir is back: the next checkout goes through.
@@ -340,7 +361,11 @@ async fn pakasir_neither_refunds_nor_pays_out() {
     app.wait_for_order(&ana.access_token, order_id, "paid").await;
 
     let refused = app
-        .request(reqwest::Method::POST, &format!("/v1/admin/orders/{order_id}/cancel"), Some(&admin.access_token))
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/admin/orders/{order_id}/cancel"),
+            Some(&admin.access_token),
+        )
         .send()
         .await
         .unwrap();
@@ -366,6 +391,9 @@ async fn pakasir_neither_refunds_nor_pays_out() {
         .await;
     assert_error(withdrawal, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_by_provider").await;
     let wallet: Value = app.get("/v1/wallet", Some(&ana.access_token)).await.json().await.unwrap();
-    assert_eq!((wallet["balance"]["amount"].as_i64(), wallet["pending"]["amount"].as_i64()), (Some(30_000), Some(0)));
+    assert_eq!(
+        (wallet["balance"]["amount"].as_i64(), wallet["pending"]["amount"].as_i64()),
+        (Some(30_000), Some(0))
+    );
     assert_invariants(&app).await;
 }

@@ -187,14 +187,15 @@ struct Credentials {
 }
 
 impl Credentials {
-    fn check(&self) -> Result<(), Response> {
+    /// Pakasir's refusal of a request without the right credentials or fields, if any.
+    fn refusal(&self) -> Option<Response> {
         if self.project != PROJECT || self.api_key != API_KEY {
-            return Err(refuse(StatusCode::UNAUTHORIZED, "invalid project or api_key"));
+            return Some(refuse(StatusCode::UNAUTHORIZED, "invalid project or api_key"));
         }
         if self.order_id.is_empty() || self.amount <= 0 {
-            return Err(refuse(StatusCode::BAD_REQUEST, "order_id and a positive amount are required"));
+            return Some(refuse(StatusCode::BAD_REQUEST, "order_id and a positive amount are required"));
         }
-        Ok(())
+        None
     }
 }
 
@@ -206,7 +207,7 @@ async fn create(
     if let Some(trouble) = troubled(&inner, "create").await {
         return trouble;
     }
-    if let Err(refusal) = request.check() {
+    if let Some(refusal) = request.refusal() {
         return refusal;
     }
     let mut inner = inner.lock().unwrap();
@@ -259,7 +260,7 @@ async fn detail(State(inner): State<Shared>, Query(query): Query<Credentials>) -
     if let Some(trouble) = troubled(&inner, "detail").await {
         return trouble;
     }
-    if let Err(refusal) = query.check() {
+    if let Some(refusal) = query.refusal() {
         return refusal;
     }
     let inner = inner.lock().unwrap();
@@ -282,7 +283,7 @@ async fn cancel(State(inner): State<Shared>, Json(request): Json<Credentials>) -
     if let Some(trouble) = troubled(&inner, "cancel").await {
         return trouble;
     }
-    if let Err(refusal) = request.check() {
+    if let Some(refusal) = request.refusal() {
         return refusal;
     }
     let mut inner = inner.lock().unwrap();

@@ -143,11 +143,18 @@ impl Api {
 
     /// `POST /api/transactioncreate/{method}`. Sent once: Pakasir documents no idempotency
     /// key, so a create whose answer was lost is not sent again blindly.
-    async fn create(&self, method: &str, order_id: &str, amount: i64) -> Result<CreateResponse, GatewayError> {
+    async fn create(
+        &self,
+        method: &str,
+        order_id: &str,
+        amount: i64,
+    ) -> Result<CreateResponse, GatewayError> {
         let url = self.url(&format!("api/transactioncreate/{method}"));
         let answer = self
             .client
-            .send(Retry::Never, || self.client.request(Method::POST, url.as_str()).json(&self.body(order_id, amount)))
+            .send(Retry::Never, || {
+                self.client.request(Method::POST, url.as_str()).json(&self.body(order_id, amount))
+            })
             .await;
         answer.and_then(|a| a.json()).map_err(|e| self.scrub(e))
     }
@@ -170,7 +177,9 @@ impl Api {
         let url = self.url("api/transactioncancel");
         let answer = self
             .client
-            .send(Retry::Safe, || self.client.request(Method::POST, url.as_str()).json(&self.body(order_id, amount)))
+            .send(Retry::Safe, || {
+                self.client.request(Method::POST, url.as_str()).json(&self.body(order_id, amount))
+            })
             .await
             .map_err(|e| self.scrub(e))?;
         if answer.status.is_success() { Ok(()) } else { Err(self.scrub(answer.refusal())) }
@@ -379,7 +388,10 @@ mod tests {
             .route(
                 "/api/transactiondetail",
                 get(|RawQuery(query): RawQuery| async move {
-                    (StatusCode::BAD_REQUEST, format!("{{\"error\":\"bad request: {}\"}}", query.unwrap_or_default()))
+                    (
+                        StatusCode::BAD_REQUEST,
+                        format!("{{\"error\":\"bad request: {}\"}}", query.unwrap_or_default()),
+                    )
                 }),
             )
             .route(

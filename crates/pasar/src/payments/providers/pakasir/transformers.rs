@@ -85,8 +85,9 @@ pub struct Webhook {
 
 /// Pakasir's `expired_at` (RFC 3339, UTC, nanoseconds) as a Pasar timestamp (milliseconds).
 pub fn parse_time(text: &str) -> Result<Timestamp, GatewayError> {
-    let at = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| GatewayError::Unavailable(format!("Pakasir answered a time that is not RFC 3339: {text:?}")))?;
+    let at = DateTime::parse_from_rfc3339(text).map_err(|_| {
+        GatewayError::Unavailable(format!("Pakasir answered a time that is not RFC 3339: {text:?}"))
+    })?;
     Ok(Timestamp::from_millis(at.timestamp_millis()))
 }
 
@@ -174,11 +175,14 @@ mod tests {
     #[test]
     fn another_project_a_foreign_order_id_or_a_malformed_body_is_refused() {
         let id = PaymentId::new();
-        let other = format!(r#"{{"amount":1,"order_id":"{id}","project":"someone-else","status":"completed"}}"#);
+        let other =
+            format!(r#"{{"amount":1,"order_id":"{id}","project":"someone-else","status":"completed"}}"#);
         assert!(matches!(notice(other.as_bytes(), PROJECT), Err(GatewayError::BadWebhook(_))));
-        let foreign = format!(r#"{{"amount":1,"order_id":"240910HDE7C9","project":"{PROJECT}","status":"completed"}}"#);
+        let foreign =
+            format!(r#"{{"amount":1,"order_id":"240910HDE7C9","project":"{PROJECT}","status":"completed"}}"#);
         assert!(matches!(notice(foreign.as_bytes(), PROJECT), Err(GatewayError::BadWebhook(_))));
-        let negative = format!(r#"{{"amount":-5,"order_id":"{id}","project":"{PROJECT}","status":"completed"}}"#);
+        let negative =
+            format!(r#"{{"amount":-5,"order_id":"{id}","project":"{PROJECT}","status":"completed"}}"#);
         assert!(matches!(notice(negative.as_bytes(), PROJECT), Err(GatewayError::BadWebhook(_))));
         assert!(matches!(notice(b"not json", PROJECT), Err(GatewayError::BadWebhook(_))));
     }
