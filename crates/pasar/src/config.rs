@@ -81,7 +81,8 @@ pub struct Config {
     /// The flat fee in rupiah shown before paying with a Pakasir virtual account (Pakasir
     /// publishes no fee table).
     pub pakasir_va_fee: i64,
-    /// Longest a call to Pakasir may take, in seconds.
+    /// Longest a call to Pakasir may take, in seconds (kept under the request timeout, so a
+    /// checkout whose create timed out still answers and releases its order).
     pub pakasir_timeout_secs: u64,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
@@ -160,7 +161,7 @@ impl Default for Config {
             pakasir_api_key: None,
             pakasir_base_url: crate::payments::providers::pakasir::DEFAULT_BASE_URL.into(),
             pakasir_va_fee: 4_000,
-            pakasir_timeout_secs: 30,
+            pakasir_timeout_secs: 15,
             log_level: "info".into(),
             log_format: LogFormat::Json,
             media_dir: None,
@@ -226,10 +227,19 @@ impl Config {
         bytes.try_into().map_err(|_| anyhow::anyhow!("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters"))
     }
 
-    /// Pakasir's settings, when its project and API key are both set.
+    /// Pakasir's settings, when its project and API key are both set (one without the other
+    /// is a configuration mistake, said at start-up).
     pub fn pakasir(&self) -> Option<crate::payments::providers::pakasir::PakasirSettings> {
-        let project = self.pakasir_project.as_deref().map(str::trim).filter(|p| !p.is_empty())?;
-        let api_key = self.pakasir_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty())?;
+        let project = self.pakasir_project.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let api_key = self.pakasir_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let (Some(project), Some(api_key)) = (project, api_key) else {
+            if project.is_some() || api_key.is_some() {
+                tracing::warn!(
+                    "Pakasir is OFF: PASAR_PAKASIR_PROJECT and PASAR_PAKASIR_API_KEY must both be set"
+                );
+            }
+            return None;
+        };
         Some(crate::payments::providers::pakasir::PakasirSettings {
             project: project.to_owned(),
             api_key: api_key.to_owned(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
 use crate::fakes::pakasir::{self, FakePakasir, Trouble};
-use crate::helpers::{Session, TestApp, assert_error, shipping_address, spawn_app_with};
+use crate::helpers::{Session, TestApp, assert_error, eventually, shipping_address, spawn_app_with};
 
 const VA_METHODS: [&str; 9] = [
     "bni_va",
@@ -299,6 +299,45 @@ async fn an_expired_orders_payment_is_cancelled_at_pakasir() {
 }
 
 #[tokio::test]
+async fn a_cancelled_order_is_cancelled_at_pakasir_unless_the_buyer_had_paid_meanwhile() {
+    let fake = FakePakasir::start().await;
+    let (app, admin, variant, ana) = shop(&fake, 20_000, 2).await;
+    let cancel = |order_id: String| {
+        app.request(reqwest::Method::POST, &format!("/v1/orders/{order_id}/cancel"), Some(&ana.access_token))
+            .send()
+    };
+
+    let unpaid = placed(&app, &ana.access_token, &variant, "qris").await;
+    assert_eq!(cancel(id(&unpaid["order"]).to_owned()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(fake.transaction(id(&unpaid["payment"])).unwrap().status, "cancelled");
+
+    // The buyer scanned and paid a moment before pressing cancel: Pakasir refuses to cancel,
+    // says the transaction is completed, and the order is paid after all.
+    let paid = placed(&app, &ana.access_token, &variant, "qris").await;
+    fake.complete_quietly(id(&paid["payment"]));
+    cancel(id(&paid["order"]).to_owned()).await.unwrap();
+    app.wait_for_order(&ana.access_token, id(&paid["order"]), "paid").await;
+    let level = app.stock_level(&admin, &variant).await;
+    assert_eq!((level["on_hand"].as_i64(), level["available"].as_i64()), (Some(1), Some(1)));
+    assert_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn the_buyer_is_shown_pasars_va_fee_even_where_pakasir_charges_another() {
+    let fake = FakePakasir::start().await;
+    let (app, _admin, variant, ana) = shop_with(&fake, 99_000, 1, |c| c.pakasir_va_fee = 5_000).await;
+    let placed = placed(&app, &ana.access_token, &variant, "permata_va").await;
+    assert_eq!(placed["payment"]["fee"]["amount"], 5_000);
+    assert_eq!(placed["payment"]["total"]["amount"], 104_000);
+    // Pakasir was asked for the amount before fee and charges its own (a warning names both).
+    let at_pakasir = fake.transaction(id(&placed["payment"])).unwrap();
+    assert_eq!((at_pakasir.amount, at_pakasir.total), (99_000, 99_000 + pakasir::VA_FEE));
+    fake.pay(&webhook_url(&app), id(&placed["payment"])).await;
+    app.wait_for_order(&ana.access_token, id(&placed["order"]), "paid").await;
+    assert_invariants(&app).await;
+}
+
+#[tokio::test]
 async fn reconciliation_settles_a_payment_whose_webhook_never_came() {
     let fake = FakePakasir::start().await;
     let (app, _admin, variant, ana) = shop_with(&fake, 20_000, 2, |c| c.reconcile_grace_secs = 0).await;
@@ -345,6 +384,9 @@ async fn a_create_that_fails_answers_503_once_tried_and_releases_the_order() {
     let statuses: Vec<&str> =
         orders["data"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["cancelled"; 4]);
+
+    // Each create whose answer never came is cancelled at Pakasir, in case it was made there.
+    eventually("the clean-up cancellations", || async { (fake.calls("cancel") == 4).then_some(()) }).await;
 
     // Pakasir is back: the next checkout goes through.
     placed(&app, &ana.access_token, &variant, "qris").await;

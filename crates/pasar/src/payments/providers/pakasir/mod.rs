@@ -271,11 +271,16 @@ impl Pay for PakasirGateway {
                 Ok(created) => created.payment,
                 Err(err) => {
                     // The answer may have been lost after Pakasir created it: make sure no code
-                    // stays payable for an order Pasar is about to release.
-                    if matches!(err, GatewayError::Unavailable(_))
-                        && let Err(cancel) = self.api.cancel(&order_id, request.amount.amount).await
-                    {
-                        tracing::debug!(payment = %request.payment_id, error = %cancel, "no Pakasir transaction to cancel after a failed create");
+                    // stays payable for an order Pasar is about to release. In the background,
+                    // so the buyer's answer does not wait for it.
+                    if matches!(err, GatewayError::Unavailable(_)) {
+                        let (api, payment, amount) =
+                            (self.api.clone(), request.payment_id, request.amount.amount);
+                        tokio::spawn(async move {
+                            if let Err(cancel) = api.cancel(&payment.to_string(), amount).await {
+                                tracing::debug!(%payment, error = %cancel, "no Pakasir transaction to cancel after a failed create");
+                            }
+                        });
                     }
                     return Err(err);
                 }
