@@ -74,6 +74,18 @@ pub struct Config {
     /// separated by commas, such as `konbini=komoju`. Unnamed methods go to the first
     /// configured provider that offers them in the payment's currency.
     pub payment_methods: String,
+    /// Pakasir's project slug; Pakasir is on when this and `pakasir_api_key` are both set.
+    pub pakasir_project: Option<String>,
+    /// Pakasir's API key (sent in request bodies and the detail query; never logged).
+    pub pakasir_api_key: Option<String>,
+    /// Where Pakasir's API is.
+    pub pakasir_base_url: String,
+    /// The flat fee in rupiah shown before paying with a Pakasir virtual account (Pakasir
+    /// publishes no fee table).
+    pub pakasir_va_fee: i64,
+    /// Longest a call to Pakasir may take, in seconds (kept under the request timeout, so a
+    /// checkout whose create timed out still answers and releases its order).
+    pub pakasir_timeout_secs: u64,
     /// Stripe's secret API key (`sk_…`); Stripe is offered when this and its webhook secret are set.
     pub stripe_secret_key: Option<String>,
     /// The signing secret (`whsec_…`) of the Stripe webhook endpoint `{public_url}/v1/webhooks/stripe`.
@@ -157,6 +169,11 @@ impl Default for Config {
             sandbox_webhook_secret: None,
             sandbox: None,
             payment_methods: String::new(),
+            pakasir_project: None,
+            pakasir_api_key: None,
+            pakasir_base_url: crate::payments::providers::pakasir::DEFAULT_BASE_URL.into(),
+            pakasir_va_fee: 4_000,
+            pakasir_timeout_secs: 15,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_base_url: "https://api.stripe.com".into(),
@@ -246,6 +263,28 @@ impl Config {
             self.secret(self.digital_items_key.as_deref(), "digital_items_key", "PASAR_DIGITAL_ITEMS_KEY")?;
         let bytes = hex::decode(&text).context("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters")?;
         bytes.try_into().map_err(|_| anyhow::anyhow!("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters"))
+    }
+
+    /// Pakasir's settings, when its project and API key are both set (one without the other
+    /// is a configuration mistake, said at start-up).
+    pub fn pakasir(&self) -> Option<crate::payments::providers::pakasir::PakasirSettings> {
+        let project = self.pakasir_project.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let api_key = self.pakasir_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let (Some(project), Some(api_key)) = (project, api_key) else {
+            if project.is_some() || api_key.is_some() {
+                tracing::warn!(
+                    "Pakasir is OFF: PASAR_PAKASIR_PROJECT and PASAR_PAKASIR_API_KEY must both be set"
+                );
+            }
+            return None;
+        };
+        Some(crate::payments::providers::pakasir::PakasirSettings {
+            project: project.to_owned(),
+            api_key: api_key.to_owned(),
+            base_url: self.pakasir_base_url.clone(),
+            va_fee: self.pakasir_va_fee,
+            timeout: std::time::Duration::from_secs(self.pakasir_timeout_secs.max(1)),
+        })
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> String {

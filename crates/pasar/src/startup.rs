@@ -29,6 +29,7 @@ use crate::inventory::{Inventory, ItemSealer};
 use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::orders::Orders;
+use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::time::Clock;
@@ -114,9 +115,12 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
-    // Real payment providers join this list as they are configured (the gateways issue); the
-    // sandbox is offered by default only while none is.
+    // Real payment providers join this list as they are configured, in order of preference;
+    // the sandbox is offered by default only while none is.
     let mut gateways: Vec<Arc<dyn Gateway>> = Vec::new();
+    if let Some(settings) = config.pakasir() {
+        gateways.push(Arc::new(PakasirGateway::new(&settings, db.clone()).context("configuring Pakasir")?));
+    }
     if let Some(stripe) =
         payments::providers::stripe::StripeGateway::configured(&config, &db, &clock, &public_url)?
     {

@@ -134,6 +134,11 @@ impl Settlements {
         status: ProviderStatus,
         event: Option<GatewayEvent<'_>>,
     ) -> Result<Settlement, PaymentsError> {
+        // Nothing to apply yet: the event stays unrecorded, so its redelivery, once the gateway
+        // confirms, is applied.
+        if status == ProviderStatus::Pending {
+            return Ok(Settlement::NoChange);
+        }
         let mut tx = self.payments.db.begin().await?;
         if let Some(event) = event {
             let now = self.payments.clock.now();
@@ -158,6 +163,9 @@ impl Settlements {
         status: ProviderPayoutStatus,
         event: Option<GatewayEvent<'_>>,
     ) -> Result<Settlement, PaymentsError> {
+        if status == ProviderPayoutStatus::Pending {
+            return Ok(Settlement::NoChange);
+        }
         let mut tx = self.payments.db.begin().await?;
         if let Some(event) = event {
             let now = self.payments.clock.now();

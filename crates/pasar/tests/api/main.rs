@@ -21,6 +21,7 @@ mod idempotency;
 mod inventory;
 mod ledger;
 mod ops;
+mod pakasir;
 mod payouts;
 mod refunds;
 mod stripe;

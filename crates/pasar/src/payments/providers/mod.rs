@@ -3,4 +3,5 @@
 //! its own settings and switched on when its secret is set.
 
 pub mod client;
+pub mod pakasir;
 pub mod stripe;

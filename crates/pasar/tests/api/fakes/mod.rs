@@ -1,1 +1,2 @@
+pub mod pakasir;
 pub mod stripe;
