@@ -442,3 +442,57 @@ async fn a_pakasir_payment_is_refunded_to_the_wallet_and_pakasir_pays_nothing_ou
     );
     assert_invariants(&app).await;
 }
+
+async fn outage_events(app: &TestApp, event_type: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE event_type = $1 AND subject_id = 'pakasir'")
+        .bind(event_type)
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_pakasir_that_keeps_failing_is_marked_down_and_refused_at_once_until_it_answers_again() {
+    let fake = FakePakasir::start().await;
+    let (app, admin, variant, ana) = shop(&fake, 20_000, 20).await;
+    fake.trouble("create", [Trouble::Status(503); 5]);
+    for _ in 0..5 {
+        let failed = checkout_with(&app, &ana.access_token, &variant, "qris").await;
+        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(fake.calls("create"), 5);
+
+    let refused = checkout_with(&app, &ana.access_token, &variant, "qris").await;
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let body = assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+    let available = body["error"]["details"]["available_methods"].as_array().unwrap();
+    assert!(available.iter().any(|m| m == "wallet") && !available.iter().any(|m| m == "qris"), "{body}");
+    assert_eq!(fake.calls("create"), 5, "refused without asking Pakasir");
+    assert_eq!(app.stock_level(&admin, &variant).await["reserved"], 0, "nothing held for refused buyers");
+    let health: Value =
+        app.get("/v1/admin/payments/providers", Some(&admin.access_token)).await.json().await.unwrap();
+    let pakasir =
+        health["data"].as_array().unwrap().iter().find(|p| p["provider"] == "pakasir").unwrap().clone();
+    assert_eq!(pakasir["state"], "open");
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("pasar_payment_provider_up{provider=\"pakasir\"} 0"), "{metrics}");
+    assert_eq!(outage_events(&app, "payment.provider_down").await, 1);
+
+    // After the cool-off the next buyer's checkout is the trial; Pakasir answers, so it is up.
+    app.clock.advance(Duration::from_secs(31));
+    let placed = checkout_with(&app, &ana.access_token, &variant, "qris").await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let health: Value =
+        app.get("/v1/admin/payments/providers", Some(&admin.access_token)).await.json().await.unwrap();
+    assert!(
+        health["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["provider"] == "pakasir" && p["state"] == "closed")
+    );
+    assert_eq!(outage_events(&app, "payment.provider_down").await, 1, "one event per outage");
+    assert_eq!(outage_events(&app, "payment.provider_up").await, 1);
+    assert_invariants(&app).await;
+}
