@@ -94,6 +94,14 @@ pub struct Config {
     pub stripe_base_url: String,
     /// Days a konbini slip stays payable (1–60), when Pasar's payment deadline allows that long.
     pub stripe_konbini_expires_after_days: u32,
+    /// KOMOJU's secret API key; KOMOJU (konbini, JPY) is offered when this and its webhook secret are set.
+    pub komoju_secret_key: Option<String>,
+    /// The secret token of the KOMOJU webhook `{public_url}/v1/webhooks/komoju` (signs `X-Komoju-Signature`).
+    pub komoju_webhook_secret: Option<String>,
+    /// Where KOMOJU's API is (a local fake in tests).
+    pub komoju_base_url: String,
+    /// The convenience store chain a KOMOJU konbini slip is made for (KOMOJU needs it at creation).
+    pub komoju_konbini_store: String,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -178,6 +186,10 @@ impl Default for Config {
             stripe_webhook_secret: None,
             stripe_base_url: "https://api.stripe.com".into(),
             stripe_konbini_expires_after_days: 3,
+            komoju_secret_key: None,
+            komoju_webhook_secret: None,
+            komoju_base_url: crate::payments::providers::komoju::DEFAULT_BASE_URL.into(),
+            komoju_konbini_store: crate::payments::providers::komoju::DEFAULT_KONBINI_STORE.into(),
             log_level: "info".into(),
             log_format: LogFormat::Auto,
             media_dir: None,

@@ -126,6 +126,11 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     {
         gateways.push(Arc::new(stripe));
     }
+    // After Stripe: Stripe serves konbini when both are configured, unless
+    // PASAR_PAYMENT_METHODS pins it to KOMOJU (`konbini=komoju`).
+    if let Some(komoju) = payments::providers::komoju::KomojuGateway::configured(&config, &db)? {
+        gateways.push(Arc::new(komoju));
+    }
     let sandbox_enabled = config.sandbox.unwrap_or(gateways.is_empty());
     if sandbox_enabled {
         tracing::warn!(

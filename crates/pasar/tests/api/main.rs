@@ -19,6 +19,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod inventory;
+mod komoju;
 mod ledger;
 mod ops;
 mod pakasir;

@@ -3,5 +3,6 @@
 //! its own settings and switched on when its secret is set.
 
 pub mod client;
+pub mod komoju;
 pub mod pakasir;
 pub mod stripe;

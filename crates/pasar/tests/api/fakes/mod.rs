@@ -1,2 +1,3 @@
+pub mod komoju;
 pub mod pakasir;
 pub mod stripe;
