@@ -94,6 +94,22 @@ pub struct Config {
     pub stripe_base_url: String,
     /// Days a konbini slip stays payable (1–60), when Pasar's payment deadline allows that long.
     pub stripe_konbini_expires_after_days: u32,
+    /// CHIP's secret key (`Authorization: Bearer`); CHIP (method `hosted`, MYR) is offered when
+    /// this and `chip_brand_id` are both set.
+    pub chip_secret_key: Option<String>,
+    /// CHIP's brand id (a UUID), sent with every purchase and payout.
+    pub chip_brand_id: Option<String>,
+    /// Where CHIP's API is (a local fake in tests).
+    pub chip_base_url: String,
+    /// The PEM public key CHIP signs webhooks with; unset means `GET {chip_base_url}/public_key/`.
+    pub chip_public_key: Option<String>,
+    /// Revio's secret key; Revio (method `hosted`, ZAR) is offered when this and
+    /// `revio_brand_id` are both set. Revio is the same gateway API as CHIP.
+    pub revio_secret_key: Option<String>,
+    pub revio_brand_id: Option<String>,
+    pub revio_base_url: String,
+    /// The PEM public key Revio signs webhooks with; unset means `GET {revio_base_url}/public_key/`.
+    pub revio_public_key: Option<String>,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -178,6 +194,14 @@ impl Default for Config {
             stripe_webhook_secret: None,
             stripe_base_url: "https://api.stripe.com".into(),
             stripe_konbini_expires_after_days: 3,
+            chip_secret_key: None,
+            chip_brand_id: None,
+            chip_base_url: crate::payments::providers::chip::CHIP_BASE_URL.into(),
+            chip_public_key: None,
+            revio_secret_key: None,
+            revio_brand_id: None,
+            revio_base_url: crate::payments::providers::chip::REVIO_BASE_URL.into(),
+            revio_public_key: None,
             log_level: "info".into(),
             log_format: LogFormat::Auto,
             media_dir: None,

@@ -1,2 +1,3 @@
+pub mod chip;
 pub mod pakasir;
 pub mod stripe;
