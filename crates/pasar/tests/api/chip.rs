@@ -107,7 +107,10 @@ async fn chip_a_hosted_checkout_answers_the_page_and_paying_there_pays_the_order
     assert_eq!(payment["fee"]["amount"], 0, "the gateway's fee is the merchant's");
     let purchase = fake.purchase_of(&order.payment_id).expect("a purchase at CHIP");
     assert_eq!(payment["checkout_url"], purchase["checkout_url"]);
-    assert_eq!((purchase["purchase"]["total"].as_i64(), purchase["purchase"]["currency"].as_str()), (Some(4_590), Some("MYR")));
+    assert_eq!(
+        (purchase["purchase"]["total"].as_i64(), purchase["purchase"]["currency"].as_str()),
+        (Some(4_590), Some("MYR"))
+    );
     assert_eq!(purchase["client"]["email"], order.email.as_str());
     assert_eq!(purchase["purchase"]["due_strict"], true);
     assert!(purchase["due"].as_i64().unwrap() > chrono::Utc::now().timestamp());
@@ -117,7 +120,11 @@ async fn chip_a_hosted_checkout_answers_the_page_and_paying_there_pays_the_order
     assert_eq!((status, answer["result"].as_str()), (StatusCode::OK, Some("applied")), "{answer}");
     app.wait_for_order(&order.buyer.access_token, &order.order_id, "paid").await;
     let (status, again) = fake.post_signed(&app.url("/v1/webhooks/chip"), signing_key(), &body).await;
-    assert_eq!((status, again["result"].as_str()), (StatusCode::OK, Some("no_change")), "a duplicate applies once");
+    assert_eq!(
+        (status, again["result"].as_str()),
+        (StatusCode::OK, Some("no_change")),
+        "a duplicate applies once"
+    );
     let level = app.stock_level(&order.admin, &order.variant).await;
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(2), Some(0)));
     assert!(fake.seen().iter().any(|(m, p)| m == "GET" && p == "/public_key/"), "the key was fetched");
@@ -142,8 +149,10 @@ async fn chip_a_deposit_in_ringgit_credits_the_wallet_once() {
     assert!(deposit["checkout_url"].is_string());
     let (body, _, answer) = fake.pay(payment_id).await;
     assert_eq!(answer["result"], "applied");
-    eventually("the deposit to land", || async { (balance(&app, &siti).await.0 == Some(10_000)).then_some(()) })
-        .await;
+    eventually("the deposit to land", || async {
+        (balance(&app, &siti).await.0 == Some(10_000)).then_some(())
+    })
+    .await;
     let (_, again) = fake.post_signed(&app.url("/v1/webhooks/chip"), signing_key(), &body).await;
     assert_eq!(again["result"], "no_change");
     assert_eq!(balance(&app, &siti).await.0, Some(10_000));
@@ -182,15 +191,20 @@ async fn chip_a_withdrawal_leaves_the_wallet_when_its_payout_succeeds() {
     let (siti, email, payout) = funded_withdrawal(&app, 40_000).await;
     let payout_id = payout["id"].as_str().unwrap();
     let at_chip = eventually("the payout to reach CHIP", || async { fake.payout_of(payout_id) }).await;
-    assert_eq!((at_chip["payment"]["amount"].as_i64(), at_chip["client"]["email"].as_str()), (Some(40_000), Some(email.as_str())));
+    assert_eq!(
+        (at_chip["payment"]["amount"].as_i64(), at_chip["client"]["email"].as_str()),
+        (Some(40_000), Some(email.as_str()))
+    );
     eventually("the payout to be executed", || async { (!fake.executions().is_empty()).then_some(()) }).await;
     assert_eq!(fake.executions()[0]["destination"]["account_number"], "514012345678");
     assert_eq!(balance(&app, &siti).await, (Some(60_000), Some(40_000)));
 
     let (status, answer) = fake.settle_payout(payout_id, "success").await;
     assert_eq!((status, answer["result"].as_str()), (StatusCode::OK, Some("applied")), "{answer}");
-    eventually("the funds to leave", || async { (balance(&app, &siti).await == (Some(60_000), Some(0))).then_some(()) })
-        .await;
+    eventually("the funds to leave", || async {
+        (balance(&app, &siti).await == (Some(60_000), Some(0))).then_some(())
+    })
+    .await;
     assert_invariants(&app).await;
 }
 
@@ -231,7 +245,11 @@ async fn chip_full_and_partial_refunds_reach_chip_once_each() {
     fake.pay(&part.payment_id).await;
     app.wait_for_order(&part.buyer.access_token, &part.order_id, "paid").await;
     let response = app
-        .request(Method::POST, &format!("/v1/admin/orders/{}/refunds", part.order_id), Some(&part.admin.access_token))
+        .request(
+            Method::POST,
+            &format!("/v1/admin/orders/{}/refunds", part.order_id),
+            Some(&part.admin.access_token),
+        )
         .header("idempotency-key", uuid::Uuid::now_v7().to_string())
         .json(&json!({"amount": {"amount": 2_500, "currency": "MYR"}, "reason": "one arrived broken"}))
         .send()
@@ -260,12 +278,16 @@ async fn chip_forged_altered_unsigned_and_mispriced_webhooks_change_nothing_and_
     let text = String::from_utf8(body.clone()).unwrap();
     let altered = text.replace("\"total\":4590", "\"total\":1");
     assert_ne!(altered, text);
-    let (status, _) = fake.post_webhook(&url, Some(sign(signing_key(), &body)), altered.clone().into_bytes()).await;
+    let (status, _) =
+        fake.post_webhook(&url, Some(sign(signing_key(), &body)), altered.clone().into_bytes()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a body altered after signing");
     let (status, _) = fake.post_webhook(&url, None, body.clone()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no signature");
     let (status, answer) = fake.post_signed(&url, signing_key(), altered.as_bytes()).await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("amount_mismatch")));
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("amount_mismatch"))
+    );
 
     assert_eq!(order_status(&app, &order.buyer, &order.order_id).await, "pending_payment");
     let log = incoming(&app, &order.admin, "chip").await;
@@ -298,7 +320,7 @@ async fn chip_a_gateway_that_fails_the_create_undoes_the_checkout() {
                     "shipping_address": shipping_address()}),
         )
         .await;
-    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     assert_eq!(fake.purchases(), 0);
     let creates = fake.seen().into_iter().filter(|(m, p)| m == "POST" && p == "/purchases/").count();
     assert_eq!(creates, 1, "sent once");
@@ -310,7 +332,8 @@ async fn chip_a_gateway_that_fails_the_create_undoes_the_checkout() {
 async fn revio_the_same_adapter_sells_in_rand() {
     let fake = FakeChip::start().await;
     let app = spawn_app_with(|config| fake.configure_revio(config)).await;
-    let methods: Value = app.get("/v1/payment-methods?amount=15000&currency=ZAR", None).await.json().await.unwrap();
+    let methods: Value =
+        app.get("/v1/payment-methods?amount=15000&currency=ZAR", None).await.json().await.unwrap();
     assert!(methods.to_string().contains("revio"), "{methods}");
     let order = hosted_order(&app, 15_000, "ZAR").await;
     assert_eq!(order.placed["payment"]["provider"], "revio");
@@ -337,4 +360,28 @@ async fn chip_reconciliation_settles_a_payment_whose_webhook_never_came() {
     let report = app.state.reconciler.run_once().await.unwrap();
     assert_eq!(report.payments_settled, 0, "settled once");
     assert_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn chip_a_webhook_before_the_key_is_known_is_answered_503_and_the_key_is_fetched() {
+    let fake = FakeChip::start().await;
+    let app = chip_app(&fake, |_| {}).await;
+    let body = serde_json::to_vec(&json!({
+        "id": "p_unknown", "status": "paid", "reference": "not-a-payment", "event_type": "purchase.paid",
+        "purchase": {"total": 100, "currency": "MYR"}, "updated_on": 1
+    }))
+    .unwrap();
+    let url = app.url("/v1/webhooks/chip");
+    let (status, _) = fake.post_signed(&url, signing_key(), &body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the gateway is asked to deliver again");
+    eventually("the key to be fetched", || async {
+        fake.seen().iter().any(|(_, p)| p == "/public_key/").then_some(())
+    })
+    .await;
+    let again = eventually("the key to be used", || async {
+        let (status, answer) = fake.post_signed(&url, signing_key(), &body).await;
+        (status != StatusCode::SERVICE_UNAVAILABLE).then_some(answer)
+    })
+    .await;
+    assert_eq!(again["error"]["code"], "invalid_webhook", "verified, then refused for its reference");
 }

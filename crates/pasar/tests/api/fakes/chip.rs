@@ -16,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use pasar::config::Config;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
-use rsa::RsaPrivateKey;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -198,8 +198,7 @@ impl FakeChip {
         let (event, url) = {
             let mut books = self.books.lock().unwrap();
             let url = books.payout_webhook.clone().expect("where payout webhooks go");
-            let payout =
-                books.payouts.values_mut().find(|p| p["reference"] == payout_id).expect("a payout");
+            let payout = books.payouts.values_mut().find(|p| p["reference"] == payout_id).expect("a payout");
             payout["status"] = json!(status);
             payout["updated_on"] = json!(now());
             let mut event = payout.clone();
@@ -222,7 +221,8 @@ fn gate(books: &Shared, method: &str, path: String, headers: &HeaderMap) -> Opti
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == format!("Bearer {SECRET_KEY}"));
-    (!authorized).then(|| (StatusCode::UNAUTHORIZED, Json(json!({"detail": "Invalid token."}))).into_response())
+    (!authorized)
+        .then(|| (StatusCode::UNAUTHORIZED, Json(json!({"detail": "Invalid token."}))).into_response())
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -236,7 +236,11 @@ async fn public_key(State(books): State<Shared>, headers: HeaderMap) -> Response
     Json(json!(public_pem(signing_key()))).into_response()
 }
 
-async fn create_purchase(State(books): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn create_purchase(
+    State(books): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(refusal) = gate(&books, "POST", "/purchases/".into(), &headers) {
         return refusal;
     }
@@ -298,7 +302,12 @@ async fn refund(
         return refusal;
     }
     let mut books = books.lock().unwrap();
-    let refunded: i64 = books.refunds.iter().filter(|r| r["purchase"] == id.as_str()).map(|r| r["amount"].as_i64().unwrap()).sum();
+    let refunded: i64 = books
+        .refunds
+        .iter()
+        .filter(|r| r["purchase"] == id.as_str())
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum();
     let Some(p) = books.purchases.get_mut(&id) else {
         return refuse(StatusCode::NOT_FOUND, "Not found.");
     };
@@ -320,7 +329,8 @@ async fn create_payout(State(books): State<Shared>, headers: HeaderMap, Json(bod
     if let Some(refusal) = gate(&books, "POST", "/payouts/".into(), &headers) {
         return refusal;
     }
-    if body["brand_id"] != BRAND_ID || !body["client"]["email"].is_string() || !body["reference"].is_string() {
+    if body["brand_id"] != BRAND_ID || !body["client"]["email"].is_string() || !body["reference"].is_string()
+    {
         return refuse(StatusCode::BAD_REQUEST, "brand_id, client.email and reference are required");
     }
     let mut books = books.lock().unwrap();

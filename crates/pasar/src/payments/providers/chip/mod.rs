@@ -34,9 +34,7 @@ use rsa::RsaPublicKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::transformers::{
-    Client, Product, PurchaseDetails, PurchaseRequest, RefundAnswer, RefundRequest,
-};
+use self::transformers::{Client, Product, PurchaseDetails, PurchaseRequest, RefundAnswer, RefundRequest};
 use super::client::{Answer, ProviderClient, Retry};
 use crate::config::Config;
 use crate::db::Db;
@@ -193,7 +191,8 @@ impl ChipGateway {
         let url = self.url(path);
         self.client
             .send(retry, || {
-                let request = self.client.request(method.clone(), &url).bearer_auth(&self.settings.secret_key);
+                let request =
+                    self.client.request(method.clone(), &url).bearer_auth(&self.settings.secret_key);
                 match body {
                     Some(body) => request.header("content-type", "application/json").body(body.to_vec()),
                     None => request,
@@ -326,12 +325,14 @@ impl Pay for ChipGateway {
             if request.method != HOSTED {
                 return Err(GatewayError::Unsupported("this payment method"));
             }
-            let email = request
-                .payer_email
-                .as_deref()
-                .ok_or_else(|| GatewayError::Refused(format!("{} needs the payer's email", self.settings.name)))?;
+            let email = request.payer_email.as_deref().ok_or_else(|| {
+                GatewayError::Refused(format!("{} needs the payer's email", self.settings.name))
+            })?;
             let back = |outcome: &str| {
-                format!("{}/?payment={}&{}={outcome}", self.public_url, request.payment_id, self.settings.name)
+                format!(
+                    "{}/?payment={}&{}={outcome}",
+                    self.public_url, request.payment_id, self.settings.name
+                )
             };
             let body = PurchaseRequest {
                 brand_id: &self.settings.brand_id,
@@ -352,7 +353,9 @@ impl Pay for ChipGateway {
                 GatewayError::Unavailable("the gateway answered a purchase without its checkout_url".into())
             })?;
             if purchase.purchase.total != request.total.amount {
-                return Err(GatewayError::Unavailable("the gateway answered another total than asked".into()));
+                return Err(GatewayError::Unavailable(
+                    "the gateway answered another total than asked".into(),
+                ));
             }
             Ok(CreatedPayment {
                 provider_ref: purchase.id,

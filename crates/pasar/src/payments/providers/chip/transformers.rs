@@ -183,8 +183,8 @@ pub fn verify_signature(key: &RsaPublicKey, header: &str, body: &[u8]) -> Result
 }
 
 fn money(amount: i64, currency: &str) -> Result<Money, GatewayError> {
-    let currency =
-        Currency::parse(currency).map_err(|e| GatewayError::BadWebhook(format!("currency {currency}: {e}")))?;
+    let currency = Currency::parse(currency)
+        .map_err(|e| GatewayError::BadWebhook(format!("currency {currency}: {e}")))?;
     Ok(Money::new(amount, currency))
 }
 
@@ -197,11 +197,10 @@ pub fn purchase_notice(body: &[u8]) -> Result<WebhookNotice, GatewayError> {
     if !event_type.starts_with("purchase.") && event_type != "success_callback" {
         return Err(GatewayError::BadWebhook(format!("event {event_type} is not about a purchase")));
     }
-    let payment_id: PaymentId = purchase
-        .reference
-        .as_deref()
-        .and_then(|r| r.parse().ok())
-        .ok_or_else(|| GatewayError::BadWebhook("the purchase's reference is not a Pasar payment".into()))?;
+    let payment_id: PaymentId =
+        purchase.reference.as_deref().and_then(|r| r.parse().ok()).ok_or_else(|| {
+            GatewayError::BadWebhook("the purchase's reference is not a Pasar payment".into())
+        })?;
     Ok(WebhookNotice {
         event_id: format!("{}:{event_type}:{}", purchase.id, purchase.updated_on.unwrap_or_default()),
         payment_id,
