@@ -102,6 +102,22 @@ pub struct Config {
     pub komoju_base_url: String,
     /// The convenience store chain a KOMOJU konbini slip is made for (KOMOJU needs it at creation).
     pub komoju_konbini_store: String,
+    /// CHIP's secret key (`Authorization: Bearer`); CHIP (method `hosted`, MYR) is offered when
+    /// this and `chip_brand_id` are both set.
+    pub chip_secret_key: Option<String>,
+    /// CHIP's brand id (a UUID), sent with every purchase and payout.
+    pub chip_brand_id: Option<String>,
+    /// Where CHIP's API is (a local fake in tests).
+    pub chip_base_url: String,
+    /// The PEM public key CHIP signs webhooks with; unset means `GET {chip_base_url}/public_key/`.
+    pub chip_public_key: Option<String>,
+    /// Revio's secret key; Revio (method `hosted`, ZAR) is offered when this and
+    /// `revio_brand_id` are both set. Revio is the same gateway API as CHIP.
+    pub revio_secret_key: Option<String>,
+    pub revio_brand_id: Option<String>,
+    pub revio_base_url: String,
+    /// The PEM public key Revio signs webhooks with; unset means `GET {revio_base_url}/public_key/`.
+    pub revio_public_key: Option<String>,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -190,6 +206,14 @@ impl Default for Config {
             komoju_webhook_secret: None,
             komoju_base_url: crate::payments::providers::komoju::DEFAULT_BASE_URL.into(),
             komoju_konbini_store: crate::payments::providers::komoju::DEFAULT_KONBINI_STORE.into(),
+            chip_secret_key: None,
+            chip_brand_id: None,
+            chip_base_url: crate::payments::providers::chip::CHIP_BASE_URL.into(),
+            chip_public_key: None,
+            revio_secret_key: None,
+            revio_brand_id: None,
+            revio_base_url: crate::payments::providers::chip::REVIO_BASE_URL.into(),
+            revio_public_key: None,
             log_level: "info".into(),
             log_format: LogFormat::Auto,
             media_dir: None,

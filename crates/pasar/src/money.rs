@@ -21,7 +21,7 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// (code, minor-unit digits) for the currencies the seeds sell in; extend as markets open.
-const CURRENCIES: [(&str, u32); 10] = [
+const CURRENCIES: [(&str, u32); 11] = [
     ("IDR", 0),
     ("JPY", 0),
     ("USD", 2),
@@ -32,12 +32,15 @@ const CURRENCIES: [(&str, u32); 10] = [
     ("AUD", 2),
     ("THB", 2),
     ("PHP", 2),
+    ("ZAR", 2),
 ];
 
 impl Currency {
     pub const IDR: Currency = Currency("IDR");
     pub const JPY: Currency = Currency("JPY");
     pub const USD: Currency = Currency("USD");
+    pub const MYR: Currency = Currency("MYR");
+    pub const ZAR: Currency = Currency("ZAR");
 
     pub fn parse(code: &str) -> Result<Self, &'static str> {
         CURRENCIES

@@ -131,6 +131,9 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     if let Some(komoju) = payments::providers::komoju::KomojuGateway::configured(&config, &db)? {
         gateways.push(Arc::new(komoju));
     }
+    for chip in payments::providers::chip::ChipGateway::configured(&config, &db, &public_url)? {
+        gateways.push(Arc::new(chip));
+    }
     let sandbox_enabled = config.sandbox.unwrap_or(gateways.is_empty());
     if sandbox_enabled {
         tracing::warn!(

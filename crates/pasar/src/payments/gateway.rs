@@ -92,6 +92,8 @@ pub struct CreatePayout {
     pub amount: Money,
     pub destination: PayoutDestination,
     pub description: String,
+    /// The payee's email, for gateways that need one (CHIP's and Revio's payouts).
+    pub payee_email: Option<String>,
 }
 
 #[derive(Clone, Debug)]

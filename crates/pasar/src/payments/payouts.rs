@@ -120,7 +120,11 @@ impl Payments {
 
     /// Asks the payout's gateway to send it (idempotent at the gateway, so asking again after
     /// a crash sends the money once) and records the gateway's reference.
-    pub async fn request_payout(&self, payout: &Payout) -> Result<Payout, PaymentsError> {
+    pub async fn request_payout(
+        &self,
+        payout: &Payout,
+        payee_email: Option<&str>,
+    ) -> Result<Payout, PaymentsError> {
         let gateway = self.payout_flow(&payout.provider)?;
         let payouts = gateway.payouts().ok_or(GatewayError::Unsupported("payouts"))?;
         let request = CreatePayout {
@@ -128,6 +132,7 @@ impl Payments {
             amount: payout.amount,
             destination: payout.destination.clone(),
             description: format!("Pasar withdrawal {}", payout.reference),
+            payee_email: payee_email.map(str::to_owned),
         };
         let created =
             self.through_breaker(&payout.provider, payout.amount, payouts.create_payout(&request)).await?;

@@ -541,7 +541,8 @@ impl Wallet {
             )
             .await?;
         tx.commit().await?;
-        match self.payments.request_payout(&payout).await {
+        let email = self.identity.user(user).await.ok().map(|u| u.email);
+        match self.payments.request_payout(&payout, email.as_deref()).await {
             Ok(requested) => Ok(requested),
             Err(PaymentsError::Gateway(err)) => {
                 tracing::warn!(payout = %payout.id, error = %err, "gateway did not take the payout; funds returned");

@@ -10,6 +10,7 @@ mod batch;
 mod cart;
 mod catalog;
 mod checkout;
+mod chip;
 mod conventions;
 mod crash;
 mod events;

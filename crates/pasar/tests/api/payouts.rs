@@ -123,8 +123,8 @@ async fn a_payout_is_written_pending_then_handed_to_the_gateway_once() {
     assert_eq!(unrequested.iter().map(|p| p.id).collect::<Vec<_>>(), vec![payout.id]);
     assert!(app.state.payments.pending_payouts(later, 10).await.unwrap().is_empty());
 
-    let requested = app.state.payments.request_payout(&payout).await.unwrap();
-    let again = app.state.payments.request_payout(&payout).await.unwrap();
+    let requested = app.state.payments.request_payout(&payout, None).await.unwrap();
+    let again = app.state.payments.request_payout(&payout, None).await.unwrap();
     assert!(requested.provider_ref.as_deref().unwrap().starts_with("sbxpo_"));
     assert_eq!(requested.provider_ref, again.provider_ref, "asking twice makes one gateway payout");
     assert_eq!(

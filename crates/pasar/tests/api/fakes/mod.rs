@@ -1,3 +1,4 @@
+pub mod chip;
 pub mod komoju;
 pub mod pakasir;
 pub mod stripe;
