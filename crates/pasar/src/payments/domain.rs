@@ -113,6 +113,9 @@ pub struct Payment {
     pub created_at: Timestamp,
     #[serde(skip)]
     pub payer_id: String,
+    /// What the provider keeps, when it said: the shop's cost, posted to the fees account.
+    #[serde(skip)]
+    pub provider_fee: Option<Money>,
     #[serde(skip)]
     pub provider_ref: Option<String>,
 }

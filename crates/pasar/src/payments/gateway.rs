@@ -43,6 +43,8 @@ pub struct CreatedPayment {
     pub expires_at: Option<Timestamp>,
     /// Method-specific instructions for the buyer (a konbini slip's store codes).
     pub instructions: Option<serde_json::Value>,
+    /// What the provider keeps of the payment, when it says so at creation (Pakasir's `fee`).
+    pub provider_fee: Option<Money>,
 }
 
 /// A way to pay that a gateway offers, and in which currencies.

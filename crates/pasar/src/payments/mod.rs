@@ -148,6 +148,12 @@ pub static MIGRATIONS: &[Migration] = &[
         postgres: None,
     },
     Migration {
+        version: 2026120107,
+        name: "payments: what the provider keeps of a payment",
+        sql: "ALTER TABLE payments ADD COLUMN provider_fee BIGINT;",
+        postgres: None,
+    },
+    Migration {
         version: 2026120102,
         name: "payments: a payer's payments and a payee's payouts by time",
         sql: "CREATE INDEX payments_payer ON payments (payer_id, purpose, id);

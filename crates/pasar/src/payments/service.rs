@@ -260,6 +260,7 @@ impl Payments {
             payment_number: None,
             instructions: None,
             qr_code_url: None,
+            provider_fee: None,
             provider_ref: None,
             status: PaymentStatus::Pending,
             amount: new.amount,
@@ -299,6 +300,7 @@ impl Payments {
             checkout_url: created.checkout_url,
             payment_number: created.payment_number,
             instructions: created.instructions,
+            provider_fee: created.provider_fee,
             expires_at,
             ..payment.clone()
         };

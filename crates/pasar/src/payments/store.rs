@@ -11,7 +11,7 @@ use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 
 const COLUMNS: &str = "id, purpose, reference, payer_id, provider, method, provider_ref, status, currency, amount, \
-                       fee, total, checkout_url, payment_number, instructions, expires_at, created_at";
+                       fee, total, checkout_url, payment_number, instructions, provider_fee, expires_at, created_at";
 
 fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
     let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
@@ -33,6 +33,7 @@ fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
         total: Money::new(row.try_get("total")?, currency),
         checkout_url: row.try_get("checkout_url")?,
         payment_number: row.try_get("payment_number")?,
+        provider_fee: row.try_get::<Option<i64>, _>("provider_fee")?.map(|fee| Money::new(fee, currency)),
         qr_code_url: None,
         instructions: row
             .try_get::<Option<String>, _>("instructions")?
@@ -104,7 +105,7 @@ pub async fn attach<'c>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE payments SET provider_ref = $1, checkout_url = $2, payment_number = $3, instructions = $4,
-           expires_at = $5, updated_at = $6
+           expires_at = $5, updated_at = $6, provider_fee = $8
          WHERE id = $7",
     )
     .bind(payment.provider_ref.as_deref())
@@ -114,6 +115,7 @@ pub async fn attach<'c>(
     .bind(payment.expires_at.millis())
     .bind(now.millis())
     .bind(payment.id.to_string())
+    .bind(payment.provider_fee.map(|fee| fee.amount))
     .execute(ex)
     .await
     .map(|_| ())

@@ -264,7 +264,30 @@ impl Wallet {
                 },
             )
             .await?;
-        self.post_fee(conn, payment).await
+        self.post_fee(conn, payment).await?;
+        self.post_provider_fee(conn, payment).await
+    }
+
+    /// What the provider kept of a sale (when it said): the shop's cost, out of the fees account
+    /// and off what the provider owes the shop.
+    async fn post_provider_fee(&self, conn: &mut Connection, payment: &Payment) -> Result<(), WalletError> {
+        let Some(fee) = payment.provider_fee.filter(|fee| fee.amount > 0) else { return Ok(()) };
+        self.ledger
+            .transfer(
+                conn,
+                &Transfer {
+                    id: format!("provider_fee:{}", payment.id),
+                    debit: AccountRef::fees(fee.currency),
+                    credit: AccountRef::gateway_clearing(&payment.provider, fee.currency),
+                    amount: fee.amount,
+                    kind: "provider_fee",
+                    reference: Some(payment.id.to_string()),
+                    pending_timeout: None,
+                    actor: None,
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// The buyer paid the gateway's fee on top; it passes through to the fees account.
@@ -358,7 +381,8 @@ impl Wallet {
                 },
             )
             .await?;
-        self.post_fee(conn, payment).await
+        self.post_fee(conn, payment).await?;
+        self.post_provider_fee(conn, payment).await
     }
 
     /// Reverses a refunded sale: revenue goes back to where the money came from (the wallet

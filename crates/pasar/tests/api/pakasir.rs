@@ -91,7 +91,7 @@ fn scan(png_bytes: &[u8]) -> String {
 async fn a_qris_checkout_shows_the_code_and_its_fee_and_paying_at_pakasir_pays_the_order() {
     let fake = FakePakasir::start().await;
     fake.expire_after(Duration::from_secs(300));
-    let (app, _admin, variant, ana) = shop(&fake, 99_000, 1).await;
+    let (app, admin, variant, ana) = shop(&fake, 99_000, 1).await;
     let placed = placed(&app, &ana.access_token, &variant, "qris").await;
     let payment = &placed["payment"];
     assert_eq!((payment["provider"].as_str(), payment["method"].as_str()), (Some("pakasir"), Some("qris")));
@@ -127,6 +127,20 @@ async fn a_qris_checkout_shows_the_code_and_its_fee_and_paying_at_pakasir_pays_t
     let paid = app.wait_for_order(&ana.access_token, id(&placed["order"]), "paid").await;
     assert_eq!(paid["payments"][0]["status"], "succeeded");
     assert!(fake.calls("detail") >= 1, "the webhook was confirmed with transactiondetail");
+    // The buyer paid the fee Pakasir keeps: the shop's fees net to zero, and Pakasir owes it
+    // the sale's amount.
+    let books: Value =
+        app.get("/v1/admin/ledger/balances", Some(&admin.access_token)).await.json().await.unwrap();
+    let posted = |code: &str| {
+        books["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["code"] == code)
+            .map(|a| a["posted"].as_i64().unwrap())
+    };
+    assert_eq!(posted("fees:IDR"), Some(0), "{books}");
+    assert_eq!(posted("clearing:pakasir:IDR"), Some(-99_000), "{books}");
     assert_invariants(&app).await;
 }
 

@@ -308,6 +308,7 @@ impl Pay for PakasirGateway {
                 provider_ref: created.order_id,
                 payment_number: Some(created.payment_number),
                 expires_at: Some(expires_at),
+                provider_fee: created.fee.map(|fee| Money::new(fee, Currency::IDR)),
                 ..CreatedPayment::default()
             })
         })
