@@ -30,7 +30,7 @@ use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::orders::Orders;
 use crate::payments::providers::pakasir::PakasirGateway;
-use crate::payments::sandbox::SandboxGateway;
+use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};

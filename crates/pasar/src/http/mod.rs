@@ -64,7 +64,7 @@ pub struct Services {
     pub inventory: crate::inventory::Inventory,
     pub orders: crate::orders::Orders,
     pub payments: crate::payments::Payments,
-    pub sandbox: crate::payments::sandbox::SandboxGateway,
+    pub sandbox: crate::payments::providers::sandbox::SandboxGateway,
     /// Whether the sandbox gateway is offered (`PASAR_SANDBOX`); when not, its pages are 404.
     pub sandbox_enabled: bool,
     pub carts: crate::cart::Carts,

@@ -17,7 +17,6 @@ pub mod qr;
 pub mod reconciliation;
 pub mod refunds;
 pub mod routes;
-pub mod sandbox;
 mod service;
 pub mod settlement;
 mod store;

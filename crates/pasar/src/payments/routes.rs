@@ -36,7 +36,7 @@ pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(qr_png))
         .routes(routes!(qr_svg))
         .routes(routes!(provider_health));
-    if sandbox_enabled { webhooks.merge(super::sandbox::router()) } else { webhooks }
+    if sandbox_enabled { webhooks.merge(super::providers::sandbox::router()) } else { webhooks }
 }
 
 impl From<PaymentsError> for ApiError {

@@ -213,7 +213,7 @@ async fn withdraw(
     caller: Principal,
     ApiJson(body): ApiJson<WithdrawalRequest>,
 ) -> ApiResult<(StatusCode, Json<Payout>)> {
-    let method = body.payment_method.unwrap_or_else(|| crate::payments::sandbox::NAME.to_owned());
+    let method = body.payment_method.unwrap_or_else(|| crate::payments::providers::sandbox::NAME.to_owned());
     state.payments.gateway(&method)?;
     let payout = state.wallet.withdraw(caller.user, body.amount, body.destination, &method).await?;
     Ok((StatusCode::CREATED, Json(state.payments.with_page(payout))))

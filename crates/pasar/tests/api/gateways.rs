@@ -1,6 +1,6 @@
 //! The payment pipeline as a gateway sees it: every webhook logged, accepted or rejected.
 
-use pasar::payments::sandbox::signature_header;
+use pasar::payments::providers::sandbox::signature_header;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

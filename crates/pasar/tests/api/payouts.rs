@@ -3,7 +3,7 @@
 
 use pasar::ids::{PayoutId, UserId};
 use pasar::money::{Currency, Money};
-use pasar::payments::sandbox::signature_header;
+use pasar::payments::providers::sandbox::signature_header;
 use pasar::payments::{NewPayout, PaymentsError, Payout, PayoutDestination, PayoutStatus};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use pasar::identity::Role;
-use pasar::payments::sandbox::signature_header;
+use pasar::payments::providers::sandbox::signature_header;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

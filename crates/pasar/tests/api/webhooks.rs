@@ -1,6 +1,6 @@
 //! Gateway webhooks: signed, applied once, never backwards, and nothing written for a bad one.
 
-use pasar::payments::sandbox::signature_header;
+use pasar::payments::providers::sandbox::signature_header;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 

@@ -6,4 +6,5 @@ pub mod chip;
 pub mod client;
 pub mod komoju;
 pub mod pakasir;
+pub mod sandbox;
 pub mod stripe;
