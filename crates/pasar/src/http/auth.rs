@@ -35,7 +35,7 @@ impl FromRequestParts<AppState> for Principal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         // Already authenticated by the idempotency layer, for this same request.
         if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(principal.clone());
+            return Ok(*principal);
         }
         let token = bearer_token(&parts.headers).ok_or_else(|| {
             Unauthenticated(ApiError::unauthorized(
