@@ -132,6 +132,7 @@ struct ProductSearch {
     /// Text to find in the name, any case.
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
+    #[param(inline)]
     sort: Option<ProductSort>,
     /// Items per page, 1 to 100 (default 20).
     limit: Option<usize>,
@@ -155,6 +156,7 @@ struct StaffProductSearch {
     /// Text to find in the name, any case.
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
+    #[param(inline)]
     sort: Option<ProductSort>,
     /// Items per page, 1 to 100 (default 20).
     limit: Option<usize>,
@@ -385,11 +387,26 @@ async fn update_variant(
 
 // ---- media ----------------------------------------------------------------------------------
 
+/// An image file's bytes, as the OpenAPI document shows them (a file upload, not JSON).
+struct ImageFile;
+
+impl utoipa::PartialSchema for ImageFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
+        ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))).into()
+    }
+}
+
+impl ToSchema for ImageFile {}
+
 /// Upload a product image: the raw PNG, JPEG, WebP or GIF as the body, with its Content-Type.
 #[utoipa::path(
     post, path = "/v1/admin/products/{id}/media", tag = "catalog", security(("bearer" = [])),
     params(("id" = ProductId, Path)),
-    request_body(content = Vec<u8>, content_type = "image/png", description = "the image (image/png, image/jpeg, image/webp or image/gif)"),
+    request_body(
+        description = "the image file itself, sent with its own type as Content-Type",
+        content((ImageFile = "image/png"), (ImageFile = "image/jpeg"), (ImageFile = "image/webp"), (ImageFile = "image/gif")),
+    ),
     responses(
         (status = 201, body = Media),
         (status = 403, body = ErrorEnvelope),
@@ -438,7 +455,7 @@ async fn remove_media(
     get, path = "/media/{key}", tag = "catalog",
     params(("key" = String, Path, description = "`{media id}.{extension}`")),
     responses(
-        (status = 200, description = "the image, with its content type", content_type = "image/*", body = Vec<u8>),
+        (status = 200, description = "the image, with its content type", content_type = "image/*", body = ImageFile),
         (status = 404, body = ErrorEnvelope),
     )
 )]

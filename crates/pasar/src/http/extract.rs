@@ -90,6 +90,28 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
     FieldError { field, message }
 }
 
+/// A request body read as bytes (a gateway's webhook, checked over its raw form): one over the
+/// body limit is 413 in the envelope, like a JSON body's.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than this server accepts",
+                )
+            } else {
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
+        })
+    }
+}
+
 /// A path parameter; one that does not parse names no resource, so it is a 404.
 pub struct ApiPath<T>(pub T);
 

@@ -178,11 +178,25 @@ impl<const MAX: usize> From<Text<MAX>> for String {
 
 impl<const MAX: usize> utoipa::PartialSchema for Text<MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(None, 1, MAX)
+        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX))
+            // Something besides spaces, and no control characters (`char::is_control`).
+            .pattern(Some(r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"))
+            .description(Some(format!("Text of 1 to {MAX} characters, not only spaces, no control characters")))
+            .into()
     }
 }
 
-impl<const MAX: usize> ToSchema for Text<MAX> {}
+/// One component per bound (`Text100`, `Text200`, …): with utoipa's default name, every `Text`
+/// would be one component and all but one field would show another field's limit.
+impl<const MAX: usize> ToSchema for Text<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(format!("Text{MAX}"))
+    }
+}
 
 /// A person's name as shown on their account.
 pub type PersonName = Text<100>;

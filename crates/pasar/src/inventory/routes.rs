@@ -72,6 +72,7 @@ async fn stock(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StockAdjustment)]
 struct Adjustment {
     /// Units to add (positive) or remove (negative); not zero.
     delta: i64,

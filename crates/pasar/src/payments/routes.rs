@@ -2,7 +2,6 @@
 //! /v1/webhooks/{provider}/payouts` for payouts) and the sandbox's hosted pages.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
@@ -14,7 +13,7 @@ use super::domain::PaymentPurpose;
 use super::gateway::GatewayError;
 use super::service::PaymentsError;
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::http::extract::ApiPath;
+use crate::http::extract::{ApiPath, RawBody};
 use crate::http::{ApiResult, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -63,6 +62,7 @@ struct Received {
     post, path = "/v1/webhooks/{provider}", tag = "payments",
     params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
     request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    extensions(("x-raw-body" = json!(true))),
     responses(
         (status = 200, body = Received),
         (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown payment", body = ErrorEnvelope),
@@ -74,7 +74,7 @@ async fn receive_webhook(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
     let (notice, payment, status) = match state.payments.verify_webhook(&provider, &headers, &body).await {
@@ -109,6 +109,7 @@ async fn receive_webhook(
     post, path = "/v1/webhooks/{provider}/payouts", tag = "payments",
     params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
     request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    extensions(("x-raw-body" = json!(true))),
     responses(
         (status = 200, body = Received),
         (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown_payout", body = ErrorEnvelope),
@@ -120,7 +121,7 @@ async fn receive_payout_webhook(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
     let (notice, payout, status) = match state

@@ -100,7 +100,8 @@ async fn transactions(
 #[serde(deny_unknown_fields)]
 struct DepositRequest {
     amount: Money,
-    /// A gateway, such as `sandbox`.
+    /// The gateway to pay through.
+    #[schema(schema_with = crate::payments::gateway_names)]
     payment_method: String,
 }
 
@@ -126,6 +127,7 @@ struct WithdrawalRequest {
     amount: Money,
     destination: PayoutDestination,
     /// The gateway that pays out (default `sandbox`).
+    #[schema(schema_with = crate::payments::gateway_names_or_null)]
     payment_method: Option<String>,
 }
 
@@ -154,6 +156,7 @@ async fn withdraw(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WalletAdjustment)]
 struct Adjustment {
     /// Positive credits the wallet, negative debits it (never below zero).
     amount: Money,
