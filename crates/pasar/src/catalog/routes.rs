@@ -126,8 +126,10 @@ struct ProductSearch {
     category: Option<CategoryId>,
     brand: Option<BrandId>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
+    #[param(minimum = 0)]
     min_price: Option<i64>,
     /// Highest "from" price, in minor units.
+    #[param(minimum = 0)]
     max_price: Option<i64>,
     /// Text to find in the name, any case.
     q: Option<String>,
@@ -150,8 +152,10 @@ struct StaffProductSearch {
     category: Option<CategoryId>,
     brand: Option<BrandId>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
+    #[param(minimum = 0)]
     min_price: Option<i64>,
     /// Highest "from" price, in minor units.
+    #[param(minimum = 0)]
     max_price: Option<i64>,
     /// Text to find in the name, any case.
     q: Option<String>,

@@ -149,6 +149,7 @@ pub struct NewProduct {
     /// A user with the `seller` role who owns the product; absent when the shop sells it.
     pub seller_id: Option<UserId>,
     /// 1 to 100 variants, all priced in one currency.
+    #[schema(min_items = 1, max_items = 100)]
     pub variants: Vec<NewVariant>,
 }
 
@@ -188,10 +189,10 @@ pub struct VariantChange {
     pub options: Option<VariantOptions>,
     pub price: Option<Price>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Money>)]
+    #[schema(value_type = Option<Price>)]
     pub reseller_price: Option<Option<Price>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<WeightGrams>)]
     pub weight_grams: Option<Option<WeightGrams>>,
 }
 

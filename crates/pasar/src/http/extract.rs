@@ -57,6 +57,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|err| {
         ApiError::bad_request("malformed_json", format!("the request body is not valid JSON: {err}"))
     })?;
+    // serde reads a struct from an array of its fields in order too; a request body is an
+    // object, so an array is refused as a wrong type (the OpenAPI document says "object").
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::validation(vec![FieldError {
+            field: String::new(),
+            message: "invalid type: sequence, expected a JSON object".into(),
+        }]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -42,6 +42,7 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
             for method in METHODS {
                 if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
                     standard_responses(path, operation);
+                    response_headers(operation);
                     if let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
                         parameters.iter_mut().for_each(tighten_parameter);
                     }
@@ -49,7 +50,6 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
             }
         }
     }
-    add_response_headers(&mut doc);
     nullable_as_one_of(&mut doc);
     doc
 }
@@ -169,37 +169,36 @@ fn tighten_parameter(parameter: &mut Value) {
     }
 }
 
-/// `Retry-After` on every 429 and JSON 503, `WWW-Authenticate` on every 401.
-fn add_response_headers(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
-    for item in paths.values_mut() {
-        for method in METHODS {
-            let Some(responses) =
-                item.get_mut(method).and_then(|op| op.get_mut("responses")).and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            for (status, header, description) in [
-                ("401", "WWW-Authenticate", "`Bearer`"),
-                ("429", "Retry-After", "seconds to wait before retrying"),
-                ("503", "Retry-After", "seconds to wait before retrying"),
-            ] {
-                let Some(response) = responses.get_mut(status).and_then(Value::as_object_mut) else { continue };
-                // Only on answers that are the JSON envelope: a hosted page's 503 has no header.
-                let is_json = response
-                    .get("content")
-                    .and_then(Value::as_object)
-                    .is_some_and(|content| content.len() == 1 && content.contains_key("application/json"));
-                if !is_json {
-                    continue;
-                }
-                let headers = response.entry("headers").or_insert_with(|| json!({}));
-                if let Some(headers) = headers.as_object_mut() {
-                    headers.entry(header).or_insert_with(|| {
-                        json!({"description": description, "required": true, "schema": {"type": "string"}})
-                    });
-                }
-            }
+/// `Retry-After` on every JSON 429 and 503; `WWW-Authenticate` on the 401 of an operation that
+/// takes a bearer token (a refused login or refresh token is a 401 without it).
+fn response_headers(operation: &mut Map<String, Value>) {
+    let secured = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|reqs| reqs.iter().any(|req| req.get("bearer").is_some()));
+    let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
+    for (status, header, description) in [
+        ("401", "WWW-Authenticate", "`Bearer`"),
+        ("429", "Retry-After", "seconds to wait before retrying"),
+        ("503", "Retry-After", "seconds to wait before retrying"),
+    ] {
+        if status == "401" && !secured {
+            continue;
+        }
+        let Some(response) = responses.get_mut(status).and_then(Value::as_object_mut) else { continue };
+        // Only on answers that are the JSON envelope alone: a hosted page's 503 has no header.
+        let is_json = response
+            .get("content")
+            .and_then(Value::as_object)
+            .is_some_and(|content| content.len() == 1 && content.contains_key("application/json"));
+        if !is_json {
+            continue;
+        }
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        if let Some(headers) = headers.as_object_mut() {
+            headers.entry(header).or_insert_with(|| {
+                json!({"description": description, "required": true, "schema": {"type": "string"}})
+            });
         }
     }
 }
