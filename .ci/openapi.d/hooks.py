@@ -40,6 +40,8 @@ ACCEPTED_REFUSALS = [
     ("POST /v1/admin/orders/", 422, "validation_failed", "tracking_number", None),
     # A product's variants are priced in one currency, reseller prices too.
     (None, 422, "validation_failed", re.compile(r"^(variants\[\d+\]\.)?(reseller_)?price\.currency$"), None),
+    # SKUs are unique; JSON Schema's uniqueItems cannot say "unique by one property".
+    (None, 422, "validation_failed", re.compile(r"^variants\[\d+\]\.sku$"), "appears twice"),
     # Each variant of a product has its own options (checked against the stored variants).
     ("POST /v1/admin/products/", 422, "validation_failed", "options", "another variant"),
     ("PATCH /v1/admin/variants/", 422, "validation_failed", "options", "another variant"),

@@ -77,7 +77,7 @@ pub struct Variant {
     pub id: VariantId,
     pub product_id: ProductId,
     pub sku: String,
-    #[schema(value_type = Object, example = json!({"size": "M"}))]
+    #[schema(value_type = VariantOptions)]
     pub options: BTreeMap<String, String>,
     pub price: Money,
     /// What resellers pay, when it differs from the price.

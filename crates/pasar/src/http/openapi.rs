@@ -294,4 +294,77 @@ mod tests {
         assert_eq!(statuses, ["200", "413", "503"]);
         assert!(raw.get("x-raw-body").is_none());
     }
+
+    /// utoipa names a component after its Rust type's last path segment (or `#[schema(as)]`),
+    /// and merging the routes keeps one schema per name: two types with one name would show one
+    /// of them on both routes (the wallet adjustment was once documented as the stock one). So
+    /// every type deriving or implementing `ToSchema` must have a component name of its own.
+    #[test]
+    fn no_two_schema_types_share_a_component_name() {
+        use std::collections::BTreeMap;
+        use std::path::Path;
+
+        fn rust_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    rust_files(&path, files);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        fn item_name(line: &str) -> Option<&str> {
+            let rest = line.trim_start().trim_start_matches("pub(crate) ").trim_start_matches("pub(super) ");
+            let rest = rest.trim_start_matches("pub ");
+            let rest = rest.strip_prefix("struct ").or_else(|| rest.strip_prefix("enum "))?;
+            rest.split(|c: char| !c.is_alphanumeric() && c != '_').next()
+        }
+
+        let mut files = Vec::new();
+        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let short = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string();
+            let (mut derives, mut renamed, mut attribute) = (false, None::<String>, String::new());
+            for line in text.lines() {
+                let trimmed = line.trim();
+                if trimmed.starts_with("#[") || !attribute.is_empty() {
+                    attribute.push_str(trimmed);
+                    if attribute.ends_with(")]") || attribute.ends_with(']') && !attribute.contains('(') {
+                        if attribute.starts_with("#[derive(") && attribute.contains("ToSchema") {
+                            derives = true;
+                        }
+                        if let Some(rest) = attribute.strip_prefix("#[schema(as = ") {
+                            renamed = rest.split(|c: char| c == ',' || c == ')').next().map(|n| n.trim().to_owned());
+                        }
+                        attribute.clear();
+                    }
+                    continue;
+                }
+                if trimmed.starts_with("//") || trimmed.is_empty() {
+                    continue;
+                }
+                if let Some(name) = item_name(trimmed).filter(|_| derives) {
+                    let component = renamed.clone().unwrap_or_else(|| name.to_owned());
+                    owners.entry(component).or_default().push(format!("{short}: {name}"));
+                } else if let Some(rest) = trimmed.strip_prefix("impl ToSchema for ").or_else(|| trimmed.strip_prefix("impl utoipa::ToSchema for ")) {
+                    let name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+                    if !name.is_empty() {
+                        owners.entry(name.to_owned()).or_default().push(format!("{short}: {name}"));
+                    }
+                }
+                derives = false;
+                renamed = None;
+            }
+        }
+        let shared: Vec<String> = owners
+            .iter()
+            .filter(|(_, types)| types.len() > 1)
+            .map(|(name, types)| format!("{name}: {}", types.join(", ")))
+            .collect();
+        assert!(owners.len() > 50, "the scan found only {} schema types", owners.len());
+        assert!(shared.is_empty(), "component names given to more than one type (add #[schema(as = …)]):\n{}", shared.join("\n"));
+    }
 }
