@@ -533,8 +533,12 @@ impl Wallet {
         reason: &str,
         actor: &str,
     ) -> Result<Balance, WalletError> {
-        if amount.currency != self.currency || amount.amount == 0 {
-            return Err(WalletError::Invalid(format!("give a non-zero amount in {}", self.currency)));
+        // Bounded like deposits and withdrawals: a larger amount overflows the ledger's sums.
+        if amount.currency != self.currency || !(1..=1_000_000_000_000).contains(&amount.amount.unsigned_abs()) {
+            return Err(WalletError::Invalid(format!(
+                "give a non-zero amount of at most 10^12 either way, in {}",
+                self.currency
+            )));
         }
         let wallet = AccountRef::wallet(user, amount.currency);
         let other = AccountRef::adjustments(amount.currency);
