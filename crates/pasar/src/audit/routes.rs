@@ -32,10 +32,13 @@ impl From<AuditError> for ApiError {
 #[into_params(parameter_in = Query)]
 struct AuditSearch {
     /// Only entries about this id (such as a `usr_…`).
+    #[param(max_length = 200)]
     entity: Option<String>,
     /// Only entries caused by this actor (a user id, `system`, `gateway:<provider>`).
+    #[param(max_length = 200)]
     actor: Option<String>,
     /// Only entries of this event type, such as `user.role_changed`.
+    #[param(max_length = 200)]
     action: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     limit: Option<usize>,

@@ -131,7 +131,8 @@ struct ProductSearch {
     /// Highest "from" price, in minor units.
     #[param(minimum = 0)]
     max_price: Option<i64>,
-    /// Text to find in the name, any case.
+    /// Text to find in the name, any case (at most 100 characters).
+    #[param(max_length = 100)]
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
     #[param(inline)]
@@ -157,7 +158,8 @@ struct StaffProductSearch {
     /// Highest "from" price, in minor units.
     #[param(minimum = 0)]
     max_price: Option<i64>,
-    /// Text to find in the name, any case.
+    /// Text to find in the name, any case (at most 100 characters).
+    #[param(max_length = 100)]
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
     #[param(inline)]

@@ -257,7 +257,8 @@ async fn remove_address(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct UserSearch {
-    /// Text to find in email or name.
+    /// Text to find in email or name (at most 100 characters).
+    #[param(max_length = 100)]
     q: Option<String>,
     role: Option<Role>,
     /// Items per page, 1 to 100 (default 20).
