@@ -16,7 +16,9 @@ impl utoipa::PartialSchema for Currency {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("A currency Pasar accepts, with the number of decimal places its amounts carry."))
+            .description(Some(
+                "A currency Pasar accepts, with the number of decimal places its amounts carry.",
+            ))
             .enum_values(Some(CURRENCIES.iter().map(|(code, _)| *code)))
             .examples(["IDR"])
             .into()

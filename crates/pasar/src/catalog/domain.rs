@@ -240,7 +240,9 @@ impl utoipa::PartialSchema for Description {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("At most 10,000 characters; line breaks and tabs, no other control characters."))
+            .description(Some(
+                "At most 10,000 characters; line breaks and tabs, no other control characters.",
+            ))
             .max_length(Some(Self::MAX))
             .pattern(Some(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"))
             .into()
@@ -366,7 +368,11 @@ impl utoipa::PartialSchema for Price {
             .description(Some("Money that is a price: `amount` from 1 to 10^15 minor units."))
             .property(
                 "amount",
-                ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(Self::MAX_AMOUNT)).examples([150000]),
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(Self::MAX_AMOUNT))
+                    .examples([150000]),
             )
             .property("currency", <crate::money::Currency as utoipa::PartialSchema>::schema())
             .required("amount")

@@ -132,7 +132,7 @@ struct ProductSearch {
     #[param(minimum = 0)]
     max_price: Option<i64>,
     /// Text to find in the name, any case (at most 100 characters).
-    #[param(max_length = 100)]
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
     #[param(inline)]
@@ -159,7 +159,7 @@ struct StaffProductSearch {
     #[param(minimum = 0)]
     max_price: Option<i64>,
     /// Text to find in the name, any case (at most 100 characters).
-    #[param(max_length = 100)]
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
     #[param(inline)]
@@ -193,6 +193,10 @@ impl ProductSearch {
         let search = self.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
         if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
             return Err(ApiError::field("q", "must be at most 100 characters"));
+        }
+        // PostgreSQL text cannot hold NUL: refused here rather than failing in the database.
+        if search.as_ref().is_some_and(|q| q.chars().any(char::is_control)) {
+            return Err(ApiError::field("q", "must not contain control characters"));
         }
         let filter = ProductFilter {
             status,
@@ -399,7 +403,10 @@ struct ImageFile;
 impl utoipa::PartialSchema for ImageFile {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
-        ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))).into()
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
     }
 }
 

@@ -91,7 +91,10 @@ fn standard_responses(path: &str, operation: &mut Map<String, Value>) {
         add.push(("413", "payload_too_large: the body is larger than this server accepts"));
     }
     if secured {
-        add.push(("401", "unauthenticated: no bearer token, or one that is invalid or expired, or whose session ended"));
+        add.push((
+            "401",
+            "unauthenticated: no bearer token, or one that is invalid or expired, or whose session ended",
+        ));
         if path.starts_with("/v1/admin/") {
             add.push(("403", "forbidden: this route is for admins"));
         }
@@ -100,17 +103,26 @@ fn standard_responses(path: &str, operation: &mut Map<String, Value>) {
         add.push(("404", "not_found: no such resource, or one the caller may not see"));
     }
     if has("query") {
-        add.push(("422", "validation_failed: a query parameter is unknown or refused; `details.fields` names it"));
+        add.push((
+            "422",
+            "validation_failed: a query parameter is unknown or refused; `details.fields` names it",
+        ));
     }
     if idempotent {
-        add.push(("400", "invalid_idempotency_key: Idempotency-Key is not 1 to 255 visible ASCII characters"));
+        add.push((
+            "400",
+            "invalid_idempotency_key: Idempotency-Key is not 1 to 255 visible ASCII characters",
+        ));
         add.push(("409", "idempotency_request_in_progress: a request with this Idempotency-Key is still running; see Retry-After"));
         add.push(("422", "idempotency_key_reused: this Idempotency-Key was used with another request"));
     }
     if !NOT_RATE_LIMITED.iter().any(|prefix| path.starts_with(prefix)) {
         add.push(("429", "rate_limited: too many requests from this client; see Retry-After"));
     }
-    add.push(("503", "unavailable or request_timeout: a dependency is down or the request took too long; see Retry-After"));
+    add.push((
+        "503",
+        "unavailable or request_timeout: a dependency is down or the request took too long; see Retry-After",
+    ));
 
     let responses = operation.entry("responses").or_insert_with(|| json!({}));
     let Some(responses) = responses.as_object_mut() else { return };
@@ -196,9 +208,9 @@ fn response_headers(operation: &mut Map<String, Value>) {
         }
         let headers = response.entry("headers").or_insert_with(|| json!({}));
         if let Some(headers) = headers.as_object_mut() {
-            headers.entry(header).or_insert_with(|| {
-                json!({"description": description, "required": true, "schema": {"type": "string"}})
-            });
+            headers.entry(header).or_insert_with(
+                || json!({"description": description, "required": true, "schema": {"type": "string"}}),
+            );
         }
     }
 }
@@ -261,12 +273,14 @@ mod tests {
 
     #[test]
     fn a_parameter_is_never_null_and_pagination_is_bounded() {
-        let mut limit = json!({"in": "query", "name": "limit", "schema": {"type": ["integer", "null"], "minimum": 0}});
+        let mut limit =
+            json!({"in": "query", "name": "limit", "schema": {"type": ["integer", "null"], "minimum": 0}});
         tighten_parameter(&mut limit);
         assert_eq!(limit["schema"]["type"], "integer");
         assert_eq!(limit["schema"]["minimum"], 1);
         assert_eq!(limit["schema"]["maximum"], 100);
-        let mut id = json!({"in": "path", "name": "id", "schema": {"oneOf": [{"type": "null"}, {"$ref": "#/x"}]}});
+        let mut id =
+            json!({"in": "path", "name": "id", "schema": {"oneOf": [{"type": "null"}, {"$ref": "#/x"}]}});
         tighten_parameter(&mut id);
         assert_eq!(id["schema"], json!({"$ref": "#/x"}));
     }
@@ -337,7 +351,10 @@ mod tests {
                             derives = true;
                         }
                         if let Some(rest) = attribute.strip_prefix("#[schema(as = ") {
-                            renamed = rest.split(|c: char| c == ',' || c == ')').next().map(|n| n.trim().to_owned());
+                            renamed = rest
+                                .split(|c: char| c == ',' || c == ')')
+                                .next()
+                                .map(|n| n.trim().to_owned());
                         }
                         attribute.clear();
                     }
@@ -349,8 +366,12 @@ mod tests {
                 if let Some(name) = item_name(trimmed).filter(|_| derives) {
                     let component = renamed.clone().unwrap_or_else(|| name.to_owned());
                     owners.entry(component).or_default().push(format!("{short}: {name}"));
-                } else if let Some(rest) = trimmed.strip_prefix("impl ToSchema for ").or_else(|| trimmed.strip_prefix("impl utoipa::ToSchema for ")) {
-                    let name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+                } else if let Some(rest) = trimmed
+                    .strip_prefix("impl ToSchema for ")
+                    .or_else(|| trimmed.strip_prefix("impl utoipa::ToSchema for "))
+                {
+                    let name =
+                        rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
                     if !name.is_empty() {
                         owners.entry(name.to_owned()).or_default().push(format!("{short}: {name}"));
                     }
@@ -365,6 +386,10 @@ mod tests {
             .map(|(name, types)| format!("{name}: {}", types.join(", ")))
             .collect();
         assert!(owners.len() > 50, "the scan found only {} schema types", owners.len());
-        assert!(shared.is_empty(), "component names given to more than one type (add #[schema(as = …)]):\n{}", shared.join("\n"));
+        assert!(
+            shared.is_empty(),
+            "component names given to more than one type (add #[schema(as = …)]):\n{}",
+            shared.join("\n")
+        );
     }
 }

@@ -195,7 +195,9 @@ impl<const MAX: usize> utoipa::PartialSchema for Text<MAX> {
             .min_length(Some(1))
             .max_length(Some(MAX))
             .pattern(Some(TEXT_PATTERN))
-            .description(Some(format!("Text of 1 to {MAX} characters, not only spaces, no control characters")))
+            .description(Some(format!(
+                "Text of 1 to {MAX} characters, not only spaces, no control characters"
+            )))
             .into()
     }
 }

@@ -98,7 +98,7 @@ async fn adjust_stock(
     ApiPath(id): ApiPath<VariantId>,
     ApiJson(body): ApiJson<Adjustment>,
 ) -> ApiResult<Json<StockLevel>> {
-    if body.delta == 0 || body.delta.abs() > 1_000_000_000 {
+    if body.delta == 0 || body.delta.unsigned_abs() > 1_000_000_000 {
         return Err(ApiError::field("delta", "must be non-zero and at most 1,000,000,000 in size"));
     }
     let kind = kind_of(&state, id).await?;
@@ -157,7 +157,9 @@ struct DigitalItems {
 /// 1 to 1,000,000,000 units either way.
 fn stock_delta() -> utoipa::openapi::Schema {
     use utoipa::openapi::{ObjectBuilder, OneOfBuilder, schema::Type};
-    let range = |min: i64, max: i64| ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max));
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max))
+    };
     OneOfBuilder::new().item(range(1, 1_000_000_000)).item(range(-1_000_000_000, -1)).into()
 }
 
@@ -165,7 +167,13 @@ fn stock_delta() -> utoipa::openapi::Schema {
 fn digital_item_list() -> utoipa::openapi::Array {
     use utoipa::openapi::{ArrayBuilder, ObjectBuilder, schema::Type};
     ArrayBuilder::new()
-        .items(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(4096)).pattern(Some(crate::identity::domain::NOT_BLANK_PATTERN)))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(4096))
+                .pattern(Some(crate::identity::domain::NOT_BLANK_PATTERN)),
+        )
         .min_items(Some(1))
         .max_items(Some(1000))
         .build()

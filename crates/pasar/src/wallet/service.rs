@@ -534,7 +534,9 @@ impl Wallet {
         actor: &str,
     ) -> Result<Balance, WalletError> {
         // Bounded like deposits and withdrawals: a larger amount overflows the ledger's sums.
-        if amount.currency != self.currency || !(1..=1_000_000_000_000).contains(&amount.amount.unsigned_abs()) {
+        if amount.currency != self.currency
+            || !(1..=1_000_000_000_000).contains(&amount.amount.unsigned_abs())
+        {
             return Err(WalletError::Invalid(format!(
                 "give a non-zero amount of at most 10^12 either way, in {}",
                 self.currency
