@@ -351,10 +351,7 @@ mod tests {
                             derives = true;
                         }
                         if let Some(rest) = attribute.strip_prefix("#[schema(as = ") {
-                            renamed = rest
-                                .split(|c: char| c == ',' || c == ')')
-                                .next()
-                                .map(|n| n.trim().to_owned());
+                            renamed = rest.split([',', ')']).next().map(|n| n.trim().to_owned());
                         }
                         attribute.clear();
                     }
