@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 pub mod pagination;
 pub mod rate_limit;
 
@@ -142,7 +143,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api.merge(ops).merge(crate::catalog::routes::media_router()).split_for_parts();
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+    api.merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::complete(&openapi)))
         .route("/", axum::routing::get(home))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

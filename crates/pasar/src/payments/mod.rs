@@ -29,6 +29,31 @@ use crate::db::Migration;
 /// the checkout's transaction.
 pub const WALLET: &str = "wallet";
 
+/// The OpenAPI schema of a gateway's name: the gateways this build registers.
+pub fn gateway_names() -> utoipa::openapi::Object {
+    method_names(&[sandbox::NAME])
+}
+
+/// [`gateway_names`], or null (the default gateway).
+pub fn gateway_names_or_null() -> utoipa::openapi::Schema {
+    utoipa::openapi::OneOfBuilder::new()
+        .item(gateway_names())
+        .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null))
+        .into()
+}
+
+/// The OpenAPI schema of a checkout's payment method: a gateway, or the wallet.
+pub fn checkout_methods() -> utoipa::openapi::Object {
+    method_names(&[sandbox::NAME, WALLET])
+}
+
+fn method_names(names: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names.iter().copied()))
+        .build()
+}
+
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2026112240,

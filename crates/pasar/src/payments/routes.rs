@@ -2,7 +2,7 @@
 //! /v1/webhooks/{provider}/payouts` for payouts) and the sandbox's hosted pages.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -16,7 +16,7 @@ use super::domain::PaymentPurpose;
 use super::gateway::GatewayError;
 use super::service::PaymentsError;
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::http::extract::ApiPath;
+use crate::http::extract::{ApiPath, RawBody};
 use crate::http::{ApiResult, AppState};
 
 /// The webhook routes, and the sandbox's pages when the sandbox is offered.
@@ -92,6 +92,7 @@ struct Received {
     post, path = "/v1/webhooks/{provider}", tag = "payments",
     params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
     request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    extensions(("x-raw-body" = json!(true))),
     responses(
         (status = 200, body = Received),
         (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown payment", body = ErrorEnvelope),
@@ -103,7 +104,7 @@ async fn receive_webhook(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
     let (notice, payment, status) = match state.payments.verify_webhook(&provider, &headers, &body).await {
@@ -138,6 +139,7 @@ async fn receive_webhook(
     post, path = "/v1/webhooks/{provider}/payouts", tag = "payments",
     params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
     request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    extensions(("x-raw-body" = json!(true))),
     responses(
         (status = 200, body = Received),
         (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown_payout", body = ErrorEnvelope),
@@ -149,7 +151,7 @@ async fn receive_payout_webhook(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     state.payments.gateway(&provider).map_err(|_| ApiError::not_found())?;
     let (notice, payout, status) = match state

@@ -18,6 +18,7 @@ mod helpers;
 mod idempotency;
 mod inventory;
 mod ledger;
+mod openapi;
 mod ops;
 mod payouts;
 mod wallet;
