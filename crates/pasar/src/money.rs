@@ -8,10 +8,24 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A currency Pasar accepts, with the number of decimal places its amounts carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(into = "String")]
-#[schema(value_type = String, example = "IDR")]
 pub struct Currency(&'static str);
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A currency Pasar accepts, with the number of decimal places its amounts carry.",
+            ))
+            .enum_values(Some(CURRENCIES.iter().map(|(code, _)| *code)))
+            .examples(["IDR"])
+            .into()
+    }
+}
+
+impl ToSchema for Currency {}
 
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -32,10 +32,13 @@ impl From<AuditError> for ApiError {
 #[into_params(parameter_in = Query)]
 struct AuditSearch {
     /// Only entries about this id (such as a `usr_…`).
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     entity: Option<String>,
     /// Only entries caused by this actor (a user id, `system`, `gateway:<provider>`).
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     actor: Option<String>,
     /// Only entries of this event type, such as `user.role_changed`.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     action: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     limit: Option<usize>,
@@ -70,6 +73,10 @@ async fn list_entries(
         let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
             return Err(ApiError::field(name, "must be at most 200 characters"));
+        }
+        // PostgreSQL text cannot hold NUL: refused here rather than failing in the database.
+        if value.as_ref().is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(ApiError::field(name, "must not contain control characters"));
         }
         Ok(value)
     };

@@ -58,7 +58,7 @@ fn role_of(caller: &MaybeCaller) -> Role {
 
 /// A signed-in buyer's cart, or a new guest cart (its `token` is in this answer only).
 #[utoipa::path(
-    post, path = "/v1/carts", tag = "cart",
+    post, path = "/v1/carts", tag = "cart", security((), ("bearer" = [])),
     responses((status = 201, body = CartView), (status = 401, body = ErrorEnvelope))
 )]
 async fn open_cart(
@@ -73,7 +73,7 @@ async fn open_cart(
 
 /// A cart, priced now for the caller.
 #[utoipa::path(
-    get, path = "/v1/carts/{id}", tag = "cart",
+    get, path = "/v1/carts/{id}", tag = "cart", security((), ("bearer" = [])),
     params(("id" = CartId, Path), ("X-Cart-Token" = Option<String>, Header, description = "for a guest cart")),
     responses((status = 200, body = CartView), (status = 404, body = ErrorEnvelope))
 )]
@@ -92,6 +92,7 @@ async fn show_cart(
 struct NewItem {
     variant_id: VariantId,
     /// 1 to 100; adds to what is already in the cart.
+    #[schema(minimum = 1, maximum = 100)]
     quantity: i64,
 }
 
@@ -99,6 +100,7 @@ struct NewItem {
 #[serde(deny_unknown_fields)]
 struct QuantityChange {
     /// 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     quantity: i64,
 }
 
@@ -112,7 +114,7 @@ fn check_quantity(quantity: i64) -> ApiResult<()> {
 
 /// Put a variant in the cart.
 #[utoipa::path(
-    post, path = "/v1/carts/{id}/items", tag = "cart", request_body = NewItem,
+    post, path = "/v1/carts/{id}/items", tag = "cart", security((), ("bearer" = [])), request_body = NewItem,
     params(("id" = CartId, Path), ("X-Cart-Token" = Option<String>, Header, description = "for a guest cart")),
     responses((status = 200, body = CartView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
 )]
@@ -131,7 +133,7 @@ async fn add_item(
 
 /// Change how many of a variant the cart holds.
 #[utoipa::path(
-    patch, path = "/v1/carts/{id}/items/{variant_id}", tag = "cart", request_body = QuantityChange,
+    patch, path = "/v1/carts/{id}/items/{variant_id}", tag = "cart", security((), ("bearer" = [])), request_body = QuantityChange,
     params(("id" = CartId, Path), ("variant_id" = VariantId, Path), ("X-Cart-Token" = Option<String>, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
 )]
@@ -150,7 +152,7 @@ async fn change_item(
 
 /// Take a variant out of the cart.
 #[utoipa::path(
-    delete, path = "/v1/carts/{id}/items/{variant_id}", tag = "cart",
+    delete, path = "/v1/carts/{id}/items/{variant_id}", tag = "cart", security((), ("bearer" = [])),
     params(("id" = CartId, Path), ("variant_id" = VariantId, Path), ("X-Cart-Token" = Option<String>, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ErrorEnvelope))
 )]

@@ -107,10 +107,23 @@ impl fmt::Display for Sku {
 
 /// A URL-friendly name: lower-case ASCII letters and digits in words joined by single dashes,
 /// at most 120 characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", example = "black-t-shirt")]
 pub struct Slug(String);
+
+impl utoipa::PartialSchema for Slug {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z0-9]+(-[a-z0-9]+)*$"))
+            .min_length(Some(1))
+            .max_length(Some(Self::MAX))
+            .examples(["black-t-shirt"])
+            .into()
+    }
+}
+
+impl ToSchema for Slug {}
 
 /// Room left below the slug limit for a `-n` suffix.
 const SLUG_BASE_MAX: usize = 110;
@@ -219,10 +232,24 @@ pub fn free_slug(base: &Slug, taken: &HashSet<String>) -> Slug {
 
 /// Long-form text such as a product description: up to 10,000 characters, line breaks and
 /// tabs allowed, other control characters not; may be empty.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String)]
 pub struct Description(String);
+
+impl utoipa::PartialSchema for Description {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "At most 10,000 characters; line breaks and tabs, no other control characters.",
+            ))
+            .max_length(Some(Self::MAX))
+            .pattern(Some(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"))
+            .into()
+    }
+}
+
+impl ToSchema for Description {}
 
 impl Description {
     pub const MAX: usize = 10_000;
@@ -258,10 +285,28 @@ impl From<Description> for String {
 
 /// What sets a variant apart from its siblings, such as `{"size": "M", "colour": "red"}`: at
 /// most 10 options, names up to 50 characters, values up to 100.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
-#[schema(value_type = Object, example = json!({"size": "M", "colour": "red"}))]
 pub struct VariantOptions(BTreeMap<String, String>);
+
+impl utoipa::PartialSchema for VariantOptions {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let name = match Text::<50>::schema() {
+            utoipa::openapi::RefOr::T(schema) => schema,
+            utoipa::openapi::RefOr::Ref(_) => unreachable!("Text's schema is inline"),
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .max_properties(Some(Self::MAX_OPTIONS))
+            .property_names(Some(name))
+            .additional_properties(Some(AdditionalProperties::RefOr(Text::<100>::schema())))
+            .examples([serde_json::json!({"size": "M", "colour": "red"})])
+            .into()
+    }
+}
+
+impl ToSchema for VariantOptions {}
 
 impl VariantOptions {
     pub const MAX_OPTIONS: usize = 10;
@@ -311,10 +356,33 @@ impl From<VariantOptions> for BTreeMap<String, String> {
 }
 
 /// A price a variant sells for: positive, and small enough that order totals cannot overflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Money", into = "Money")]
-#[schema(value_type = Money)]
 pub struct Price(Money);
+
+impl utoipa::PartialSchema for Price {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("Money that is a price: `amount` from 1 to 10^15 minor units."))
+            .property(
+                "amount",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(Self::MAX_AMOUNT))
+                    .examples([150000]),
+            )
+            .property("currency", <crate::money::Currency as utoipa::PartialSchema>::schema())
+            .required("amount")
+            .required("currency")
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for Price {}
 
 impl Price {
     pub const MAX_AMOUNT: i64 = Money::LIMIT;
@@ -356,10 +424,23 @@ impl From<Price> for Money {
 }
 
 /// A parcel's weight: 1 gram to 1,000 kilograms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
-#[schema(value_type = u32, example = 250)]
 pub struct WeightGrams(u32);
+
+impl utoipa::PartialSchema for WeightGrams {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .description(Some("A parcel's weight: 1 gram to 1,000 kilograms."))
+            .minimum(Some(1))
+            .maximum(Some(1_000_000))
+            .examples([250])
+            .into()
+    }
+}
+
+impl ToSchema for WeightGrams {}
 
 impl WeightGrams {
     pub fn parse(grams: u32) -> Result<Self, &'static str> {

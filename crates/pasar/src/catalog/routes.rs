@@ -135,12 +135,16 @@ struct ProductSearch {
     /// Products of this brand: its id (`brd_…`) or its slug.
     brand: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
+    #[param(minimum = 0)]
     min_price: Option<i64>,
     /// Highest "from" price, in minor units.
+    #[param(minimum = 0)]
     max_price: Option<i64>,
-    /// Text to find in the name, any case.
+    /// Text to find in the name, any case (at most 100 characters).
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
+    #[param(inline)]
     sort: Option<ProductSort>,
     /// Items per page, 1 to 100 (default 20).
     limit: Option<usize>,
@@ -160,12 +164,16 @@ struct StaffProductSearch {
     /// Products of this brand: its id (`brd_…`) or its slug.
     brand: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
+    #[param(minimum = 0)]
     min_price: Option<i64>,
     /// Highest "from" price, in minor units.
+    #[param(minimum = 0)]
     max_price: Option<i64>,
-    /// Text to find in the name, any case.
+    /// Text to find in the name, any case (at most 100 characters).
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc` or `name`.
+    #[param(inline)]
     sort: Option<ProductSort>,
     /// Items per page, 1 to 100 (default 20).
     limit: Option<usize>,
@@ -197,6 +205,10 @@ impl ProductSearch {
         let search = self.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
         if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
             return Err(ApiError::field("q", "must be at most 100 characters"));
+        }
+        // PostgreSQL text cannot hold NUL: refused here rather than failing in the database.
+        if search.as_ref().is_some_and(|q| q.chars().any(char::is_control)) {
+            return Err(ApiError::field("q", "must not contain control characters"));
         }
         let filter = ProductFilter {
             status,
@@ -441,11 +453,29 @@ async fn update_variant(
 
 // ---- media ----------------------------------------------------------------------------------
 
+/// An image file's bytes, as the OpenAPI document shows them (a file upload, not JSON).
+struct ImageFile;
+
+impl utoipa::PartialSchema for ImageFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for ImageFile {}
+
 /// Upload a product image: the raw PNG, JPEG, WebP or GIF as the body, with its Content-Type.
 #[utoipa::path(
     post, path = "/v1/admin/products/{id}/media", tag = "catalog", security(("bearer" = [])),
     params(("id" = ProductId, Path)),
-    request_body(content = Vec<u8>, content_type = "image/png", description = "the image (image/png, image/jpeg, image/webp or image/gif)"),
+    request_body(
+        description = "the image file itself, sent with its own type as Content-Type",
+        content((ImageFile = "image/png"), (ImageFile = "image/jpeg"), (ImageFile = "image/webp"), (ImageFile = "image/gif")),
+    ),
     responses(
         (status = 201, body = Media),
         (status = 403, body = ErrorEnvelope),
@@ -494,7 +524,7 @@ async fn remove_media(
     get, path = "/media/{key}", tag = "catalog",
     params(("key" = String, Path, description = "`{media id}.{extension}`")),
     responses(
-        (status = 200, description = "the image, with its content type", content_type = "image/*", body = Vec<u8>),
+        (status = 200, description = "the image, with its content type", content_type = "image/*", body = ImageFile),
         (status = 404, body = ErrorEnvelope),
     )
 )]

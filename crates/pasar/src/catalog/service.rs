@@ -78,7 +78,7 @@ pub struct Variant {
     pub id: VariantId,
     pub product_id: ProductId,
     pub sku: String,
-    #[schema(value_type = Object, example = json!({"size": "M"}))]
+    #[schema(value_type = VariantOptions)]
     pub options: BTreeMap<String, String>,
     pub price: Money,
     /// What resellers pay, when it differs from the price.
@@ -154,6 +154,7 @@ pub struct NewProduct {
     /// A user with the `seller` role who owns the product; absent when the shop sells it.
     pub seller_id: Option<UserId>,
     /// 1 to 100 variants, all priced in one currency.
+    #[schema(min_items = 1, max_items = 100)]
     pub variants: Vec<NewVariant>,
 }
 
@@ -193,10 +194,10 @@ pub struct VariantChange {
     pub options: Option<VariantOptions>,
     pub price: Option<Price>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Money>)]
+    #[schema(value_type = Option<Price>)]
     pub reseller_price: Option<Option<Price>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<WeightGrams>)]
     pub weight_grams: Option<Option<WeightGrams>>,
 }
 

@@ -35,6 +35,7 @@ const POINTS_HOLD_GRACE: Duration = Duration::from_secs(600);
 pub struct ItemRequest {
     pub variant_id: VariantId,
     /// 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: i64,
 }
 
@@ -44,7 +45,8 @@ pub struct CheckoutRequest {
     /// Buy these items; or give `cart_id` to buy a cart.
     pub items: Option<Vec<ItemRequest>>,
     pub cart_id: Option<CartId>,
-    /// `sandbox` (more gateways come with their issues).
+    /// A gateway (`sandbox`), or `wallet` to pay from the buyer's balance at once.
+    #[schema(schema_with = crate::payments::checkout_methods)]
     pub payment_method: String,
     /// Required when anything physical is bought.
     pub shipping_address: Option<ShippingAddress>,

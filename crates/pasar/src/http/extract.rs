@@ -57,6 +57,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|err| {
         ApiError::bad_request("malformed_json", format!("the request body is not valid JSON: {err}"))
     })?;
+    // serde reads a struct from an array of its fields in order too; a request body is an
+    // object, so an array is refused as a wrong type (the OpenAPI document says "object").
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::validation(vec![FieldError {
+            field: String::new(),
+            message: "invalid type: sequence, expected a JSON object".into(),
+        }]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -88,6 +96,28 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
         (path, None) => path.to_string(),
     };
     FieldError { field, message }
+}
+
+/// A request body read as bytes (a gateway's webhook, checked over its raw form): one over the
+/// body limit is 413 in the envelope, like a JSON body's.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than this server accepts",
+                )
+            } else {
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
+        })
+    }
 }
 
 /// A path parameter; one that does not parse names no resource, so it is a 404.

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 pub mod pagination;
 pub mod rate_limit;
 
@@ -135,7 +136,11 @@ pub fn router(state: AppState, modules: OpenApiRouter<AppState>, media: OpenApiR
     let (api, openapi) = api.merge(ops).merge(media).split_for_parts();
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+    api.merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", {
+        let mut doc = openapi::complete(&openapi);
+        openapi::fill_in_methods(&mut doc, &state.payments.method_lists(state.wallet.currency()));
+        doc
+    }))
         .route("/", axum::routing::get(home))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

@@ -30,6 +30,10 @@ impl PageQuery {
     /// Decodes the cursor into the position it stands for.
     pub fn position<T: std::str::FromStr>(&self) -> Result<Option<T>, ApiError> {
         let Some(cursor) = &self.cursor else { return Ok(None) };
+        // An empty cursor is not one this API issued, whatever the position type would make of it.
+        if cursor.is_empty() {
+            return Err(ApiError::field("cursor", "not a cursor this API issued"));
+        }
         URL_SAFE_NO_PAD
             .decode(cursor)
             .ok()

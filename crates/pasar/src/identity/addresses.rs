@@ -40,7 +40,7 @@ impl From<CountryCode> for String {
 /// digits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "+62 812 3456 7890")]
+#[schema(value_type = String, pattern = r"^\s*\+?[ -]*([0-9][ -]*){6,20}\s*$", example = "+62 812 3456 7890")]
 pub struct Phone(String);
 
 impl TryFrom<String> for Phone {

@@ -176,13 +176,39 @@ impl<const MAX: usize> From<Text<MAX>> for String {
     }
 }
 
+/// [`Text`] as a pattern: no control characters (`char::is_control`), and something besides
+/// white space (`char::is_whitespace`, spelled out: a pattern's `\s` is not quite the same set).
+pub const TEXT_PATTERN: &str = concat!(
+    r"^[^\x00-\x1f\x7f-\x9f]*",
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"[^\x00-\x1f\x7f-\x9f]*$"
+);
+
+/// Not only white space (`char::is_whitespace`), as a pattern.
+pub const NOT_BLANK_PATTERN: &str = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
 impl<const MAX: usize> utoipa::PartialSchema for Text<MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(None, 1, MAX)
+        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX))
+            .pattern(Some(TEXT_PATTERN))
+            .description(Some(format!(
+                "Text of 1 to {MAX} characters, not only spaces, no control characters"
+            )))
+            .into()
     }
 }
 
-impl<const MAX: usize> ToSchema for Text<MAX> {}
+/// One component per bound (`Text100`, `Text200`, …): with utoipa's default name, every `Text`
+/// would be one component and all but one field would show another field's limit.
+impl<const MAX: usize> ToSchema for Text<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(format!("Text{MAX}"))
+    }
+}
 
 /// A person's name as shown on their account.
 pub type PersonName = Text<100>;

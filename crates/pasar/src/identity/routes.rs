@@ -258,7 +258,8 @@ async fn remove_address(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct UserSearch {
-    /// Text to find in email or name.
+    /// Text to find in email or name (at most 100 characters).
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
     role: Option<Role>,
     /// Items per page, 1 to 100 (default 20).
@@ -289,6 +290,10 @@ async fn list_users(
     let search = query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
         return Err(ApiError::field("q", "must be at most 100 characters"));
+    }
+    // PostgreSQL text cannot hold NUL: refused here rather than failing in the database.
+    if search.as_ref().is_some_and(|q| q.chars().any(char::is_control)) {
+        return Err(ApiError::field("q", "must not contain control characters"));
     }
     let filter = UserFilter { search, role: query.role, before: page.position()? };
     let (users, more) = state.identity.list_users(&filter, page.limit()?).await?;

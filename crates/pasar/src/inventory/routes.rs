@@ -76,8 +76,10 @@ async fn stock(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StockAdjustment)]
 struct Adjustment {
-    /// Units to add (positive) or remove (negative); not zero.
+    /// Units to add (positive) or remove (negative); not zero, at most 1,000,000,000 either way.
+    #[schema(schema_with = stock_delta)]
     delta: i64,
     /// Why: a count, a delivery, damage.
     reason: Text<200>,
@@ -100,7 +102,7 @@ async fn adjust_stock(
     ApiPath(id): ApiPath<VariantId>,
     ApiJson(body): ApiJson<Adjustment>,
 ) -> ApiResult<Json<StockLevel>> {
-    if body.delta == 0 || body.delta.abs() > 1_000_000_000 {
+    if body.delta == 0 || body.delta.unsigned_abs() > 1_000_000_000 {
         return Err(ApiError::field("delta", "must be non-zero and at most 1,000,000,000 in size"));
     }
     let kind = kind_of(&state, id).await?;
@@ -115,6 +117,7 @@ async fn adjust_stock(
 #[serde(deny_unknown_fields)]
 struct Threshold {
     /// `stock.low` fires when available stock drops below this; 0 turns it off.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     low_stock_threshold: i64,
 }
 
@@ -151,7 +154,33 @@ async fn set_threshold(
 struct DigitalItems {
     /// Keys, account texts or download references: 1 to 1,000 items of 1 to 4,096 characters
     /// (line breaks allowed, for account texts).
+    #[schema(schema_with = digital_item_list)]
     items: Vec<String>,
+}
+
+/// 1 to 1,000,000,000 units either way.
+fn stock_delta() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, schema::Type};
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max))
+    };
+    OneOfBuilder::new().item(range(1, 1_000_000_000)).item(range(-1_000_000_000, -1)).into()
+}
+
+/// 1 to 1,000 items, each 1 to 4,096 characters and not only spaces.
+fn digital_item_list() -> utoipa::openapi::Array {
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, schema::Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(4096))
+                .pattern(Some(crate::identity::domain::NOT_BLANK_PATTERN)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(1000))
+        .build()
 }
 
 /// Add digital items to a digital variant's stock (sealed at rest). An item whose text the

@@ -194,9 +194,17 @@ async fn any_order(
 #[serde(deny_unknown_fields)]
 struct Advance {
     /// `processing`, `shipped` (needs `tracking_number`), `delivered` or `completed`.
+    #[schema(schema_with = fulfilment_statuses)]
     status: OrderStatus,
     tracking_number: Option<Text<100>>,
     note: Option<Text<500>>,
+}
+
+fn fulfilment_statuses() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["processing", "shipped", "delivered", "completed"]))
+        .build()
 }
 
 /// Move an order along fulfilment. Paying, cancelling and refunding have their own paths.

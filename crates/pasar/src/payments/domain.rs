@@ -230,7 +230,7 @@ impl utoipa::PartialSchema for AccountNumber {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^[0-9 -]+$"))
+            .pattern(Some("^[ -]*([0-9][ -]*){5,34}$"))
             .examples(["1234-5678-90"])
             .into()
     }

@@ -39,6 +39,11 @@ impl MethodRoutes {
         Ok(routes)
     }
 
+    /// The providers in order of preference.
+    pub fn providers(&self) -> &[Arc<dyn Gateway>] {
+        &self.providers
+    }
+
     /// The provider serving `method` in `currency`, if any does.
     pub fn provider_for(&self, method: &str, currency: Currency) -> Option<&Arc<dyn Gateway>> {
         let offers = |gateway: &&Arc<dyn Gateway>| {

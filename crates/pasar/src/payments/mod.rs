@@ -43,6 +43,37 @@ use crate::db::Migration;
 /// the checkout's transaction.
 pub const WALLET: &str = "wallet";
 
+/// Marks a schema whose `enum` is filled in when the server starts, from the providers it has
+/// configured (see [`Payments::method_lists`]): the document lists what this server accepts.
+pub const METHODS_EXTENSION: &str = "x-pasar-methods";
+
+/// The OpenAPI schema of a deposit's payment method: what is on offer in the wallet's currency.
+pub fn deposit_methods() -> utoipa::openapi::Object {
+    filled_in("deposit")
+}
+
+/// The OpenAPI schema of a withdrawal's payout provider, or null (the first that pays out).
+pub fn payout_providers_or_null() -> utoipa::openapi::Schema {
+    utoipa::openapi::OneOfBuilder::new()
+        .item(filled_in("payout"))
+        .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null))
+        .into()
+}
+
+/// The OpenAPI schema of a checkout's payment method: any method on offer, or the wallet.
+pub fn checkout_methods() -> utoipa::openapi::Object {
+    filled_in("checkout")
+}
+
+fn filled_in(list: &str) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .extensions(Some(
+            utoipa::openapi::extensions::ExtensionsBuilder::new().add(METHODS_EXTENSION, list).build(),
+        ))
+        .build()
+}
+
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2026112240,

@@ -2,7 +2,6 @@
 //! /v1/webhooks/{provider}/payouts` for payouts), their log, and the sandbox's hosted pages.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -19,7 +18,7 @@ use super::settlement::Settlement;
 use super::webhook_log::{Arrival, Handled, IncomingWebhook, LogFilter, WebhookResult};
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::extract::{ApiPath, ApiQuery, RawBody};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
@@ -94,6 +93,7 @@ struct Received {
     post, path = "/v1/webhooks/{provider}", tag = "payments",
     params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
     request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    extensions(("x-raw-body" = json!(true))),
     responses(
         (status = 200, body = Received),
         (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown payment", body = ErrorEnvelope),
@@ -105,7 +105,7 @@ async fn receive_webhook(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     receive(&state, &provider, WebhookKind::Payment, &headers, &body).await
 }
@@ -118,6 +118,7 @@ async fn receive_webhook(
     post, path = "/v1/webhooks/{provider}/payouts", tag = "payments",
     params(("provider" = String, Path, description = "the gateway, such as `sandbox`")),
     request_body(content = String, description = "the gateway's own event format", content_type = "application/json"),
+    extensions(("x-raw-body" = json!(true))),
     responses(
         (status = 200, body = Received),
         (status = 400, description = "invalid_signature, invalid_webhook, amount_mismatch or unknown_payout", body = ErrorEnvelope),
@@ -129,7 +130,7 @@ async fn receive_payout_webhook(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Received>> {
     receive(&state, &provider, WebhookKind::Payout, &headers, &body).await
 }

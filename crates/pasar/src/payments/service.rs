@@ -208,6 +208,35 @@ impl Payments {
         self.breakers.health(&names, self.clock.now())
     }
 
+    /// The names each kind of request accepts on this server, for the OpenAPI document:
+    /// `checkout` (every method on offer, and the wallet), `deposit` (those on offer in
+    /// `wallet_currency`) and `payout` (the providers that pay out).
+    pub fn method_lists(&self, wallet_currency: Currency) -> Vec<(&'static str, Vec<String>)> {
+        let mut any_currency: Vec<String> = Vec::new();
+        for gateway in self.methods.providers() {
+            for offer in gateway.offers() {
+                if !any_currency.iter().any(|m| m == offer.method) {
+                    any_currency.push(offer.method.to_owned());
+                }
+            }
+        }
+        let mut checkout = any_currency;
+        checkout.push(super::WALLET.to_owned());
+        let deposit = self.methods.on_offer(wallet_currency).into_iter().map(|(m, _)| m.to_owned()).collect();
+        let payout = self.payout_providers();
+        vec![("checkout", checkout), ("deposit", deposit), ("payout", payout)]
+    }
+
+    /// The configured providers that pay out, in order of preference.
+    pub fn payout_providers(&self) -> Vec<String> {
+        self.methods
+            .providers()
+            .iter()
+            .filter(|g| g.payouts().is_some())
+            .map(|g| g.name().to_owned())
+            .collect()
+    }
+
     /// What the buyer would pay in fees with `method` on `amount` (nothing from the wallet).
     pub fn fee(&self, method: &str, amount: Money) -> Result<Money, PaymentsError> {
         if method == super::WALLET {

@@ -166,8 +166,11 @@ struct PageParams {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DepositRequest {
+    /// 1 to 10^12 minor units, in the shop's currency.
+    #[schema(schema_with = wallet_amount)]
     amount: Money,
-    /// A gateway, such as `sandbox`.
+    /// How to pay: a method on offer in the wallet's currency (`GET /v1/payment-methods`).
+    #[schema(schema_with = crate::payments::deposit_methods)]
     payment_method: String,
 }
 
@@ -190,9 +193,12 @@ async fn deposit(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WithdrawalRequest {
+    /// 1 to 10^12 minor units, in the shop's currency.
+    #[schema(schema_with = wallet_amount)]
     amount: Money,
     destination: PayoutDestination,
-    /// The gateway that pays out (default `sandbox`).
+    /// The provider that pays out (default: the first configured one that can).
+    #[schema(schema_with = crate::payments::payout_providers_or_null)]
     payment_method: Option<String>,
 }
 
@@ -213,7 +219,16 @@ async fn withdraw(
     caller: Principal,
     ApiJson(body): ApiJson<WithdrawalRequest>,
 ) -> ApiResult<(StatusCode, Json<Payout>)> {
-    let method = body.payment_method.unwrap_or_else(|| crate::payments::providers::sandbox::NAME.to_owned());
+    let method = match body.payment_method {
+        Some(method) => method,
+        None => state.payments.payout_providers().into_iter().next().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_payment_method",
+                "no configured provider pays out",
+            )
+        })?,
+    };
     state.payments.gateway(&method)?;
     let payout = state.wallet.withdraw(caller.user, body.amount, body.destination, &method).await?;
     Ok((StatusCode::CREATED, Json(state.payments.with_page(payout))))
@@ -221,10 +236,37 @@ async fn withdraw(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WalletAdjustment)]
 struct Adjustment {
-    /// Positive credits the wallet, negative debits it (never below zero).
+    /// Positive credits the wallet, negative debits it (never below zero); at most 10^12 minor
+    /// units either way, in the shop's currency.
+    #[schema(schema_with = adjustment_amount)]
     amount: Money,
     reason: Text<200>,
+}
+
+/// Money whose amount lies in one of `ranges`.
+fn money_within(ranges: &[(i64, i64)]) -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, schema::Type};
+    let amount = ranges.iter().fold(OneOfBuilder::new(), |one_of, &(min, max)| {
+        one_of.item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max)))
+    });
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("amount", amount)
+        .property("currency", <crate::money::Currency as utoipa::PartialSchema>::schema())
+        .required("amount")
+        .required("currency")
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        .build()
+}
+
+fn wallet_amount() -> utoipa::openapi::Object {
+    money_within(&[(1, 1_000_000_000_000)])
+}
+
+fn adjustment_amount() -> utoipa::openapi::Object {
+    money_within(&[(1, 1_000_000_000_000), (-1_000_000_000_000, -1)])
 }
 
 #[derive(Serialize, ToSchema)]

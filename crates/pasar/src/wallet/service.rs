@@ -631,12 +631,13 @@ impl Wallet {
         reason: &str,
         actor: &str,
     ) -> Result<Balance, WalletError> {
-        if amount.currency != self.currency || amount.amount == 0 {
-            return Err(WalletError::Invalid(format!("give a non-zero amount in {}", self.currency)));
-        }
-        if amount.amount.unsigned_abs() > MOST_PER_MOVE.unsigned_abs() {
+        // Bounded like deposits and withdrawals.
+        if amount.currency != self.currency
+            || !(1..=MOST_PER_MOVE.unsigned_abs()).contains(&amount.amount.unsigned_abs())
+        {
             return Err(WalletError::Invalid(format!(
-                "an adjustment moves at most {MOST_PER_MOVE} either way"
+                "give a non-zero amount of at most {MOST_PER_MOVE} either way, in {}",
+                self.currency
             )));
         }
         let wallet = AccountRef::wallet(user, amount.currency);

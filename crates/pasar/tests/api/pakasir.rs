@@ -510,3 +510,29 @@ async fn a_pakasir_that_keeps_failing_is_marked_down_and_refused_at_once_until_i
     assert_eq!(outage_events(&app, "payment.provider_up").await, 1);
     assert_invariants(&app).await;
 }
+
+#[tokio::test]
+async fn the_api_document_lists_the_methods_this_server_offers() {
+    let fake = FakePakasir::start().await;
+    let (app, ..) = shop(&fake, 20_000, 1).await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let text = doc.to_string();
+    assert!(!text.contains("x-pasar-methods"), "every mark is filled in");
+    let checkout =
+        &doc["paths"]["/v1/checkout"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    let checkout = match checkout.get("$ref").and_then(Value::as_str) {
+        Some(reference) => &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()],
+        None => checkout,
+    };
+    let methods: Vec<&str> = checkout["properties"]["payment_method"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        methods.contains(&"qris") && methods.contains(&"bni_va") && methods.contains(&"wallet"),
+        "{methods:?}"
+    );
+    assert!(!methods.contains(&"sandbox"), "the sandbox is off once Pakasir is configured: {methods:?}");
+}

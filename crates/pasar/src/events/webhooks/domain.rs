@@ -76,7 +76,13 @@ impl utoipa::PartialSchema for EventTypes {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::{ArrayBuilder, ObjectBuilder, schema::Type};
         ArrayBuilder::new()
-            .items(ObjectBuilder::new().schema_type(Type::String).examples(["order.created"]))
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(100))
+                    .pattern(Some(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$"))
+                    .examples(["order.created"]),
+            )
             .min_items(Some(1))
             .max_items(Some(MAX_EVENT_TYPES))
             .examples([serde_json::json!(["order.created", "payment.completed"]), serde_json::json!(["*"])])

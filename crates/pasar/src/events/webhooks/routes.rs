@@ -144,7 +144,7 @@ struct UpdateEndpointRequest {
     enabled: Option<bool>,
     /// `null` removes the description.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Text<256>>)]
     description: Option<Option<Text<256>>>,
 }
 

@@ -203,6 +203,16 @@ impl Webhooks {
     /// Deletes an endpoint and its delivery history; nothing more is sent to it.
     pub async fn delete_endpoint(&self, id: WebhookEndpointId) -> Result<(), WebhookError> {
         let mut tx = self.db.begin().await?;
+        // Lock the endpoint first: on PostgreSQL a delivery fanned out between deleting the
+        // history and the endpoint broke the foreign key (a 500, found by Schemathesis); with
+        // the row locked, a fan-out waits and then finds the endpoint gone.
+        sqlx::query(&format!(
+            "SELECT id FROM webhook_endpoints WHERE id = $1{}",
+            self.db.dialect().row_lock()
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
         if !store::delete_endpoint(&mut tx, id).await? {
             return Err(WebhookError::EndpointNotFound);
         }

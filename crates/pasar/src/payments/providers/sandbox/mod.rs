@@ -493,7 +493,10 @@ fn page(title: &str, body: &str) -> Html<String> {
 #[utoipa::path(
     get, path = "/sandbox/pay/{payment_id}", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
     responses((status = 200, description = "the pay page", body = String, content_type = "text/html"),
-              (status = 404, description = "no such payment", body = String, content_type = "text/html"))
+              (status = 404, description = "no such payment: the HTML page, or the JSON envelope for an id that does not parse",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))),
+              (status = 503, description = "the sandbox could not be read, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
 )]
 async fn pay_page(
     State(state): State<AppState>,
@@ -594,7 +597,9 @@ async fn press(state: AppState, payment_id: PaymentId, outcome: &str) -> (Status
 #[utoipa::path(
     post, path = "/sandbox/pay/{payment_id}/succeed", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
     responses((status = 200, description = "paid", body = String, content_type = "text/html"),
-              (status = 409, description = "not payable any more", body = String, content_type = "text/html"))
+              (status = 409, description = "not payable any more", body = String, content_type = "text/html"),
+              (status = 503, description = "the sandbox could not settle it, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
 )]
 async fn press_pay(
     State(state): State<AppState>,
@@ -607,7 +612,9 @@ async fn press_pay(
 #[utoipa::path(
     post, path = "/sandbox/pay/{payment_id}/fail", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
     responses((status = 200, description = "failed", body = String, content_type = "text/html"),
-              (status = 409, description = "not payable any more", body = String, content_type = "text/html"))
+              (status = 409, description = "not payable any more", body = String, content_type = "text/html"),
+              (status = 503, description = "the sandbox could not settle it, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
 )]
 async fn press_fail(
     State(state): State<AppState>,
@@ -621,7 +628,10 @@ async fn press_fail(
 #[utoipa::path(
     get, path = "/sandbox/payouts/{payout_id}", tag = "sandbox", params(("payout_id" = PayoutId, Path)),
     responses((status = 200, description = "the payout page", body = String, content_type = "text/html"),
-              (status = 404, description = "no such payout", body = String, content_type = "text/html"))
+              (status = 404, description = "no such payout: the HTML page, or the JSON envelope for an id that does not parse",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))),
+              (status = 503, description = "the sandbox could not be read, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
 )]
 async fn payout_page(
     State(state): State<AppState>,
@@ -671,7 +681,9 @@ async fn press_payout(state: AppState, payout_id: PayoutId, outcome: &str) -> (S
 #[utoipa::path(
     post, path = "/sandbox/payouts/{payout_id}/succeed", tag = "sandbox", params(("payout_id" = PayoutId, Path)),
     responses((status = 200, description = "sent", body = String, content_type = "text/html"),
-              (status = 409, description = "not pending", body = String, content_type = "text/html"))
+              (status = 409, description = "not pending", body = String, content_type = "text/html"),
+              (status = 503, description = "the sandbox could not settle it, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
 )]
 async fn press_payout_succeed(
     State(state): State<AppState>,
@@ -684,7 +696,9 @@ async fn press_payout_succeed(
 #[utoipa::path(
     post, path = "/sandbox/payouts/{payout_id}/fail", tag = "sandbox", params(("payout_id" = PayoutId, Path)),
     responses((status = 200, description = "failed", body = String, content_type = "text/html"),
-              (status = 409, description = "not pending", body = String, content_type = "text/html"))
+              (status = 409, description = "not pending", body = String, content_type = "text/html"),
+              (status = 503, description = "the sandbox could not settle it, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
 )]
 async fn press_payout_fail(
     State(state): State<AppState>,

@@ -1,0 +1,115 @@
+"""A buyer's whole purchase through a client generated from /openapi.json alone.
+
+Registers a new buyer, reads the product list, puts a variant of a physical product in a cart,
+checks the cart out with the sandbox gateway, pays on the sandbox and sees the order paid. Any
+answer other than the documented success, or one the generated models cannot read, ends the run
+with a non-zero status.
+
+Usage: python place_order.py BASE_URL (with the generated package `pasar_client` importable).
+"""
+
+import sys
+import time
+import uuid
+
+from pasar_client import AuthenticatedClient, Client
+from pasar_client.api.auth import register
+from pasar_client.api.cart import add_item, open_cart
+from pasar_client.api.catalog import list_products
+from pasar_client.api.checkout import checkout
+from pasar_client.api.orders import my_order
+from pasar_client.api.sandbox import press_pay
+from pasar_client.models import (
+    CheckoutRequest,
+    CheckoutRequestPaymentMethod,
+    NewItem,
+    ProductKind,
+    RegisterRequest,
+    ShippingAddress,
+)
+
+
+def expect(response, status, what):
+    """The parsed body of a response with the expected status, or the end of the run."""
+    if response.status_code != status or response.parsed is None:
+        sys.exit(f"FAILED: {what}: expected {status}, got {response.status_code}: {response.content[:500]!r}")
+    print(f"  ok: {what} ({response.status_code})")
+    return response.parsed
+
+
+def main(base_url):
+    public = Client(base_url=base_url, raise_on_unexpected_status=True)
+    email = f"openapi-{uuid.uuid4().hex[:12]}@example.com"
+    tokens = expect(
+        register.sync_detailed(
+            client=public,
+            body=RegisterRequest(email=email, password="generated-client-1", name="Generated Client"),
+        ),
+        201,
+        f"register {email}",
+    )
+    buyer = AuthenticatedClient(base_url=base_url, token=tokens.access_token, raise_on_unexpected_status=True)
+
+    page = expect(list_products.sync_detailed(client=public, limit=50), 200, "list the products")
+    physical = [p for p in page.data if p.kind == ProductKind.PHYSICAL and p.variants]
+    if not physical:
+        sys.exit("FAILED: the product list has no physical product with a variant")
+    product = physical[0]
+    variant = product.variants[0]
+
+    cart = expect(open_cart.sync_detailed(client=buyer), 201, "open the buyer's cart")
+    cart = expect(
+        add_item.sync_detailed(cart.id, client=buyer, body=NewItem(variant_id=variant.id, quantity=1)),
+        200,
+        f"put {variant.sku} ({product.name}) in the cart",
+    )
+    if not any(line.variant_id == variant.id for line in cart.items):
+        sys.exit(f"FAILED: the cart does not hold {variant.id}: {cart.to_dict()}")
+
+    placed = expect(
+        checkout.sync_detailed(
+            client=buyer,
+            idempotency_key=str(uuid.uuid4()),
+            body=CheckoutRequest(
+                cart_id=cart.id,
+                payment_method=CheckoutRequestPaymentMethod.SANDBOX,
+                shipping_address=ShippingAddress(
+                    name="Ana",
+                    phone="+62 812 3456 7890",
+                    line1="Jl. Merdeka 1",
+                    city="Jakarta",
+                    postal_code="10110",
+                    country="ID",
+                ),
+            ),
+        ),
+        201,
+        "check out the cart with the sandbox gateway",
+    )
+    order_id = placed.order.id
+    if placed.order.status.value != "pending_payment":
+        sys.exit(f"FAILED: a new order should be pending_payment, not {placed.order.status.value}")
+
+    order = expect(my_order.sync_detailed(order_id, client=buyer), 200, f"read order {order_id}")
+    if order.id != order_id or not any(line.variant_id == variant.id for line in order.lines):
+        sys.exit(f"FAILED: order {order_id} does not hold the variant bought: {order.to_dict()}")
+
+    # Pay on the sandbox's hosted page (its Pay button), then wait for the signed webhook.
+    pay = press_pay.sync_detailed(placed.payment.id, client=public)
+    if pay.status_code != 200:
+        sys.exit(f"FAILED: pressing Pay on the sandbox answered {pay.status_code}: {pay.content[:300]!r}")
+    print("  ok: paid on the sandbox (200)")
+    for _ in range(100):
+        order = expect(my_order.sync_detailed(order_id, client=buyer), 200, "read the order again")
+        if order.status.value == "paid":
+            break
+        time.sleep(0.2)
+    else:
+        sys.exit(f"FAILED: order {order_id} is still {order.status.value} 20 s after the payment")
+    print(f"OK: the generated client placed and paid order {order_id} ({order.total.amount} {order.total.currency})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1].rstrip("/"))
