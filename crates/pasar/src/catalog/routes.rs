@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{ProductCursor, ProductSort, ProductStatus, Refused};
+use super::domain::{ProductCursor, ProductSort, ProductStatus};
 use super::media::UploadRefused;
 use super::service::{
     Actor, Brand, BrandInput, CatalogError, Category, CategoryChange, CategoryInput, CategoryNode, Media,
@@ -28,7 +28,7 @@ use crate::http::idempotency::{self, Callers};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::{IdentityError, Role};
-use crate::ids::{CategoryId, MediaId, ProductId, UserId, VariantId};
+use crate::ids::{BrandId, CategoryId, MediaId, ProductId, UserId, VariantId};
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     let idempotent = OpenApiRouter::new()
@@ -232,22 +232,21 @@ struct ProductPage {
     next_cursor: Option<String>,
 }
 
-/// The category and brand a listing names (by id or slug) put into its filter. A slug no
-/// category or brand has is refused by name, so a typo is not mistaken for an empty shop.
+/// The category and brand a listing names (by id or slug) put into its filter. A name no
+/// category or brand has matches no product (as an unknown id does); an empty one filters
+/// nothing.
 async fn named_in(
     state: &AppState,
     mut filter: ProductFilter,
     category: Option<&str>,
     brand: Option<&str>,
 ) -> Result<ProductFilter, CatalogError> {
-    if let Some(category) = category {
-        let id = state.catalog.category_named(category).await?;
-        filter.category =
-            Some(id.ok_or_else(|| Refused::new("category", "no category has this id or slug"))?);
+    if let Some(category) = category.filter(|c| !c.is_empty()) {
+        // A fresh id is in no category: the listing is empty.
+        filter.category = Some(state.catalog.category_named(category).await?.unwrap_or_else(CategoryId::new));
     }
-    if let Some(brand) = brand {
-        let id = state.catalog.brand_named(brand).await?;
-        filter.brand = Some(id.ok_or_else(|| Refused::new("brand", "no brand has this id or slug"))?);
+    if let Some(brand) = brand.filter(|b| !b.is_empty()) {
+        filter.brand = Some(state.catalog.brand_named(brand).await?.unwrap_or_else(BrandId::new));
     }
     Ok(filter)
 }
