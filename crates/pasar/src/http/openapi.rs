@@ -196,6 +196,15 @@ fn tighten_parameter(parameter: &mut Value) {
             schema.insert("minLength".into(), json!(1));
             schema.insert("pattern".into(), json!("^[A-Za-z0-9_-]+$"));
         }
+        // Every query parameter refuses control characters (`ApiQuery`): say so where a text
+        // parameter does not already say more.
+        _ if schema.get("type").is_some_and(|t| t == "string")
+            && !schema.contains_key("pattern")
+            && !schema.contains_key("enum")
+            && !schema.contains_key("format") =>
+        {
+            schema.insert("pattern".into(), json!(r"^[^\x00-\x1f\x7f-\x9f]*$"));
+        }
         _ => {}
     }
 }
