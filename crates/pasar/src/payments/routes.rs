@@ -264,7 +264,7 @@ struct MethodsQuery {
     #[param(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     amount: i64,
     /// ISO 4217, such as `IDR`.
-    currency: String,
+    currency: Currency,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -294,7 +294,7 @@ async fn payment_methods(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<MethodsQuery>,
 ) -> ApiResult<Json<MethodsOnOffer>> {
-    let currency = Currency::parse(&query.currency).map_err(|e| ApiError::field("currency", e))?;
+    let currency = query.currency;
     if !(1..=Money::LIMIT).contains(&query.amount) {
         return Err(ApiError::field("amount", format!("must be between 1 and {}", Money::LIMIT)));
     }
