@@ -92,7 +92,7 @@ impl fmt::Display for Currency {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "MoneyInput")]
 pub struct Money {
-    #[schema(example = 150000, minimum = -1_000_000_000_000_000_i64, maximum = 1_000_000_000_000_000_i64)]
+    #[schema(example = 150000)]
     pub amount: i64,
     pub currency: Currency,
 }

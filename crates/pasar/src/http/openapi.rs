@@ -70,6 +70,11 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
         }
     }
     nullable_as_one_of(&mut doc);
+    // Money refuses unknown fields (its Rust type is read through a checked input type, which
+    // the derive cannot see).
+    if let Some(money) = doc.pointer_mut("/components/schemas/Money").and_then(Value::as_object_mut) {
+        money.insert("additionalProperties".into(), Value::Bool(false));
+    }
     doc
 }
 
