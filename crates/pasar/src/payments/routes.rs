@@ -343,7 +343,7 @@ async fn qr_png(
 #[utoipa::path(
     get, path = "/v1/payments/{id}/qr.svg", tag = "payments", security(("bearer" = [])),
     params(("id" = PaymentId, Path)),
-    responses((status = 200, description = "the QR code", content_type = "image/svg+xml", body = String),
+    responses((status = 200, description = "the QR code", content_type = "image/svg+xml", body = Vec<u8>),
               (status = 404, description = "no such QRIS payment of the caller's", body = ErrorEnvelope))
 )]
 async fn qr_svg(
