@@ -1,5 +1,5 @@
 //! QR codes for QRIS payments. Pakasir answers only the raw QRIS string; showing it as a code
-//! the buyer can scan is the merchant's job, so Pasar draws it: a PNG (and an SVG) with the
+//! the buyer can scan is the merchant's job, so Pasar draws it: a PNG with the
 //! standard four-module quiet zone.
 
 use qrcode::{Color, EcLevel, QrCode};
@@ -38,15 +38,6 @@ pub fn png(text: &str) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The QR code of `text` as an SVG document.
-pub fn svg(text: &str) -> anyhow::Result<String> {
-    Ok(code(text)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .quiet_zone(true)
-        .min_dimensions(264, 264)
-        .build())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,11 +61,5 @@ mod tests {
     #[test]
     fn the_png_scans_back_to_the_qris_string() {
         assert_eq!(decode(&png(QRIS).unwrap()), QRIS);
-    }
-
-    #[test]
-    fn the_svg_is_a_drawing_of_the_code() {
-        let drawing = svg(QRIS).unwrap();
-        assert!(drawing.starts_with("<?xml") && drawing.contains("<svg"), "{}", &drawing[..80]);
     }
 }

@@ -33,7 +33,6 @@ pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(list_incoming))
         .routes(routes!(payment_methods))
         .routes(routes!(qr_png))
-        .routes(routes!(qr_svg))
         .routes(routes!(provider_health));
     if sandbox_enabled { webhooks.merge(super::providers::sandbox::router()) } else { webhooks }
 }
@@ -337,23 +336,6 @@ async fn qr_png(
     let qris = qris_of(&state, &caller, id).await?;
     let image = qr::png(&qris).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=600")], image))
-}
-
-/// A QRIS payment's code to scan, as an SVG (for its payer and admins).
-#[utoipa::path(
-    get, path = "/v1/payments/{id}/qr.svg", tag = "payments", security(("bearer" = [])),
-    params(("id" = PaymentId, Path)),
-    responses((status = 200, description = "the QR code", content_type = "image/svg+xml", body = Vec<u8>),
-              (status = 404, description = "no such QRIS payment of the caller's", body = ErrorEnvelope))
-)]
-async fn qr_svg(
-    State(state): State<AppState>,
-    caller: Principal,
-    ApiPath(id): ApiPath<PaymentId>,
-) -> ApiResult<impl IntoResponse> {
-    let qris = qris_of(&state, &caller, id).await?;
-    let image = qr::svg(&qris).map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=600")], image))
 }
 
 #[derive(Serialize, ToSchema)]
