@@ -50,12 +50,27 @@ def main(base_url):
     )
     buyer = AuthenticatedClient(base_url=base_url, token=tokens.access_token, raise_on_unexpected_status=True)
 
-    page = expect(list_products.sync_detailed(client=public, limit=50), 200, "list the products")
-    physical = [p for p in page.data if p.kind == ProductKind.PHYSICAL and p.variants]
-    if not physical:
-        sys.exit("FAILED: the product list has no physical product with a variant")
-    product = physical[0]
-    variant = product.variants[0]
+    # A physical variant with stock left (the fuzzer before us may have made products without
+    # any, and sold some): the listing says what each variant has left.
+    def available(variant):
+        availability = getattr(variant, "availability", None)
+        left = getattr(availability, "available", None)
+        return isinstance(left, int) and left >= 1
+
+    on_sale, cursor = [], None
+    for _ in range(20):
+        page = expect(
+            list_products.sync_detailed(client=public, limit=100, **({"cursor": cursor} if cursor else {})),
+            200,
+            "list the products",
+        )
+        on_sale += [(p, v) for p in page.data if p.kind == ProductKind.PHYSICAL for v in p.variants if available(v)]
+        cursor = page.next_cursor if isinstance(page.next_cursor, str) else None
+        if on_sale or not cursor:
+            break
+    if not on_sale:
+        sys.exit("FAILED: the product list has no physical variant with stock left")
+    product, variant = on_sale[0]
 
     cart = expect(open_cart.sync_detailed(client=buyer), 201, "open the buyer's cart")
     cart = expect(
