@@ -195,7 +195,7 @@ impl Default for Config {
             payment_methods: String::new(),
             pakasir_project: None,
             pakasir_api_key: None,
-            pakasir_base_url: crate::payments::providers::pakasir::DEFAULT_BASE_URL.into(),
+            pakasir_base_url: "https://app.pakasir.com".into(),
             pakasir_va_fee: 4_000,
             pakasir_timeout_secs: 15,
             stripe_secret_key: None,
@@ -204,15 +204,15 @@ impl Default for Config {
             stripe_konbini_expires_after_days: 3,
             komoju_secret_key: None,
             komoju_webhook_secret: None,
-            komoju_base_url: crate::payments::providers::komoju::DEFAULT_BASE_URL.into(),
-            komoju_konbini_store: crate::payments::providers::komoju::DEFAULT_KONBINI_STORE.into(),
+            komoju_base_url: "https://komoju.com/api/v1".into(),
+            komoju_konbini_store: "lawson".into(),
             chip_secret_key: None,
             chip_brand_id: None,
-            chip_base_url: crate::payments::providers::chip::CHIP_BASE_URL.into(),
+            chip_base_url: "https://gate.chip-in.asia/api/v1".into(),
             chip_public_key: None,
             revio_secret_key: None,
             revio_brand_id: None,
-            revio_base_url: crate::payments::providers::chip::REVIO_BASE_URL.into(),
+            revio_base_url: "https://gate.reviopay.com/api/v1".into(),
             revio_public_key: None,
             log_level: "info".into(),
             log_format: LogFormat::Auto,
@@ -299,28 +299,6 @@ impl Config {
             self.secret(self.digital_items_key.as_deref(), "digital_items_key", "PASAR_DIGITAL_ITEMS_KEY")?;
         let bytes = hex::decode(&text).context("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters")?;
         bytes.try_into().map_err(|_| anyhow::anyhow!("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters"))
-    }
-
-    /// Pakasir's settings, when its project and API key are both set (one without the other
-    /// is a configuration mistake, said at start-up).
-    pub fn pakasir(&self) -> Option<crate::payments::providers::pakasir::PakasirSettings> {
-        let project = self.pakasir_project.as_deref().map(str::trim).filter(|p| !p.is_empty());
-        let api_key = self.pakasir_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        let (Some(project), Some(api_key)) = (project, api_key) else {
-            if project.is_some() || api_key.is_some() {
-                tracing::warn!(
-                    "Pakasir is OFF: PASAR_PAKASIR_PROJECT and PASAR_PAKASIR_API_KEY must both be set"
-                );
-            }
-            return None;
-        };
-        Some(crate::payments::providers::pakasir::PakasirSettings {
-            project: project.to_owned(),
-            api_key: api_key.to_owned(),
-            base_url: self.pakasir_base_url.clone(),
-            va_fee: self.pakasir_va_fee,
-            timeout: std::time::Duration::from_secs(self.pakasir_timeout_secs.max(1)),
-        })
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> String {

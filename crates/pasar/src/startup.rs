@@ -118,7 +118,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     // Real payment providers join this list as they are configured, in order of preference;
     // the sandbox is offered by default only while none is.
     let mut gateways: Vec<Arc<dyn Gateway>> = Vec::new();
-    if let Some(settings) = config.pakasir() {
+    if let Some(settings) = payments::providers::pakasir::PakasirSettings::from_config(&config) {
         gateways.push(Arc::new(PakasirGateway::new(&settings, db.clone()).context("configuring Pakasir")?));
     }
     if let Some(stripe) =

@@ -385,31 +385,13 @@ impl Wallet {
         self.post_provider_fee(conn, payment).await
     }
 
-    /// Reverses a refunded sale: revenue goes back to where the money came from (the wallet
-    /// or the gateway).
+    /// Reverses a sale refunded whole at its provider: revenue goes back to where the money
+    /// came from (the wallet or the gateway).
     pub async fn post_refund(&self, conn: &mut Connection, payment: &Payment) -> Result<(), WalletError> {
-        let back_to = if payment.provider == METHOD {
-            let buyer: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
-            AccountRef::wallet(buyer, payment.amount.currency)
-        } else {
-            AccountRef::gateway_clearing(&payment.provider, payment.amount.currency)
-        };
-        self.ledger
-            .transfer(
-                conn,
-                &Transfer {
-                    id: format!("refund:{}", payment.id),
-                    debit: AccountRef::revenue(payment.amount.currency),
-                    credit: back_to,
-                    amount: payment.amount.amount,
-                    kind: "refund",
-                    reference: Some(payment.reference.clone()),
-                    pending_timeout: None,
-                    actor: None,
-                },
-            )
-            .await?;
-        Ok(())
+        let destination =
+            if payment.provider == METHOD { RefundDestination::Wallet } else { RefundDestination::Source };
+        self.post_refund_to(conn, payment, format!("refund:{}", payment.id), payment.amount, destination)
+            .await
     }
 
     /// Posts one refund of (part of) a sale: out of revenue, back to the gateway's clearing
@@ -421,30 +403,35 @@ impl Wallet {
         refund: &Refund,
         destination: RefundDestination,
     ) -> Result<(), WalletError> {
+        self.post_refund_to(conn, payment, format!("refund:{}", refund.id), refund.amount, destination).await
+    }
+
+    async fn post_refund_to(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        id: String,
+        amount: Money,
+        destination: RefundDestination,
+    ) -> Result<(), WalletError> {
         let back_to = match destination {
             RefundDestination::Wallet => {
                 let buyer: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
-                AccountRef::wallet(buyer, refund.amount.currency)
+                AccountRef::wallet(buyer, amount.currency)
             }
-            RefundDestination::Source => {
-                AccountRef::gateway_clearing(&payment.provider, refund.amount.currency)
-            }
+            RefundDestination::Source => AccountRef::gateway_clearing(&payment.provider, amount.currency),
         };
-        self.ledger
-            .transfer(
-                conn,
-                &Transfer {
-                    id: format!("refund:{}", refund.id),
-                    debit: AccountRef::revenue(refund.amount.currency),
-                    credit: back_to,
-                    amount: refund.amount.amount,
-                    kind: "refund",
-                    reference: Some(payment.reference.clone()),
-                    pending_timeout: None,
-                    actor: None,
-                },
-            )
-            .await?;
+        let transfer = Transfer {
+            id,
+            debit: AccountRef::revenue(amount.currency),
+            credit: back_to,
+            amount: amount.amount,
+            kind: "refund",
+            reference: Some(payment.reference.clone()),
+            pending_timeout: None,
+            actor: None,
+        };
+        self.ledger.transfer(conn, &transfer).await?;
         Ok(())
     }
 

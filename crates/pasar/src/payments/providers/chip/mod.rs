@@ -51,8 +51,6 @@ use crate::time::Timestamp;
 
 pub const CHIP: &str = "chip";
 pub const REVIO: &str = "revio";
-pub const CHIP_BASE_URL: &str = "https://gate.chip-in.asia/api/v1";
-pub const REVIO_BASE_URL: &str = "https://gate.reviopay.com/api/v1";
 pub const SIGNATURE_HEADER: &str = "x-signature";
 /// The one method: CHIP's hosted payment page.
 pub const HOSTED: &str = "hosted";
@@ -484,7 +482,7 @@ mod tests {
         assert!(ChipSettings::chip(&key_only).is_err());
         let both = Config { chip_brand_id: Some("brand".into()), ..key_only };
         let chip = ChipSettings::chip(&both).unwrap().unwrap();
-        assert_eq!((chip.name, chip.base_url.as_str()), (CHIP, CHIP_BASE_URL));
+        assert_eq!((chip.name, chip.base_url.as_str()), (CHIP, Config::default().chip_base_url.as_str()));
         assert!(!format!("{chip:?}").contains("sk\""), "the key is not shown");
         let revio = Config {
             revio_secret_key: Some("rk".into()),

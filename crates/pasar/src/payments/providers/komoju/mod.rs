@@ -40,8 +40,6 @@ use crate::time::Timestamp;
 pub const NAME: &str = "komoju";
 pub const SIGNATURE_HEADER: &str = "x-komoju-signature";
 pub const IDEMPOTENCY_HEADER: &str = "x-komoju-idempotency";
-pub const DEFAULT_BASE_URL: &str = "https://komoju.com/api/v1";
-pub const DEFAULT_KONBINI_STORE: &str = "lawson";
 
 const OFFERS: &[MethodOffer] = &[MethodOffer { method: "konbini", currencies: &[Currency::JPY] }];
 
@@ -254,7 +252,7 @@ mod tests {
         let settings = KomojuSettings::from_config(&both).unwrap().unwrap();
         assert_eq!(
             (settings.base_url.as_str(), settings.konbini_store.as_str()),
-            (DEFAULT_BASE_URL, DEFAULT_KONBINI_STORE)
+            (Config::default().komoju_base_url.as_str(), Config::default().komoju_konbini_store.as_str())
         );
         for store in ["", "Lawson", "law son"] {
             let config = Config { komoju_konbini_store: store.into(), ..both.clone() };

@@ -25,6 +25,7 @@ use reqwest::{Method, Url};
 
 use self::transformers::{CreateResponse, DetailResponse, TransactionRequest};
 use super::client::{ProviderClient, Retry};
+use crate::config::Config;
 use crate::db::Db;
 use crate::ids::PaymentId;
 use crate::money::{Currency, Money};
@@ -37,7 +38,6 @@ use crate::payments::store;
 use crate::time::Timestamp;
 
 pub const NAME: &str = "pakasir";
-pub const DEFAULT_BASE_URL: &str = "https://app.pakasir.com";
 
 const IDR: &[Currency] = &[Currency::IDR];
 const QRIS: &str = "qris";
@@ -77,6 +77,30 @@ pub struct PakasirSettings {
     /// The flat fee, in rupiah, shown before paying with a VA (Pakasir publishes no table).
     pub va_fee: i64,
     pub timeout: Duration,
+}
+
+impl PakasirSettings {
+    /// Pakasir's settings, when its project and API key are both set (one without the other
+    /// is a configuration mistake, said at start-up).
+    pub fn from_config(config: &Config) -> Option<Self> {
+        let project = config.pakasir_project.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let api_key = config.pakasir_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let (Some(project), Some(api_key)) = (project, api_key) else {
+            if project.is_some() || api_key.is_some() {
+                tracing::warn!(
+                    "Pakasir is OFF: PASAR_PAKASIR_PROJECT and PASAR_PAKASIR_API_KEY must both be set"
+                );
+            }
+            return None;
+        };
+        Some(Self {
+            project: project.to_owned(),
+            api_key: api_key.to_owned(),
+            base_url: config.pakasir_base_url.clone(),
+            va_fee: config.pakasir_va_fee,
+            timeout: Duration::from_secs(config.pakasir_timeout_secs.max(1)),
+        })
+    }
 }
 
 impl std::fmt::Debug for PakasirSettings {

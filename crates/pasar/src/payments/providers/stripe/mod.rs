@@ -48,7 +48,6 @@ use crate::time::{Clock, Timestamp};
 
 pub const NAME: &str = "stripe";
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
-pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 
 /// Cards are taken in every currency of Pasar's list (IDR, JPY, USD, EUR, SGD, MYR, GBP, AUD,
 /// THB, PHP), all of which Stripe charges cards in: an empty list means all of them. A currency
@@ -395,7 +394,10 @@ mod tests {
         assert!(StripeSettings::from_config(&key_only).is_err(), "a key without its webhook secret");
         let both = Config { stripe_webhook_secret: Some("whsec_1".into()), ..key_only };
         let settings = StripeSettings::from_config(&both).unwrap().unwrap();
-        assert_eq!((settings.base_url.as_str(), settings.konbini_expires_after_days), (DEFAULT_BASE_URL, 3));
+        assert_eq!(
+            (settings.base_url.as_str(), settings.konbini_expires_after_days),
+            (Config::default().stripe_base_url.as_str(), 3)
+        );
         for days in [0, 61] {
             let config = Config { stripe_konbini_expires_after_days: days, ..both.clone() };
             assert!(StripeSettings::from_config(&config).is_err(), "{days} days");
