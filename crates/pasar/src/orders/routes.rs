@@ -265,7 +265,8 @@ async fn cancel_order(
             return Err(ApiError::conflict(
                 "invalid_transition",
                 format!("a {other} order cannot be cancelled"),
-            ));
+            )
+            .with_details(serde_json::json!({ "status": other })));
         }
     };
     Ok(Json(order_view(&state, order).await?))

@@ -222,6 +222,10 @@ async fn of_concurrent_admin_cancels_only_the_one_that_refunded_says_so() {
         let status = body["error"]["details"]["status"].as_str();
         assert!(matches!(status, Some("paid" | "refunded")), "the current state is named: {body}");
     }
+    // One that comes after the refund finished is refused the same way.
+    let late = app.request(Method::POST, &path, Some(&admin.access_token)).send().await.unwrap();
+    let body = assert_error(late, StatusCode::CONFLICT, "invalid_transition").await;
+    assert_eq!(body["error"]["details"]["status"], "refunded", "{body}");
     let stock = app.stock_level(&admin, &variant).await;
     assert_eq!(stock["on_hand"], 5, "restocked once");
     assert_invariants(&app).await;
