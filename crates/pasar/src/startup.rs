@@ -119,16 +119,16 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     // the sandbox is offered by default only while none is.
     let mut gateways: Vec<Arc<dyn Gateway>> = Vec::new();
     if let Some(settings) = payments::providers::pakasir::PakasirSettings::from_config(&config) {
-        gateways.push(Arc::new(PakasirGateway::new(&settings, db.clone()).context("configuring Pakasir")?));
+        gateways.push(Arc::new(PakasirGateway::new(&settings).context("configuring Pakasir")?));
     }
     if let Some(stripe) =
-        payments::providers::stripe::StripeGateway::configured(&config, &db, &clock, &public_url)?
+        payments::providers::stripe::StripeGateway::configured(&config, &clock, &public_url)?
     {
         gateways.push(Arc::new(stripe));
     }
     // After Stripe: Stripe serves konbini when both are configured, unless
     // PASAR_PAYMENT_METHODS pins it to KOMOJU (`konbini=komoju`).
-    if let Some(komoju) = payments::providers::komoju::KomojuGateway::configured(&config, &db)? {
+    if let Some(komoju) = payments::providers::komoju::KomojuGateway::configured(&config)? {
         gateways.push(Arc::new(komoju));
     }
     for chip in payments::providers::chip::ChipGateway::configured(&config, &db, &public_url)? {

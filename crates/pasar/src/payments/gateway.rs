@@ -65,6 +65,21 @@ pub enum ProviderStatus {
     Refunded,
 }
 
+/// What a gateway says of a payment when asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaymentReport {
+    pub status: ProviderStatus,
+    /// What the provider kept of a paid payment, when it says so (CHIP's `fee_amount`,
+    /// Stripe's balance transaction), in the payment's currency.
+    pub fee: Option<Money>,
+}
+
+impl PaymentReport {
+    pub fn status(status: ProviderStatus) -> Self {
+        Self { status, fee: None }
+    }
+}
+
 /// A verified webhook: who it is about and what the gateway says happened.
 #[derive(Clone, Debug)]
 pub struct WebhookNotice {
@@ -170,7 +185,7 @@ pub trait Pay: Send + Sync {
 
     /// Stops an unpaid payment from being paid; answers the status it ended in (a payment
     /// that was paid meanwhile stays paid).
-    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+    fn cancel_payment<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, ProviderStatus>;
 
     /// Whether Pasar cancels an unpaid payment here when its deadline passes, so the buyer
     /// cannot pay an order that has already released its stock.
@@ -189,7 +204,7 @@ pub trait Pay: Send + Sync {
 
 /// The status flow: what the provider says of a payment now.
 pub trait Status: Send + Sync {
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus>;
+    fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport>;
 }
 
 /// Where a refund stands at the provider.

@@ -50,18 +50,18 @@ impl Reconciler {
         let mut report = Report::default();
         for payment in payments.pending_before(before, 500).await? {
             report.payments_checked += 1;
-            let status = match payments.status_at_gateway(&payment).await {
-                Ok(status) => status,
+            let answer = match payments.status_at_gateway(&payment).await {
+                Ok(answer) => answer,
                 Err(err) => {
                     tracing::warn!(payment = %payment.id, error = %err, "reconciliation could not ask the gateway");
                     continue;
                 }
             };
-            if status == ProviderStatus::Pending {
+            if answer.status == ProviderStatus::Pending {
                 continue;
             }
-            if self.settlements.settle_payment(payment.id, status, None).await? == Settlement::Applied {
-                tracing::info!(payment = %payment.id, ?status, "reconciliation applied a missed outcome");
+            if self.settlements.settle_payment(payment.id, answer, None).await? == Settlement::Applied {
+                tracing::info!(payment = %payment.id, status = ?answer.status, "reconciliation applied a missed outcome");
                 report.payments_settled += 1;
             }
         }

@@ -10,7 +10,9 @@ use axum::http::HeaderMap;
 
 use super::breaker::{Admission, Breakers, COOL_OFF, ProviderHealth, Transition};
 use super::domain::{Payment, PaymentPurpose, PaymentStatus};
-use super::gateway::{CreatePayment, Gateway, GatewayError, NoticeAmount, ProviderStatus, WebhookNotice};
+use super::gateway::{
+    CreatePayment, Gateway, GatewayError, NoticeAmount, PaymentReport, ProviderStatus, WebhookNotice,
+};
 use super::methods::MethodRoutes;
 use super::store;
 use crate::db::{Connection, Db};
@@ -363,6 +365,28 @@ impl Payments {
         store::payment(conn, id).await?.ok_or(PaymentsError::NotFound)
     }
 
+    /// Records the fee `payment`'s provider says it kept (the first report wins), so the sale
+    /// posts it to the fees account. A fee in another currency than the payment's (a Stripe
+    /// account settling in another currency) cannot be posted beside it and is only logged.
+    pub async fn record_provider_fee(
+        &self,
+        conn: &mut Connection,
+        payment: &mut Payment,
+        fee: Money,
+    ) -> Result<(), PaymentsError> {
+        if payment.provider_fee.is_some() {
+            return Ok(());
+        }
+        if fee.currency != payment.amount.currency || fee.amount < 0 || fee.amount > payment.total.amount {
+            tracing::warn!(payment = %payment.id, %fee, "the provider reported a fee Pasar cannot post");
+            return Ok(());
+        }
+        if store::record_provider_fee(conn, payment.id, fee.amount, self.clock.now()).await? {
+            payment.provider_fee = Some(fee);
+        }
+        Ok(())
+    }
+
     pub async fn for_reference(&self, reference: &str) -> Result<Vec<Payment>, PaymentsError> {
         Ok(store::for_reference(self.db.reader(), reference).await?)
     }
@@ -428,7 +452,7 @@ impl Payments {
         provider: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<(WebhookNotice, Payment, ProviderStatus), PaymentsError> {
+    ) -> Result<(WebhookNotice, Payment, PaymentReport), PaymentsError> {
         let gateway = self.gateway(provider)?;
         let notice = gateway.pay().verify_webhook(headers, body, self.clock.now())?;
         let payment = self.payment(notice.payment_id).await?;
@@ -439,16 +463,15 @@ impl Payments {
         if payment.provider != provider || notice.amount != expected {
             return Err(PaymentsError::AmountMismatch);
         }
-        let status = self
-            .through_breaker(provider, payment.amount, gateway.status().payment_status(payment.id))
-            .await?;
-        Ok((notice, payment, status))
+        let report =
+            self.through_breaker(provider, payment.amount, gateway.status().payment_status(&payment)).await?;
+        Ok((notice, payment, report))
     }
 
     /// What the payment's gateway says of it now.
-    pub async fn status_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
+    pub async fn status_at_gateway(&self, payment: &Payment) -> Result<PaymentReport, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
-        self.through_breaker(&payment.provider, payment.amount, gateway.status().payment_status(payment.id))
+        self.through_breaker(&payment.provider, payment.amount, gateway.status().payment_status(payment))
             .await
     }
 
@@ -456,7 +479,7 @@ impl Payments {
     pub async fn expire_at_gateway(&self, payment: &Payment) -> Result<(), PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
         if gateway.pay().cancel_on_expiry() {
-            self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment.id))
+            self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment))
                 .await?;
         }
         Ok(())
@@ -465,7 +488,7 @@ impl Payments {
     /// Tells the payment's gateway to stop taking it; answers the status it ended in there.
     pub async fn cancel_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
-        self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment.id))
+        self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment))
             .await
     }
 

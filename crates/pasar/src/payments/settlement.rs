@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 
 use super::domain::{Payment, PaymentPurpose};
-use super::gateway::{ProviderPayoutStatus, ProviderStatus};
+use super::gateway::{PaymentReport, ProviderPayoutStatus, ProviderStatus};
 use super::payouts::Payout;
 use super::service::{Payments, PaymentsError};
 use super::{payout_store, store};
@@ -109,9 +109,9 @@ impl Settlements {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Settlement, PaymentsError> {
-        let (notice, payment, status) = self.payments.verify_webhook(provider, headers, body).await?;
+        let (notice, payment, report) = self.payments.verify_webhook(provider, headers, body).await?;
         let event = GatewayEvent { provider, event_id: &notice.event_id };
-        self.settle_payment(payment.id, status, Some(event)).await
+        self.settle_payment(payment.id, report, Some(event)).await
     }
 
     /// A payout webhook from `provider`: verified, confirmed with the gateway, applied once.
@@ -128,12 +128,14 @@ impl Settlements {
 
     /// Applies what the gateway vouches for, once per gateway event (an outcome learnt by
     /// asking, as reconciliation does, has no event and relies on the state machine alone).
+    /// The fee the provider reports for a paid payment is recorded first, so the sale posts it.
     pub async fn settle_payment(
         &self,
         payment_id: PaymentId,
-        status: ProviderStatus,
+        report: PaymentReport,
         event: Option<GatewayEvent<'_>>,
     ) -> Result<Settlement, PaymentsError> {
+        let status = report.status;
         // Nothing to apply yet: the event stays unrecorded, so its redelivery, once the gateway
         // confirms, is applied.
         if status == ProviderStatus::Pending {
@@ -146,7 +148,10 @@ impl Settlements {
                 return Ok(Settlement::NoChange);
             }
         }
-        let payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        let mut payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        if let Some(fee) = report.fee.filter(|_| status == ProviderStatus::Succeeded) {
+            self.payments.record_provider_fee(&mut tx, &mut payment, fee).await?;
+        }
         let handler = self
             .payment_handlers
             .get(&payment.purpose)

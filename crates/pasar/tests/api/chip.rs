@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
-use crate::fakes::chip::{FakeChip, forger_key, public_pem, sign, signing_key};
+use crate::fakes::chip::{FakeChip, forger_key, paid_fee, public_pem, sign, signing_key};
 use crate::helpers::{Session, TestApp, assert_error, eventually, shipping_address, spawn_app_with};
 
 /// Pasar with `chip` configured against `fake`.
@@ -128,6 +128,10 @@ async fn chip_a_hosted_checkout_answers_the_page_and_paying_there_pays_the_order
     let level = app.stock_level(&order.admin, &order.variant).await;
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(2), Some(0)));
     assert!(fake.seen().iter().any(|(m, p)| m == "GET" && p == "/public_key/"), "the key was fetched");
+    // The gateway's `fee_amount` on the paid purchase is the shop's cost.
+    let fee = paid_fee(4_590);
+    assert_eq!(app.posted(&order.admin, "fees:MYR").await, Some(-fee));
+    assert_eq!(app.posted(&order.admin, "clearing:chip:MYR").await, Some(-(4_590 - fee)));
     assert_invariants(&app).await;
 }
 

@@ -464,6 +464,14 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// What the ledger shows posted to account `code` (credits less debits), if it exists.
+    pub async fn posted(&self, admin: &Session, code: &str) -> Option<i64> {
+        let response = self.get("/v1/admin/ledger/balances", Some(&admin.access_token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let books: Value = response.json().await.unwrap();
+        books["accounts"].as_array()?.iter().find(|a| a["code"] == code).map(|a| a["posted"].as_i64().unwrap())
+    }
+
     /// Checks out `items` (variant, quantity) with the sandbox, shipping to a test address.
     pub async fn checkout(&self, token: &str, items: &[(&str, i64)]) -> Response {
         let items: Vec<Value> = items.iter().map(|(v, q)| json!({"variant_id": v, "quantity": q})).collect();

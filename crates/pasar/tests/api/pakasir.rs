@@ -129,18 +129,8 @@ async fn a_qris_checkout_shows_the_code_and_its_fee_and_paying_at_pakasir_pays_t
     assert!(fake.calls("detail") >= 1, "the webhook was confirmed with transactiondetail");
     // The buyer paid the fee Pakasir keeps: the shop's fees net to zero, and Pakasir owes it
     // the sale's amount.
-    let books: Value =
-        app.get("/v1/admin/ledger/balances", Some(&admin.access_token)).await.json().await.unwrap();
-    let posted = |code: &str| {
-        books["accounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["code"] == code)
-            .map(|a| a["posted"].as_i64().unwrap())
-    };
-    assert_eq!(posted("fees:IDR"), Some(0), "{books}");
-    assert_eq!(posted("clearing:pakasir:IDR"), Some(-99_000), "{books}");
+    assert_eq!(app.posted(&admin, "fees:IDR").await, Some(0));
+    assert_eq!(app.posted(&admin, "clearing:pakasir:IDR").await, Some(-99_000));
     assert_invariants(&app).await;
 }
 

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
-use crate::fakes::stripe::{FakeStripe, SECRET_KEY, Trouble, WEBHOOK_SECRET, sign};
+use crate::fakes::stripe::{FakeStripe, SECRET_KEY, Trouble, WEBHOOK_SECRET, card_fee, sign};
 use crate::helpers::{Session, TestApp, assert_error, eventually, shipping_address, spawn_app_with};
 
 /// Pasar with Stripe configured against `fake`, which delivers its events to this Pasar.
@@ -138,6 +138,11 @@ async fn a_card_checkout_answers_a_hosted_page_and_paying_there_pays_the_order_o
     app.wait_for_order(&order.buyer.access_token, &order.order_id, "paid").await;
     let level = app.stock_level(&order.admin, &order.variant).await;
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(2), Some(0)));
+    // Stripe's fee, read from the charge's balance transaction (in sen), is the shop's cost:
+    // out of the fees account and off what Stripe owes the shop.
+    let fee = card_fee(4_000_000) / 100;
+    assert_eq!(app.posted(&order.admin, "fees:IDR").await, Some(-fee));
+    assert_eq!(app.posted(&order.admin, "clearing:stripe:IDR").await, Some(-(40_000 - fee)));
     assert_invariants(&app).await;
 }
 

@@ -78,6 +78,12 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// What this fake gateway keeps of a paid purchase: 1.5%, rounded down (the real schedules
+/// are not published; only the field is).
+pub fn paid_fee(total: i64) -> i64 {
+    total * 15 / 1000
+}
+
 impl FakeChip {
     pub async fn start() -> Self {
         let books: Shared = Arc::default();
@@ -153,6 +159,15 @@ impl FakeChip {
             books.purchases.values_mut().find(|p| p["reference"] == payment_id).expect("a purchase");
         purchase["status"] = json!(status);
         purchase["updated_on"] = json!(now());
+        if status == "paid" {
+            let total = purchase["purchase"]["total"].as_i64().unwrap();
+            let fee = paid_fee(total);
+            purchase["payment"] = json!({
+                "is_outgoing": false, "payment_type": "purchase", "amount": total,
+                "currency": purchase["purchase"]["currency"], "net_amount": total - fee,
+                "fee_amount": fee, "pending_amount": 0, "paid_on": now(),
+            });
+        }
         let mut body = purchase.clone();
         body["event_type"] = json!(event_type);
         body

@@ -48,6 +48,7 @@ struct Books {
     session_intent_metadata: HashMap<String, Value>,
     intents: HashMap<String, Value>,
     charges: HashMap<String, Value>,
+    balance_transactions: HashMap<String, Value>,
     refunds: Vec<Value>,
     /// Idempotency key → (the parameters, the status and body first answered).
     answered: HashMap<String, Answered>,
@@ -256,10 +257,20 @@ impl FakeStripe {
         intent["next_action"] = Value::Null;
         intent["latest_charge"] = json!(charge_id);
         let intent = intent.clone();
+        let balance_id = new_id("txn");
+        let amount = intent["amount"].as_i64().unwrap();
+        books.balance_transactions.insert(
+            balance_id.clone(),
+            json!({
+                "id": balance_id, "object": "balance_transaction", "amount": amount,
+                "fee": card_fee(amount), "net": amount - card_fee(amount), "currency": intent["currency"],
+                "type": "charge", "source": charge_id,
+            }),
+        );
         let charge = json!({
             "id": charge_id, "object": "charge", "amount": intent["amount"], "amount_refunded": 0,
             "currency": intent["currency"], "payment_intent": intent_id, "refunded": false,
-            "status": "succeeded", "metadata": intent["metadata"],
+            "status": "succeeded", "metadata": intent["metadata"], "balance_transaction": balance_id,
         });
         books.charges.insert(charge_id, charge);
         drop(books);
@@ -509,10 +520,30 @@ impl FakeStripe {
     }
 }
 
+/// Whether `path` is expanded: named, or the start of a longer path (expanding
+/// `latest_charge.balance_transaction` expands `latest_charge` too, as at Stripe).
+fn wants(expand: &[&str], path: &str) -> bool {
+    expand.iter().any(|e| *e == path || e.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// What this fake Stripe keeps of a charge: 3.6%, rounded down, in the charge's currency
+/// (Stripe's Japanese card rate; the account settles in the charge's currency here).
+pub fn card_fee(amount: i64) -> i64 {
+    amount * 36 / 1000
+}
+
 fn expanded_intent(books: &Books, mut intent: Value, expand: &[&str], prefix: &str) -> Value {
     let charge = intent["latest_charge"].as_str().and_then(|id| books.charges.get(id)).cloned();
     match charge {
-        Some(charge) if expand.contains(&format!("{prefix}latest_charge").as_str()) => {
+        Some(mut charge) if wants(expand, &format!("{prefix}latest_charge")) => {
+            let balance =
+                charge["balance_transaction"].as_str().and_then(|id| books.balance_transactions.get(id));
+            match balance {
+                Some(balance) if wants(expand, &format!("{prefix}latest_charge.balance_transaction")) => {
+                    charge["balance_transaction"] = balance.clone();
+                }
+                _ => {}
+            }
             intent["latest_charge"] = charge;
         }
         _ => {}
@@ -521,7 +552,7 @@ fn expanded_intent(books: &Books, mut intent: Value, expand: &[&str], prefix: &s
 }
 
 fn expanded_session(books: &Books, mut session: Value, expand: &[&str]) -> Value {
-    let wanted = expand.iter().any(|e| *e == "payment_intent" || e.starts_with("payment_intent."));
+    let wanted = wants(expand, "payment_intent");
     let intent = session["payment_intent"].as_str().and_then(|id| books.intents.get(id)).cloned();
     match intent {
         Some(intent) if wanted => {

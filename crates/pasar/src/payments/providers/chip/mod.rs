@@ -38,15 +38,15 @@ use self::transformers::{Client, Product, PurchaseDetails, PurchaseRequest, Refu
 use super::client::{Answer, ProviderClient, Retry};
 use crate::config::Config;
 use crate::db::Db;
-use crate::ids::{PaymentId, PayoutId, RefundId};
+use crate::ids::{PayoutId, RefundId};
 use crate::money::{Currency, Money};
 use crate::payments::Payment;
 use crate::payments::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    MethodOffer, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, RefundStatus, Refunds,
+    MethodOffer, Pay, PaymentReport, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, RefundStatus, Refunds,
     Status, WebhookNotice,
 };
-use crate::payments::{payout_store, store};
+use crate::payments::payout_store;
 use crate::time::Timestamp;
 
 pub const CHIP: &str = "chip";
@@ -257,18 +257,12 @@ impl ChipGateway {
         transformers::verify_signature(&key, header, body)
     }
 
-    /// The purchase id of `payment_id`; None when CHIP never answered its creation.
-    async fn purchase_id(&self, payment_id: PaymentId) -> Result<Option<String>, GatewayError> {
-        let payment = store::payment(self.db.reader(), payment_id)
-            .await
-            .map_err(|e| GatewayError::Unavailable(e.to_string()))?
-            .ok_or_else(|| GatewayError::Refused(format!("no payment {payment_id}")))?;
-        Ok(payment.provider_ref)
-    }
-
-    async fn purchase_status(&self, purchase_id: &str) -> Result<ProviderStatus, GatewayError> {
+    async fn purchase_report(&self, purchase_id: &str) -> Result<PaymentReport, GatewayError> {
         let purchase: transformers::Purchase = self.get(&format!("/purchases/{purchase_id}/")).await?;
-        Ok(transformers::purchase_status(&purchase.status))
+        Ok(PaymentReport {
+            status: transformers::purchase_status(&purchase.status),
+            fee: transformers::purchase_fee(&purchase),
+        })
     }
 }
 
@@ -351,14 +345,14 @@ impl Pay for ChipGateway {
 
     /// `POST /purchases/{id}/cancel/`; a refusal (already paid or ended) is answered by the
     /// purchase's status. Cancelling twice cancels once, so it is retried like a read.
-    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn cancel_payment<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            let Some(purchase_id) = self.purchase_id(payment_id).await? else {
+            let Some(purchase_id) = payment.provider_ref.as_deref() else {
                 return Ok(ProviderStatus::Cancelled);
             };
             let path = format!("/purchases/{purchase_id}/cancel/");
             match self.post::<serde_json::Value, _>(&path, Retry::Safe, &serde_json::json!({})).await {
-                Ok(_) | Err(GatewayError::Refused(_)) => self.purchase_status(&purchase_id).await,
+                Ok(_) | Err(GatewayError::Refused(_)) => Ok(self.purchase_report(purchase_id).await?.status),
                 Err(other) => Err(other),
             }
         })
@@ -376,11 +370,13 @@ impl Pay for ChipGateway {
 }
 
 impl Status for ChipGateway {
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    /// The purchase id is the payment's `provider_ref`; None when CHIP never answered its
+    /// creation.
+    fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport> {
         Box::pin(async move {
-            match self.purchase_id(payment_id).await? {
-                Some(purchase_id) => self.purchase_status(&purchase_id).await,
-                None => Ok(ProviderStatus::Pending),
+            match payment.provider_ref.as_deref() {
+                Some(purchase_id) => self.purchase_report(purchase_id).await,
+                None => Ok(PaymentReport::status(ProviderStatus::Pending)),
             }
         })
     }
@@ -396,9 +392,9 @@ impl Refunds for ChipGateway {
         amount: Money,
     ) -> GatewayFuture<'a, RefundStatus> {
         Box::pin(async move {
-            let purchase_id = self
-                .purchase_id(payment.id)
-                .await?
+            let purchase_id = payment
+                .provider_ref
+                .as_deref()
                 .ok_or_else(|| GatewayError::Refused("the gateway never took this payment".into()))?;
             let path = format!("/purchases/{purchase_id}/refund/");
             let answer: RefundAnswer =

@@ -93,6 +93,23 @@ pub struct Purchase {
     pub updated_on: Option<i64>,
     #[serde(default)]
     pub event_type: Option<String>,
+    /// The money movement, once the buyer paid.
+    #[serde(default)]
+    pub payment: Option<PurchasePayment>,
+}
+
+/// A paid purchase's money movement: what the gateway kept is `fee_amount`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PurchasePayment {
+    pub currency: String,
+    #[serde(default)]
+    pub fee_amount: Option<i64>,
+}
+
+/// What the gateway kept of a paid purchase, when it says.
+pub fn purchase_fee(purchase: &Purchase) -> Option<Money> {
+    let payment = purchase.payment.as_ref()?;
+    money(payment.fee_amount?, &payment.currency).ok()
 }
 
 #[derive(Clone, Debug, Deserialize)]

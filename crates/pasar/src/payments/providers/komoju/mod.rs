@@ -27,14 +27,12 @@ use serde::de::DeserializeOwned;
 use self::transformers::KomojuPayment;
 use super::client::{ProviderClient, Retry};
 use crate::config::Config;
-use crate::db::Db;
-use crate::ids::PaymentId;
+use crate::payments::domain::Payment;
 use crate::money::{Currency, Money};
 use crate::payments::gateway::{
-    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, ProviderStatus,
-    Status, WebhookNotice,
+    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, PaymentReport,
+    ProviderStatus, Status, WebhookNotice,
 };
-use crate::payments::store;
 use crate::time::Timestamp;
 
 pub const NAME: &str = "komoju";
@@ -83,24 +81,22 @@ impl KomojuSettings {
 #[derive(Clone)]
 pub struct KomojuGateway {
     settings: KomojuSettings,
-    /// Read-only: where each payment lives at KOMOJU (`payments.provider_ref`).
-    db: Db,
     client: ProviderClient,
 }
 
 impl KomojuGateway {
-    pub fn new(settings: KomojuSettings, db: Db) -> Self {
-        Self::with_client(settings, db, ProviderClient::new(NAME, Duration::from_secs(20), 3))
+    pub fn new(settings: KomojuSettings) -> Self {
+        Self::with_client(settings, ProviderClient::new(NAME, Duration::from_secs(20), 3))
     }
 
     /// KOMOJU as configured, or None when its secrets are not set.
-    pub fn configured(config: &Config, db: &Db) -> anyhow::Result<Option<Self>> {
-        Ok(KomojuSettings::from_config(config)?.map(|settings| Self::new(settings, db.clone())))
+    pub fn configured(config: &Config) -> anyhow::Result<Option<Self>> {
+        Ok(KomojuSettings::from_config(config)?.map(Self::new))
     }
 
     /// With a client of the caller's (shorter timeouts and backoffs in tests).
-    pub fn with_client(settings: KomojuSettings, db: Db, client: ProviderClient) -> Self {
-        Self { settings, db, client }
+    pub fn with_client(settings: KomojuSettings, client: ProviderClient) -> Self {
+        Self { settings, client }
     }
 
     fn url(&self, path: &str) -> String {
@@ -139,15 +135,6 @@ impl KomojuGateway {
         answer.json()
     }
 
-    /// KOMOJU's id of `payment_id`; None when KOMOJU never answered its creation (no buyer ever
-    /// saw a slip for it).
-    async fn locate(&self, payment_id: PaymentId) -> Result<Option<String>, GatewayError> {
-        let payment = store::payment(self.db.reader(), payment_id)
-            .await
-            .map_err(|e| GatewayError::Unavailable(e.to_string()))?
-            .ok_or_else(|| GatewayError::Refused(format!("no payment {payment_id}")))?;
-        Ok(payment.provider_ref.filter(|r| !r.is_empty()))
-    }
 }
 
 impl Gateway for KomojuGateway {
@@ -196,16 +183,17 @@ impl Pay for KomojuGateway {
 
     /// `POST /payments/{id}/cancel`. KOMOJU refuses it once the slip was paid (or is over);
     /// either way the answer is what KOMOJU then says of the payment.
-    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn cancel_payment<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            let Some(id) = self.locate(payment_id).await? else {
+            let payment_id = payment.id;
+            let Some(id) = located(payment) else {
                 return Ok(ProviderStatus::Cancelled);
             };
             let key = format!("pasar_{payment_id}_cancel");
             let path = format!("/payments/{id}/cancel");
             match self.post::<serde_json::Value>(&path, &key, &serde_json::json!({})).await {
                 Ok(_) | Err(GatewayError::Refused(_)) => {
-                    Ok(transformers::payment_status(&self.get_payment(&id).await?.status))
+                    Ok(transformers::payment_status(&self.get_payment(id).await?.status))
                 }
                 Err(other) => Err(other),
             }
@@ -228,14 +216,22 @@ impl Pay for KomojuGateway {
 }
 
 impl Status for KomojuGateway {
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport> {
         Box::pin(async move {
-            match self.locate(payment_id).await? {
-                Some(id) => Ok(transformers::payment_status(&self.get_payment(&id).await?.status)),
-                None => Ok(ProviderStatus::Pending),
+            match located(payment) {
+                Some(id) => {
+                    Ok(PaymentReport::status(transformers::payment_status(&self.get_payment(id).await?.status)))
+                }
+                None => Ok(PaymentReport::status(ProviderStatus::Pending)),
             }
         })
     }
+}
+
+/// KOMOJU's id of `payment`; None when KOMOJU never answered its creation (no buyer ever saw
+/// a slip for it).
+fn located(payment: &Payment) -> Option<&str> {
+    payment.provider_ref.as_deref().filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]
@@ -267,3 +263,4 @@ mod tests {
         assert_eq!((offers[0].method, offers[0].currencies), ("konbini", &[Currency::JPY][..]));
     }
 }
+

@@ -26,15 +26,13 @@ use reqwest::{Method, Url};
 use self::transformers::{CreateResponse, DetailResponse, TransactionRequest};
 use super::client::{ProviderClient, Retry};
 use crate::config::Config;
-use crate::db::Db;
 use crate::ids::PaymentId;
 use crate::money::{Currency, Money};
-use crate::payments::domain::FeeRule;
+use crate::payments::domain::{FeeRule, Payment};
 use crate::payments::gateway::{
-    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, ProviderStatus,
-    Status, WebhookNotice,
+    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, PaymentReport,
+    ProviderStatus, Status, WebhookNotice,
 };
-use crate::payments::store;
 use crate::time::Timestamp;
 
 pub const NAME: &str = "pakasir";
@@ -215,29 +213,18 @@ impl Api {
 pub struct PakasirGateway {
     api: Api,
     va_fee: Money,
-    /// Payments' own database: the amount Pakasir was asked for is part of every later call.
-    db: Db,
 }
 
 impl PakasirGateway {
-    pub fn new(settings: &PakasirSettings, db: Db) -> anyhow::Result<Self> {
+    pub fn new(settings: &PakasirSettings) -> anyhow::Result<Self> {
         anyhow::ensure!(
             (0..=Money::LIMIT).contains(&settings.va_fee),
             "PASAR_PAKASIR_VA_FEE must be between 0 and {}",
             Money::LIMIT
         );
-        Ok(Self { api: Api::new(settings)?, va_fee: Money::new(settings.va_fee, Currency::IDR), db })
+        Ok(Self { api: Api::new(settings)?, va_fee: Money::new(settings.va_fee, Currency::IDR) })
     }
 
-    /// The amount Pakasir was asked for (before fee): Pakasir wants it with every status query
-    /// and cancellation.
-    async fn asked_amount(&self, payment_id: PaymentId) -> Result<i64, GatewayError> {
-        let payment = store::payment(self.db.reader(), payment_id)
-            .await
-            .map_err(|e| GatewayError::Unavailable(e.to_string()))?
-            .ok_or_else(|| GatewayError::Refused("no such payment".into()))?;
-        Ok(payment.amount.amount)
-    }
 }
 
 /// The fee shown before paying with `method`, in rupiah only.
@@ -338,9 +325,11 @@ impl Pay for PakasirGateway {
         })
     }
 
-    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    /// Pakasir wants the amount it was asked for (before fee) with every cancellation and
+    /// status query.
+    fn cancel_payment<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            let amount = self.asked_amount(payment_id).await?;
+            let (payment_id, amount) = (payment.id, payment.amount.amount);
             match self.api.cancel(&payment_id.to_string(), amount).await {
                 Ok(()) => {}
                 // Pakasir refuses to cancel what is already paid or ended: its status says which.
@@ -383,10 +372,10 @@ impl PakasirGateway {
 }
 
 impl Status for PakasirGateway {
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    /// Pakasir's fee is known from the payment's creation, so a report carries none.
+    fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport> {
         Box::pin(async move {
-            let amount = self.asked_amount(payment_id).await?;
-            self.status_of(payment_id, amount).await
+            Ok(PaymentReport::status(self.status_of(payment.id, payment.amount.amount).await?))
         })
     }
 }

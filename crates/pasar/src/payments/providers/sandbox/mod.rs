@@ -39,7 +39,7 @@ use crate::money::{Currency, Money};
 use crate::payments::domain::{FeeRule, Payment};
 use crate::payments::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    MethodOffer, NoticeAmount, Pay, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus,
+    MethodOffer, NoticeAmount, Pay, PaymentReport, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus,
     RefundStatus, Refunds, Status, WebhookNotice,
 };
 use crate::time::{Clock, Timestamp};
@@ -311,10 +311,10 @@ impl Pay for SandboxGateway {
         })
     }
 
-    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn cancel_payment<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            self.move_charge(payment_id, "pending", "cancelled", false).await?;
-            self.payment_status(payment_id).await
+            self.move_charge(payment.id, "pending", "cancelled", false).await?;
+            Ok(self.payment_status(payment).await?.status)
         })
     }
 
@@ -339,11 +339,11 @@ impl Pay for SandboxGateway {
 }
 
 impl Status for SandboxGateway {
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport> {
         Box::pin(async move {
             let (status, ..) =
-                self.status_of(payment_id).await?.ok_or(GatewayError::Refused("no such charge".into()))?;
-            Ok(provider_status(&status))
+                self.status_of(payment.id).await?.ok_or(GatewayError::Refused("no such charge".into()))?;
+            Ok(PaymentReport::status(provider_status(&status)))
         })
     }
 }

@@ -35,15 +35,13 @@ use serde::de::DeserializeOwned;
 use self::transformers::{CheckoutSession, Form, KonbiniExpiry, PaymentIntent, Refund, StripeRef};
 use super::client::{ProviderClient, Retry};
 use crate::config::Config;
-use crate::db::Db;
-use crate::ids::{PaymentId, RefundId};
+use crate::ids::RefundId;
 use crate::money::{Currency, Money};
 use crate::payments::Payment;
 use crate::payments::gateway::{
-    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, ProviderStatus,
-    RefundStatus, Refunds, Status, WebhookNotice,
+    CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, PaymentReport,
+    ProviderStatus, RefundStatus, Refunds, Status, WebhookNotice,
 };
-use crate::payments::store;
 use crate::time::{Clock, Timestamp};
 
 pub const NAME: &str = "stripe";
@@ -97,8 +95,6 @@ impl StripeSettings {
 #[derive(Clone)]
 pub struct StripeGateway {
     settings: StripeSettings,
-    /// Read-only: where each payment lives at Stripe (`payments.provider_ref`).
-    db: Db,
     clock: Clock,
     /// Where the buyer comes back to after the hosted page.
     public_url: String,
@@ -106,10 +102,9 @@ pub struct StripeGateway {
 }
 
 impl StripeGateway {
-    pub fn new(settings: StripeSettings, db: Db, clock: Clock, public_url: &str) -> Self {
+    pub fn new(settings: StripeSettings, clock: Clock, public_url: &str) -> Self {
         Self::with_client(
             settings,
-            db,
             clock,
             public_url,
             ProviderClient::new(NAME, Duration::from_secs(20), 3),
@@ -117,25 +112,18 @@ impl StripeGateway {
     }
 
     /// Stripe as configured, or None when its secrets are not set.
-    pub fn configured(
-        config: &Config,
-        db: &Db,
-        clock: &Clock,
-        public_url: &str,
-    ) -> anyhow::Result<Option<Self>> {
-        Ok(StripeSettings::from_config(config)?
-            .map(|settings| Self::new(settings, db.clone(), clock.clone(), public_url)))
+    pub fn configured(config: &Config, clock: &Clock, public_url: &str) -> anyhow::Result<Option<Self>> {
+        Ok(StripeSettings::from_config(config)?.map(|settings| Self::new(settings, clock.clone(), public_url)))
     }
 
     /// With a client of the caller's (shorter timeouts and backoffs in tests).
     pub fn with_client(
         settings: StripeSettings,
-        db: Db,
         clock: Clock,
         public_url: &str,
         client: ProviderClient,
     ) -> Self {
-        Self { settings, db, clock, public_url: public_url.trim_end_matches('/').to_owned(), client }
+        Self { settings, clock, public_url: public_url.trim_end_matches('/').to_owned(), client }
     }
 
     fn url(&self, path: &str) -> String {
@@ -173,27 +161,31 @@ impl StripeGateway {
 
     /// Where `payment_id` lives at Stripe, and its total; None when Stripe never answered its
     /// creation (no buyer ever saw a page or a slip for it).
-    async fn locate(&self, payment_id: PaymentId) -> Result<Option<(StripeRef, Money)>, GatewayError> {
-        let payment = store::payment(self.db.reader(), payment_id)
-            .await
-            .map_err(|e| GatewayError::Unavailable(e.to_string()))?
-            .ok_or_else(|| GatewayError::Refused(format!("no payment {payment_id}")))?;
-        Ok(payment.provider_ref.as_deref().and_then(StripeRef::parse).map(|r| (r, payment.total)))
-    }
-
+    /// A session or intent is read with its charge and the charge's balance transaction, which
+    /// carries Stripe's fee.
     async fn session(&self, id: &str) -> Result<CheckoutSession, GatewayError> {
-        self.get(&format!("/v1/checkout/sessions/{id}"), &["payment_intent.latest_charge"]).await
+        self.get(&format!("/v1/checkout/sessions/{id}"), &["payment_intent.latest_charge.balance_transaction"])
+            .await
     }
 
     async fn intent(&self, id: &str) -> Result<PaymentIntent, GatewayError> {
-        self.get(&format!("/v1/payment_intents/{id}"), &["latest_charge"]).await
+        self.get(&format!("/v1/payment_intents/{id}"), &["latest_charge.balance_transaction"]).await
     }
 
-    async fn status_of(&self, stripe_ref: &StripeRef) -> Result<ProviderStatus, GatewayError> {
-        match stripe_ref {
-            StripeRef::Session { id, .. } => Ok(transformers::session_status(&self.session(id).await?)),
-            StripeRef::Intent(id) => Ok(transformers::intent_status(&self.intent(id).await?)),
-        }
+    async fn status_of(&self, stripe_ref: &StripeRef) -> Result<PaymentReport, GatewayError> {
+        Ok(match stripe_ref {
+            StripeRef::Session { id, .. } => {
+                let session = self.session(id).await?;
+                PaymentReport {
+                    status: transformers::session_status(&session),
+                    fee: transformers::session_fee(&session),
+                }
+            }
+            StripeRef::Intent(id) => {
+                let intent = self.intent(id).await?;
+                PaymentReport { status: transformers::intent_status(&intent), fee: transformers::intent_fee(&intent) }
+            }
+        })
     }
 
     async fn create_session(&self, request: &CreatePayment) -> Result<CreatedPayment, GatewayError> {
@@ -304,9 +296,10 @@ impl Pay for StripeGateway {
     /// Expires an open session (`POST /v1/checkout/sessions/{id}/expire`) or cancels an unpaid
     /// intent (`POST /v1/payment_intents/{id}/cancel`). Stripe refuses both once the payment
     /// went through; either way the answer is what Stripe then says of the payment.
-    fn cancel_payment<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn cancel_payment<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            let Some((stripe_ref, _)) = self.locate(payment_id).await? else {
+            let payment_id = payment.id;
+            let Some(stripe_ref) = located(payment) else {
                 // Stripe's answer never reached Pasar, so no buyer has its page or slip.
                 return Ok(ProviderStatus::Cancelled);
             };
@@ -316,7 +309,7 @@ impl Pay for StripeGateway {
             };
             let key = format!("pasar_{payment_id}_{operation}");
             match self.post::<serde_json::Value>(&path, &key, &Form::new()).await {
-                Ok(_) | Err(GatewayError::Refused(_)) => self.status_of(&stripe_ref).await,
+                Ok(_) | Err(GatewayError::Refused(_)) => Ok(self.status_of(&stripe_ref).await?.status),
                 Err(other) => Err(other),
             }
         })
@@ -338,11 +331,11 @@ impl Pay for StripeGateway {
 }
 
 impl Status for StripeGateway {
-    fn payment_status<'a>(&'a self, payment_id: PaymentId) -> GatewayFuture<'a, ProviderStatus> {
+    fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport> {
         Box::pin(async move {
-            match self.locate(payment_id).await? {
-                Some((stripe_ref, _)) => self.status_of(&stripe_ref).await,
-                None => Ok(ProviderStatus::Pending),
+            match located(payment) {
+                Some(stripe_ref) => self.status_of(&stripe_ref).await,
+                None => Ok(PaymentReport::status(ProviderStatus::Pending)),
             }
         })
     }
@@ -362,10 +355,8 @@ impl Refunds for StripeGateway {
             if payment.method == "konbini" {
                 return Err(GatewayError::Unsupported("refunds of konbini payments"));
             }
-            let (stripe_ref, _) = self
-                .locate(payment.id)
-                .await?
-                .ok_or_else(|| GatewayError::Refused("Stripe never took this payment".into()))?;
+            let stripe_ref =
+                located(payment).ok_or_else(|| GatewayError::Refused("Stripe never took this payment".into()))?;
             let intent = self
                 .intent_id(&stripe_ref)
                 .await?
@@ -377,6 +368,11 @@ impl Refunds for StripeGateway {
             Ok(transformers::refund_status(&refund))
         })
     }
+}
+
+/// Where `payment` lives at Stripe; None when Stripe's answer to its creation never came.
+fn located(payment: &Payment) -> Option<StripeRef> {
+    payment.provider_ref.as_deref().and_then(StripeRef::parse)
 }
 
 #[cfg(test)]
@@ -417,10 +413,6 @@ mod tests {
                 held.push(socket);
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), 1)
-            .await
-            .unwrap();
         let settings = StripeSettings {
             secret_key: "sk_test_1".into(),
             webhook_secret: b"whsec_1".to_vec(),
@@ -429,9 +421,9 @@ mod tests {
         };
         let client = ProviderClient::new(NAME, Duration::from_millis(200), 2)
             .with_first_backoff(Duration::from_millis(10));
-        let stripe = StripeGateway::with_client(settings, db, Clock::system(), "http://pasar.test", client);
+        let stripe = StripeGateway::with_client(settings, Clock::system(), "http://pasar.test", client);
         let request = CreatePayment {
-            payment_id: PaymentId::new(),
+            payment_id: crate::ids::PaymentId::new(),
             method: "card".into(),
             payer_email: None,
             amount: Money::new(40_000, Currency::IDR),

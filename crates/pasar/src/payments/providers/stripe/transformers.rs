@@ -298,9 +298,27 @@ pub struct Charge {
     pub payment_intent: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
+    /// What the charge added to the account: Stripe's fee is there.
+    #[serde(default)]
+    pub balance_transaction: Option<Expandable<BalanceTransaction>>,
 }
 
 impl HasId for Charge {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A movement of the Stripe account's balance, in the currency the account settles in.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    /// What Stripe kept, in `currency`'s smallest unit.
+    pub fee: i64,
+    pub currency: String,
+}
+
+impl HasId for BalanceTransaction {
     fn id(&self) -> &str {
         &self.id
     }
@@ -368,6 +386,19 @@ pub fn intent_status(intent: &PaymentIntent) -> ProviderStatus {
         "canceled" => ProviderStatus::Cancelled,
         _ => ProviderStatus::Pending,
     }
+}
+
+/// Stripe's fee for a paid intent, from its charge's balance transaction (when Stripe has
+/// written it, and the intent was read with it expanded).
+pub fn intent_fee(intent: &PaymentIntent) -> Option<Money> {
+    let charge = intent.latest_charge.as_ref().and_then(Expandable::object)?;
+    let balance = charge.balance_transaction.as_ref().and_then(Expandable::object)?;
+    from_stripe_amount(balance.fee, &balance.currency).ok()
+}
+
+/// [`intent_fee`] of a Checkout Session's PaymentIntent.
+pub fn session_fee(session: &CheckoutSession) -> Option<Money> {
+    session.payment_intent.as_ref().and_then(Expandable::object).and_then(intent_fee)
 }
 
 /// A Checkout Session's status as Pasar's: its PaymentIntent's when that says something final;
@@ -637,6 +668,11 @@ mod tests {
                     currency: "jpy".into(),
                     payment_intent: Some("pi_1".into()),
                     metadata: HashMap::new(),
+                    balance_transaction: Some(Expandable::Object(Box::new(BalanceTransaction {
+                        id: "txn_1".into(),
+                        fee: 36,
+                        currency: "jpy".into(),
+                    }))),
                 }))
             }),
         }
@@ -651,6 +687,18 @@ mod tests {
         for waiting in ["requires_payment_method", "requires_confirmation", "requires_action", "processing"] {
             assert_eq!(intent_status(&intent(waiting, None)), ProviderStatus::Pending, "{waiting}");
         }
+    }
+
+    #[test]
+    fn stripes_fee_is_read_from_the_charges_balance_transaction_when_it_was_expanded() {
+        let paid = intent("succeeded", Some((1_000, 0)));
+        assert_eq!(intent_fee(&paid), Some(Money::new(36, Currency::JPY)));
+        let mut unexpanded = paid.clone();
+        if let Some(Expandable::Object(charge)) = unexpanded.latest_charge.as_mut() {
+            charge.balance_transaction = Some(Expandable::Id("txn_1".into()));
+        }
+        assert_eq!(intent_fee(&unexpanded), None);
+        assert_eq!(intent_fee(&intent("requires_action", None)), None);
     }
 
     #[test]
