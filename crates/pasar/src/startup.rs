@@ -179,6 +179,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     // Each purpose's outcomes go to the module that owns it.
     let settlements = Settlements::new(payments.clone())
         .on_payment(PaymentPurpose::Order, Arc::new(checkout.clone()))
+        .on_refund(PaymentPurpose::Order, Arc::new(checkout.clone()))
         .on_payment(PaymentPurpose::Deposit, Arc::new(wallet.clone()))
         .on_payout(Arc::new(wallet.clone()));
     let reconciler = Reconciler::new(

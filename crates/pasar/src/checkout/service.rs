@@ -12,7 +12,7 @@ use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
 use crate::catalog::{Catalog, CatalogError, ProductKind};
 use crate::db::{self, Connection, Db};
 use crate::identity::{Identity, Principal};
-use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, UserId, VariantId};
+use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, RefundId, UserId, VariantId};
 use crate::inventory::{Inventory, InventoryError, ReservationRequest};
 use crate::money::Money;
 use crate::orders::{
@@ -20,8 +20,9 @@ use crate::orders::{
 };
 use crate::payments::gateway::{GatewayError, ProviderStatus};
 use crate::payments::{
-    NewPayment, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Refund, RefundDestination,
-    RefundState, RefundStatus, SettleError, SettleFuture, SettlePayment, Settlement, WALLET,
+    NewPayment, NewRefund, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Refund,
+    RefundDestination, RefundState, RefundStatus, SettleError, SettleFuture, SettlePayment, SettleRefund,
+    Settlement, WALLET,
 };
 use crate::time::{Clock, Timestamp};
 use crate::wallet::{Wallet, WalletError};
@@ -119,6 +120,10 @@ pub enum CheckoutError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Inventory(InventoryError),
+    /// The provider did not answer whether it took the refund: it stays pending until
+    /// reconciliation learns from the provider where it stands.
+    #[error("the payment provider did not answer; refund {0} stays pending until it does")]
+    RefundUnanswered(RefundId),
     /// Another request moved the order first (a concurrent cancel); it is in this state now.
     #[error("the order is {0} now; another request changed it first")]
     Changed(OrderStatus),
@@ -1019,10 +1024,13 @@ impl Checkout {
                 )
             }
         };
-        let refund = self
-            .payments
-            .begin_refund(&mut tx, payment.id, amount, destination, &request.reason, actor)
-            .await?;
+        let asked = NewRefund {
+            amount,
+            destination,
+            reason: request.reason,
+            follow_up: Some(serde_json::json!({ "restock": lines })),
+        };
+        let refund = self.payments.begin_refund(&mut tx, payment.id, asked, actor).await?;
         tx.commit().await?;
 
         let destination = match destination {
@@ -1035,6 +1043,12 @@ impl Checkout {
                     self.fail_refund(&refund).await?;
                     return Err(CheckoutError::Invalid("the payment provider refused the refund".into()));
                 }
+                // No answer: the provider may have taken it, so it is neither failed (a retry
+                // could refund twice) nor done.
+                Err(PaymentsError::Gateway(GatewayError::Unavailable(reason))) => {
+                    tracing::warn!(refund = %refund.id, %reason, "the provider did not answer a refund; reconciliation will");
+                    return Err(CheckoutError::RefundUnanswered(refund.id));
+                }
                 Err(err) => {
                     self.fail_refund(&refund).await?;
                     return Err(err.into());
@@ -1043,11 +1057,39 @@ impl Checkout {
         };
 
         let mut tx = self.db.begin().await?;
-        if !self.payments.finish_refund(&mut tx, &refund, RefundState::Succeeded, destination).await? {
+        let done = self.complete_refund_in(&mut tx, &payment, &refund, destination, actor).await?;
+        if done == Settlement::NoChange {
             return Err(CheckoutError::Changed(self.orders.order(order_id).await?.status));
         }
-        self.wallet.post_refund_part(&mut tx, &payment, &refund, destination).await?;
-        let refunds = self.payments.refunds_in(&mut tx, payment.id).await?;
+        tx.commit().await?;
+        let refund = Refund { status: RefundState::Succeeded, destination, ..refund };
+        Ok((refund, self.orders.order(order_id).await?))
+    }
+
+    /// The money of `refund` is gone to `destination`: the refund is done, the ledger posts it,
+    /// the order becomes `partially_refunded` or `refunded` (with the reason in its timeline)
+    /// and the lines asked for go back in stock. `NoChange` when the refund was completed
+    /// before (by the request that asked for it, or by reconciliation after a crash).
+    async fn complete_refund_in(
+        &self,
+        conn: &mut Connection,
+        payment: &Payment,
+        refund: &Refund,
+        destination: RefundDestination,
+        actor: &str,
+    ) -> Result<Settlement, CheckoutError> {
+        let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
+        let lines: Vec<(VariantId, i64)> = match &refund.follow_up {
+            Some(follow_up) => serde_json::from_value(follow_up["restock"].clone()).map_err(|e| {
+                CheckoutError::Invalid(format!("the refund's stock to put back is unreadable: {e}"))
+            })?,
+            None => Vec::new(),
+        };
+        if !self.payments.finish_refund(&mut *conn, refund, RefundState::Succeeded, destination).await? {
+            return Ok(Settlement::NoChange);
+        }
+        self.wallet.post_refund_part(&mut *conn, payment, refund, destination).await?;
+        let refunds = self.payments.refunds_in(&mut *conn, payment.id).await?;
         let whole = crate::payments::refunds::refundable(payment.amount, &refunds) == 0;
         let to = if whole { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
         let note = format!(
@@ -1057,17 +1099,15 @@ impl Checkout {
                 RefundDestination::Source => "payment method",
                 RefundDestination::Wallet => "wallet",
             },
-            request.reason
+            refund.reason
         );
-        self.orders.transition(&mut tx, order_id, to, Mover::Staff, actor, Some(&note)).await?;
+        self.orders.transition(&mut *conn, order_id, to, Mover::Staff, actor, Some(&note)).await?;
         if whole {
-            let fresh = self.payments.payment_in(&mut tx, payment.id).await?;
-            self.payments.transition(&mut tx, &fresh, PaymentStatus::Refunded, actor).await?;
+            let fresh = self.payments.payment_in(&mut *conn, payment.id).await?;
+            self.payments.transition(&mut *conn, &fresh, PaymentStatus::Refunded, actor).await?;
         }
-        self.inventory.restock_lines(&mut tx, &order_id.to_string(), &lines, actor).await?;
-        tx.commit().await?;
-        let refund = Refund { status: RefundState::Succeeded, destination, ..refund };
-        Ok((refund, self.orders.order(order_id).await?))
+        self.inventory.restock_lines(&mut *conn, &order_id.to_string(), &lines, actor).await?;
+        Ok(Settlement::Applied)
     }
 
     async fn fail_refund(&self, refund: &Refund) -> Result<(), CheckoutError> {
@@ -1104,6 +1144,25 @@ async fn set_step_in(conn: &mut Connection, order: OrderId, step: Step, now: i64
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Refunds of orders interrupted before their answer was written are completed here, when
+/// reconciliation has learnt from the provider where they stand: the admin's refund, finished
+/// late, in the admin's name.
+impl SettleRefund for Checkout {
+    fn settle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        payment: &'a Payment,
+        refund: &'a Refund,
+        destination: RefundDestination,
+    ) -> SettleFuture<'a> {
+        Box::pin(async move {
+            self.complete_refund_in(conn, payment, refund, destination, &refund.asked_by)
+                .await
+                .map_err(|e| SettleError(e.into()))
+        })
+    }
 }
 
 /// Orders' payments are settled here: the pipeline in `payments` hands each verified outcome

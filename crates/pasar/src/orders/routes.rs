@@ -305,6 +305,15 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Cart(e) => e.into(),
             CheckoutError::Catalog(e) => e.into(),
             CheckoutError::Inventory(e) => e.into(),
+            CheckoutError::RefundUnanswered(refund) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "refund_pending",
+                format!(
+                    "the payment provider did not answer; refund {refund} stays pending and is completed \
+                     or failed when the provider says where it stands"
+                ),
+            )
+            .with_details(serde_json::json!({ "refund_id": refund })),
             CheckoutError::Changed(status) => ApiError::conflict(
                 "invalid_transition",
                 format!("the order is {status} now; another request changed it first"),
@@ -355,7 +364,7 @@ struct Refunded {
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "not_refundable, refund_exceeds_payment", body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope),
-        (status = 503, description = "the provider could not be asked; nothing was refunded", body = ErrorEnvelope),
+        (status = 503, description = "the provider could not be asked (nothing was refunded), or did not answer (refund_pending: the refund stays pending until reconciliation learns where it stands)", body = ErrorEnvelope),
     )
 )]
 async fn refund_order(

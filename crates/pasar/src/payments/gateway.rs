@@ -225,6 +225,17 @@ pub trait Refunds: Send + Sync {
         refund_id: RefundId,
         amount: Money,
     ) -> GatewayFuture<'a, RefundStatus>;
+
+    /// Where the refund `refund_id` stands here; None when it never arrived (so asking again
+    /// cannot refund twice). A provider that cannot look refunds up answers `Unsupported`, and
+    /// a refund whose answer was lost there is left to a person.
+    fn refund_status<'a>(
+        &'a self,
+        _payment: &'a Payment,
+        _refund_id: RefundId,
+    ) -> GatewayFuture<'a, Option<RefundStatus>> {
+        Box::pin(async { Err(GatewayError::Unsupported("looking up a refund")) })
+    }
 }
 
 /// The payout flow: send money to a bank account, ask about it, read its webhooks.

@@ -30,10 +30,11 @@ pub use gateway::{
 };
 pub use payouts::{NewPayout, Payout, PayoutStatus};
 pub use reconciliation::Reconciler;
-pub use refunds::{Refund, RefundDestination, RefundState};
+pub use refunds::{NewRefund, Refund, RefundDestination, RefundState};
 pub use service::{NewPayment, Payments, PaymentsError};
 pub use settlement::{
-    GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, Settlement, Settlements,
+    GatewayEvent, SettleError, SettleFuture, SettlePayment, SettlePayout, SettleRefund, Settlement,
+    Settlements,
 };
 pub use webhook_log::{IncomingWebhook, WebhookLog, WebhookResult};
 

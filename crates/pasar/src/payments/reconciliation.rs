@@ -1,11 +1,13 @@
-//! Reconciliation: a job that asks the gateways about every payment and payout still pending
-//! past a grace period, and applies what a missed webhook would have applied, through the same
-//! settlement pipeline as webhooks. It runs every `reconcile_interval_secs` (once across all
+//! Reconciliation: a job that asks the gateways about every payment, payout and refund still
+//! pending past a grace period, and applies what a missed webhook (or a lost answer) would have
+//! applied, through the same settlement pipeline as webhooks. It runs every `reconcile_interval_secs` (once across all
 //! instances, by a lease in the database) and on demand with `pasar reconcile`.
 
 use std::time::Duration;
 
-use super::gateway::{ProviderPayoutStatus, ProviderStatus};
+use super::gateway::{GatewayError, ProviderPayoutStatus, ProviderStatus, RefundStatus};
+use super::refunds::{Refund, RefundDestination};
+use super::service::PaymentsError;
 use super::settlement::{Settlement, Settlements};
 use crate::db::lease::Leases;
 use crate::time::Clock;
@@ -18,6 +20,10 @@ pub struct Report {
     pub payments_settled: usize,
     pub payouts_checked: usize,
     pub payouts_settled: usize,
+    pub refunds_checked: usize,
+    pub refunds_completed: usize,
+    /// Pending refunds whose provider cannot be asked about them: a person checks these.
+    pub refunds_unresolved: usize,
 }
 
 #[derive(Clone)]
@@ -82,7 +88,51 @@ impl Reconciler {
                 report.payouts_settled += 1;
             }
         }
+        for refund in payments.pending_refunds(before, 500).await? {
+            report.refunds_checked += 1;
+            match self.finish_refund(&refund).await {
+                Ok(Some(Settlement::Applied)) => {
+                    tracing::info!(refund = %refund.id, "reconciliation completed an interrupted refund");
+                    report.refunds_completed += 1;
+                }
+                Ok(Some(Settlement::NoChange)) => {}
+                Ok(None) => {
+                    tracing::warn!(refund = %refund.id, payment = %refund.payment_id,
+                        "a refund's answer was lost and its provider cannot be asked: check it by hand");
+                    report.refunds_unresolved += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(refund = %refund.id, error = %err, "reconciliation could not finish a refund")
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// A refund still pending long after it was asked for: the process that asked stopped
+    /// before the answer was written. The provider is asked where it stands (and asked to refund
+    /// when it never got the request), and the refund is completed or failed as the admin's
+    /// request would have. None when the provider cannot say.
+    async fn finish_refund(&self, refund: &Refund) -> Result<Option<Settlement>, PaymentsError> {
+        let payments = self.settlements.payments();
+        if refund.destination == RefundDestination::Wallet {
+            return self.settlements.complete_refund(refund, RefundDestination::Wallet).await.map(Some);
+        }
+        let payment = payments.payment(refund.payment_id).await?;
+        let status = match payments.refund_status_at_provider(&payment, refund).await {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => payments.refund_at_provider(&payment, refund).await,
+            Err(PaymentsError::Gateway(GatewayError::Unsupported(_))) => return Ok(None),
+            Err(err) => Err(err),
+        };
+        let destination = match status {
+            Ok(RefundStatus::Succeeded | RefundStatus::Pending) => RefundDestination::Source,
+            // The method cannot be refunded at its provider (a konbini slip): to the wallet.
+            Err(PaymentsError::Gateway(GatewayError::Unsupported(_))) => RefundDestination::Wallet,
+            Ok(RefundStatus::Failed) => return self.settlements.fail_refund(refund).await.map(Some),
+            Err(err) => return Err(err),
+        };
+        self.settlements.complete_refund(refund, destination).await.map(Some)
     }
 }
 

@@ -18,10 +18,11 @@ use crate::ids::{PaymentId, RefundId};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026120105,
-    name: "payments: refunds, and the sandbox's refunded amounts",
-    sql: "CREATE TABLE refunds (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026120105,
+        name: "payments: refunds, and the sandbox's refunded amounts",
+        sql: "CREATE TABLE refunds (
             id TEXT PRIMARY KEY,
             payment_id TEXT NOT NULL,
             currency TEXT NOT NULL,
@@ -41,8 +42,16 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             amount BIGINT NOT NULL,
             created_at BIGINT NOT NULL
           );",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    Migration {
+        version: 2026120120,
+        name: "payments: what a refund's purpose does when it completes, kept for a refund whose answer was lost",
+        sql: "ALTER TABLE refunds ADD COLUMN follow_up TEXT;
+          CREATE INDEX refunds_pending ON refunds (status, created_at);",
+        postgres: None,
+    },
+];
 
 /// Where refunded money goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -94,9 +103,17 @@ pub struct Refund {
     pub reason: String,
     pub status: RefundState,
     pub created_at: Timestamp,
+    /// What the payment's purpose asked to be done when the refund completes (an order's lines
+    /// to put back in stock), kept so a refund interrupted by a crash is completed the same way.
+    #[serde(skip)]
+    pub follow_up: Option<serde_json::Value>,
+    /// Who asked for it (an admin's user id).
+    #[serde(skip)]
+    pub asked_by: String,
 }
 
-const COLUMNS: &str = "id, payment_id, currency, amount, destination, reason, status, created_at";
+const COLUMNS: &str =
+    "id, payment_id, currency, amount, destination, reason, status, created_at, follow_up, actor";
 
 fn refund_of(row: &AnyRow) -> Result<Refund, sqlx::Error> {
     let text = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
@@ -114,6 +131,11 @@ fn refund_of(row: &AnyRow) -> Result<Refund, sqlx::Error> {
         reason: text("reason")?,
         status: RefundState::parse(&status).ok_or_else(|| decode_error("status", &status))?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        follow_up: row
+            .try_get::<Option<String>, _>("follow_up")?
+            .map(|text| serde_json::from_str(&text).map_err(|_| decode_error("follow_up", &text)))
+            .transpose()?,
+        asked_by: text("actor")?,
     })
 }
 
@@ -136,6 +158,16 @@ pub fn refundable(paid: Money, refunds: &[Refund]) -> i64 {
     paid.amount.saturating_sub(taken)
 }
 
+/// A refund asked for.
+#[derive(Clone, Debug)]
+pub struct NewRefund {
+    pub amount: Money,
+    pub destination: RefundDestination,
+    pub reason: String,
+    /// See [`Refund::follow_up`].
+    pub follow_up: Option<serde_json::Value>,
+}
+
 impl Payments {
     /// Writes a pending refund of `amount` for a paid payment, in the caller's transaction,
     /// after locking the payment so that concurrent refunds are checked one after the other.
@@ -144,11 +176,10 @@ impl Payments {
         &self,
         conn: &mut Connection,
         payment_id: PaymentId,
-        amount: Money,
-        destination: RefundDestination,
-        reason: &str,
+        asked: NewRefund,
         actor: &str,
     ) -> Result<Refund, PaymentsError> {
+        let NewRefund { amount, destination, reason, follow_up } = asked;
         let lock = format!("SELECT id FROM payments WHERE id = $1{}", self.db.dialect().row_lock());
         sqlx::query(&lock)
             .bind(payment_id.to_string())
@@ -177,22 +208,26 @@ impl Payments {
             payment_id,
             amount,
             destination,
-            reason: reason.to_owned(),
+            reason,
             status: RefundState::Pending,
             created_at: now,
+            follow_up,
+            asked_by: actor.to_owned(),
         };
         sqlx::query(
-            "INSERT INTO refunds (id, payment_id, currency, amount, destination, reason, status, actor, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8)",
+            "INSERT INTO refunds (id, payment_id, currency, amount, destination, reason, status, actor, created_at,
+                                  updated_at, follow_up)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9)",
         )
         .bind(refund.id.to_string())
         .bind(payment_id.to_string())
         .bind(amount.currency.code())
         .bind(amount.amount)
         .bind(destination.as_str())
-        .bind(reason)
+        .bind(&refund.reason)
         .bind(actor)
         .bind(now.millis())
+        .bind(refund.follow_up.as_ref().map(serde_json::Value::to_string))
         .execute(&mut *conn)
         .await?;
         Ok(refund)
@@ -254,6 +289,31 @@ impl Payments {
         Ok(true)
     }
 
+    /// Where a refund Pasar asked for stands at the payment's provider (None: it never got
+    /// there). `Unsupported` when the provider cannot be asked.
+    pub async fn refund_status_at_provider(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+    ) -> Result<Option<RefundStatus>, PaymentsError> {
+        let gateway = self.gateway(&payment.provider)?;
+        let refunds = gateway.refunds().ok_or(GatewayError::Unsupported("refunds"))?;
+        self.through_breaker(&payment.provider, payment.amount, refunds.refund_status(payment, refund.id))
+            .await
+    }
+
+    /// Refunds still pending since before `before`, oldest first: their answer was lost.
+    pub async fn pending_refunds(&self, before: Timestamp, limit: i64) -> Result<Vec<Refund>, PaymentsError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2"
+        ))
+        .bind(before.millis())
+        .bind(limit)
+        .fetch_all(self.db.reader())
+        .await?;
+        Ok(rows.iter().map(refund_of).collect::<Result<_, _>>()?)
+    }
+
     /// A payment's refunds, oldest first.
     pub async fn refunds(&self, payment: PaymentId) -> Result<Vec<Refund>, PaymentsError> {
         Ok(refunds_of(self.db.reader(), payment).await?)
@@ -282,6 +342,8 @@ mod tests {
             reason: String::new(),
             status,
             created_at: Timestamp::from_millis(0),
+            follow_up: None,
+            asked_by: String::new(),
         }
     }
 

@@ -488,8 +488,7 @@ impl Payments {
     /// Tells the payment's gateway to stop taking it; answers the status it ended in there.
     pub async fn cancel_at_gateway(&self, payment: &Payment) -> Result<ProviderStatus, PaymentsError> {
         let gateway = self.gateway(&payment.provider)?;
-        self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment))
-            .await
+        self.through_breaker(&payment.provider, payment.amount, gateway.pay().cancel_payment(payment)).await
     }
 
     pub async fn due(&self, now: Timestamp, limit: i64) -> Result<Vec<Payment>, PaymentsError> {

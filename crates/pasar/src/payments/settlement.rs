@@ -15,6 +15,7 @@ use axum::http::HeaderMap;
 use super::domain::{Payment, PaymentPurpose};
 use super::gateway::{PaymentReport, ProviderPayoutStatus, ProviderStatus};
 use super::payouts::Payout;
+use super::refunds::{Refund, RefundDestination, RefundState};
 use super::service::{Payments, PaymentsError};
 use super::{payout_store, store};
 use crate::db::Connection;
@@ -56,6 +57,19 @@ pub trait SettlePayment: Send + Sync {
     ) -> SettleFuture<'a>;
 }
 
+/// Completes a refund of a payment made for one purpose, in the caller's transaction: the
+/// money is gone (to `destination`), so the purpose's books and state follow (an order's
+/// ledger, status and stock). Answers `NoChange` when the refund was completed before.
+pub trait SettleRefund: Send + Sync {
+    fn settle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        payment: &'a Payment,
+        refund: &'a Refund,
+        destination: RefundDestination,
+    ) -> SettleFuture<'a>;
+}
+
 /// Applies a payout's outcome, in the caller's transaction.
 pub trait SettlePayout: Send + Sync {
     fn settle<'a>(
@@ -78,17 +92,29 @@ pub struct GatewayEvent<'a> {
 pub struct Settlements {
     payments: Payments,
     payment_handlers: HashMap<PaymentPurpose, Arc<dyn SettlePayment>>,
+    refund_handlers: HashMap<PaymentPurpose, Arc<dyn SettleRefund>>,
     payout_handler: Option<Arc<dyn SettlePayout>>,
 }
 
 impl Settlements {
     pub fn new(payments: Payments) -> Self {
-        Self { payments, payment_handlers: HashMap::new(), payout_handler: None }
+        Self {
+            payments,
+            payment_handlers: HashMap::new(),
+            refund_handlers: HashMap::new(),
+            payout_handler: None,
+        }
     }
 
     /// Registers who applies the outcomes of payments made for `purpose`.
     pub fn on_payment(mut self, purpose: PaymentPurpose, handler: Arc<dyn SettlePayment>) -> Self {
         self.payment_handlers.insert(purpose, handler);
+        self
+    }
+
+    /// Registers who completes refunds of payments made for `purpose`.
+    pub fn on_refund(mut self, purpose: PaymentPurpose, handler: Arc<dyn SettleRefund>) -> Self {
+        self.refund_handlers.insert(purpose, handler);
         self
     }
 
@@ -159,6 +185,33 @@ impl Settlements {
         let settlement = handler.settle(&mut tx, &payment, status).await?;
         tx.commit().await?;
         Ok(settlement)
+    }
+
+    /// Completes a refund whose money went to `destination`, once: the refund's purpose
+    /// follows in the same transaction.
+    pub async fn complete_refund(
+        &self,
+        refund: &Refund,
+        destination: RefundDestination,
+    ) -> Result<Settlement, PaymentsError> {
+        let mut tx = self.payments.db.begin().await?;
+        let payment = self.payments.payment_in(&mut tx, refund.payment_id).await?;
+        let handler = self
+            .refund_handlers
+            .get(&payment.purpose)
+            .ok_or_else(|| PaymentsError::NoHandler(payment.purpose.as_str()))?;
+        let settlement = handler.settle(&mut tx, &payment, refund, destination).await?;
+        tx.commit().await?;
+        Ok(settlement)
+    }
+
+    /// Ends a refund the provider refused: its amount is refundable again.
+    pub async fn fail_refund(&self, refund: &Refund) -> Result<Settlement, PaymentsError> {
+        let mut tx = self.payments.db.begin().await?;
+        let done =
+            self.payments.finish_refund(&mut tx, refund, RefundState::Failed, refund.destination).await?;
+        tx.commit().await?;
+        Ok(if done { Settlement::Applied } else { Settlement::NoChange })
     }
 
     /// [`Settlements::settle_payment`] for a payout.

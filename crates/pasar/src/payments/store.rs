@@ -128,13 +128,15 @@ pub async fn record_provider_fee<'c>(
     fee: i64,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE payments SET provider_fee = $1, updated_at = $2 WHERE id = $3 AND provider_fee IS NULL")
-        .bind(fee)
-        .bind(now.millis())
-        .bind(payment.to_string())
-        .execute(ex)
-        .await
-        .map(|done| done.rows_affected() == 1)
+    sqlx::query(
+        "UPDATE payments SET provider_fee = $1, updated_at = $2 WHERE id = $3 AND provider_fee IS NULL",
+    )
+    .bind(fee)
+    .bind(now.millis())
+    .bind(payment.to_string())
+    .execute(ex)
+    .await
+    .map(|done| done.rows_affected() == 1)
 }
 
 /// Moves a payment from `from` to `to` only if it is still in `from`.

@@ -269,6 +269,28 @@ async fn chip_full_and_partial_refunds_reach_chip_once_each() {
 }
 
 #[tokio::test]
+async fn chip_a_refund_chip_did_not_answer_stays_pending_and_is_left_to_a_person() {
+    let fake = FakeChip::start().await;
+    let app = chip_app(&fake, |config| config.reconcile_grace_secs = 0).await;
+    let order = hosted_order(&app, 4_590, "MYR").await;
+    fake.pay(&order.payment_id).await;
+    app.wait_for_order(&order.buyer.access_token, &order.order_id, "paid").await;
+    fake.trouble([503]);
+    let cancel = format!("/v1/admin/orders/{}/cancel", order.order_id);
+    let response = app.post(&cancel, Some(&order.admin.access_token), &json!({})).await;
+    // CHIP may have taken it and documents no way to ask: the refund is not failed (asking
+    // again could refund twice), not sent again, and counted for a person to check.
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "refund_pending").await;
+    let report = app.state.reconciler.run_once().await.unwrap();
+    assert_eq!((report.refunds_checked, report.refunds_unresolved), (1, 1), "{report:?}");
+    assert!(fake.refunds().is_empty(), "not sent again");
+    assert_eq!(order_status(&app, &order.buyer, &order.order_id).await, "paid");
+    let again = app.post(&cancel, Some(&order.admin.access_token), &json!({})).await;
+    assert_error(again, StatusCode::CONFLICT, "invalid_transition").await;
+    assert_invariants(&app).await;
+}
+
+#[tokio::test]
 async fn chip_forged_altered_unsigned_and_mispriced_webhooks_change_nothing_and_are_logged_as_rejected() {
     let fake = FakeChip::start().await;
     let app = chip_app(&fake, |_| {}).await;

@@ -469,7 +469,11 @@ impl TestApp {
         let response = self.get("/v1/admin/ledger/balances", Some(&admin.access_token)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let books: Value = response.json().await.unwrap();
-        books["accounts"].as_array()?.iter().find(|a| a["code"] == code).map(|a| a["posted"].as_i64().unwrap())
+        books["accounts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["code"] == code)
+            .map(|a| a["posted"].as_i64().unwrap())
     }
 
     /// Checks out `items` (variant, quantity) with the sandbox, shipping to a test address.

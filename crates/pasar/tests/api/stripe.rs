@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pasar::config::Config;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
@@ -407,6 +407,70 @@ async fn a_refund_made_in_stripes_dashboard_refunds_the_order() {
     let level = app.stock_level(&order.admin, &order.variant).await;
     assert_eq!(level["on_hand"], 3, "restocked");
     assert_invariants(&app).await;
+}
+
+/// A paid card order whose refund of 10,000 (one unit back in stock) meets `trouble` on every
+/// try: the admin is told it is pending, and nothing moves yet. Answers the refund's id.
+async fn refund_meeting(app: &TestApp, fake: &FakeStripe, order: &CardOrder, trouble: Trouble) -> String {
+    fake.pay(&order.payment_id).await;
+    app.wait_for_order(&order.buyer.access_token, &order.order_id, "paid").await;
+    fake.trouble_refunds(trouble, 3);
+    let response = app
+        .request(
+            Method::POST,
+            &format!("/v1/admin/orders/{}/refunds", order.order_id),
+            Some(&order.admin.access_token),
+        )
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+        .json(&json!({"amount": {"amount": 10_000, "currency": "IDR"}, "reason": "one came broken",
+                      "restock": [{"variant_id": order.variant, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "refund_pending").await;
+    assert_eq!(order_status(app, &order.buyer, &order.order_id).await, "paid", "nothing moved yet");
+    assert_eq!(app.stock_level(&order.admin, &order.variant).await["on_hand"], 2);
+    body["error"]["details"]["refund_id"].as_str().unwrap().to_owned()
+}
+
+async fn reconciliation_completes_the_refund(app: &TestApp, order: &CardOrder) {
+    let report = app.state.reconciler.run_once().await.unwrap();
+    assert_eq!((report.refunds_checked, report.refunds_completed), (1, 1), "{report:?}");
+    assert_eq!(order_status(app, &order.buyer, &order.order_id).await, "partially_refunded");
+    assert_eq!(app.stock_level(&order.admin, &order.variant).await["on_hand"], 3, "the unit is back");
+    let report = app.state.reconciler.run_once().await.unwrap();
+    assert_eq!(report.refunds_checked, 0, "completed once");
+    assert_invariants(app).await;
+}
+
+#[tokio::test]
+async fn a_refund_whose_answer_was_lost_is_found_at_stripe_and_completed_without_refunding_twice() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake, |config| config.reconcile_grace_secs = 0).await;
+    let order = card_order(&app).await;
+    let refund_id = refund_meeting(&app, &fake, &order, Trouble::AnswerLost(503)).await;
+    assert_eq!(fake.refunds().len(), 1, "Stripe took it");
+    assert_eq!(fake.refunds()[0]["metadata"]["pasar_refund_id"], refund_id.as_str());
+
+    reconciliation_completes_the_refund(&app, &order).await;
+    assert_eq!(fake.refunds().len(), 1, "found, not sent again");
+}
+
+#[tokio::test]
+async fn a_refund_stripe_never_received_is_sent_by_reconciliation_once() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake, |config| config.reconcile_grace_secs = 0).await;
+    let order = card_order(&app).await;
+    let refund_id = refund_meeting(&app, &fake, &order, Trouble::Status(503)).await;
+    assert!(fake.refunds().is_empty());
+
+    reconciliation_completes_the_refund(&app, &order).await;
+    let refunds = fake.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(
+        (refunds[0]["amount"].as_i64(), refunds[0]["metadata"]["pasar_refund_id"].as_str()),
+        (Some(1_000_000), Some(refund_id.as_str()))
+    );
 }
 
 #[tokio::test]

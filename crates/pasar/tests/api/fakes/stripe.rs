@@ -25,7 +25,10 @@ pub const WEBHOOK_SECRET: &str = "whsec_pasar_fake_stripe_secret";
 /// 20-second timeout is tested in the provider's unit tests, with a short-timeout client.)
 #[derive(Clone, Copy, Debug)]
 pub enum Trouble {
+    /// Answered with this status; nothing is done.
     Status(u16),
+    /// Done as asked, but answered with this status: the answer is lost on the way.
+    AnswerLost(u16),
 }
 
 /// A request the fake received: method, path, and its Idempotency-Key.
@@ -54,6 +57,8 @@ struct Books {
     answered: HashMap<String, Answered>,
     seen: Vec<Seen>,
     troubles: VecDeque<Trouble>,
+    /// Troubles for `POST /v1/refunds` only.
+    refund_troubles: VecDeque<Trouble>,
     pasar_webhook: Option<String>,
     /// Every event sent or prepared: (id, type, raw body).
     events: Vec<(String, String, Vec<u8>)>,
@@ -127,6 +132,12 @@ impl FakeStripe {
     pub fn trouble(&self, trouble: Trouble, times: usize) {
         let mut books = self.books.lock().unwrap();
         books.troubles.extend(std::iter::repeat_n(trouble, times));
+    }
+
+    /// The next `times` refunds asked for meet `trouble` (other requests are answered).
+    pub fn trouble_refunds(&self, trouble: Trouble, times: usize) {
+        let mut books = self.books.lock().unwrap();
+        books.refund_troubles.extend(std::iter::repeat_n(trouble, times));
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -326,15 +337,18 @@ async fn handle(
             path: uri.path().to_owned(),
             idempotency_key: key.clone(),
         });
-        books.troubles.pop_front()
-    };
-    match trouble {
-        Some(Trouble::Status(status)) => {
-            let status = StatusCode::from_u16(status).unwrap();
-            return (status, Json(json!({"error": {"type": "api_error", "message": "trouble"}})))
-                .into_response();
+        if method == Method::POST && uri.path() == "/v1/refunds" && !books.refund_troubles.is_empty() {
+            books.refund_troubles.pop_front()
+        } else {
+            books.troubles.pop_front()
         }
-        None => {}
+    };
+    let trouble_answer = |status: u16| {
+        let status = StatusCode::from_u16(status).unwrap();
+        (status, Json(json!({"error": {"type": "api_error", "message": "trouble"}}))).into_response()
+    };
+    if let Some(Trouble::Status(status)) = trouble {
+        return trouble_answer(status);
     }
     let authorized = headers
         .get("authorization")
@@ -370,6 +384,9 @@ async fn handle(
     } else {
         fake.route(&method, uri.path(), &form)
     };
+    if let Some(Trouble::AnswerLost(status)) = trouble {
+        return trouble_answer(status);
+    }
     (status, Json(body)).into_response()
 }
 
@@ -418,6 +435,19 @@ impl FakeStripe {
                 (StatusCode::OK, intent.clone())
             }
             ("POST", ["v1", "refunds"]) => refund(&mut books, form),
+            ("GET", ["v1", "refunds"]) => {
+                let intent = field(form, "payment_intent");
+                let data: Vec<Value> = books
+                    .refunds
+                    .iter()
+                    .filter(|r| intent.is_none_or(|i| r["payment_intent"] == i))
+                    .cloned()
+                    .collect();
+                (
+                    StatusCode::OK,
+                    json!({"object": "list", "data": data, "has_more": false, "url": "/v1/refunds"}),
+                )
+            }
             _ => error(StatusCode::NOT_FOUND, "Unrecognized request URL"),
         }
     }

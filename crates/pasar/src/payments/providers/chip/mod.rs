@@ -43,8 +43,8 @@ use crate::money::{Currency, Money};
 use crate::payments::Payment;
 use crate::payments::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    MethodOffer, Pay, PaymentReport, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus, RefundStatus, Refunds,
-    Status, WebhookNotice,
+    MethodOffer, Pay, PaymentReport, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus,
+    RefundStatus, Refunds, Status, WebhookNotice,
 };
 use crate::payments::payout_store;
 use crate::time::Timestamp;

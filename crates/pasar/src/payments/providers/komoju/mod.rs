@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 use self::transformers::KomojuPayment;
 use super::client::{ProviderClient, Retry};
 use crate::config::Config;
-use crate::payments::domain::Payment;
 use crate::money::{Currency, Money};
+use crate::payments::domain::Payment;
 use crate::payments::gateway::{
     CreatePayment, CreatedPayment, Gateway, GatewayError, GatewayFuture, MethodOffer, Pay, PaymentReport,
     ProviderStatus, Status, WebhookNotice,
@@ -134,7 +134,6 @@ impl KomojuGateway {
             .await?;
         answer.json()
     }
-
 }
 
 impl Gateway for KomojuGateway {
@@ -219,9 +218,9 @@ impl Status for KomojuGateway {
     fn payment_status<'a>(&'a self, payment: &'a Payment) -> GatewayFuture<'a, PaymentReport> {
         Box::pin(async move {
             match located(payment) {
-                Some(id) => {
-                    Ok(PaymentReport::status(transformers::payment_status(&self.get_payment(id).await?.status)))
-                }
+                Some(id) => Ok(PaymentReport::status(transformers::payment_status(
+                    &self.get_payment(id).await?.status,
+                ))),
                 None => Ok(PaymentReport::status(ProviderStatus::Pending)),
             }
         })
@@ -263,4 +262,3 @@ mod tests {
         assert_eq!((offers[0].method, offers[0].currencies), ("konbini", &[Currency::JPY][..]));
     }
 }
-

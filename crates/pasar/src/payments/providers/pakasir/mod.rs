@@ -224,7 +224,6 @@ impl PakasirGateway {
         );
         Ok(Self { api: Api::new(settings)?, va_fee: Money::new(settings.va_fee, Currency::IDR) })
     }
-
 }
 
 /// The fee shown before paying with `method`, in rupiah only.

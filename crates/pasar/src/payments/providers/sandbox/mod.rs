@@ -39,8 +39,8 @@ use crate::money::{Currency, Money};
 use crate::payments::domain::{FeeRule, Payment};
 use crate::payments::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
-    MethodOffer, NoticeAmount, Pay, PaymentReport, PayoutNotice, Payouts, ProviderPayoutStatus, ProviderStatus,
-    RefundStatus, Refunds, Status, WebhookNotice,
+    MethodOffer, NoticeAmount, Pay, PaymentReport, PayoutNotice, Payouts, ProviderPayoutStatus,
+    ProviderStatus, RefundStatus, Refunds, Status, WebhookNotice,
 };
 use crate::time::{Clock, Timestamp};
 
@@ -390,6 +390,21 @@ impl Refunds for SandboxGateway {
                 self.move_charge(payment.id, "succeeded", "refunded", false).await?;
             }
             Ok(RefundStatus::Succeeded)
+        })
+    }
+
+    fn refund_status<'a>(
+        &'a self,
+        _payment: &'a Payment,
+        refund_id: RefundId,
+    ) -> GatewayFuture<'a, Option<RefundStatus>> {
+        Box::pin(async move {
+            let found = sqlx::query("SELECT refund_id FROM sandbox_refunds WHERE refund_id = $1")
+                .bind(refund_id.to_string())
+                .fetch_optional(self.db.reader())
+                .await
+                .map_err(unavailable)?;
+            Ok(found.map(|_| RefundStatus::Succeeded))
         })
     }
 }

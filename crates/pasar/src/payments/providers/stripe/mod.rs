@@ -103,17 +103,13 @@ pub struct StripeGateway {
 
 impl StripeGateway {
     pub fn new(settings: StripeSettings, clock: Clock, public_url: &str) -> Self {
-        Self::with_client(
-            settings,
-            clock,
-            public_url,
-            ProviderClient::new(NAME, Duration::from_secs(20), 3),
-        )
+        Self::with_client(settings, clock, public_url, ProviderClient::new(NAME, Duration::from_secs(20), 3))
     }
 
     /// Stripe as configured, or None when its secrets are not set.
     pub fn configured(config: &Config, clock: &Clock, public_url: &str) -> anyhow::Result<Option<Self>> {
-        Ok(StripeSettings::from_config(config)?.map(|settings| Self::new(settings, clock.clone(), public_url)))
+        Ok(StripeSettings::from_config(config)?
+            .map(|settings| Self::new(settings, clock.clone(), public_url)))
     }
 
     /// With a client of the caller's (shorter timeouts and backoffs in tests).
@@ -147,29 +143,27 @@ impl StripeGateway {
     }
 
     /// A GET of one object, with the fields to `expand`.
-    async fn get<T: DeserializeOwned>(&self, path: &str, expand: &[&str]) -> Result<T, GatewayError> {
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, GatewayError> {
         let url = self.url(path);
-        let query: Vec<(&str, &str)> = expand.iter().map(|field| ("expand[]", *field)).collect();
         let answer = self
             .client
             .send(Retry::Safe, || {
-                self.client.request(Method::GET, &url).bearer_auth(&self.settings.secret_key).query(&query)
+                self.client.request(Method::GET, &url).bearer_auth(&self.settings.secret_key).query(query)
             })
             .await?;
         answer.json()
     }
 
-    /// Where `payment_id` lives at Stripe, and its total; None when Stripe never answered its
-    /// creation (no buyer ever saw a page or a slip for it).
     /// A session or intent is read with its charge and the charge's balance transaction, which
     /// carries Stripe's fee.
     async fn session(&self, id: &str) -> Result<CheckoutSession, GatewayError> {
-        self.get(&format!("/v1/checkout/sessions/{id}"), &["payment_intent.latest_charge.balance_transaction"])
-            .await
+        let expand = [("expand[]", "payment_intent.latest_charge.balance_transaction")];
+        self.get(&format!("/v1/checkout/sessions/{id}"), &expand).await
     }
 
     async fn intent(&self, id: &str) -> Result<PaymentIntent, GatewayError> {
-        self.get(&format!("/v1/payment_intents/{id}"), &["latest_charge.balance_transaction"]).await
+        let expand = [("expand[]", "latest_charge.balance_transaction")];
+        self.get(&format!("/v1/payment_intents/{id}"), &expand).await
     }
 
     async fn status_of(&self, stripe_ref: &StripeRef) -> Result<PaymentReport, GatewayError> {
@@ -183,7 +177,10 @@ impl StripeGateway {
             }
             StripeRef::Intent(id) => {
                 let intent = self.intent(id).await?;
-                PaymentReport { status: transformers::intent_status(&intent), fee: transformers::intent_fee(&intent) }
+                PaymentReport {
+                    status: transformers::intent_status(&intent),
+                    fee: transformers::intent_fee(&intent),
+                }
             }
         })
     }
@@ -355,17 +352,33 @@ impl Refunds for StripeGateway {
             if payment.method == "konbini" {
                 return Err(GatewayError::Unsupported("refunds of konbini payments"));
             }
-            let stripe_ref =
-                located(payment).ok_or_else(|| GatewayError::Refused("Stripe never took this payment".into()))?;
+            let stripe_ref = located(payment)
+                .ok_or_else(|| GatewayError::Refused("Stripe never took this payment".into()))?;
             let intent = self
                 .intent_id(&stripe_ref)
                 .await?
                 .ok_or_else(|| GatewayError::Refused("the buyer never paid this session".into()))?;
-            let form = transformers::refund_form(&intent, amount, payment.id)?;
+            let form = transformers::refund_form(&intent, amount, payment.id, refund_id)?;
             let key = format!("pasar_{refund_id}");
             let refund: Refund = self.post("/v1/refunds", &key, &form).await?;
             tracing::info!(payment = %payment.id, refund = %refund.id, status = %refund.status, "Stripe refund");
             Ok(transformers::refund_status(&refund))
+        })
+    }
+
+    /// Looks among the payment's refunds for the one that names `refund_id` in its metadata.
+    fn refund_status<'a>(
+        &'a self,
+        payment: &'a Payment,
+        refund_id: RefundId,
+    ) -> GatewayFuture<'a, Option<RefundStatus>> {
+        Box::pin(async move {
+            let Some(stripe_ref) = located(payment) else { return Ok(None) };
+            let Some(intent) = self.intent_id(&stripe_ref).await? else { return Ok(None) };
+            // A payment is refunded a few times at most: one page of 100 holds them all.
+            let query = [("payment_intent", intent.as_str()), ("limit", "100")];
+            let refunds: transformers::List<Refund> = self.get("/v1/refunds", &query).await?;
+            Ok(transformers::refund_named(&refunds.data, refund_id).map(transformers::refund_status))
         })
     }
 }

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::ids::PaymentId;
+use crate::ids::{PaymentId, RefundId};
 use crate::money::{Currency, Money};
 use crate::payments::gateway::{
     CreatePayment, GatewayError, NoticeAmount, ProviderStatus, RefundStatus, WebhookNotice,
@@ -186,11 +186,19 @@ pub fn konbini_form(request: &CreatePayment, expiry: KonbiniExpiry) -> Result<Fo
 }
 
 /// `POST /v1/refunds` of `amount` of a PaymentIntent.
-pub fn refund_form(payment_intent: &str, amount: Money, payment_id: PaymentId) -> Result<Form, GatewayError> {
+/// The refund names Pasar's refund id in its metadata, so it can be found again when its
+/// answer was lost (Stripe keeps idempotency keys only for a day).
+pub fn refund_form(
+    payment_intent: &str,
+    amount: Money,
+    payment_id: PaymentId,
+    refund_id: RefundId,
+) -> Result<Form, GatewayError> {
     Ok(vec![
         ("payment_intent", payment_intent.to_owned()),
         ("amount", to_stripe_amount(amount)?.to_string()),
         ("metadata[pasar_payment_id]", payment_id.to_string()),
+        ("metadata[pasar_refund_id]", refund_id.to_string()),
     ])
 }
 
@@ -329,6 +337,22 @@ pub struct Refund {
     pub id: String,
     /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
     pub status: String,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+/// A page of a list (`GET /v1/refunds`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// The refund Pasar asked for as `refund_id` among a payment's refunds.
+pub fn refund_named(refunds: &[Refund], refund_id: RefundId) -> Option<&Refund> {
+    let wanted = refund_id.to_string();
+    refunds.iter().find(|r| r.metadata.get("pasar_refund_id") == Some(&wanted))
 }
 
 // ---------------------------------------------------------------------------------------------
