@@ -218,3 +218,13 @@ prefixed_id!(
     RefundId,
     "rfd"
 );
+prefixed_id!(
+    /// A delivery zone: a country, postal codes or an area on the map.
+    ShippingZoneId,
+    "shz"
+);
+prefixed_id!(
+    /// A way to ship, with its rate and the zones it serves.
+    ShippingMethodId,
+    "shm"
+);

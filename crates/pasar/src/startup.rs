@@ -32,6 +32,7 @@ use crate::orders::Orders;
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
+use crate::shipping::Shipping;
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};
 
@@ -53,6 +54,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::checkout::MIGRATIONS,
         crate::db::lease::MIGRATIONS,
         crate::ledger::MIGRATIONS,
+        crate::shipping::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -73,6 +75,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::events::webhooks::routes::router(state.clone()))
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
+        .merge(crate::shipping::routes::router())
 }
 
 /// The whole HTTP application.
@@ -163,6 +166,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         Duration::from_secs(config.payment_ttl),
         identity.clone(),
     );
+    let shipping = Shipping::new(db.clone(), clock.clone());
     let checkout = Checkout::new(
         db.clone(),
         clock.clone(),
@@ -173,6 +177,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         payments.clone(),
         wallet.clone(),
         identity.clone(),
+        shipping.clone(),
         Duration::from_secs(config.payment_ttl),
         config.checkout_batch_size,
     );
@@ -211,6 +216,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         sandbox_enabled,
         carts,
         checkout,
+        shipping,
         wallet,
         reconciler,
         settlements,

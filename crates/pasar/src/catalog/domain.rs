@@ -553,6 +553,9 @@ pub struct SaleVariant {
     pub price: Money,
     pub reseller_price: Option<Money>,
     pub seller_id: Option<UserId>,
+    /// What one unit weighs, when known (a parcel's weight for shipping rates).
+    #[serde(default)]
+    pub weight_grams: Option<u32>,
 }
 
 impl SaleVariant {
@@ -765,6 +768,7 @@ mod tests {
             price: Money::new(150_000, Currency::IDR),
             reseller_price: Some(Money::new(120_000, Currency::IDR)),
             seller_id: None,
+            weight_grams: Some(200),
         };
         assert_eq!(variant.price_for(Role::Reseller).amount, 120_000);
         for role in [Role::Customer, Role::Seller, Role::Admin, Role::SuperAdmin] {

@@ -24,6 +24,8 @@ use crate::payments::{
     RefundDestination, RefundState, RefundStatus, SettleError, SettleFuture, SettlePayment, SettleRefund,
     Settlement, WALLET,
 };
+use crate::shipping::domain::ParcelLine;
+use crate::shipping::{Destination, Parcel, Shipping, ShippingError};
 use crate::time::{Clock, Timestamp};
 use crate::wallet::{Wallet, WalletError};
 
@@ -51,6 +53,9 @@ pub struct CheckoutRequest {
     pub payment_method: String,
     /// Required when anything physical is bought.
     pub shipping_address: Option<ShippingAddress>,
+    /// A shipping method's code from `GET /v1/shipping/quote`: required for physical items
+    /// when the shop ships with methods; it charges what the quote said.
+    pub shipping_method: Option<String>,
     /// Loyalty points to redeem against the order (worth a configured amount each, capped at
     /// a share of the order).
     pub points: Option<i64>,
@@ -120,6 +125,8 @@ pub enum CheckoutError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Inventory(InventoryError),
+    #[error(transparent)]
+    Shipping(#[from] ShippingError),
     /// The provider did not answer whether it took the refund: it stays pending until
     /// reconciliation learns from the provider where it stands.
     #[error("the payment provider did not answer; refund {0} stays pending until it does")]
@@ -184,6 +191,7 @@ pub struct Checkout {
     wallet: Wallet,
     /// The buyer's email, for gateways that need one.
     identity: Identity,
+    shipping: Shipping,
     payment_ttl: Duration,
     /// Where batchable checkouts queue; None in the copy the batch worker itself holds, so
     /// the worker stops once the last handle to the service is dropped.
@@ -202,6 +210,7 @@ impl Checkout {
         payments: Payments,
         wallet: Wallet,
         identity: Identity,
+        shipping: Shipping,
         payment_ttl: Duration,
         batch_size: usize,
     ) -> Self {
@@ -215,6 +224,7 @@ impl Checkout {
             payments,
             wallet,
             identity,
+            shipping,
             payment_ttl,
             batches: None,
         };
@@ -279,11 +289,18 @@ impl Checkout {
         let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
         let for_sale = self.catalog.variants_for_sale(&ids).await?;
         let mut lines = Vec::with_capacity(wanted.len());
+        let mut parcel_lines = Vec::with_capacity(wanted.len());
         for item in &wanted {
             let variant = for_sale
                 .iter()
                 .find(|v| v.id == item.variant_id)
                 .ok_or(CheckoutError::NotForSale(item.variant_id))?;
+            parcel_lines.push(ParcelLine {
+                physical: variant.kind == ProductKind::Physical,
+                unit_weight_grams: variant.weight_grams,
+                quantity: item.quantity.max(0) as u64,
+                total: variant.price_for(buyer.role).times(item.quantity).map_err(OrdersError::from)?,
+            });
             lines.push(NewOrderLine {
                 variant_id: variant.id,
                 product_id: variant.product_id,
@@ -322,8 +339,11 @@ impl Checkout {
         )
         .map_err(OrdersError::from)?
         .ok_or(OrdersError::Empty)?;
-        // Pricing: shipping rates and vouchers join here when shipping and promotions land.
-        let shipping = Money::zero(currency);
+        // Vouchers join the pricing here when promotions land.
+        let shipping = self
+            .shipping_charge(shipping_address.as_ref(), request.shipping_method.as_deref(), &parcel_lines)
+            .await?
+            .unwrap_or(Money::zero(currency));
         let points = request.points.unwrap_or(0);
         let rules = self.wallet.points_rules();
         if points < 0 || points > rules.most_redeemable(subtotal) {
@@ -354,6 +374,7 @@ impl Checkout {
                 shipping,
                 discount,
                 shipping_address,
+                shipping_method: request.shipping_method.clone(),
             },
             payment: NewPayment {
                 id: PaymentId::new(),
@@ -365,6 +386,38 @@ impl Checkout {
                 expires_at: self.clock.now().plus(self.payment_ttl),
             },
         })
+    }
+
+    /// What shipping costs: what the method's quote says for these lines to this address;
+    /// nothing for digital orders and for shops that ship without methods.
+    async fn shipping_charge(
+        &self,
+        address: Option<&ShippingAddress>,
+        method: Option<&str>,
+        lines: &[ParcelLine],
+    ) -> Result<Option<Money>, CheckoutError> {
+        let Some(address) = address else {
+            return match method {
+                Some(_) => {
+                    Err(CheckoutError::Invalid("shipping_method is for orders with physical items".into()))
+                }
+                None => Ok(None),
+            };
+        };
+        if method.is_none() && !self.shipping.configured().await? {
+            return Ok(None);
+        }
+        let method = method.ok_or_else(|| {
+            CheckoutError::Invalid("shipping_method is required: GET /v1/shipping/quote lists them".into())
+        })?;
+        let Some(parcel) = Parcel::of(lines) else { return Ok(None) };
+        let parcel = parcel.map_err(OrdersError::from)?;
+        let to = Destination {
+            country: address.country.clone().into(),
+            postal_code: address.postal_code.as_str().to_owned(),
+            coordinates: address.coordinates,
+        };
+        Ok(Some(self.shipping.price(method, &to, parcel).await?))
     }
 
     /// Writes one prepared checkout in a transaction of its own.

@@ -70,6 +70,7 @@ pub struct Services {
     pub sandbox_enabled: bool,
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
+    pub shipping: crate::shipping::Shipping,
     pub wallet: crate::wallet::Wallet,
     pub reconciler: crate::payments::Reconciler,
     pub settlements: crate::payments::Settlements,
@@ -105,6 +106,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "webhooks", description = "Merchant webhook endpoints, deliveries and replays (admin)"),
         (name = "audit", description = "The tamper-evident audit log (admin)"),
         (name = "ledger", description = "The double-entry ledger: account balances (admin)"),
+        (name = "shipping", description = "Delivery zones, shipping methods and quotes"),
     )
 )]
 struct ApiDoc;

@@ -122,7 +122,7 @@ impl std::fmt::Display for OrderStatus {
 }
 
 /// Where a physical order goes, as the buyer gives it at checkout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingAddress {
     pub name: Text<100>,
@@ -133,6 +133,9 @@ pub struct ShippingAddress {
     pub region: Option<Text<100>>,
     pub postal_code: Text<20>,
     pub country: CountryCode,
+    /// Where the address is on the map, for delivery zones drawn as areas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinates: Option<crate::shipping::Coordinates>,
 }
 
 #[cfg(test)]

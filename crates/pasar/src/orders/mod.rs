@@ -13,10 +13,11 @@ pub use service::{
 
 use crate::db::Migration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112250,
-    name: "orders: orders, lines, timeline",
-    sql: "CREATE TABLE orders (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026112250,
+        name: "orders: orders, lines, timeline",
+        sql: "CREATE TABLE orders (
             id TEXT PRIMARY KEY,
             buyer_id TEXT NOT NULL,
             status TEXT NOT NULL,
@@ -63,5 +64,12 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             at BIGINT NOT NULL
           );
           CREATE INDEX order_timeline_order ON order_timeline (order_id, id);",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    Migration {
+        version: 2026120122,
+        name: "orders: the shipping method a buyer chose",
+        sql: "ALTER TABLE orders ADD COLUMN shipping_method TEXT;",
+        postgres: None,
+    },
+];

@@ -305,6 +305,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Cart(e) => e.into(),
             CheckoutError::Catalog(e) => e.into(),
             CheckoutError::Inventory(e) => e.into(),
+            CheckoutError::Shipping(e) => e.into(),
             CheckoutError::RefundUnanswered(refund) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "refund_pending",

@@ -27,6 +27,9 @@ pub struct Order {
     pub total: Money,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<ShippingAddress>,
+    /// The shipping method's code, when the shop ships with methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
     /// Money arrived for this order after it could no longer be filled: refund it.
@@ -84,6 +87,7 @@ pub struct NewOrder {
     pub shipping: Money,
     pub discount: Money,
     pub shipping_address: Option<ShippingAddress>,
+    pub shipping_method: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -376,6 +380,7 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
         shipping: new.shipping,
         total,
         shipping_address: new.shipping_address,
+        shipping_method: new.shipping_method,
         tracking_number: None,
         refund_due: false,
         timeline: vec![entry],

@@ -23,7 +23,8 @@ fn currency_of(row: &AnyRow) -> Result<Currency, sqlx::Error> {
 }
 
 pub const ORDER_COLUMNS: &str = "id, buyer_id, status, currency, subtotal, discount, shipping, total, \
-                                 shipping_address, tracking_number, refund_due, created_at, updated_at";
+                                 shipping_address, shipping_method, tracking_number, refund_due, created_at, \
+                                 updated_at";
 
 /// An order row without its lines and timeline.
 pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
@@ -42,6 +43,7 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
         shipping_address: address
             .map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e))))
             .transpose()?,
+        shipping_method: row.try_get("shipping_method")?,
         tracking_number: row.try_get("tracking_number")?,
         refund_due: row.try_get::<i64, _>("refund_due")? != 0,
         lines: Vec::new(),
@@ -66,9 +68,10 @@ pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<()
     bulk::insert_rows(
         conn,
         "INSERT INTO orders (id, buyer_id, status, currency, subtotal, discount, shipping, total,
-                             shipping_address, tracking_number, refund_due, created_at, updated_at)",
+                             shipping_address, shipping_method, tracking_number, refund_due, created_at,
+                             updated_at)",
         "",
-        13,
+        14,
         &rows,
         |args, (order, address)| {
             args.add(order.id.to_string())?;
@@ -80,6 +83,7 @@ pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<()
             args.add(order.shipping.amount)?;
             args.add(order.total.amount)?;
             args.add(address.as_deref())?;
+            args.add(order.shipping_method.as_deref())?;
             args.add(order.tracking_number.as_deref())?;
             args.add(i64::from(order.refund_due))?;
             args.add(order.created_at.millis())?;
