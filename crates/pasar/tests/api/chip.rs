@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
 use crate::fakes::chip::{FakeChip, forger_key, paid_fee, public_pem, sign, signing_key};
+use crate::gateways::five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it;
 use crate::helpers::{Session, TestApp, assert_error, eventually, shipping_address, spawn_app_with};
 
 /// Pasar with `chip` configured against `fake`.
@@ -410,4 +411,21 @@ async fn chip_a_webhook_before_the_key_is_known_is_answered_503_and_the_key_is_f
     })
     .await;
     assert_eq!(again["error"]["code"], "invalid_webhook", "verified, then refused for its reference");
+}
+
+#[tokio::test]
+async fn chip_that_keeps_failing_is_marked_down_and_refused_at_once_until_it_answers_again() {
+    let fake = FakeChip::start().await;
+    let app = chip_app(&fake, |config| config.chip_public_key = Some(public_pem(signing_key()))).await;
+    let admin = app.admin().await;
+    let variant = product(&app, &admin, 4_590, "MYR").await;
+    app.stock(&admin, &variant, 10).await;
+    let buyer = app.register("amin@example.my").await;
+    fake.trouble([503; 5]);
+    let asked = || fake.seen().iter().filter(|(m, p)| m == "POST" && p == "/purchases/").count();
+    let body = json!({"items": [{"variant_id": variant, "quantity": 1}], "payment_method": "hosted",
+                      "shipping_address": shipping_address()});
+    let checkout = || app.post("/v1/checkout", Some(&buyer.access_token), &body);
+    five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it(&app, "chip", checkout, asked)
+        .await;
 }

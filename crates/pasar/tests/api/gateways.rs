@@ -114,3 +114,46 @@ async fn entries_past_thirty_days_are_pruned() {
     );
     assert_eq!(incoming(&app, &admin.access_token, "").await["data"], json!([]));
 }
+
+/// What every provider's breaker does, driven by `checkout` (one buyer's checkout with one of
+/// the provider's methods) after the caller made its next five creates fail: five failures open
+/// it, so the sixth buyer is refused at once (503 `payment_provider_unavailable` with
+/// `Retry-After`, the provider not asked, nothing held) and one `payment.provider_down` is
+/// recorded; after the cool-off a checkout that goes through closes it (`payment.provider_up`).
+/// `asked` counts the creates the provider received.
+pub async fn five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it<C, F>(
+    app: &TestApp,
+    provider: &str,
+    checkout: C,
+    asked: impl Fn() -> usize,
+) where
+    C: Fn() -> F,
+    F: std::future::Future<Output = reqwest::Response>,
+{
+    let outages = |event_type: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM outbox_events WHERE event_type = $1 AND subject_id = $2",
+        )
+        .bind(event_type)
+        .bind(provider)
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap()
+    };
+    for _ in 0..5 {
+        assert_eq!(checkout().await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let tried = asked();
+    let refused = checkout().await;
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+    assert_eq!(asked(), tried, "refused without asking {provider}");
+    assert_eq!(outages("payment.provider_down").await, 1);
+
+    app.clock.advance(std::time::Duration::from_secs(31));
+    assert_eq!(checkout().await.status(), StatusCode::CREATED, "{provider} answers again");
+    assert_eq!(outages("payment.provider_down").await, 1, "one event per outage");
+    assert_eq!(outages("payment.provider_up").await, 1);
+    crate::checkout::assert_invariants(app).await;
+}

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::checkout::assert_invariants;
 use crate::fakes::komoju::{FakeKomoju, SECRET_KEY, Trouble, WEBHOOK_SECRET, sign};
 use crate::fakes::stripe::{self, FakeStripe};
+use crate::gateways::five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it;
 use crate::helpers::{Session, TestApp, assert_error, shipping_address, spawn_app_with};
 
 fn with_komoju(config: &mut Config, fake: &FakeKomoju) {
@@ -330,4 +331,24 @@ async fn an_unpaid_slip_past_pasars_deadline_is_cancelled_at_komoju() {
     let cancel = fake.seen().into_iter().find(|s| s.path.ends_with("/cancel")).unwrap();
     assert!(cancel.idempotency_key.is_some());
     assert_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn a_komoju_that_keeps_failing_is_marked_down_and_refused_at_once_until_it_answers_again() {
+    let fake = FakeKomoju::start().await;
+    let app = komoju_app(&fake, |_| {}).await;
+    let admin = app.admin().await;
+    let variant = jpy_product(&app, &admin, 1_200).await;
+    app.stock(&admin, &variant, 10).await;
+    let buyer = app.register("taro@example.jp").await;
+    // A 500 is not retried, so each checkout is one failed create.
+    fake.trouble(Trouble::Status(500), 5);
+    let asked = || fake.seen().iter().filter(|s| s.method == "POST" && s.path == "/payments").count();
+    let body = json!({"items": [{"variant_id": variant, "quantity": 1}], "payment_method": "konbini",
+                      "shipping_address": shipping_address()});
+    let checkout = || app.post("/v1/checkout", Some(&buyer.access_token), &body);
+    five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it(
+        &app, "komoju", checkout, asked,
+    )
+    .await;
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
 use crate::fakes::stripe::{FakeStripe, SECRET_KEY, Trouble, WEBHOOK_SECRET, card_fee, sign};
+use crate::gateways::five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it;
 use crate::helpers::{Session, TestApp, assert_error, eventually, shipping_address, spawn_app_with};
 
 /// Pasar with Stripe configured against `fake`, which delivers its events to this Pasar.
@@ -500,4 +501,24 @@ async fn an_unpaid_card_order_past_its_deadline_expires_its_session_at_stripe() 
     let expire = fake.seen().into_iter().find(|s| s.path.ends_with("/expire")).unwrap();
     assert!(expire.idempotency_key.is_some());
     assert_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn a_stripe_that_keeps_failing_is_marked_down_and_refused_at_once_until_it_answers_again() {
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake, |_| {}).await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[40_000]).await.remove(0);
+    app.stock(&admin, &variant, 10).await;
+    let buyer = app.register("ana@example.com").await;
+    // A 500 is not retried, so each checkout is one failed create.
+    fake.trouble(Trouble::Status(500), 5);
+    let asked = || fake.seen().iter().filter(|s| s.path == "/v1/checkout/sessions").count();
+    five_failures_open_the_breaker_and_an_answer_after_the_cool_off_closes_it(
+        &app,
+        "stripe",
+        || checkout(&app, &buyer, &variant, "card"),
+        asked,
+    )
+    .await;
 }
