@@ -59,6 +59,13 @@ ACCEPTED_REFUSALS = [
     # Wallet money moves in the shop's currency only (PASAR_CURRENCY, a setting), and not zero.
     ("POST /v1/wallet/", 422, "invalid_wallet_request", None, None),
     ("POST /v1/admin/users/", 422, "invalid_wallet_request", None, None),
+    # A quote prices variants that are for sale, in one currency, in quantities up to 100, and
+    # coordinates come as a pair (stored state and rules across parameters).
+    ("GET /v1/shipping/quote", 422, "validation_failed", re.compile(r"^(items|lat)$"), None),
+    # Shipping rules checked together: rising tiers, prices in the method's currency, zones
+    # that exist, postal ranges low to high, a closed ring of positions on the map.
+    ("POST /v1/admin/shipping/", 422, "invalid_shipping", None, None),
+    ("POST /v1/admin/shipping/zones", 422, "validation_failed", "area", "GeoJSON Polygon"),
     # A gateway's webhook must carry its signature over the body; a fuzzer cannot sign.
     ("POST /v1/webhooks/", 400, "invalid_signature", None, None),
     # An upload must be a real PNG, JPEG, WebP or GIF of the type it claims; random bytes are not.

@@ -52,16 +52,28 @@ impl From<ShippingError> for ApiError {
     }
 }
 
-/// A GeoJSON Polygon; only its outer ring is used (holes are not supported).
+/// A GeoJSON Polygon with one ring (holes are not supported).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GeoJsonPolygon {
-    /// `Polygon`.
     #[serde(rename = "type")]
-    kind: String,
-    /// Rings of [lng, lat] positions; the first is the outer ring.
-    #[schema(value_type = Vec<Vec<Vec<f64>>>)]
-    coordinates: Vec<Vec<[f64; 2]>>,
+    _kind: PolygonType,
+    /// One closed ring of [lng, lat] positions.
+    #[schema(min_items = 1, max_items = 1)]
+    coordinates: Vec<Vec<Vec<f64>>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+enum PolygonType {
+    Polygon,
+}
+
+impl GeoJsonPolygon {
+    /// The ring, when there is exactly one and each position is [lng, lat].
+    fn ring(self) -> Option<Vec<[f64; 2]>> {
+        let [ring]: [Vec<Vec<f64>>; 1] = self.coordinates.try_into().ok()?;
+        ring.into_iter().map(|position| <[f64; 2]>::try_from(position).ok()).collect()
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -91,12 +103,15 @@ async fn create_zone(
     _staff: Staff,
     ApiJson(body): ApiJson<CreateZoneRequest>,
 ) -> ApiResult<(StatusCode, Json<Zone>)> {
-    let area = match body.area {
+    let area = match body.area.map(GeoJsonPolygon::ring) {
         None => None,
-        Some(polygon) if polygon.kind == "Polygon" && polygon.coordinates.len() == 1 => {
-            polygon.coordinates.into_iter().next()
+        Some(Some(ring)) => Some(ring),
+        Some(None) => {
+            return Err(ApiError::field(
+                "area",
+                "a GeoJSON Polygon with one ring (no holes) of [lng, lat] positions",
+            ));
         }
-        Some(_) => return Err(ApiError::field("area", "a GeoJSON Polygon with one ring (no holes)")),
     };
     let zone = state
         .shipping
@@ -219,13 +234,18 @@ async fn delete_method(
 #[into_params(parameter_in = Query)]
 struct QuoteQuery {
     /// What is bought: `variant_id:quantity` pairs, comma-separated.
-    #[param(example = "var_0192f5a3c1e27d3a9b4c5d6e7f809112:2")]
+    #[param(
+        example = "var_0192f5a3c1e27d3a9b4c5d6e7f809112:2",
+        pattern = "^var_[0-9a-f]{32}:[1-9][0-9]{0,2}(,var_[0-9a-f]{32}:[1-9][0-9]{0,2}){0,99}$"
+    )]
     items: String,
     #[param(value_type = String, example = "ID")]
     country: CountryCode,
     postal_code: Text<20>,
-    /// The address's coordinates, for zones drawn on the map.
+    /// The address's coordinates, for zones drawn on the map (with `lng`).
+    #[param(minimum = -90, maximum = 90)]
     lat: Option<f64>,
+    #[param(minimum = -180, maximum = 180)]
     lng: Option<f64>,
 }
 
