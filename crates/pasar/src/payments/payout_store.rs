@@ -1,4 +1,4 @@
-//! Payouts' tables (the sandbox gateway keeps its own, in `sandbox.rs`).
+//! Payouts' tables (the sandbox gateway keeps its own, in `providers/sandbox/`).
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};

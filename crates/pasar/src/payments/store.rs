@@ -1,4 +1,4 @@
-//! Payments' tables (the sandbox gateway keeps its own, in `sandbox.rs`).
+//! Payments' tables (the sandbox gateway keeps its own, in `providers/sandbox/`).
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Arguments as _, Executor, Row};

@@ -159,7 +159,8 @@ async fn delete_zone(
 #[serde(deny_unknown_fields)]
 struct CreateMethodRequest {
     /// What checkouts name: lower-case letters, digits and `_`, such as `regular`.
-    code: Text<40>,
+    #[schema(pattern = "^[a-z0-9_]{1,40}$")]
+    code: String,
     name: Text<100>,
     currency: Currency,
     rate: Rate,
@@ -182,9 +183,10 @@ async fn create_method(
     _staff: Staff,
     ApiJson(body): ApiJson<CreateMethodRequest>,
 ) -> ApiResult<(StatusCode, Json<Method>)> {
-    let code: String = body.code.into();
-    if !code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(ApiError::field("code", "lower-case letters, digits and _ only"));
+    let code = body.code;
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+    if code.is_empty() || code.len() > 40 || !code.bytes().all(allowed) {
+        return Err(ApiError::field("code", "1 to 40 lower-case letters, digits and _"));
     }
     let method = state
         .shipping
@@ -239,7 +241,7 @@ struct QuoteQuery {
         pattern = "^var_[0-9a-f]{32}:[1-9][0-9]{0,2}(,var_[0-9a-f]{32}:[1-9][0-9]{0,2}){0,99}$"
     )]
     items: String,
-    #[param(value_type = String, example = "ID")]
+    #[param(value_type = String, pattern = "^[A-Z]{2}$", example = "ID")]
     country: CountryCode,
     postal_code: Text<20>,
     /// The address's coordinates, for zones drawn on the map (with `lng`).
