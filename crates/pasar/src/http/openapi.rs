@@ -75,6 +75,15 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
     if let Some(money) = doc.pointer_mut("/components/schemas/Money").and_then(Value::as_object_mut) {
         money.insert("additionalProperties".into(), Value::Bool(false));
     }
+    // Tagged enums with `deny_unknown_fields` refuse unknown fields in each variant; the derive
+    // does not say so on the variants' objects.
+    for name in ["Rate"] {
+        let variants =
+            doc.pointer_mut(&format!("/components/schemas/{name}/oneOf")).and_then(Value::as_array_mut);
+        for variant in variants.into_iter().flatten().filter_map(Value::as_object_mut) {
+            variant.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
     doc
 }
 
