@@ -66,8 +66,9 @@ ACCEPTED_REFUSALS = [
     # that exist, postal ranges low to high, a closed ring of positions on the map.
     ("POST /v1/admin/shipping/", 422, "invalid_shipping", None, None),
     ("POST /v1/admin/shipping/zones", 422, "validation_failed", "area", "GeoJSON Polygon"),
-    # The money bound (above) inside a rate: a tagged enum's error names the rate, not the amount.
-    ("POST /v1/admin/shipping/methods", 422, "validation_failed", "rate", "minor units"),
+    # The money bound (above) inside a rate or an optional threshold: the error names the field
+    # holding the Money, not its amount.
+    ("POST /v1/admin/shipping/methods", 422, "validation_failed", re.compile(r"^(rate|free_above)$"), "minor units"),
     # A gateway's webhook must carry its signature over the body; a fuzzer cannot sign.
     ("POST /v1/webhooks/", 400, "invalid_signature", None, None),
     # An upload must be a real PNG, JPEG, WebP or GIF of the type it claims; random bytes are not.
