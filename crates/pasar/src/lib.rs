@@ -20,6 +20,7 @@ pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod startup;
+pub mod telegram;
 pub mod telemetry;
 pub mod time;
 pub mod wallet;

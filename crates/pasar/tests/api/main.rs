@@ -28,5 +28,6 @@ mod pakasir;
 mod payouts;
 mod refunds;
 mod stripe;
+mod telegram;
 mod wallet;
 mod webhooks;

@@ -1,0 +1,464 @@
+//! The Telegram storefront, driven as Telegram drives it: updates POSTed to
+//! `/v1/webhooks/telegram` with the webhook secret, and everything the bot says read back from
+//! a fake Bot API server.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use pasar::events::Subscriber;
+use pasar::identity::Role;
+use pasar::money::{Currency, Money};
+use pasar::orders::OrderFilter;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::fakes::telegram::{Call, FakeTelegram, SECRET, Trouble};
+use crate::helpers::{TestApp, eventually, spawn_app_with};
+
+static NEXT_UPDATE: AtomicI64 = AtomicI64::new(1_000);
+
+async fn shop_with_bot(configure: impl FnOnce(&mut pasar::config::Config)) -> (TestApp, FakeTelegram) {
+    let telegram = FakeTelegram::start().await;
+    let app = spawn_app_with(|config| {
+        telegram.configure(config);
+        configure(config);
+    })
+    .await;
+    (app, telegram)
+}
+
+/// A Telegram user talking to the bot.
+struct Buyer<'a> {
+    app: &'a TestApp,
+    telegram: &'a FakeTelegram,
+    id: i64,
+}
+
+impl<'a> Buyer<'a> {
+    fn new(app: &'a TestApp, telegram: &'a FakeTelegram, id: i64) -> Self {
+        Self { app, telegram, id }
+    }
+
+    fn from(&self) -> Value {
+        json!({"id": self.id, "is_bot": false, "first_name": "Budi", "username": format!("budi{}", self.id)})
+    }
+
+    async fn post(&self, update: &Value, secret: Option<&str>) -> StatusCode {
+        let mut request =
+            self.app.client.post(format!("{}/v1/webhooks/telegram", self.app.address)).json(update);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        request.send().await.unwrap().status()
+    }
+
+    fn message(&self, text: &str) -> Value {
+        json!({"update_id": NEXT_UPDATE.fetch_add(1, Ordering::SeqCst), "message": {
+            "message_id": 1, "from": self.from(), "chat": {"id": self.id, "type": "private"},
+            "date": 1_700_000_000, "text": text}})
+    }
+
+    async fn say(&self, text: &str) {
+        assert_eq!(self.post(&self.message(text), Some(SECRET)).await, StatusCode::OK, "sending {text}");
+    }
+
+    /// Presses a button carrying `data` on a text message of the bot's.
+    async fn press(&self, data: &str) -> String {
+        let id = format!("cb{}", NEXT_UPDATE.load(Ordering::SeqCst));
+        let update = json!({"update_id": NEXT_UPDATE.fetch_add(1, Ordering::SeqCst), "callback_query": {
+            "id": id, "from": self.from(), "chat_instance": "1", "data": data,
+            "message": {"message_id": 77, "chat": {"id": self.id, "type": "private"}, "date": 1_700_000_000,
+                        "text": "menu"}}});
+        assert_eq!(self.post(&update, Some(SECRET)).await, StatusCode::OK, "pressing {data}");
+        id
+    }
+
+    /// Presses the button whose label contains `label` on the bot's latest keyboard.
+    async fn press_labelled(&self, label: &str) -> String {
+        let data = latest_button(self.telegram, label);
+        self.press(&data).await
+    }
+}
+
+/// The buttons (label, data) a call carried.
+fn buttons(call: &Call) -> Vec<(String, String)> {
+    let markup = match &call.params["reply_markup"] {
+        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    markup["inline_keyboard"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                .map(|b| {
+                    (b["text"].as_str().unwrap().to_owned(), b["callback_data"].as_str().unwrap().to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn latest_button(telegram: &FakeTelegram, label: &str) -> String {
+    let calls = telegram.calls();
+    for call in calls.iter().rev() {
+        let found = buttons(call);
+        if found.is_empty() {
+            continue;
+        }
+        if let Some((_, data)) = found.iter().find(|(text, _)| text.contains(label)) {
+            return data.clone();
+        }
+        panic!("the latest keyboard has no button {label:?}: {found:?}");
+    }
+    panic!("the bot showed no keyboard");
+}
+
+fn rp(amount: i64) -> String {
+    pasar::money::format_for_display(Money::new(amount, Currency::IDR)).replace('\u{a0}', " ")
+}
+
+/// A digital product in a category of its own, with `keys` in stock; returns the variant id
+/// and the product's name.
+async fn digital_product(
+    app: &TestApp,
+    price: i64,
+    reseller: Option<i64>,
+    keys: &[&str],
+) -> (String, String) {
+    let admin = app.admin().await;
+    let token = Some(admin.access_token.as_str());
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    let category: Value = app
+        .post("/v1/admin/categories", token, &json!({"name": format!("Games {}", &suffix[24..])}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut variant = json!({"sku": format!("KEY-{}", &suffix[24..]), "options": {"edition": "Standard"},
+                             "price": {"amount": price, "currency": "IDR"}});
+    if let Some(reseller) = reseller {
+        variant["reseller_price"] = json!({"amount": reseller, "currency": "IDR"});
+    }
+    let name = format!("Game key {}", &suffix[24..]);
+    let created = app
+        .post(
+            "/v1/admin/products",
+            token,
+            &json!({"name": name, "description": "A key for the game", "kind": "digital", "status": "active",
+                    "category_id": category["id"], "variants": [variant]}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
+    if !keys.is_empty() {
+        let added = app
+            .post(&format!("/v1/admin/variants/{variant}/digital-items"), token, &json!({"items": keys}))
+            .await;
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+    (variant, name)
+}
+
+/// Browses from the menu to the confirm step of `quantity` of the only product.
+async fn browse_to_confirm(buyer: &Buyer<'_>, product_name: &str, quantity: u32) {
+    buyer.say("/start").await;
+    buyer.press("cats:0").await;
+    buyer.press_labelled("Games").await;
+    buyer.press_labelled(product_name).await;
+    buyer.press_labelled("Buy").await;
+    buyer.press_labelled(&quantity.to_string()).await;
+}
+
+async fn only_order_of(app: &TestApp, telegram_id: i64) -> (pasar::orders::Order, pasar::payments::Payment) {
+    let user = app.state.identity.telegram_account(telegram_id).await.unwrap().expect("an account");
+    let filter = OrderFilter { buyer: Some(user.id), ..OrderFilter::default() };
+    let (orders, _) = app.state.orders.list(&filter, 10).await.unwrap();
+    assert_eq!(orders.len(), 1, "one order");
+    let payments = app.state.payments.for_reference(&orders[0].id.to_string()).await.unwrap();
+    (orders[0].clone(), payments[0].clone())
+}
+
+#[tokio::test]
+async fn an_update_without_the_right_secret_is_refused_and_does_nothing() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let buyer = Buyer::new(&app, &telegram, 5_001);
+    let update = buyer.message("/start");
+    assert_eq!(buyer.post(&update, None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        buyer.post(&update, Some("wrong-secret-wrong-secret-wrong-secret")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(buyer.post(&update, Some(&SECRET[..SECRET.len() - 1])).await, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(telegram.calls().is_empty(), "the bot said something: {:?}", telegram.texts());
+    assert!(app.state.identity.telegram_account(5_001).await.unwrap().is_none(), "no account was opened");
+    // The same update with the secret is handled.
+    assert_eq!(buyer.post(&update, Some(SECRET)).await, StatusCode::OK);
+    telegram.wait_for("sendMessage", "Welcome").await;
+}
+
+#[tokio::test]
+async fn the_webhook_is_not_there_without_a_bot_token() {
+    let app = spawn_app_with(|_| {}).await;
+    let response = app
+        .client
+        .post(format!("{}/v1/webhooks/telegram", app.address))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&json!({"update_id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_first_start_opens_a_customer_account_once_and_a_retried_update_is_handled_once() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let buyer = Buyer::new(&app, &telegram, 5_002);
+    let start = buyer.message("/start");
+    assert_eq!(buyer.post(&start, Some(SECRET)).await, StatusCode::OK);
+    let welcome = telegram.wait_for("sendMessage", "Welcome, Budi").await;
+    assert!(buttons(&welcome).iter().any(|(text, _)| text.contains("Shop")), "the main menu is shown");
+    let user = app.state.identity.telegram_account(5_002).await.unwrap().expect("an account was opened");
+    assert_eq!(user.role, Role::Customer);
+    // Telegram delivers the same update again: nothing more happens.
+    assert_eq!(buyer.post(&start, Some(SECRET)).await, StatusCode::OK);
+    buyer.say("/start").await;
+    telegram.wait_for("sendMessage", "Welcome back").await;
+    assert_eq!(telegram.calls_of("sendMessage").len(), 2, "{:?}", telegram.texts());
+    let again = app.state.identity.telegram_account(5_002).await.unwrap().unwrap();
+    assert_eq!(again.id, user.id, "one account per Telegram user");
+    // The account opening is recorded with the Telegram user as the actor.
+    let row = sqlx::query("SELECT actor FROM outbox_events WHERE event_type = 'user.telegram_linked'")
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("actor"), "telegram:5002");
+}
+
+#[tokio::test]
+async fn a_new_buyer_pays_by_qris_and_receives_the_keys_once_per_line() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let (variant, name) =
+        digital_product(&app, 15_000, None, &["KEY-AAAA-0001", "KEY-AAAA-0002", "KEY-AAAA-0003"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_003);
+    browse_to_confirm(&buyer, &name, 2).await;
+
+    // The confirm step shows the total and QRIS's fee before paying (0.7% + Rp310, rounded up).
+    let fee = (30_000_i64 * 7 + 999) / 1000 + 310;
+    let confirm = telegram.wait_for("editMessageText", "By QRIS").await;
+    let text = confirm.params["text"].as_str().unwrap();
+    assert!(text.contains(&format!("fee {}, total {}", rp(fee), rp(30_000 + fee))), "{text}");
+    assert!(
+        text.contains("3 left") || telegram.texts().iter().any(|t| t.contains("3 left")),
+        "stock left is shown"
+    );
+
+    buyer.press_labelled("by QRIS").await;
+    let photo = telegram.wait_for("sendPhoto", "Total to pay").await;
+    let caption = photo.params["caption"].as_str().unwrap();
+    assert!(caption.contains(&rp(30_000 + fee)) && caption.contains("10 min left"), "{caption}");
+    let png = photo.file.as_ref().expect("the QR code is uploaded");
+    assert!(png.starts_with(b"\x89PNG"), "the photo is a PNG");
+
+    let (order, payment) = only_order_of(&app, 5_003).await;
+    assert_eq!(order.lines[0].variant_id.to_string(), variant);
+    assert_eq!(payment.fee.amount, fee);
+    assert_eq!(app.press(&payment.id.to_string(), "succeed").await.status(), StatusCode::OK);
+
+    let keys = telegram.wait_for("sendMessage", "Your items").await;
+    let keys_text = keys.params["text"].as_str().unwrap();
+    assert_eq!(keys_text.matches("KEY-AAAA-").count(), 2, "{keys_text}");
+    assert_eq!(keys.params["chat_id"], 5_003);
+    let receipt = telegram.wait_for("editMessageCaption", "PAID").await;
+    assert_eq!(receipt.params["message_id"], photo_message_id(&telegram));
+
+    // The order's delivery event handed over again (a replay, a crash before the relay marked
+    // it): nothing is sent twice.
+    let row =
+        sqlx::query("SELECT id FROM outbox_events WHERE event_type = 'order.delivered' AND subject_id = $1")
+            .bind(order.id.to_string())
+            .fetch_one(app.state.db.reader())
+            .await
+            .unwrap();
+    let event_id = row.get::<String, _>("id").parse().unwrap();
+    let (event, _) = pasar::events::find(app.state.db.reader(), event_id).await.unwrap().unwrap();
+    let deliveries = pasar::telegram::Deliveries::new(app.state.telegram.clone().unwrap());
+    deliveries.deliver(&event).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent_items = telegram.texts().iter().filter(|t| t.starts_with("Your items")).count();
+    assert_eq!(sent_items, 1, "{:?}", telegram.texts());
+
+    // /orders offers the keys again, and says so.
+    buyer.say("/orders").await;
+    telegram.wait_for("sendMessage", "delivered").await;
+    buyer.press_labelled("Send my items again").await;
+    let again = telegram.wait_for("sendMessage", "Sent again").await;
+    assert_eq!(again.params["text"].as_str().unwrap().matches("KEY-AAAA-").count(), 2);
+}
+
+fn photo_message_id(telegram: &FakeTelegram) -> Value {
+    // The fake numbers messages in the order it sends them.
+    let calls = telegram.calls();
+    let sends: Vec<&Call> = calls
+        .iter()
+        .filter(|c| matches!(c.method.as_str(), "sendMessage" | "sendPhoto" | "sendDocument"))
+        .collect();
+    let position = sends.iter().position(|c| c.method == "sendPhoto").unwrap();
+    json!(position as i64 + 1)
+}
+
+#[tokio::test]
+async fn a_deposit_by_qris_then_paying_from_the_balance_and_a_short_balance_refused_clearly() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let (_, name) = digital_product(&app, 20_000, None, &["BAL-KEY-1", "BAL-KEY-2"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_004);
+
+    browse_to_confirm(&buyer, &name, 1).await;
+    buyer.press_labelled("from balance").await;
+    telegram.wait_for("editMessageText", "does not cover").await;
+
+    buyer.say("/balance").await;
+    telegram.wait_for("sendMessage", "Your balance: Rp 0").await;
+    buyer.press_labelled(&rp(25_000)).await;
+    telegram.wait_for("sendPhoto", "Deposit to your balance").await;
+    let user = app.state.identity.telegram_account(5_004).await.unwrap().unwrap();
+    let (deposits, _) = app.state.wallet.deposits(user.id, None, 10).await.unwrap();
+    assert_eq!(deposits.len(), 1);
+    assert_eq!(app.press(&deposits[0].id.to_string(), "succeed").await.status(), StatusCode::OK);
+    telegram.wait_for("editMessageCaption", "Added to your balance").await;
+    assert_eq!(app.state.wallet.summary(user.id).await.unwrap().balance.amount, 25_000);
+
+    buyer.press("cats:0").await;
+    buyer.press_labelled("Games").await;
+    buyer.press_labelled(&name).await;
+    buyer.press_labelled("Buy").await;
+    buyer.press_labelled("1").await;
+    buyer.press_labelled("from balance").await;
+    telegram.wait_for("editMessageText", "from your balance. Your items follow").await;
+    let keys = telegram.wait_for("sendMessage", "Your items").await;
+    assert!(keys.params["text"].as_str().unwrap().contains("BAL-KEY-"));
+    assert_eq!(app.state.wallet.summary(user.id).await.unwrap().balance.amount, 5_000);
+}
+
+#[tokio::test]
+async fn an_unpaid_qris_order_expires_the_buyer_is_told_and_the_stock_goes_back() {
+    let (app, telegram) = shop_with_bot(|config| config.payment_ttl = 1).await;
+    let (variant, name) = digital_product(&app, 10_000, None, &["EXP-1"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_005);
+    browse_to_confirm(&buyer, &name, 1).await;
+    buyer.press_labelled("by QRIS").await;
+    telegram.wait_for("sendPhoto", "Total to pay").await;
+    let level = app.state.inventory.level(variant.parse().unwrap()).await.unwrap();
+    assert_eq!(level.available, 0, "the key is held while the buyer pays");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    app.sweep().await;
+    telegram.wait_for("editMessageCaption", "EXPIRED").await;
+    telegram.wait_for("sendMessage", "payment time ran out").await;
+    let level = app.state.inventory.level(variant.parse().unwrap()).await.unwrap();
+    assert_eq!(level.available, 1, "the stock went back");
+}
+
+#[tokio::test]
+async fn a_linked_reseller_sees_reseller_prices() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let (_, name) = digital_product(&app, 50_000, Some(42_000), &["RS-1"]).await;
+    let reseller = app.user_with_role("reseller@shop.test", Role::Reseller).await;
+    let link = app.post("/v1/me/telegram-link", Some(&reseller.access_token), &json!({})).await;
+    assert_eq!(link.status(), StatusCode::CREATED);
+    let code = link.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned();
+
+    let buyer = Buyer::new(&app, &telegram, 5_006);
+    buyer.say(&format!("/link {code}")).await;
+    telegram.wait_for("sendMessage", "(reseller)").await;
+    // A code works once.
+    let other = Buyer::new(&app, &telegram, 5_106);
+    other.say(&format!("/link {code}")).await;
+    telegram.wait_for("sendMessage", "Not linked").await;
+
+    buyer.press("cats:0").await;
+    buyer.press_labelled("Games").await;
+    buyer.press_labelled(&name).await;
+    let product = telegram.wait_for("editMessageText", "Reseller prices").await;
+    let text = product.params["text"].as_str().unwrap();
+    assert!(text.contains(&rp(42_000)) && !text.contains(&rp(50_000)), "{text}");
+
+    // A customer sees the price.
+    let customer = Buyer::new(&app, &telegram, 5_007);
+    customer.say("/start").await;
+    customer.press("cats:0").await;
+    customer.press_labelled("Games").await;
+    let listing = telegram.calls().last().cloned().unwrap();
+    assert!(
+        buttons(&listing).iter().any(|(label, _)| label.contains(&rp(50_000))),
+        "{:?}",
+        buttons(&listing)
+    );
+}
+
+#[tokio::test]
+async fn a_stale_or_unknown_button_is_answered_kindly_and_every_press_is_answered() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let (_, name) = digital_product(&app, 10_000, None, &["ST-1"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_008);
+    buyer.say("/start").await;
+    let unknown = buyer.press("buy:17").await;
+    let answer = eventually("the press to be answered", || async {
+        telegram
+            .calls_of("answerCallbackQuery")
+            .into_iter()
+            .find(|c| c.params["callback_query_id"] == unknown)
+    })
+    .await;
+    assert!(answer.params["text"].as_str().unwrap().contains("out of date"));
+
+    // A product taken off sale after its button was shown.
+    buyer.press("cats:0").await;
+    buyer.press_labelled("Games").await;
+    let product_button = latest_button(&telegram, &name);
+    let admin = app.admin().await;
+    let product_id = product_button.trim_start_matches("prd:");
+    let archived = app
+        .patch(
+            &format!("/v1/admin/products/{product_id}"),
+            Some(&admin.access_token),
+            &json!({"status": "archived"}),
+        )
+        .await;
+    assert_eq!(archived.status(), StatusCode::OK);
+    buyer.press(&product_button).await;
+    telegram.wait_for("editMessageText", "no longer available").await;
+
+    let answered = telegram.calls_of("answerCallbackQuery").len();
+    assert_eq!(answered, 4, "every press was answered once: {:?}", telegram.texts());
+}
+
+#[tokio::test]
+async fn telegrams_flood_control_is_honoured_before_trying_again() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    telegram.trouble("sendMessage", [Trouble::RetryAfter(1), Trouble::Status(502)]);
+    let buyer = Buyer::new(&app, &telegram, 5_009);
+    buyer.say("/start").await;
+    let sends = telegram.calls_of("sendMessage");
+    assert_eq!(sends.len(), 3, "a 429, a 502, then the message");
+    assert!(sends[1].at.duration_since(sends[0].at) >= Duration::from_millis(950), "retry_after was waited");
+    assert!(sends[2].params["text"].as_str().unwrap().contains("Welcome"));
+}
+
+#[tokio::test]
+async fn the_bot_polls_for_updates_in_polling_mode() {
+    let telegram = FakeTelegram::start().await;
+    let app = spawn_app_with(|config| {
+        telegram.configure(config);
+        config.telegram_mode = Some(pasar::config::TelegramMode::Polling);
+    })
+    .await;
+    let buyer = Buyer::new(&app, &telegram, 5_010);
+    telegram.queue_update(buyer.message("/start"));
+    telegram.wait_for("sendMessage", "Welcome").await;
+    assert!(!telegram.calls_of("deleteWebhook").is_empty(), "a webhook would stop getUpdates");
+    assert_eq!(telegram.wrong_token_calls(), 0);
+}
