@@ -462,3 +462,50 @@ async fn the_bot_polls_for_updates_in_polling_mode() {
     assert!(!telegram.calls_of("deleteWebhook").is_empty(), "a webhook would stop getUpdates");
     assert_eq!(telegram.wrong_token_calls(), 0);
 }
+
+#[tokio::test]
+async fn the_qris_countdown_is_edited_in_place_while_the_buyer_has_not_paid() {
+    let (app, telegram) = shop_with_bot(|config| config.telegram_countdown_secs = 1).await;
+    let (_, name) = digital_product(&app, 10_000, None, &["CD-1"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_011);
+    browse_to_confirm(&buyer, &name, 1).await;
+    buyer.press_labelled("by QRIS").await;
+    telegram.wait_for("sendPhoto", "10 min left").await;
+    let tick = telegram.wait_for("editMessageCaption", "min left").await;
+    assert_eq!(tick.params["message_id"], photo_message_id(&telegram), "the QR message itself is edited");
+}
+
+#[tokio::test]
+async fn keys_paid_for_before_a_crash_are_delivered_once_after_the_restart() {
+    // The relay is idle for a minute: the payment's events stay in the outbox, as they would
+    // if the process died right after the payment committed.
+    let (app, telegram) = shop_with_bot(|config| config.relay_poll_ms = 60_000).await;
+    let (_, name) = digital_product(&app, 10_000, None, &["CRASH-KEY-1"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_012);
+    browse_to_confirm(&buyer, &name, 1).await;
+    buyer.press_labelled("by QRIS").await;
+    telegram.wait_for("sendPhoto", "Total to pay").await;
+    let (order, payment) = only_order_of(&app, 5_012).await;
+    assert_eq!(app.press(&payment.id.to_string(), "succeed").await.status(), StatusCode::OK);
+    eventually("the order to be paid", || async {
+        let order = app.state.orders.order(order.id).await.unwrap();
+        (order.status != pasar::orders::OrderStatus::PendingPayment).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !telegram.texts().iter().any(|t| t.contains("CRASH-KEY-1")),
+        "nothing was sent before the restart"
+    );
+
+    let mut app = app;
+    app.config.relay_poll_ms = 25;
+    let app = app.restart_after(Duration::from_secs(1)).await;
+    telegram.wait_for("sendMessage", "CRASH-KEY-1").await;
+    telegram.wait_for("editMessageCaption", "PAID").await;
+    let app = app.restart_after(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = telegram.texts().iter().filter(|t| t.contains("CRASH-KEY-1")).count();
+    assert_eq!(sent, 1, "{:?}", telegram.texts());
+    drop(app);
+}
