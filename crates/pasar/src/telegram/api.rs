@@ -53,6 +53,8 @@ pub struct BotApi {
     http: reqwest::Client,
     /// `{api_url}/bot{token}`; never logged (it holds the token).
     base: Arc<str>,
+    /// `{api_url}/file/bot{token}`, where files sent to the bot are downloaded.
+    files: Arc<str>,
     /// Until when Telegram told this bot to wait.
     blocked_until: Arc<Mutex<Option<Instant>>>,
 }
@@ -63,6 +65,7 @@ impl BotApi {
         Ok(Self {
             http,
             base: format!("{}/bot{token}", api_url.trim_end_matches('/')).into(),
+            files: format!("{}/file/bot{token}", api_url.trim_end_matches('/')).into(),
             blocked_until: Arc::default(),
         })
     }
@@ -247,6 +250,40 @@ impl BotApi {
         let params = json!({"url": url, "secret_token": secret,
                             "allowed_updates": ["message", "callback_query"]});
         self.call::<Value>("setWebhook", params, None, Duration::from_secs(15)).await.map(|_| ())
+    }
+
+    /// Downloads a file sent to the bot (`getFile`, then the file itself), refusing one larger
+    /// than `most` bytes.
+    pub async fn download(&self, file_id: &str, most: usize) -> Result<Vec<u8>, BotError> {
+        let file: Value =
+            self.call("getFile", json!({"file_id": file_id}), None, Duration::from_secs(15)).await?;
+        let Some(path) = file["file_path"].as_str() else {
+            return Err(BotError::Refused {
+                method: "getFile",
+                code: 400,
+                description: "no file_path".into(),
+            });
+        };
+        self.wait_turn().await;
+        let response = self
+            .http
+            .get(format!("{}/{path}", self.files))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| BotError::Unavailable(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(BotError::Unavailable(format!("downloading a file: {}", response.status())));
+        }
+        let bytes = response.bytes().await.map_err(|e| BotError::Unavailable(e.without_url().to_string()))?;
+        if bytes.len() > most {
+            return Err(BotError::Refused {
+                method: "getFile",
+                code: 413,
+                description: "file too large".into(),
+            });
+        }
+        Ok(bytes.to_vec())
     }
 
     /// Removes the webhook (polling needs it gone: `getUpdates` refuses while one is set).

@@ -206,6 +206,8 @@ pub enum Conversation {
     Idle,
     /// Waiting for the amount of a deposit.
     DepositAmount,
+    /// An admin's `/addstock SKU`: waiting for the keys (lines or a text file).
+    AddStock { variant: VariantId, sku: String },
 }
 
 /// A command typed in a message: `/name` (with any `@botname` dropped) and its argument text.

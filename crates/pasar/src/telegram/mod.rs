@@ -8,6 +8,7 @@
 //!   the QRIS countdowns, and the polling loop.
 //! - [`routes`]: `POST /v1/webhooks/telegram`.
 
+mod admin;
 pub mod api;
 pub mod delivery;
 pub mod domain;

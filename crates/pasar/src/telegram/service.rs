@@ -18,6 +18,7 @@ use crate::catalog::{Catalog, CatalogError, ProductFilter, ProductKind, ProductS
 use crate::checkout::{Checkout, CheckoutError, CheckoutRequest, ItemRequest};
 use crate::config::{Config, TelegramMode};
 use crate::db::Db;
+use crate::identity::telegram::telegram_actor;
 use crate::identity::{Identity, IdentityError, Role, User};
 use crate::ids::{CategoryId, OrderId, ProductId, VariantId};
 use crate::inventory::Inventory;
@@ -63,9 +64,9 @@ struct Inner {
 
 /// Where the answer to an update goes: the chat, and the bot's message a button was on (edited
 /// in place when it is a text message).
-struct Reply {
-    chat_id: i64,
-    editable: Option<i64>,
+pub(super) struct Reply {
+    pub(super) chat_id: i64,
+    pub(super) editable: Option<i64>,
 }
 
 impl Bot {
@@ -169,13 +170,17 @@ impl Bot {
         })
     }
 
-    async fn set_conversation(&self, telegram_id: i64, state: &Conversation) -> anyhow::Result<()> {
+    pub(super) async fn set_conversation(
+        &self,
+        telegram_id: i64,
+        state: &Conversation,
+    ) -> anyhow::Result<()> {
         let text = serde_json::to_string(state)?;
         store::set_conversation(self.inner.db.reader(), telegram_id, &text, self.inner.clock.now()).await?;
         Ok(())
     }
 
-    fn is_whitelisted_admin(&self, telegram_id: i64) -> bool {
+    pub(super) fn is_whitelisted_admin(&self, telegram_id: i64) -> bool {
         self.inner.admin_ids.contains(&telegram_id)
     }
 
@@ -184,10 +189,13 @@ impl Bot {
     async fn on_message(&self, message: Message) -> anyhow::Result<()> {
         let Some(from) = message.from.clone().filter(|f| !f.is_bot) else { return Ok(()) };
         let reply = Reply { chat_id: message.chat.id, editable: None };
-        let text = message.text.clone().unwrap_or_default();
+        let text = message.text.clone().or_else(|| message.caption.clone()).unwrap_or_default();
         let (user, opened) = self.account(&from).await?;
         if let Some((name, args)) = command(&text) {
             self.set_conversation(from.id, &Conversation::Idle).await?;
+            if self.admin_command(&reply, &message, &user, &name, &args).await? {
+                return Ok(());
+            }
             return match name.as_str() {
                 "start" if !args.is_empty() => self.link(&reply, &from, &args).await,
                 "start" => self.welcome(&reply, &user, opened).await,
@@ -220,6 +228,24 @@ impl Bot {
                     }
                 }
             }
+            Conversation::AddStock { variant, sku } => {
+                if self.admin_principal(from.id, &user).is_none() {
+                    self.set_conversation(from.id, &Conversation::Idle).await?;
+                    return self
+                        .say(&reply, "Use the buttons below, or send /help.", Some(main_menu()))
+                        .await;
+                }
+                let keys = match &message.document {
+                    Some(document) => {
+                        let bytes = self.api().download(&document.file_id, 1024 * 1024).await?;
+                        String::from_utf8_lossy(&bytes).to_string()
+                    }
+                    None => text.clone(),
+                };
+                self.set_conversation(from.id, &Conversation::Idle).await?;
+                tracing::info!(sku, "keys added from the chat");
+                self.add_stock(&reply, variant, &keys, &telegram_actor(from.id)).await
+            }
             Conversation::Idle => {
                 self.say(&reply, "Use the buttons below, or send /help.", Some(main_menu())).await
             }
@@ -244,8 +270,9 @@ impl Bot {
              /balance - your balance and a deposit by QRIS\n/link CODE - use your web account here \
              (the code is at POST /v1/me/telegram-link)\n/cancel - leave what you are doing\n/help - this list",
         );
-        if user.role.is_staff() || self.is_whitelisted_admin(telegram_id) {
-            text.push_str("\n\nYou are an admin; admin commands are not in this version of the bot yet.");
+        if self.admin_principal(telegram_id, user).is_some() {
+            text.push_str("\n\n");
+            text.push_str(super::admin::ADMIN_HELP);
         }
         self.say(reply, &text, Some(main_menu())).await
     }
@@ -338,7 +365,7 @@ impl Bot {
     }
 
     /// Answers with text: edits the button's message when it is a text message, else sends.
-    async fn say(&self, reply: &Reply, text: &str, markup: Option<Value>) -> anyhow::Result<()> {
+    pub(super) async fn say(&self, reply: &Reply, text: &str, markup: Option<Value>) -> anyhow::Result<()> {
         let api = &self.inner.api;
         if let Some(message_id) = reply.editable {
             match api.edit_message_text(reply.chat_id, message_id, text, markup.clone()).await {

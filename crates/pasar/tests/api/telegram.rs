@@ -53,6 +53,17 @@ impl<'a> Buyer<'a> {
         request.send().await.unwrap().status()
     }
 
+    /// A text file sent to the bot, with an optional caption.
+    async fn send_file(&self, file_id: &str, caption: Option<&str>) {
+        let mut update = json!({"update_id": NEXT_UPDATE.fetch_add(1, Ordering::SeqCst), "message": {
+            "message_id": 1, "from": self.from(), "chat": {"id": self.id, "type": "private"},
+            "date": 1_700_000_000, "document": {"file_id": file_id, "file_name": "keys.txt", "file_size": 20}}});
+        if let Some(caption) = caption {
+            update["message"]["caption"] = caption.into();
+        }
+        assert_eq!(self.post(&update, Some(SECRET)).await, StatusCode::OK, "sending a file");
+    }
+
     fn message(&self, text: &str) -> Value {
         json!({"update_id": NEXT_UPDATE.fetch_add(1, Ordering::SeqCst), "message": {
             "message_id": 1, "from": self.from(), "chat": {"id": self.id, "type": "private"},
@@ -508,4 +519,85 @@ async fn keys_paid_for_before_a_crash_are_delivered_once_after_the_restart() {
     let sent = telegram.texts().iter().filter(|t| t.contains("CRASH-KEY-1")).count();
     assert_eq!(sent, 1, "{:?}", telegram.texts());
     drop(app);
+}
+
+async fn sku_of(app: &TestApp, variant: &str) -> String {
+    let found = app.state.catalog.variants_for_sale(&[variant.parse().unwrap()]).await.unwrap();
+    found[0].sku.clone()
+}
+
+#[tokio::test]
+async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_customer() {
+    let (app, telegram) = shop_with_bot(|config| config.telegram_admin_ids = vec![7_001]).await;
+    let (variant, name) = digital_product(&app, 10_000, None, &["ADM-0"]).await;
+    let sku = sku_of(&app, &variant).await;
+    let admin = Buyer::new(&app, &telegram, 7_001);
+    let customer = Buyer::new(&app, &telegram, 7_002);
+    customer.say("/start").await;
+
+    for command in [
+        format!("/stock {sku}"),
+        format!("/addstock {sku}\nNOPE-1"),
+        "/setrole 7002 admin".to_owned(),
+        "/order ord_x".to_owned(),
+        "/refund ord_x".to_owned(),
+    ] {
+        let before = telegram.calls().len();
+        customer.say(&command).await;
+        let answer = telegram.calls()[before..].iter().find(|c| c.method == "sendMessage").cloned().unwrap();
+        assert!(
+            answer.params["text"].as_str().unwrap().starts_with("Unknown command"),
+            "{command}: {answer:?}"
+        );
+    }
+    assert_eq!(app.state.inventory.level(variant.parse().unwrap()).await.unwrap().available, 1);
+    // `/orders all` is a customer's own list, not the shop's.
+    customer.say("/orders all").await;
+    telegram.wait_for("sendMessage", "You have no orders yet").await;
+
+    // Keys pasted under the command: duplicates reported, the rest added.
+    admin.say(&format!("/addstock {sku}\nADM-1\nADM-2\nADM-1\nADM-0")).await;
+    let added = telegram.wait_for("sendMessage", "Added 2 keys").await;
+    assert!(added.params["text"].as_str().unwrap().contains("2 duplicates"), "{added:?}");
+    // Keys as a text file after the command.
+    admin.say(&format!("/addstock {sku}")).await;
+    telegram.wait_for("sendMessage", "one per line").await;
+    telegram.add_file("file-1", b"ADM-3\r\nADM-4\n\n");
+    admin.send_file("file-1", None).await;
+    telegram.wait_for("sendMessage", "Added 2 keys; 5 available").await;
+    // Or as a file captioned with the command.
+    telegram.add_file("file-2", b"ADM-5\n");
+    admin.send_file("file-2", Some(&format!("/addstock {sku}"))).await;
+    telegram.wait_for("sendMessage", "Added 1 keys; 6 available").await;
+    admin.say(&format!("/stock {sku}")).await;
+    telegram.wait_for("sendMessage", &format!("{sku}: 6 available")).await;
+    let by_admin = sqlx::query("SELECT COUNT(*) AS n FROM outbox_events WHERE actor = 'telegram:7001'")
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap()
+        .get::<i64, _>("n");
+    assert!(by_admin >= 3, "the stock additions are recorded with the Telegram admin as actor");
+
+    admin.say("/setrole 7002 reseller").await;
+    telegram.wait_for("sendMessage", "is now reseller").await;
+    let user = app.state.identity.telegram_account(7_002).await.unwrap().unwrap();
+    assert_eq!(user.role, Role::Reseller);
+    admin.say("/setrole 7002 admin").await;
+    telegram.wait_for("sendMessage", "Refused").await;
+
+    // The customer buys; the admin looks the order up and refunds it.
+    browse_to_confirm(&customer, &name, 1).await;
+    customer.press_labelled("by QRIS").await;
+    telegram.wait_for("sendPhoto", "Total to pay").await;
+    let (order, payment) = only_order_of(&app, 7_002).await;
+    assert_eq!(app.press(&payment.id.to_string(), "succeed").await.status(), StatusCode::OK);
+    telegram.wait_for("sendMessage", "Your items").await;
+    admin.say("/orders all").await;
+    telegram.wait_for("sendMessage", &order.id.to_string()).await;
+    admin.say(&format!("/order {}", order.id)).await;
+    telegram.wait_for("sendMessage", "status delivered").await;
+    admin.say(&format!("/refund {}", order.id)).await;
+    telegram.wait_for("sendMessage", "is refunded now").await;
+    let refunded = app.state.orders.order(order.id).await.unwrap();
+    assert_eq!(refunded.status, pasar::orders::OrderStatus::Refunded);
 }

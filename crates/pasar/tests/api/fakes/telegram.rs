@@ -44,6 +44,7 @@ struct Inner {
     next_message_id: i64,
     updates: VecDeque<Value>,
     wrong_token_calls: usize,
+    files: HashMap<String, Vec<u8>>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -56,7 +57,10 @@ pub struct FakeTelegram {
 impl FakeTelegram {
     pub async fn start() -> Self {
         let inner: Shared = Arc::default();
-        let app = Router::new().route("/{bot}/{method}", post(method)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/{bot}/{method}", post(method))
+            .route("/file/{bot}/documents/{name}", axum::routing::get(file))
+            .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -78,6 +82,11 @@ impl FakeTelegram {
     /// An update for `getUpdates` to hand out.
     pub fn queue_update(&self, update: Value) {
         self.inner.lock().unwrap().updates.push_back(update);
+    }
+
+    /// A file users sent to the bot, for `getFile` and the download.
+    pub fn add_file(&self, file_id: &str, bytes: &[u8]) {
+        self.inner.lock().unwrap().files.insert(file_id.to_owned(), bytes.to_vec());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -186,7 +195,19 @@ async fn method(
             }
             ok(message)
         }
+        "getFile" => {
+            let id = params["file_id"].as_str().unwrap_or_default().to_owned();
+            ok(json!({"file_id": id, "file_path": format!("documents/{id}.txt")}))
+        }
         _ => ok(json!(true)),
+    }
+}
+
+async fn file(State(inner): State<Shared>, Path((bot, name)): Path<(String, String)>) -> Response {
+    let id = name.trim_end_matches(".txt");
+    match inner.lock().unwrap().files.get(id) {
+        Some(bytes) if bot == format!("bot{TOKEN}") => bytes.clone().into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
