@@ -170,6 +170,8 @@ pub struct Config {
     pub telegram_admin_ids: Vec<i64>,
     /// How often a QRIS message's countdown is edited in place, in seconds.
     pub telegram_countdown_secs: u64,
+    /// Messages and button presses one Telegram user may send per minute; 0 turns the limit off.
+    pub telegram_actions_per_minute: u32,
 }
 
 /// How the Telegram bot receives updates.
@@ -259,6 +261,7 @@ impl Default for Config {
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_admin_ids: Vec::new(),
             telegram_countdown_secs: 60,
+            telegram_actions_per_minute: 60,
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::api::BotError;
 use super::domain::Keyboard;
-use super::service::{Bot, countdown_caption, main_menu, rp, short};
+use super::service::{Bot, countdown_caption, rp, short};
 use super::store;
 use crate::events::{Delivery, Event, Subscriber};
 use crate::ids::{OrderId, OrderLineId, UserId};
@@ -44,6 +44,9 @@ impl Deliveries {
             "payment.completed" => self.payment_settled(event, "paid").await,
             "payment.expired" | "payment.failed" | "payment.cancelled" => {
                 self.payment_settled(event, "expired").await
+            }
+            "payment.provider_down" | "payment.provider_up" | "stock.low" | "order.refund_due" => {
+                self.alert_admins(event).await
             }
             _ => Ok(()),
         }
@@ -82,6 +85,47 @@ impl Deliveries {
     }
 }
 
+impl Deliveries {
+    /// Tells the admins in Telegram about an outage (once per outage: the breaker records one
+    /// event when a provider goes down and one when it is back), low stock and a refund due.
+    async fn alert_admins(&self, event: &Event) -> anyhow::Result<()> {
+        let payload = &event.payload;
+        let text = match event.event_type.as_str() {
+            "payment.provider_down" => format!(
+                "⚠️ Payment provider {} is not answering: its payments are refused for now. \
+                 Buyers can still pay from their balance.",
+                payload["provider"].as_str().unwrap_or("?")
+            ),
+            "payment.provider_up" => {
+                format!("✅ Payment provider {} answers again.", payload["provider"].as_str().unwrap_or("?"))
+            }
+            "stock.low" => {
+                let sku = match payload["variant_id"].as_str().and_then(|v| v.parse().ok()) {
+                    Some(variant) => self
+                        .bot
+                        .shop()
+                        .catalog
+                        .variants_for_sale(&[variant])
+                        .await?
+                        .into_iter()
+                        .next()
+                        .map_or_else(|| variant.to_string(), |v| v.sku),
+                    None => event.subject_id.clone(),
+                };
+                format!("📉 Low stock: {sku} has {} left.", payload["available"])
+            }
+            _ => format!("💸 A refund is due for order {}: it was paid after it ended.", event.subject_id),
+        };
+        let body = json!({"kind": "text", "text": text});
+        let now = self.bot.clock().now();
+        for chat in self.bot.admin_chats().await? {
+            store::enqueue(self.bot.db().reader(), &format!("alert:{}:{chat}", event.id), chat, &body, now)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Subscriber for Deliveries {
     fn name(&self) -> &'static str {
         "telegram"
@@ -113,6 +157,7 @@ impl Bot {
                     tracing::warn!(error = %err, "updating QRIS countdowns failed");
                 }
                 let cutoff = self.clock().now().minus(super::service::CONVERSATION_TTL);
+                self.forget_idle_users();
                 if let Err(err) = store::prune(self.db().reader(), cutoff).await {
                     tracing::warn!(error = %err, "pruning Telegram conversations failed");
                 }
@@ -239,7 +284,7 @@ impl Bot {
             }
             Some("text") => {
                 let text = body["text"].as_str().unwrap_or_default();
-                api.send_message(chat_id, text, Some(main_menu())).await.map(|_| ())
+                api.send_message(chat_id, text, None).await.map(|_| ())
             }
             _ => Err(refused("a queued message of an unknown kind")),
         }

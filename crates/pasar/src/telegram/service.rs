@@ -60,6 +60,9 @@ struct Inner {
     mode: TelegramMode,
     countdown: Duration,
     currency: Currency,
+    actions_per_minute: u32,
+    /// Each user's actions in the current minute: (window start, count, told to slow down).
+    actions: dashmap::DashMap<i64, (std::time::Instant, u32, bool)>,
 }
 
 /// Where the answer to an update goes: the chat, and the bot's message a button was on (edited
@@ -93,6 +96,8 @@ impl Bot {
                 mode: config.telegram_mode(public_url),
                 countdown: Duration::from_secs(config.telegram_countdown_secs.max(1)),
                 currency,
+                actions_per_minute: config.telegram_actions_per_minute,
+                actions: dashmap::DashMap::new(),
             }),
         }))
     }
@@ -142,16 +147,80 @@ impl Bot {
         if !store::first_sight(self.inner.db.reader(), update.update_id, now).await? {
             return Ok(());
         }
-        let handled = match (update.message, update.callback_query) {
-            (Some(message), _) => self.on_message(message).await,
-            (None, Some(callback)) => self.on_callback(callback).await,
-            (None, None) => Ok(()),
+        let from = update
+            .message
+            .as_ref()
+            .and_then(|m| m.from.as_ref())
+            .or(update.callback_query.as_ref().map(|c| &c.from));
+        let handled = match from.map(|f| self.take_action(f.id)) {
+            Some(Allowed::No { tell }) => {
+                self.slow_down(update.message.as_ref(), update.callback_query.as_ref(), tell).await
+            }
+            _ => match (update.message, update.callback_query) {
+                (Some(message), _) => self.on_message(message).await,
+                (None, Some(callback)) => self.on_callback(callback).await,
+                (None, None) => Ok(()),
+            },
         };
         if let Err(err) = &handled {
             tracing::warn!(update = update.update_id, error = %err, "a Telegram update was not handled");
             store::forget_update(self.inner.db.reader(), update.update_id).await?;
         }
         handled
+    }
+
+    /// Counts an action of a user against their limit per minute.
+    fn take_action(&self, telegram_id: i64) -> Allowed {
+        let limit = self.inner.actions_per_minute;
+        if limit == 0 {
+            return Allowed::Yes;
+        }
+        let now = std::time::Instant::now();
+        let mut entry = self.inner.actions.entry(telegram_id).or_insert((now, 0, false));
+        let (start, count, told) = &mut *entry;
+        if now.duration_since(*start) >= Duration::from_secs(60) {
+            (*start, *count, *told) = (now, 0, false);
+        }
+        *count += 1;
+        if *count <= limit {
+            return Allowed::Yes;
+        }
+        let tell = !*told;
+        *told = true;
+        Allowed::No { tell }
+    }
+
+    /// Answers an action over the limit: a button's spinner always stops; the user is told once
+    /// per minute.
+    async fn slow_down(
+        &self,
+        message: Option<&Message>,
+        callback: Option<&CallbackQuery>,
+        tell: bool,
+    ) -> anyhow::Result<()> {
+        const SLOW_DOWN: &str = "You are going a little fast. Please wait a moment and try again.";
+        if let Some(callback) = callback {
+            self.inner.api.answer_callback_query(&callback.id, Some(SLOW_DOWN), false).await?;
+        } else if let (Some(message), true) = (message, tell) {
+            self.inner.api.send_message(message.chat.id, SLOW_DOWN, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the limits of users idle for a minute (periodic upkeep).
+    pub(super) fn forget_idle_users(&self) {
+        self.inner.actions.retain(|_, (start, _, _)| start.elapsed() < Duration::from_secs(60));
+    }
+
+    /// The Telegram ids to alert: the whitelist and the Telegram users of admin accounts.
+    pub(super) async fn admin_chats(&self) -> anyhow::Result<Vec<i64>> {
+        let identity = &self.inner.shop.identity;
+        let mut chats = self.inner.admin_ids.clone();
+        chats.extend(identity.telegram_ids(Some(Role::Admin)).await?);
+        chats.extend(identity.telegram_ids(Some(Role::SuperAdmin)).await?);
+        chats.sort_unstable();
+        chats.dedup();
+        Ok(chats)
     }
 
     // ---- accounts and conversations ---------------------------------------------------------
@@ -696,10 +765,20 @@ impl Bot {
     }
 
     async fn balance(&self, reply: &Reply, user: &User) -> anyhow::Result<()> {
-        let summary = self.inner.shop.wallet.summary(user.id).await?;
+        let wallet = &self.inner.shop.wallet;
+        let summary = wallet.summary(user.id).await?;
         let mut text = format!("Your balance: {}", rp(summary.balance));
         if summary.pending.amount > 0 {
             text.push_str(&format!("\nHeld for withdrawals: {}", rp(summary.pending)));
+        }
+        let (history, _) = wallet.history(user.id, false, None, 5).await?;
+        if !history.is_empty() {
+            text.push_str("\n\nLatest:");
+            for entry in history {
+                let amount = entry.amount.map(rp).unwrap_or_default();
+                let day = entry.created_at.to_rfc3339().chars().take(10).collect::<String>();
+                text.push_str(&format!("\n{day} {} {amount}", entry.kind.replace('_', " ")));
+            }
         }
         let mut keyboard = Keyboard::new();
         if self.qris_method().is_some() {
@@ -744,6 +823,11 @@ impl Bot {
         let fresh = Reply { chat_id: reply.chat_id, editable: None };
         self.send_qr(&fresh, telegram_id, &payment, "Deposit to your balance").await
     }
+}
+
+enum Allowed {
+    Yes,
+    No { tell: bool },
 }
 
 /// The main menu's buttons.

@@ -601,3 +601,49 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
     let refunded = app.state.orders.order(order.id).await.unwrap();
     assert_eq!(refunded.status, pasar::orders::OrderStatus::Refunded);
 }
+
+#[tokio::test]
+async fn a_user_going_too_fast_is_told_once_and_the_rest_is_not_done() {
+    let (app, telegram) = shop_with_bot(|config| config.telegram_actions_per_minute = 3).await;
+    let buyer = Buyer::new(&app, &telegram, 5_013);
+    for _ in 0..5 {
+        buyer.say("/help").await;
+    }
+    let pressed = buyer.press("menu").await;
+    let texts = telegram.texts();
+    assert_eq!(texts.iter().filter(|t| t.starts_with("/start - the main menu")).count(), 3, "{texts:?}");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("a little fast")).count(),
+        2,
+        "told once, and the press answered: {texts:?}"
+    );
+    let answer = telegram
+        .calls_of("answerCallbackQuery")
+        .into_iter()
+        .find(|c| c.params["callback_query_id"] == pressed);
+    assert!(answer.unwrap().params["text"].as_str().unwrap().contains("a little fast"));
+}
+
+#[tokio::test]
+async fn admins_are_alerted_in_telegram_when_stock_runs_low() {
+    let (app, telegram) = shop_with_bot(|config| config.telegram_admin_ids = vec![7_101]).await;
+    let (variant, name) = digital_product(&app, 10_000, None, &["LOW-1", "LOW-2"]).await;
+    let sku = sku_of(&app, &variant).await;
+    let admin = app.admin().await;
+    let threshold = app
+        .put(
+            &format!("/v1/admin/variants/{variant}/stock/threshold"),
+            Some(&admin.access_token),
+            &json!({"low_stock_threshold": 2}),
+        )
+        .await;
+    assert_eq!(threshold.status(), StatusCode::OK);
+    let buyer = Buyer::new(&app, &telegram, 5_014);
+    browse_to_confirm(&buyer, &name, 1).await;
+    buyer.press_labelled("by QRIS").await;
+    let alert = telegram.wait_for("sendMessage", "Low stock").await;
+    assert_eq!(alert.params["chat_id"], 7_101);
+    assert!(alert.params["text"].as_str().unwrap().contains(&sku));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(telegram.texts().iter().filter(|t| t.contains("Low stock")).count(), 1);
+}
