@@ -15,7 +15,8 @@ const MOST_FILE_BYTES: i64 = 1024 * 1024;
 /// The admin commands, for `/help`.
 pub const ADMIN_HELP: &str = "Admin: /orders all|STATUS, /order ID, /stock SKU, \
     /addstock SKU (keys on the next lines, or as a text file with this caption), \
-    /setrole TELEGRAM_ID customer|reseller|admin, /refund ORDER";
+    /setrole TELEGRAM_ID customer|reseller|admin, /refund ORDER, \
+    /broadcast [all|customer|reseller|admin] TEXT";
 
 impl Bot {
     /// Who an admin acts as: their account, with an admin role when only the whitelist makes
@@ -74,6 +75,7 @@ impl Bot {
             }
             "setrole" => self.set_role(reply, &admin, first, rest.trim()).await?,
             "refund" => self.refund(reply, first, &actor).await?,
+            "broadcast" => self.broadcast(reply, first, rest, args).await?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -225,6 +227,52 @@ impl Bot {
             }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Queues `text` for every Telegram user of the audience (all, or one role), skipping
+    /// those who blocked the bot; the admin is told the counts when it is done.
+    async fn broadcast(&self, reply: &Reply, first: &str, rest: &str, all_args: &str) -> anyhow::Result<()> {
+        let (audience, role, text) = match (first, Role::parse(first)) {
+            ("all", _) => ("all", None, rest.trim()),
+            (_, Some(role)) => (first, Some(role), rest.trim()),
+            _ => ("all", None, all_args.trim()),
+        };
+        if text.is_empty() {
+            return self
+                .say(reply, "Send /broadcast [all|customer|reseller|admin] followed by the message.", None)
+                .await;
+        }
+        let blocked = super::store::blocked(self.db().reader()).await?;
+        let recipients: Vec<i64> = self
+            .shop()
+            .identity
+            .telegram_ids(role)
+            .await?
+            .into_iter()
+            .filter(|id| !blocked.contains(id))
+            .collect();
+        if recipients.is_empty() {
+            return self.say(reply, "Nobody to send it to.", None).await;
+        }
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let mut tx = self.db().begin().await?;
+        super::store::start_broadcast(
+            &mut tx,
+            &id,
+            reply.chat_id,
+            audience,
+            &recipients,
+            text,
+            self.clock().now(),
+        )
+        .await?;
+        tx.commit().await?;
+        let skipped = if blocked.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} who blocked the bot skipped)", blocked.len())
+        };
+        self.say(reply, &format!("📣 Broadcast queued for {} users{skipped}.", recipients.len()), None).await
     }
 
     async fn refund(&self, reply: &Reply, order: &str, actor: &str) -> anyhow::Result<()> {

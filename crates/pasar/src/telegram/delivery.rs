@@ -27,6 +27,8 @@ const MOST_ATTEMPTS: i64 = 10;
 const CLAIM: Duration = Duration::from_secs(60);
 /// Queued messages sent per round.
 const ROUND: i64 = 20;
+/// The pause after each broadcast message: 25 a second at most.
+const BROADCAST_PACE: Duration = Duration::from_millis(40);
 
 /// The outbox subscriber queueing the bot's messages.
 pub struct Deliveries {
@@ -66,8 +68,7 @@ impl Deliveries {
         let now = self.bot.clock().now();
         for line in &order.lines {
             let body = json!({"kind": "items", "order_id": order.id, "line_id": line.id, "again": false});
-            store::enqueue(self.bot.db().reader(), &format!("items:{}", line.id), chat_id, &body, now)
-                .await?;
+            store::enqueue(self.bot.db(), &format!("items:{}", line.id), chat_id, &body, now).await?;
         }
         Ok(())
     }
@@ -80,7 +81,14 @@ impl Deliveries {
         let now = self.bot.clock().now();
         let body = json!({"kind": outcome, "payment_id": message.payment_id,
                           "reference": event.payload["reference"], "total": event.payload["total"]});
-        store::enqueue(db, &format!("{outcome}:{}", message.payment_id), message.chat_id, &body, now).await?;
+        store::enqueue(
+            self.bot.db(),
+            &format!("{outcome}:{}", message.payment_id),
+            message.chat_id,
+            &body,
+            now,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -119,8 +127,7 @@ impl Deliveries {
         let body = json!({"kind": "text", "text": text});
         let now = self.bot.clock().now();
         for chat in self.bot.admin_chats().await? {
-            store::enqueue(self.bot.db().reader(), &format!("alert:{}:{chat}", event.id), chat, &body, now)
-                .await?;
+            store::enqueue(self.bot.db(), &format!("alert:{}:{chat}", event.id), chat, &body, now).await?;
         }
         Ok(())
     }
@@ -158,7 +165,7 @@ impl Bot {
                 }
                 let cutoff = self.clock().now().minus(super::service::CONVERSATION_TTL);
                 self.forget_idle_users();
-                if let Err(err) = store::prune(self.db().reader(), cutoff).await {
+                if let Err(err) = store::prune(self.db(), cutoff).await {
                     tracing::warn!(error = %err, "pruning Telegram conversations failed");
                 }
             }
@@ -176,13 +183,23 @@ impl Bot {
         let due = store::due_sends(db, now, ROUND).await?;
         let mut handled = 0;
         for send in due {
-            if !store::claim_send(db, &send.id, now, now.plus(CLAIM)).await? {
+            if !store::claim_send(self.db(), &send.id, now, now.plus(CLAIM)).await? {
                 continue;
             }
             handled += 1;
-            match self.send_one(send.chat_id, &send.body).await {
-                Ok(()) => store::mark_sent(db, &send.id, self.clock().now()).await?,
+            let broadcast = send.body["kind"] == "broadcast";
+            let sent = self.send_one(send.chat_id, &send.body).await;
+            if broadcast {
+                // Within Telegram's ~30 messages a second for the whole bot, leaving room for
+                // the bot's answers to the users talking to it meanwhile.
+                tokio::time::sleep(BROADCAST_PACE).await;
+            }
+            match sent {
+                Ok(()) => store::mark_sent(self.db(), &send.id, self.clock().now()).await?,
                 Err(err) => {
+                    if err.is_blocked() {
+                        store::mark_blocked(self.db(), send.chat_id, self.clock().now()).await?;
+                    }
                     let now = self.clock().now();
                     let (next_at, failed) = match &err {
                         BotError::RetryAfter(secs) => (now.plus(Duration::from_secs(*secs)), None),
@@ -194,14 +211,29 @@ impl Bot {
                         ),
                     };
                     tracing::warn!(send = %send.id, error = %err, gave_up = failed.is_some(), "a queued Telegram message was not sent");
-                    store::mark_unsent(db, &send.id, next_at, failed, &err.to_string()).await?;
+                    store::mark_unsent(self.db(), &send.id, next_at, failed, &err.to_string()).await?;
                     if matches!(err, BotError::RetryAfter(_)) {
                         break;
                     }
                 }
             }
         }
+        self.finish_broadcasts().await?;
         Ok(handled)
+    }
+
+    /// Reports each broadcast whose messages are all sent or given up to the admin who sent it.
+    async fn finish_broadcasts(&self) -> anyhow::Result<()> {
+        let db = self.db().reader();
+        for (id, admin_chat, sent, failed) in store::drained_broadcasts(db).await? {
+            let now = self.clock().now();
+            if store::finish_broadcast(self.db(), &id, now).await? {
+                let text = format!("📣 Broadcast finished: {sent} sent, {failed} failed.");
+                let body = json!({"kind": "text", "text": text});
+                store::enqueue(self.db(), &format!("broadcast-done:{id}"), admin_chat, &body, now).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn send_one(&self, chat_id: i64, body: &Value) -> Result<(), BotError> {
@@ -266,7 +298,7 @@ impl Bot {
                     format!("{}\n\n⌛ EXPIRED: this code can no longer be paid.", message.summary)
                 };
                 api.edit_message_caption(message.chat_id, message.message_id, &caption, None).await?;
-                store::settle_payment_message(db, payment_id, outcome, self.clock().now())
+                store::settle_payment_message(self.db(), payment_id, outcome, self.clock().now())
                     .await
                     .map_err(unavailable)?;
                 if outcome == "expired" {
@@ -281,6 +313,10 @@ impl Bot {
                     api.send_message(chat_id, text, Some(keyboard.markup())).await?;
                 }
                 Ok(())
+            }
+            Some("broadcast") => {
+                let text = body["text"].as_str().unwrap_or_default();
+                api.send_message(chat_id, text, None).await.map(|_| ())
             }
             Some("text") => {
                 let text = body["text"].as_str().unwrap_or_default();

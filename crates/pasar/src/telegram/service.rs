@@ -144,7 +144,7 @@ impl Bot {
     /// An error leaves the update unhandled, so Telegram's retry (or the next poll) tries again.
     pub async fn handle(&self, update: Update) -> anyhow::Result<()> {
         let now = self.inner.clock.now();
-        if !store::first_sight(self.inner.db.reader(), update.update_id, now).await? {
+        if !store::first_sight(&self.inner.db, update.update_id, now).await? {
             return Ok(());
         }
         let from = update
@@ -152,6 +152,10 @@ impl Bot {
             .as_ref()
             .and_then(|m| m.from.as_ref())
             .or(update.callback_query.as_ref().map(|c| &c.from));
+        if let Some(from) = from {
+            // Writing to the bot again undoes a block: broadcasts reach them again.
+            store::unblock(&self.inner.db, from.id).await?;
+        }
         let handled = match from.map(|f| self.take_action(f.id)) {
             Some(Allowed::No { tell }) => {
                 self.slow_down(update.message.as_ref(), update.callback_query.as_ref(), tell).await
@@ -164,7 +168,7 @@ impl Bot {
         };
         if let Err(err) = &handled {
             tracing::warn!(update = update.update_id, error = %err, "a Telegram update was not handled");
-            store::forget_update(self.inner.db.reader(), update.update_id).await?;
+            store::forget_update(&self.inner.db, update.update_id).await?;
         }
         handled
     }
@@ -245,7 +249,7 @@ impl Bot {
         state: &Conversation,
     ) -> anyhow::Result<()> {
         let text = serde_json::to_string(state)?;
-        store::set_conversation(self.inner.db.reader(), telegram_id, &text, self.inner.clock.now()).await?;
+        store::set_conversation(&self.inner.db, telegram_id, &text, self.inner.clock.now()).await?;
         Ok(())
     }
 
@@ -700,7 +704,7 @@ impl Bot {
             expires_at: payment.expires_at,
             state: "pending".into(),
         };
-        store::insert_payment_message(self.inner.db.reader(), &message, now).await?;
+        store::insert_payment_message(&self.inner.db, &message, now).await?;
         Ok(())
     }
 
@@ -753,7 +757,7 @@ impl Bot {
         for line in &order.lines {
             let body = json!({"kind": "items", "order_id": order.id, "line_id": line.id, "again": true});
             store::enqueue(
-                self.inner.db.reader(),
+                &self.inner.db,
                 &format!("again:{}:{request}", line.id),
                 reply.chat_id,
                 &body,

@@ -647,3 +647,92 @@ async fn admins_are_alerted_in_telegram_when_stock_runs_low() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(telegram.texts().iter().filter(|t| t.contains("Low stock")).count(), 1);
 }
+
+/// Opens accounts for Telegram users `ids` (as their first /start would).
+async fn telegram_users(app: &TestApp, ids: impl IntoIterator<Item = i64>) {
+    for id in ids {
+        app.state.identity.open_telegram_account(id, "Subscriber").await.unwrap();
+    }
+}
+
+/// How many times each chat received `text` successfully.
+fn received(telegram: &FakeTelegram, text: &str) -> std::collections::HashMap<i64, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for call in telegram.calls_of("sendMessage") {
+        if call.status == 200 && call.params["text"] == text {
+            *counts.entry(call.params["chat_id"].as_i64().unwrap()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test]
+async fn a_broadcast_reaches_each_user_once_through_429s_within_the_limits_and_skips_who_blocked_the_bot() {
+    let (app, telegram) = shop_with_bot(|config| config.telegram_admin_ids = vec![9_000]).await;
+    let users: Vec<i64> = (1..=200).map(|i| 100_000 + i).collect();
+    telegram_users(&app, users.iter().copied()).await;
+    for blocked in &users[..5] {
+        telegram.block(*blocked);
+    }
+    let admin = Buyer::new(&app, &telegram, 9_000);
+    admin.say("/broadcast all Flash sale tonight!").await;
+    telegram.wait_for("sendMessage", "Broadcast queued for 201 users").await;
+    eventually("50 messages out", || async {
+        (received(&telegram, "Flash sale tonight!").len() >= 50).then_some(())
+    })
+    .await;
+    telegram.trouble("sendMessage", [Trouble::RetryAfter(1), Trouble::Status(502)]);
+    let done = telegram_wait_long(&telegram, "Broadcast finished").await;
+    assert!(done.contains("196 sent, 5 failed"), "{done}");
+    let counts = received(&telegram, "Flash sale tonight!");
+    assert_eq!(counts.len(), 196);
+    assert!(counts.values().all(|n| *n == 1), "nobody got it twice");
+    assert!(users[..5].iter().all(|u| !counts.contains_key(u)));
+    // Never more than 30 requests in any second.
+    let times: Vec<_> = telegram.calls_of("sendMessage").iter().map(|c| c.at).collect();
+    for (i, start) in times.iter().enumerate() {
+        let within =
+            times[i..].iter().take_while(|t| t.duration_since(*start) < Duration::from_secs(1)).count();
+        assert!(within <= 30, "{within} messages within one second");
+    }
+    // The next broadcast skips those who blocked the bot.
+    admin.say("/broadcast customer Last call").await;
+    telegram.wait_for("sendMessage", "queued for 196 users (5 who blocked the bot skipped)").await;
+}
+
+/// Like `wait_for`, for a long run (a broadcast): at most 60 s; the message's text.
+async fn telegram_wait_long(telegram: &FakeTelegram, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(text) = telegram.texts().into_iter().find(|t| t.contains(needle)) {
+            return text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no message containing {needle:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_cut_by_a_restart_resumes_without_sending_anything_twice() {
+    let (app, telegram) = shop_with_bot(|config| config.telegram_admin_ids = vec![9_001]).await;
+    telegram_users(&app, (1..=60).map(|i| 200_000 + i)).await;
+    let admin = Buyer::new(&app, &telegram, 9_001);
+    admin.say("/broadcast all New stock is in").await;
+    telegram.wait_for("sendMessage", "queued for 61 users").await;
+    eventually("20 messages out", || async {
+        (received(&telegram, "New stock is in").len() >= 20).then_some(())
+    })
+    .await;
+    let app = app.restart_after(Duration::from_secs(61)).await;
+    let before_restart = telegram.calls_of("sendMessage").len();
+    let done = telegram_wait_long(&telegram, "Broadcast finished").await;
+    assert!(done.contains("61 sent, 0 failed"), "{done}");
+    assert!(
+        telegram.calls_of("sendMessage").len() > before_restart + 1,
+        "the restarted server sent the rest"
+    );
+    let counts = received(&telegram, "New stock is in");
+    assert_eq!(counts.len(), 61);
+    assert!(counts.values().all(|n| *n == 1), "nobody got it twice: {counts:?}");
+    drop(app);
+}

@@ -35,6 +35,8 @@ pub struct Call {
     /// The uploaded file of a multipart call.
     pub file: Option<Vec<u8>>,
     pub at: Instant,
+    /// The HTTP status the fake answered.
+    pub status: u16,
 }
 
 #[derive(Default)]
@@ -45,6 +47,7 @@ struct Inner {
     updates: VecDeque<Value>,
     wrong_token_calls: usize,
     files: HashMap<String, Vec<u8>>,
+    blocked: std::collections::HashSet<i64>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -87,6 +90,11 @@ impl FakeTelegram {
     /// A file users sent to the bot, for `getFile` and the download.
     pub fn add_file(&self, file_id: &str, bytes: &[u8]) {
         self.inner.lock().unwrap().files.insert(file_id.to_owned(), bytes.to_vec());
+    }
+
+    /// This user blocked the bot: sending to them is a 403.
+    pub fn block(&self, chat_id: i64) {
+        self.inner.lock().unwrap().blocked.insert(chat_id);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -162,8 +170,27 @@ async fn method(
         return ok(json!(updates));
     }
     let mut inner = inner.lock().unwrap();
-    inner.calls.push(Call { method: method.clone(), params: params.clone(), file, at: Instant::now() });
+    inner.calls.push(Call {
+        method: method.clone(),
+        params: params.clone(),
+        file,
+        at: Instant::now(),
+        status: 200,
+    });
+    let chat = params["chat_id"].as_i64();
+    if method == "sendMessage" && chat.is_some_and(|c| inner.blocked.contains(&c)) {
+        inner.calls.last_mut().unwrap().status = 403;
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})),
+        )
+            .into_response();
+    }
     if let Some(trouble) = inner.troubles.get_mut(&method).and_then(VecDeque::pop_front) {
+        inner.calls.last_mut().unwrap().status = match trouble {
+            Trouble::RetryAfter(_) => 429,
+            Trouble::Status(code) => code,
+        };
         return match trouble {
             Trouble::RetryAfter(secs) => (
                 StatusCode::TOO_MANY_REQUESTS,
