@@ -16,7 +16,8 @@ const MOST_FILE_BYTES: i64 = 1024 * 1024;
 pub const ADMIN_HELP: &str = "Admin: /orders all|STATUS, /order ID, /stock SKU, \
     /addstock SKU (keys on the next lines, or as a text file with this caption), \
     /setrole TELEGRAM_ID customer|reseller|admin, /refund ORDER, \
-    /broadcast [all|customer|reseller|admin] TEXT";
+    /broadcast [all|customer|reseller|admin] TEXT, /price SKU AMOUNT [reseller AMOUNT], \
+    /balance TELEGRAM_ID [adjust AMOUNT REASON]";
 
 impl Bot {
     /// Who an admin acts as: their account, with an admin role when only the whitelist makes
@@ -76,6 +77,11 @@ impl Bot {
             "setrole" => self.set_role(reply, &admin, first, rest.trim()).await?,
             "refund" => self.refund(reply, first, &actor).await?,
             "broadcast" => self.broadcast(reply, first, rest, args).await?,
+            "price" => self.price(reply, &admin, args).await?,
+            "balance" if !args.is_empty() => {
+                let key = format!("telegram:{}:{}", message.chat.id, message.message_id);
+                self.member_balance(reply, args, &key, &actor).await?
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -273,6 +279,76 @@ impl Bot {
             format!(" ({} who blocked the bot skipped)", blocked.len())
         };
         self.say(reply, &format!("📣 Broadcast queued for {} users{skipped}.", recipients.len()), None).await
+    }
+
+    /// `/price SKU AMOUNT [reseller AMOUNT]`: a variant's price, and its reseller price.
+    async fn price(&self, reply: &Reply, admin: &Principal, args: &str) -> anyhow::Result<()> {
+        const USAGE: &str = "Send /price SKU AMOUNT, or /price SKU AMOUNT reseller AMOUNT.";
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let amount = |text: &str| text.replace(['.', ','], "").parse::<i64>().ok();
+        let (sku, price, reseller) = match words.as_slice() {
+            [sku, price] => (*sku, amount(price), None),
+            [sku, price, "reseller", reseller] => (*sku, amount(price), Some(amount(reseller))),
+            _ => return self.say(reply, USAGE, None).await,
+        };
+        let currency = self.shop().wallet.currency();
+        let as_price = |amount: Option<i64>| {
+            amount.and_then(|a| crate::catalog::Price::parse(crate::money::Money::new(a, currency)).ok())
+        };
+        let (Some(price), reseller) = (as_price(price), reseller.map(as_price)) else {
+            return self.say(reply, USAGE, None).await;
+        };
+        if reseller.as_ref().is_some_and(Option::is_none) {
+            return self.say(reply, USAGE, None).await;
+        }
+        let catalog = &self.shop().catalog;
+        let Some(variant) = catalog.variant_by_sku(sku).await? else {
+            return self.say(reply, &format!("No variant has the SKU {sku:?}."), None).await;
+        };
+        let change = crate::catalog::VariantChange {
+            price: Some(price),
+            reseller_price: reseller,
+            ..crate::catalog::VariantChange::default()
+        };
+        match catalog.update_variant(crate::catalog::Actor::Staff(admin.user), variant, change).await {
+            Ok(variant) => {
+                let mut text = format!("{sku} now costs {}", rp(variant.price));
+                if let Some(reseller) = variant.reseller_price {
+                    text.push_str(&format!(" (resellers {})", rp(reseller)));
+                }
+                self.say(reply, &format!("{text}."), None).await
+            }
+            Err(err) => self.say(reply, &format!("Not changed: {err}."), None).await,
+        }
+    }
+
+    /// `/balance TELEGRAM_ID [adjust AMOUNT REASON]`: a member's balance, and an adjustment
+    /// (negative to take away) posted once per message.
+    async fn member_balance(&self, reply: &Reply, args: &str, key: &str, actor: &str) -> anyhow::Result<()> {
+        const USAGE: &str = "Send /balance TELEGRAM_ID, or /balance TELEGRAM_ID adjust AMOUNT REASON.";
+        let words: Vec<&str> = args.splitn(4, char::is_whitespace).collect();
+        let Some(target) = words.first().and_then(|w| w.parse::<i64>().ok()) else {
+            return self.say(reply, USAGE, None).await;
+        };
+        let Some(user) = self.shop().identity.telegram_account(target).await? else {
+            return self.say(reply, "Nobody with that Telegram id has used the bot.", None).await;
+        };
+        let wallet = &self.shop().wallet;
+        match words.as_slice() {
+            [_] => {}
+            [_, "adjust", amount, reason] if !reason.trim().is_empty() => {
+                let Ok(amount) = amount.replace(['.', ','], "").parse::<i64>() else {
+                    return self.say(reply, USAGE, None).await;
+                };
+                let money = crate::money::Money::new(amount, wallet.currency());
+                if let Err(err) = wallet.adjust(key, user.id, money, reason.trim(), actor).await {
+                    return self.say(reply, &format!("Not adjusted: {err}."), None).await;
+                }
+            }
+            _ => return self.say(reply, USAGE, None).await,
+        }
+        let summary = wallet.summary(user.id).await?;
+        self.say(reply, &format!("{} ({target}) has {}.", user.name, rp(summary.balance)), None).await
     }
 
     async fn refund(&self, reply: &Reply, order: &str, actor: &str) -> anyhow::Result<()> {

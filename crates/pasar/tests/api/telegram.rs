@@ -55,8 +55,9 @@ impl<'a> Buyer<'a> {
 
     /// A text file sent to the bot, with an optional caption.
     async fn send_file(&self, file_id: &str, caption: Option<&str>) {
-        let mut update = json!({"update_id": NEXT_UPDATE.fetch_add(1, Ordering::SeqCst), "message": {
-            "message_id": 1, "from": self.from(), "chat": {"id": self.id, "type": "private"},
+        let id = NEXT_UPDATE.fetch_add(1, Ordering::SeqCst);
+        let mut update = json!({"update_id": id, "message": {
+            "message_id": id, "from": self.from(), "chat": {"id": self.id, "type": "private"},
             "date": 1_700_000_000, "document": {"file_id": file_id, "file_name": "keys.txt", "file_size": 20}}});
         if let Some(caption) = caption {
             update["message"]["caption"] = caption.into();
@@ -65,8 +66,9 @@ impl<'a> Buyer<'a> {
     }
 
     fn message(&self, text: &str) -> Value {
-        json!({"update_id": NEXT_UPDATE.fetch_add(1, Ordering::SeqCst), "message": {
-            "message_id": 1, "from": self.from(), "chat": {"id": self.id, "type": "private"},
+        let id = NEXT_UPDATE.fetch_add(1, Ordering::SeqCst);
+        json!({"update_id": id, "message": {
+            "message_id": id, "from": self.from(), "chat": {"id": self.id, "type": "private"},
             "date": 1_700_000_000, "text": text}})
     }
 
@@ -541,6 +543,8 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
         "/setrole 7002 admin".to_owned(),
         "/order ord_x".to_owned(),
         "/refund ord_x".to_owned(),
+        format!("/price {sku} 1"),
+        "/broadcast all hello".to_owned(),
     ] {
         let before = telegram.calls().len();
         customer.say(&command).await;
@@ -584,6 +588,21 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
     assert_eq!(user.role, Role::Reseller);
     admin.say("/setrole 7002 admin").await;
     telegram.wait_for("sendMessage", "Refused").await;
+
+    admin.say(&format!("/price {sku} 12.000 reseller 9000")).await;
+    telegram.wait_for("sendMessage", &format!("now costs {} (resellers {})", rp(12_000), rp(9_000))).await;
+    admin.say(&format!("/price {sku} 10000")).await;
+    telegram.wait_for("sendMessage", &format!("now costs {} (resellers", rp(10_000))).await;
+    let sale = app.state.catalog.variants_for_sale(&[variant.parse().unwrap()]).await.unwrap();
+    assert_eq!((sale[0].price.amount, sale[0].reseller_price.map(|p| p.amount)), (10_000, Some(9_000)));
+
+    admin.say("/balance 7002 adjust 5000 welcome gift").await;
+    telegram.wait_for("sendMessage", &format!("has {}", rp(5_000))).await;
+    assert_eq!(app.state.wallet.summary(user.id).await.unwrap().balance.amount, 5_000);
+    admin.say("/balance 7002 adjust -2000 correction").await;
+    telegram.wait_for("sendMessage", &format!("has {}", rp(3_000))).await;
+    admin.say("/balance 7002").await;
+    assert_eq!(app.state.wallet.summary(user.id).await.unwrap().balance.amount, 3_000);
 
     // The customer buys; the admin looks the order up and refunds it.
     browse_to_confirm(&customer, &name, 1).await;
