@@ -79,16 +79,41 @@ pub enum PayWith {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Callback {
     Menu,
-    Categories { page: u32 },
-    Category { id: CategoryId, page: u32 },
-    Product { id: ProductId },
-    Variant { id: VariantId },
-    Quantity { variant: VariantId, quantity: u32 },
-    Pay { variant: VariantId, quantity: u32, with: PayWith },
-    Orders { page: u32 },
-    KeysAgain { order: OrderId },
+    Categories {
+        page: u32,
+    },
+    Category {
+        id: CategoryId,
+        page: u32,
+    },
+    Product {
+        id: ProductId,
+    },
+    Variant {
+        id: VariantId,
+    },
+    Quantity {
+        variant: VariantId,
+        quantity: u32,
+    },
+    /// `nonce` tells one confirm screen from the next, so that pressing Pay twice on one
+    /// screen places one order, and a new screen a new one.
+    Pay {
+        variant: VariantId,
+        quantity: u32,
+        with: PayWith,
+        nonce: u32,
+    },
+    Orders {
+        page: u32,
+    },
+    KeysAgain {
+        order: OrderId,
+    },
     Balance,
-    Deposit { amount: i64 },
+    Deposit {
+        amount: i64,
+    },
     DepositCustom,
     Cancel,
 }
@@ -105,12 +130,12 @@ impl Callback {
             Callback::Product { id } => format!("prd:{id}"),
             Callback::Variant { id } => format!("var:{id}"),
             Callback::Quantity { variant, quantity } => format!("qty:{variant}:{quantity}"),
-            Callback::Pay { variant, quantity, with } => {
+            Callback::Pay { variant, quantity, with, nonce } => {
                 let with = match with {
                     PayWith::Qris => "q",
                     PayWith::Balance => "b",
                 };
-                format!("pay:{variant}:{quantity}:{with}")
+                format!("pay:{variant}:{quantity}:{with}:{nonce}")
             }
             Callback::Orders { page } => format!("ords:{page}"),
             Callback::KeysAgain { order } => format!("keys:{order}"),
@@ -135,7 +160,7 @@ impl Callback {
             ["prd", id] => Callback::Product { id: id.parse().ok()? },
             ["var", id] => Callback::Variant { id: id.parse().ok()? },
             ["qty", id, q] => Callback::Quantity { variant: id.parse().ok()?, quantity: quantity(q)? },
-            ["pay", id, q, with] => Callback::Pay {
+            ["pay", id, q, with, nonce] => Callback::Pay {
                 variant: id.parse().ok()?,
                 quantity: quantity(q)?,
                 with: match *with {
@@ -143,6 +168,7 @@ impl Callback {
                     "b" => PayWith::Balance,
                     _ => return None,
                 },
+                nonce: nonce.parse().ok()?,
             },
             ["ords", p] => Callback::Orders { page: page(p)? },
             ["keys", id] => Callback::KeysAgain { order: id.parse().ok()? },
@@ -234,8 +260,8 @@ mod tests {
             Callback::Product { id: product },
             Callback::Variant { id: variant },
             Callback::Quantity { variant, quantity: MOST_QUANTITY },
-            Callback::Pay { variant, quantity: MOST_QUANTITY, with: PayWith::Qris },
-            Callback::Pay { variant, quantity: 1, with: PayWith::Balance },
+            Callback::Pay { variant, quantity: MOST_QUANTITY, with: PayWith::Qris, nonce: u32::MAX },
+            Callback::Pay { variant, quantity: 1, with: PayWith::Balance, nonce: 0 },
             Callback::Orders { page: 9_999 },
             Callback::KeysAgain { order },
             Callback::Balance,

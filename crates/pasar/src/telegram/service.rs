@@ -400,7 +400,7 @@ impl Bot {
             Callback::Product { id } => self.product(&reply, &user, id).await,
             Callback::Variant { id } => self.quantities(&reply, &user, id).await,
             Callback::Quantity { variant, quantity } => self.confirm(&reply, &user, variant, quantity).await,
-            Callback::Pay { variant, quantity, with } => {
+            Callback::Pay { variant, quantity, with, .. } => {
                 let key = format!("tg:{}:{}:{}", message.chat.id, message.message_id, action.encode());
                 self.pay(&reply, &user, from, variant, quantity, with, &key).await
             }
@@ -583,20 +583,21 @@ impl Bot {
         let balance = self.inner.shop.wallet.summary(user.id).await?.balance;
         let mut text = format!("{product_name}\n{quantity} × {} = {}\n", rp(price), rp(subtotal));
         let mut keyboard = Keyboard::new();
+        let nonce = rand::random::<u32>();
         if let Some(method) = self.qris_method() {
             let fee = self.inner.shop.payments.fee(method, subtotal)?;
             let total = subtotal.checked_add(fee)?;
             text.push_str(&format!("\nBy QRIS: fee {}, total {}", rp(fee), rp(total)));
             keyboard = keyboard.button(
                 format!("Pay {} by QRIS", rp(total)),
-                Callback::Pay { variant, quantity, with: PayWith::Qris },
+                Callback::Pay { variant, quantity, with: PayWith::Qris, nonce },
             );
         }
         text.push_str(&format!("\nFrom your balance ({}): no fee, total {}", rp(balance), rp(subtotal)));
         let keyboard = keyboard
             .button(
                 format!("Pay {} from balance", rp(subtotal)),
-                Callback::Pay { variant, quantity, with: PayWith::Balance },
+                Callback::Pay { variant, quantity, with: PayWith::Balance, nonce },
             )
             .button("Cancel", Callback::Cancel);
         self.say(reply, &text, Some(keyboard.markup())).await
@@ -654,7 +655,10 @@ impl Bot {
                 let text = "QRIS payments are not available right now. You can still pay from your balance, \
                             or try QRIS again in a few minutes.";
                 let keyboard = Keyboard::new()
-                    .button("Pay from balance", Callback::Pay { variant, quantity, with: PayWith::Balance })
+                    .button(
+                        "Pay from balance",
+                        Callback::Pay { variant, quantity, with: PayWith::Balance, nonce: rand::random() },
+                    )
                     .button("Cancel", Callback::Cancel);
                 return self.say(reply, text, Some(keyboard.markup())).await;
             }
@@ -666,6 +670,12 @@ impl Bot {
             let text =
                 format!("{summary}\nPaid {} from your balance. Your items follow.", rp(placed.payment.total));
             return self.say(reply, &text, None).await;
+        }
+        if placed.payment.status != crate::payments::PaymentStatus::Pending {
+            // A press of a button whose payment could not be started before.
+            let text = "That payment did not go through. Please choose again.";
+            let keyboard = Keyboard::new().button("Choose again", Callback::Quantity { variant, quantity });
+            return self.say(reply, text, Some(keyboard.markup())).await;
         }
         if store::payment_message(self.inner.db.reader(), &placed.payment.id.to_string()).await?.is_some() {
             // The same button pressed twice: the order and its QR code are already there.

@@ -755,3 +755,58 @@ async fn a_broadcast_cut_by_a_restart_resumes_without_sending_anything_twice() {
     assert!(counts.values().all(|n| *n == 1), "nobody got it twice: {counts:?}");
     drop(app);
 }
+
+#[tokio::test]
+async fn with_pakasir_the_qr_photo_scans_to_the_qris_string_and_paying_at_pakasir_delivers_the_keys() {
+    let pakasir = crate::fakes::pakasir::FakePakasir::start().await;
+    let (app, telegram) = shop_with_bot(|config| pakasir.configure(config)).await;
+    let (_, name) = digital_product(&app, 99_000, None, &["PKS-KEY-1"]).await;
+    let buyer = Buyer::new(&app, &telegram, 5_015);
+    browse_to_confirm(&buyer, &name, 1).await;
+    // Pakasir's documented example: 99000 → fee 1003, total 100003.
+    telegram.wait_for("editMessageText", &format!("fee {}, total {}", rp(1_003), rp(100_003))).await;
+    buyer.press_labelled("by QRIS").await;
+    let photo = telegram.wait_for("sendPhoto", "Total to pay").await;
+    let (_, payment) = only_order_of(&app, 5_015).await;
+    assert_eq!(payment.method, "qris");
+    let at_pakasir = pakasir.transaction(&payment.id.to_string()).expect("a transaction at Pakasir");
+    assert_eq!(crate::pakasir::scan(photo.file.as_ref().unwrap()), at_pakasir.payment_number);
+    let answer = pakasir.pay(&format!("{}/v1/webhooks/pakasir", app.address), &payment.id.to_string()).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    telegram.wait_for("sendMessage", "PKS-KEY-1").await;
+    telegram.wait_for("editMessageCaption", "PAID").await;
+}
+
+#[tokio::test]
+async fn when_qris_is_down_the_buyer_is_offered_the_balance_and_the_admins_are_told_once() {
+    let pakasir = crate::fakes::pakasir::FakePakasir::start().await;
+    let (app, telegram) = shop_with_bot(|config| {
+        pakasir.configure(config);
+        config.telegram_admin_ids = vec![7_201];
+    })
+    .await;
+    let (_, name) = digital_product(&app, 10_000, None, &["DOWN-1"]).await;
+    pakasir.trouble("create", std::iter::repeat_n(crate::fakes::pakasir::Trouble::Status(500), 40));
+    let buyer = Buyer::new(&app, &telegram, 5_016);
+    browse_to_confirm(&buyer, &name, 1).await;
+    for _ in 0..6 {
+        buyer.press_labelled("by QRIS").await;
+        telegram.wait_for("editMessageText", "still pay from your balance").await;
+        // Back to a fresh confirm screen.
+        buyer.press_labelled("Cancel").await;
+        buyer.press("cats:0").await;
+        buyer.press_labelled("Games").await;
+        buyer.press_labelled(&name).await;
+        buyer.press_labelled("Buy").await;
+        buyer.press_labelled("1").await;
+    }
+    let alert = telegram.wait_for("sendMessage", "is not answering").await;
+    assert_eq!(alert.params["chat_id"], 7_201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(telegram.texts().iter().filter(|t| t.contains("is not answering")).count(), 1, "told once");
+    // Pressing the same Pay button again after a failure does not show a dead payment.
+    let stale_pay = latest_button(&telegram, "by QRIS");
+    buyer.press(&stale_pay).await;
+    buyer.press(&stale_pay).await;
+    assert!(telegram.calls_of("sendPhoto").is_empty());
+}
