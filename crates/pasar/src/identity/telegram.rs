@@ -192,6 +192,15 @@ impl Identity {
         Ok(user)
     }
 
+    /// Accounts opened since `since`, for the shop's figures.
+    pub async fn users_since(&self, since: Timestamp) -> Result<i64, IdentityError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE created_at >= $1")
+            .bind(since.millis())
+            .fetch_one(self.db().reader())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Telegram users linked to accounts with `role` (every linked one when None), for
     /// admin lists and broadcasts.
     pub async fn telegram_ids(&self, role: Option<Role>) -> Result<Vec<i64>, IdentityError> {

@@ -13,7 +13,7 @@ use crate::orders::{OrderFilter, OrderStatus};
 const MOST_FILE_BYTES: i64 = 1024 * 1024;
 
 /// The admin commands, for `/help`.
-pub const ADMIN_HELP: &str = "Admin: /orders all|STATUS, /order ID, /stock SKU, \
+pub const ADMIN_HELP: &str = "Admin: /stats, /orders all|STATUS, /order ID, /stock SKU, \
     /addstock SKU (keys on the next lines, or as a text file with this caption), \
     /setrole TELEGRAM_ID customer|reseller|admin, /refund ORDER, \
     /broadcast [all|customer|reseller|admin] TEXT, /price SKU AMOUNT [reseller AMOUNT], \
@@ -50,6 +50,7 @@ impl Bot {
         match name {
             "orders" if !args.is_empty() => self.shop_orders(reply, first).await?,
             "order" => self.one_order(reply, first).await?,
+            "stats" => self.stats(reply).await?,
             "stock" => self.stock(reply, first).await?,
             "addstock" => {
                 let Some(variant) = self.digital_variant(reply, first).await? else { return Ok(true) };
@@ -117,6 +118,35 @@ impl Bot {
         if more {
             text.push_str("\n…and more");
         }
+        self.say(reply, &text, None).await
+    }
+
+    /// Today (UTC) and the last 7 days: orders, revenue, fees, new users, payment success
+    /// rate; and the variants low on stock.
+    async fn stats(&self, reply: &Reply) -> anyhow::Result<()> {
+        let shop = self.shop();
+        let now = self.clock().now();
+        let day = 24 * 3600 * 1000;
+        let today = crate::time::Timestamp::from_millis(now.millis() - now.millis().rem_euclid(day));
+        let week = now.minus(std::time::Duration::from_secs(7 * 24 * 3600));
+        let currency = shop.wallet.currency();
+        let mut text = String::from("📊 Shop figures");
+        for (label, since) in [("Today", today), ("7 days", week)] {
+            let (placed, revenue) = shop.orders.totals_since(since).await?;
+            let (succeeded, ended, fees) = shop.payments.totals_since(since).await?;
+            let users = shop.identity.users_since(since).await?;
+            let rate = if succeeded + ended == 0 {
+                "-".to_owned()
+            } else {
+                format!("{}%", succeeded * 100 / (succeeded + ended))
+            };
+            text.push_str(&format!(
+                "\n\n{label}: {placed} orders, revenue {}, fees {}, {users} new users, payments succeeded {rate}",
+                rp(crate::money::Money::new(revenue, currency)),
+                rp(crate::money::Money::new(fees, currency)),
+            ));
+        }
+        text.push_str(&format!("\n\nLow on stock: {} variants", shop.inventory.low_count().await?));
         self.say(reply, &text, None).await
     }
 

@@ -545,6 +545,7 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
         "/refund ord_x".to_owned(),
         format!("/price {sku} 1"),
         "/broadcast all hello".to_owned(),
+        "/stats".to_owned(),
     ] {
         let before = telegram.calls().len();
         customer.say(&command).await;
@@ -619,6 +620,11 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
     telegram.wait_for("sendMessage", "is refunded now").await;
     let refunded = app.state.orders.order(order.id).await.unwrap();
     assert_eq!(refunded.status, pasar::orders::OrderStatus::Refunded);
+    admin.say("/stats").await;
+    let stats = telegram.wait_for("sendMessage", "Shop figures").await;
+    let stats = stats.params["text"].as_str().unwrap();
+    assert!(stats.contains("7 days: 1 orders"), "{stats}");
+    assert!(stats.contains("3 new users") && stats.contains("payments succeeded 100%"), "{stats}");
 }
 
 #[tokio::test]
