@@ -321,8 +321,8 @@ pub async fn totals_since<'c>(
 ) -> Result<(i64, i64), sqlx::Error> {
     let row = sqlx::query(
             "SELECT COUNT(*) AS placed,
-                    COALESCE(SUM(CASE WHEN status IN ('paid', 'processing', 'shipped', 'delivered', 'completed',
-                                                      'partially_refunded') THEN total ELSE 0 END), 0) AS revenue
+                    CAST(COALESCE(SUM(CASE WHEN status IN ('paid', 'processing', 'shipped', 'delivered', 'completed',
+                                                      'partially_refunded') THEN total ELSE 0 END), 0) AS BIGINT) AS revenue
              FROM orders WHERE created_at >= $1",
         )
         .bind(since.millis())

@@ -249,9 +249,9 @@ pub async fn totals_since<'c>(
     since: Timestamp,
 ) -> Result<(i64, i64, i64), sqlx::Error> {
     let row = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN status IN ('succeeded', 'refunded') THEN 1 ELSE 0 END), 0) AS succeeded,
-                    COALESCE(SUM(CASE WHEN status IN ('failed', 'expired', 'cancelled') THEN 1 ELSE 0 END), 0) AS ended,
-                    COALESCE(SUM(CASE WHEN status IN ('succeeded', 'refunded') THEN fee ELSE 0 END), 0) AS fees
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status IN ('succeeded', 'refunded') THEN 1 ELSE 0 END), 0) AS BIGINT) AS succeeded,
+                    CAST(COALESCE(SUM(CASE WHEN status IN ('failed', 'expired', 'cancelled') THEN 1 ELSE 0 END), 0) AS BIGINT) AS ended,
+                    CAST(COALESCE(SUM(CASE WHEN status IN ('succeeded', 'refunded') THEN fee ELSE 0 END), 0) AS BIGINT) AS fees
              FROM payments WHERE created_at >= $1",
         )
         .bind(since.millis())
