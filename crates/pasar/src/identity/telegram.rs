@@ -22,7 +22,8 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
     sql: "CREATE TABLE telegram_links (
             telegram_id BIGINT PRIMARY KEY,
             user_id TEXT NOT NULL REFERENCES users (id),
-            created_at BIGINT NOT NULL
+            created_at BIGINT NOT NULL,
+            banned_at BIGINT
           );
           CREATE UNIQUE INDEX telegram_links_user ON telegram_links (user_id);
 
@@ -190,6 +191,52 @@ impl Identity {
         }
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// Whether a Telegram user is banned from the bot.
+    pub async fn telegram_banned(&self, telegram_id: i64) -> Result<bool, IdentityError> {
+        let row = sqlx::query("SELECT banned_at FROM telegram_links WHERE telegram_id = $1")
+            .bind(telegram_id)
+            .fetch_optional(self.db().reader())
+            .await?;
+        Ok(row.map(|row| row.try_get::<Option<i64>, _>("banned_at")).transpose()?.flatten().is_some())
+    }
+
+    /// Bans a Telegram user from the bot, or lifts the ban; false when nobody with that id has
+    /// used the bot. Recorded with the admin's Telegram user as the actor.
+    pub async fn set_telegram_ban(
+        &self,
+        telegram_id: i64,
+        banned: bool,
+        actor_telegram_id: i64,
+    ) -> Result<bool, IdentityError> {
+        let now = self.clock().now();
+        let mut tx = self.db().begin().await?;
+        let row =
+            sqlx::query("UPDATE telegram_links SET banned_at = $1 WHERE telegram_id = $2 RETURNING user_id")
+                .bind(banned.then_some(now.millis()))
+                .bind(telegram_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else { return Ok(false) };
+        let user: String = row.try_get("user_id")?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: if banned { "user.telegram_banned" } else { "user.telegram_unbanned" },
+                version: 1,
+                subject_id: user.clone(),
+                actor: telegram_actor(actor_telegram_id),
+                payload: serde_json::json!({
+                    "user_id": user,
+                    "after": { "telegram_id": telegram_id, "banned": banned },
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Accounts opened since `since`, for the shop's figures.

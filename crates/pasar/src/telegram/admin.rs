@@ -15,7 +15,7 @@ const MOST_FILE_BYTES: i64 = 1024 * 1024;
 /// The admin commands, for `/help`.
 pub const ADMIN_HELP: &str = "Admin: /stats, /orders all|STATUS, /order ID, /stock SKU, \
     /addstock SKU (keys on the next lines, or as a text file with this caption), \
-    /setrole TELEGRAM_ID customer|reseller|admin, /refund ORDER, \
+    /setrole TELEGRAM_ID customer|reseller|admin, /ban TELEGRAM_ID, /unban TELEGRAM_ID, /refund ORDER, \
     /broadcast [all|customer|reseller|admin] TEXT, /price SKU AMOUNT [reseller AMOUNT], \
     /balance TELEGRAM_ID [adjust AMOUNT REASON]";
 
@@ -51,6 +51,20 @@ impl Bot {
             "orders" if !args.is_empty() => self.shop_orders(reply, first).await?,
             "order" => self.one_order(reply, first).await?,
             "stats" => self.stats(reply).await?,
+            "ban" | "unban" => {
+                let Ok(target) = first.parse::<i64>() else {
+                    self.say(reply, &format!("Send /{name} TELEGRAM_ID."), None).await?;
+                    return Ok(true);
+                };
+                if target == telegram_id {
+                    self.say(reply, "You cannot ban yourself.", None).await?;
+                } else if self.shop().identity.set_telegram_ban(target, name == "ban", telegram_id).await? {
+                    let done = if name == "ban" { "banned" } else { "no longer banned" };
+                    self.say(reply, &format!("{target} is {done}."), None).await?;
+                } else {
+                    self.say(reply, "Nobody with that Telegram id has used the bot.", None).await?;
+                }
+            }
             "stock" => self.stock(reply, first).await?,
             "addstock" => {
                 let Some(variant) = self.digital_variant(reply, first).await? else { return Ok(true) };

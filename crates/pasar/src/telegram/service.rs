@@ -153,6 +153,9 @@ impl Bot {
             .and_then(|m| m.from.as_ref())
             .or(update.callback_query.as_ref().map(|c| &c.from));
         if let Some(from) = from {
+            if self.inner.shop.identity.telegram_banned(from.id).await? {
+                return self.banned(update.message.as_ref(), update.callback_query.as_ref()).await;
+            }
             // Writing to the bot again undoes a block: broadcasts reach them again.
             store::unblock(&self.inner.db, from.id).await?;
         }
@@ -207,6 +210,21 @@ impl Bot {
             self.inner.api.answer_callback_query(&callback.id, Some(SLOW_DOWN), false).await?;
         } else if let (Some(message), true) = (message, tell) {
             self.inner.api.send_message(message.chat.id, SLOW_DOWN, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Answers a banned user: the spinner stops, and nothing is done.
+    async fn banned(
+        &self,
+        message: Option<&Message>,
+        callback: Option<&CallbackQuery>,
+    ) -> anyhow::Result<()> {
+        const BANNED: &str = "You cannot use this shop.";
+        if let Some(callback) = callback {
+            self.inner.api.answer_callback_query(&callback.id, Some(BANNED), false).await?;
+        } else if let Some(message) = message {
+            self.inner.api.send_message(message.chat.id, BANNED, None).await?;
         }
         Ok(())
     }

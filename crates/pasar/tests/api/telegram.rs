@@ -546,6 +546,7 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
         format!("/price {sku} 1"),
         "/broadcast all hello".to_owned(),
         "/stats".to_owned(),
+        "/ban 7001".to_owned(),
     ] {
         let before = telegram.calls().len();
         customer.say(&command).await;
@@ -620,6 +621,22 @@ async fn admin_commands_work_for_a_whitelisted_admin_and_are_unknown_to_a_custom
     telegram.wait_for("sendMessage", "is refunded now").await;
     let refunded = app.state.orders.order(order.id).await.unwrap();
     assert_eq!(refunded.status, pasar::orders::OrderStatus::Refunded);
+    admin.say("/ban 7002").await;
+    telegram.wait_for("sendMessage", "7002 is banned").await;
+    customer.say("/orders").await;
+    telegram.wait_for("sendMessage", "You cannot use this shop").await;
+    let pressed = customer.press("cats:0").await;
+    let answer = telegram
+        .calls_of("answerCallbackQuery")
+        .into_iter()
+        .find(|c| c.params["callback_query_id"] == pressed);
+    assert!(answer.unwrap().params["text"].as_str().unwrap().contains("cannot use"));
+    admin.say("/unban 7002").await;
+    telegram.wait_for("sendMessage", "7002 is no longer banned").await;
+    let welcomed = telegram.texts().iter().filter(|t| t.starts_with("Welcome back")).count();
+    customer.say("/start").await;
+    assert_eq!(telegram.texts().iter().filter(|t| t.starts_with("Welcome back")).count(), welcomed + 1);
+
     admin.say("/stats").await;
     let stats = telegram.wait_for("sendMessage", "Shop figures").await;
     let stats = stats.params["text"].as_str().unwrap();
