@@ -3,7 +3,8 @@
 //!
 //! - [`api`]: a small Bot API client (flood control honoured bot-wide, retries on 5xx).
 //! - [`domain`]: updates, buttons' callback data, keyboards, conversation state.
-//! - [`service`]: what the bot answers to each message and button.
+//! - `service`: updates in, accounts, conversations, limits, and what each message or button
+//!   leads to; `shopping`: the buyer's flows; `admin`: the admin commands.
 //! - [`delivery`]: the outbox subscriber and durable send queue (items, receipts, expiries),
 //!   the QRIS countdowns, and the polling loop.
 //! - [`routes`]: `POST /v1/webhooks/telegram`.
@@ -14,6 +15,7 @@ pub mod delivery;
 pub mod domain;
 pub mod routes;
 mod service;
+mod shopping;
 mod store;
 
 pub use api::{BotApi, BotError};
