@@ -153,6 +153,33 @@ pub struct Config {
     /// Allow webhook endpoints on http and on private, loopback or link-local addresses
     /// (local development and tests only: it turns the SSRF guard off).
     pub webhooks_allow_private: bool,
+    /// The Telegram bot's token from @BotFather; setting it turns the Telegram storefront on.
+    pub telegram_bot_token: Option<String>,
+    /// How updates arrive: `webhook` (Telegram POSTs them to `/v1/webhooks/telegram`) or
+    /// `polling` (Pasar long-polls `getUpdates`, for a laptop). Unset: webhook when
+    /// `public_url` is https, else polling.
+    pub telegram_mode: Option<TelegramMode>,
+    /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` with every webhook
+    /// (32 to 256 of `A-Z a-z 0-9 _ -`); generated into the data directory when unset.
+    pub telegram_webhook_secret: Option<String>,
+    /// Where the Bot API is (a local fake in tests, or a self-hosted Bot API server).
+    pub telegram_api_url: String,
+    /// Telegram user ids allowed to run admin commands, besides linked admin accounts:
+    /// comma separated.
+    #[serde(deserialize_with = "telegram_ids")]
+    pub telegram_admin_ids: Vec<i64>,
+    /// How often a QRIS message's countdown is edited in place, in seconds.
+    pub telegram_countdown_secs: u64,
+    /// Messages and button presses one Telegram user may send per minute; 0 turns the limit off.
+    pub telegram_actions_per_minute: u32,
+}
+
+/// How the Telegram bot receives updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    Webhook,
+    Polling,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +255,13 @@ impl Default for Config {
             catalog_cache_ms: 2_000,
             webhook_max_attempts: 8,
             webhooks_allow_private: false,
+            telegram_bot_token: None,
+            telegram_mode: None,
+            telegram_webhook_secret: None,
+            telegram_api_url: "https://api.telegram.org".into(),
+            telegram_admin_ids: Vec::new(),
+            telegram_countdown_secs: 60,
+            telegram_actions_per_minute: 60,
         }
     }
 }
@@ -299,6 +333,33 @@ impl Config {
             self.secret(self.digital_items_key.as_deref(), "digital_items_key", "PASAR_DIGITAL_ITEMS_KEY")?;
         let bytes = hex::decode(&text).context("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters")?;
         bytes.try_into().map_err(|_| anyhow::anyhow!("PASAR_DIGITAL_ITEMS_KEY must be 64 hex characters"))
+    }
+
+    /// The secret Telegram must send with each webhook: configured, or read from the data
+    /// directory, or generated there.
+    pub fn telegram_webhook_secret(&self) -> anyhow::Result<String> {
+        let secret = self.secret(
+            self.telegram_webhook_secret.as_deref(),
+            "telegram_webhook_secret",
+            "PASAR_TELEGRAM_WEBHOOK_SECRET",
+        )?;
+        let secret = String::from_utf8(secret).context("PASAR_TELEGRAM_WEBHOOK_SECRET must be text")?;
+        anyhow::ensure!(
+            secret.len() <= 256
+                && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "PASAR_TELEGRAM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -, at most 256 of them"
+        );
+        Ok(secret)
+    }
+
+    /// How the bot receives updates: as configured, else by webhook when the public URL is
+    /// https (Telegram delivers webhooks only there), else by polling.
+    pub fn telegram_mode(&self, public_url: &str) -> TelegramMode {
+        self.telegram_mode.unwrap_or(if public_url.starts_with("https://") {
+            TelegramMode::Webhook
+        } else {
+            TelegramMode::Polling
+        })
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> String {
@@ -410,6 +471,30 @@ fn socket_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<S
         .or(addrs.first())
         .copied()
         .ok_or_else(|| invalid("the host name resolves to no address".into()))
+}
+
+/// Telegram user ids: a list, one number, or numbers separated by commas (as an environment
+/// variable gives them).
+fn telegram_ids<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        List(Vec<i64>),
+        One(i64),
+        Text(String),
+    }
+    match Ids::deserialize(deserializer)? {
+        Ids::List(ids) => Ok(ids),
+        Ids::One(id) => Ok(vec![id]),
+        Ids::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| {
+                id.parse().map_err(|_| serde::de::Error::custom(format!("{id:?} is not a Telegram user id")))
+            })
+            .collect(),
+    }
 }
 
 #[cfg(unix)]
@@ -544,6 +629,27 @@ mod tests {
             assert_eq!(Config::load(None).expect("loads").log_format, LogFormat::Pretty);
             Ok(())
         });
+    }
+
+    #[test]
+    fn telegram_admin_ids_are_read_as_one_number_or_a_comma_separated_list() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(None).expect("loads").telegram_admin_ids.is_empty());
+            jail.set_env("PASAR_TELEGRAM_ADMIN_IDS", "42");
+            assert_eq!(Config::load(None).expect("loads").telegram_admin_ids, vec![42]);
+            jail.set_env("PASAR_TELEGRAM_ADMIN_IDS", "42, 7");
+            assert_eq!(Config::load(None).expect("loads").telegram_admin_ids, vec![42, 7]);
+            jail.set_env("PASAR_TELEGRAM_ADMIN_IDS", "42,x");
+            assert!(Config::load(None).is_err());
+            jail.set_env("PASAR_TELEGRAM_ADMIN_IDS", "");
+            jail.set_env("PASAR_TELEGRAM_MODE", "polling");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.telegram_mode("https://shop.example"), TelegramMode::Polling);
+            Ok(())
+        });
+        let config = Config::default();
+        assert_eq!(config.telegram_mode("https://shop.example"), TelegramMode::Webhook);
+        assert_eq!(config.telegram_mode("http://127.0.0.1:8080"), TelegramMode::Polling);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod orders;
 pub mod payments;
 pub mod shipping;
 pub mod startup;
+pub mod telegram;
 pub mod telemetry;
 pub mod time;
 pub mod wallet;

@@ -48,6 +48,18 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Work with the Telegram bot.
+    Telegram {
+        #[command(subcommand)]
+        command: TelegramCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TelegramCommand {
+    /// Register {PASAR_PUBLIC_URL}/v1/webhooks/telegram (https) as the bot's webhook, with the
+    /// webhook secret Telegram will send back.
+    SetWebhook,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Audit { command: AuditCommand::Verify } => verify_audit(&config).await,
         Command::Ledger { command: LedgerCommand::Verify } => verify_ledger(&config).await,
+        Command::Telegram { command: TelegramCommand::SetWebhook } => set_telegram_webhook(&config).await,
         Command::Demo { serve: and_serve } => {
             // The demo is for trying purchases: its pay buttons are the sandbox's.
             let config = Config { sandbox: Some(true), ..config };
@@ -224,6 +237,21 @@ async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
         eprintln!("  {violation}");
     }
     std::process::exit(1);
+}
+
+async fn set_telegram_webhook(config: &Config) -> anyhow::Result<()> {
+    let token = config.telegram_bot_token.as_deref().context("PASAR_TELEGRAM_BOT_TOKEN is not set")?;
+    let public_url = config.public_url.as_deref().context("PASAR_PUBLIC_URL is not set")?;
+    anyhow::ensure!(
+        public_url.starts_with("https://"),
+        "Telegram delivers webhooks only to https URLs; PASAR_PUBLIC_URL is {public_url}"
+    );
+    let url = format!("{}/v1/webhooks/telegram", public_url.trim_end_matches('/'));
+    let secret = config.telegram_webhook_secret()?;
+    let api = pasar::telegram::BotApi::new(&config.telegram_api_url, token)?;
+    api.set_webhook(&url, &secret).await?;
+    println!("Telegram will deliver updates to {url}");
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use crate::audit::AuditStore;
 use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
 use crate::checkout::{self, Checkout};
-use crate::config::Config;
+use crate::config::{Config, TelegramMode};
 use crate::db::lease::Leases;
 use crate::db::{self, Db, Migration};
 use crate::events::Relay;
@@ -33,6 +33,7 @@ use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::shipping::Shipping;
+use crate::telegram::{Bot, Deliveries, Shop};
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};
 
@@ -55,6 +56,8 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::db::lease::MIGRATIONS,
         crate::ledger::MIGRATIONS,
         crate::shipping::MIGRATIONS,
+        crate::identity::telegram::MIGRATIONS,
+        crate::telegram::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -76,6 +79,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
+        .merge(crate::telegram::routes::router())
 }
 
 /// The whole HTTP application.
@@ -203,9 +207,28 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         poll,
     )?;
     // In-process subscribers of the outbox: each module that reacts to events adds itself here.
-    let relay = Relay::new(db.clone(), clock.clone(), poll)
+    let telegram = Bot::from_config(
+        &config,
+        &public_url,
+        Shop {
+            identity: identity.clone(),
+            catalog: catalog.clone(),
+            inventory: inventory.clone(),
+            orders: orders.clone(),
+            payments: payments.clone(),
+            checkout: checkout.clone(),
+            wallet: wallet.clone(),
+        },
+        db.clone(),
+        clock.clone(),
+    )
+    .context("configuring the Telegram bot")?;
+    let mut relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
+    if let Some(bot) = &telegram {
+        relay = relay.subscribe(Arc::new(Deliveries::new(bot.clone())));
+    }
     Ok(Services {
         identity,
         catalog,
@@ -230,6 +253,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         webhooks,
         relay,
         ledger,
+        telegram,
     }
     .into())
 }
@@ -291,6 +315,14 @@ impl Application {
             tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(state.relay.clone().run(stopped.clone()));
+        let mut telegram = Vec::new();
+        if let Some(bot) = state.telegram.clone() {
+            let poll = Duration::from_millis(state.config.relay_poll_ms);
+            telegram.push(tokio::spawn(bot.clone().run_sender(stopped.clone(), poll)));
+            if bot.mode() == TelegramMode::Polling {
+                telegram.push(tokio::spawn(bot.run_polling(stopped.clone())));
+            }
+        }
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         // No Nagle delay: an answer leaves at once instead of waiting for the previous one's ACK.
@@ -308,7 +340,7 @@ impl Application {
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);
-        for worker in [relay, sender] {
+        for worker in [relay, sender].into_iter().chain(telegram) {
             let abort = worker.abort_handle();
             if tokio::time::timeout(Duration::from_secs(15), worker).await.is_err() {
                 abort.abort();

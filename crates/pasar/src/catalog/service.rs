@@ -351,6 +351,12 @@ impl Catalog {
         Ok(store::variant_kind(&mut conn, id).await?)
     }
 
+    /// The variant with `sku` (exactly as written), whatever its product's status.
+    pub async fn variant_by_sku(&self, sku: &str) -> Result<Option<VariantId>, CatalogError> {
+        let found = store::variant_id_by_sku(self.db.reader(), sku).await?;
+        Ok(found.and_then(|id| id.parse().ok()))
+    }
+
     // ---- products --------------------------------------------------------------------------
 
     pub async fn create_product(&self, actor: Actor, input: NewProduct) -> Result<Product, CatalogError> {

@@ -666,6 +666,16 @@ pub async fn skus_in_use<'c>(
     rows.iter().map(|row| row.try_get("sku")).collect()
 }
 
+/// The variant with `sku`, if any.
+pub async fn variant_id_by_sku<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    sku: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT id FROM product_variants WHERE sku = $1").bind(sku).fetch_optional(ex).await?;
+    row.map(|row| row.try_get("id")).transpose()
+}
+
 /// The variants among `ids` whose product is active, with what selling them needs.
 pub async fn sale_variants(
     conn: &mut AnyConnection,

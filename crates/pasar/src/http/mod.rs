@@ -81,6 +81,8 @@ pub struct Services {
     pub webhooks: crate::events::webhooks::Webhooks,
     pub relay: crate::events::Relay,
     pub ledger: crate::ledger::Ledger,
+    /// The Telegram storefront, when a bot token is configured.
+    pub telegram: Option<crate::telegram::Bot>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -10,6 +10,7 @@ mod live_sessions;
 pub mod routes;
 mod service;
 mod store;
+pub mod telegram;
 
 pub use domain::{Email, Password, PersonName, Role};
 pub use service::{Identity, IdentityError, Principal, TokenPair, User, UserFilter};

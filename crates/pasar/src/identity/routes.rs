@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(telegram_link))
         .routes(routes!(list_addresses))
         .routes(routes!(get_address, replace_address, remove_address))
         .routes(routes!(list_users))
@@ -50,6 +51,8 @@ impl From<IdentityError> for ApiError {
             IdentityError::Unauthenticated => ApiError::unauthorized("unauthenticated", message),
             IdentityError::RoleChange(_) => ApiError::forbidden(message),
             IdentityError::UserNotFound => ApiError::not_found(),
+            IdentityError::InvalidLinkCode => ApiError::bad_request("invalid_link_code", message),
+            IdentityError::TelegramTaken => ApiError::conflict("telegram_taken", message),
             IdentityError::Database(e) => e.into(),
             IdentityError::Internal(e) => ApiError::internal(e),
         }
@@ -174,6 +177,28 @@ async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResul
 )]
 async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<User>> {
     Ok(Json(state.identity.user(principal.user).await?))
+}
+
+/// A one-time code linking a Telegram user to this account.
+#[derive(serde::Serialize, ToSchema)]
+struct TelegramLink {
+    /// Send `/link CODE` to the shop's bot within ten minutes.
+    code: String,
+    expires_at: crate::time::Timestamp,
+}
+
+/// A one-time code to link the caller's Telegram user to this account: sent to the bot as
+/// `/link CODE`, it makes the bot act as this account (its role, prices, balance and orders).
+#[utoipa::path(
+    post, path = "/v1/me/telegram-link", tag = "me", security(("bearer" = [])),
+    responses((status = 201, body = TelegramLink), (status = 401, body = ErrorEnvelope))
+)]
+async fn telegram_link(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<(StatusCode, Json<TelegramLink>)> {
+    let (code, expires_at) = state.identity.telegram_link_code(&principal).await?;
+    Ok((StatusCode::CREATED, Json(TelegramLink { code, expires_at })))
 }
 
 #[derive(serde::Serialize, ToSchema)]

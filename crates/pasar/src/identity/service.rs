@@ -62,6 +62,10 @@ pub enum IdentityError {
     RoleChange(#[from] RoleChangeRefused),
     #[error("no such user")]
     UserNotFound,
+    #[error("the code is unknown, used or expired; ask for a new one")]
+    InvalidLinkCode,
+    #[error("this account is already linked to another Telegram user")]
+    TelegramTaken,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -300,7 +304,7 @@ impl Identity {
 }
 
 /// Writes a new user and its `user.registered` event.
-async fn insert_new_user(
+pub(super) async fn insert_new_user(
     tx: &mut db::Transaction,
     email: Email,
     password_hash: &str,

@@ -90,6 +90,11 @@ impl Inventory {
         Ok(levels)
     }
 
+    /// How many variants have less available than their low-stock threshold.
+    pub async fn low_count(&self) -> Result<i64, InventoryError> {
+        Ok(store::low_count(self.db.reader()).await?)
+    }
+
     pub async fn movements(
         &self,
         variant: VariantId,

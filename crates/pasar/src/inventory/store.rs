@@ -584,3 +584,12 @@ pub async fn restocked_of(
     .await?;
     rows.iter().map(|row| Ok((parse_text(row, "variant_id")?, row.try_get("units")?))).collect()
 }
+
+/// How many variants have less available than their low-stock threshold.
+pub async fn low_count<'c>(ex: impl Executor<'c, Database = Any>) -> Result<i64, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n FROM stock_levels WHERE on_hand - reserved < low_stock_threshold")
+            .fetch_one(ex)
+            .await?;
+    row.try_get("n")
+}

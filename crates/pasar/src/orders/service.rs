@@ -315,6 +315,12 @@ impl Orders {
 
     /// One page of orders, newest first, and whether more follow. Lines are included;
     /// timelines are left to the single-order read.
+    /// Orders placed since `since`, and the total of those paid (paid, shipped, delivered,
+    /// completed or partly refunded), for the shop's figures.
+    pub async fn totals_since(&self, since: Timestamp) -> Result<(i64, i64), OrdersError> {
+        Ok(store::totals_since(self.db.reader(), since).await?)
+    }
+
     pub async fn list(&self, filter: &OrderFilter, limit: usize) -> Result<(Vec<Order>, bool), OrdersError> {
         let mut orders = store::list(
             self.db.reader(),

@@ -317,3 +317,20 @@ pub async fn list<'c>(
     .await?;
     rows.iter().map(order_of).collect()
 }
+
+/// Orders placed since `since`, and the total of the paid ones.
+pub async fn totals_since<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    since: Timestamp,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+            "SELECT COUNT(*) AS placed,
+                    CAST(COALESCE(SUM(CASE WHEN status IN ('paid', 'processing', 'shipped', 'delivered', 'completed',
+                                                      'partially_refunded') THEN total ELSE 0 END), 0) AS BIGINT) AS revenue
+             FROM orders WHERE created_at >= $1",
+        )
+        .bind(since.millis())
+        .fetch_one(ex)
+        .await?;
+    Ok((row.try_get("placed")?, row.try_get("revenue")?))
+}

@@ -341,6 +341,12 @@ impl Payments {
         Ok(self.with_links(attached))
     }
 
+    /// Payments created since `since`: how many succeeded, how many ended otherwise, and the
+    /// fees of the succeeded ones, for the shop's figures.
+    pub async fn totals_since(&self, since: Timestamp) -> Result<(i64, i64, i64), PaymentsError> {
+        Ok(store::totals_since(self.db.reader(), since).await?)
+    }
+
     /// A payer's payments for `purpose`, newest first; and whether more follow.
     pub async fn payments_of(
         &self,

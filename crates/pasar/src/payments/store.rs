@@ -260,3 +260,20 @@ pub async fn of_payer<'c>(
     .await?;
     rows.iter().map(payment_of).collect()
 }
+
+/// Payments created since `since`: succeeded, ended otherwise, and the succeeded ones' fees.
+pub async fn totals_since<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    since: Timestamp,
+) -> Result<(i64, i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status IN ('succeeded', 'refunded') THEN 1 ELSE 0 END), 0) AS BIGINT) AS succeeded,
+                    CAST(COALESCE(SUM(CASE WHEN status IN ('failed', 'expired', 'cancelled') THEN 1 ELSE 0 END), 0) AS BIGINT) AS ended,
+                    CAST(COALESCE(SUM(CASE WHEN status IN ('succeeded', 'refunded') THEN fee ELSE 0 END), 0) AS BIGINT) AS fees
+             FROM payments WHERE created_at >= $1",
+        )
+        .bind(since.millis())
+        .fetch_one(ex)
+        .await?;
+    Ok((row.try_get("succeeded")?, row.try_get("ended")?, row.try_get("fees")?))
+}

@@ -29,5 +29,6 @@ mod payouts;
 mod refunds;
 mod shipping;
 mod stripe;
+mod telegram;
 mod wallet;
 mod webhooks;

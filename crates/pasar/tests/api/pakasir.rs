@@ -75,7 +75,7 @@ async fn order(app: &TestApp, token: &str, order_id: &str) -> Value {
 }
 
 /// What a phone's camera reads from a PNG.
-fn scan(png_bytes: &[u8]) -> String {
+pub fn scan(png_bytes: &[u8]) -> String {
     let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     let mut reader = decoder.read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];

@@ -2,3 +2,4 @@ pub mod chip;
 pub mod komoju;
 pub mod pakasir;
 pub mod stripe;
+pub mod telegram;
