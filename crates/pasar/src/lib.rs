@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod search;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

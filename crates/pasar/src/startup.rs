@@ -31,6 +31,7 @@ use crate::money::Currency;
 use crate::orders::Orders;
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
+use crate::search::{Search, SearchIndexer};
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};
@@ -64,6 +65,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(crate::identity::routes::router(state.clone()))
         .merge(crate::catalog::routes::router(state.clone()))
+        .merge(crate::search::routes::router())
         .merge(crate::inventory::routes::router(state.clone()))
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
@@ -112,6 +114,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     inventory.backfill_item_digests().await.context("giving stored digital items their digests")?;
+    let search = Search::open(config.search_index_dir(), catalog.clone(), inventory.clone())?;
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
@@ -199,11 +202,13 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     // In-process subscribers of the outbox: each module that reacts to events adds itself here.
     let relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
-        .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
+        .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules))
+        .subscribe(Arc::new(SearchIndexer(search.clone())));
     Ok(Services {
         identity,
         catalog,
         inventory,
+        search,
         orders,
         payments,
         sandbox,
@@ -274,6 +279,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        // An empty index (new, lost, or thrown away as unreadable) is rebuilt in the
+        // background: the server answers meanwhile, with fewer search results.
+        let search_rebuild = tokio::spawn({
+            let search = state.search.clone();
+            async move {
+                if let Err(err) = search.rebuild_if_empty().await {
+                    tracing::error!(error = %err, "rebuilding the empty search index failed; run `pasar search reindex`");
+                }
+            }
+        });
         let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone(), state.wallet.clone()));
         let reconciliation = tokio::spawn(payments::reconciliation::run(
             state.reconciler.clone(),
@@ -294,6 +309,7 @@ impl Application {
         });
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        search_rebuild.abort();
         sweeper.abort();
         reconciliation.abort();
         ledger_expiry.abort();
