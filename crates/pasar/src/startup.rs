@@ -31,8 +31,8 @@ use crate::money::Currency;
 use crate::orders::Orders;
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
-use crate::search::{Search, SearchIndexer};
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
+use crate::search::{Search, SearchIndexer};
 use crate::time::Clock;
 use crate::wallet::{PointsEarner, PointsRules, Wallet};
 

@@ -716,7 +716,10 @@ pub async fn variant_kind(
 }
 
 /// The product a variant belongs to, whatever its status; None for an unknown variant.
-pub async fn variant_product(conn: &mut AnyConnection, id: VariantId) -> Result<Option<ProductId>, sqlx::Error> {
+pub async fn variant_product(
+    conn: &mut AnyConnection,
+    id: VariantId,
+) -> Result<Option<ProductId>, sqlx::Error> {
     let row = sqlx::query("SELECT product_id FROM product_variants WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)

@@ -154,7 +154,10 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
         0 => {
             let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
             diff.len() == 1
-                || (diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]])
+                || (diff.len() == 2
+                    && diff[1] == diff[0] + 1
+                    && a[diff[0]] == b[diff[1]]
+                    && a[diff[1]] == b[diff[0]])
         }
         1 => {
             let first = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
@@ -311,7 +314,10 @@ mod tests {
     #[test]
     fn highlighting_marks_matched_words_and_escapes_the_rest() {
         let q = ParsedQuery::parse("beras prem");
-        assert_eq!(highlight("Beras <Putih> Premium", &q), "<mark>Beras</mark> &lt;Putih&gt; <mark>Premium</mark>");
+        assert_eq!(
+            highlight("Beras <Putih> Premium", &q),
+            "<mark>Beras</mark> &lt;Putih&gt; <mark>Premium</mark>"
+        );
         let q = ParsedQuery::parse("kopu ");
         assert_eq!(highlight("Kopi Luwak", &q), "Kopi Luwak", "short words need the exact spelling");
         let q = ParsedQuery::parse("kecap manis ");

@@ -12,5 +12,6 @@ mod store;
 
 pub use domain::SearchSort;
 pub use service::{
-    FacetValue, Facets, Search, SearchError, SearchHit, SearchIndexer, SearchRequest, SearchResults, Suggestion,
+    FacetValue, Facets, Search, SearchError, SearchHit, SearchIndexer, SearchRequest, SearchResults,
+    Suggestion,
 };

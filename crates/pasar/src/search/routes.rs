@@ -136,7 +136,10 @@ impl SearchQuery {
     get, path = "/v1/search", tag = "search", params(SearchQuery),
     responses((status = 200, body = SearchPage), (status = 422, body = ErrorEnvelope))
 )]
-async fn search(State(state): State<AppState>, ApiQuery(query): ApiQuery<SearchQuery>) -> ApiResult<Json<SearchPage>> {
+async fn search(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<SearchPage>> {
     let request = query.parse()?;
     let (offset, limit) = (request.offset, request.limit);
     let found = state.search.search(request).await?;

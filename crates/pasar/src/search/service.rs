@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 
 use super::domain::{self, BucketName, ParsedQuery, SearchSort};
 use super::store::{FacetCounts, IndexQuery, IndexedProduct, SearchIndex};
-use crate::catalog::{Catalog, CatalogError, Product, ProductFilter, ProductSort, ProductStatus, cursor_after};
+use crate::catalog::{
+    Catalog, CatalogError, Product, ProductFilter, ProductSort, ProductStatus, cursor_after,
+};
 use crate::events::{Deliveries, Delivery, Event, Subscriber};
 use crate::ids::{CategoryId, ProductId, VariantId};
 use crate::inventory::Inventory;
@@ -268,7 +270,8 @@ impl Search {
 
     /// Products as the index keeps them, with whether any of their variants can be bought.
     async fn documents(&self, products: &[Product]) -> Result<Vec<IndexedProduct>, SearchError> {
-        let variants: Vec<VariantId> = products.iter().flat_map(|p| p.variants.iter().map(|v| v.id)).collect();
+        let variants: Vec<VariantId> =
+            products.iter().flat_map(|p| p.variants.iter().map(|v| v.id)).collect();
         let levels = self
             .inner
             .inventory
@@ -523,7 +526,10 @@ impl Subscriber for SearchIndexer {
                 Ok(()) => events.iter().map(|_| Ok(())).collect(),
                 Err(err) => {
                     let message = format!("{err:#}");
-                    events.iter().map(|_| Err(anyhow::anyhow!("refreshing the search index: {message}"))).collect()
+                    events
+                        .iter()
+                        .map(|_| Err(anyhow::anyhow!("refreshing the search index: {message}")))
+                        .collect()
                 }
             }
         })

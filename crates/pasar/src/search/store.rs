@@ -15,15 +15,19 @@ use std::sync::Mutex;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use tantivy::{DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentReader};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentReader,
+};
 use tantivy::{TantivyDocument, Term};
 
-use super::domain::{self, ParsedQuery, Piece, PRICE_EDGES, SearchSort};
+use super::domain::{self, PRICE_EDGES, ParsedQuery, Piece, SearchSort};
 
 /// Memory the index writer buffers before it writes a segment (Tantivy's floor is 15 MB).
 const WRITER_BUDGET: usize = 32_000_000;
@@ -113,7 +117,9 @@ fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = |tokenizer: &str| {
         TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(tokenizer).set_index_option(IndexRecordOption::WithFreqs),
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqs),
         )
     };
     let fields = Fields {
@@ -219,7 +225,9 @@ impl SearchIndex {
             // Another process holds the directory (a second instance started on the same data
             // directory): this one keeps its index in memory, rebuilt on start.
             Err(tantivy::TantivyError::LockFailure(..)) if dir.is_some() => {
-                tracing::warn!("another process holds the search index directory; this one keeps its index in memory");
+                tracing::warn!(
+                    "another process holds the search index directory; this one keeps its index in memory"
+                );
                 let index = Index::create_in_ram(schema().0);
                 let writer = writer(&index)?;
                 (index, writer, true)
@@ -307,7 +315,10 @@ impl SearchIndex {
         for word in &text.words {
             let name_term = Term::from_field_text(f.name, &word.text);
             let mut ways: Vec<(Occur, Box<dyn Query>)> = vec![
-                (Occur::Should, boosted(TermQuery::new(name_term.clone(), IndexRecordOption::WithFreqs), 3.0)),
+                (
+                    Occur::Should,
+                    boosted(TermQuery::new(name_term.clone(), IndexRecordOption::WithFreqs), 3.0),
+                ),
                 (
                     Occur::Should,
                     boosted(
@@ -335,7 +346,11 @@ impl SearchIndex {
                         .iter()
                         .map(|gram| {
                             let term = Term::from_field_text(field, gram);
-                            (Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)) as Box<dyn Query>)
+                            (
+                                Occur::Must,
+                                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+                                    as Box<dyn Query>,
+                            )
                         })
                         .collect(),
                 ))
@@ -369,10 +384,14 @@ impl SearchIndex {
             clauses.push((Occur::Must, raw(f.seller, seller)));
         }
         if q.price_min.is_some() || q.price_max.is_some() {
-            let low = q.price_min.map_or(Bound::Unbounded, |p| Bound::Included(Term::from_field_u64(f.price, p)));
-            let high = q.price_max.map_or(Bound::Unbounded, |p| Bound::Included(Term::from_field_u64(f.price, p)));
+            let low =
+                q.price_min.map_or(Bound::Unbounded, |p| Bound::Included(Term::from_field_u64(f.price, p)));
+            let high =
+                q.price_max.map_or(Bound::Unbounded, |p| Bound::Included(Term::from_field_u64(f.price, p)));
             let range = match (low, high) {
-                (Bound::Unbounded, high) => RangeQuery::new(Bound::Included(Term::from_field_u64(f.price, 0)), high),
+                (Bound::Unbounded, high) => {
+                    RangeQuery::new(Bound::Included(Term::from_field_u64(f.price, 0)), high)
+                }
                 (low, high) => RangeQuery::new(low, high),
             };
             clauses.push((Occur::Must, Box::new(range)));
@@ -391,7 +410,10 @@ impl SearchIndex {
         let (text, filters) = clauses.split_at(1);
         let mut all = vec![(Occur::Must, text[0].1.box_clone())];
         all.extend(filters.iter().map(|(_, filter)| {
-            (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(filter.box_clone(), 0.0)) as Box<dyn Query>)
+            (
+                Occur::Must,
+                Box::new(tantivy::query::ConstScoreQuery::new(filter.box_clone(), 0.0)) as Box<dyn Query>,
+            )
         }));
         Box::new(BooleanQuery::new(all))
     }
@@ -535,9 +557,11 @@ impl Collector for FacetCollector {
     fn merge_fruits(&self, fruits: Vec<FacetCounts>) -> tantivy::Result<FacetCounts> {
         let mut total = FacetCounts { price: vec![0; PRICE_EDGES.len() + 1], ..FacetCounts::default() };
         for fruit in fruits {
-            for (into, from) in
-                [(&mut total.category, fruit.category), (&mut total.brand, fruit.brand), (&mut total.seller, fruit.seller)]
-            {
+            for (into, from) in [
+                (&mut total.category, fruit.category),
+                (&mut total.brand, fruit.brand),
+                (&mut total.seller, fruit.seller),
+            ] {
                 for (value, count) in from {
                     *into.entry(value).or_default() += count;
                 }

@@ -236,7 +236,8 @@ async fn filters_narrow_by_category_brand_store_price_and_stock_and_follow_chang
     let food = shop.category("Makanan").await;
     let sosro = shop.brand("Sosro").await;
     let seller = app.user_with_role("seller@shop.test", Role::Seller).await;
-    let green = shop.priced("Teh Hijau", &tea, 15_000, json!({"brand_id": sosro, "seller_id": seller.id})).await;
+    let green =
+        shop.priced("Teh Hijau", &tea, 15_000, json!({"brand_id": sosro, "seller_id": seller.id})).await;
     shop.priced("Jus Jeruk", &drinks, 12_000, json!({})).await;
     shop.priced("Roti Tawar", &food, 18_000, json!({"brand_id": sosro})).await;
     settled(&app).await;
@@ -377,8 +378,15 @@ async fn pages_follow_the_cursor_and_bad_queries_are_refused() {
     assert_eq!(names(&second), ["Mie Instan 3", "Mie Instan 4"]);
     assert!(second.get("next_cursor").is_none());
 
-    for bad in ["rating_min=4", "price_min=10&price_max=5", "q=%01", "cursor=", "limit=0", "sort=cheapest", "colour=red"]
-    {
+    for bad in [
+        "rating_min=4",
+        "price_min=10&price_max=5",
+        "q=%01",
+        "cursor=",
+        "limit=0",
+        "sort=cheapest",
+        "colour=red",
+    ] {
         let response = app.get(&format!("/v1/search?{bad}"), None).await;
         let status = response.status();
         assert!(
