@@ -148,6 +148,9 @@ pub struct Config {
     /// This instance drops its answers at once on its own catalog writes; another instance's
     /// writes show here within this time.
     pub catalog_cache_ms: u64,
+    /// Show shoppers how many units (or digital keys) each variant has left; `false` shows only
+    /// whether it is in stock, low or out.
+    pub stock_show_counts: bool,
     /// Keep this instance's search index in memory instead of `{data_dir}/search` (it is
     /// rebuilt from the catalog on every start then; tests use it).
     pub search_in_memory: bool,
@@ -230,6 +233,7 @@ impl Default for Config {
             session_cache_ms: 1_000,
             catalog_cache_ms: 2_000,
             search_in_memory: false,
+            stock_show_counts: true,
             webhook_max_attempts: 8,
             webhooks_allow_private: false,
         }

@@ -20,7 +20,7 @@ use crate::catalog::{
 };
 use crate::events::{Deliveries, Delivery, Event, Subscriber};
 use crate::ids::{CategoryId, ProductId, VariantId};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, StockStatus};
 use crate::money::{Currency, Money};
 
 /// Products read from the catalog per page of a rebuild.
@@ -291,10 +291,11 @@ impl Search {
                 seller: product.seller_id.map(|s| s.to_string()),
                 price: u64::try_from(product.price_from.amount).unwrap_or(0),
                 currency: product.price_from.currency.code().to_owned(),
-                in_stock: product
-                    .variants
-                    .iter()
-                    .any(|v| levels.get(&v.id).is_some_and(|level| level.availability().available > 0)),
+                in_stock: product.variants.iter().any(|v| {
+                    levels
+                        .get(&v.id)
+                        .is_some_and(|level| level.availability().status != StockStatus::OutOfStock)
+                }),
                 created_at: u64::try_from(product.created_at.millis()).unwrap_or(0),
             })
             .collect())

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
+use tantivy::fastfield::Column;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -26,6 +26,7 @@ use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentReader,
 };
 use tantivy::{TantivyDocument, Term};
+use tantivy_columnar::StrColumn;
 
 use super::domain::{self, PRICE_EDGES, ParsedQuery, Piece, SearchSort};
 
@@ -425,7 +426,7 @@ impl SearchIndex {
         let facets = FacetCollector { enabled: q.facets };
         let by_relevance = q.sort == SearchSort::Relevance && !q.text.is_empty();
         let (hits, total, facets): (Vec<(Option<f32>, DocAddress)>, usize, FacetCounts) = if by_relevance {
-            let (top, total, facets) = searcher.search(&query, &(window.order_by_score(), Count, facets))?;
+            let (top, total, facets) = searcher.search(&query, &(window, Count, facets))?;
             (top.into_iter().map(|(score, address)| (Some(score), address)).collect(), total, facets)
         } else {
             // Without text to rank by, relevance means newest first.
@@ -436,7 +437,7 @@ impl SearchIndex {
             };
             let (top, total, facets) =
                 searcher.search(&query, &(window.order_by_fast_field::<u64>(field, order), Count, facets))?;
-            (top.into_iter().map(|(_, address)| (None, address)).collect(), total, facets)
+            (top.into_iter().map(|(_, address): (u64, DocAddress)| (None, address)).collect(), total, facets)
         };
         let mut found = Vec::with_capacity(hits.len());
         for (score, address) in hits {
