@@ -6,6 +6,7 @@ mod conn;
 mod drive;
 mod invariants;
 mod pgbench;
+mod search;
 mod seed;
 mod server;
 mod stats;
@@ -61,6 +62,9 @@ struct Cli {
     /// SKUs of checkout-spread (10 per product).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     skus: u32,
+    /// Products of the search scenario.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    products: u32,
     /// PostgreSQL admin URL: the bench creates its databases there and drops them at the end.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     database_url: String,
@@ -75,6 +79,7 @@ enum Scenario {
     FlashSale,
     CheckoutSpread,
     Catalog,
+    Search,
     Hello,
 }
 
@@ -118,6 +123,9 @@ impl Cli {
         }
         if self.scenario == Scenario::CheckoutSpread {
             line.push_str(&format!(" --skus {}", self.skus));
+        }
+        if self.scenario == Scenario::Search {
+            line.push_str(&format!(" --products {}", self.products));
         }
         if self.backend == Backend::Postgres {
             line.push_str(&format!(" --database-url {}", self.database_url));
@@ -416,6 +424,48 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             }
             let load = load.context("the catalog has phases")?;
             Ok(Run { load, initial, routes: &["health", "product list", "product detail"], phases: windows })
+        }
+        Scenario::Search => {
+            let products = cli.products as usize;
+            let indexing = search::catalog(state, products).await?;
+            seeded(
+                &started,
+                &format!(
+                    "{products} products through the catalog service, indexed by the outbox relay \
+                     {:.1} s after the last write",
+                    indexing.as_secs_f64()
+                ),
+            );
+            // One phase per route, --buyers loops for --seconds each: the health check first (the
+            // same run's hello route: the HTTP stack's ceiling), then suggestions, then search as
+            // the summary line's figure.
+            let phases = [
+                ("health", vec!["/health".to_owned()]),
+                ("suggest", search::suggestions(500)),
+                ("search", search::queries(1_000)),
+            ];
+            let mut load: Option<Load> = None;
+            let mut windows = Vec::new();
+            for (route, paths) in phases {
+                let paths = Arc::new(paths);
+                let end = deadline(Instant::now());
+                let phase = drive::run(buyers, |_| {
+                    drive::reader(server.listening, None, paths.clone(), route, end, MAX_ATTEMPTS_PER_BUYER)
+                })
+                .await?;
+                windows.push((route, phase.window));
+                load = Some(match load {
+                    Some(earlier) => earlier.then(phase),
+                    None => phase,
+                });
+            }
+            let load = load.context("the search scenario has phases")?;
+            Ok(Run {
+                load,
+                initial: HashMap::new(),
+                routes: &["health", "suggest", "search"],
+                phases: windows,
+            })
         }
         Scenario::Hello => {
             seeded(&started, "nothing (GET /health needs no data)");

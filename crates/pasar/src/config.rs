@@ -148,6 +148,12 @@ pub struct Config {
     /// This instance drops its answers at once on its own catalog writes; another instance's
     /// writes show here within this time.
     pub catalog_cache_ms: u64,
+    /// Show shoppers how many units (or digital keys) each variant has left; `false` shows only
+    /// whether it is in stock, low or out.
+    pub stock_show_counts: bool,
+    /// Keep this instance's search index in memory instead of `{data_dir}/search` (it is
+    /// rebuilt from the catalog on every start then; tests use it).
+    pub search_in_memory: bool,
     /// Attempts at delivering one event to one webhook endpoint before it is dead-lettered.
     pub webhook_max_attempts: u32,
     /// Allow webhook endpoints on http and on private, loopback or link-local addresses
@@ -253,6 +259,8 @@ impl Default for Config {
             relay_poll_ms: 200,
             session_cache_ms: 1_000,
             catalog_cache_ms: 2_000,
+            search_in_memory: false,
+            stock_show_counts: true,
             webhook_max_attempts: 8,
             webhooks_allow_private: false,
             telegram_bot_token: None,
@@ -306,6 +314,11 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pasar.db").display()))
+    }
+
+    /// Where this instance keeps its search index; None when it is kept in memory.
+    pub fn search_index_dir(&self) -> Option<PathBuf> {
+        (!self.search_in_memory).then(|| self.data_dir.join("search"))
     }
 
     pub fn media_dir(&self) -> PathBuf {

@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: TelegramCommand,
     },
+    /// Work with the search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,6 +65,13 @@ enum TelegramCommand {
     /// Register {PASAR_PUBLIC_URL}/v1/webhooks/telegram (https) as the bot's webhook, with the
     /// webhook secret Telegram will send back.
     SetWebhook,
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuild this data directory's search index from the catalog (with the server stopped;
+    /// a running server rebuilds its own with POST /v1/admin/search/reindex).
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +136,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit { command: AuditCommand::Verify } => verify_audit(&config).await,
         Command::Ledger { command: LedgerCommand::Verify } => verify_ledger(&config).await,
         Command::Telegram { command: TelegramCommand::SetWebhook } => set_telegram_webhook(&config).await,
+        Command::Search { command: SearchCommand::Reindex } => {
+            let public_url = config.public_url(config.addr);
+            let state = startup::build_state(config, Clock::system(), public_url).await?;
+            if state.search.is_displaced() {
+                anyhow::bail!(
+                    "a running server holds the search index; stop it first, or ask it with POST /v1/admin/search/reindex"
+                );
+            }
+            let indexed = state.search.reindex().await?;
+            state.db.close().await;
+            println!("search index rebuilt: {indexed} products");
+            Ok(())
+        }
         Command::Demo { serve: and_serve } => {
             // The demo is for trying purchases: its pay buttons are the sandbox's.
             let config = Config { sandbox: Some(true), ..config };

@@ -32,6 +32,7 @@ use crate::orders::Orders;
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
+use crate::search::{Search, SearchIndexer};
 use crate::shipping::Shipping;
 use crate::telegram::{Bot, Deliveries, Shop};
 use crate::time::Clock;
@@ -69,6 +70,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(crate::identity::routes::router(state.clone()))
         .merge(crate::catalog::routes::router(state.clone()))
+        .merge(crate::search::routes::router())
         .merge(crate::inventory::routes::router(state.clone()))
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
@@ -119,6 +121,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     inventory.backfill_item_digests().await.context("giving stored digital items their digests")?;
+    let search = Search::open(config.search_index_dir(), catalog.clone(), inventory.clone())?;
     let orders = Orders::new(db.clone(), clock.clone());
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
@@ -225,7 +228,8 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     .context("configuring the Telegram bot")?;
     let mut relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
-        .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules));
+        .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules))
+        .subscribe(Arc::new(SearchIndexer(search.clone())));
     if let Some(bot) = &telegram {
         relay = relay.subscribe(Arc::new(Deliveries::new(bot.clone())));
     }
@@ -233,6 +237,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity,
         catalog,
         inventory,
+        search,
         orders,
         payments,
         sandbox,
@@ -305,6 +310,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        // An empty index (new, lost, or thrown away as unreadable) is rebuilt in the
+        // background: the server answers meanwhile, with fewer search results.
+        let search_rebuild = tokio::spawn({
+            let search = state.search.clone();
+            async move {
+                if let Err(err) = search.rebuild_if_empty().await {
+                    tracing::error!(error = %err, "rebuilding the empty search index failed; run `pasar search reindex`");
+                }
+            }
+        });
         let sweeper = tokio::spawn(checkout::sweeper::run(state.checkout.clone(), state.wallet.clone()));
         let reconciliation = tokio::spawn(payments::reconciliation::run(
             state.reconciler.clone(),
@@ -333,6 +348,7 @@ impl Application {
         });
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        search_rebuild.abort();
         sweeper.abort();
         reconciliation.abort();
         ledger_expiry.abort();

@@ -263,12 +263,15 @@ async fn product_page(
 }
 
 /// Fills in each variant's availability from the inventory (one read for all of them), for the
-/// public product list and page.
+/// public product list and page; without the counts when the shop hides them.
 async fn with_availability(state: &AppState, products: &mut [Product]) -> ApiResult<()> {
     let variants: Vec<VariantId> = products.iter().flat_map(|p| p.variants.iter().map(|v| v.id)).collect();
     let levels = state.inventory.levels(&variants).await?;
     for variant in products.iter_mut().flat_map(|p| p.variants.iter_mut()) {
-        variant.availability = levels.get(&variant.id).map(|level| level.availability());
+        variant.availability = levels.get(&variant.id).map(|level| match state.config.stock_show_counts {
+            true => level.availability(),
+            false => level.availability().without_count(),
+        });
     }
     Ok(())
 }

@@ -357,6 +357,14 @@ impl Catalog {
         Ok(found.and_then(|id| id.parse().ok()))
     }
 
+    /// The product a variant belongs to, whatever its status (for keeping other views of
+    /// products, such as the search index, up to date on stock events); None for an unknown
+    /// variant.
+    pub async fn product_of_variant(&self, id: VariantId) -> Result<Option<ProductId>, CatalogError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::variant_product(&mut conn, id).await?)
+    }
+
     // ---- products --------------------------------------------------------------------------
 
     pub async fn create_product(&self, actor: Actor, input: NewProduct) -> Result<Product, CatalogError> {

@@ -731,6 +731,18 @@ pub async fn variant_kind(
     row.map(|row| kind_of(&row, "kind")).transpose()
 }
 
+/// The product a variant belongs to, whatever its status; None for an unknown variant.
+pub async fn variant_product(
+    conn: &mut AnyConnection,
+    id: VariantId,
+) -> Result<Option<ProductId>, sqlx::Error> {
+    let row = sqlx::query("SELECT product_id FROM product_variants WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| parse_text(&row, "product_id")).transpose()
+}
+
 // ---- media ---------------------------------------------------------------------------------
 
 const MEDIA_COLUMNS: &str = "id, product_id, object_key, content_type, size_bytes, created_at";

@@ -47,8 +47,17 @@ pub enum StockStatus {
 pub struct Availability {
     pub status: StockStatus,
     /// Units that can be bought now (on hand less what unpaid orders hold); for a digital
-    /// variant, the keys (or other items) left.
-    pub available: i64,
+    /// variant, the keys (or other items) left. Absent when the shop hides its counts
+    /// (`PASAR_STOCK_SHOW_COUNTS=false`): then `status` alone tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
+}
+
+impl Availability {
+    /// The same, without the count: what shoppers see when the shop hides its counts.
+    pub fn without_count(self) -> Self {
+        Self { available: None, ..self }
+    }
 }
 
 impl StockLevel {
@@ -63,7 +72,7 @@ impl StockLevel {
         } else {
             StockStatus::InStock
         };
-        Availability { status, available }
+        Availability { status, available: Some(available) }
     }
 }
 
@@ -194,11 +203,11 @@ mod tests {
         let status = |on_hand, reserved, threshold| {
             StockLevel::new(v, on_hand, reserved, threshold, false).availability()
         };
-        assert_eq!(status(0, 0, 5), Availability { status: StockStatus::OutOfStock, available: 0 });
-        assert_eq!(status(3, 3, 0), Availability { status: StockStatus::OutOfStock, available: 0 });
-        assert_eq!(status(10, 6, 5), Availability { status: StockStatus::LowStock, available: 4 });
-        assert_eq!(status(10, 5, 5), Availability { status: StockStatus::InStock, available: 5 });
-        assert_eq!(status(1, 0, 0), Availability { status: StockStatus::InStock, available: 1 });
+        assert_eq!(status(0, 0, 5), Availability { status: StockStatus::OutOfStock, available: Some(0) });
+        assert_eq!(status(3, 3, 0), Availability { status: StockStatus::OutOfStock, available: Some(0) });
+        assert_eq!(status(10, 6, 5), Availability { status: StockStatus::LowStock, available: Some(4) });
+        assert_eq!(status(10, 5, 5), Availability { status: StockStatus::InStock, available: Some(5) });
+        assert_eq!(status(1, 0, 0), Availability { status: StockStatus::InStock, available: Some(1) });
     }
 
     #[test]

@@ -1188,3 +1188,52 @@ async fn concurrent_edits_of_different_fields_both_land() {
         assert_eq!(shown["description"], format!("Round {round}"), "round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_shop_that_hides_its_counts_shows_only_whether_a_variant_is_in_stock_low_or_out() {
+    let app = spawn_app_with(|config| config.stock_show_counts = false).await;
+    let admin = app.admin().await;
+    let variants = app.product(&admin, "physical", &[10_000, 20_000, 30_000]).await;
+    app.stock(&admin, &variants[0], 10).await;
+    app.stock(&admin, &variants[1], 2).await;
+    let threshold = app
+        .put(
+            &format!("/v1/admin/variants/{}/stock/threshold", variants[1]),
+            Some(&admin.access_token),
+            &json!({"low_stock_threshold": 5}),
+        )
+        .await;
+    assert_eq!(threshold.status(), StatusCode::OK);
+    let digital = app.product(&admin, "digital", &[49_000]).await;
+    let keys = app
+        .post(
+            &format!("/v1/admin/variants/{}/digital-items", digital[0]),
+            Some(&admin.access_token),
+            &json!({"items": ["KEY-1"]}),
+        )
+        .await;
+    assert!(keys.status().is_success());
+
+    let page: Value = app.get("/v1/products?limit=100", None).await.json().await.unwrap();
+    let mut shown: Vec<(String, Value)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["variants"].as_array().unwrap().iter())
+        .map(|v| (v["id"].as_str().unwrap().to_owned(), v["availability"].clone()))
+        .collect();
+    shown.sort_by_key(|(id, _)| [&variants[..], &digital[..]].concat().iter().position(|v| v == id));
+    let statuses: Vec<&Value> = shown.iter().map(|(_, a)| a).collect();
+    assert_eq!(
+        statuses,
+        [
+            &json!({"status": "in_stock"}),
+            &json!({"status": "low_stock"}),
+            &json!({"status": "out_of_stock"}),
+            &json!({"status": "in_stock"}),
+        ],
+        "no counts, only statuses"
+    );
+    // Admins still read the counts from the inventory.
+    assert_eq!(app.stock_level(&admin, &variants[0]).await["available"], 10);
+}

@@ -112,6 +112,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         audit_database_url: Some(audit_database_url),
         audit_key: Some(AUDIT_KEY.into()),
         relay_poll_ms: 25,
+        search_in_memory: true,
         sandbox_webhook_secret: Some(SANDBOX_SECRET.into()),
         digital_items_key: Some("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into()),
         ..Config::default()
