@@ -58,9 +58,6 @@ struct SearchQuery {
     /// `true`: only products with a variant that can be bought now; `false`: only those
     /// without.
     in_stock: Option<bool>,
-    /// Lowest average rating. Not available yet: products have no ratings until reviews
-    /// arrive, so any value is refused with 422.
-    rating_min: Option<f64>,
     /// `relevance` (default: best match first, or newest when `q` is empty), `newest`,
     /// `price_asc` or `price_desc`.
     #[param(inline)]
@@ -108,12 +105,6 @@ impl SearchQuery {
             if min > max {
                 return Err(ApiError::field("price_min", "must not be above price_max"));
             }
-        }
-        if self.rating_min.is_some() {
-            return Err(ApiError::field(
-                "rating_min",
-                "products have no ratings yet: this filter works once reviews are kept",
-            ));
         }
         Ok(SearchRequest {
             q: query_text(self.q)?,

@@ -33,7 +33,6 @@ struct Handled {
     responses(
         (status = 200, body = Handled),
         (status = 401, description = "missing or wrong secret", body = ErrorEnvelope),
-        (status = 404, description = "the bot is not configured", body = ErrorEnvelope),
         (status = 503, description = "the update could not be handled now; Telegram retries it", body = ErrorEnvelope),
     )
 )]
