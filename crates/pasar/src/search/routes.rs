@@ -50,10 +50,10 @@ struct SearchQuery {
     /// Products of this store (today: the seller's user id, `usr_…`).
     store: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     price_min: Option<u64>,
     /// Highest "from" price, in minor units.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     price_max: Option<u64>,
     /// `true`: only products with a variant that can be bought now; `false`: only those
     /// without.
@@ -100,6 +100,13 @@ impl SearchQuery {
         let offset: usize = page.position()?.unwrap_or(0);
         if offset > MAX_OFFSET {
             return Err(ApiError::field("cursor", "not a cursor this API issued"));
+        }
+        // Prices are Money, bounded at ±10^15 minor units.
+        let most = crate::money::Money::LIMIT.unsigned_abs();
+        for (name, price) in [("price_min", self.price_min), ("price_max", self.price_max)] {
+            if price.is_some_and(|p| p > most) {
+                return Err(ApiError::field(name, format!("must be at most {most} minor units")));
+            }
         }
         if let (Some(min), Some(max)) = (self.price_min, self.price_max) {
             if min > max {
