@@ -12,13 +12,6 @@ use crate::orders::{OrderFilter, OrderStatus};
 /// The largest key file accepted by `/addstock`.
 const MOST_FILE_BYTES: i64 = 1024 * 1024;
 
-/// The admin commands, for `/help`.
-pub const ADMIN_HELP: &str = "Admin: /stats, /orders all|STATUS, /order ID, /stock SKU, \
-    /addstock SKU (keys on the next lines, or as a text file with this caption), \
-    /setrole TELEGRAM_ID customer|reseller|admin, /ban TELEGRAM_ID, /unban TELEGRAM_ID, /refund ORDER, \
-    /broadcast [all|customer|reseller|admin] TEXT, /price SKU AMOUNT [reseller AMOUNT], \
-    /balance TELEGRAM_ID [adjust AMOUNT REASON]";
-
 impl Bot {
     /// Who an admin acts as: their account, with an admin role when only the whitelist makes
     /// them one. None for anyone else.

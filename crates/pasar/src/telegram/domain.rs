@@ -118,6 +118,13 @@ pub enum Callback {
     Cancel,
 }
 
+/// The admin commands, for `/help`.
+pub const ADMIN_HELP: &str = "Admin: /stats, /orders all|STATUS, /order ID, /stock SKU, \
+    /addstock SKU (keys on the next lines, or as a text file with this caption), \
+    /setrole TELEGRAM_ID customer|reseller|admin, /ban TELEGRAM_ID, /unban TELEGRAM_ID, /refund ORDER, \
+    /broadcast [all|customer|reseller|admin] TEXT, /price SKU AMOUNT [reseller AMOUNT], \
+    /balance TELEGRAM_ID [adjust AMOUNT REASON]";
+
 /// Most of one item a buyer can pick in the bot (the checkout's own limit is 100).
 pub const MOST_QUANTITY: u32 = 100;
 

@@ -365,7 +365,7 @@ impl Bot {
         );
         if self.admin_principal(telegram_id, user).is_some() {
             text.push_str("\n\n");
-            text.push_str(super::admin::ADMIN_HELP);
+            text.push_str(super::domain::ADMIN_HELP);
         }
         self.say(reply, &text, Some(main_menu())).await
     }

@@ -115,6 +115,16 @@ async fn entries_past_thirty_days_are_pruned() {
     assert_eq!(incoming(&app, &admin.access_token, "").await["data"], json!([]));
 }
 
+/// How many `event_type` events (`payment.provider_down` or `_up`) name `provider`.
+pub async fn outage_events(app: &TestApp, provider: &str, event_type: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE event_type = $1 AND subject_id = $2")
+        .bind(event_type)
+        .bind(provider)
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap()
+}
+
 /// What every provider's breaker does, driven by `checkout` (one buyer's checkout with one of
 /// the provider's methods) after the caller made its next five creates fail: five failures open
 /// it, so the sixth buyer is refused at once (503 `payment_provider_unavailable` with
@@ -130,16 +140,7 @@ pub async fn five_failures_open_the_breaker_and_an_answer_after_the_cool_off_clo
     C: Fn() -> F,
     F: std::future::Future<Output = reqwest::Response>,
 {
-    let outages = |event_type: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM outbox_events WHERE event_type = $1 AND subject_id = $2",
-        )
-        .bind(event_type)
-        .bind(provider)
-        .fetch_one(app.state.db.reader())
-        .await
-        .unwrap()
-    };
+    let outages = |event_type: &'static str| outage_events(app, provider, event_type);
     for _ in 0..5 {
         assert_eq!(checkout().await.status(), StatusCode::SERVICE_UNAVAILABLE);
     }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::checkout::assert_invariants;
 use crate::fakes::pakasir::{self, FakePakasir, Trouble};
+use crate::gateways::outage_events;
 use crate::helpers::{Session, TestApp, assert_error, eventually, shipping_address, spawn_app_with};
 
 const VA_METHODS: [&str; 9] = [
@@ -447,14 +448,6 @@ async fn a_pakasir_payment_is_refunded_to_the_wallet_and_pakasir_pays_nothing_ou
     assert_invariants(&app).await;
 }
 
-async fn outage_events(app: &TestApp, event_type: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE event_type = $1 AND subject_id = 'pakasir'")
-        .bind(event_type)
-        .fetch_one(app.state.db.reader())
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_pakasir_that_keeps_failing_is_marked_down_and_refused_at_once_until_it_answers_again() {
     let fake = FakePakasir::start().await;
@@ -481,7 +474,7 @@ async fn a_pakasir_that_keeps_failing_is_marked_down_and_refused_at_once_until_i
     assert_eq!(pakasir["state"], "open");
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("pasar_payment_provider_up{provider=\"pakasir\"} 0"), "{metrics}");
-    assert_eq!(outage_events(&app, "payment.provider_down").await, 1);
+    assert_eq!(outage_events(&app, "pakasir", "payment.provider_down").await, 1);
 
     // After the cool-off the next buyer's checkout is the trial; Pakasir answers, so it is up.
     app.clock.advance(Duration::from_secs(31));
@@ -496,8 +489,8 @@ async fn a_pakasir_that_keeps_failing_is_marked_down_and_refused_at_once_until_i
             .iter()
             .any(|p| p["provider"] == "pakasir" && p["state"] == "closed")
     );
-    assert_eq!(outage_events(&app, "payment.provider_down").await, 1, "one event per outage");
-    assert_eq!(outage_events(&app, "payment.provider_up").await, 1);
+    assert_eq!(outage_events(&app, "pakasir", "payment.provider_down").await, 1, "one event per outage");
+    assert_eq!(outage_events(&app, "pakasir", "payment.provider_up").await, 1);
     assert_invariants(&app).await;
 }
 
