@@ -54,6 +54,12 @@ pub struct Config {
     pub points_value_minor: i64,
     /// The largest share of an order points may pay, in percent.
     pub points_max_share_percent: i64,
+    /// The platform's commission on marketplace sales, in basis points (1000 = 10%), for
+    /// stores without a rate of their own.
+    pub commission_bps: u32,
+    /// Days a seller's share of a delivered order is held (for refunds) before it can be
+    /// withdrawn.
+    pub payable_hold_days: u64,
     /// How often reconciliation asks the gateways about pending payments and payouts.
     pub reconcile_interval_secs: u64,
     /// How old a pending payment or payout must be before reconciliation asks about it.
@@ -219,6 +225,8 @@ impl Default for Config {
             points_earn_per_minor: 1_000,
             points_value_minor: 1,
             points_max_share_percent: 50,
+            commission_bps: 1000,
+            payable_hold_days: 7,
             reconcile_interval_secs: 900,
             reconcile_grace_secs: 300,
             public_url: None,

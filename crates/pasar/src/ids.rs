@@ -144,6 +144,11 @@ prefixed_id!(
     "oln"
 );
 prefixed_id!(
+    /// One store's part of an order, packed and shipped by that store.
+    FulfilmentId,
+    "ful"
+);
+prefixed_id!(
     /// A payment (for an order or a wallet deposit).
     PaymentId,
     "pay"

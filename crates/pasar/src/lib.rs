@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod money;
 pub mod orders;
+pub mod payables;
 pub mod payments;
 pub mod search;
 pub mod shipping;

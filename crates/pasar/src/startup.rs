@@ -29,6 +29,7 @@ use crate::inventory::{Inventory, ItemSealer};
 use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::orders::Orders;
+use crate::payables::{CommissionRate, Payables};
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
@@ -52,6 +53,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::payments::webhook_log::MIGRATIONS,
         crate::payments::refunds::MIGRATIONS,
         crate::orders::MIGRATIONS,
+        crate::payables::MIGRATIONS,
         crate::cart::MIGRATIONS,
         crate::checkout::MIGRATIONS,
         crate::db::lease::MIGRATIONS,
@@ -75,6 +77,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::cart::routes::router())
         .merge(crate::checkout::routes::router(state.clone()))
         .merge(crate::orders::routes::router(state.clone()))
+        .merge(crate::payables::routes::router(state.clone()))
         .merge(crate::payments::routes::router(state.sandbox_enabled))
         .merge(crate::wallet::routes::router(state.clone()))
         .merge(crate::events::webhooks::routes::router(state.clone()))
@@ -179,6 +182,16 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
     );
     let shipping = Shipping::new(db.clone(), clock.clone());
+    let payables = Payables::new(
+        db.clone(),
+        clock.clone(),
+        ledger.clone(),
+        orders.clone(),
+        wallet.clone(),
+        CommissionRate::from_bps(config.commission_bps)
+            .context("PASAR_COMMISSION_BPS is a rate in basis points, at most 10000")?,
+        Duration::from_secs(config.payable_hold_days * 24 * 60 * 60),
+    );
     let checkout = Checkout::new(
         db.clone(),
         clock.clone(),
@@ -190,6 +203,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         wallet.clone(),
         identity.clone(),
         shipping.clone(),
+        payables.clone(),
         Duration::from_secs(config.payment_ttl),
         config.checkout_batch_size,
     );
@@ -251,6 +265,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         checkout,
         shipping,
         wallet,
+        payables,
         reconciler,
         settlements,
         webhook_log: WebhookLog::new(db.clone(), clock.clone(), Leases::new(db.clone())),
@@ -383,6 +398,11 @@ async fn housekeeping(state: AppState) {
         state.identity.forget_expired_sessions();
         if let Err(err) = idempotency::purge_expired(&state.db, state.clock.now()).await {
             tracing::warn!(error = %err, "purging expired idempotency keys failed; will retry");
+        }
+        match state.payables.release_due().await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "sellers' shares past their hold became withdrawable"),
+            Err(err) => tracing::warn!(error = %err, "releasing sellers' shares failed; will retry"),
         }
     }
 }

@@ -12,12 +12,15 @@ use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
 use crate::catalog::{Catalog, CatalogError, ProductKind};
 use crate::db::{self, Connection, Db};
 use crate::identity::{Identity, Principal};
-use crate::ids::{CartId, OrderId, OrderLineId, PaymentId, RefundId, UserId, VariantId};
+use crate::ids::{CartId, FulfilmentId, OrderId, OrderLineId, PaymentId, RefundId, UserId, VariantId};
 use crate::inventory::{Inventory, InventoryError, ReservationRequest};
 use crate::money::Money;
+use crate::orders::fulfilment::check_fulfilment_move;
 use crate::orders::{
-    Mover, NewOrder, NewOrderLine, Order, OrderStatus, Orders, OrdersError, ShippingAddress,
+    FulfilmentStatus, Mover, NewOrder, NewOrderLine, Order, OrderStatus, Orders, OrdersError, ShippingAddress,
 };
+use crate::payables::domain::apportion;
+use crate::payables::{Payables, PayablesError};
 use crate::payments::gateway::{GatewayError, ProviderStatus};
 use crate::payments::{
     NewPayment, NewRefund, Payment, PaymentPurpose, PaymentStatus, Payments, PaymentsError, Refund,
@@ -127,6 +130,8 @@ pub enum CheckoutError {
     Inventory(InventoryError),
     #[error(transparent)]
     Shipping(#[from] ShippingError),
+    #[error(transparent)]
+    Payables(#[from] PayablesError),
     /// The provider did not answer whether it took the refund: it stays pending until
     /// reconciliation learns from the provider where it stands.
     #[error("the payment provider did not answer; refund {0} stays pending until it does")]
@@ -192,6 +197,7 @@ pub struct Checkout {
     /// The buyer's email, for gateways that need one.
     identity: Identity,
     shipping: Shipping,
+    payables: Payables,
     payment_ttl: Duration,
     /// Where batchable checkouts queue; None in the copy the batch worker itself holds, so
     /// the worker stops once the last handle to the service is dropped.
@@ -211,6 +217,7 @@ impl Checkout {
         wallet: Wallet,
         identity: Identity,
         shipping: Shipping,
+        payables: Payables,
         payment_ttl: Duration,
         batch_size: usize,
     ) -> Self {
@@ -225,6 +232,7 @@ impl Checkout {
             wallet,
             identity,
             shipping,
+            payables,
             payment_ttl,
             batches: None,
         };
@@ -310,6 +318,7 @@ impl Checkout {
                 options: variant.options.clone(),
                 unit_price: variant.price_for(buyer.role),
                 quantity: item.quantity,
+                seller_id: variant.seller_id,
             });
         }
         let currency = lines[0].unit_price.currency;
@@ -583,6 +592,9 @@ impl Checkout {
         self.orders
             .transition_many(&mut tx, &mut paid_orders, OrderStatus::Paid, Mover::System, None)
             .await?;
+        for (order, _) in paid_orders.iter().filter(|(o, _)| o.lines.iter().any(|l| l.seller_id.is_some())) {
+            self.payables.hold_shares(&mut tx, order).await?;
+        }
         let lines: Vec<HashMap<VariantId, OrderLineId>> =
             orders.iter().map(|o| o.lines.iter().map(|l| (l.variant_id, l.id)).collect()).collect();
         let sales: Vec<(&str, &HashMap<VariantId, OrderLineId>, &str)> = (0..orders.len())
@@ -827,6 +839,7 @@ impl Checkout {
         if payment.provider != WALLET {
             self.wallet.post_gateway_sale(conn, payment).await?;
         }
+        self.payables.hold_shares(conn, &order).await?;
         if order.is_digital_only() {
             self.orders
                 .transition(
@@ -921,6 +934,7 @@ impl Checkout {
                 .await?;
             self.inventory.restock(conn, &order_id.to_string(), actor).await?;
             self.wallet.post_refund(conn, payment).await?;
+            self.payables.claw_back(conn, &order, &payment.id.to_string(), payment.amount, None, &[]).await?;
         }
         Ok(())
     }
@@ -1017,8 +1031,12 @@ impl Checkout {
     /// An admin cancels a paid order: what is left of its payment is refunded and all its
     /// physical stock put back.
     pub async fn refund_paid(&self, order_id: OrderId, actor: &str) -> Result<Order, CheckoutError> {
-        let request =
-            RefundRequest { amount: None, reason: "order cancelled".into(), restock: Restock::Everything };
+        let request = RefundRequest {
+            amount: None,
+            reason: "order cancelled".into(),
+            restock: Restock::Everything,
+            part: None,
+        };
         match self.refund(order_id, request, actor).await {
             Ok((_, order)) => Ok(order),
             // Another request is refunding it, or has: only that one may say it cancelled it.
@@ -1081,7 +1099,7 @@ impl Checkout {
             amount,
             destination,
             reason: request.reason,
-            follow_up: Some(serde_json::json!({ "restock": lines })),
+            follow_up: Some(serde_json::json!({ "restock": lines, "fulfilment": request.part })),
         };
         let refund = self.payments.begin_refund(&mut tx, payment.id, asked, actor).await?;
         tx.commit().await?;
@@ -1132,18 +1150,42 @@ impl Checkout {
         actor: &str,
     ) -> Result<Settlement, CheckoutError> {
         let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
-        let lines: Vec<(VariantId, i64)> = match &refund.follow_up {
-            Some(follow_up) => serde_json::from_value(follow_up["restock"].clone()).map_err(|e| {
-                CheckoutError::Invalid(format!("the refund's stock to put back is unreadable: {e}"))
-            })?,
-            None => Vec::new(),
+        let (lines, part): (Vec<(VariantId, i64)>, Option<FulfilmentId>) = match &refund.follow_up {
+            Some(follow_up) => (
+                serde_json::from_value(follow_up["restock"].clone()).map_err(|e| {
+                    CheckoutError::Invalid(format!("the refund's stock to put back is unreadable: {e}"))
+                })?,
+                follow_up["fulfilment"].as_str().and_then(|id| id.parse().ok()),
+            ),
+            None => (Vec::new(), None),
         };
         if !self.payments.finish_refund(&mut *conn, refund, RefundState::Succeeded, destination).await? {
             return Ok(Settlement::NoChange);
         }
         self.wallet.post_refund_part(&mut *conn, payment, refund, destination).await?;
+        let order = self.orders.order_in(&mut *conn, order_id).await?;
+        self.payables
+            .claw_back(&mut *conn, &order, &refund.id.to_string(), refund.amount, part, &lines)
+            .await?;
         let refunds = self.payments.refunds_in(&mut *conn, payment.id).await?;
         let whole = crate::payments::refunds::refundable(payment.amount, &refunds) == 0;
+        if let Some(part) = part {
+            // A store's part called off: the part is cancelled and the order goes on with the
+            // other stores' parts, unless nothing is left of it.
+            match self
+                .orders
+                .move_fulfilment(conn, part, FulfilmentStatus::Cancelled, actor, None, Some(&refund.reason))
+                .await
+            {
+                // The store shipped it meanwhile: the money is back with the buyer all the same.
+                Ok(_) | Err(OrdersError::FulfilmentRefused(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+            if !whole {
+                self.inventory.restock_lines(&mut *conn, &order_id.to_string(), &lines, actor).await?;
+                return Ok(Settlement::Applied);
+            }
+        }
         let to = if whole { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
         let note = format!(
             "{} refunded to the {}: {}",
@@ -1161,6 +1203,45 @@ impl Checkout {
         }
         self.inventory.restock_lines(&mut *conn, &order_id.to_string(), &lines, actor).await?;
         Ok(Settlement::Applied)
+    }
+
+    /// A store (or staff for it) calls off its part of a paid order before it ships: what the
+    /// buyer paid for that part (its lines, less its proportion of the order's discount) is
+    /// refunded, its physical lines go back in stock, and the part is cancelled. The order goes
+    /// on with the other stores' parts.
+    pub async fn cancel_part(
+        &self,
+        order_id: OrderId,
+        part: FulfilmentId,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(Refund, Order), CheckoutError> {
+        let order = self.orders.order(order_id).await?;
+        let position = order.fulfilments.iter().position(|f| f.id == part).ok_or(CheckoutError::NotFound)?;
+        let fulfilment = &order.fulfilments[position];
+        check_fulfilment_move(fulfilment.status, FulfilmentStatus::Cancelled).map_err(OrdersError::from)?;
+        let totals: Vec<i64> = order
+            .fulfilments
+            .iter()
+            .map(|f| {
+                order.lines.iter().filter(|l| f.line_ids.contains(&l.id)).map(|l| l.line_total.amount).sum()
+            })
+            .collect();
+        let discount = apportion(order.discount.amount, &totals)[position];
+        let amount = Money::new(totals[position] - discount, order.total.currency);
+        let restock = order
+            .lines
+            .iter()
+            .filter(|l| fulfilment.line_ids.contains(&l.id) && l.kind == ProductKind::Physical)
+            .map(|l| (l.variant_id, l.quantity))
+            .collect();
+        let request = RefundRequest {
+            amount: Some(amount),
+            reason: reason.to_owned(),
+            restock: Restock::Lines(restock),
+            part: Some(part),
+        };
+        self.refund(order_id, request, actor).await
     }
 
     async fn fail_refund(&self, refund: &Refund) -> Result<(), CheckoutError> {
@@ -1187,6 +1268,8 @@ pub struct RefundRequest {
     pub amount: Option<Money>,
     pub reason: String,
     pub restock: Restock,
+    /// The store's part this refund calls off, when it is one.
+    pub part: Option<FulfilmentId>,
 }
 
 async fn set_step_in(conn: &mut Connection, order: OrderId, step: Step, now: i64) -> Result<(), sqlx::Error> {

@@ -72,6 +72,22 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
+/// A caller who sells in the marketplace: the `seller` role.
+pub struct SellerCaller(pub Principal);
+
+impl FromRequestParts<AppState> for SellerCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if principal.role == crate::identity::Role::Seller {
+            Ok(SellerCaller(principal))
+        } else {
+            Err(ApiError::forbidden("this route is for sellers").into_response())
+        }
+    }
+}
+
 /// A caller who may or may not be signed in; a token that is present must be valid.
 pub struct MaybeCaller(pub Option<Principal>);
 

@@ -73,6 +73,7 @@ pub struct Services {
     pub checkout: crate::checkout::Checkout,
     pub shipping: crate::shipping::Shipping,
     pub wallet: crate::wallet::Wallet,
+    pub payables: crate::payables::Payables,
     pub reconciler: crate::payments::Reconciler,
     pub settlements: crate::payments::Settlements,
     pub webhook_log: crate::payments::WebhookLog,

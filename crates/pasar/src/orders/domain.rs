@@ -95,8 +95,9 @@ pub fn check_transition(from: OrderStatus, to: OrderStatus, mover: Mover) -> Res
         (Expired | Cancelled, Paid) => &[System],
         // Digital goods are delivered the moment payment is confirmed; physical goods ship first.
         (Paid, Delivered) => &[System],
-        (Paid, Processing) => &[Staff],
-        (Processing, Shipped) => &[Staff],
+        // Staff move a whole order; Pasar moves it after its stores' parts (fulfilments).
+        (Paid, Processing) => &[Staff, System],
+        (Processing, Shipped) => &[Staff, System],
         (Paid | Processing, Refunded) => &[Staff, System],
         // An admin's refund, whole or in part, of an order that was paid (returns come after
         // delivery too); each further part is a step of its own in the timeline.
@@ -104,7 +105,7 @@ pub fn check_transition(from: OrderStatus, to: OrderStatus, mover: Mover) -> Res
             Paid | Processing | Shipped | Delivered | Completed | PartiallyRefunded,
             PartiallyRefunded | Refunded,
         ) => &[Staff],
-        (Shipped, Delivered) => &[Staff],
+        (Shipped, Delivered) => &[Staff, System],
         (Delivered, Completed) => &[Staff, System],
         _ => &[],
     };

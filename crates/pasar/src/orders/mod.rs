@@ -2,13 +2,16 @@
 //! of every transition (who, when, from, to).
 
 pub mod domain;
+pub mod fulfilment;
 pub mod routes;
 mod service;
 mod store;
 
 pub use domain::{Mover, OrderStatus, ShippingAddress, TransitionRefused, check_transition};
+pub use fulfilment::{FulfilmentRefused, FulfilmentStatus};
 pub use service::{
-    NewOrder, NewOrderLine, Order, OrderFilter, OrderLine, Orders, OrdersError, TimelineEntry,
+    Fulfilment, FulfilmentEntry, NewOrder, NewOrderLine, Order, OrderFilter, OrderLine, Orders, OrdersError,
+    TimelineEntry,
 };
 
 use crate::db::Migration;
@@ -70,6 +73,38 @@ pub static MIGRATIONS: &[Migration] = &[
         version: 2026120122,
         name: "orders: the shipping method a buyer chose",
         sql: "ALTER TABLE orders ADD COLUMN shipping_method TEXT;",
+        postgres: None,
+    },
+    Migration {
+        version: 2026120700,
+        name: "orders: one fulfilment per store, with its own status, tracking and timeline",
+        sql: "ALTER TABLE order_lines ADD COLUMN seller_id TEXT;
+          ALTER TABLE order_lines ADD COLUMN fulfilment_id TEXT;
+
+          CREATE TABLE order_fulfilments (
+            id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders (id),
+            seller_id TEXT,
+            status TEXT NOT NULL,
+            tracking_number TEXT,
+            carrier TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            delivered_at BIGINT
+          );
+          CREATE INDEX order_fulfilments_order ON order_fulfilments (order_id);
+          CREATE INDEX order_fulfilments_seller ON order_fulfilments (seller_id, order_id);
+
+          CREATE TABLE fulfilment_timeline (
+            id TEXT PRIMARY KEY,
+            fulfilment_id TEXT NOT NULL REFERENCES order_fulfilments (id),
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT,
+            at BIGINT NOT NULL
+          );
+          CREATE INDEX fulfilment_timeline_fulfilment ON fulfilment_timeline (fulfilment_id, id);",
         postgres: None,
     },
 ];

@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::domain::OrderStatus;
-use super::service::{Order, OrderFilter, OrdersError};
+use super::fulfilment::FulfilmentStatus;
+use super::service::{Fulfilment, Order, OrderFilter, OrderLine, OrdersError};
 use crate::checkout::CheckoutError;
 use crate::checkout::{RefundRequest, Restock};
-use crate::http::auth::Staff;
+use crate::http::auth::{SellerCaller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, Callers};
@@ -22,7 +23,7 @@ use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::ids::VariantId;
-use crate::ids::{OrderId, UserId};
+use crate::ids::{FulfilmentId, OrderId, UserId};
 use crate::money::Money;
 use crate::orders::Mover;
 use crate::payments::{Payment, Refund};
@@ -39,6 +40,12 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(any_order))
         .routes(routes!(advance_order))
         .routes(routes!(cancel_order))
+        .routes(routes!(seller_orders))
+        .routes(routes!(seller_order))
+        .routes(routes!(advance_seller_part))
+        .routes(routes!(cancel_seller_part))
+        .routes(routes!(advance_part))
+        .routes(routes!(cancel_part))
         .merge(refunds)
 }
 
@@ -49,6 +56,12 @@ impl From<OrdersError> for ApiError {
             OrdersError::Refused(refused) => ApiError::conflict("invalid_transition", refused.to_string())
                 .with_details(serde_json::json!({ "from": refused.from, "to": refused.to })),
             OrdersError::Moved => ApiError::conflict("order_changed", err.to_string()),
+            OrdersError::FulfilmentRefused(refused) => {
+                ApiError::conflict("invalid_transition", refused.to_string()).with_details(
+                    serde_json::json!({ "from": refused.from, "to": refused.to, "status": refused.from }),
+                )
+            }
+            OrdersError::TrackingRequired => ApiError::field("tracking_number", err.to_string()),
             OrdersError::Empty | OrdersError::Money(_) => {
                 ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_order", err.to_string())
             }
@@ -306,6 +319,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Catalog(e) => e.into(),
             CheckoutError::Inventory(e) => e.into(),
             CheckoutError::Shipping(e) => e.into(),
+            CheckoutError::Payables(e) => e.into(),
             CheckoutError::RefundUnanswered(refund) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "refund_pending",
@@ -381,7 +395,246 @@ async fn refund_order(
         amount: body.amount,
         reason: body.reason.as_str().to_owned(),
         restock: Restock::Lines(body.restock.iter().map(|l| (l.variant_id, l.quantity)).collect()),
+        part: None,
     };
     let (refund, order) = state.checkout.refund(id, request, &admin.user.to_string()).await?;
     Ok((StatusCode::CREATED, Json(Refunded { refund, order: order_view(&state, order).await? })))
+}
+
+// ---- stores' parts ----------------------------------------------------------------------------
+
+/// An order as a store sees it: its own part and lines only, where to send them, and how the
+/// order as a whole stands.
+#[derive(Serialize, ToSchema)]
+struct SellerOrderView {
+    order_id: OrderId,
+    /// The whole order's status.
+    order_status: OrderStatus,
+    part: Fulfilment,
+    lines: Vec<OrderLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_address: Option<super::ShippingAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_method: Option<String>,
+    created_at: crate::time::Timestamp,
+}
+
+/// `seller`'s view of `order`; None when the store has no part in it.
+fn seller_view(order: Order, seller: UserId) -> Option<SellerOrderView> {
+    let part = order.fulfilments.iter().find(|f| f.seller_id == Some(seller))?.clone();
+    if part.status == FulfilmentStatus::AwaitingPayment {
+        return None;
+    }
+    let lines = order.lines.into_iter().filter(|l| part.line_ids.contains(&l.id)).collect();
+    Some(SellerOrderView {
+        order_id: order.id,
+        order_status: order.status,
+        part,
+        lines,
+        shipping_address: order.shipping_address,
+        shipping_method: order.shipping_method,
+        created_at: order.created_at,
+    })
+}
+
+/// The calling store's part of an order; another store's order (or an unpaid one) is a 404.
+async fn seller_part(state: &AppState, seller: UserId, id: OrderId) -> ApiResult<SellerOrderView> {
+    let order = state.orders.order(id).await?;
+    seller_view(order, seller).ok_or_else(ApiError::not_found)
+}
+
+#[derive(Serialize, ToSchema)]
+struct SellerOrderPage {
+    data: Vec<SellerOrderView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct SellerOrdersQuery {
+    /// Only orders whose part for this store is in this status.
+    status: Option<FulfilmentStatus>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The paid orders with a part for the calling store, newest first.
+#[utoipa::path(
+    get, path = "/v1/seller/orders", tag = "sellers", security(("bearer" = [])), params(SellerOrdersQuery),
+    responses((status = 200, body = SellerOrderPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
+)]
+async fn seller_orders(
+    State(state): State<AppState>,
+    SellerCaller(seller): SellerCaller,
+    ApiQuery(query): ApiQuery<SellerOrdersQuery>,
+) -> ApiResult<Json<SellerOrderPage>> {
+    let page = PageQuery { limit: query.limit, cursor: query.cursor };
+    let (orders, more) =
+        state.orders.list_for_seller(seller.user, query.status, page.position()?, page.limit()?).await?;
+    let views: Vec<SellerOrderView> =
+        orders.into_iter().filter_map(|o| seller_view(o, seller.user)).collect();
+    let Page { data, next_cursor } = Page::new(views, more, |v: &SellerOrderView| v.order_id.to_string());
+    Ok(Json(SellerOrderPage { data, next_cursor }))
+}
+
+/// One order's part for the calling store.
+#[utoipa::path(
+    get, path = "/v1/seller/orders/{id}", tag = "sellers", security(("bearer" = [])), params(("id" = OrderId, Path)),
+    responses((status = 200, body = SellerOrderView), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
+)]
+async fn seller_order(
+    State(state): State<AppState>,
+    SellerCaller(seller): SellerCaller,
+    ApiPath(id): ApiPath<OrderId>,
+) -> ApiResult<Json<SellerOrderView>> {
+    Ok(Json(seller_part(&state, seller.user, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PartAdvance {
+    /// `packed`, `shipped` (needs `tracking_number` unless the part has one) or `delivered`.
+    #[schema(schema_with = part_statuses)]
+    status: FulfilmentStatus,
+    tracking_number: Option<Text<100>>,
+    carrier: Option<Text<50>>,
+    note: Option<Text<500>>,
+}
+
+fn part_statuses() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["packed", "shipped", "delivered"]))
+        .build()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PartCancel {
+    reason: Text<200>,
+}
+
+async fn move_part(state: &AppState, part: FulfilmentId, actor: &str, body: PartAdvance) -> ApiResult<Order> {
+    if !matches!(
+        body.status,
+        FulfilmentStatus::Packed | FulfilmentStatus::Shipped | FulfilmentStatus::Delivered
+    ) {
+        return Err(ApiError::field("status", "must be packed, shipped or delivered"));
+    }
+    let tracking = body
+        .tracking_number
+        .as_ref()
+        .map(|number| (number.as_str(), body.carrier.as_ref().map(Text::as_str)));
+    let mut tx = state.db.begin().await?;
+    let order = state
+        .orders
+        .move_fulfilment(&mut tx, part, body.status, actor, tracking, body.note.as_ref().map(Text::as_str))
+        .await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// Move the calling store's part of an order: packed, shipped with its tracking number,
+/// delivered. The order follows once every store's part has.
+#[utoipa::path(
+    post, path = "/v1/seller/orders/{id}/status", tag = "sellers", security(("bearer" = [])),
+    params(("id" = OrderId, Path)), request_body = PartAdvance,
+    responses(
+        (status = 200, body = SellerOrderView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "invalid_transition", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn advance_seller_part(
+    State(state): State<AppState>,
+    SellerCaller(seller): SellerCaller,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<PartAdvance>,
+) -> ApiResult<Json<SellerOrderView>> {
+    let part = seller_part(&state, seller.user, id).await?.part.id;
+    let order = move_part(&state, part, &seller.user.to_string(), body).await?;
+    Ok(Json(seller_view(order, seller.user).ok_or_else(ApiError::not_found)?))
+}
+
+/// Call off the calling store's part of a paid order before it ships: what the buyer paid for
+/// it is refunded, its goods go back in stock, and the other stores' parts go on.
+#[utoipa::path(
+    post, path = "/v1/seller/orders/{id}/cancel", tag = "sellers", security(("bearer" = [])),
+    params(("id" = OrderId, Path)), request_body = PartCancel,
+    responses(
+        (status = 200, body = SellerOrderView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "invalid_transition", body = ErrorEnvelope),
+        (status = 503, body = ErrorEnvelope),
+    )
+)]
+async fn cancel_seller_part(
+    State(state): State<AppState>,
+    SellerCaller(seller): SellerCaller,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(body): ApiJson<PartCancel>,
+) -> ApiResult<Json<SellerOrderView>> {
+    let part = seller_part(&state, seller.user, id).await?.part.id;
+    let (_, order) =
+        state.checkout.cancel_part(id, part, body.reason.as_str(), &seller.user.to_string()).await?;
+    Ok(Json(seller_view(order, seller.user).ok_or_else(ApiError::not_found)?))
+}
+
+/// The part `part` of order `id`, or a 404.
+async fn part_of(state: &AppState, id: OrderId, part: FulfilmentId) -> ApiResult<()> {
+    let order = state.orders.order(id).await?;
+    if order.fulfilments.iter().any(|f| f.id == part) { Ok(()) } else { Err(ApiError::not_found()) }
+}
+
+/// Move one store's part of an order, as that store would.
+#[utoipa::path(
+    post, path = "/v1/admin/orders/{id}/parts/{part_id}/status", tag = "orders", security(("bearer" = [])),
+    params(("id" = OrderId, Path), ("part_id" = FulfilmentId, Path)), request_body = PartAdvance,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "invalid_transition", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn advance_part(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath((id, part)): ApiPath<(OrderId, FulfilmentId)>,
+    ApiJson(body): ApiJson<PartAdvance>,
+) -> ApiResult<Json<OrderView>> {
+    part_of(&state, id, part).await?;
+    let order = move_part(&state, part, &admin.user.to_string(), body).await?;
+    let order = state.orders.order(order.id).await?;
+    Ok(Json(order_view(&state, order).await?))
+}
+
+/// Call off one store's part of a paid order before it ships, refunding it.
+#[utoipa::path(
+    post, path = "/v1/admin/orders/{id}/parts/{part_id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = OrderId, Path), ("part_id" = FulfilmentId, Path)), request_body = PartCancel,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "invalid_transition", body = ErrorEnvelope),
+        (status = 503, body = ErrorEnvelope),
+    )
+)]
+async fn cancel_part(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath((id, part)): ApiPath<(OrderId, FulfilmentId)>,
+    ApiJson(body): ApiJson<PartCancel>,
+) -> ApiResult<Json<OrderView>> {
+    part_of(&state, id, part).await?;
+    let (_, order) =
+        state.checkout.cancel_part(id, part, body.reason.as_str(), &admin.user.to_string()).await?;
+    Ok(Json(order_view(&state, order).await?))
 }

@@ -7,11 +7,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::domain::{Mover, OrderStatus, ShippingAddress, TransitionRefused, check_transition};
+use super::fulfilment::{
+    FulfilmentRefused, FulfilmentStatus, check_fulfilment_move, follows_order, order_steps,
+};
 use super::store;
 use crate::catalog::ProductKind;
 use crate::db::{Connection, Db};
 use crate::events::{self, NewEvent};
-use crate::ids::{OrderId, OrderLineId, ProductId, UserId, VariantId};
+use crate::ids::{FulfilmentId, OrderId, OrderLineId, ProductId, UserId, VariantId};
 use crate::money::Money;
 use crate::time::{Clock, Timestamp};
 
@@ -35,6 +38,8 @@ pub struct Order {
     /// Money arrived for this order after it could no longer be filled: refund it.
     pub refund_due: bool,
     pub timeline: Vec<TimelineEntry>,
+    /// Each store's part of the order (one for an order from the shop alone).
+    pub fulfilments: Vec<Fulfilment>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -51,6 +56,12 @@ pub struct OrderLine {
     pub unit_price: Money,
     pub quantity: i64,
     pub line_total: Money,
+    /// The seller whose store sells it; absent when the shop itself does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<UserId>,
+    /// The store's part of the order this line ships in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fulfilment_id: Option<FulfilmentId>,
     /// Delivered digital items (keys, accounts), shown only to the buyer and admins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
@@ -67,6 +78,37 @@ pub struct TimelineEntry {
     pub at: Timestamp,
 }
 
+/// One store's part of an order.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Fulfilment {
+    pub id: FulfilmentId,
+    /// The seller whose store packs and ships it; absent when the shop itself does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<UserId>,
+    pub status: FulfilmentStatus,
+    /// The order lines it carries.
+    pub line_ids: Vec<OrderLineId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<Timestamp>,
+    pub timeline: Vec<FulfilmentEntry>,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FulfilmentEntry {
+    pub from: Option<FulfilmentStatus>,
+    pub to: FulfilmentStatus,
+    /// Who moved it: a user id, `system` or `gateway:<name>`.
+    pub actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub at: Timestamp,
+}
+
 #[derive(Clone, Debug)]
 pub struct NewOrderLine {
     pub variant_id: VariantId,
@@ -77,6 +119,8 @@ pub struct NewOrderLine {
     pub options: BTreeMap<String, String>,
     pub unit_price: Money,
     pub quantity: i64,
+    /// The seller whose store sells it; none when the shop itself does.
+    pub seller_id: Option<UserId>,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +140,10 @@ pub enum OrdersError {
     NotFound,
     #[error(transparent)]
     Refused(#[from] TransitionRefused),
+    #[error(transparent)]
+    FulfilmentRefused(#[from] FulfilmentRefused),
+    #[error("a shipped part needs its tracking number")]
+    TrackingRequired,
     #[error("the order changed meanwhile; reload and try again")]
     Moved,
     #[error("an order needs at least one line, all in one currency")]
@@ -171,6 +219,9 @@ impl Orders {
         let lines: Vec<(OrderId, &OrderLine)> =
             orders.iter().flat_map(|o| o.lines.iter().map(move |l| (o.id, l))).collect();
         store::insert_lines(&mut *conn, &lines).await?;
+        let fulfilments: Vec<(OrderId, &Fulfilment)> =
+            orders.iter().flat_map(|o| o.fulfilments.iter().map(move |f| (o.id, f))).collect();
+        store::insert_fulfilments(&mut *conn, &fulfilments, now).await?;
         let entries: Vec<(OrderId, &TimelineEntry)> =
             orders.iter().flat_map(|o| o.timeline.iter().map(move |e| (o.id, e))).collect();
         store::insert_timelines(&mut *conn, &entries).await?;
@@ -204,7 +255,27 @@ impl Orders {
         };
         store::insert_timeline(&mut *conn, id, &entry).await?;
         events::record(&mut *conn, now, moved_event(&current, &entry)).await?;
+        let parts = store::fulfilments(&mut *conn, id).await?;
+        self.move_parts_with_order(conn, &parts, to, actor, note).await?;
         Ok(current.status)
+    }
+
+    /// Moves the parts of an order that was moved as a whole and are behind it.
+    async fn move_parts_with_order(
+        &self,
+        conn: &mut Connection,
+        parts: &[Fulfilment],
+        to: OrderStatus,
+        actor: &str,
+        note: Option<&str>,
+    ) -> Result<(), OrdersError> {
+        let Some((behind, part_to)) = follows_order(to) else { return Ok(()) };
+        let moves: Vec<(FulfilmentId, FulfilmentStatus)> =
+            parts.iter().filter(|p| behind.contains(&p.status)).map(|p| (p.id, p.status)).collect();
+        if !moves.is_empty() {
+            store::move_fulfilments(conn, &moves, part_to, actor, note, self.clock.now()).await?;
+        }
+        Ok(())
     }
 
     /// [`Orders::transition`] for orders this transaction holds in hand (a batch just
@@ -247,12 +318,125 @@ impl Orders {
         let rows: Vec<(OrderId, &TimelineEntry)> = entries.iter().map(|(id, e)| (*id, e)).collect();
         store::insert_timelines(&mut *conn, &rows).await?;
         events::record_many(&mut *conn, now, moved).await?;
+        if let Some((behind, part_to)) = follows_order(to) {
+            for (order, actor) in orders.iter_mut() {
+                let moves: Vec<(FulfilmentId, FulfilmentStatus)> = order
+                    .fulfilments
+                    .iter()
+                    .filter(|p| behind.contains(&p.status))
+                    .map(|p| (p.id, p.status))
+                    .collect();
+                if moves.is_empty() {
+                    continue;
+                }
+                store::move_fulfilments(conn, &moves, part_to, actor, note, now).await?;
+                for part in order.fulfilments.iter_mut().filter(|p| behind.contains(&p.status)) {
+                    part.status = part_to;
+                    part.updated_at = now;
+                    if part_to == FulfilmentStatus::Delivered {
+                        part.delivered_at = Some(now);
+                    }
+                }
+            }
+        }
         for ((order, _), (_, entry)) in orders.iter_mut().zip(entries) {
             order.status = to;
             order.updated_at = now;
             order.timeline.push(entry);
         }
         Ok(())
+    }
+
+    /// A store (or staff for it) moves its part of an order: packed, shipped with a tracking
+    /// number, delivered, or cancelled before shipping. The order follows its parts (processing,
+    /// shipped, delivered once every part still going is). Returns the order as it is now.
+    /// The caller checks who may act on this part; a cancellation's refund is the caller's.
+    pub async fn move_fulfilment(
+        &self,
+        conn: &mut Connection,
+        id: FulfilmentId,
+        to: FulfilmentStatus,
+        actor: &str,
+        tracking: Option<(&str, Option<&str>)>,
+        note: Option<&str>,
+    ) -> Result<Order, OrdersError> {
+        let (order_id, part) = store::fulfilment(&mut *conn, id).await?.ok_or(OrdersError::NotFound)?;
+        check_fulfilment_move(part.status, to)?;
+        match tracking {
+            Some((number, carrier)) => {
+                store::set_fulfilment_tracking(&mut *conn, id, number, carrier).await?
+            }
+            None if to == FulfilmentStatus::Shipped && part.tracking_number.is_none() => {
+                return Err(OrdersError::TrackingRequired);
+            }
+            None => {}
+        }
+        if store::move_fulfilments(conn, &[(id, part.status)], to, actor, note, self.clock.now()).await? != 1
+        {
+            return Err(OrdersError::Moved);
+        }
+        let order = self.order_in(conn, order_id).await?;
+        let parts: Vec<FulfilmentStatus> = order.fulfilments.iter().map(|p| p.status).collect();
+        for step in order_steps(order.status, &parts) {
+            let current = store::order(&mut *conn, order_id).await?.ok_or(OrdersError::NotFound)?;
+            check_transition(current.status, step, Mover::System)?;
+            let now = self.clock.now();
+            if !store::move_status(&mut *conn, order_id, current.status, step, now).await? {
+                return Err(OrdersError::Moved);
+            }
+            let entry = TimelineEntry {
+                from: Some(current.status),
+                to: step,
+                actor: actor.to_owned(),
+                note: Some(format!("every store's part is {}", step.as_str())),
+                at: now,
+            };
+            store::insert_timeline(&mut *conn, order_id, &entry).await?;
+            events::record(&mut *conn, now, moved_event(&current, &entry)).await?;
+        }
+        self.order_in(conn, order_id).await
+    }
+
+    /// When each of the given parts was delivered; parts not delivered are left out.
+    pub async fn delivered_at(
+        &self,
+        ids: &[FulfilmentId],
+    ) -> Result<Vec<(FulfilmentId, Timestamp)>, OrdersError> {
+        Ok(store::delivered_at(self.db.reader(), ids).await?)
+    }
+
+    /// One part of an order, with the order it belongs to.
+    pub async fn fulfilment(&self, id: FulfilmentId) -> Result<(Order, Fulfilment), OrdersError> {
+        let (order_id, _) = store::fulfilment(self.db.reader(), id).await?.ok_or(OrdersError::NotFound)?;
+        let order = self.order(order_id).await?;
+        let part = order.fulfilments.iter().find(|p| p.id == id).cloned().ok_or(OrdersError::NotFound)?;
+        Ok((order, part))
+    }
+
+    /// A page of the orders in which `seller` has a paid part, newest first, and whether more
+    /// follow.
+    pub async fn list_for_seller(
+        &self,
+        seller: UserId,
+        status: Option<FulfilmentStatus>,
+        before: Option<OrderId>,
+        limit: usize,
+    ) -> Result<(Vec<Order>, bool), OrdersError> {
+        let mut ids = store::seller_order_ids(
+            self.db.reader(),
+            seller,
+            status,
+            before,
+            i64::try_from(limit + 1).unwrap_or(i64::MAX),
+        )
+        .await?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            orders.push(self.order(id).await?);
+        }
+        Ok((orders, more))
     }
 
     /// An admin moves an order along its fulfilment path (processing, shipped with a tracking
@@ -302,6 +486,7 @@ impl Orders {
     pub async fn order_in(&self, conn: &mut Connection, id: OrderId) -> Result<Order, OrdersError> {
         let mut order = store::order(&mut *conn, id).await?.ok_or(OrdersError::NotFound)?;
         order.lines = store::lines(&mut *conn, id, order.total.currency).await?;
+        order.fulfilments = with_lines(store::fulfilments(&mut *conn, id).await?, &order.lines);
         Ok(order)
     }
 
@@ -310,6 +495,12 @@ impl Orders {
         let mut order = store::order(self.db.reader(), id).await?.ok_or(OrdersError::NotFound)?;
         order.lines = store::lines(self.db.reader(), id, order.total.currency).await?;
         order.timeline = store::timeline(self.db.reader(), id).await?;
+        order.fulfilments = with_lines(store::fulfilments(self.db.reader(), id).await?, &order.lines);
+        for (part, entry) in store::fulfilment_timeline(self.db.reader(), id).await? {
+            if let Some(fulfilment) = order.fulfilments.iter_mut().find(|f| f.id == part) {
+                fulfilment.timeline.push(entry);
+            }
+        }
         Ok(order)
     }
 
@@ -334,6 +525,8 @@ impl Orders {
         orders.truncate(limit);
         for order in &mut orders {
             order.lines = store::lines(self.db.reader(), order.id, order.total.currency).await?;
+            order.fulfilments =
+                with_lines(store::fulfilments(self.db.reader(), order.id).await?, &order.lines);
         }
         Ok((orders, more))
     }
@@ -352,9 +545,32 @@ impl Order {
 /// A new order priced from its lines, awaiting payment, with its first timeline entry.
 fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
     let mut lines = Vec::with_capacity(new.lines.len());
+    let mut fulfilments: Vec<Fulfilment> = Vec::new();
     for line in new.lines {
+        let part = match fulfilments.iter_mut().find(|f| f.seller_id == line.seller_id) {
+            Some(part) => part,
+            None => {
+                fulfilments.push(Fulfilment {
+                    id: FulfilmentId::new(),
+                    seller_id: line.seller_id,
+                    status: FulfilmentStatus::AwaitingPayment,
+                    line_ids: Vec::new(),
+                    tracking_number: None,
+                    carrier: None,
+                    delivered_at: None,
+                    timeline: Vec::new(),
+                    updated_at: now,
+                });
+                fulfilments.last_mut().ok_or(OrdersError::Empty)?
+            }
+        };
+        let line_id = OrderLineId::new();
+        part.line_ids.push(line_id);
+        let fulfilment_id = part.id;
         lines.push(OrderLine {
-            id: OrderLineId::new(),
+            id: line_id,
+            seller_id: line.seller_id,
+            fulfilment_id: Some(fulfilment_id),
             line_total: line.unit_price.times(line.quantity)?,
             variant_id: line.variant_id,
             product_id: line.product_id,
@@ -390,9 +606,18 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
         tracking_number: None,
         refund_due: false,
         timeline: vec![entry],
+        fulfilments,
         created_at: now,
         updated_at: now,
     })
+}
+
+/// Each part with the ids of the lines it carries.
+fn with_lines(mut parts: Vec<Fulfilment>, lines: &[OrderLine]) -> Vec<Fulfilment> {
+    for part in &mut parts {
+        part.line_ids = lines.iter().filter(|l| l.fulfilment_id == Some(part.id)).map(|l| l.id).collect();
+    }
+    parts
 }
 
 fn created_event(order: &Order, extra: serde_json::Value) -> NewEvent<serde_json::Value> {

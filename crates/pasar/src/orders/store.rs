@@ -4,11 +4,12 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Arguments as _, Executor, Row};
 
 use super::domain::OrderStatus;
-use super::service::{Order, OrderLine, TimelineEntry};
+use super::fulfilment::FulfilmentStatus;
+use super::service::{Fulfilment, FulfilmentEntry, Order, OrderLine, TimelineEntry};
 use crate::catalog::ProductKind;
-use crate::db::column::{decode_error, parse_text};
+use crate::db::column::{decode_error, parse_optional, parse_text};
 use crate::db::{Connection, bulk};
-use crate::ids::{OrderId, UserId};
+use crate::ids::{FulfilmentId, OrderId, UserId};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 
@@ -48,6 +49,7 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
         refund_due: row.try_get::<i64, _>("refund_due")? != 0,
         lines: Vec::new(),
         timeline: Vec::new(),
+        fulfilments: Vec::new(),
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
     })
@@ -106,9 +108,9 @@ pub async fn insert_lines(conn: &mut Connection, lines: &[(OrderId, &OrderLine)]
     bulk::insert_rows(
         conn,
         "INSERT INTO order_lines (id, order_id, variant_id, product_id, product_name, sku, kind, options,
-                                  unit_price, quantity, line_total)",
+                                  unit_price, quantity, line_total, seller_id, fulfilment_id)",
         "",
-        11,
+        13,
         &rows,
         |args, (order, line, options)| {
             args.add(line.id.to_string())?;
@@ -121,7 +123,9 @@ pub async fn insert_lines(conn: &mut Connection, lines: &[(OrderId, &OrderLine)]
             args.add(options.as_str())?;
             args.add(line.unit_price.amount)?;
             args.add(line.quantity)?;
-            args.add(line.line_total.amount)
+            args.add(line.line_total.amount)?;
+            args.add(line.seller_id.map(|s| s.to_string()))?;
+            args.add(line.fulfilment_id.map(|f| f.to_string()))
         },
     )
     .await
@@ -134,7 +138,8 @@ pub async fn lines<'c>(
     currency: Currency,
 ) -> Result<Vec<OrderLine>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, variant_id, product_id, product_name, sku, kind, options, unit_price, quantity, line_total
+        "SELECT id, variant_id, product_id, product_name, sku, kind, options, unit_price, quantity, line_total,
+                seller_id, fulfilment_id
          FROM order_lines WHERE order_id = $1 ORDER BY id",
     )
     .bind(order.to_string())
@@ -155,6 +160,8 @@ pub async fn lines<'c>(
                 unit_price: Money::new(row.try_get("unit_price")?, currency),
                 quantity: row.try_get("quantity")?,
                 line_total: Money::new(row.try_get("line_total")?, currency),
+                seller_id: parse_optional(row, "seller_id")?,
+                fulfilment_id: parse_optional(row, "fulfilment_id")?,
                 items: Vec::new(),
             })
         })
@@ -333,4 +340,229 @@ pub async fn totals_since<'c>(
         .fetch_one(ex)
         .await?;
     Ok((row.try_get("placed")?, row.try_get("revenue")?))
+}
+
+// ---- fulfilments ------------------------------------------------------------------------------
+
+fn fulfilment_status_of(row: &AnyRow, column: &str) -> Result<FulfilmentStatus, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    FulfilmentStatus::parse(&text).ok_or_else(|| decode_error(column, &text))
+}
+
+const FULFILMENT_COLUMNS: &str =
+    "id, order_id, seller_id, status, tracking_number, carrier, created_at, updated_at, delivered_at";
+
+fn fulfilment_of(row: &AnyRow) -> Result<(OrderId, Fulfilment), sqlx::Error> {
+    let delivered_at: Option<i64> = row.try_get("delivered_at")?;
+    Ok((
+        parse_text(row, "order_id")?,
+        Fulfilment {
+            id: parse_text(row, "id")?,
+            seller_id: parse_optional(row, "seller_id")?,
+            status: fulfilment_status_of(row, "status")?,
+            tracking_number: row.try_get("tracking_number")?,
+            carrier: row.try_get("carrier")?,
+            line_ids: Vec::new(),
+            delivered_at: delivered_at.map(Timestamp::from_millis),
+            timeline: Vec::new(),
+            updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        },
+    ))
+}
+
+pub async fn insert_fulfilments(
+    conn: &mut Connection,
+    fulfilments: &[(OrderId, &Fulfilment)],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    bulk::insert_rows(
+        conn,
+        "INSERT INTO order_fulfilments (id, order_id, seller_id, status, created_at, updated_at)",
+        "",
+        6,
+        fulfilments,
+        |args, (order, fulfilment)| {
+            args.add(fulfilment.id.to_string())?;
+            args.add(order.to_string())?;
+            args.add(fulfilment.seller_id.map(|s| s.to_string()))?;
+            args.add(fulfilment.status.as_str())?;
+            args.add(now.millis())?;
+            args.add(now.millis())
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The fulfilments of an order, without their lines and timelines.
+pub async fn fulfilments<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: OrderId,
+) -> Result<Vec<Fulfilment>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {FULFILMENT_COLUMNS} FROM order_fulfilments WHERE order_id = $1 ORDER BY id"
+    ))
+    .bind(order.to_string())
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|row| fulfilment_of(row).map(|(_, f)| f)).collect()
+}
+
+/// One fulfilment and the order it belongs to.
+pub async fn fulfilment<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: FulfilmentId,
+) -> Result<Option<(OrderId, Fulfilment)>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {FULFILMENT_COLUMNS} FROM order_fulfilments WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await?;
+    row.as_ref().map(fulfilment_of).transpose()
+}
+
+pub async fn fulfilment_timeline<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    order: OrderId,
+) -> Result<Vec<(FulfilmentId, FulfilmentEntry)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT t.fulfilment_id, t.from_status, t.to_status, t.actor, t.note, t.at
+         FROM fulfilment_timeline t JOIN order_fulfilments f ON f.id = t.fulfilment_id
+         WHERE f.order_id = $1 ORDER BY t.id",
+    )
+    .bind(order.to_string())
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let from: Option<String> = row.try_get("from_status")?;
+            Ok((
+                parse_text(row, "fulfilment_id")?,
+                FulfilmentEntry {
+                    from: from
+                        .map(|f| FulfilmentStatus::parse(&f).ok_or_else(|| decode_error("from_status", &f)))
+                        .transpose()?,
+                    to: fulfilment_status_of(row, "to_status")?,
+                    actor: row.try_get("actor")?,
+                    note: row.try_get("note")?,
+                    at: Timestamp::from_millis(row.try_get("at")?),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Moves the fulfilments given (each still in the status given for it) to `to`, stamping the
+/// delivery time when `to` is delivered, and writes their timeline entries. Returns how many
+/// moved: fewer than asked means another move got there first.
+pub async fn move_fulfilments(
+    conn: &mut Connection,
+    moves: &[(FulfilmentId, FulfilmentStatus)],
+    to: FulfilmentStatus,
+    actor: &str,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let mut moved = 0;
+    for from in FulfilmentStatus::ALL {
+        let ids: Vec<String> =
+            moves.iter().filter(|(_, f)| *f == from).map(|(id, _)| id.to_string()).collect();
+        moved +=
+            bulk::move_statuses(conn, "order_fulfilments", &ids, from.as_str(), to.as_str(), now.millis())
+                .await?;
+    }
+    if to == FulfilmentStatus::Delivered {
+        for (id, _) in moves {
+            sqlx::query(
+                "UPDATE order_fulfilments SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
+            )
+            .bind(now.millis())
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let entries: Vec<(FulfilmentId, Option<FulfilmentStatus>)> =
+        moves.iter().map(|(id, from)| (*id, Some(*from))).collect();
+    bulk::insert_rows(
+        conn,
+        "INSERT INTO fulfilment_timeline (id, fulfilment_id, from_status, to_status, actor, note, at)",
+        "",
+        7,
+        &entries,
+        |args, (id, from)| {
+            args.add(uuid::Uuid::now_v7().to_string())?;
+            args.add(id.to_string())?;
+            args.add(from.map(FulfilmentStatus::as_str))?;
+            args.add(to.as_str())?;
+            args.add(actor)?;
+            args.add(note)?;
+            args.add(now.millis())
+        },
+    )
+    .await?;
+    Ok(moved)
+}
+
+pub async fn set_fulfilment_tracking<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: FulfilmentId,
+    tracking: &str,
+    carrier: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_fulfilments SET tracking_number = $1, carrier = COALESCE($2, carrier) WHERE id = $3",
+    )
+    .bind(tracking)
+    .bind(carrier)
+    .bind(id.to_string())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// When each of the fulfilments given was delivered (those not delivered are left out).
+pub async fn delivered_at<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    ids: &[FulfilmentId],
+) -> Result<Vec<(FulfilmentId, Timestamp)>, sqlx::Error> {
+    let mut delivered = Vec::new();
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    if ids.is_empty() {
+        return Ok(delivered);
+    }
+    let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT id, delivered_at FROM order_fulfilments WHERE delivered_at IS NOT NULL AND id IN ({list})"
+    );
+    let mut query = sqlx::query(&sql);
+    for id in &ids {
+        query = query.bind(id);
+    }
+    for row in query.fetch_all(ex).await? {
+        delivered.push((parse_text(&row, "id")?, Timestamp::from_millis(row.try_get("delivered_at")?)));
+    }
+    Ok(delivered)
+}
+
+/// The orders in which `seller` has a fulfilment, newest first.
+pub async fn seller_order_ids<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: UserId,
+    status: Option<FulfilmentStatus>,
+    before: Option<OrderId>,
+    limit: i64,
+) -> Result<Vec<OrderId>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT order_id FROM order_fulfilments
+         WHERE seller_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR order_id < $3)
+           AND status <> 'awaiting_payment'
+         ORDER BY order_id DESC LIMIT $4",
+    )
+    .bind(seller.to_string())
+    .bind(status.map(FulfilmentStatus::as_str))
+    .bind(before.map(|b| b.to_string()))
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|row| parse_text(row, "order_id")).collect()
 }

@@ -18,7 +18,7 @@ mod service;
 
 pub use history::{EntryState, WalletEntry};
 pub use points::{PointsEarner, PointsRules};
-pub use service::{Wallet, WalletError, WalletSummary};
+pub use service::{PayoutSource, Wallet, WalletError, WalletSummary};
 
 /// The payment method that pays from the buyer's wallet.
 pub const METHOD: &str = crate::payments::WALLET;

@@ -9,6 +9,7 @@ use super::METHOD;
 use super::history::WalletEntry;
 use super::points::PointsRules;
 use crate::db::{Connection, Db};
+use crate::events::{self, NewEvent};
 use crate::identity::Identity;
 use crate::ids::{OrderId, PaymentId, PayoutId, UserId};
 use crate::ledger::{AccountRef, Balance, Ledger, LedgerError, Transfer};
@@ -158,7 +159,17 @@ impl Wallet {
         before: Option<PayoutId>,
         limit: usize,
     ) -> Result<(Vec<Payout>, bool), WalletError> {
-        Ok(self.payments.payouts_of(&user.to_string(), before, limit).await?)
+        self.payouts_of(&PayoutSource::Wallet(user).payee(), before, limit).await
+    }
+
+    /// The payouts paid to `payee` (see [`PayoutSource::payee`]), newest first.
+    pub async fn payouts_of(
+        &self,
+        payee: &str,
+        before: Option<PayoutId>,
+        limit: usize,
+    ) -> Result<(Vec<Payout>, bool), WalletError> {
+        Ok(self.payments.payouts_of(payee, before, limit).await?)
     }
 
     /// Starts a deposit: a payment through `method`'s gateway whose confirmation credits the
@@ -231,6 +242,20 @@ impl Wallet {
                 if moved {
                     let user: UserId = payment.payer_id.parse().map_err(|_| WalletError::NotFound)?;
                     self.credit_deposit(&mut *tx, payment, user).await?;
+                    events::record(
+                        &mut *tx,
+                        self.clock.now(),
+                        NewEvent {
+                            event_type: "wallet.deposit.completed",
+                            version: 1,
+                            subject_id: payment.id.to_string(),
+                            actor: actor.clone(),
+                            payload: serde_json::json!({
+                                "payment_id": payment.id, "user_id": user, "amount": payment.amount,
+                            }),
+                        },
+                    )
+                    .await?;
                 }
                 moved
             }
@@ -516,6 +541,21 @@ impl Wallet {
         if amount.currency != self.currency {
             return Err(WalletError::Invalid(format!("wallets hold {}", self.currency)));
         }
+        let from = PayoutSource::Wallet(user);
+        self.pay_out(from, amount, destination, method).await
+    }
+
+    /// Sends money out of `from` (a buyer's wallet, a seller's payable) through `method`: held
+    /// at once, posted when the gateway confirms the payout, given back when it fails. Wallet
+    /// withdrawals and seller payouts take this one path.
+    pub async fn pay_out(
+        &self,
+        from: PayoutSource,
+        amount: Money,
+        destination: PayoutDestination,
+        method: &str,
+    ) -> Result<Payout, WalletError> {
+        let user = from.owner();
         if !(1..=MOST_PER_MOVE).contains(&amount.amount) {
             return Err(WalletError::Invalid(format!(
                 "the amount must be positive and at most {MOST_PER_MOVE}"
@@ -528,8 +568,8 @@ impl Wallet {
                 &mut tx,
                 NewPayout {
                     // One payout per withdrawal: the reference names this withdrawal alone.
-                    reference: format!("withdrawal:{user}:{}", uuid::Uuid::now_v7().simple()),
-                    payee_id: user.to_string(),
+                    reference: format!("{}:{user}:{}", from.reference_kind(), uuid::Uuid::now_v7().simple()),
+                    payee_id: from.payee(),
                     provider: method.to_owned(),
                     amount,
                     destination,
@@ -541,7 +581,7 @@ impl Wallet {
                 &mut tx,
                 &Transfer {
                     id: format!("withdrawal:{}", payout.id),
-                    debit: AccountRef::wallet(user, amount.currency),
+                    debit: from.account(amount.currency),
                     credit: AccountRef::payouts_in_transit(method, amount.currency),
                     amount: amount.amount,
                     kind: "withdrawal",
@@ -592,6 +632,7 @@ impl Wallet {
                     .await?;
                 if moved {
                     self.ledger.post_pending(&mut *tx, &format!("{hold}:paid"), &hold, None).await?;
+                    record_payout_event(tx, self.clock.now(), payout, true).await?;
                 }
                 moved
             }
@@ -600,6 +641,7 @@ impl Wallet {
                     self.payments.transition_payout(&mut *tx, payout, PayoutStatus::Failed, &actor).await?;
                 if moved {
                     self.ledger.void_pending(&mut *tx, &format!("{hold}:returned"), &hold).await?;
+                    record_payout_event(tx, self.clock.now(), payout, false).await?;
                 }
                 moved
             }
@@ -651,6 +693,81 @@ impl Wallet {
         tx.commit().await?;
         Ok(balance)
     }
+}
+
+/// Where a payout's money comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum PayoutSource {
+    /// A buyer's wallet (a withdrawal).
+    Wallet(UserId),
+    /// What the marketplace owes a seller (a seller payout).
+    SellerPayable(UserId),
+}
+
+impl PayoutSource {
+    fn owner(self) -> UserId {
+        match self {
+            Self::Wallet(user) | Self::SellerPayable(user) => user,
+        }
+    }
+
+    fn account(self, currency: Currency) -> AccountRef {
+        match self {
+            Self::Wallet(user) => AccountRef::wallet(user, currency),
+            Self::SellerPayable(seller) => AccountRef::seller_payable(seller, currency),
+        }
+    }
+
+    /// Payouts are listed by payee: a seller's payouts are kept apart from their own wallet's.
+    pub fn payee(self) -> String {
+        match self {
+            Self::Wallet(user) => user.to_string(),
+            Self::SellerPayable(seller) => format!("seller:{seller}"),
+        }
+    }
+
+    fn reference_kind(self) -> &'static str {
+        match self {
+            Self::Wallet(_) => "withdrawal",
+            Self::SellerPayable(_) => SELLER_PAYOUT,
+        }
+    }
+}
+
+/// The reference prefix of a seller's payout.
+const SELLER_PAYOUT: &str = "seller_payout";
+
+/// The event of a payout's outcome: `wallet.withdrawal.completed` / `.failed` for a buyer's
+/// withdrawal, `payout.completed` / `payout.failed` for a seller's payout.
+async fn record_payout_event(
+    conn: &mut Connection,
+    now: crate::time::Timestamp,
+    payout: &Payout,
+    succeeded: bool,
+) -> Result<(), WalletError> {
+    let seller = payout.reference.starts_with(SELLER_PAYOUT);
+    let event_type = match (seller, succeeded) {
+        (true, true) => "payout.completed",
+        (true, false) => "payout.failed",
+        (false, true) => "wallet.withdrawal.completed",
+        (false, false) => "wallet.withdrawal.failed",
+    };
+    events::record(
+        conn,
+        now,
+        NewEvent {
+            event_type,
+            version: 1,
+            subject_id: payout.id.to_string(),
+            actor: format!("gateway:{}", payout.provider),
+            payload: serde_json::json!({
+                "payout_id": payout.id, "payee": payout.payee_id, "amount": payout.amount,
+                "after": { "status": if succeeded { "succeeded" } else { "failed" } },
+            }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The ledger transfer that pays an order from the buyer's wallet into revenue.

@@ -22,6 +22,7 @@ mod idempotency;
 mod inventory;
 mod komoju;
 mod ledger;
+mod marketplace;
 mod openapi;
 mod ops;
 mod pakasir;
