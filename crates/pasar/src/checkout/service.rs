@@ -308,6 +308,7 @@ impl Checkout {
                 unit_weight_grams: variant.weight_grams,
                 quantity: item.quantity.max(0) as u64,
                 total: variant.price_for(buyer.role).times(item.quantity).map_err(OrdersError::from)?,
+                store: variant.seller_id,
             });
             lines.push(NewOrderLine {
                 variant_id: variant.id,
@@ -419,14 +420,16 @@ impl Checkout {
         let method = method.ok_or_else(|| {
             CheckoutError::Invalid("shipping_method is required: GET /v1/shipping/quote lists them".into())
         })?;
-        let Some(parcel) = Parcel::of(lines) else { return Ok(None) };
-        let parcel = parcel.map_err(OrdersError::from)?;
+        let parcels = Parcel::per_store(lines).map_err(OrdersError::from)?;
+        if parcels.is_empty() {
+            return Ok(None);
+        }
         let to = Destination {
             country: address.country.clone().into(),
             postal_code: address.postal_code.as_str().to_owned(),
             coordinates: address.coordinates,
         };
-        Ok(Some(self.shipping.price(method, &to, parcel).await?))
+        Ok(Some(self.shipping.price(method, &to, &parcels).await?))
     }
 
     /// Writes one prepared checkout in a transaction of its own.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ids::{ShippingMethodId, ShippingZoneId};
+use crate::ids::{ShippingMethodId, ShippingZoneId, UserId};
 use crate::money::{Currency, Money};
 
 /// Where a parcel goes, as far as zones care.
@@ -180,6 +180,27 @@ impl Parcel {
             lines.iter().map(|l| l.total).try_fold(Money::zero(lines[0].total.currency), Money::checked_add);
         Some(value.map(|value| Parcel { weight_grams, value }))
     }
+
+    /// The parcels of a marketplace order: each store ships its own lines, so each store with
+    /// something physical makes one parcel (in the order the stores first appear).
+    pub fn per_store(
+        lines: &[ParcelLine],
+    ) -> Result<Vec<(Option<UserId>, Parcel)>, crate::money::MoneyError> {
+        let mut stores: Vec<Option<UserId>> = Vec::new();
+        for line in lines {
+            if !stores.contains(&line.store) {
+                stores.push(line.store);
+            }
+        }
+        let mut parcels = Vec::new();
+        for store in stores {
+            let own: Vec<ParcelLine> = lines.iter().filter(|l| l.store == store).copied().collect();
+            if let Some(parcel) = Self::of(&own) {
+                parcels.push((store, parcel?));
+            }
+        }
+        Ok(parcels)
+    }
 }
 
 /// A line of an order, as its parcel sees it.
@@ -190,6 +211,8 @@ pub struct ParcelLine {
     pub quantity: u64,
     /// What the line costs the buyer.
     pub total: Money,
+    /// The seller whose store ships it; none for the shop itself.
+    pub store: Option<UserId>,
 }
 
 /// One step of a weight-based rate: parcels up to this weight cost `price`.
@@ -471,5 +494,32 @@ mod tests {
                 prop_assert!(price(light).is_some(), "what carries a heavy parcel carries a lighter one");
             }
         }
+    }
+
+    #[test]
+    fn each_store_ships_its_own_parcel_and_a_store_selling_only_downloads_ships_none() {
+        let store_a = Some(UserId::new());
+        let store_b = Some(UserId::new());
+        let line = |store, physical, grams, total| ParcelLine {
+            physical,
+            unit_weight_grams: Some(grams),
+            quantity: 1,
+            total: idr(total),
+            store,
+        };
+        let lines = [
+            line(store_a, true, 500, 100),
+            line(store_b, false, 0, 40),
+            line(store_a, true, 250, 60),
+            line(None, true, 1000, 10),
+        ];
+        let parcels = Parcel::per_store(&lines).unwrap();
+        assert_eq!(
+            parcels,
+            vec![
+                (store_a, Parcel { weight_grams: 750, value: idr(160) }),
+                (None, Parcel { weight_grams: 1000, value: idr(10) }),
+            ]
+        );
     }
 }

@@ -291,16 +291,16 @@ async fn quote(
                 .price_for(role)
                 .times(quantity as i64)
                 .map_err(|e| ApiError::field("items", e.to_string()))?,
+            store: variant.seller_id,
         });
     }
     if lines.iter().any(|l| l.total.currency != lines[0].total.currency) {
         return Err(ApiError::field("items", "all items must be priced in one currency"));
     }
-    let Some(parcel) = Parcel::of(&lines) else { return Ok(Json(QuoteList { data: Vec::new() })) };
-    let parcel = parcel.map_err(|e| ApiError::field("items", e.to_string()))?;
+    let parcels = Parcel::per_store(&lines).map_err(|e| ApiError::field("items", e.to_string()))?;
     let to =
         Destination { country: query.country.into(), postal_code: query.postal_code.into(), coordinates };
-    Ok(Json(QuoteList { data: state.shipping.quote(&to, parcel).await? }))
+    Ok(Json(QuoteList { data: state.shipping.quote(&to, &parcels).await? }))
 }
 
 /// `variant_id:quantity,…`: 1 to 100 lines, each quantity 1 to 100.

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::domain::{self, DeliveryDays, Destination, Method, Parcel, PostalRange, Rate, Zone};
 use super::store;
 use crate::db::{self, Db};
-use crate::ids::{ShippingMethodId, ShippingZoneId};
+use crate::ids::{ShippingMethodId, ShippingZoneId, UserId};
 use crate::money::{Currency, Money};
 use crate::time::Clock;
 
@@ -62,8 +62,20 @@ pub struct Quote {
     /// What a checkout names as `shipping_method`.
     pub method: String,
     pub name: String,
+    /// What the whole order's shipping costs: the sum of its parcels'.
     pub price: Money,
     pub delivery_days: DeliveryDays,
+    /// One per store that ships something (one for a shop's own order): each store sends its
+    /// own parcel.
+    pub parcels: Vec<ParcelQuote>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ParcelQuote {
+    /// The seller whose store ships it; absent for the shop itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<UserId>,
+    pub price: Money,
 }
 
 /// The shop's zones and methods, read together.
@@ -197,19 +209,34 @@ impl Shipping {
         Ok(self.setup().await?.methods.iter().any(|m| m.active))
     }
 
-    /// Every method that delivers `parcel` to `to`, cheapest first.
-    pub async fn quote(&self, to: &Destination, parcel: Parcel) -> Result<Vec<Quote>, ShippingError> {
+    /// Every method that delivers all of `parcels` (one per store) to `to`, cheapest first.
+    pub async fn quote(
+        &self,
+        to: &Destination,
+        parcels: &[(Option<UserId>, Parcel)],
+    ) -> Result<Vec<Quote>, ShippingError> {
         let setup = self.setup().await?;
         let Some(zone) = domain::zone_for(&setup.zones, to) else { return Ok(Vec::new()) };
+        let Some(currency) = parcels.first().map(|(_, p)| p.value.currency) else { return Ok(Vec::new()) };
         let mut quotes: Vec<Quote> = setup
             .methods
             .iter()
             .filter_map(|method| {
-                method.price(zone, parcel).map(|price| Quote {
+                let priced: Option<Vec<ParcelQuote>> = parcels
+                    .iter()
+                    .map(|(store, parcel)| {
+                        method.price(zone, *parcel).map(|price| ParcelQuote { seller_id: *store, price })
+                    })
+                    .collect();
+                let priced = priced?;
+                let price =
+                    priced.iter().try_fold(Money::zero(currency), |sum, p| sum.checked_add(p.price)).ok()?;
+                Some(Quote {
                     method: method.code.clone(),
                     name: method.name.clone(),
                     price,
                     delivery_days: method.delivery_days,
+                    parcels: priced,
                 })
             })
             .collect();
@@ -217,14 +244,14 @@ impl Shipping {
         Ok(quotes)
     }
 
-    /// What `method` charges to carry `parcel` to `to`: what its quote said.
+    /// What `method` charges to carry `parcels` to `to`: what its quote said.
     pub async fn price(
         &self,
         method: &str,
         to: &Destination,
-        parcel: Parcel,
+        parcels: &[(Option<UserId>, Parcel)],
     ) -> Result<Money, ShippingError> {
-        self.quote(to, parcel)
+        self.quote(to, parcels)
             .await?
             .into_iter()
             .find(|q| q.method == method)

@@ -433,6 +433,51 @@ async fn a_store_sees_and_moves_only_its_own_parts() {
         )
         .await;
     assert_eq!(by_staff.status(), StatusCode::OK);
-    let shipping = shipping_address();
-    assert_eq!(their_order["shipping_address"]["city"], shipping["city"]);
+}
+
+#[tokio::test]
+async fn each_store_ships_its_own_parcel_and_the_order_pays_for_each() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let batik = store(&app, &admin, 100_000).await;
+    let kopi = store(&app, &admin, 40_000).await;
+    let token = Some(admin.access_token.as_str());
+    let zone =
+        app.post("/v1/admin/shipping/zones", token, &json!({"name": "Indonesia", "country": "ID"})).await;
+    let zone: Value = zone.json().await.unwrap();
+    let method = app
+        .post(
+            "/v1/admin/shipping/methods",
+            token,
+            &json!({"code": "regular", "name": "Regular", "currency": "IDR", "zone_ids": [zone["id"]],
+                    "rate": {"type": "flat", "price": idr(9_000)}, "delivery_days": {"min": 2, "max": 4}}),
+        )
+        .await;
+    assert_eq!(method.status(), StatusCode::CREATED);
+
+    let items = format!("{}:1,{}:2", batik.variant, kopi.variant);
+    let quoted: Value = app
+        .get(&format!("/v1/shipping/quote?items={items}&country=ID&postal_code=10110"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let regular = &quoted["data"][0];
+    assert_eq!(regular["price"], idr(18_000), "two parcels: {quoted}");
+    assert_eq!(regular["parcels"].as_array().unwrap().len(), 2);
+    assert_eq!(regular["parcels"][1]["seller_id"], kopi.id.as_str());
+
+    let buyer = app.register("parcels@market.test").await;
+    let placed = app
+        .post(
+            "/v1/checkout",
+            Some(&buyer.access_token),
+            &json!({"items": [{"variant_id": batik.variant, "quantity": 1}, {"variant_id": kopi.variant, "quantity": 2}],
+                    "payment_method": "sandbox", "shipping_address": shipping_address(), "shipping_method": "regular"}),
+        )
+        .await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let placed: Value = placed.json().await.unwrap();
+    assert_eq!(placed["order"]["shipping"], idr(18_000));
+    assert_eq!(placed["order"]["total"], idr(180_000 + 18_000));
 }
