@@ -228,3 +228,8 @@ prefixed_id!(
     ShippingMethodId,
     "shm"
 );
+prefixed_id!(
+    /// A buyer's review of a product they bought (one order line).
+    ReviewId,
+    "rev"
+);

@@ -19,6 +19,8 @@ pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod rating;
+pub mod reviews;
 pub mod search;
 pub mod shipping;
 pub mod startup;
