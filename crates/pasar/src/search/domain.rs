@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(indexed_rating(13, 3), Some(433));
         // 4 reviews of 4, 4, 4, 3: 3.75 is below 4 and at least 3.
         let three_and_three_quarters = indexed_rating(15, 4).unwrap();
-        assert!(three_and_three_quarters < 400 && three_and_three_quarters >= 300);
+        assert!((300..400).contains(&three_and_three_quarters));
         // Exactly 4 is 4 and up.
         assert_eq!(indexed_rating(8, 2), Some(400));
         // Just under 4 (3.999…) is not.

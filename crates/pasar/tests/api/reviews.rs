@@ -399,7 +399,7 @@ async fn a_review_shows_up_to_five_images_its_author_uploaded() {
     let stranger = app.register("budi@example.com").await;
     let theirs =
         json_of(upload(&app, &stranger, "image/png", TINY_PNG.to_vec()).await, StatusCode::CREATED).await;
-    let foreign = app.post("/v1/reviews", Some(&buyer.access_token), &body(&[&ids[0], &theirs["id"]])).await;
+    let foreign = app.post("/v1/reviews", Some(&buyer.access_token), &body(&[ids[0], &theirs["id"]])).await;
     assert_error(foreign, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 
     let created = json_of(
