@@ -295,6 +295,26 @@ async fn the_rating_and_histogram_stay_exact_through_creates_an_edit_a_hide_and_
 }
 
 #[tokio::test]
+async fn reviews_written_at_the_same_moment_all_count_in_the_rating() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (product_id, variant) = product(&app, &admin, None).await;
+    let mut buyers = Vec::new();
+    for i in 0..6 {
+        buyers.push(delivered_buyer(&app, &admin, &variant, &format!("racer{i}@example.com")).await);
+    }
+    let stars = [5, 4, 4, 3, 2, 1];
+    let racing = buyers.iter().zip(stars).map(|((buyer, line), stars)| review(&app, buyer, line, stars, ""));
+    for response in futures::future::join_all(racing).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    // 19 stars over 6 reviews: 3.1666… shown as 3.17, none lost to a race.
+    assert_eq!(product_rating(&app, &product_id).await, json!({"average": 3.17, "count": 6}));
+    let listing = reviews_of(&app, &product_id, "").await;
+    assert_eq!(listing["histogram"], json!({"1": 1, "2": 1, "3": 1, "4": 2, "5": 1}));
+}
+
+#[tokio::test]
 async fn a_review_is_edited_by_its_author_only_and_only_for_thirty_days() {
     let app = spawn_app().await;
     let admin = app.admin().await;
