@@ -233,3 +233,8 @@ prefixed_id!(
     ShippingMethodId,
     "shm"
 );
+prefixed_id!(
+    /// A buyer's review of a product they bought (one order line).
+    ReviewId,
+    "rev"
+);

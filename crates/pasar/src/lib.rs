@@ -20,6 +20,8 @@ pub mod money;
 pub mod orders;
 pub mod payables;
 pub mod payments;
+pub mod rating;
+pub mod reviews;
 pub mod search;
 pub mod shipping;
 pub mod startup;

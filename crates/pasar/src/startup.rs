@@ -33,6 +33,7 @@ use crate::payables::{CommissionRate, Payables};
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
+use crate::reviews::Reviews;
 use crate::search::{Search, SearchIndexer};
 use crate::shipping::Shipping;
 use crate::telegram::{Bot, Deliveries, Shop};
@@ -61,6 +62,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::shipping::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::telegram::MIGRATIONS,
+        crate::reviews::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -84,6 +86,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
+        .merge(crate::reviews::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -95,7 +98,8 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> axum::Router {
     let modules = module_routes(&state);
-    http::router(state, modules, crate::catalog::routes::media_router())
+    let media = crate::catalog::routes::media_router().merge(crate::reviews::routes::media_router());
+    http::router(state, modules, media)
 }
 
 /// Opens the database named by the configuration and brings its schema up to date.
@@ -121,16 +125,20 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let keys = TokenKeys::new(&config.jwt_secret()?);
     let identity =
         Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
+    // One object store for every image: the catalog's products' and the reviews'.
+    let media = MediaStore::from_config(&config)?;
     let catalog = Catalog::new(
         db.clone(),
         clock.clone(),
-        MediaStore::from_config(&config)?,
+        media.clone(),
         Duration::from_millis(config.catalog_cache_ms),
     );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     inventory.backfill_item_digests().await.context("giving stored digital items their digests")?;
     let search = Search::open(config.search_index_dir(), catalog.clone(), inventory.clone())?;
     let orders = Orders::new(db.clone(), clock.clone());
+    let reviews =
+        Reviews::new(db.clone(), clock.clone(), catalog.clone(), orders.clone(), identity.clone(), media);
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
     // Real payment providers join this list as they are configured, in order of preference;
@@ -264,6 +272,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         carts,
         checkout,
         shipping,
+        reviews,
         wallet,
         payables,
         reconciler,

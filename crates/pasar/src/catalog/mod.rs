@@ -24,10 +24,11 @@ pub use service::{
 
 use crate::db::Migration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112210,
-    name: "catalog: categories, brands, products, variants, media",
-    sql: "CREATE TABLE categories (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026112210,
+        name: "catalog: categories, brands, products, variants, media",
+        sql: "CREATE TABLE categories (
             id TEXT PRIMARY KEY,
             parent_id TEXT REFERENCES categories (id),
             name TEXT NOT NULL,
@@ -94,5 +95,13 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE UNIQUE INDEX product_media_key ON product_media (object_key);
           CREATE INDEX product_media_product ON product_media (product_id, id);",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    Migration {
+        version: 2026120500,
+        name: "catalog: a product's rating as the sum of its visible reviews' stars and their count",
+        sql: "ALTER TABLE products ADD COLUMN rating_sum BIGINT NOT NULL DEFAULT 0;
+          ALTER TABLE products ADD COLUMN rating_count BIGINT NOT NULL DEFAULT 0;",
+        postgres: None,
+    },
+];

@@ -456,7 +456,7 @@ async fn update_variant(
 // ---- media ----------------------------------------------------------------------------------
 
 /// An image file's bytes, as the OpenAPI document shows them (a file upload, not JSON).
-struct ImageFile;
+pub(crate) struct ImageFile;
 
 impl utoipa::PartialSchema for ImageFile {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

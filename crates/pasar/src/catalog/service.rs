@@ -21,11 +21,12 @@ use super::domain::{
 };
 use super::media::{MediaKey, MediaStore, UploadRefused, check_upload};
 use super::store::{self, ProductRow, SlugTable, VariantRow};
-use crate::db::{self, Db, Transaction};
+use crate::db::{self, Connection, Db, Transaction};
 use crate::events::{self, NewEvent};
 use crate::ids::{BrandId, CategoryId, MediaId, ProductId, UserId, VariantId};
 use crate::inventory::Availability;
 use crate::money::Money;
+use crate::rating::Rating;
 use crate::time::{Clock, Timestamp};
 
 /// Most variants one product may have.
@@ -66,6 +67,8 @@ pub struct Product {
     pub seller_id: Option<UserId>,
     /// The cheapest variant's price: what listings show, filter and sort by.
     pub price_from: Money,
+    /// The average stars of its visible reviews, and how many there are.
+    pub rating: Rating,
     pub variants: Vec<Variant>,
     pub media: Vec<Media>,
     pub created_at: Timestamp,
@@ -405,6 +408,8 @@ impl Catalog {
             seller_id: input.seller_id,
             currency: first.price.currency(),
             price_from: input.variants.iter().map(|v| v.price.amount()).min().unwrap_or(first.price.amount()),
+            rating_sum: 0,
+            rating_count: 0,
             created_at: now,
             updated_at: now,
         };
@@ -507,6 +512,56 @@ impl Catalog {
         .await?;
         self.commit(tx).await?;
         Ok(product)
+    }
+
+    /// Sets a product's rating inside the caller's transaction (the reviews module's, so the
+    /// rating moves together with the review that changed it): the sum of its visible reviews'
+    /// stars and their count, recomputed by the caller. Writes `product.updated` so the search
+    /// index follows. The caller calls [`Catalog::forget_cached_reads`] once it has committed.
+    pub async fn set_rating(
+        &self,
+        conn: &mut Connection,
+        product: ProductId,
+        sum: i64,
+        count: i64,
+    ) -> Result<(), CatalogError> {
+        if count < 0 || sum < count || sum > count.saturating_mul(5) {
+            return Err(Refused::new("rating", "a rating is 1 to 5 stars per review").into());
+        }
+        let now = self.clock.now();
+        let row = store::product_row(&mut *conn, product).await?.ok_or(CatalogError::ProductNotFound)?;
+        if (row.rating_sum, row.rating_count) == (sum, count) {
+            return Ok(());
+        }
+        let old = store::assemble(&mut *conn, vec![row]).await?.remove(0);
+        if !store::set_rating(&mut *conn, product, sum, count).await? {
+            return Err(CatalogError::ProductNotFound);
+        }
+        let mut new = old.clone();
+        new.rating = Rating::of(sum, count);
+        events::record(
+            conn,
+            now,
+            NewEvent {
+                event_type: "product.updated",
+                version: 1,
+                subject_id: product.to_string(),
+                actor: Actor::System.event_actor(),
+                payload: serde_json::json!({
+                    "product_id": product,
+                    "before": snapshot(&old),
+                    "after": snapshot(&new),
+                }),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the public reads' cache generation: for another module that changed what product
+    /// pages show (a rating) inside its own transaction, once that has committed.
+    pub fn forget_cached_reads(&self) {
+        self.cache.invalidate();
     }
 
     /// A product in any status.

@@ -11,6 +11,7 @@ use super::service::{Brand, Category, Media, Product, ProductFilter, Variant};
 use crate::db::column::{decode_error, parse_optional, parse_text};
 use crate::ids::{BrandId, CategoryId, MediaId, ProductId, VariantId};
 use crate::money::{Currency, Money};
+use crate::rating::Rating;
 use crate::time::Timestamp;
 
 /// Most ids bound in one `IN (…)` list; longer lists are split, far below either database's
@@ -287,12 +288,16 @@ pub struct ProductRow {
     pub seller_id: Option<crate::ids::UserId>,
     pub currency: Currency,
     pub price_from: i64,
+    /// The stars of the product's visible reviews added up, and how many there are.
+    pub rating_sum: i64,
+    pub rating_count: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
 const PRODUCT_COLUMNS: &str = "p.id, p.slug, p.name, p.description, p.kind, p.status, p.category_id, \
-                               p.brand_id, p.seller_id, p.currency, p.price_from, p.created_at, p.updated_at";
+                               p.brand_id, p.seller_id, p.currency, p.price_from, p.rating_sum, \
+                               p.rating_count, p.created_at, p.updated_at";
 
 fn product_row_of(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
     Ok(ProductRow {
@@ -307,6 +312,8 @@ fn product_row_of(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
         seller_id: parse_optional(row, "seller_id")?,
         currency: currency_of(row, "currency")?,
         price_from: row.try_get("price_from")?,
+        rating_sum: row.try_get("rating_sum")?,
+        rating_count: row.try_get("rating_count")?,
         created_at: time_of(row, "created_at")?,
         updated_at: time_of(row, "updated_at")?,
     })
@@ -383,6 +390,24 @@ pub async fn refresh_price_from<'c>(
     .execute(ex)
     .await
     .map(|_| ())
+}
+
+/// Sets a product's rating (the sum of its visible reviews' stars and their count). The
+/// product's `updated_at` stays: its own fields did not change. False when there is no such
+/// product.
+pub async fn set_rating<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: ProductId,
+    sum: i64,
+    count: i64,
+) -> Result<bool, sqlx::Error> {
+    let set = sqlx::query("UPDATE products SET rating_sum = $1, rating_count = $2 WHERE id = $3")
+        .bind(sum)
+        .bind(count)
+        .bind(id.to_string())
+        .execute(ex)
+        .await?;
+    Ok(set.rows_affected() == 1)
 }
 
 /// Takes the product's row lock for the rest of the transaction (a write that changes
@@ -503,6 +528,7 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ProductRow>) -> Result
             variants: variants.remove(&row.id).unwrap_or_default(),
             media: media.remove(&row.id).unwrap_or_default(),
             price_from: Money::new(row.price_from, row.currency),
+            rating: Rating::of(row.rating_sum, row.rating_count),
             id: row.id,
             slug: row.slug,
             name: row.name,

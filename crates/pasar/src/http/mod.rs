@@ -72,6 +72,7 @@ pub struct Services {
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
     pub shipping: crate::shipping::Shipping,
+    pub reviews: crate::reviews::Reviews,
     pub wallet: crate::wallet::Wallet,
     pub payables: crate::payables::Payables,
     pub reconciler: crate::payments::Reconciler,
@@ -112,6 +113,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "audit", description = "The tamper-evident audit log (admin)"),
         (name = "ledger", description = "The double-entry ledger: account balances (admin)"),
         (name = "shipping", description = "Delivery zones, shipping methods and quotes"),
+        (name = "reviews", description = "Buyers' reviews of what they received, sellers' replies, moderation"),
     )
 )]
 struct ApiDoc;

@@ -490,6 +490,16 @@ impl Orders {
         Ok(order)
     }
 
+    /// The order a line belongs to, with its lines, read inside a transaction.
+    pub async fn order_of_line_in(
+        &self,
+        conn: &mut Connection,
+        line: OrderLineId,
+    ) -> Result<Order, OrdersError> {
+        let id = store::order_of_line(&mut *conn, line).await?.ok_or(OrdersError::NotFound)?;
+        self.order_in(conn, id).await
+    }
+
     /// An order with its lines and timeline.
     pub async fn order(&self, id: OrderId) -> Result<Order, OrdersError> {
         let mut order = store::order(self.db.reader(), id).await?.ok_or(OrdersError::NotFound)?;

@@ -9,7 +9,7 @@ use super::service::{Fulfilment, FulfilmentEntry, Order, OrderLine, TimelineEntr
 use crate::catalog::ProductKind;
 use crate::db::column::{decode_error, parse_optional, parse_text};
 use crate::db::{Connection, bulk};
-use crate::ids::{FulfilmentId, OrderId, UserId};
+use crate::ids::{FulfilmentId, OrderId, OrderLineId, UserId};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
 
@@ -248,6 +248,18 @@ pub async fn order<'c>(
         .fetch_optional(ex)
         .await?;
     row.as_ref().map(order_of).transpose()
+}
+
+/// The order a line belongs to.
+pub async fn order_of_line<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    line: OrderLineId,
+) -> Result<Option<OrderId>, sqlx::Error> {
+    let row = sqlx::query("SELECT order_id FROM order_lines WHERE id = $1")
+        .bind(line.to_string())
+        .fetch_optional(ex)
+        .await?;
+    row.map(|row| parse_text(&row, "order_id")).transpose()
 }
 
 /// Moves an order from `from` to `to` only if it is still in `from`.

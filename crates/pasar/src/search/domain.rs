@@ -259,6 +259,27 @@ impl fmt::Display for BucketName {
     }
 }
 
+/// The thresholds of the rating facet, highest first: "4 stars & up" and so on, the values
+/// `rating_min` takes.
+pub const RATING_THRESHOLDS: [u64; 4] = [4, 3, 2, 1];
+
+/// What the index keeps of a rating: the average in hundredths of a star, rounded down, so
+/// that it is at least `stars × 100` exactly when the average (sum / count) is at least
+/// `stars`. None for a product without reviews, which no rating filter matches.
+pub fn indexed_rating(sum: u64, count: u64) -> Option<u64> {
+    (count > 0).then(|| sum.saturating_mul(100) / count)
+}
+
+/// The whole stars an indexed rating reaches (0 to 5): where the facet counts it.
+pub fn whole_stars(indexed: u64) -> usize {
+    usize::try_from(indexed / 100).unwrap_or(5).min(5)
+}
+
+/// How many products reach at least `stars`, from the counts by whole stars.
+pub fn at_least(by_whole_stars: &[u64; 6], stars: u64) -> u64 {
+    by_whole_stars.iter().skip(usize::try_from(stars).unwrap_or(6)).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +345,30 @@ mod tests {
         assert_eq!(highlight("Kecap Manus", &q), "<mark>Kecap</mark> <mark>Manus</mark>");
         let q = ParsedQuery::parse("牛乳");
         assert_eq!(highlight("北海道牛乳 1L", &q), "北海道<mark>牛乳</mark> 1L");
+    }
+
+    #[test]
+    fn a_rating_is_indexed_so_that_a_threshold_is_exact() {
+        assert_eq!(indexed_rating(0, 0), None);
+        assert_eq!(indexed_rating(13, 3), Some(433));
+        // 4 reviews of 4, 4, 4, 3: 3.75 is below 4 and at least 3.
+        let three_and_three_quarters = indexed_rating(15, 4).unwrap();
+        assert!((300..400).contains(&three_and_three_quarters));
+        // Exactly 4 is 4 and up.
+        assert_eq!(indexed_rating(8, 2), Some(400));
+        // Just under 4 (3.999…) is not.
+        assert!(indexed_rating(3_999, 1_000).unwrap() < 400);
+        assert_eq!(whole_stars(500), 5);
+        assert_eq!(whole_stars(499), 4);
+        assert_eq!(whole_stars(100), 1);
+    }
+
+    #[test]
+    fn the_rating_facet_counts_products_at_or_above_each_threshold() {
+        // By whole stars: none at 0, one at 1, none at 2, two at 3, one at 4, three at 5.
+        let counts = [0, 1, 0, 2, 1, 3];
+        let buckets: Vec<u64> = RATING_THRESHOLDS.iter().map(|&t| at_least(&counts, t)).collect();
+        assert_eq!(buckets, [4, 6, 6, 7]);
     }
 
     #[test]

@@ -58,6 +58,10 @@ struct SearchQuery {
     /// `true`: only products with a variant that can be bought now; `false`: only those
     /// without.
     in_stock: Option<bool>,
+    /// Only products whose reviews average at least this many stars (1 to 5); products
+    /// without reviews are left out.
+    #[param(minimum = 1, maximum = 5)]
+    rating_min: Option<u64>,
     /// `relevance` (default: best match first, or newest when `q` is empty), `newest`,
     /// `price_asc` or `price_desc`.
     #[param(inline)]
@@ -113,6 +117,9 @@ impl SearchQuery {
                 return Err(ApiError::field("price_min", "must not be above price_max"));
             }
         }
+        if self.rating_min.is_some_and(|stars| !(1..=5).contains(&stars)) {
+            return Err(ApiError::field("rating_min", "must be a whole number of stars from 1 to 5"));
+        }
         Ok(SearchRequest {
             q: query_text(self.q)?,
             category: self.category,
@@ -121,6 +128,7 @@ impl SearchQuery {
             price_min: self.price_min,
             price_max: self.price_max,
             in_stock: self.in_stock,
+            rating_min: self.rating_min,
             sort: self.sort.unwrap_or_default(),
             offset,
             limit,

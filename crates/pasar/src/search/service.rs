@@ -22,6 +22,7 @@ use crate::events::{Deliveries, Delivery, Event, Subscriber};
 use crate::ids::{CategoryId, ProductId, VariantId};
 use crate::inventory::{Inventory, StockStatus};
 use crate::money::{Currency, Money};
+use crate::rating::Rating;
 
 /// Products read from the catalog per page of a rebuild.
 const REBUILD_PAGE: usize = 100;
@@ -102,6 +103,8 @@ pub struct SearchRequest {
     pub price_min: Option<u64>,
     pub price_max: Option<u64>,
     pub in_stock: Option<bool>,
+    /// At least this many stars on average, 1 to 5.
+    pub rating_min: Option<u64>,
     pub sort: SearchSort,
     pub offset: usize,
     pub limit: usize,
@@ -129,6 +132,8 @@ pub struct SearchHit {
     pub store_id: Option<String>,
     /// Whether any variant can be bought now.
     pub in_stock: bool,
+    /// The average stars of its visible reviews, and how many there are.
+    pub rating: Rating,
     /// The relevance score (BM25), when results are ranked by it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
@@ -153,6 +158,9 @@ pub struct Facets {
     /// Price buckets of the cheapest variant's price, in minor units, both ends included.
     pub price: Vec<FacetValue>,
     pub in_stock: Vec<FacetValue>,
+    /// Products rated at least 4, 3, 2 and 1 stars on average (the values `rating_min`
+    /// takes); each count includes the higher ones'.
+    pub rating: Vec<FacetValue>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -297,6 +305,8 @@ impl Search {
                         .is_some_and(|level| level.availability().status != StockStatus::OutOfStock)
                 }),
                 created_at: u64::try_from(product.created_at.millis()).unwrap_or(0),
+                rating_sum: u64::try_from(product.rating.sum()).unwrap_or(0),
+                rating_count: u64::try_from(product.rating.count).unwrap_or(0),
             })
             .collect())
     }
@@ -360,6 +370,7 @@ impl Search {
             price_min: request.price_min,
             price_max: request.price_max,
             in_stock: request.in_stock,
+            rating_min: request.rating_min,
             sort: request.sort,
             offset: request.offset,
             limit: request.limit + 1,
@@ -385,6 +396,10 @@ impl Search {
                     brand_id: product.brand,
                     store_id: product.seller,
                     in_stock: product.in_stock,
+                    rating: Rating::of(
+                        i64::try_from(product.rating_sum).unwrap_or(i64::MAX),
+                        i64::try_from(product.rating_count).unwrap_or(i64::MAX),
+                    ),
                     score: hit.score,
                 }
             })
@@ -437,12 +452,23 @@ impl Search {
                 count,
             })
             .collect();
+        let rating = domain::RATING_THRESHOLDS
+            .iter()
+            .map(|&stars| (stars, domain::at_least(&counts.rating, stars)))
+            .filter(|(_, count)| *count > 0)
+            .map(|(stars, count)| FacetValue {
+                value: stars.to_string(),
+                label: format!("{stars} stars & up"),
+                count,
+            })
+            .collect();
         Ok(Facets {
             category: named(counts.category, &labels.categories),
             brand: named(counts.brand, &labels.brands),
             store: named(counts.seller, &none),
             price,
             in_stock,
+            rating,
         })
     }
 

@@ -48,6 +48,9 @@ pub struct IndexedProduct {
     pub currency: String,
     pub in_stock: bool,
     pub created_at: u64,
+    /// The stars of its visible reviews added up, and how many there are.
+    pub rating_sum: u64,
+    pub rating_count: u64,
 }
 
 /// What a search asks of the index, already resolved (category ids, not slugs).
@@ -61,6 +64,8 @@ pub struct IndexQuery {
     pub price_min: Option<u64>,
     pub price_max: Option<u64>,
     pub in_stock: Option<bool>,
+    /// At least this many stars on average (1 to 5).
+    pub rating_min: Option<u64>,
     pub sort: SearchSort,
     pub offset: usize,
     pub limit: usize,
@@ -85,6 +90,8 @@ pub struct FacetCounts {
     pub price: Vec<u64>,
     /// `[out of stock, in stock]`.
     pub in_stock: [u64; 2],
+    /// Rated products by the whole stars their average reaches (0 to 5).
+    pub rating: [u64; 6],
 }
 
 pub struct IndexAnswer {
@@ -109,6 +116,9 @@ struct Fields {
     currency: Field,
     in_stock: Field,
     created_at: Field,
+    rating: Field,
+    rating_sum: Field,
+    rating_count: Field,
 }
 
 const WORDS: &str = "pasar_words";
@@ -138,6 +148,9 @@ fn schema() -> (Schema, Fields) {
         currency: builder.add_text_field("currency", STORED),
         in_stock: builder.add_u64_field("in_stock", INDEXED | FAST | STORED),
         created_at: builder.add_u64_field("created_at", FAST),
+        rating: builder.add_u64_field("rating", INDEXED | FAST),
+        rating_sum: builder.add_u64_field("rating_sum", STORED),
+        rating_count: builder.add_u64_field("rating_count", STORED),
     };
     (builder.build(), fields)
 }
@@ -265,6 +278,11 @@ impl SearchIndex {
         doc.add_text(f.currency, &product.currency);
         doc.add_u64(f.in_stock, u64::from(product.in_stock));
         doc.add_u64(f.created_at, product.created_at);
+        if let Some(rating) = domain::indexed_rating(product.rating_sum, product.rating_count) {
+            doc.add_u64(f.rating, rating);
+        }
+        doc.add_u64(f.rating_sum, product.rating_sum);
+        doc.add_u64(f.rating_count, product.rating_count);
         doc
     }
 
@@ -401,6 +419,11 @@ impl SearchIndex {
             let term = Term::from_field_u64(f.in_stock, u64::from(in_stock));
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
+        if let Some(stars) = q.rating_min {
+            // Unrated products have no rating term and so never match.
+            let low = Term::from_field_u64(f.rating, stars.saturating_mul(100));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(Bound::Included(low), Bound::Unbounded))));
+        }
         if clauses.is_empty() {
             return Box::new(AllQuery);
         }
@@ -464,6 +487,8 @@ impl SearchIndex {
             currency: text(f.currency).unwrap_or_default(),
             in_stock: number(f.in_stock) == 1,
             created_at: 0,
+            rating_sum: number(f.rating_sum),
+            rating_count: number(f.rating_count),
         }
     }
 }
@@ -488,6 +513,7 @@ struct SegmentFacets {
     seller: Vec<u64>,
     price: Vec<u64>,
     in_stock: [u64; 2],
+    rating: [u64; 6],
 }
 
 struct SegmentColumns {
@@ -496,6 +522,8 @@ struct SegmentColumns {
     seller: Option<StrColumn>,
     price: Column<u64>,
     in_stock: Column<u64>,
+    /// None in a segment where no product is rated.
+    rating: Option<Column<u64>>,
 }
 
 fn terms(column: &Option<StrColumn>) -> Vec<u64> {
@@ -535,6 +563,7 @@ impl Collector for FacetCollector {
                 seller: fast.str("seller")?,
                 price: fast.u64("price")?,
                 in_stock: fast.u64("in_stock")?,
+                rating: fast.column_opt("rating")?,
             })
         } else {
             None
@@ -547,6 +576,7 @@ impl Collector for FacetCollector {
             seller: terms(columns_ref.map_or(&empty, |c| &c.seller)),
             price: vec![0; PRICE_EDGES.len() + 1],
             in_stock: [0; 2],
+            rating: [0; 6],
             columns,
         })
     }
@@ -572,6 +602,9 @@ impl Collector for FacetCollector {
             }
             total.in_stock[0] += fruit.in_stock[0];
             total.in_stock[1] += fruit.in_stock[1];
+            for (into, from) in total.rating.iter_mut().zip(fruit.rating) {
+                *into += from;
+            }
         }
         Ok(total)
     }
@@ -591,6 +624,9 @@ impl SegmentCollector for SegmentFacets {
         if let Some(in_stock) = columns.in_stock.first(doc) {
             self.in_stock[usize::from(in_stock == 1)] += 1;
         }
+        if let Some(rating) = columns.rating.as_ref().and_then(|column| column.first(doc)) {
+            self.rating[domain::whole_stars(rating)] += 1;
+        }
     }
 
     fn harvest(self) -> FacetCounts {
@@ -601,6 +637,7 @@ impl SegmentCollector for SegmentFacets {
             seller: named(&columns.seller, self.seller),
             price: self.price,
             in_stock: self.in_stock,
+            rating: self.rating,
         }
     }
 }

@@ -28,6 +28,7 @@ mod ops;
 mod pakasir;
 mod payouts;
 mod refunds;
+mod reviews;
 mod search;
 mod shipping;
 mod stripe;

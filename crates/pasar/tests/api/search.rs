@@ -379,7 +379,8 @@ async fn pages_follow_the_cursor_and_bad_queries_are_refused() {
     assert!(second.get("next_cursor").is_none());
 
     for bad in [
-        "rating_min=4",
+        "rating_min=6",
+        "rating_min=0",
         "price_min=10&price_max=5",
         "price_min=1000000000000001",
         "q=%01",
@@ -394,7 +395,7 @@ async fn pages_follow_the_cursor_and_bad_queries_are_refused() {
             status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
             "{bad}: {status}"
         );
-        if bad == "rating_min=4" {
+        if bad.starts_with("rating_min") {
             let body = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
             assert!(body.to_string().contains("rating_min"), "{body}");
         }
