@@ -151,6 +151,9 @@ pub struct Config {
     /// Show shoppers how many units (or digital keys) each variant has left; `false` shows only
     /// whether it is in stock, low or out.
     pub stock_show_counts: bool,
+    /// The platform's commission on a store's sales, in basis points of the item total (1000 =
+    /// 10%), for stores without a rate of their own.
+    pub commission_bps: u32,
     /// Keep this instance's search index in memory instead of `{data_dir}/search` (it is
     /// rebuilt from the catalog on every start then; tests use it).
     pub search_in_memory: bool,
@@ -261,6 +264,7 @@ impl Default for Config {
             catalog_cache_ms: 2_000,
             search_in_memory: false,
             stock_show_counts: true,
+            commission_bps: 1000,
             webhook_max_attempts: 8,
             webhooks_allow_private: false,
             telegram_bot_token: None,

@@ -228,3 +228,13 @@ prefixed_id!(
     ShippingMethodId,
     "shm"
 );
+prefixed_id!(
+    /// A seller's store: its application, its profile and its standing.
+    SellerId,
+    "sel"
+);
+prefixed_id!(
+    /// A business document a seller uploaded with its application (private).
+    SellerDocumentId,
+    "sdc"
+);

@@ -20,6 +20,7 @@ pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod search;
+pub mod sellers;
 pub mod shipping;
 pub mod startup;
 pub mod telegram;

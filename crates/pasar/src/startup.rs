@@ -33,6 +33,7 @@ use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::search::{Search, SearchIndexer};
+use crate::sellers::Sellers;
 use crate::shipping::Shipping;
 use crate::telegram::{Bot, Deliveries, Shop};
 use crate::time::Clock;
@@ -59,6 +60,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::shipping::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::telegram::MIGRATIONS,
+        crate::sellers::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -81,6 +83,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
+        .merge(crate::sellers::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -118,11 +121,20 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let keys = TokenKeys::new(&config.jwt_secret()?);
     let identity =
         Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
-    let catalog = Catalog::new(
+    anyhow::ensure!(
+        config.commission_bps <= crate::sellers::domain::MAX_COMMISSION_BPS,
+        "PASAR_COMMISSION_BPS must be 0 to 10000 basis points (1000 = 10%)"
+    );
+    let media = MediaStore::from_config(&config)?;
+    let catalog =
+        Catalog::new(db.clone(), clock.clone(), media.clone(), Duration::from_millis(config.catalog_cache_ms));
+    let sellers = Sellers::new(
         db.clone(),
         clock.clone(),
-        MediaStore::from_config(&config)?,
-        Duration::from_millis(config.catalog_cache_ms),
+        identity.clone(),
+        catalog.clone(),
+        media,
+        config.commission_bps,
     );
     let inventory = Inventory::new(db.clone(), clock.clone(), ItemSealer::new(&config.digital_items_key()?));
     inventory.backfill_item_digests().await.context("giving stored digital items their digests")?;
@@ -243,6 +255,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         catalog,
         inventory,
         search,
+        sellers,
         orders,
         payments,
         sandbox,

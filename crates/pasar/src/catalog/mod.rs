@@ -24,7 +24,8 @@ pub use service::{
 
 use crate::db::Migration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 2026112210,
     name: "catalog: categories, brands, products, variants, media",
     sql: "CREATE TABLE categories (
@@ -94,5 +95,18 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE UNIQUE INDEX product_media_key ON product_media (object_key);
           CREATE INDEX product_media_product ON product_media (product_id, id);",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    Migration {
+        version: 2026120300,
+        name: "catalog: stores whose products are hidden (suspended sellers), products by seller",
+        // A table rather than a flag on each product: a product added to a hidden store later
+        // is hidden too, and showing the store again is one delete.
+        sql: "CREATE TABLE hidden_stores (
+            seller_id TEXT PRIMARY KEY,
+            hidden_at BIGINT NOT NULL
+          );
+          CREATE INDEX products_seller ON products (seller_id, id);",
+        postgres: None,
+    },
+];

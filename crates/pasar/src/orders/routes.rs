@@ -285,6 +285,11 @@ impl From<CheckoutError> for ApiError {
                 format!("{variant} is not for sale"),
             )
             .with_details(serde_json::json!({ "variant_id": variant })),
+            CheckoutError::StoreSuspended(variant) => ApiError::conflict(
+                "store_suspended",
+                format!("the store selling {variant} is suspended; its products cannot be bought for now"),
+            )
+            .with_details(serde_json::json!({ "variant_id": variant })),
             CheckoutError::OutOfStock(variant) => {
                 ApiError::conflict("out_of_stock", format!("not enough stock of {variant}"))
                     .with_details(serde_json::json!({ "variant_id": variant }))

@@ -28,6 +28,7 @@ mod pakasir;
 mod payouts;
 mod refunds;
 mod search;
+mod sellers;
 mod shipping;
 mod stripe;
 mod telegram;
