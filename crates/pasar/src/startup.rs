@@ -126,8 +126,12 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         "PASAR_COMMISSION_BPS must be 0 to 10000 basis points (1000 = 10%)"
     );
     let media = MediaStore::from_config(&config)?;
-    let catalog =
-        Catalog::new(db.clone(), clock.clone(), media.clone(), Duration::from_millis(config.catalog_cache_ms));
+    let catalog = Catalog::new(
+        db.clone(),
+        clock.clone(),
+        media.clone(),
+        Duration::from_millis(config.catalog_cache_ms),
+    );
     let sellers = Sellers::new(
         db.clone(),
         clock.clone(),

@@ -199,7 +199,6 @@ impl MediaStore {
     }
 }
 
-
 #[cfg(feature = "s3")]
 fn s3_store(config: &Config, bucket: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
     // Credentials come from the standard AWS_* environment variables (or the instance's

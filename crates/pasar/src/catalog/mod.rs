@@ -26,9 +26,9 @@ use crate::db::Migration;
 
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
-    version: 2026112210,
-    name: "catalog: categories, brands, products, variants, media",
-    sql: "CREATE TABLE categories (
+        version: 2026112210,
+        name: "catalog: categories, brands, products, variants, media",
+        sql: "CREATE TABLE categories (
             id TEXT PRIMARY KEY,
             parent_id TEXT REFERENCES categories (id),
             name TEXT NOT NULL,

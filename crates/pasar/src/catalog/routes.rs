@@ -309,7 +309,8 @@ async fn list_products(
     let (filter, limit) = query.parse(Some(ProductStatus::Active))?;
     let key = format!("products:{filter:?}:{category:?}:{brand:?}:{store:?}:{limit}");
     cached(&state, key, async {
-        let mut filter: ProductFilter = named_in(&state, filter, category.as_deref(), brand.as_deref()).await?;
+        let mut filter: ProductFilter =
+            named_in(&state, filter, category.as_deref(), brand.as_deref()).await?;
         if let Some(store) = store.filter(|s| !s.is_empty()) {
             // A fresh id owns no product: an unknown store's listing is empty.
             filter.seller = Some(state.sellers.live_store_owner(&store).await?.unwrap_or_else(UserId::new));

@@ -377,7 +377,11 @@ impl Catalog {
 
     /// The kind of a variant's product when this actor manages it (a seller: only its own
     /// store's); None for an unknown variant or another store's.
-    pub async fn variant_kind_as(&self, actor: Actor, id: VariantId) -> Result<Option<ProductKind>, CatalogError> {
+    pub async fn variant_kind_as(
+        &self,
+        actor: Actor,
+        id: VariantId,
+    ) -> Result<Option<ProductKind>, CatalogError> {
         let mut conn = self.db.reader().acquire().await?;
         match store::variant_seller(&mut conn, id).await? {
             Some(owner) if actor.manages(owner) => Ok(store::variant_kind(&mut conn, id).await?),
@@ -549,7 +553,8 @@ impl Catalog {
         if !store::lock_product(&mut *tx, id).await? {
             return Err(CatalogError::ProductNotFound);
         }
-        let before = actor.owned(store::product_row(&mut *tx, id).await?.ok_or(CatalogError::ProductNotFound)?)?;
+        let before =
+            actor.owned(store::product_row(&mut *tx, id).await?.ok_or(CatalogError::ProductNotFound)?)?;
         if change.seller_id.is_some_and(|seller| !actor.manages(seller)) {
             return Err(Refused::new("seller_id", "a seller's products stay in its own store").into());
         }
@@ -619,7 +624,8 @@ impl Catalog {
     /// A product in any status that this actor manages (a seller: only its own).
     pub async fn product_as(&self, actor: Actor, id: ProductId) -> Result<Product, CatalogError> {
         let mut conn = self.db.reader().acquire().await?;
-        let row = actor.owned(store::product_row(&mut *conn, id).await?.ok_or(CatalogError::ProductNotFound)?)?;
+        let row =
+            actor.owned(store::product_row(&mut *conn, id).await?.ok_or(CatalogError::ProductNotFound)?)?;
         Ok(store::assemble(&mut conn, vec![row]).await?.remove(0))
     }
 
@@ -675,8 +681,8 @@ impl Catalog {
         if !store::lock_product(&mut *tx, product_id).await? {
             return Err(CatalogError::ProductNotFound);
         }
-        let product =
-            actor.owned(store::product_row(&mut *tx, product_id).await?.ok_or(CatalogError::ProductNotFound)?)?;
+        let product = actor
+            .owned(store::product_row(&mut *tx, product_id).await?.ok_or(CatalogError::ProductNotFound)?)?;
         check_currency(product.currency, input.price, "price.currency")?;
         if let Some(reseller_price) = input.reseller_price {
             check_currency(product.currency, reseller_price, "reseller_price.currency")?;
@@ -825,7 +831,9 @@ impl Catalog {
         bytes: Bytes,
     ) -> Result<Media, CatalogError> {
         let image_type = check_upload(&bytes, content_type, self.media.max_bytes())?;
-        actor.owned(store::product_row(self.db.reader(), product).await?.ok_or(CatalogError::ProductNotFound)?)?;
+        actor.owned(
+            store::product_row(self.db.reader(), product).await?.ok_or(CatalogError::ProductNotFound)?,
+        )?;
         let key = MediaKey { id: MediaId::new(), image_type };
         let size = bytes.len();
         self.media.put(key, bytes).await?;

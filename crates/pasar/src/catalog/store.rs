@@ -789,7 +789,10 @@ pub async fn set_store_hidden(
         .execute(conn)
         .await?
     } else {
-        sqlx::query("DELETE FROM hidden_stores WHERE seller_id = $1").bind(seller.to_string()).execute(conn).await?
+        sqlx::query("DELETE FROM hidden_stores WHERE seller_id = $1")
+            .bind(seller.to_string())
+            .execute(conn)
+            .await?
     };
     Ok(done.rows_affected() > 0)
 }

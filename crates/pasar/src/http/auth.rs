@@ -105,11 +105,16 @@ impl FromRequestParts<AppState> for ActiveSeller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        let refused = || ApiError::forbidden("this route is for sellers whose store is approved").into_response();
+        let refused =
+            || ApiError::forbidden("this route is for sellers whose store is approved").into_response();
         if principal.role != Role::Seller {
             return Err(refused());
         }
-        let store = state.sellers.store_of_user(principal.user).await.map_err(|e| ApiError::from(e).into_response())?;
+        let store = state
+            .sellers
+            .store_of_user(principal.user)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
         let store = store.ok_or_else(refused)?;
         let reads = parts.method == Method::GET || parts.method == Method::HEAD;
         match store.status {

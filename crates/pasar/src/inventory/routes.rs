@@ -23,10 +23,10 @@ use crate::identity::domain::Text;
 use crate::ids::VariantId;
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let idempotent = OpenApiRouter::new()
-        .routes(routes!(adjust_stock))
-        .routes(routes!(add_digital_items))
-        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent));
+    let idempotent =
+        OpenApiRouter::new().routes(routes!(adjust_stock)).routes(routes!(add_digital_items)).route_layer(
+            middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent),
+        );
     let sellers_idempotent = OpenApiRouter::new()
         .routes(routes!(adjust_own_stock))
         .routes(routes!(add_own_digital_items))
@@ -130,7 +130,12 @@ async fn adjust_stock(
     adjusted(&state, Actor::Staff(admin.user), id, body).await
 }
 
-async fn adjusted(state: &AppState, actor: Actor, id: VariantId, body: Adjustment) -> ApiResult<Json<StockLevel>> {
+async fn adjusted(
+    state: &AppState,
+    actor: Actor,
+    id: VariantId,
+    body: Adjustment,
+) -> ApiResult<Json<StockLevel>> {
     if body.delta == 0 || body.delta.unsigned_abs() > 1_000_000_000 {
         return Err(ApiError::field("delta", "must be non-zero and at most 1,000,000,000 in size"));
     }
@@ -165,7 +170,12 @@ async fn set_threshold(
     threshold_set(&state, Actor::Staff(admin.user), id, body).await
 }
 
-async fn threshold_set(state: &AppState, actor: Actor, id: VariantId, body: Threshold) -> ApiResult<Json<StockLevel>> {
+async fn threshold_set(
+    state: &AppState,
+    actor: Actor,
+    id: VariantId,
+    body: Threshold,
+) -> ApiResult<Json<StockLevel>> {
     if !(0..=1_000_000_000).contains(&body.low_stock_threshold) {
         return Err(ApiError::field("low_stock_threshold", "must be between 0 and 1,000,000,000"));
     }

@@ -59,7 +59,8 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub const ALL: [Decision; 4] = [Decision::Approve, Decision::Reject, Decision::Suspend, Decision::Reinstate];
+    pub const ALL: [Decision; 4] =
+        [Decision::Approve, Decision::Reject, Decision::Suspend, Decision::Reinstate];
 
     /// The event the decision writes.
     pub fn event_type(self) -> &'static str {

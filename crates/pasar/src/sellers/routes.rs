@@ -27,9 +27,10 @@ use crate::identity::domain::Text;
 use crate::ids::{SellerDocumentId, SellerId};
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let idempotent = OpenApiRouter::new()
-        .routes(routes!(apply))
-        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::SignedIn), idempotency::idempotent));
+    let idempotent = OpenApiRouter::new().routes(routes!(apply)).route_layer(middleware::from_fn_with_state(
+        (state.clone(), Callers::SignedIn),
+        idempotency::idempotent,
+    ));
     // Uploads have the media store's limit, larger than the JSON routes' one.
     let uploads = OpenApiRouter::new()
         .routes(routes!(upload_logo))
@@ -59,7 +60,9 @@ impl From<SellersError> for ApiError {
             SellersError::SlugTaken => ApiError::conflict("slug_taken", message),
             SellersError::StaffCannotApply => ApiError::forbidden(message),
             SellersError::InvalidTransition(refused) => ApiError::conflict("invalid_transition", message)
-                .with_details(serde_json::json!({ "status": refused.from, "decision": refused.decision.as_str() })),
+                .with_details(
+                    serde_json::json!({ "status": refused.from, "decision": refused.decision.as_str() }),
+                ),
             SellersError::CommissionTooHigh => ApiError::field("commission_bps", message),
             SellersError::TooManyDocuments => ApiError::conflict("too_many_documents", message),
             SellersError::NotADocument => {
@@ -437,7 +440,10 @@ async fn reinstate(
     params(("slug" = String, Path, description = "the store's slug")),
     responses((status = 200, body = StorePage), (status = 404, body = ErrorEnvelope))
 )]
-async fn store_page(State(state): State<AppState>, ApiPath(slug): ApiPath<String>) -> ApiResult<Json<StorePage>> {
+async fn store_page(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<Json<StorePage>> {
     Ok(Json(state.sellers.store_page(&slug).await?))
 }
 

@@ -108,7 +108,10 @@ impl Sellers {
 
     /// The bank account a store's earnings are paid to (in full: for payouts, never for
     /// answers); None for a user without a store.
-    pub async fn payout_account(&self, seller_user: UserId) -> Result<Option<PayoutDestination>, SellersError> {
+    pub async fn payout_account(
+        &self,
+        seller_user: UserId,
+    ) -> Result<Option<PayoutDestination>, SellersError> {
         Ok(store::by_user(self.db.reader(), seller_user).await?.map(|row| row.payout_account))
     }
 
@@ -121,7 +124,11 @@ impl Sellers {
     // ---- applying ----------------------------------------------------------------------------
 
     /// A signed-in customer applies for a store: it waits, `pending`, for an admin.
-    pub async fn apply(&self, applicant: &Principal, application: Application) -> Result<Seller, SellersError> {
+    pub async fn apply(
+        &self,
+        applicant: &Principal,
+        application: Application,
+    ) -> Result<Seller, SellersError> {
         if applicant.role.is_staff() {
             return Err(SellersError::StaffCannotApply);
         }
@@ -309,7 +316,8 @@ impl Sellers {
         if row.user_id != caller.user && !caller.role.is_staff() {
             return Err(SellersError::NotFound);
         }
-        let (key, document) = store::document(self.db.reader(), seller, id).await?.ok_or(SellersError::NotFound)?;
+        let (key, document) =
+            store::document(self.db.reader(), seller, id).await?.ok_or(SellersError::NotFound)?;
         let bytes = self.media.get_at(&key).await?.ok_or(SellersError::NotFound)?;
         Ok((document.content_type, bytes))
     }

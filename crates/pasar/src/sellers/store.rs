@@ -36,7 +36,11 @@ const COLUMNS: &str = "id, user_id, status, store_name, slug, description, conta
                        bank_code, account_number, account_name, logo_key, commission_bps, reason, \
                        created_at, updated_at, approved_at";
 
-fn text<T, E>(row: &AnyRow, column: &str, parse: impl FnOnce(String) -> Result<T, E>) -> Result<T, sqlx::Error> {
+fn text<T, E>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl FnOnce(String) -> Result<T, E>,
+) -> Result<T, sqlx::Error> {
     let raw: String = row.try_get(column)?;
     parse(raw.clone()).map_err(|_| decode_error(column, &raw))
 }
@@ -70,7 +74,10 @@ fn row_of(row: &AnyRow) -> Result<SellerRow, sqlx::Error> {
     })
 }
 
-pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, seller: &SellerRow) -> Result<(), sqlx::Error> {
+pub async fn insert<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: &SellerRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO sellers ({COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
@@ -98,7 +105,10 @@ pub async fn insert<'c>(ex: impl Executor<'c, Database = Any>, seller: &SellerRo
 }
 
 /// Writes what a decision or an edit changes: status, reason, commission, logo, times.
-pub async fn update<'c>(ex: impl Executor<'c, Database = Any>, seller: &SellerRow) -> Result<(), sqlx::Error> {
+pub async fn update<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: &SellerRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sellers SET status = $1, reason = $2, commission_bps = $3, logo_key = $4, updated_at = $5,
                 approved_at = $6
@@ -213,7 +223,10 @@ pub async fn insert_document<'c>(
     .map(|_| ())
 }
 
-pub async fn document_count<'c>(ex: impl Executor<'c, Database = Any>, seller: SellerId) -> Result<i64, sqlx::Error> {
+pub async fn document_count<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: SellerId,
+) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) AS n FROM seller_documents WHERE seller_id = $1")
         .bind(seller.to_string())
         .fetch_one(ex)

@@ -29,7 +29,13 @@ async fn applicant(app: &TestApp, slug: &str) -> (Session, Value) {
     (user, response.json().await.unwrap())
 }
 
-async fn decide(app: &TestApp, admin: &Session, seller: &str, decision: &str, body: Option<Value>) -> reqwest::Response {
+async fn decide(
+    app: &TestApp,
+    admin: &Session,
+    seller: &str,
+    decision: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
     let path = format!("/v1/admin/sellers/{seller}/{decision}");
     let request = app.request(Method::POST, &path, Some(&admin.access_token));
     match body {
@@ -94,7 +100,8 @@ async fn searched(app: &TestApp, q: &str) -> Vec<String> {
 }
 
 async fn add_to_cart(app: &TestApp, buyer: &Session, variant: &str) -> reqwest::Response {
-    let cart: Value = app.post("/v1/carts", Some(&buyer.access_token), &json!({})).await.json().await.unwrap();
+    let cart: Value =
+        app.post("/v1/carts", Some(&buyer.access_token), &json!({})).await.json().await.unwrap();
     let path = format!("/v1/carts/{}/items", cart["id"].as_str().unwrap());
     app.post(&path, Some(&buyer.access_token), &json!({"variant_id": variant, "quantity": 1})).await
 }
@@ -182,7 +189,12 @@ async fn an_application_is_checked_at_the_edge_and_a_store_slug_is_unique() {
     let admin = app.admin().await;
     let staff = app.post("/v1/sellers", Some(&admin.access_token), &application("toko-staff")).await;
     assert_error(staff, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_error(app.get("/v1/sellers/me", Some(&budi.access_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.get("/v1/sellers/me", Some(&budi.access_token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -241,7 +253,8 @@ async fn a_suspended_store_is_hidden_and_unsellable_until_reinstated() {
     })
     .await;
 
-    let suspended = decide(&app, &admin, &store, "suspend", Some(json!({"reason": "counterfeit goods"}))).await;
+    let suspended =
+        decide(&app, &admin, &store, "suspend", Some(json!({"reason": "counterfeit goods"}))).await;
     assert_eq!(suspended.status(), StatusCode::OK);
     assert_eq!(suspended.json::<Value>().await.unwrap()["status"], "suspended");
 
@@ -270,7 +283,11 @@ async fn a_suspended_store_is_hidden_and_unsellable_until_reinstated() {
     let read = app.get(&format!("/v1/seller/products/{product_id}"), Some(&eka.access_token)).await;
     assert_eq!(read.status(), StatusCode::OK);
     let write = app
-        .patch(&format!("/v1/seller/products/{product_id}"), Some(&eka.access_token), &json!({"name": "Kebaya"}))
+        .patch(
+            &format!("/v1/seller/products/{product_id}"),
+            Some(&eka.access_token),
+            &json!({"name": "Kebaya"}),
+        )
         .await;
     assert_error(write, StatusCode::FORBIDDEN, "store_suspended").await;
 
@@ -318,9 +335,21 @@ async fn a_seller_reaches_none_of_another_stores_products_variants_images_or_sto
         (Method::PATCH, format!("/v1/seller/variants/{variant}"), Some(json!({"sku": "STOLEN"}))),
         (Method::DELETE, format!("/v1/seller/products/{product}/media/{media}"), None),
         (Method::GET, format!("/v1/seller/variants/{variant}/stock"), None),
-        (Method::POST, format!("/v1/seller/variants/{variant}/stock/adjust"), Some(json!({"delta": -3, "reason": "x"}))),
-        (Method::PUT, format!("/v1/seller/variants/{variant}/stock/threshold"), Some(json!({"low_stock_threshold": 1}))),
-        (Method::POST, format!("/v1/seller/variants/{variant}/digital-items"), Some(json!({"items": ["KEY-1"]}))),
+        (
+            Method::POST,
+            format!("/v1/seller/variants/{variant}/stock/adjust"),
+            Some(json!({"delta": -3, "reason": "x"})),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/seller/variants/{variant}/stock/threshold"),
+            Some(json!({"low_stock_threshold": 1})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/seller/variants/{variant}/digital-items"),
+            Some(json!({"items": ["KEY-1"]})),
+        ),
         (Method::GET, format!("/v1/seller/variants/{shop_variant}/stock"), None),
     ];
     for (method, path, body) in cases {
@@ -345,7 +374,12 @@ async fn a_seller_reaches_none_of_another_stores_products_variants_images_or_sto
     let listing: Value = app.get("/v1/seller/products", token).await.json().await.unwrap();
     assert!(listing["data"].as_array().unwrap().is_empty(), "another store's products are not listed");
     // Nothing changed: Gita's product, image and stock are as they were.
-    let after: Value = app.get(&format!("/v1/seller/products/{product}"), Some(&gita.access_token)).await.json().await.unwrap();
+    let after: Value = app
+        .get(&format!("/v1/seller/products/{product}"), Some(&gita.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(after["name"], "Songket Gita");
     assert_eq!(after["media"].as_array().unwrap().len(), 1);
     assert_eq!(after["variants"].as_array().unwrap().len(), 1);
@@ -358,7 +392,11 @@ async fn a_seller_reaches_none_of_another_stores_products_variants_images_or_sto
     assert_eq!(stock["on_hand"], 3);
     // A seller's product cannot be handed to another store.
     let handed = app
-        .patch(&format!("/v1/seller/products/{product}"), Some(&gita.access_token), &json!({"seller_id": fajar.id}))
+        .patch(
+            &format!("/v1/seller/products/{product}"),
+            Some(&gita.access_token),
+            &json!({"seller_id": fajar.id}),
+        )
         .await;
     assert_error(handed, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
@@ -368,7 +406,9 @@ async fn sellers_never_reach_admin_routes_and_customers_never_reach_seller_route
     let app = spawn_app().await;
     let admin = app.admin().await;
     let (hana, store) = seller(&app, &admin, "toko-hana").await;
-    for path in ["/v1/admin/products", "/v1/admin/sellers", &format!("/v1/admin/sellers/{store}"), "/v1/admin/orders"] {
+    for path in
+        ["/v1/admin/products", "/v1/admin/sellers", &format!("/v1/admin/sellers/{store}"), "/v1/admin/orders"]
+    {
         let response = app.get(path, Some(&hana.access_token)).await;
         assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
     }
@@ -384,11 +424,13 @@ async fn sellers_never_reach_admin_routes_and_customers_never_reach_seller_route
     let bare_seller = app.user_with_role("seller-without-store@people.test", Role::Seller).await;
     for who in [&customer, &reseller, &bare_seller, &admin] {
         for (method, path) in [(Method::GET, "/v1/seller/products"), (Method::POST, "/v1/seller/products")] {
-            let response = app.request(method.clone(), path, Some(&who.access_token)).json(&body).send().await.unwrap();
+            let response =
+                app.request(method.clone(), path, Some(&who.access_token)).json(&body).send().await.unwrap();
             assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
         }
     }
-    assert_error(app.get("/v1/seller/products", None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_error(app.get("/v1/seller/products", None).await, StatusCode::UNAUTHORIZED, "unauthenticated")
+        .await;
 }
 
 #[tokio::test]
@@ -399,11 +441,12 @@ async fn decisions_are_evented_in_the_outbox_and_audited() {
     decide(&app, &admin, &store, "suspend", Some(json!({"reason": "late shipping"}))).await;
     decide(&app, &admin, &store, "reinstate", None).await;
 
-    let rows = sqlx::query("SELECT event_type, actor, payload FROM outbox_events WHERE subject_id = $1 ORDER BY id")
-        .bind(&store)
-        .fetch_all(app.state.db.reader())
-        .await
-        .unwrap();
+    let rows =
+        sqlx::query("SELECT event_type, actor, payload FROM outbox_events WHERE subject_id = $1 ORDER BY id")
+            .bind(&store)
+            .fetch_all(app.state.db.reader())
+            .await
+            .unwrap();
     let events: Vec<(String, String, Value)> = rows
         .iter()
         .map(|row| {
@@ -418,11 +461,13 @@ async fn decisions_are_evented_in_the_outbox_and_audited() {
     assert_eq!(events[2].2["reason"], "late shipping");
     assert_eq!(events[2].2["before"]["status"], "approved");
     assert_eq!(events[2].2["after"]["status"], "suspended");
-    let role_changes = sqlx::query("SELECT COUNT(*) AS n FROM outbox_events WHERE subject_id = $1 AND event_type = 'user.role_changed'")
-        .bind(&jaya.id)
-        .fetch_one(app.state.db.reader())
-        .await
-        .unwrap();
+    let role_changes = sqlx::query(
+        "SELECT COUNT(*) AS n FROM outbox_events WHERE subject_id = $1 AND event_type = 'user.role_changed'",
+    )
+    .bind(&jaya.id)
+    .fetch_one(app.state.db.reader())
+    .await
+    .unwrap();
     assert_eq!(role_changes.get::<i64, _>("n"), 1, "the approval granted the role in the same change");
 
     let path = format!("/v1/admin/audit?entity={store}");
@@ -431,7 +476,8 @@ async fn decisions_are_evented_in_the_outbox_and_audited() {
         (entries["data"].as_array().unwrap().len() == 4).then_some(entries)
     })
     .await;
-    let actions: Vec<&str> = entries["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        entries["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["seller.reinstated", "seller.suspended", "seller.approved", "seller.applied"]);
     assert_eq!(entries["data"][1]["after"]["status"], "suspended");
     assert_eq!(entries["data"][1]["actor"], admin.id.as_str());
@@ -451,16 +497,19 @@ async fn a_stores_commission_is_its_own_or_the_platform_default() {
     assert_eq!(app.state.sellers.commission_bps(user).await.unwrap(), 750);
     let too_high = app.patch(&path, token, &json!({"commission_bps": 10_001})).await;
     assert_error(too_high, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let cleared: Value = app.patch(&path, token, &json!({"commission_bps": null})).await.json().await.unwrap();
+    let cleared: Value =
+        app.patch(&path, token, &json!({"commission_bps": null})).await.json().await.unwrap();
     assert!(cleared["commission_bps"].is_null());
     assert_eq!(app.state.sellers.commission_bps(user).await.unwrap(), 1000);
     let account = app.state.sellers.payout_account(user).await.unwrap().unwrap();
     assert_eq!(account.account_number.as_str(), "1234567890");
-    let updates = sqlx::query("SELECT COUNT(*) AS n FROM outbox_events WHERE subject_id = $1 AND event_type = 'seller.updated'")
-        .bind(&store)
-        .fetch_one(app.state.db.reader())
-        .await
-        .unwrap();
+    let updates = sqlx::query(
+        "SELECT COUNT(*) AS n FROM outbox_events WHERE subject_id = $1 AND event_type = 'seller.updated'",
+    )
+    .bind(&store)
+    .fetch_one(app.state.db.reader())
+    .await
+    .unwrap();
     assert_eq!(updates.get::<i64, _>("n"), 2, "each change of the rate is evented (and so audited)");
 }
 
@@ -476,7 +525,8 @@ async fn a_stores_logo_is_public_and_its_documents_are_for_its_owner_and_admins_
             .body(body.to_vec())
             .send()
     };
-    let document = upload("/v1/sellers/me/documents", "application/pdf", b"%PDF-1.4\nbusiness licence").await.unwrap();
+    let document =
+        upload("/v1/sellers/me/documents", "application/pdf", b"%PDF-1.4\nbusiness licence").await.unwrap();
     assert_eq!(document.status(), StatusCode::CREATED);
     let document: Value = document.json().await.unwrap();
     let url = document["url"].as_str().unwrap().to_owned();
@@ -492,7 +542,8 @@ async fn a_stores_logo_is_public_and_its_documents_are_for_its_owner_and_admins_
     let stranger = app.register("stranger@people.test").await;
     assert_error(app.get(&url, Some(&stranger.access_token)).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(app.get(&url, None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let listed: Value = app.get(&format!("/v1/admin/sellers/{store}"), Some(&admin.access_token)).await.json().await.unwrap();
+    let listed: Value =
+        app.get(&format!("/v1/admin/sellers/{store}"), Some(&admin.access_token)).await.json().await.unwrap();
     assert_eq!(listed["documents"][0]["url"], url.as_str());
 
     let logo = app
