@@ -90,6 +90,7 @@ impl Sellers {
     // ---- for other modules -------------------------------------------------------------------
 
     /// The store a user owns, in any status; None for a user who never applied.
+    #[tracing::instrument(skip_all)]
     pub async fn store_of_user(&self, user: UserId) -> Result<Option<Seller>, SellersError> {
         match store::by_user(self.db.reader(), user).await? {
             Some(row) => Ok(Some(self.seller_of(row).await?)),
@@ -101,6 +102,7 @@ impl Sellers {
     /// sales: the store's own rate when an admin set one, else the platform default
     /// (`PASAR_COMMISSION_BPS`). `seller_user` is the store's owner, as products carry it in
     /// `seller_id`; a seller user without a store pays the default.
+    #[tracing::instrument(skip_all)]
     pub async fn commission_bps(&self, seller_user: UserId) -> Result<u32, SellersError> {
         let row = store::by_user(self.db.reader(), seller_user).await?;
         Ok(row.and_then(|row| row.commission_bps).unwrap_or(self.default_commission_bps))
@@ -108,6 +110,7 @@ impl Sellers {
 
     /// The bank account a store's earnings are paid to (in full: for payouts, never for
     /// answers); None for a user without a store.
+    #[tracing::instrument(skip_all)]
     pub async fn payout_account(
         &self,
         seller_user: UserId,
@@ -116,6 +119,7 @@ impl Sellers {
     }
 
     /// The owner of the live (approved) store with this slug: what `?store={slug}` filters by.
+    #[tracing::instrument(skip_all)]
     pub async fn live_store_owner(&self, slug: &str) -> Result<Option<UserId>, SellersError> {
         let row = store::by_slug(self.db.reader(), slug).await?;
         Ok(row.filter(|row| row.status == SellerStatus::Approved).map(|row| row.user_id))
@@ -124,6 +128,7 @@ impl Sellers {
     // ---- applying ----------------------------------------------------------------------------
 
     /// A signed-in customer applies for a store: it waits, `pending`, for an admin.
+    #[tracing::instrument(skip_all)]
     pub async fn apply(
         &self,
         applicant: &Principal,
@@ -156,10 +161,17 @@ impl Sellers {
             updated_at: now,
             approved_at: None,
         };
-        store::insert(&mut *tx, &row).await.map_err(|err| {
-            // Two applications racing: one per user and one per slug, whichever lost.
-            if db::is_unique_violation(&err) { SellersError::SlugTaken } else { err.into() }
-        })?;
+        if let Err(err) = store::insert(&mut *tx, &row).await {
+            if !db::is_unique_violation(&err) {
+                return Err(err.into());
+            }
+            // Two applications raced past the checks above: the same user's, or the same slug's.
+            drop(tx);
+            return Err(match store::by_user(self.db.reader(), applicant.user).await? {
+                Some(_) => SellersError::AlreadyApplied,
+                None => SellersError::SlugTaken,
+            });
+        }
         let seller = self.seller_in(&mut tx, row).await?;
         events::record(
             &mut tx,
@@ -183,6 +195,7 @@ impl Sellers {
     }
 
     /// Replaces the store's logo: an image, served publicly on its store page.
+    #[tracing::instrument(skip_all)]
     pub async fn set_logo(
         &self,
         user: UserId,
@@ -228,6 +241,7 @@ impl Sellers {
 
     /// Adds a business document (a PDF or an image) to the caller's store; only its owner and
     /// admins can read it back.
+    #[tracing::instrument(skip_all)]
     pub async fn add_document(
         &self,
         user: UserId,
@@ -306,6 +320,7 @@ impl Sellers {
 
     /// A business document's type and bytes, for the store's owner or an admin; anyone else
     /// gets "not found", as for a document that does not exist.
+    #[tracing::instrument(skip_all)]
     pub async fn document(
         &self,
         caller: &Principal,
@@ -330,6 +345,7 @@ impl Sellers {
     }
 
     /// One page of stores, newest first, and whether more follow.
+    #[tracing::instrument(skip_all)]
     pub async fn list(
         &self,
         status: Option<SellerStatus>,
@@ -351,6 +367,7 @@ impl Sellers {
     /// `seller.*` event and does what the decision means: an approval makes the owner a
     /// `seller` (store live); a suspension hides the store's products, a reinstatement shows
     /// them again.
+    #[tracing::instrument(skip_all, fields(seller = %id, decision = decision.as_str()))]
     pub async fn decide(
         &self,
         admin: &Principal,
@@ -416,6 +433,7 @@ impl Sellers {
     }
 
     /// Sets a store's own commission rate, or (`None`) puts it back on the platform default.
+    #[tracing::instrument(skip_all)]
     pub async fn set_commission(
         &self,
         admin: &Principal,
@@ -462,6 +480,7 @@ impl Sellers {
     // ---- shoppers ----------------------------------------------------------------------------
 
     /// A live store's page; a pending, rejected or suspended store is not found.
+    #[tracing::instrument(skip_all)]
     pub async fn store_page(&self, slug: &str) -> Result<StorePage, SellersError> {
         let row = store::by_slug(self.db.reader(), slug)
             .await?
@@ -478,6 +497,7 @@ impl Sellers {
     }
 
     /// A live store's logo: its type and bytes.
+    #[tracing::instrument(skip_all)]
     pub async fn logo(&self, slug: &str) -> Result<(&'static str, Bytes), SellersError> {
         let row = store::by_slug(self.db.reader(), slug)
             .await?
