@@ -2,7 +2,9 @@
 //! nothing: accounts are found by email, catalog entries by slug.
 //!
 //! Each module loads its part in its own step, in the order they depend on each other:
-//! accounts, then the catalog, then its stock (units on hand, digital keys).
+//! accounts, then the marketplace's stores (two approved, one application waiting), then the
+//! catalog (the shop's own products and the stores'), then its stock (units on hand, digital
+//! keys).
 
 use std::collections::BTreeMap;
 
@@ -15,14 +17,18 @@ use crate::catalog::{
 use crate::events;
 use crate::http::AppState;
 use crate::identity::domain::Text;
-use crate::identity::{Email, Identity, IdentityError, Password, PersonName, Role};
-use crate::ids::VariantId;
+use crate::identity::{Email, Identity, IdentityError, Password, PersonName, Principal, Role};
+use crate::ids::{UserId, VariantId};
 use crate::inventory::Inventory;
 use crate::money::{Currency, Money};
+use crate::payments::PayoutDestination;
+use crate::sellers::domain::{Application, Contact};
+use crate::sellers::{Decision, SellerStatus, Sellers};
 
 /// What the demo loader found or made.
 pub struct DemoShop {
     pub accounts: Vec<DemoAccount>,
+    pub stores: Vec<DemoStore>,
     pub catalog: DemoCatalog,
     /// How many variants this run stocked.
     pub stocked: usize,
@@ -32,6 +38,16 @@ pub struct DemoAccount {
     pub email: &'static str,
     pub password: &'static str,
     pub role: Role,
+    pub created: bool,
+}
+
+/// A demo store and its owner's login.
+pub struct DemoStore {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+    pub status: SellerStatus,
     pub created: bool,
 }
 
@@ -85,10 +101,54 @@ struct ProductSeed {
     kind: ProductKind,
     category: &'static str,
     brand: &'static str,
+    /// The slug of the store that sells it; none for the shop's own.
+    store: Option<&'static str>,
     variants: &'static [VariantSeed],
 }
 
-const PRODUCTS: [ProductSeed; 5] = [
+/// A demo store: its owner (email, password, name), slug, name, description, and whether the
+/// demo admin approves it (else it stays a pending application).
+struct StoreSeed {
+    email: &'static str,
+    password: &'static str,
+    owner: &'static str,
+    slug: &'static str,
+    name: &'static str,
+    description: &'static str,
+    approved: bool,
+}
+
+const STORES: [StoreSeed; 3] = [
+    StoreSeed {
+        email: "sari@pasar.local",
+        password: "pasar-seller-demo",
+        owner: "Sari Wulandari",
+        slug: "batik-sari",
+        name: "Batik Sari",
+        description: "Hand-drawn batik from a family workshop in Solo.",
+        approved: true,
+    },
+    StoreSeed {
+        email: "tini@pasar.local",
+        password: "pasar-seller-demo",
+        owner: "Tini Lumowa",
+        slug: "dapur-tini",
+        name: "Dapur Tini",
+        description: "Sambal and spice pastes from Manado, made to order.",
+        approved: true,
+    },
+    StoreSeed {
+        email: "rudi@pasar.local",
+        password: "pasar-applicant-demo",
+        owner: "Rudi Hartono",
+        slug: "kopi-rudi",
+        name: "Kopi Rudi",
+        description: "Single-origin coffee from Gayo, roasted weekly.",
+        approved: false,
+    },
+];
+
+const PRODUCTS: [ProductSeed; 7] = [
     ProductSeed {
         slug: "kaos-polos-katun",
         name: "Kaos Polos Katun",
@@ -96,6 +156,7 @@ const PRODUCTS: [ProductSeed; 5] = [
         kind: ProductKind::Physical,
         category: "t-shirts",
         brand: "nusantara-wear",
+        store: None,
         variants: &[
             ("KAOS-POLOS-S", Some("S"), 79_000, Some(65_000), Some(180)),
             ("KAOS-POLOS-M", Some("M"), 79_000, Some(65_000), Some(190)),
@@ -109,6 +170,7 @@ const PRODUCTS: [ProductSeed; 5] = [
         kind: ProductKind::Physical,
         category: "t-shirts",
         brand: "nusantara-wear",
+        store: None,
         variants: &[
             ("KAOS-PARANG-M", Some("M"), 120_000, Some(100_000), Some(200)),
             ("KAOS-PARANG-L", Some("L"), 120_000, Some(100_000), Some(210)),
@@ -122,6 +184,7 @@ const PRODUCTS: [ProductSeed; 5] = [
         kind: ProductKind::Physical,
         category: "fashion",
         brand: "nusantara-wear",
+        store: None,
         variants: &[
             ("KEMEJA-TULIS-M", Some("M"), 450_000, None, Some(350)),
             ("KEMEJA-TULIS-L", Some("L"), 450_000, None, Some(370)),
@@ -134,6 +197,7 @@ const PRODUCTS: [ProductSeed; 5] = [
         kind: ProductKind::Physical,
         category: "kitchen",
         brand: "dapur-ibu",
+        store: None,
         variants: &[
             ("COBEK-18", Some("18 cm"), 95_000, Some(80_000), Some(2_500)),
             ("COBEK-22", Some("22 cm"), 125_000, Some(105_000), Some(3_500)),
@@ -146,16 +210,44 @@ const PRODUCTS: [ProductSeed; 5] = [
         kind: ProductKind::Digital,
         category: "kitchen",
         brand: "dapur-ibu",
+        store: None,
         variants: &[("EBOOK-RESEP-NUSANTARA", None, 49_000, Some(39_000), None)],
+    },
+    ProductSeed {
+        slug: "selendang-batik-sogan",
+        name: "Selendang Batik Sogan",
+        description: "A silk shawl in brown sogan batik, drawn by hand.",
+        kind: ProductKind::Physical,
+        category: "fashion",
+        brand: "nusantara-wear",
+        store: Some("batik-sari"),
+        variants: &[
+            ("SARI-SOGAN-150", Some("150 cm"), 275_000, None, Some(120)),
+            ("SARI-SOGAN-200", Some("200 cm"), 340_000, None, Some(150)),
+        ],
+    },
+    ProductSeed {
+        slug: "sambal-roa-manado",
+        name: "Sambal Roa Manado",
+        description: "Smoked garfish sambal, in a jar.",
+        kind: ProductKind::Physical,
+        category: "kitchen",
+        brand: "dapur-ibu",
+        store: Some("dapur-tini"),
+        variants: &[
+            ("TINI-ROA-150", Some("150 g"), 45_000, None, Some(220)),
+            ("TINI-ROA-250", Some("250 g"), 68_000, None, Some(330)),
+        ],
     },
 ];
 
 /// Loads every part of the demo shop that is not there yet.
 pub async fn load(state: &AppState) -> anyhow::Result<DemoShop> {
     let accounts = load_accounts(&state.identity).await?;
-    let catalog = load_catalog(&state.catalog).await?;
+    let stores = load_stores(&state.identity, &state.sellers).await?;
+    let catalog = load_catalog(&state.catalog, &state.sellers).await?;
     let stocked = load_stock(&state.inventory, &catalog).await?;
-    Ok(DemoShop { accounts, catalog, stocked })
+    Ok(DemoShop { accounts, stores, catalog, stocked })
 }
 
 /// Units put on hand for each physical demo variant, and keys added to each digital one.
@@ -209,12 +301,78 @@ async fn load_accounts(identity: &Identity) -> anyhow::Result<Vec<DemoAccount>> 
     Ok(accounts)
 }
 
+/// The demo account's principal, from a real login (the demo admin's decisions are recorded
+/// as its own).
+async fn signed_in(identity: &Identity, email: &str, password: &str) -> anyhow::Result<Principal> {
+    let email = Email::parse(email).map_err(anyhow::Error::msg)?;
+    let password = Password::parse(password.to_owned()).map_err(anyhow::Error::msg)?;
+    let tokens = identity.login(&email, &password).await?;
+    Ok(identity.authenticate(&tokens.access_token).await?)
+}
+
+/// Creates the demo stores' owners and applications that are not there yet, and has the demo
+/// admin approve the ones meant to be live.
+async fn load_stores(identity: &Identity, sellers: &Sellers) -> anyhow::Result<Vec<DemoStore>> {
+    let (admin_email, admin_password, ..) = ACCOUNTS[0];
+    let admin = signed_in(identity, admin_email, admin_password).await?;
+    let mut stores = Vec::new();
+    for seed in &STORES {
+        match identity
+            .create_user(
+                Email::parse(seed.email).map_err(anyhow::Error::msg)?,
+                Password::parse(seed.password.to_owned()).map_err(anyhow::Error::msg)?,
+                PersonName::parse(seed.owner).map_err(anyhow::Error::msg)?,
+                Role::Customer,
+            )
+            .await
+        {
+            Ok(_) | Err(IdentityError::EmailTaken) => {}
+            Err(other) => return Err(other.into()),
+        }
+        let owner = signed_in(identity, seed.email, seed.password).await?;
+        let (mut store, created) = match sellers.store_of_user(owner.user).await? {
+            Some(store) => (store, false),
+            None => (sellers.apply(&owner, application(seed)?).await?, true),
+        };
+        if seed.approved && store.status == SellerStatus::Pending {
+            store = sellers.decide(&admin, store.id, Decision::Approve, None).await?;
+        }
+        stores.push(DemoStore {
+            slug: seed.slug,
+            name: seed.name,
+            email: seed.email,
+            password: seed.password,
+            status: store.status,
+            created,
+        });
+    }
+    Ok(stores)
+}
+
+fn application(seed: &StoreSeed) -> anyhow::Result<Application> {
+    let text = |value: &str| Text::parse(value).map_err(anyhow::Error::msg);
+    Ok(Application {
+        store_name: text(seed.name)?,
+        slug: slug(seed.slug)?,
+        description: Text::parse(seed.description).map_err(anyhow::Error::msg)?,
+        contact: Contact {
+            email: Email::parse(seed.email).map_err(anyhow::Error::msg)?,
+            phone: "+62 812 0000 0000".to_owned().try_into().map_err(anyhow::Error::msg)?,
+        },
+        payout_account: PayoutDestination {
+            bank_code: "BCA".to_owned().try_into().map_err(anyhow::Error::msg)?,
+            account_number: "1234567890".to_owned().try_into().map_err(anyhow::Error::msg)?,
+            account_name: text(seed.owner)?,
+        },
+    })
+}
+
 fn slug(text: &str) -> anyhow::Result<Slug> {
     Slug::parse(text).map_err(anyhow::Error::msg)
 }
 
 /// Creates the demo categories, brands and products that are not there yet (by slug).
-async fn load_catalog(catalog: &Catalog) -> anyhow::Result<DemoCatalog> {
+async fn load_catalog(catalog: &Catalog, sellers: &Sellers) -> anyhow::Result<DemoCatalog> {
     let mut categories = Vec::new();
     for (slug_text, name, parent) in CATEGORIES {
         let created = if catalog.category_by_slug(&slug(slug_text)?).await?.is_some() {
@@ -260,7 +418,21 @@ async fn load_catalog(catalog: &Catalog) -> anyhow::Result<DemoCatalog> {
     for seed in &PRODUCTS {
         let (product, created) = match catalog.product_by_slug(&slug(seed.slug)?).await? {
             Some(existing) => (existing, false),
-            None => (catalog.create_product(Actor::System, new_product(catalog, seed).await?).await?, true),
+            None => {
+                let seller = match seed.store {
+                    Some(store) => Some(
+                        sellers
+                            .live_store_owner(store)
+                            .await?
+                            .with_context(|| format!("demo store {store} is not live"))?,
+                    ),
+                    None => None,
+                };
+                (
+                    catalog.create_product(Actor::System, new_product(catalog, seed, seller).await?).await?,
+                    true,
+                )
+            }
         };
         products.push(DemoProduct {
             slug: seed.slug,
@@ -277,7 +449,11 @@ async fn load_catalog(catalog: &Catalog) -> anyhow::Result<DemoCatalog> {
     Ok(DemoCatalog { categories, brands, products })
 }
 
-async fn new_product(catalog: &Catalog, seed: &ProductSeed) -> anyhow::Result<NewProduct> {
+async fn new_product(
+    catalog: &Catalog,
+    seed: &ProductSeed,
+    seller: Option<UserId>,
+) -> anyhow::Result<NewProduct> {
     let category = catalog
         .category_by_slug(&slug(seed.category)?)
         .await?
@@ -307,7 +483,7 @@ async fn new_product(catalog: &Catalog, seed: &ProductSeed) -> anyhow::Result<Ne
         status: ProductStatus::Active,
         category_id: category.id,
         brand_id: Some(brand.id),
-        seller_id: None,
+        seller_id: seller,
         variants,
     })
 }

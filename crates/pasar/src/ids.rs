@@ -238,3 +238,13 @@ prefixed_id!(
     ReviewId,
     "rev"
 );
+prefixed_id!(
+    /// A seller's store: its application, its profile and its standing.
+    SellerId,
+    "sel"
+);
+prefixed_id!(
+    /// A business document a seller uploaded with its application (private).
+    SellerDocumentId,
+    "sdc"
+);

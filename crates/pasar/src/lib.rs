@@ -23,6 +23,7 @@ pub mod payments;
 pub mod rating;
 pub mod reviews;
 pub mod search;
+pub mod sellers;
 pub mod shipping;
 pub mod startup;
 pub mod telegram;

@@ -190,6 +190,19 @@ fn print_demo(shop: &pasar::demo::DemoShop, config: &Config) {
             note(account.created)
         );
     }
+    println!(
+        "Stores (GET /v1/stores/{{slug}}, their products: /v1/products?store={{slug}}); their owners log in with:"
+    );
+    for store in &shop.stores {
+        println!(
+            "  {:<9} {:<14} {}  password {}{}",
+            store.status.as_str(),
+            store.slug,
+            store.email,
+            store.password,
+            note(store.created)
+        );
+    }
     let catalog = &shop.catalog;
     println!("Categories and brands (filter listings by slug: /v1/products?category=t-shirts):");
     for entry in &catalog.categories {

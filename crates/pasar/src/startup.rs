@@ -35,6 +35,7 @@ use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::reviews::Reviews;
 use crate::search::{Search, SearchIndexer};
+use crate::sellers::Sellers;
 use crate::shipping::Shipping;
 use crate::telegram::{Bot, Deliveries, Shop};
 use crate::time::Clock;
@@ -63,6 +64,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::identity::telegram::MIGRATIONS,
         crate::telegram::MIGRATIONS,
         crate::reviews::MIGRATIONS,
+        crate::sellers::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -87,6 +89,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
         .merge(crate::reviews::routes::router(state.clone()))
+        .merge(crate::sellers::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -125,7 +128,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let keys = TokenKeys::new(&config.jwt_secret()?);
     let identity =
         Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
-    // One object store for every image: the catalog's products' and the reviews'.
+    // One object store for every image: the catalog's products', the stores' and the reviews'.
     let media = MediaStore::from_config(&config)?;
     let catalog = Catalog::new(
         db.clone(),
@@ -137,8 +140,23 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     inventory.backfill_item_digests().await.context("giving stored digital items their digests")?;
     let search = Search::open(config.search_index_dir(), catalog.clone(), inventory.clone())?;
     let orders = Orders::new(db.clone(), clock.clone());
-    let reviews =
-        Reviews::new(db.clone(), clock.clone(), catalog.clone(), orders.clone(), identity.clone(), media);
+    let reviews = Reviews::new(
+        db.clone(),
+        clock.clone(),
+        catalog.clone(),
+        orders.clone(),
+        identity.clone(),
+        media.clone(),
+    );
+    let sellers = Sellers::new(
+        db.clone(),
+        clock.clone(),
+        identity.clone(),
+        catalog.clone(),
+        reviews.clone(),
+        media,
+        config.commission_bps,
+    );
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
     // Real payment providers join this list as they are configured, in order of preference;
@@ -196,6 +214,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         ledger.clone(),
         orders.clone(),
         wallet.clone(),
+        sellers.clone(),
         CommissionRate::from_bps(config.commission_bps)
             .context("PASAR_COMMISSION_BPS is a rate in basis points, at most 10000")?,
         Duration::from_secs(config.payable_hold_days * 24 * 60 * 60),
@@ -265,6 +284,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         catalog,
         inventory,
         search,
+        sellers,
         orders,
         payments,
         sandbox,

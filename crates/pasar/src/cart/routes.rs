@@ -35,6 +35,8 @@ impl From<CartError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_for_sale", message)
                     .with_details(serde_json::json!({ "variant_id": variant }))
             }
+            CartError::StoreSuspended(variant) => ApiError::conflict("store_suspended", message)
+                .with_details(serde_json::json!({ "variant_id": variant })),
             CartError::TooMany | CartError::TooManyLines => ApiError::conflict("cart_limit", message),
             CartError::Catalog(e) => e.into(),
             CartError::Database(e) => e.into(),

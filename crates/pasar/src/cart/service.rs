@@ -23,6 +23,8 @@ pub enum CartError {
     NotFound,
     #[error("{0} is not for sale")]
     NotForSale(VariantId),
+    #[error("the store selling {0} is suspended; its products cannot be bought for now")]
+    StoreSuspended(VariantId),
     #[error("at most {MAX_QUANTITY} of one item")]
     TooMany,
     #[error("at most {MAX_LINES} different items in a cart")]
@@ -188,6 +190,9 @@ impl Carts {
     /// Adds units of a variant that is for sale now.
     pub async fn add(&self, access: CartAccess, variant: VariantId, quantity: i64) -> Result<(), CartError> {
         if self.catalog.variants_for_sale(&[variant]).await?.is_empty() {
+            if self.catalog.variant_store_suspended(variant).await? {
+                return Err(CartError::StoreSuspended(variant));
+            }
             return Err(CartError::NotForSale(variant));
         }
         let mut tx = self.db.begin().await?;

@@ -161,29 +161,42 @@ impl MediaStore {
     }
 
     pub async fn put(&self, key: MediaKey, bytes: Bytes) -> Result<(), object_store::Error> {
-        self.store.put(&path(key), PutPayload::from_bytes(bytes)).await.map(|_| ())
+        self.put_at(&key.to_string(), bytes).await
     }
 
     /// The image's bytes, or None when there is no such object.
     pub async fn get(&self, key: MediaKey) -> Result<Option<Bytes>, object_store::Error> {
-        match self.store.get(&path(key)).await {
+        self.get_at(&key.to_string()).await
+    }
+
+    /// Deletes the image; one that is already gone is fine.
+    pub async fn delete(&self, key: MediaKey) -> Result<(), object_store::Error> {
+        self.delete_at(&key.to_string()).await
+    }
+
+    /// Stores an object under a name the caller made (other modules' files, such as a store's
+    /// logo or documents, under a folder of their own). Only `/media/{key}` is served publicly,
+    /// and only for product images, so an object stored here is as private as its owner keeps it.
+    pub async fn put_at(&self, name: &str, bytes: Bytes) -> Result<(), object_store::Error> {
+        self.store.put(&ObjectPath::from(name), PutPayload::from_bytes(bytes)).await.map(|_| ())
+    }
+
+    /// The object's bytes, or None when there is no such object.
+    pub async fn get_at(&self, name: &str) -> Result<Option<Bytes>, object_store::Error> {
+        match self.store.get(&ObjectPath::from(name)).await {
             Ok(found) => found.bytes().await.map(Some),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(other) => Err(other),
         }
     }
 
-    /// Deletes the image; one that is already gone is fine.
-    pub async fn delete(&self, key: MediaKey) -> Result<(), object_store::Error> {
-        match self.store.delete(&path(key)).await {
+    /// Deletes the object; one that is already gone is fine.
+    pub async fn delete_at(&self, name: &str) -> Result<(), object_store::Error> {
+        match self.store.delete(&ObjectPath::from(name)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(other) => Err(other),
         }
     }
-}
-
-fn path(key: MediaKey) -> ObjectPath {
-    ObjectPath::from(key.to_string())
 }
 
 #[cfg(feature = "s3")]

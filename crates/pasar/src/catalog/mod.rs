@@ -98,6 +98,18 @@ pub static MIGRATIONS: &[Migration] = &[
         postgres: None,
     },
     Migration {
+        version: 2026120300,
+        name: "catalog: stores whose products are hidden (suspended sellers), products by seller",
+        // A table rather than a flag on each product: a product added to a hidden store later
+        // is hidden too, and showing the store again is one delete.
+        sql: "CREATE TABLE hidden_stores (
+            seller_id TEXT PRIMARY KEY,
+            hidden_at BIGINT NOT NULL
+          );
+          CREATE INDEX products_seller ON products (seller_id, id);",
+        postgres: None,
+    },
+    Migration {
         version: 2026120500,
         name: "catalog: a product's rating as the sum of its visible reviews' stars and their count",
         sql: "ALTER TABLE products ADD COLUMN rating_sum BIGINT NOT NULL DEFAULT 0;

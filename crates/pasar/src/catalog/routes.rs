@@ -1,5 +1,6 @@
 //! The catalog's HTTP routes: `/v1/admin/{products,variants,categories,brands}` for admins,
-//! `/v1/{products,categories,brands}` and `/media/{key}` for everyone.
+//! `/v1/seller/{products,variants}` for a store's owner (the admin routes' shapes, on its own
+//! products only), `/v1/{products,categories,brands}` and `/media/{key}` for everyone.
 
 use std::future::Future;
 
@@ -21,7 +22,7 @@ use super::service::{
     Actor, Brand, BrandInput, CatalogError, Category, CategoryChange, CategoryInput, CategoryNode, Media,
     NewProduct, NewVariant, Product, ProductChange, ProductFilter, Variant, VariantChange, cursor_after,
 };
-use crate::http::auth::Staff;
+use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, Callers};
@@ -40,9 +41,17 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
             (state.clone(), Callers::Staff),
             idempotency::idempotent,
         ));
+    let sellers_idempotent = OpenApiRouter::new()
+        .routes(routes!(create_own_product))
+        .routes(routes!(add_own_variant))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), Callers::SignedIn),
+            idempotency::idempotent,
+        ));
     // An image body has its own limit, larger than the JSON routes' one.
     let uploads = OpenApiRouter::new()
         .routes(routes!(upload_media))
+        .routes(routes!(upload_own_media))
         .route_layer(DefaultBodyLimit::max(state.catalog.media_max_bytes()));
     OpenApiRouter::new()
         .routes(routes!(list_products_for_staff))
@@ -56,7 +65,12 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(get_product))
         .routes(routes!(category_tree))
         .routes(routes!(list_brands))
+        .routes(routes!(list_own_products))
+        .routes(routes!(get_own_product, update_own_product))
+        .routes(routes!(update_own_variant))
+        .routes(routes!(remove_own_media))
         .merge(idempotent)
+        .merge(sellers_idempotent)
         .merge(uploads)
 }
 
@@ -132,6 +146,10 @@ struct ProductSearch {
     /// Products in this category or any category below it: its id (`cat_…`) or its slug
     /// (`t-shirts`).
     category: Option<String>,
+    /// Products of this store: its slug (`GET /v1/stores/{slug}`). A slug no live store has
+    /// lists nothing.
+    #[param(max_length = 120)]
+    store: Option<String>,
     /// Products of this brand: its id (`brd_…`) or its slug.
     brand: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
@@ -214,6 +232,8 @@ impl ProductSearch {
             status,
             category: None,
             brand: None,
+            seller: None,
+            include_hidden_stores: false,
             min_price: self.min_price,
             max_price: self.max_price,
             search,
@@ -285,11 +305,16 @@ async fn list_products(
     State(state): State<AppState>,
     ApiQuery(mut query): ApiQuery<ProductSearch>,
 ) -> ApiResult<Response> {
-    let (category, brand) = (query.category.take(), query.brand.take());
+    let (category, brand, store) = (query.category.take(), query.brand.take(), query.store.take());
     let (filter, limit) = query.parse(Some(ProductStatus::Active))?;
-    let key = format!("products:{filter:?}:{category:?}:{brand:?}:{limit}");
+    let key = format!("products:{filter:?}:{category:?}:{brand:?}:{store:?}:{limit}");
     cached(&state, key, async {
-        let filter: ProductFilter = named_in(&state, filter, category.as_deref(), brand.as_deref()).await?;
+        let mut filter: ProductFilter =
+            named_in(&state, filter, category.as_deref(), brand.as_deref()).await?;
+        if let Some(store) = store.filter(|s| !s.is_empty()) {
+            // A fresh id owns no product: an unknown store's listing is empty.
+            filter.seller = Some(state.sellers.live_store_owner(&store).await?.unwrap_or_else(UserId::new));
+        }
         let mut page = product_page(&state, &filter, limit).await?;
         with_availability(&state, &mut page.data).await?;
         ApiResult::Ok(page)
@@ -312,8 +337,19 @@ async fn list_products_for_staff(
     _staff: Staff,
     ApiQuery(query): ApiQuery<StaffProductSearch>,
 ) -> ApiResult<Json<ProductPage>> {
+    Ok(Json(managed_products(&state, query, None).await?))
+}
+
+/// Products in every status, suspended stores' included, for admins (every store) or a
+/// seller (`seller`: its own).
+async fn managed_products(
+    state: &AppState,
+    query: StaffProductSearch,
+    seller: Option<UserId>,
+) -> ApiResult<ProductPage> {
     let search = ProductSearch {
         category: None,
+        store: None,
         brand: None,
         min_price: query.min_price,
         max_price: query.max_price,
@@ -322,9 +358,11 @@ async fn list_products_for_staff(
         limit: query.limit,
         cursor: query.cursor,
     };
-    let (filter, limit) = search.parse(query.status)?;
-    let filter = named_in(&state, filter, query.category.as_deref(), query.brand.as_deref()).await?;
-    Ok(Json(product_page(&state, &filter, limit).await?))
+    let (mut filter, limit) = search.parse(query.status)?;
+    filter.seller = seller;
+    filter.include_hidden_stores = true;
+    let filter = named_in(state, filter, query.category.as_deref(), query.brand.as_deref()).await?;
+    Ok(product_page(state, &filter, limit).await?)
 }
 
 // ---- one product ----------------------------------------------------------------------------
@@ -494,6 +532,17 @@ async fn upload_media(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
+    media_upload(&state, Actor::Staff(admin.user), id, &headers, body).await
+}
+
+/// Stores an uploaded product image for an admin or the product's seller.
+async fn media_upload(
+    state: &AppState,
+    actor: Actor,
+    id: ProductId,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Media>)> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             CatalogError::Upload(UploadRefused::TooLarge { max: state.catalog.media_max_bytes() }).into()
@@ -502,7 +551,7 @@ async fn upload_media(
         }
     })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let media = state.catalog.add_media(Actor::Staff(admin.user), id, content_type, bytes).await?;
+    let media = state.catalog.add_media(actor, id, content_type, bytes).await?;
     Ok((StatusCode::CREATED, Json(media)))
 }
 
@@ -682,4 +731,176 @@ async fn create_brand(
 ) -> ApiResult<(StatusCode, Json<Brand>)> {
     let brand = state.catalog.create_brand(Actor::Staff(admin.user), body).await?;
     Ok((StatusCode::CREATED, Json(brand)))
+}
+
+// ---- a seller's own products ------------------------------------------------------------------
+//
+// The admin routes' shapes on the caller's own store: the catalog service checks that each
+// product or variant is the seller's (another store's is a 404), and a new product's
+// `seller_id` is always the caller.
+
+/// The caller's products in every status, with the admin listing's filters.
+#[utoipa::path(
+    get, path = "/v1/seller/products", tag = "seller", security(("bearer" = [])), params(StaffProductSearch),
+    responses(
+        (status = 200, body = ProductPage),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn list_own_products(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiQuery(query): ApiQuery<StaffProductSearch>,
+) -> ApiResult<Json<ProductPage>> {
+    Ok(Json(managed_products(&state, query, Some(seller.user)).await?))
+}
+
+/// One of the caller's products, in any status.
+#[utoipa::path(
+    get, path = "/v1/seller/products/{id}", tag = "seller", security(("bearer" = [])),
+    params(("id" = ProductId, Path)),
+    responses((status = 200, body = Product), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
+)]
+async fn get_own_product(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<ProductId>,
+) -> ApiResult<Json<Product>> {
+    Ok(Json(state.catalog.product_as(Actor::Seller(seller.user), id).await?))
+}
+
+/// Create a product in the caller's store (`seller_id` is the caller, whatever the body says).
+/// Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/seller/products", tag = "seller", security(("bearer" = [])),
+    request_body = NewProduct,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely: the first response is replayed for 24 hours")),
+    responses(
+        (status = 201, body = Product),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "not an approved seller, or store_suspended", body = ErrorEnvelope),
+        (status = 409, description = "sku_taken or slug_taken", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn create_own_product(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiJson(mut body): ApiJson<NewProduct>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    body.seller_id = Some(seller.user);
+    let product = state.catalog.create_product(Actor::Seller(seller.user), body).await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+/// Change one of the caller's products (its `seller_id` cannot name another store).
+#[utoipa::path(
+    patch, path = "/v1/seller/products/{id}", tag = "seller", security(("bearer" = [])),
+    params(("id" = ProductId, Path)), request_body = ProductChange,
+    responses(
+        (status = 200, body = Product),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "slug_taken", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn update_own_product(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<ProductId>,
+    ApiJson(body): ApiJson<ProductChange>,
+) -> ApiResult<Json<Product>> {
+    Ok(Json(state.catalog.update_product(Actor::Seller(seller.user), id, body).await?))
+}
+
+/// Add a variant to one of the caller's products. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/seller/products/{id}/variants", tag = "seller", security(("bearer" = [])),
+    params(("id" = ProductId, Path)), request_body = NewVariant,
+    responses(
+        (status = 201, body = Variant),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "sku_taken", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn add_own_variant(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<ProductId>,
+    ApiJson(body): ApiJson<NewVariant>,
+) -> ApiResult<(StatusCode, Json<Variant>)> {
+    let variant = state.catalog.add_variant(Actor::Seller(seller.user), id, body).await?;
+    Ok((StatusCode::CREATED, Json(variant)))
+}
+
+/// Change a variant of one of the caller's products.
+#[utoipa::path(
+    patch, path = "/v1/seller/variants/{id}", tag = "seller", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = VariantChange,
+    responses(
+        (status = 200, body = Variant),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "sku_taken", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn update_own_variant(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<VariantChange>,
+) -> ApiResult<Json<Variant>> {
+    Ok(Json(state.catalog.update_variant(Actor::Seller(seller.user), id, body).await?))
+}
+
+/// Upload an image of one of the caller's products, as the admin route takes it.
+#[utoipa::path(
+    post, path = "/v1/seller/products/{id}/media", tag = "seller", security(("bearer" = [])),
+    params(("id" = ProductId, Path)),
+    request_body(
+        description = "the image file itself, sent with its own type as Content-Type",
+        content((ImageFile = "image/png"), (ImageFile = "image/jpeg"), (ImageFile = "image/webp"), (ImageFile = "image/gif")),
+    ),
+    responses(
+        (status = 201, body = Media),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "too_many_media", body = ErrorEnvelope),
+        (status = 413, description = "larger than media_max_bytes", body = ErrorEnvelope),
+        (status = 415, description = "not an image, or not the type Content-Type says", body = ErrorEnvelope),
+    )
+)]
+async fn upload_own_media(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<ProductId>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Media>)> {
+    media_upload(&state, Actor::Seller(seller.user), id, &headers, body).await
+}
+
+/// Remove an image from one of the caller's products.
+#[utoipa::path(
+    delete, path = "/v1/seller/products/{id}/media/{media_id}", tag = "seller", security(("bearer" = [])),
+    params(("id" = ProductId, Path), ("media_id" = MediaId, Path)),
+    responses((status = 204), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
+)]
+async fn remove_own_media(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath((id, media_id)): ApiPath<(ProductId, MediaId)>,
+) -> ApiResult<StatusCode> {
+    state.catalog.remove_media(Actor::Seller(seller.user), id, media_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

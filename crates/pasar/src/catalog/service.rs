@@ -37,8 +37,11 @@ pub const MAX_MEDIA: i64 = 20;
 /// Who makes a catalog change, as recorded on its event.
 #[derive(Clone, Copy, Debug)]
 pub enum Actor {
-    /// An admin, through the API.
+    /// An admin, through the API: acts on any product.
     Staff(UserId),
+    /// A seller (the store's owner user), through `/v1/seller/…`: acts only on its own
+    /// products; another store's product is not found.
+    Seller(UserId),
     /// Pasar itself (the demo loader, imports).
     System,
 }
@@ -46,9 +49,22 @@ pub enum Actor {
 impl Actor {
     fn event_actor(self) -> String {
         match self {
-            Actor::Staff(user) => user.to_string(),
+            Actor::Staff(user) | Actor::Seller(user) => user.to_string(),
             Actor::System => events::SYSTEM.to_owned(),
         }
+    }
+
+    /// Whether this actor may see and change a product owned by `owner`.
+    fn manages(self, owner: Option<UserId>) -> bool {
+        match self {
+            Actor::Seller(user) => owner == Some(user),
+            Actor::Staff(_) | Actor::System => true,
+        }
+    }
+
+    /// The product when this actor may manage it; another store's product is not found.
+    fn owned(self, product: ProductRow) -> Result<ProductRow, CatalogError> {
+        if self.manages(product.seller_id) { Ok(product) } else { Err(CatalogError::ProductNotFound) }
     }
 }
 
@@ -73,6 +89,10 @@ pub struct Product {
     pub media: Vec<Media>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Present (true) when the product's store is suspended: shoppers do not see it and it
+    /// cannot be bought until the store is reinstated. Only admins and its seller see this.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub store_suspended: bool,
 }
 
 /// One sellable version of a product (one SKU).
@@ -241,6 +261,10 @@ pub struct ProductFilter {
     /// This category and every category below it.
     pub category: Option<CategoryId>,
     pub brand: Option<BrandId>,
+    /// Only this seller's (store's) products.
+    pub seller: Option<UserId>,
+    /// Also products of suspended stores (hidden from shoppers): for admins and sellers.
+    pub include_hidden_stores: bool,
     /// Lowest "from" price, in minor units.
     pub min_price: Option<i64>,
     /// Highest "from" price, in minor units.
@@ -354,6 +378,84 @@ impl Catalog {
         Ok(store::variant_kind(&mut conn, id).await?)
     }
 
+    /// The kind of a variant's product when this actor manages it (a seller: only its own
+    /// store's); None for an unknown variant or another store's.
+    pub async fn variant_kind_as(
+        &self,
+        actor: Actor,
+        id: VariantId,
+    ) -> Result<Option<ProductKind>, CatalogError> {
+        let mut conn = self.db.reader().acquire().await?;
+        match store::variant_seller(&mut conn, id).await? {
+            Some(owner) if actor.manages(owner) => Ok(store::variant_kind(&mut conn, id).await?),
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether a variant is unsellable because its store is suspended (so a cart or checkout
+    /// can say so instead of "not for sale").
+    pub async fn variant_store_suspended(&self, id: VariantId) -> Result<bool, CatalogError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::variant_store_hidden(&mut conn, id).await?)
+    }
+
+    /// How many active products a store shows shoppers.
+    pub async fn store_product_count(&self, seller: UserId) -> Result<i64, CatalogError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::active_product_count(&mut conn, seller).await?)
+    }
+
+    /// Hides every product of a seller's store from shoppers (`hidden`: a suspension), or shows
+    /// them again, as a step of the caller's transaction (the seller's decision commits with
+    /// it). Each product gets a `product.updated` event, so other views of the catalog (the
+    /// search index) follow within one relay round. A store already in the wanted state changes
+    /// nothing and writes nothing. Once the transaction has ended, the caller calls
+    /// [`Catalog::forget_cached_reads`].
+    pub async fn set_store_hidden(
+        &self,
+        tx: &mut Transaction,
+        actor: Actor,
+        seller: UserId,
+        hidden: bool,
+    ) -> Result<(), CatalogError> {
+        let now = self.clock.now();
+        let ids = store::product_ids_of_seller(tx, seller).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in &ids {
+            rows.extend(store::product_row(&mut **tx, *id).await?);
+        }
+        let before = store::assemble(tx, rows).await?;
+        if !store::set_store_hidden(tx, seller, hidden, now).await? || before.is_empty() {
+            return Ok(());
+        }
+        let events = before
+            .iter()
+            .map(|product| {
+                let mut after = product.clone();
+                after.store_suspended = hidden;
+                NewEvent {
+                    event_type: "product.updated",
+                    version: 1,
+                    subject_id: product.id.to_string(),
+                    actor: actor.event_actor(),
+                    payload: serde_json::json!({
+                        "product_id": product.id,
+                        "before": snapshot(product),
+                        "after": snapshot(&after),
+                    }),
+                }
+            })
+            .collect();
+        events::record_many(tx, now, events).await?;
+        Ok(())
+    }
+
+    /// Ends the read cache's generation after a catalog change made in another module's
+    /// transaction, once it has committed (a store hidden, a product's rating).
+    pub fn forget_cached_reads(&self) {
+        self.cache.invalidate();
+    }
+
     /// The variant with `sku` (exactly as written), whatever its product's status.
     pub async fn variant_by_sku(&self, sku: &str) -> Result<Option<VariantId>, CatalogError> {
         let found = store::variant_id_by_sku(self.db.reader(), sku).await?;
@@ -412,6 +514,7 @@ impl Catalog {
             rating_count: 0,
             created_at: now,
             updated_at: now,
+            store_hidden: false,
         };
         store::insert_product(&mut *tx, &row, &name_key(&row.name)).await.map_err(slug_conflict)?;
         for variant in &input.variants {
@@ -455,7 +558,11 @@ impl Catalog {
         if !store::lock_product(&mut *tx, id).await? {
             return Err(CatalogError::ProductNotFound);
         }
-        let before = store::product_row(&mut *tx, id).await?.ok_or(CatalogError::ProductNotFound)?;
+        let before =
+            actor.owned(store::product_row(&mut *tx, id).await?.ok_or(CatalogError::ProductNotFound)?)?;
+        if change.seller_id.is_some_and(|seller| !actor.manages(seller)) {
+            return Err(Refused::new("seller_id", "a seller's products stay in its own store").into());
+        }
         let mut after = before.clone();
         if let Some(name) = change.name {
             after.name = name.into();
@@ -558,16 +665,16 @@ impl Catalog {
         Ok(())
     }
 
-    /// Ends the public reads' cache generation: for another module that changed what product
-    /// pages show (a rating) inside its own transaction, once that has committed.
-    pub fn forget_cached_reads(&self) {
-        self.cache.invalidate();
-    }
-
     /// A product in any status.
     pub async fn product(&self, id: ProductId) -> Result<Product, CatalogError> {
+        self.product_as(Actor::System, id).await
+    }
+
+    /// A product in any status that this actor manages (a seller: only its own).
+    pub async fn product_as(&self, actor: Actor, id: ProductId) -> Result<Product, CatalogError> {
         let mut conn = self.db.reader().acquire().await?;
-        let row = store::product_row(&mut *conn, id).await?.ok_or(CatalogError::ProductNotFound)?;
+        let row =
+            actor.owned(store::product_row(&mut *conn, id).await?.ok_or(CatalogError::ProductNotFound)?)?;
         Ok(store::assemble(&mut conn, vec![row]).await?.remove(0))
     }
 
@@ -588,8 +695,9 @@ impl Catalog {
         } else {
             None
         };
-        let row =
-            row.filter(|row| row.status == ProductStatus::Active).ok_or(CatalogError::ProductNotFound)?;
+        let row = row
+            .filter(|row| row.status == ProductStatus::Active && !row.store_hidden)
+            .ok_or(CatalogError::ProductNotFound)?;
         Ok(store::assemble(&mut conn, vec![row]).await?.remove(0))
     }
 
@@ -622,7 +730,8 @@ impl Catalog {
         if !store::lock_product(&mut *tx, product_id).await? {
             return Err(CatalogError::ProductNotFound);
         }
-        let product = store::product_row(&mut *tx, product_id).await?.ok_or(CatalogError::ProductNotFound)?;
+        let product = actor
+            .owned(store::product_row(&mut *tx, product_id).await?.ok_or(CatalogError::ProductNotFound)?)?;
         check_currency(product.currency, input.price, "price.currency")?;
         if let Some(reseller_price) = input.reseller_price {
             check_currency(product.currency, reseller_price, "reseller_price.currency")?;
@@ -681,6 +790,10 @@ impl Catalog {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let found = store::variant(&mut *tx, id).await?.ok_or(CatalogError::VariantNotFound)?;
+        let owner = store::product_row(&mut *tx, found.product_id).await?.map(|p| p.seller_id);
+        if !owner.is_some_and(|owner| actor.manages(owner)) {
+            return Err(CatalogError::VariantNotFound);
+        }
         store::lock_product(&mut *tx, found.product_id).await?;
         // Read again under the product's lock: a concurrent edit may have landed meanwhile.
         let before = store::variant(&mut *tx, id).await?.ok_or(CatalogError::VariantNotFound)?;
@@ -767,9 +880,9 @@ impl Catalog {
         bytes: Bytes,
     ) -> Result<Media, CatalogError> {
         let image_type = check_upload(&bytes, content_type, self.media.max_bytes())?;
-        if store::product_row(self.db.reader(), product).await?.is_none() {
-            return Err(CatalogError::ProductNotFound);
-        }
+        actor.owned(
+            store::product_row(self.db.reader(), product).await?.ok_or(CatalogError::ProductNotFound)?,
+        )?;
         let key = MediaKey { id: MediaId::new(), image_type };
         let size = bytes.len();
         self.media.put(key, bytes).await?;
@@ -831,6 +944,7 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        actor.owned(store::product_row(&mut *tx, product).await?.ok_or(CatalogError::ProductNotFound)?)?;
         let (key, media) =
             store::delete_media(&mut *tx, product, id).await?.ok_or(CatalogError::MediaNotFound)?;
         events::record(

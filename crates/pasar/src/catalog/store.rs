@@ -9,7 +9,7 @@ use super::domain::{ProductCursor, ProductKind, ProductSort, ProductStatus, Sale
 use super::media::MediaKey;
 use super::service::{Brand, Category, Media, Product, ProductFilter, Variant};
 use crate::db::column::{decode_error, parse_optional, parse_text};
-use crate::ids::{BrandId, CategoryId, MediaId, ProductId, VariantId};
+use crate::ids::{BrandId, CategoryId, MediaId, ProductId, UserId, VariantId};
 use crate::money::{Currency, Money};
 use crate::rating::Rating;
 use crate::time::Timestamp;
@@ -293,11 +293,17 @@ pub struct ProductRow {
     pub rating_count: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Its store is suspended (listed in `hidden_stores`): shoppers do not see it. Read only.
+    pub store_hidden: bool,
 }
+
+/// The condition "the product's store is not hidden" on a query over `products p`.
+const STORE_SHOWN: &str = "NOT EXISTS (SELECT 1 FROM hidden_stores h WHERE h.seller_id = p.seller_id)";
 
 const PRODUCT_COLUMNS: &str = "p.id, p.slug, p.name, p.description, p.kind, p.status, p.category_id, \
                                p.brand_id, p.seller_id, p.currency, p.price_from, p.rating_sum, \
-                               p.rating_count, p.created_at, p.updated_at";
+                               p.rating_count, p.created_at, p.updated_at, \
+                               (SELECT COUNT(*) FROM hidden_stores h WHERE h.seller_id = p.seller_id) AS store_hidden";
 
 fn product_row_of(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
     Ok(ProductRow {
@@ -316,6 +322,7 @@ fn product_row_of(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
         rating_count: row.try_get("rating_count")?,
         created_at: time_of(row, "created_at")?,
         updated_at: time_of(row, "updated_at")?,
+        store_hidden: row.try_get::<i64, _>("store_hidden")? > 0,
     })
 }
 
@@ -476,6 +483,12 @@ pub async fn list_product_rows<'c>(
     if let Some(brand) = filter.brand {
         conditions.push(format!("p.brand_id = {}", arg(Arg::Text(brand.to_string()))));
     }
+    if let Some(seller) = filter.seller {
+        conditions.push(format!("p.seller_id = {}", arg(Arg::Text(seller.to_string()))));
+    }
+    if !filter.include_hidden_stores {
+        conditions.push(STORE_SHOWN.into());
+    }
     if let Some(min) = filter.min_price {
         conditions.push(format!("p.price_from >= {}", arg(Arg::Int(min))));
     }
@@ -540,6 +553,7 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ProductRow>) -> Result
             seller_id: row.seller_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            store_suspended: row.store_hidden,
         })
         .collect())
 }
@@ -713,7 +727,7 @@ pub async fn sale_variants(
             "SELECT v.id, v.product_id, p.name, v.sku, p.kind, v.options, v.price_amount,
                     v.reseller_price_amount, p.currency, p.seller_id, v.weight_grams
              FROM product_variants v JOIN products p ON p.id = v.product_id
-             WHERE p.status = $1 AND v.id IN ({})",
+             WHERE p.status = $1 AND {STORE_SHOWN} AND v.id IN ({})",
             placeholders(2, chunk.len())
         );
         let mut args = vec![Arg::Text(ProductStatus::Active.as_str().into())];
@@ -755,6 +769,82 @@ pub async fn variant_kind(
     .fetch_optional(conn)
     .await?;
     row.map(|row| kind_of(&row, "kind")).transpose()
+}
+
+/// The seller of a variant's product, when the variant exists: `Some(None)` for the shop's own.
+pub async fn variant_seller(
+    conn: &mut AnyConnection,
+    id: VariantId,
+) -> Result<Option<Option<UserId>>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT p.seller_id FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| parse_optional(&row, "seller_id")).transpose()
+}
+
+/// Whether a variant's store is hidden (suspended).
+pub async fn variant_store_hidden(conn: &mut AnyConnection, id: VariantId) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS hidden FROM product_variants v JOIN products p ON p.id = v.product_id
+         WHERE v.id = $1 AND NOT ({STORE_SHOWN})"
+    ))
+    .bind(id.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get::<i64, _>("hidden")? > 0)
+}
+
+// ---- hidden stores ---------------------------------------------------------------------------
+
+/// Hides (or shows again) every product of a seller's store. True when it changed anything.
+pub async fn set_store_hidden(
+    conn: &mut AnyConnection,
+    seller: UserId,
+    hidden: bool,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = if hidden {
+        sqlx::query(
+            "INSERT INTO hidden_stores (seller_id, hidden_at) VALUES ($1, $2) ON CONFLICT (seller_id) DO NOTHING",
+        )
+        .bind(seller.to_string())
+        .bind(now.millis())
+        .execute(conn)
+        .await?
+    } else {
+        sqlx::query("DELETE FROM hidden_stores WHERE seller_id = $1")
+            .bind(seller.to_string())
+            .execute(conn)
+            .await?
+    };
+    Ok(done.rows_affected() > 0)
+}
+
+/// The ids of every product a seller owns, whatever their status.
+pub async fn product_ids_of_seller(
+    conn: &mut AnyConnection,
+    seller: UserId,
+) -> Result<Vec<ProductId>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id FROM products WHERE seller_id = $1 ORDER BY id")
+        .bind(seller.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| parse_text(row, "id")).collect()
+}
+
+/// How many active products a seller's store shows.
+pub async fn active_product_count(conn: &mut AnyConnection, seller: UserId) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM products p WHERE p.seller_id = $1 AND p.status = $2 AND {STORE_SHOWN}"
+    ))
+    .bind(seller.to_string())
+    .bind(ProductStatus::Active.as_str())
+    .fetch_one(conn)
+    .await?;
+    row.try_get("n")
 }
 
 /// The product a variant belongs to, whatever its status; None for an unknown variant.

@@ -106,6 +106,8 @@ pub enum CheckoutError {
     Invalid(String),
     #[error("{0} is not for sale")]
     NotForSale(VariantId),
+    #[error("the store selling {0} is suspended; its products cannot be bought for now")]
+    StoreSuspended(VariantId),
     #[error("not enough stock of {0}")]
     OutOfStock(VariantId),
     #[error("no such order")]
@@ -299,10 +301,12 @@ impl Checkout {
         let mut lines = Vec::with_capacity(wanted.len());
         let mut parcel_lines = Vec::with_capacity(wanted.len());
         for item in &wanted {
-            let variant = for_sale
-                .iter()
-                .find(|v| v.id == item.variant_id)
-                .ok_or(CheckoutError::NotForSale(item.variant_id))?;
+            let Some(variant) = for_sale.iter().find(|v| v.id == item.variant_id) else {
+                if self.catalog.variant_store_suspended(item.variant_id).await? {
+                    return Err(CheckoutError::StoreSuspended(item.variant_id));
+                }
+                return Err(CheckoutError::NotForSale(item.variant_id));
+            };
             parcel_lines.push(ParcelLine {
                 physical: variant.kind == ProductKind::Physical,
                 unit_weight_grams: variant.weight_grams,

@@ -4,12 +4,14 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::identity::{IdentityError, Principal};
+use crate::identity::{IdentityError, Principal, Role};
+use crate::ids::{SellerId, UserId};
+use crate::sellers::SellerStatus;
 
 /// The bearer token of a request, if it carries one.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -72,22 +74,6 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
-/// A caller who sells in the marketplace: the `seller` role.
-pub struct SellerCaller(pub Principal);
-
-impl FromRequestParts<AppState> for SellerCaller {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        if principal.role == crate::identity::Role::Seller {
-            Ok(SellerCaller(principal))
-        } else {
-            Err(ApiError::forbidden("this route is for sellers").into_response())
-        }
-    }
-}
-
 /// A caller who may or may not be signed in; a token that is present must be valid.
 pub struct MaybeCaller(pub Option<Principal>);
 
@@ -100,5 +86,50 @@ impl FromRequestParts<AppState> for MaybeCaller {
         } else {
             Ok(MaybeCaller(None))
         }
+    }
+}
+
+/// A caller who runs an approved store: the `seller` role and a store an admin approved. The
+/// store's routes (`/v1/seller/…`) take this. A suspended store's owner may still read (GET)
+/// its own things but change nothing (403 `store_suspended`); a customer, a pending or
+/// rejected applicant, or staff get 403.
+pub struct ActiveSeller {
+    pub principal: Principal,
+    /// The store's owner: what its products carry as `seller_id`.
+    pub user: UserId,
+    pub seller: SellerId,
+}
+
+impl FromRequestParts<AppState> for ActiveSeller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let refused =
+            || ApiError::forbidden("this route is for sellers whose store is approved").into_response();
+        if principal.role != Role::Seller {
+            return Err(refused());
+        }
+        let store = state
+            .sellers
+            .store_of_user(principal.user)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        let store = store.ok_or_else(refused)?;
+        let reads = parts.method == Method::GET || parts.method == Method::HEAD;
+        match store.status {
+            SellerStatus::Approved => {}
+            SellerStatus::Suspended if reads => {}
+            SellerStatus::Suspended => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "store_suspended",
+                    "your store is suspended: it can read but not change anything until an admin reinstates it",
+                )
+                .into_response());
+            }
+            SellerStatus::Pending | SellerStatus::Rejected => return Err(refused()),
+        }
+        Ok(ActiveSeller { principal, user: principal.user, seller: store.id })
     }
 }

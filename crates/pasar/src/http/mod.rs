@@ -64,6 +64,7 @@ pub struct Services {
     pub catalog: crate::catalog::Catalog,
     pub inventory: crate::inventory::Inventory,
     pub search: crate::search::Search,
+    pub sellers: crate::sellers::Sellers,
     pub orders: crate::orders::Orders,
     pub payments: crate::payments::Payments,
     pub sandbox: crate::payments::providers::sandbox::SandboxGateway,
@@ -114,6 +115,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "ledger", description = "The double-entry ledger: account balances (admin)"),
         (name = "shipping", description = "Delivery zones, shipping methods and quotes"),
         (name = "reviews", description = "Buyers' reviews of what they received, sellers' replies, moderation"),
+        (name = "sellers", description = "Store applications, admins' decisions and store pages"),
+        (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
     )
 )]
 struct ApiDoc;

@@ -272,15 +272,32 @@ impl Identity {
         target: UserId,
         role: Role,
     ) -> Result<User, IdentityError> {
-        let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let mut user = store::user_by_id(&mut *tx, target).await?.ok_or(IdentityError::UserNotFound)?;
+        let user = self.change_role_in(&mut tx, actor, target, role).await?;
+        tx.commit().await?;
+        self.forget_sessions_of(target);
+        Ok(user)
+    }
+
+    /// [`Identity::change_role`] as a step of the caller's transaction (another module's
+    /// decision that grants a role, such as approving a seller), with the same rules and the
+    /// same `user.role_changed` event. Once the transaction commits, the caller calls
+    /// [`Identity::forget_sessions_of`] so the new role applies from the user's next request.
+    pub async fn change_role_in(
+        &self,
+        tx: &mut db::Transaction,
+        actor: &Principal,
+        target: UserId,
+        role: Role,
+    ) -> Result<User, IdentityError> {
+        let now = self.clock.now();
+        let mut user = store::user_by_id(&mut **tx, target).await?.ok_or(IdentityError::UserNotFound)?;
         check_role_change(actor.role, actor.user == target, user.role, role)?;
         if user.role != role {
             let previous = user.role;
-            store::set_role(&mut *tx, target, role, now).await?;
+            store::set_role(&mut **tx, target, role, now).await?;
             events::record(
-                &mut tx,
+                tx,
                 now,
                 NewEvent {
                     event_type: "user.role_changed",
@@ -297,9 +314,13 @@ impl Identity {
             .await?;
             user.role = role;
         }
-        tx.commit().await?;
-        self.live_sessions.forget_user(target);
         Ok(user)
+    }
+
+    /// Drops the remembered session checks of a user, so a change to its role (committed)
+    /// applies from its next request.
+    pub fn forget_sessions_of(&self, user: UserId) {
+        self.live_sessions.forget_user(user);
     }
 }
 

@@ -1,4 +1,6 @@
-//! Inventory's admin routes: stock levels and movements, adjustments, thresholds, digital items.
+//! Inventory's routes: stock levels and movements, adjustments, thresholds and digital items,
+//! for admins (`/v1/admin/variants/…`, any variant) and for a store's owner
+//! (`/v1/seller/variants/…`, the same shapes on its own variants; another store's is a 404).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,8 +13,8 @@ use utoipa_axum::routes;
 
 use super::domain::{StockLevel, StockMovement};
 use super::service::{InventoryError, ItemsAdded};
-use crate::catalog::ProductKind;
-use crate::http::auth::Staff;
+use crate::catalog::{Actor, ProductKind};
+use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::idempotency::{self, Callers};
@@ -21,11 +23,21 @@ use crate::identity::domain::Text;
 use crate::ids::VariantId;
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let idempotent = OpenApiRouter::new()
-        .routes(routes!(adjust_stock))
-        .routes(routes!(add_digital_items))
-        .route_layer(middleware::from_fn_with_state((state, Callers::Staff), idempotency::idempotent));
-    OpenApiRouter::new().routes(routes!(stock)).routes(routes!(set_threshold)).merge(idempotent)
+    let idempotent =
+        OpenApiRouter::new().routes(routes!(adjust_stock)).routes(routes!(add_digital_items)).route_layer(
+            middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent),
+        );
+    let sellers_idempotent = OpenApiRouter::new()
+        .routes(routes!(adjust_own_stock))
+        .routes(routes!(add_own_digital_items))
+        .route_layer(middleware::from_fn_with_state((state, Callers::SignedIn), idempotency::idempotent));
+    OpenApiRouter::new()
+        .routes(routes!(stock))
+        .routes(routes!(set_threshold))
+        .routes(routes!(own_stock))
+        .routes(routes!(set_own_threshold))
+        .merge(idempotent)
+        .merge(sellers_idempotent)
 }
 
 impl From<InventoryError> for ApiError {
@@ -44,9 +56,18 @@ impl From<InventoryError> for ApiError {
     }
 }
 
-/// The variant's kind from the catalog; an unknown variant is a 404.
-async fn kind_of(state: &AppState, variant: VariantId) -> ApiResult<ProductKind> {
-    state.catalog.variant_kind(variant).await?.ok_or_else(ApiError::not_found)
+/// The variant's kind from the catalog; an unknown variant, or another store's for a seller,
+/// is a 404.
+async fn kind_of(state: &AppState, actor: Actor, variant: VariantId) -> ApiResult<ProductKind> {
+    state.catalog.variant_kind_as(actor, variant).await?.ok_or_else(ApiError::not_found)
+}
+
+/// Who a stock change is recorded as.
+fn acting(actor: Actor) -> String {
+    match actor {
+        Actor::Staff(user) | Actor::Seller(user) => user.to_string(),
+        Actor::System => crate::events::SYSTEM.to_owned(),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -65,10 +86,14 @@ struct StockReport {
 )]
 async fn stock(
     State(state): State<AppState>,
-    _staff: Staff,
+    Staff(admin): Staff,
     ApiPath(id): ApiPath<VariantId>,
 ) -> ApiResult<Json<StockReport>> {
-    kind_of(&state, id).await?;
+    stock_report(&state, Actor::Staff(admin.user), id).await
+}
+
+async fn stock_report(state: &AppState, actor: Actor, id: VariantId) -> ApiResult<Json<StockReport>> {
+    kind_of(state, actor, id).await?;
     let level = state.inventory.level(id).await?;
     let movements = state.inventory.movements(id, 100).await?;
     Ok(Json(StockReport { level, movements }))
@@ -102,13 +127,22 @@ async fn adjust_stock(
     ApiPath(id): ApiPath<VariantId>,
     ApiJson(body): ApiJson<Adjustment>,
 ) -> ApiResult<Json<StockLevel>> {
+    adjusted(&state, Actor::Staff(admin.user), id, body).await
+}
+
+async fn adjusted(
+    state: &AppState,
+    actor: Actor,
+    id: VariantId,
+    body: Adjustment,
+) -> ApiResult<Json<StockLevel>> {
     if body.delta == 0 || body.delta.unsigned_abs() > 1_000_000_000 {
         return Err(ApiError::field("delta", "must be non-zero and at most 1,000,000,000 in size"));
     }
-    let kind = kind_of(&state, id).await?;
+    let kind = kind_of(state, actor, id).await?;
     let level = state
         .inventory
-        .adjust(id, kind == ProductKind::Digital, body.delta, body.reason.as_str(), &admin.user.to_string())
+        .adjust(id, kind == ProductKind::Digital, body.delta, body.reason.as_str(), &acting(actor))
         .await?;
     Ok(Json(level))
 }
@@ -133,18 +167,22 @@ async fn set_threshold(
     ApiPath(id): ApiPath<VariantId>,
     ApiJson(body): ApiJson<Threshold>,
 ) -> ApiResult<Json<StockLevel>> {
+    threshold_set(&state, Actor::Staff(admin.user), id, body).await
+}
+
+async fn threshold_set(
+    state: &AppState,
+    actor: Actor,
+    id: VariantId,
+    body: Threshold,
+) -> ApiResult<Json<StockLevel>> {
     if !(0..=1_000_000_000).contains(&body.low_stock_threshold) {
         return Err(ApiError::field("low_stock_threshold", "must be between 0 and 1,000,000,000"));
     }
-    let kind = kind_of(&state, id).await?;
+    let kind = kind_of(state, actor, id).await?;
     let level = state
         .inventory
-        .set_low_stock_threshold(
-            id,
-            kind == ProductKind::Digital,
-            body.low_stock_threshold,
-            &admin.user.to_string(),
-        )
+        .set_low_stock_threshold(id, kind == ProductKind::Digital, body.low_stock_threshold, &acting(actor))
         .await?;
     Ok(Json(level))
 }
@@ -197,6 +235,15 @@ async fn add_digital_items(
     ApiPath(id): ApiPath<VariantId>,
     ApiJson(body): ApiJson<DigitalItems>,
 ) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
+    items_added(&state, Actor::Staff(admin.user), id, body).await
+}
+
+async fn items_added(
+    state: &AppState,
+    actor: Actor,
+    id: VariantId,
+    body: DigitalItems,
+) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
     if body.items.is_empty() || body.items.len() > 1000 {
         return Err(ApiError::field("items", "give 1 to 1,000 items"));
     }
@@ -206,12 +253,93 @@ async fn add_digital_items(
             "must be 1 to 4,096 characters, not only spaces",
         ));
     }
-    if kind_of(&state, id).await? != ProductKind::Digital {
+    if kind_of(state, actor, id).await? != ProductKind::Digital {
         return Err(ApiError::conflict(
             "physical_stock",
             "this variant is physical; adjust its stock instead",
         ));
     }
-    let added = state.inventory.add_digital_items(id, &body.items, &admin.user.to_string()).await?;
+    let added = state.inventory.add_digital_items(id, &body.items, &acting(actor)).await?;
     Ok((StatusCode::CREATED, Json(added)))
+}
+
+// ---- a seller's own variants ------------------------------------------------------------------
+
+/// The stock of one of the caller's variants, as the admin route shows it.
+#[utoipa::path(
+    get, path = "/v1/seller/variants/{id}/stock", tag = "seller", security(("bearer" = [])),
+    params(("id" = VariantId, Path)),
+    responses((status = 200, body = StockReport), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
+)]
+async fn own_stock(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<VariantId>,
+) -> ApiResult<Json<StockReport>> {
+    stock_report(&state, Actor::Seller(seller.user), id).await
+}
+
+/// Change the stock on hand of one of the caller's physical variants. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/seller/variants/{id}/stock/adjust", tag = "seller", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = Adjustment,
+    responses(
+        (status = 200, body = StockLevel),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "stock_below_reserved or digital_stock", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn adjust_own_stock(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<Adjustment>,
+) -> ApiResult<Json<StockLevel>> {
+    adjusted(&state, Actor::Seller(seller.user), id, body).await
+}
+
+/// Set the low-stock level of one of the caller's variants.
+#[utoipa::path(
+    put, path = "/v1/seller/variants/{id}/stock/threshold", tag = "seller", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = Threshold,
+    responses(
+        (status = 200, body = StockLevel),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn set_own_threshold(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<Threshold>,
+) -> ApiResult<Json<StockLevel>> {
+    threshold_set(&state, Actor::Seller(seller.user), id, body).await
+}
+
+/// Add digital items to one of the caller's digital variants. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/seller/variants/{id}/digital-items", tag = "seller", security(("bearer" = [])),
+    params(("id" = VariantId, Path)), request_body = DigitalItems,
+    responses(
+        (status = 201, body = ItemsAdded),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn add_own_digital_items(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiJson(body): ApiJson<DigitalItems>,
+) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
+    items_added(&state, Actor::Seller(seller.user), id, body).await
 }

@@ -14,7 +14,7 @@ use super::fulfilment::FulfilmentStatus;
 use super::service::{Fulfilment, Order, OrderFilter, OrderLine, OrdersError};
 use crate::checkout::CheckoutError;
 use crate::checkout::{RefundRequest, Restock};
-use crate::http::auth::{SellerCaller, Staff};
+use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, Callers};
@@ -298,6 +298,11 @@ impl From<CheckoutError> for ApiError {
                 format!("{variant} is not for sale"),
             )
             .with_details(serde_json::json!({ "variant_id": variant })),
+            CheckoutError::StoreSuspended(variant) => ApiError::conflict(
+                "store_suspended",
+                format!("the store selling {variant} is suspended; its products cannot be bought for now"),
+            )
+            .with_details(serde_json::json!({ "variant_id": variant })),
             CheckoutError::OutOfStock(variant) => {
                 ApiError::conflict("out_of_stock", format!("not enough stock of {variant}"))
                     .with_details(serde_json::json!({ "variant_id": variant }))
@@ -462,12 +467,12 @@ struct SellerOrdersQuery {
 
 /// The paid orders with a part for the calling store, newest first.
 #[utoipa::path(
-    get, path = "/v1/seller/orders", tag = "sellers", security(("bearer" = [])), params(SellerOrdersQuery),
+    get, path = "/v1/seller/orders", tag = "seller", security(("bearer" = [])), params(SellerOrdersQuery),
     responses((status = 200, body = SellerOrderPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
 )]
 async fn seller_orders(
     State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
+    seller: ActiveSeller,
     ApiQuery(query): ApiQuery<SellerOrdersQuery>,
 ) -> ApiResult<Json<SellerOrderPage>> {
     let page = PageQuery { limit: query.limit, cursor: query.cursor };
@@ -481,12 +486,12 @@ async fn seller_orders(
 
 /// One order's part for the calling store.
 #[utoipa::path(
-    get, path = "/v1/seller/orders/{id}", tag = "sellers", security(("bearer" = [])), params(("id" = OrderId, Path)),
+    get, path = "/v1/seller/orders/{id}", tag = "seller", security(("bearer" = [])), params(("id" = OrderId, Path)),
     responses((status = 200, body = SellerOrderView), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope))
 )]
 async fn seller_order(
     State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
+    seller: ActiveSeller,
     ApiPath(id): ApiPath<OrderId>,
 ) -> ApiResult<Json<SellerOrderView>> {
     Ok(Json(seller_part(&state, seller.user, id).await?))
@@ -539,7 +544,7 @@ async fn move_part(state: &AppState, part: FulfilmentId, actor: &str, body: Part
 /// Move the calling store's part of an order: packed, shipped with its tracking number,
 /// delivered. The order follows once every store's part has.
 #[utoipa::path(
-    post, path = "/v1/seller/orders/{id}/status", tag = "sellers", security(("bearer" = [])),
+    post, path = "/v1/seller/orders/{id}/status", tag = "seller", security(("bearer" = [])),
     params(("id" = OrderId, Path)), request_body = PartAdvance,
     responses(
         (status = 200, body = SellerOrderView),
@@ -551,7 +556,7 @@ async fn move_part(state: &AppState, part: FulfilmentId, actor: &str, body: Part
 )]
 async fn advance_seller_part(
     State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
+    seller: ActiveSeller,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<PartAdvance>,
 ) -> ApiResult<Json<SellerOrderView>> {
@@ -563,7 +568,7 @@ async fn advance_seller_part(
 /// Call off the calling store's part of a paid order before it ships: what the buyer paid for
 /// it is refunded, its goods go back in stock, and the other stores' parts go on.
 #[utoipa::path(
-    post, path = "/v1/seller/orders/{id}/cancel", tag = "sellers", security(("bearer" = [])),
+    post, path = "/v1/seller/orders/{id}/cancel", tag = "seller", security(("bearer" = [])),
     params(("id" = OrderId, Path)), request_body = PartCancel,
     responses(
         (status = 200, body = SellerOrderView),
@@ -575,7 +580,7 @@ async fn advance_seller_part(
 )]
 async fn cancel_seller_part(
     State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
+    seller: ActiveSeller,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<PartCancel>,
 ) -> ApiResult<Json<SellerOrderView>> {

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::service::{PayablesError, StoreBalance};
-use crate::http::auth::{SellerCaller, Staff};
+use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::idempotency::{self, Callers};
@@ -42,6 +42,8 @@ impl From<PayablesError> for ApiError {
             PayablesError::Wallet(e) => e.into(),
             PayablesError::Ledger(e) => ApiError::internal(e),
             PayablesError::Orders(e) => e.into(),
+            PayablesError::Sellers(e) => e.into(),
+            PayablesError::NoPayoutAccount => ApiError::field("destination", message),
             PayablesError::Database(e) => e.into(),
         }
     }
@@ -50,13 +52,10 @@ impl From<PayablesError> for ApiError {
 /// The calling seller's money: sales, commission, held until delivery and the hold period,
 /// available to withdraw, in transit and paid out.
 #[utoipa::path(
-    get, path = "/v1/seller/balance", tag = "sellers", security(("bearer" = [])),
+    get, path = "/v1/seller/balance", tag = "seller", security(("bearer" = [])),
     responses((status = 200, body = StoreBalance), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope))
 )]
-async fn store_balance(
-    State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
-) -> ApiResult<Json<StoreBalance>> {
+async fn store_balance(State(state): State<AppState>, seller: ActiveSeller) -> ApiResult<Json<StoreBalance>> {
     Ok(Json(state.payables.balance(seller.user, state.wallet.currency()).await?))
 }
 
@@ -66,7 +65,8 @@ async fn store_balance(
 struct PayoutRequest {
     /// How much to pay out; absent pays out everything available.
     amount: Option<Money>,
-    destination: PayoutDestination,
+    /// Where to send it; absent sends it to the store's payout account.
+    destination: Option<PayoutDestination>,
     /// The provider that pays out (default: the first configured one that can).
     #[schema(schema_with = crate::payments::payout_providers_or_null)]
     payment_method: Option<String>,
@@ -75,7 +75,7 @@ struct PayoutRequest {
 /// Pay out (part of) what the calling seller has available: held at once, gone when the
 /// provider confirms, back in the balance if the payout fails. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/seller/payouts", tag = "sellers", security(("bearer" = [])), request_body = PayoutRequest,
+    post, path = "/v1/seller/payouts", tag = "seller", security(("bearer" = [])), request_body = PayoutRequest,
     responses(
         (status = 201, body = Payout),
         (status = 403, body = ErrorEnvelope),
@@ -86,7 +86,7 @@ struct PayoutRequest {
 )]
 async fn request_payout(
     State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
+    seller: ActiveSeller,
     ApiJson(body): ApiJson<PayoutRequest>,
 ) -> ApiResult<(StatusCode, Json<Payout>)> {
     let method = match body.payment_method {
@@ -127,12 +127,12 @@ struct PayoutPage {
 
 /// The calling seller's payouts, newest first.
 #[utoipa::path(
-    get, path = "/v1/seller/payouts", tag = "sellers", security(("bearer" = [])), params(PageParams),
+    get, path = "/v1/seller/payouts", tag = "seller", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = PayoutPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
 )]
 async fn list_payouts(
     State(state): State<AppState>,
-    SellerCaller(seller): SellerCaller,
+    seller: ActiveSeller,
     ApiQuery(query): ApiQuery<PageParams>,
 ) -> ApiResult<Json<PayoutPage>> {
     let page = PageQuery { limit: query.limit, cursor: query.cursor };

@@ -14,6 +14,7 @@ use crate::ledger::{AccountRef, Ledger, LedgerError, Transfer};
 use crate::money::{Currency, Money};
 use crate::orders::{Order, Orders, OrdersError};
 use crate::payments::{Payout, PayoutDestination};
+use crate::sellers::{Sellers, SellersError};
 use crate::time::Clock;
 use crate::wallet::{PayoutSource, Wallet, WalletError};
 
@@ -29,6 +30,10 @@ pub enum PayablesError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Orders(#[from] OrdersError),
+    #[error(transparent)]
+    Sellers(#[from] SellersError),
+    #[error("the store has no payout account")]
+    NoPayoutAccount,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -58,6 +63,7 @@ pub struct Payables {
     ledger: Ledger,
     orders: Orders,
     wallet: Wallet,
+    sellers: Sellers,
     default_rate: CommissionRate,
     hold: Duration,
 }
@@ -78,14 +84,17 @@ impl Payables {
         ledger: Ledger,
         orders: Orders,
         wallet: Wallet,
+        sellers: Sellers,
         default_rate: CommissionRate,
         hold: Duration,
     ) -> Self {
-        Self { db, clock, ledger, orders, wallet, default_rate, hold }
+        Self { db, clock, ledger, orders, wallet, sellers, default_rate, hold }
     }
 
-    async fn rate_for(&self, _seller: UserId) -> Result<CommissionRate, PayablesError> {
-        Ok(self.default_rate)
+    /// The store's own commission rate, or the platform's.
+    async fn rate_for(&self, seller: UserId) -> Result<CommissionRate, PayablesError> {
+        let bps = self.sellers.commission_bps(seller).await?;
+        Ok(CommissionRate::from_bps(bps).unwrap_or(self.default_rate))
     }
 
     /// The order was paid: each store's share of it is held for the store, in the ledger, out
@@ -311,16 +320,20 @@ impl Payables {
     }
 
     /// Pays `amount` (all that is available when absent) of what `seller` is owed to
-    /// `destination`, through the same path as wallet withdrawals: held at once, gone when the
-    /// provider confirms, back when it fails.
+    /// `destination` (the store's payout account when absent), through the same path as wallet
+    /// withdrawals: held at once, gone when the provider confirms, back when it fails.
     pub async fn pay_out(
         &self,
         seller: UserId,
         amount: Option<Money>,
         currency: Currency,
-        destination: PayoutDestination,
+        destination: Option<PayoutDestination>,
         method: &str,
     ) -> Result<Payout, PayablesError> {
+        let destination = match destination {
+            Some(destination) => destination,
+            None => self.sellers.payout_account(seller).await?.ok_or(PayablesError::NoPayoutAccount)?,
+        };
         let available = self.ledger.balance(&AccountRef::seller_payable(seller, currency)).await?.available;
         let amount = amount.unwrap_or(Money::new(available, currency));
         if amount.currency != currency || amount.amount <= 0 {

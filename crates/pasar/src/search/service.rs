@@ -232,6 +232,8 @@ impl Search {
             status: Some(ProductStatus::Active),
             category: None,
             brand: None,
+            seller: None,
+            include_hidden_stores: false,
             min_price: None,
             max_price: None,
             search: None,
@@ -267,7 +269,9 @@ impl Search {
         let mut removals = Vec::new();
         for &id in ids {
             match self.inner.catalog.product(id).await {
-                Ok(product) if product.status == ProductStatus::Active => active.push(product),
+                Ok(product) if product.status == ProductStatus::Active && !product.store_suspended => {
+                    active.push(product)
+                }
                 Ok(_) | Err(CatalogError::ProductNotFound) => removals.push(id.to_string()),
                 Err(other) => return Err(other.into()),
             }

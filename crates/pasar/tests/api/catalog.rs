@@ -1076,16 +1076,23 @@ async fn the_demo_shop_loads_once_and_is_on_sale() {
     let first = pasar::demo::load(&app.state).await.unwrap();
     assert_eq!(first.catalog.categories.len(), 3);
     assert_eq!(first.catalog.brands.len(), 2);
-    assert_eq!(first.catalog.products.len(), 5);
+    assert_eq!(first.catalog.products.len(), 7);
     assert!(first.catalog.products.iter().all(|p| p.created));
+    let statuses: Vec<(&str, &str)> = first.stores.iter().map(|s| (s.slug, s.status.as_str())).collect();
+    assert_eq!(statuses, [("batik-sari", "approved"), ("dapur-tini", "approved"), ("kopi-rudi", "pending")]);
     let again = pasar::demo::load(&app.state).await.unwrap();
     assert!(again.accounts.iter().all(|a| !a.created));
+    assert!(again.stores.iter().all(|s| !s.created));
+    for store in ["batik-sari", "dapur-tini"] {
+        let page: Value = app.get(&format!("/v1/stores/{store}"), None).await.json().await.unwrap();
+        assert_eq!(page["product_count"], 1, "{store} has its product on sale");
+    }
     assert!(again.catalog.categories.iter().chain(&again.catalog.brands).all(|e| !e.created));
     assert!(again.catalog.products.iter().all(|p| !p.created));
 
     let listing = public_list(&app, "?limit=100").await;
     let products = listing["data"].as_array().unwrap();
-    assert_eq!(products.len(), 5, "loading twice made nothing twice");
+    assert_eq!(products.len(), 7, "loading twice made nothing twice");
     let digital: Vec<&Value> = products.iter().filter(|p| p["kind"] == "digital").collect();
     assert_eq!(digital.len(), 1);
     assert_eq!(digital[0]["variants"].as_array().unwrap().len(), 1);
@@ -1098,7 +1105,7 @@ async fn the_demo_shop_loads_once_and_is_on_sale() {
     assert_eq!(tree["data"][0]["children"][0]["slug"], "t-shirts");
 
     // Stocked once: every physical variant has its units, the digital one its keys.
-    assert_eq!(first.stocked, 11);
+    assert_eq!(first.stocked, 15);
     assert_eq!(again.stocked, 0);
     for product in &first.catalog.products {
         for variant in product.variants.iter().map(|v| &v.id) {

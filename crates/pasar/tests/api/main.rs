@@ -30,6 +30,7 @@ mod payouts;
 mod refunds;
 mod reviews;
 mod search;
+mod sellers;
 mod shipping;
 mod stripe;
 mod telegram;

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use pasar::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -32,10 +31,11 @@ async fn after_the_hold(app: &TestApp, stores: &mut [&mut Store]) {
     }
 }
 
-/// A seller with one physical product at `price`, 10 in stock.
+/// An approved store with one physical product at `price`, 10 in stock.
 async fn store(app: &TestApp, admin: &Session, price: i64) -> Store {
-    let email = format!("seller-{}@market.test", uuid::Uuid::now_v7().simple());
-    let session = app.user_with_role(&email, Role::Seller).await;
+    let slug = format!("toko-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
+    let (session, _) = crate::sellers::seller(app, admin, &slug).await;
+    let email = format!("{slug}@people.test");
     let id = session.id.clone();
     let suffix = uuid::Uuid::now_v7().simple().to_string();
     let category = app
@@ -225,12 +225,14 @@ async fn a_payout_leaves_the_sellers_balance_when_it_succeeds_and_comes_back_whe
         .await;
     assert_eq!(part.status(), StatusCode::CREATED);
     let part: Value = part.json().await.unwrap();
-    let rest = app
-        .post("/v1/seller/payouts", Some(&seller.session.access_token), &json!({"destination": destination}))
-        .await;
+    let rest = app.post("/v1/seller/payouts", Some(&seller.session.access_token), &json!({})).await;
     assert_eq!(rest.status(), StatusCode::CREATED);
     let rest: Value = rest.json().await.unwrap();
     assert_eq!(rest["amount"], idr(100_000), "no amount pays out all that is available");
+    assert_eq!(
+        rest["destination"]["account_number_last4"], "7890",
+        "no destination pays the store's account"
+    );
     let waiting = balance(&app, &seller.session).await;
     assert_eq!((waiting["available"].clone(), waiting["in_transit"].clone()), (idr(0), idr(180_000)));
 

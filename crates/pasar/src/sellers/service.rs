@@ -1,0 +1,554 @@
+//! The sellers' use cases: a customer applies for a store, admins decide about it, shoppers see
+//! its page, and other modules ask what a store's owner is owed and where it is paid.
+//!
+//! Every change writes its event in the same transaction (the audit store records each one);
+//! an approval grants the `seller` role and a suspension hides the store's products in that
+//! same transaction, through the identity and catalog services.
+
+use axum::body::Bytes;
+
+use super::domain::{
+    Application, Decision, DocumentType, InvalidTransition, MAX_COMMISSION_BPS, Seller, SellerDocument,
+    SellerStatus, StorePage, decide,
+};
+use super::store::{self, SellerRow};
+use crate::catalog::media::{ImageType, MediaKey, UploadRefused, check_upload};
+use crate::catalog::{self, Catalog, CatalogError, MediaStore};
+use crate::db::{self, Db};
+use crate::events::{self, NewEvent};
+use crate::identity::{Identity, IdentityError, Principal, Role};
+use crate::ids::{MediaId, SellerDocumentId, SellerId, UserId};
+use crate::payments::PayoutDestination;
+use crate::reviews::Reviews;
+use crate::time::Clock;
+
+/// Most business documents one application may carry.
+pub const MAX_DOCUMENTS: i64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SellersError {
+    #[error("no such store")]
+    NotFound,
+    #[error("you have already applied for a store")]
+    AlreadyApplied,
+    #[error("this store slug is already used")]
+    SlugTaken,
+    #[error("staff accounts do not run stores; apply with a customer account")]
+    StaffCannotApply,
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    #[error("the commission must be at most {MAX_COMMISSION_BPS} basis points (100%)")]
+    CommissionTooHigh,
+    #[error("a store may have at most {MAX_DOCUMENTS} documents")]
+    TooManyDocuments,
+    #[error("the body is not a PDF or an image")]
+    NotADocument,
+    #[error(transparent)]
+    Upload(#[from] UploadRefused),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Reviews(#[from] crate::reviews::ReviewsError),
+    #[error("the media store failed: {0}")]
+    Storage(#[from] object_store::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Clone)]
+pub struct Sellers {
+    db: Db,
+    clock: Clock,
+    identity: Identity,
+    catalog: Catalog,
+    reviews: Reviews,
+    media: MediaStore,
+    default_commission_bps: u32,
+}
+
+/// Where a store's files live in the media store, apart from product images.
+fn object_path(seller: SellerId, name: &str) -> String {
+    format!("sellers/{seller}/{name}")
+}
+
+impl Sellers {
+    /// `default_commission_bps`: the platform's commission for stores without a rate of their own.
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        identity: Identity,
+        catalog: Catalog,
+        reviews: Reviews,
+        media: MediaStore,
+        default_commission_bps: u32,
+    ) -> Self {
+        Self { db, clock, identity, catalog, reviews, media, default_commission_bps }
+    }
+
+    /// Largest logo or document accepted, in bytes (the media store's limit).
+    pub fn upload_max_bytes(&self) -> usize {
+        self.media.max_bytes()
+    }
+
+    // ---- for other modules -------------------------------------------------------------------
+
+    /// The store a user owns, in any status; None for a user who never applied.
+    #[tracing::instrument(skip_all)]
+    pub async fn store_of_user(&self, user: UserId) -> Result<Option<Seller>, SellersError> {
+        match store::by_user(self.db.reader(), user).await? {
+            Some(row) => Ok(Some(self.seller_of(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The commission, in basis points of the item total, the platform takes from a store's
+    /// sales: the store's own rate when an admin set one, else the platform default
+    /// (`PASAR_COMMISSION_BPS`). `seller_user` is the store's owner, as products carry it in
+    /// `seller_id`; a seller user without a store pays the default.
+    #[tracing::instrument(skip_all)]
+    pub async fn commission_bps(&self, seller_user: UserId) -> Result<u32, SellersError> {
+        let row = store::by_user(self.db.reader(), seller_user).await?;
+        Ok(row.and_then(|row| row.commission_bps).unwrap_or(self.default_commission_bps))
+    }
+
+    /// The bank account a store's earnings are paid to (in full: for payouts, never for
+    /// answers); None for a user without a store.
+    #[tracing::instrument(skip_all)]
+    pub async fn payout_account(
+        &self,
+        seller_user: UserId,
+    ) -> Result<Option<PayoutDestination>, SellersError> {
+        Ok(store::by_user(self.db.reader(), seller_user).await?.map(|row| row.payout_account))
+    }
+
+    /// The owner of the live (approved) store with this slug: what `?store={slug}` filters by.
+    #[tracing::instrument(skip_all)]
+    pub async fn live_store_owner(&self, slug: &str) -> Result<Option<UserId>, SellersError> {
+        let row = store::by_slug(self.db.reader(), slug).await?;
+        Ok(row.filter(|row| row.status == SellerStatus::Approved).map(|row| row.user_id))
+    }
+
+    // ---- applying ----------------------------------------------------------------------------
+
+    /// A signed-in customer applies for a store: it waits, `pending`, for an admin.
+    #[tracing::instrument(skip_all)]
+    pub async fn apply(
+        &self,
+        applicant: &Principal,
+        application: Application,
+    ) -> Result<Seller, SellersError> {
+        if applicant.role.is_staff() {
+            return Err(SellersError::StaffCannotApply);
+        }
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if store::by_user(&mut *tx, applicant.user).await?.is_some() {
+            return Err(SellersError::AlreadyApplied);
+        }
+        if store::by_slug(&mut *tx, application.slug.as_str()).await?.is_some() {
+            return Err(SellersError::SlugTaken);
+        }
+        let row = SellerRow {
+            id: SellerId::new(),
+            user_id: applicant.user,
+            status: SellerStatus::Pending,
+            store_name: application.store_name.as_str().to_owned(),
+            slug: application.slug.as_str().to_owned(),
+            description: application.description.as_str().to_owned(),
+            contact: application.contact,
+            payout_account: application.payout_account,
+            logo_key: None,
+            commission_bps: None,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+            approved_at: None,
+        };
+        if let Err(err) = store::insert(&mut *tx, &row).await {
+            if !db::is_unique_violation(&err) {
+                return Err(err.into());
+            }
+            // Two applications raced past the checks above: the same user's, or the same slug's.
+            drop(tx);
+            return Err(match store::by_user(self.db.reader(), applicant.user).await? {
+                Some(_) => SellersError::AlreadyApplied,
+                None => SellersError::SlugTaken,
+            });
+        }
+        let seller = self.seller_in(&mut tx, row).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "seller.applied",
+                version: 1,
+                subject_id: seller.id.to_string(),
+                actor: applicant.user.to_string(),
+                payload: serde_json::json!({ "seller_id": seller.id, "after": seller }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(seller)
+    }
+
+    /// The caller's own store.
+    pub async fn mine(&self, user: UserId) -> Result<Seller, SellersError> {
+        self.store_of_user(user).await?.ok_or(SellersError::NotFound)
+    }
+
+    /// Replaces the store's logo: an image, served publicly on its store page.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_logo(
+        &self,
+        user: UserId,
+        content_type: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<Seller, SellersError> {
+        let image_type = check_upload(&bytes, content_type, self.media.max_bytes())?;
+        let found = store::by_user(self.db.reader(), user).await?.ok_or(SellersError::NotFound)?;
+        let key = MediaKey { id: MediaId::new(), image_type }.to_string();
+        self.media.put_at(&object_path(found.id, &key), bytes).await?;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        store::lock(&mut *tx, found.id).await?;
+        let mut row = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
+        let old = row.logo_key.replace(key);
+        row.updated_at = now;
+        store::update(&mut *tx, &row).await?;
+        let seller = self.seller_in(&mut tx, row).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "seller.updated",
+                version: 1,
+                subject_id: seller.id.to_string(),
+                actor: user.to_string(),
+                payload: serde_json::json!({
+                    "seller_id": seller.id,
+                    "before": { "logo_url": old.as_ref().map(|_| logo_url(&seller.slug)) },
+                    "after": { "logo_url": seller.logo_url },
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        if let Some(old) = old {
+            if let Err(err) = self.media.delete_at(&object_path(seller.id, &old)).await {
+                tracing::warn!(error = %err, "could not remove a replaced logo");
+            }
+        }
+        Ok(seller)
+    }
+
+    /// Adds a business document (a PDF or an image) to the caller's store; only its owner and
+    /// admins can read it back.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_document(
+        &self,
+        user: UserId,
+        content_type: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<SellerDocument, SellersError> {
+        let max = self.media.max_bytes();
+        if bytes.len() > max {
+            return Err(UploadRefused::TooLarge { max }.into());
+        }
+        let kind = DocumentType::sniff(&bytes).ok_or(SellersError::NotADocument)?;
+        let declared = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let matches = match kind {
+            DocumentType::Pdf => declared.as_deref() == Some("application/pdf"),
+            DocumentType::Image(image) => content_type.and_then(ImageType::from_content_type) == Some(image),
+        };
+        if !matches {
+            return Err(UploadRefused::TypeMismatch {
+                actual: kind.content_type(),
+                declared: content_type.unwrap_or("nothing").to_owned(),
+            }
+            .into());
+        }
+        let seller = store::by_user(self.db.reader(), user).await?.ok_or(SellersError::NotFound)?;
+        let id = SellerDocumentId::new();
+        let key = object_path(seller.id, &format!("documents/{id}.{}", kind.extension()));
+        let size = bytes.len();
+        self.media.put_at(&key, bytes).await?;
+        let recorded = self.record_document(user, seller.id, id, &key, kind, size).await;
+        if recorded.is_err() {
+            if let Err(err) = self.media.delete_at(&key).await {
+                tracing::warn!(error = %err, "could not remove a document whose row was not written");
+            }
+        }
+        recorded
+    }
+
+    async fn record_document(
+        &self,
+        user: UserId,
+        seller: SellerId,
+        id: SellerDocumentId,
+        key: &str,
+        kind: DocumentType,
+        size: usize,
+    ) -> Result<SellerDocument, SellersError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        store::lock(&mut *tx, seller).await?;
+        if store::document_count(&mut *tx, seller).await? >= MAX_DOCUMENTS {
+            return Err(SellersError::TooManyDocuments);
+        }
+        let document = SellerDocument {
+            id,
+            content_type: kind.content_type().to_owned(),
+            size: u64::try_from(size).unwrap_or(u64::MAX),
+            url: store::document_url(seller, id),
+            created_at: now,
+        };
+        store::insert_document(&mut *tx, seller, key, &document).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "seller.document_added",
+                version: 1,
+                subject_id: seller.to_string(),
+                actor: user.to_string(),
+                payload: serde_json::json!({ "seller_id": seller, "after": document }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(document)
+    }
+
+    /// A business document's type and bytes, for the store's owner or an admin; anyone else
+    /// gets "not found", as for a document that does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn document(
+        &self,
+        caller: &Principal,
+        seller: SellerId,
+        id: SellerDocumentId,
+    ) -> Result<(String, Bytes), SellersError> {
+        let row = store::by_id(self.db.reader(), seller).await?.ok_or(SellersError::NotFound)?;
+        if row.user_id != caller.user && !caller.role.is_staff() {
+            return Err(SellersError::NotFound);
+        }
+        let (key, document) =
+            store::document(self.db.reader(), seller, id).await?.ok_or(SellersError::NotFound)?;
+        let bytes = self.media.get_at(&key).await?.ok_or(SellersError::NotFound)?;
+        Ok((document.content_type, bytes))
+    }
+
+    // ---- admins ------------------------------------------------------------------------------
+
+    pub async fn get(&self, id: SellerId) -> Result<Seller, SellersError> {
+        let row = store::by_id(self.db.reader(), id).await?.ok_or(SellersError::NotFound)?;
+        self.seller_of(row).await
+    }
+
+    /// One page of stores, newest first, and whether more follow.
+    #[tracing::instrument(skip_all)]
+    pub async fn list(
+        &self,
+        status: Option<SellerStatus>,
+        before: Option<SellerId>,
+        limit: usize,
+    ) -> Result<(Vec<Seller>, bool), SellersError> {
+        let mut rows = store::list(self.db.reader(), status, before, limit + 1).await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let mut sellers = Vec::with_capacity(rows.len());
+        for row in rows {
+            sellers.push(self.seller_of(row).await?);
+        }
+        Ok((sellers, more))
+    }
+
+    /// An admin's decision about a store, with its reason (for a rejection or a suspension).
+    /// It moves the store's status by [`decide`] and, in the same transaction, writes its
+    /// `seller.*` event and does what the decision means: an approval makes the owner a
+    /// `seller` (store live); a suspension hides the store's products, a reinstatement shows
+    /// them again.
+    #[tracing::instrument(skip_all, fields(seller = %id, decision = decision.as_str()))]
+    pub async fn decide(
+        &self,
+        admin: &Principal,
+        id: SellerId,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<Seller, SellersError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if !store::lock(&mut *tx, id).await? {
+            return Err(SellersError::NotFound);
+        }
+        let before = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
+        let mut after = before.clone();
+        after.status = decide(before.status, decision)?;
+        after.updated_at = now;
+        match decision {
+            Decision::Approve => {
+                after.approved_at = Some(now);
+                self.identity.change_role_in(&mut tx, admin, before.user_id, Role::Seller).await?;
+            }
+            Decision::Reject | Decision::Suspend => after.reason = reason.clone(),
+            Decision::Reinstate => after.reason = None,
+        }
+        let hidden = match decision {
+            Decision::Suspend => Some(true),
+            Decision::Reinstate => Some(false),
+            Decision::Approve | Decision::Reject => None,
+        };
+        if let Some(hidden) = hidden {
+            let actor = catalog::Actor::Staff(admin.user);
+            self.catalog.set_store_hidden(&mut tx, actor, before.user_id, hidden).await?;
+        }
+        store::update(&mut *tx, &after).await?;
+        let seller = self.seller_in(&mut tx, after).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: decision.event_type(),
+                version: 1,
+                subject_id: id.to_string(),
+                actor: admin.user.to_string(),
+                payload: serde_json::json!({
+                    "seller_id": id,
+                    "user_id": before.user_id,
+                    "reason": reason,
+                    "before": { "status": before.status, "reason": before.reason },
+                    "after": { "status": seller.status, "reason": seller.reason },
+                }),
+            },
+        )
+        .await?;
+        let committed = tx.commit().await;
+        if hidden.is_some() {
+            self.catalog.forget_cached_reads();
+        }
+        committed?;
+        if decision == Decision::Approve {
+            self.identity.forget_sessions_of(before.user_id);
+        }
+        Ok(seller)
+    }
+
+    /// Sets a store's own commission rate, or (`None`) puts it back on the platform default.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_commission(
+        &self,
+        admin: &Principal,
+        id: SellerId,
+        commission_bps: Option<u32>,
+    ) -> Result<Seller, SellersError> {
+        if commission_bps.is_some_and(|bps| bps > MAX_COMMISSION_BPS) {
+            return Err(SellersError::CommissionTooHigh);
+        }
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if !store::lock(&mut *tx, id).await? {
+            return Err(SellersError::NotFound);
+        }
+        let mut row = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
+        let before = row.commission_bps;
+        if before == commission_bps {
+            return self.seller_in(&mut tx, row).await;
+        }
+        row.commission_bps = commission_bps;
+        row.updated_at = now;
+        store::update(&mut *tx, &row).await?;
+        let seller = self.seller_in(&mut tx, row).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "seller.updated",
+                version: 1,
+                subject_id: id.to_string(),
+                actor: admin.user.to_string(),
+                payload: serde_json::json!({
+                    "seller_id": id,
+                    "before": { "commission_bps": before },
+                    "after": { "commission_bps": commission_bps },
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(seller)
+    }
+
+    // ---- shoppers ----------------------------------------------------------------------------
+
+    /// A live store's page; a pending, rejected or suspended store is not found.
+    #[tracing::instrument(skip_all)]
+    pub async fn store_page(&self, slug: &str) -> Result<StorePage, SellersError> {
+        let row = store::by_slug(self.db.reader(), slug)
+            .await?
+            .filter(|row| row.status == SellerStatus::Approved)
+            .ok_or(SellersError::NotFound)?;
+        Ok(StorePage {
+            product_count: self.catalog.store_product_count(row.user_id).await?,
+            rating: self.reviews.store_rating(row.user_id).await?,
+            logo_url: row.logo_key.as_ref().map(|_| logo_url(&row.slug)),
+            joined_at: row.approved_at.unwrap_or(row.created_at),
+            slug: row.slug,
+            store_name: row.store_name,
+            description: row.description,
+        })
+    }
+
+    /// A live store's logo: its type and bytes.
+    #[tracing::instrument(skip_all)]
+    pub async fn logo(&self, slug: &str) -> Result<(&'static str, Bytes), SellersError> {
+        let row = store::by_slug(self.db.reader(), slug)
+            .await?
+            .filter(|row| row.status == SellerStatus::Approved)
+            .ok_or(SellersError::NotFound)?;
+        let key = row.logo_key.ok_or(SellersError::NotFound)?;
+        let image: MediaKey = key.parse().map_err(|()| SellersError::NotFound)?;
+        let bytes = self.media.get_at(&object_path(row.id, &key)).await?.ok_or(SellersError::NotFound)?;
+        Ok((image.image_type.content_type(), bytes))
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------
+
+    async fn seller_of(&self, row: SellerRow) -> Result<Seller, SellersError> {
+        let documents = store::documents(self.db.reader(), row.id).await?;
+        Ok(seller(row, documents))
+    }
+
+    async fn seller_in(&self, tx: &mut db::Transaction, row: SellerRow) -> Result<Seller, SellersError> {
+        let documents = store::documents(&mut **tx, row.id).await?;
+        Ok(seller(row, documents))
+    }
+}
+
+/// Where a store's logo is served.
+fn logo_url(slug: &str) -> String {
+    format!("/v1/stores/{slug}/logo")
+}
+
+fn seller(row: SellerRow, documents: Vec<SellerDocument>) -> Seller {
+    Seller {
+        id: row.id,
+        user_id: row.user_id,
+        status: row.status,
+        logo_url: row.logo_key.as_ref().map(|_| logo_url(&row.slug)),
+        store_name: row.store_name,
+        slug: row.slug,
+        description: row.description,
+        contact: row.contact,
+        payout_account: row.payout_account.masked(),
+        documents,
+        commission_bps: row.commission_bps,
+        reason: row.reason,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        approved_at: row.approved_at,
+    }
+}
