@@ -4,13 +4,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::domain::OrderStatus;
-use super::service::{Order, OrderFilter, OrdersError};
+use super::service::{Order, OrderFile, OrderFilter, OrdersError};
 use crate::checkout::CheckoutError;
 use crate::checkout::{RefundRequest, Restock};
 use crate::http::auth::Staff;
@@ -23,6 +24,7 @@ use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::ids::VariantId;
 use crate::ids::{OrderId, UserId};
+use crate::inventory::ItemContent;
 use crate::money::Money;
 use crate::orders::Mover;
 use crate::payments::{Payment, Refund};
@@ -70,7 +72,14 @@ pub struct OrderView {
 async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> {
     for item in state.inventory.delivered_items(&order.id.to_string()).await? {
         if let Some(line) = order.lines.iter_mut().find(|l| l.id == item.order_line_id) {
-            line.items.push(item.content);
+            match item.content {
+                ItemContent::Text(text) => line.items.push(text),
+                ItemContent::File(file) => line.files.push(OrderFile {
+                    file_name: file.file_name,
+                    content_type: file.content_type,
+                    content_base64: base64::engine::general_purpose::STANDARD.encode(file.bytes),
+                }),
+            }
         }
     }
     let payments = state.payments.for_reference(&order.id.to_string()).await?;

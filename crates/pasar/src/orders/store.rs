@@ -156,6 +156,7 @@ pub async fn lines<'c>(
                 quantity: row.try_get("quantity")?,
                 line_total: Money::new(row.try_get("line_total")?, currency),
                 items: Vec::new(),
+                files: Vec::new(),
             })
         })
         .collect()
