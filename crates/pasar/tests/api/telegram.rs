@@ -1194,3 +1194,26 @@ async fn old_messages_and_state_are_pruned_but_a_delivered_line_is_never_sent_tw
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(telegram.texts().iter().filter(|t| t.contains("PRUNE-1")).count(), 1);
 }
+
+#[tokio::test]
+async fn a_telegram_buyer_buys_the_demo_shops_e_book_and_receives_its_key() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    pasar::demo::load(&app.state).await.unwrap();
+    let buyer = Buyer::new(&app, &telegram, 5_307);
+    buyer.say("/start").await;
+    buyer.press("cats:0").await;
+    buyer.press_labelled("Kitchen").await;
+    // The mortar is shown too, as sold on the web; the e-book is sold here.
+    buyer.press_labelled("Cobek Batu").await;
+    telegram.wait_for("editMessageText", "cannot be bought in this chat").await;
+    buyer.press_labelled("Back").await;
+    buyer.press_labelled("E-book Resep Nusantara").await;
+    buyer.press_labelled("Buy").await;
+    buyer.press_labelled("1").await;
+    buyer.press_labelled("by QRIS").await;
+    telegram.wait_for("sendPhoto", "Total to pay").await;
+    let (_, payment) = only_order_of(&app, 5_307).await;
+    assert_eq!(app.press(&payment.id.to_string(), "succeed").await.status(), StatusCode::OK);
+    let keys = telegram.wait_for("sendMessage", "Your items").await;
+    assert!(keys.params["text"].as_str().unwrap().contains("E-book Resep Nusantara"), "{keys:?}");
+}
