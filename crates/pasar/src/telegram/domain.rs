@@ -273,6 +273,20 @@ pub enum Conversation {
     },
 }
 
+impl Conversation {
+    /// Whether this is a step of `/addproduct`.
+    pub fn is_product_step(&self) -> bool {
+        matches!(
+            self,
+            Conversation::ProductName
+                | Conversation::ProductCategory { .. }
+                | Conversation::ProductPrice { .. }
+                | Conversation::ProductDescription { .. }
+                | Conversation::ProductPhoto { .. }
+        )
+    }
+}
+
 /// A command typed in a message: `/name` (with any `@botname` dropped) and its argument text.
 pub fn command(text: &str) -> Option<(String, String)> {
     let text = text.trim();

@@ -273,8 +273,10 @@ impl Bot {
         let text = message.text.clone().or_else(|| message.caption.clone()).unwrap_or_default();
         let (user, opened) = self.account(&from).await?;
         let command = command(&text);
-        // `/skip` answers the step a flow waits at; any other command leaves the flow.
-        let skipped = matches!(&command, Some((name, _)) if name == "skip");
+        let conversation = self.conversation(from.id).await?;
+        // `/skip` answers an `/addproduct` step that may be skipped; any other command (and
+        // `/skip` anywhere else) leaves the flow.
+        let skipped = matches!(&command, Some((name, _)) if name == "skip") && conversation.is_product_step();
         if let (Some((name, args)), false) = (command, skipped) {
             self.set_conversation(from.id, &Conversation::Idle).await?;
             if self.admin_command(&reply, &message, &user, &name, &args).await? {
@@ -296,7 +298,7 @@ impl Bot {
                 _ => self.say(&reply, "Unknown command. Send /help to see what I can do.", None).await,
             };
         }
-        match self.conversation(from.id).await? {
+        match conversation {
             Conversation::DepositAmount => {
                 let digits: String = text.chars().filter(char::is_ascii_digit).collect();
                 match digits.parse::<i64>() {

@@ -975,6 +975,18 @@ async fn an_admin_adds_a_product_step_by_step_with_a_photo_that_buyers_then_see(
     telegram.wait_for("sendMessage", "Photo added").await;
     admin.say(&format!("/addstock {sku}\nNFX-1")).await;
     telegram.wait_for("sendMessage", "Added 1 keys").await;
+    // The description and the photo may be skipped; `/skip` elsewhere is no command.
+    admin.say("/addproduct").await;
+    admin.say("Spotify 1 month").await;
+    admin.say(&category).await;
+    admin.say("20000").await;
+    admin.say("/skip").await;
+    telegram.wait_for("sendMessage", "Created Spotify 1 month").await;
+    admin.say("/skip").await;
+    telegram.wait_for("sendMessage", "Done. Add its keys").await;
+    admin.say("/skip").await;
+    let last = telegram.calls_of("sendMessage").pop().unwrap();
+    assert!(last.params["text"].as_str().unwrap().starts_with("Unknown command"), "{last:?}");
 
     let variant = app.state.catalog.variant_by_sku(&sku).await.unwrap().expect("the variant exists");
     let sale = app.state.catalog.variants_for_sale(&[variant]).await.unwrap();
