@@ -40,6 +40,7 @@ pub struct ReservationRequest {
 /// A digital item delivered on an order line, opened for its reader.
 #[derive(Clone, Debug)]
 pub struct DeliveredItem {
+    pub id: DigitalItemId,
     pub order_line_id: OrderLineId,
     /// The key, account text or file the buyer bought.
     pub content: ItemContent,
@@ -671,7 +672,9 @@ impl Inventory {
                     .order_line_id
                     .parse()
                     .map_err(|_| anyhow::anyhow!("digital item {} has a bad order line", item.id))?;
-                Ok(DeliveredItem { order_line_id, content })
+                let id =
+                    item.id.parse().map_err(|_| anyhow::anyhow!("digital item {} has a bad id", item.id))?;
+                Ok(DeliveredItem { id, order_line_id, content })
             })
             .collect()
     }

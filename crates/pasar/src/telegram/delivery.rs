@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::watch;
 
 use super::api::BotError;
@@ -18,7 +18,7 @@ use super::domain::Keyboard;
 use super::service::{Bot, countdown_caption, rp, short};
 use super::store::{self, BroadcastProgress};
 use crate::events::{Delivery, Event, Subscriber};
-use crate::ids::{OrderId, OrderLineId, UserId};
+use crate::ids::{DigitalItemId, OrderId, OrderLineId, UserId};
 use crate::inventory::ItemContent;
 use crate::money::Money;
 
@@ -218,7 +218,7 @@ impl Bot {
                 // the users talking to it meanwhile.
                 self.api().broadcast_turn().await;
             }
-            let sent = self.send_one(send.chat_id, &send.body).await;
+            let sent = self.send_one(&send).await;
             match sent {
                 Ok(()) => store::mark_sent(self.db(), &send.id, self.clock().now()).await?,
                 Err(err) => {
@@ -278,7 +278,8 @@ impl Bot {
         Ok(())
     }
 
-    async fn send_one(&self, chat_id: i64, body: &Value) -> Result<(), BotError> {
+    async fn send_one(&self, send: &store::Send) -> Result<(), BotError> {
+        let (chat_id, body) = (send.chat_id, &send.body);
         let api = self.api();
         match body["kind"].as_str() {
             Some("items") => {
@@ -301,7 +302,7 @@ impl Bot {
                     match item.content {
                         _ if item.order_line_id != line_id => {}
                         ItemContent::Text(text) => texts.push(text),
-                        ItemContent::File(file) => files.push(file),
+                        ItemContent::File(_) => files.push(item.id),
                     }
                 }
                 let heading = format!(
@@ -311,11 +312,14 @@ impl Bot {
                     line.product_name,
                     short(&order_id.to_string())
                 );
-                // File items go as documents, one each. A crash between two of them sends the
-                // line again from the first: a file may then arrive twice, never not at all.
-                for file in files {
-                    api.send_document(chat_id, &file.file_name, &file.content_type, file.bytes, &heading)
-                        .await?;
+                // File items go as documents, each queued on its own (keyed by this message and
+                // the item), so each is sent once even when a crash cuts the line's delivery.
+                let now = self.clock().now();
+                for item in files {
+                    let body =
+                        json!({"kind": "file", "order_id": order_id, "item_id": item, "heading": heading});
+                    let key = format!("{}file:{}:{item}", if again { "again-" } else { "" }, send.id);
+                    store::enqueue(self.db(), &key, chat_id, &body, now).await.map_err(unavailable)?;
                 }
                 if texts.is_empty() {
                     return Ok(());
@@ -362,6 +366,29 @@ impl Bot {
                     api.send_message(chat_id, text, Some(keyboard.markup())).await?;
                 }
                 Ok(())
+            }
+            Some("file") => {
+                let (Some(order_id), Some(item_id)) = (
+                    body["order_id"].as_str().and_then(|o| o.parse::<OrderId>().ok()),
+                    body["item_id"].as_str().and_then(|i| i.parse::<DigitalItemId>().ok()),
+                ) else {
+                    return Err(refused("a queued file without its order or item"));
+                };
+                let items = self
+                    .shop()
+                    .inventory
+                    .delivered_items(&order_id.to_string())
+                    .await
+                    .map_err(unavailable)?;
+                let Some(ItemContent::File(file)) =
+                    items.into_iter().find(|i| i.id == item_id).map(|i| i.content)
+                else {
+                    return Err(refused("the file item is no longer the order's"));
+                };
+                let heading = body["heading"].as_str().unwrap_or_default();
+                api.send_document(chat_id, &file.file_name, &file.content_type, file.bytes, heading)
+                    .await
+                    .map(|_| ())
             }
             Some("broadcast") => {
                 let text = body["text"].as_str().unwrap_or_default();

@@ -103,12 +103,12 @@ pub async fn forget_update(db: &Db, update_id: i64) -> Result<(), sqlx::Error> {
 
 /// Forgets handled updates and conversations older than `before`; and messages sent or given
 /// up, finished broadcasts and settled QRIS messages older than `sends_before`. A delivery of
-/// items is kept: its key is what stops an order line's items from being sent twice.
+/// items (and of each file item) is kept: its key is what stops them from being sent twice.
 pub async fn prune(db: &Db, before: Timestamp, sends_before: Timestamp) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
         "DELETE FROM telegram_sends WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1
-           AND dedupe_key NOT LIKE 'items:%'",
+           AND dedupe_key NOT LIKE 'items:%' AND dedupe_key NOT LIKE 'file:%'",
     )
     .bind(sends_before.millis())
     .execute(&mut *tx)

@@ -1055,6 +1055,12 @@ async fn a_file_item_is_added_sealed_refused_twice_and_delivered_as_a_document()
     assert_eq!(document.file.as_deref(), Some(account.as_slice()));
     assert_eq!(document.file_name.as_deref(), Some("account-1.txt"));
     assert_eq!(document.params["chat_id"], 5_303);
+    let queued = sqlx::query("SELECT COUNT(*) AS n FROM telegram_sends WHERE dedupe_key LIKE 'file:%'")
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap()
+        .get::<i64, _>("n");
+    assert_eq!(queued, 1, "the file is queued on its own, once");
 
     // The order shows the file to the admin (and its buyer), in base64.
     let shown: Value = app
