@@ -144,6 +144,12 @@ pub struct Config {
     /// HMAC key of the audit chain, at least 32 characters; generated and kept in
     /// `{data_dir}/audit_key` when unset. Kept outside the audit database on purpose.
     pub audit_key: Option<String>,
+    /// `redis://…` (also read from `REDIS_URL`): shared state for several instances. Today it
+    /// holds the Telegram bot's conversations and per-user action limits; unset keeps them in
+    /// the database and in-process.
+    pub redis_url: Option<String>,
+    /// Put before every key Pasar writes to Redis, so shops (or tests) can share one server.
+    pub redis_key_prefix: String,
     /// How often the outbox relay and the webhook sender look for work when idle, in ms.
     pub relay_poll_ms: u64,
     /// How long a live session's check is reused from memory, in ms; 0 reads it every time.
@@ -264,6 +270,8 @@ impl Default for Config {
             media_s3_endpoint: None,
             audit_database_url: None,
             audit_key: None,
+            redis_url: None,
+            redis_key_prefix: "pasar:".into(),
             relay_poll_ms: 200,
             session_cache_ms: 1_000,
             catalog_cache_ms: 2_000,
@@ -299,7 +307,7 @@ impl Config {
         let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("pasar.toml"));
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
-            .merge(Env::raw().only(&["DATABASE_URL", "AUDIT_DATABASE_URL"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "AUDIT_DATABASE_URL", "REDIS_URL"]))
             .merge(Env::prefixed("PASAR_").ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))
@@ -580,6 +588,18 @@ mod tests {
             let config = Config::load(None).expect("loads");
             assert_eq!(config.audit_database_url(), "postgres://localhost/audit2");
             assert_eq!(config.webhook_max_attempts, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_redis_url_is_read_from_the_conventional_variable() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).expect("loads").redis_url, None);
+            jail.set_env("REDIS_URL", "redis://127.0.0.1:6379/2");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.redis_url.as_deref(), Some("redis://127.0.0.1:6379/2"));
+            assert_eq!(config.redis_key_prefix, "pasar:");
             Ok(())
         });
     }

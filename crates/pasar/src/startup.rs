@@ -271,6 +271,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         db.clone(),
         clock.clone(),
     )
+    .await
     .context("configuring the Telegram bot")?;
     let mut relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))

@@ -104,32 +104,49 @@ impl FromRequestParts<AppState> for ActiveSeller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        let refused =
-            || ApiError::forbidden("this route is for sellers whose store is approved").into_response();
-        if principal.role != Role::Seller {
-            return Err(refused());
-        }
-        let store = state
-            .sellers
-            .store_of_user(principal.user)
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
-        let store = store.ok_or_else(refused)?;
-        let reads = parts.method == Method::GET || parts.method == Method::HEAD;
-        match store.status {
-            SellerStatus::Approved => {}
-            SellerStatus::Suspended if reads => {}
-            SellerStatus::Suspended => {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "store_suspended",
-                    "your store is suspended: it can read but not change anything until an admin reinstates it",
-                )
-                .into_response());
-            }
-            SellerStatus::Pending | SellerStatus::Rejected => return Err(refused()),
-        }
-        Ok(ActiveSeller { principal, user: principal.user, seller: store.id })
+        seller_with_store(parts, state, false).await
     }
+}
+
+/// A seller seeing its orders through: like [`ActiveSeller`], but a suspended store may still
+/// pack, ship, deliver and cancel the orders it had (its products are hidden and cannot be
+/// bought; open orders continue).
+pub struct FulfillingSeller(pub ActiveSeller);
+
+impl FromRequestParts<AppState> for FulfillingSeller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        seller_with_store(parts, state, true).await.map(FulfillingSeller)
+    }
+}
+
+async fn seller_with_store(
+    parts: &mut Parts,
+    state: &AppState,
+    suspended_may_act: bool,
+) -> Result<ActiveSeller, Response> {
+    let principal = Principal::from_request_parts(parts, state).await?;
+    let refused = || ApiError::forbidden("this route is for sellers whose store is approved").into_response();
+    if principal.role != Role::Seller {
+        return Err(refused());
+    }
+    let store =
+        state.sellers.store_of_user(principal.user).await.map_err(|e| ApiError::from(e).into_response())?;
+    let store = store.ok_or_else(refused)?;
+    let reads = parts.method == Method::GET || parts.method == Method::HEAD;
+    match store.status {
+        SellerStatus::Approved => {}
+        SellerStatus::Suspended if reads || suspended_may_act => {}
+        SellerStatus::Suspended => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "store_suspended",
+                "your store is suspended: it can read but not change anything until an admin reinstates it",
+            )
+            .into_response());
+        }
+        SellerStatus::Pending | SellerStatus::Rejected => return Err(refused()),
+    }
+    Ok(ActiveSeller { principal, user: principal.user, seller: store.id })
 }

@@ -8,6 +8,80 @@ use utoipa::ToSchema;
 use crate::ids::{ReservationId, StockMovementId, VariantId};
 use crate::time::Timestamp;
 
+/// A file sold as one digital item (an account file, a licence), sealed at rest like a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DigitalFile {
+    pub file_name: String,
+    pub content_type: String,
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// What a delivered digital item holds: a text (a key, an account) or a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ItemContent {
+    Text(String),
+    File(DigitalFile),
+}
+
+impl ItemContent {
+    /// The form sealed at rest: a text as it is, a file as JSON with its bytes in base64 (so
+    /// the sealed form of a file never equals the sealed form of a text).
+    pub fn to_sealable(&self) -> String {
+        match self {
+            ItemContent::Text(text) => text.clone(),
+            ItemContent::File(file) => serde_json::json!({ "file": file }).to_string(),
+        }
+    }
+
+    /// What makes two items the same, for refusing duplicates: a text's words, a file's bytes
+    /// (whatever it is named).
+    pub fn identity(&self) -> String {
+        use base64::Engine;
+        match self {
+            ItemContent::Text(text) => text.clone(),
+            ItemContent::File(file) => {
+                format!("file:{}", base64::engine::general_purpose::STANDARD.encode(&file.bytes))
+            }
+        }
+    }
+
+    /// How the item is stored: `text` or `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ItemContent::Text(_) => "text",
+            ItemContent::File(_) => "file",
+        }
+    }
+
+    /// Reads an item back from its sealed form, given its stored kind.
+    pub fn from_sealable(kind: &str, opened: String) -> anyhow::Result<Self> {
+        if kind != "file" {
+            return Ok(ItemContent::Text(opened));
+        }
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            file: DigitalFile,
+        }
+        Ok(ItemContent::File(serde_json::from_str::<Stored>(&opened)?.file))
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct StockLevel {
     pub variant_id: VariantId,
@@ -190,6 +264,20 @@ pub fn allocate(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_file_item_reads_back_whole_and_a_text_never_reads_as_a_file() {
+        let file = ItemContent::File(DigitalFile {
+            file_name: "account.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: vec![0, 159, 146, 150, b'\n'],
+        });
+        assert_eq!(ItemContent::from_sealable("file", file.to_sealable()).unwrap(), file);
+        let text = ItemContent::Text("KEY-1".into());
+        assert_eq!(ItemContent::from_sealable("text", text.to_sealable()).unwrap(), text);
+        assert!(ItemContent::from_sealable("file", "KEY-1".into()).is_err());
+        assert_ne!(file.to_sealable(), ItemContent::Text("account.txt".into()).to_sealable());
+    }
 
     fn variants() -> Vec<VariantId> {
         let mut ids: Vec<VariantId> = (0..4).map(|_| VariantId::new()).collect();

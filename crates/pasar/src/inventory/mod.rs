@@ -1,5 +1,5 @@
 //! Inventory: stock levels per variant, the movements that explain them, reservations that hold
-//! stock for unpaid orders, and digital stock items (keys, accounts) delivered on payment.
+//! stock for unpaid orders, and digital stock items (keys, accounts, files) delivered on payment.
 //!
 //! Invariants (DESIGN section 4), kept by guarded updates and CHECK constraints on both backends:
 //! `0 <= reserved <= on_hand`; `on_hand` equals the sum of the variant's movements; a digital
@@ -13,7 +13,9 @@ mod sealing;
 mod service;
 mod store;
 
-pub use domain::{Availability, Reservation, StockLevel, StockMovement, StockStatus};
+pub use domain::{
+    Availability, DigitalFile, ItemContent, Reservation, StockLevel, StockMovement, StockStatus,
+};
 pub use sealing::ItemSealer;
 pub use service::{DeliveredItem, Inventory, InventoryError, ItemsAdded, ReservationRequest};
 
@@ -87,6 +89,12 @@ pub static MIGRATIONS: &[Migration] = &[
         version: 2026120106,
         name: "inventory: movements by what they refer to (an order's restocks)",
         sql: "CREATE INDEX stock_movements_reference ON stock_movements (reference, kind);",
+        postgres: None,
+    },
+    Migration {
+        version: 2026120600,
+        name: "inventory: file items beside text items (both sealed)",
+        sql: "ALTER TABLE digital_items ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';",
         postgres: None,
     },
 ];

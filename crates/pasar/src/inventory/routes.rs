@@ -11,22 +11,26 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{StockLevel, StockMovement};
+use super::domain::{DigitalFile, StockLevel, StockMovement};
 use super::service::{InventoryError, ItemsAdded};
 use crate::catalog::{Actor, ProductKind};
 use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RawBody};
 use crate::http::idempotency::{self, Callers};
 use crate::http::{ApiResult, AppState};
 use crate::identity::domain::Text;
 use crate::ids::VariantId;
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let idempotent =
-        OpenApiRouter::new().routes(routes!(adjust_stock)).routes(routes!(add_digital_items)).route_layer(
-            middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent),
-        );
+    let idempotent = OpenApiRouter::new()
+        .routes(routes!(adjust_stock))
+        .routes(routes!(add_digital_items))
+        .routes(routes!(add_digital_file))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), Callers::Staff),
+            idempotency::idempotent,
+        ));
     let sellers_idempotent = OpenApiRouter::new()
         .routes(routes!(adjust_own_stock))
         .routes(routes!(add_own_digital_items))
@@ -342,4 +346,96 @@ async fn add_own_digital_items(
     ApiJson(body): ApiJson<DigitalItems>,
 ) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
     items_added(&state, Actor::Seller(seller.user), id, body).await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct FileItem {
+    /// The name the buyer receives the file under: 1 to 200 characters, no slashes.
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^/\\\x00-\x1f\x7f-\x9f]*[^/\\\x00-\x1f\x7f-\x9f ][^/\\\x00-\x1f\x7f-\x9f]*$"
+    )]
+    file_name: String,
+}
+
+/// A file's bytes, as the OpenAPI document shows them (a file upload, not JSON).
+struct AnyFile;
+
+impl utoipa::PartialSchema for AnyFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for AnyFile {}
+
+/// Add a file (an account file, a licence) to a digital variant's stock as one item, sealed at
+/// rest like a key and sent to its buyer as a document. The body is the file itself, with its
+/// type as Content-Type (none means `application/octet-stream`); at most the server's body
+/// limit. A file with the same bytes as one the variant holds is refused and named in
+/// `duplicates`. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/admin/variants/{id}/digital-items/files", tag = "inventory", security(("bearer" = [])),
+    params(("id" = VariantId, Path), FileItem),
+    request_body(
+        description = "the file itself, sent with its own type as Content-Type",
+        content((AnyFile = "application/octet-stream"), (AnyFile = "text/plain")),
+    ),
+    responses(
+        (status = 201, body = ItemsAdded),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "physical_stock", body = ErrorEnvelope),
+        (status = 413, description = "larger than the body limit", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn add_digital_file(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    ApiPath(id): ApiPath<VariantId>,
+    ApiQuery(query): ApiQuery<FileItem>,
+    headers: axum::http::HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
+    let name = query.file_name.as_str();
+    if name.trim_matches(' ').is_empty()
+        || name.chars().count() > 200
+        || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(ApiError::field(
+            "file_name",
+            "must be 1 to 200 characters, without slashes or control characters",
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::field("body", "the file is empty"));
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 100 && v.contains('/'))
+        .unwrap_or("application/octet-stream");
+    if kind_of(&state, Actor::Staff(admin.user), id).await? != ProductKind::Digital {
+        return Err(ApiError::conflict(
+            "physical_stock",
+            "this variant is physical; adjust its stock instead",
+        ));
+    }
+    let file = DigitalFile {
+        file_name: name.to_owned(),
+        content_type: content_type.to_owned(),
+        bytes: body.to_vec(),
+    };
+    let added = state.inventory.add_digital_files(id, vec![file], &admin.user.to_string()).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }

@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use super::domain::{
-    MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement, allocate, crosses_low_threshold,
+    DigitalFile, ItemContent, MovementKind, Reservation, ReservationStatus, StockLevel, StockMovement,
+    allocate, crosses_low_threshold,
 };
 use super::sealing::ItemSealer;
 use super::store::{self, NewMovement};
@@ -40,11 +38,12 @@ pub struct ReservationRequest {
 }
 
 /// A digital item delivered on an order line, opened for its reader.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug)]
 pub struct DeliveredItem {
+    pub id: DigitalItemId,
     pub order_line_id: OrderLineId,
-    /// The key, account or text the buyer bought.
-    pub content: String,
+    /// The key, account text or file the buyer bought.
+    pub content: ItemContent,
 }
 
 /// The answer to adding digital items.
@@ -52,7 +51,8 @@ pub struct DeliveredItem {
 pub struct ItemsAdded {
     /// How many were added.
     pub added: usize,
-    /// The items refused because the variant already holds the same text (or the list repeats it).
+    /// The items refused because the variant already holds the same text or file (or the list
+    /// repeats it): texts as they are, files by their name.
     pub duplicates: Vec<String>,
     pub level: StockLevel,
 }
@@ -168,14 +168,35 @@ impl Inventory {
         Ok(StockLevel { low_stock_threshold: threshold, ..before })
     }
 
-    /// Adds digital items (keys, account texts), sealed at rest. Each becomes one unit of stock.
-    /// Adds digital items to a variant's stock. An item whose text the variant already holds
-    /// (or that appears earlier in the same list) is refused, so no key is sold twice; the
-    /// answer lists those.
+    /// Adds digital items (keys, account texts) to a variant's stock, sealed at rest; each
+    /// becomes one unit of stock. An item whose text the variant already holds (or that appears
+    /// earlier in the same list) is refused, so no key is sold twice; the answer lists those.
     pub async fn add_digital_items(
         &self,
         variant: VariantId,
         items: &[String],
+        actor: &str,
+    ) -> Result<ItemsAdded, InventoryError> {
+        let items: Vec<ItemContent> = items.iter().cloned().map(ItemContent::Text).collect();
+        self.add_items(variant, &items, actor).await
+    }
+
+    /// Adds files (account files, licences) as digital items, sealed like texts: one unit of
+    /// stock each, a file with the same bytes as one the variant holds refused by its name.
+    pub async fn add_digital_files(
+        &self,
+        variant: VariantId,
+        files: Vec<DigitalFile>,
+        actor: &str,
+    ) -> Result<ItemsAdded, InventoryError> {
+        let items: Vec<ItemContent> = files.into_iter().map(ItemContent::File).collect();
+        self.add_items(variant, &items, actor).await
+    }
+
+    async fn add_items(
+        &self,
+        variant: VariantId,
+        items: &[ItemContent],
         actor: &str,
     ) -> Result<ItemsAdded, InventoryError> {
         let now = self.clock.now();
@@ -183,8 +204,9 @@ impl Inventory {
             .iter()
             .map(|item| {
                 let id = DigitalItemId::new();
-                let digest = self.sealer.digest(&variant.to_string(), item);
-                self.sealer.seal(&id.to_string(), item).map(|s| (id, s, digest))
+                let sealable = item.to_sealable();
+                let digest = self.sealer.digest(&variant.to_string(), &item.identity());
+                self.sealer.seal(&id.to_string(), &sealable).map(|s| (id, s, digest))
             })
             .collect::<Result<_, _>>()?;
         let mut tx = self.db.begin().await?;
@@ -197,8 +219,12 @@ impl Inventory {
         }
         let mut duplicates = Vec::new();
         for ((id, sealed, digest), item) in sealed.iter().zip(items) {
-            if !store::insert_digital_item(&mut *tx, *id, variant, sealed, digest, now).await? {
-                duplicates.push(item.clone());
+            if !store::insert_digital_item(&mut *tx, *id, variant, (item.kind(), sealed, digest), now).await?
+            {
+                duplicates.push(match item {
+                    ItemContent::Text(text) => text.clone(),
+                    ItemContent::File(file) => file.file_name.clone(),
+                });
             }
         }
         let added = items.len() - duplicates.len();
@@ -640,12 +666,15 @@ impl Inventory {
             .await?
             .into_iter()
             .map(|item| {
-                let content = self.sealer.open(&item.id, &item.sealed)?;
+                let content =
+                    ItemContent::from_sealable(&item.kind, self.sealer.open(&item.id, &item.sealed)?)?;
                 let order_line_id = item
                     .order_line_id
                     .parse()
                     .map_err(|_| anyhow::anyhow!("digital item {} has a bad order line", item.id))?;
-                Ok(DeliveredItem { order_line_id, content })
+                let id =
+                    item.id.parse().map_err(|_| anyhow::anyhow!("digital item {} has a bad id", item.id))?;
+                Ok(DeliveredItem { id, order_line_id, content })
             })
             .collect()
     }

@@ -308,17 +308,17 @@ pub async fn insert_digital_item<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: DigitalItemId,
     variant: VariantId,
-    sealed: &str,
-    digest: &str,
+    (kind, sealed, digest): (&str, &str, &str),
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO digital_items (id, variant_id, sealed, digest, status, created_at)
-         VALUES ($1, $2, $3, $4, 'available', $5)
+        "INSERT INTO digital_items (id, variant_id, kind, sealed, digest, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'available', $6)
          ON CONFLICT (variant_id, digest) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(variant.to_string())
+    .bind(kind)
     .bind(sealed)
     .bind(digest)
     .bind(now.millis())
@@ -393,6 +393,7 @@ pub async fn assign_items<'c>(
 pub struct SealedItem {
     pub id: String,
     pub order_line_id: String,
+    pub kind: String,
     pub sealed: String,
 }
 
@@ -401,7 +402,7 @@ pub async fn items_of_holder<'c>(
     holder: &str,
 ) -> Result<Vec<SealedItem>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, order_line_id, sealed FROM digital_items WHERE holder = $1 AND status = 'assigned' ORDER BY id",
+        "SELECT id, order_line_id, kind, sealed FROM digital_items WHERE holder = $1 AND status = 'assigned' ORDER BY id",
     )
     .bind(holder)
     .fetch_all(ex)
@@ -411,6 +412,7 @@ pub async fn items_of_holder<'c>(
             Ok(SealedItem {
                 id: row.try_get("id")?,
                 order_line_id: row.try_get("order_line_id")?,
+                kind: row.try_get("kind")?,
                 sealed: row.try_get("sealed")?,
             })
         })

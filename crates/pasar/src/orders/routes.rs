@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -11,10 +12,10 @@ use utoipa_axum::routes;
 
 use super::domain::OrderStatus;
 use super::fulfilment::FulfilmentStatus;
-use super::service::{Fulfilment, Order, OrderFilter, OrderLine, OrdersError};
+use super::service::{Fulfilment, Order, OrderFile, OrderFilter, OrderLine, OrdersError};
 use crate::checkout::CheckoutError;
 use crate::checkout::{RefundRequest, Restock};
-use crate::http::auth::{ActiveSeller, Staff};
+use crate::http::auth::{FulfillingSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, Callers};
@@ -24,6 +25,7 @@ use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::ids::VariantId;
 use crate::ids::{FulfilmentId, OrderId, UserId};
+use crate::inventory::ItemContent;
 use crate::money::Money;
 use crate::orders::Mover;
 use crate::payments::{Payment, Refund};
@@ -83,7 +85,14 @@ pub struct OrderView {
 async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> {
     for item in state.inventory.delivered_items(&order.id.to_string()).await? {
         if let Some(line) = order.lines.iter_mut().find(|l| l.id == item.order_line_id) {
-            line.items.push(item.content);
+            match item.content {
+                ItemContent::Text(text) => line.items.push(text),
+                ItemContent::File(file) => line.files.push(OrderFile {
+                    file_name: file.file_name,
+                    content_type: file.content_type,
+                    content_base64: base64::engine::general_purpose::STANDARD.encode(file.bytes),
+                }),
+            }
         }
     }
     let payments = state.payments.for_reference(&order.id.to_string()).await?;
@@ -472,7 +481,7 @@ struct SellerOrdersQuery {
 )]
 async fn seller_orders(
     State(state): State<AppState>,
-    seller: ActiveSeller,
+    FulfillingSeller(seller): FulfillingSeller,
     ApiQuery(query): ApiQuery<SellerOrdersQuery>,
 ) -> ApiResult<Json<SellerOrderPage>> {
     let page = PageQuery { limit: query.limit, cursor: query.cursor };
@@ -491,7 +500,7 @@ async fn seller_orders(
 )]
 async fn seller_order(
     State(state): State<AppState>,
-    seller: ActiveSeller,
+    FulfillingSeller(seller): FulfillingSeller,
     ApiPath(id): ApiPath<OrderId>,
 ) -> ApiResult<Json<SellerOrderView>> {
     Ok(Json(seller_part(&state, seller.user, id).await?))
@@ -556,7 +565,7 @@ async fn move_part(state: &AppState, part: FulfilmentId, actor: &str, body: Part
 )]
 async fn advance_seller_part(
     State(state): State<AppState>,
-    seller: ActiveSeller,
+    FulfillingSeller(seller): FulfillingSeller,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<PartAdvance>,
 ) -> ApiResult<Json<SellerOrderView>> {
@@ -580,7 +589,7 @@ async fn advance_seller_part(
 )]
 async fn cancel_seller_part(
     State(state): State<AppState>,
-    seller: ActiveSeller,
+    FulfillingSeller(seller): FulfillingSeller,
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<PartCancel>,
 ) -> ApiResult<Json<SellerOrderView>> {

@@ -65,6 +65,18 @@ pub struct OrderLine {
     /// Delivered digital items (keys, accounts), shown only to the buyer and admins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
+    /// Delivered digital files, shown only to the buyer and admins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<OrderFile>,
+}
+
+/// A file delivered on an order line (an account file, a licence).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OrderFile {
+    pub file_name: String,
+    pub content_type: String,
+    /// The file's bytes, in base64.
+    pub content_base64: String,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -591,6 +603,7 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
             unit_price: line.unit_price,
             quantity: line.quantity,
             items: Vec::new(),
+            files: Vec::new(),
         });
     }
     let subtotal = Money::sum(lines.iter().map(|l| l.line_total))?.ok_or(OrdersError::Empty)?;

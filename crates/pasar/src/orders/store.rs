@@ -163,6 +163,7 @@ pub async fn lines<'c>(
                 seller_id: parse_optional(row, "seller_id")?,
                 fulfilment_id: parse_optional(row, "fulfilment_id")?,
                 items: Vec::new(),
+                files: Vec::new(),
             })
         })
         .collect()

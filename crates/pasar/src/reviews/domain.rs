@@ -336,6 +336,7 @@ mod tests {
                 seller_id: None,
                 fulfilment_id: None,
                 items: Vec::new(),
+                files: Vec::new(),
             }],
             subtotal: money,
             discount: Money::new(0, idr),

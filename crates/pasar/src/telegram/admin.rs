@@ -4,8 +4,11 @@
 
 use super::domain::{Conversation, Message};
 use super::service::{Bot, Reply, rp, short};
+use crate::catalog::media::ImageType;
+use crate::catalog::{Actor, CatalogError, NewProduct};
 use crate::identity::telegram::telegram_actor;
 use crate::identity::{Identity, IdentityError, Principal, Role, User};
+use crate::ids::ProductId;
 use crate::ids::{OrderId, VariantId};
 use crate::orders::{OrderFilter, OrderStatus};
 
@@ -59,6 +62,10 @@ impl Bot {
                 }
             }
             "stock" => self.stock(reply, first).await?,
+            "addproduct" => {
+                self.set_conversation(telegram_id, &Conversation::ProductName).await?;
+                self.say(reply, "A new digital product. What is its name? (/cancel to stop)", None).await?;
+            }
             "addstock" => {
                 let Some(variant) = self.digital_variant(reply, first).await? else { return Ok(true) };
                 if let Some(document) = &message.document {
@@ -297,12 +304,20 @@ impl Bot {
         if recipients.is_empty() {
             return self.say(reply, "Nobody to send it to.", None).await;
         }
+        let skipped = if blocked.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} who blocked the bot skipped)", blocked.len())
+        };
+        // The status message, edited with the counts as the broadcast goes.
+        let status = format!("📣 Broadcast queued for {} users{skipped}. Sending…", recipients.len());
+        let status = self.api().send_message(reply.chat_id, &status, None).await?;
         let id = uuid::Uuid::now_v7().simple().to_string();
         let mut tx = self.db().begin().await?;
         super::store::start_broadcast(
             &mut tx,
             &id,
-            reply.chat_id,
+            (reply.chat_id, status.message_id),
             audience,
             &recipients,
             text,
@@ -310,12 +325,7 @@ impl Bot {
         )
         .await?;
         tx.commit().await?;
-        let skipped = if blocked.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} who blocked the bot skipped)", blocked.len())
-        };
-        self.say(reply, &format!("📣 Broadcast queued for {} users{skipped}.", recipients.len()), None).await
+        Ok(())
     }
 
     /// `/price SKU AMOUNT [reseller AMOUNT]`: a variant's price, and its reseller price.
@@ -398,5 +408,146 @@ impl Bot {
             }
             Err(err) => self.say(reply, &format!("Not refunded: {err}."), None).await,
         }
+    }
+}
+
+impl Bot {
+    /// One step of `/addproduct`: `answer` is what the admin sent ("" for `/skip`).
+    pub(super) async fn product_step(
+        &self,
+        reply: &Reply,
+        admin: &Principal,
+        telegram_id: i64,
+        step: Conversation,
+        answer: &str,
+        message: &Message,
+    ) -> anyhow::Result<()> {
+        let catalog = &self.shop().catalog;
+        let (next, text) = match step {
+            Conversation::ProductName if answer.is_empty() => {
+                (Conversation::ProductName, "The product needs a name. What is it?".to_owned())
+            }
+            Conversation::ProductName => {
+                let mut categories = catalog.categories().await?;
+                categories.sort_by(|a, b| a.name.cmp(&b.name));
+                let names: Vec<String> = categories.into_iter().map(|c| c.name).collect();
+                let text = format!("Which category? Send one of: {}.", names.join(", "));
+                (Conversation::ProductCategory { name: answer.to_owned() }, text)
+            }
+            Conversation::ProductCategory { name } => {
+                let categories = catalog.categories().await?;
+                match categories.iter().find(|c| c.name.eq_ignore_ascii_case(answer) || c.slug == answer) {
+                    Some(category) => (
+                        Conversation::ProductPrice { name, category: category.id },
+                        format!("Its price in {}, such as 15000?", self.currency()),
+                    ),
+                    None => {
+                        let text = format!("No category is called {answer:?}. Send one of the names above.");
+                        (Conversation::ProductCategory { name }, text)
+                    }
+                }
+            }
+            Conversation::ProductPrice { name, category } => {
+                match answer.replace(['.', ','], "").parse::<i64>() {
+                    Ok(price) if price > 0 => (
+                        Conversation::ProductDescription { name, category, price },
+                        "A short description for buyers? (/skip for none)".to_owned(),
+                    ),
+                    _ => (
+                        Conversation::ProductPrice { name, category },
+                        "Send the price as a number, such as 15000.".to_owned(),
+                    ),
+                }
+            }
+            Conversation::ProductDescription { name, category, price } => {
+                // Parsed as the API parses it, so the bot accepts exactly what the API does.
+                let sku = format!("TG-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]).to_uppercase();
+                let input = serde_json::json!({
+                    "name": name, "description": answer, "kind": "digital", "status": "active",
+                    "category_id": category,
+                    "variants": [{"sku": sku, "price": {"amount": price, "currency": self.currency()}}],
+                });
+                let created = match serde_json::from_value::<NewProduct>(input) {
+                    Ok(input) => catalog.create_product(Actor::Staff(admin.user), input).await,
+                    Err(err) => {
+                        self.set_conversation(telegram_id, &Conversation::Idle).await?;
+                        return self
+                            .say(reply, &format!("Not created: {err}. Start again with /addproduct."), None)
+                            .await;
+                    }
+                };
+                match created {
+                    Ok(product) => {
+                        self.audit(
+                            telegram_id,
+                            "addproduct",
+                            serde_json::json!({ "product_id": product.id, "sku": sku }),
+                        )
+                        .await?;
+                        let text = format!(
+                            "Created {} ({sku}) at {}. Send a photo to show with it, or /skip. \
+                             Then add its keys with /addstock {sku}.",
+                            product.name,
+                            rp(crate::money::Money::new(price, self.currency()))
+                        );
+                        (Conversation::ProductPhoto { product: product.id, sku }, text)
+                    }
+                    Err(err) => {
+                        self.set_conversation(telegram_id, &Conversation::Idle).await?;
+                        return self
+                            .say(reply, &format!("Not created: {err}. Start again with /addproduct."), None)
+                            .await;
+                    }
+                }
+            }
+            Conversation::ProductPhoto { product, sku } => {
+                let photo = message.photo.as_ref().and_then(|sizes| sizes.last());
+                match photo {
+                    None if answer.is_empty() => {
+                        (Conversation::Idle, format!("Done. Add its keys with /addstock {sku}."))
+                    }
+                    None => {
+                        (Conversation::ProductPhoto { product, sku }, "Send a photo, or /skip.".to_owned())
+                    }
+                    Some(photo) => {
+                        let most = self.shop().catalog.media_max_bytes();
+                        if photo.file_size.unwrap_or(0) > most as i64 {
+                            (
+                                Conversation::ProductPhoto { product, sku },
+                                "That photo is too large; send a smaller one, or /skip.".to_owned(),
+                            )
+                        } else {
+                            let bytes = self.api().download(&photo.file_id, most).await?;
+                            match self.add_photo(admin, product, bytes).await {
+                                Ok(()) => (
+                                    Conversation::Idle,
+                                    format!("Photo added. Add its keys with /addstock {sku}."),
+                                ),
+                                Err(err) => (
+                                    Conversation::ProductPhoto { product, sku },
+                                    format!("Not added: {err}. Send another photo, or /skip."),
+                                ),
+                            }
+                        }
+                    }
+                }
+            }
+            other => (other, "Use the buttons below, or send /help.".to_owned()),
+        };
+        self.set_conversation(telegram_id, &next).await?;
+        self.say(reply, &text, None).await
+    }
+
+    /// Adds a photo sent in the chat to the product (Telegram sends photos as JPEG; the type is
+    /// read from the bytes all the same).
+    async fn add_photo(
+        &self,
+        admin: &Principal,
+        product: ProductId,
+        bytes: Vec<u8>,
+    ) -> Result<(), CatalogError> {
+        let declared = ImageType::sniff(&bytes).map(ImageType::content_type);
+        self.shop().catalog.add_media(Actor::Staff(admin.user), product, declared, bytes.into()).await?;
+        Ok(())
     }
 }

@@ -3,6 +3,12 @@
 //! the whole bot (a 429's `parameters.retry_after` holds every request back, not only the one
 //! that met it) and retries with backoff on 5xx and transport errors.
 //!
+//! Sending is paced within Telegram's limits, for this instance: one budget of 28 messages a
+//! second for the whole bot (Telegram allows about 30), shared by replies, deliveries and
+//! broadcasts, of which broadcasts take at most 20 so a buyer talking to the bot meanwhile is
+//! still answered; and about one message a second per chat (a burst of 3, as Telegram allows
+//! short bursts). Several instances each keep their own budget.
+//!
 //! Why not teloxide (0.17, features `rustls`, `webhooks-axum`, `throttle`, `macros`): measured
 //! on the project's 2-core machine, a crate using it compiled 144 crates in 3 min 22 s (dev
 //! profile, sharing the machine with another build), 33 of them not otherwise in Pasar's tree
@@ -11,8 +17,13 @@
 //! methods; this client needs nothing beyond the reqwest already built (its `multipart` feature
 //! added no crate to the lock file).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
+
+use governor::clock::DefaultClock;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -47,12 +58,53 @@ impl BotError {
     }
 }
 
+/// Messages a second for the whole bot (Telegram's limit is about 30).
+const BOT_PER_SECOND: u32 = 28;
+/// Of those, what broadcasts may take.
+const BROADCAST_PER_SECOND: u32 = 20;
+/// Messages one chat may get in a burst; then one a second.
+const CHAT_BURST: u32 = 3;
+
+type ChatLimiter = RateLimiter<i64, DefaultKeyedStateStore<i64>, DefaultClock>;
+
+/// How a method counts against the sending budgets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Not a message: answers to button presses, polling, files, the webhook.
+    Free,
+    /// An edit of a message already there: the bot's budget, not the chat's.
+    Edit,
+    /// A new message in a chat: the bot's budget and the chat's.
+    Message,
+}
+
+fn budget_of(method: &str) -> Budget {
+    match method {
+        "sendMessage" | "sendPhoto" | "sendDocument" => Budget::Message,
+        "editMessageText" | "editMessageCaption" => Budget::Edit,
+        _ => Budget::Free,
+    }
+}
+
+/// Messages evenly spaced, `per_second` at most in any second (a burst of one).
+fn paced(per_second: u32) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs(1) / per_second;
+    RateLimiter::direct(Quota::with_period(period).expect("a non-zero period"))
+}
+
+/// The sending budgets of one instance.
+struct Budgets {
+    bot: DefaultDirectRateLimiter,
+    broadcasts: DefaultDirectRateLimiter,
+    chats: ChatLimiter,
+}
+
 /// A file to upload.
 #[derive(Clone)]
 pub struct Upload {
     pub field: &'static str,
     pub file_name: String,
-    pub mime: &'static str,
+    pub mime: String,
     pub bytes: Vec<u8>,
 }
 
@@ -65,6 +117,7 @@ pub struct BotApi {
     files: Arc<str>,
     /// Until when Telegram told this bot to wait.
     blocked_until: Arc<Mutex<Option<Instant>>>,
+    budgets: Arc<Budgets>,
 }
 
 impl BotApi {
@@ -75,7 +128,38 @@ impl BotApi {
             base: format!("{}/bot{token}", api_url.trim_end_matches('/')).into(),
             files: format!("{}/file/bot{token}", api_url.trim_end_matches('/')).into(),
             blocked_until: Arc::default(),
+            budgets: Arc::new(Budgets {
+                bot: paced(BOT_PER_SECOND),
+                broadcasts: paced(BROADCAST_PER_SECOND),
+                chats: RateLimiter::keyed(
+                    Quota::per_second(NonZeroU32::MIN)
+                        .allow_burst(NonZeroU32::new(CHAT_BURST).expect("a non-zero burst")),
+                ),
+            }),
         })
+    }
+
+    /// Waits for a broadcast's turn (then the message waits for the bot's and the chat's).
+    pub async fn broadcast_turn(&self) {
+        self.budgets.broadcasts.until_ready().await;
+    }
+
+    /// Forgets the chats that have not been sent to lately (periodic upkeep).
+    pub fn forget_quiet_chats(&self) {
+        self.budgets.chats.retain_recent();
+    }
+
+    /// Waits until `method` may go out within the budgets.
+    async fn spend(&self, method: &str, params: &Value) {
+        let budget = budget_of(method);
+        if budget == Budget::Message {
+            if let Some(chat) = params["chat_id"].as_i64() {
+                self.budgets.chats.until_key_ready(&chat).await;
+            }
+        }
+        if budget != Budget::Free {
+            self.budgets.bot.until_ready().await;
+        }
     }
 
     /// Waits while the bot is held back by a 429.
@@ -106,6 +190,7 @@ impl BotApi {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             self.wait_turn().await;
+            self.spend(method, &params).await;
             let request = self.http.post(&url).timeout(timeout);
             let request = match upload {
                 None => request.json(&params),
@@ -173,10 +258,11 @@ impl BotApi {
         self.call("sendMessage", params, None, Duration::from_secs(15)).await
     }
 
+    /// Sends a picture (`file_name` and `mime` say what kind) with a caption and buttons.
     pub async fn send_photo(
         &self,
         chat_id: i64,
-        png: Vec<u8>,
+        (file_name, mime, bytes): (&str, &str, Vec<u8>),
         caption: &str,
         markup: Option<Value>,
     ) -> Result<Message, BotError> {
@@ -184,19 +270,21 @@ impl BotApi {
         if let Some(markup) = markup {
             params["reply_markup"] = markup;
         }
-        let upload = Upload { field: "photo", file_name: "qris.png".into(), mime: "image/png", bytes: png };
+        let upload = Upload { field: "photo", file_name: file_name.into(), mime: mime.into(), bytes };
         self.call("sendPhoto", params, Some(&upload), Duration::from_secs(30)).await
     }
 
+    /// Sends a file as a document (`mime` as its type; an unusable one is sent as bytes).
     pub async fn send_document(
         &self,
         chat_id: i64,
         file_name: &str,
+        mime: &str,
         bytes: Vec<u8>,
         caption: &str,
     ) -> Result<Message, BotError> {
         let params = json!({"chat_id": chat_id, "caption": clip(caption, 1024)});
-        let upload = Upload { field: "document", file_name: file_name.into(), mime: "text/plain", bytes };
+        let upload = Upload { field: "document", file_name: file_name.into(), mime: mime.into(), bytes };
         self.call("sendDocument", params, Some(&upload), Duration::from_secs(30)).await
     }
 
@@ -326,10 +414,8 @@ fn multipart(params: &Value, upload: &Upload) -> reqwest::multipart::Form {
             form = form.text(name.clone(), text);
         }
     }
-    let part = reqwest::multipart::Part::bytes(upload.bytes.clone())
-        .file_name(upload.file_name.clone())
-        .mime_str(upload.mime)
-        .expect("a valid mime type");
+    let part = || reqwest::multipart::Part::bytes(upload.bytes.clone()).file_name(upload.file_name.clone());
+    let part = part().mime_str(&upload.mime).unwrap_or_else(|_| part());
     form.part(upload.field, part)
 }
 

@@ -10,15 +10,16 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::watch;
 
 use super::api::BotError;
 use super::domain::Keyboard;
 use super::service::{Bot, countdown_caption, rp, short};
-use super::store;
+use super::store::{self, BroadcastProgress};
 use crate::events::{Delivery, Event, Subscriber};
-use crate::ids::{OrderId, OrderLineId, UserId};
+use crate::ids::{DigitalItemId, OrderId, OrderLineId, UserId};
+use crate::inventory::ItemContent;
 use crate::money::Money;
 
 /// Attempts at sending one queued message before it is given up.
@@ -27,8 +28,12 @@ const MOST_ATTEMPTS: i64 = 10;
 const CLAIM: Duration = Duration::from_secs(60);
 /// Queued messages sent per round.
 const ROUND: i64 = 20;
-/// The pause after each broadcast message: 25 a second at most.
-const BROADCAST_PACE: Duration = Duration::from_millis(40);
+/// How often a broadcast's status message is edited with its counts.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// How long messages sent or given up are kept (the items of an order line are kept always).
+const KEEP_SENT: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often old state is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The outbox subscriber queueing the bot's messages.
 pub struct Deliveries {
@@ -47,9 +52,11 @@ impl Deliveries {
             "payment.expired" | "payment.failed" | "payment.cancelled" => {
                 self.payment_settled(event, "expired").await
             }
-            "payment.provider_down" | "payment.provider_up" | "stock.low" | "order.refund_due" => {
-                self.alert_admins(event).await
-            }
+            "payment.provider_down"
+            | "payment.provider_up"
+            | "stock.low"
+            | "order.refund_due"
+            | "payout.failed" => self.alert_admins(event).await,
             _ => Ok(()),
         }
     }
@@ -95,7 +102,8 @@ impl Deliveries {
 
 impl Deliveries {
     /// Tells the admins in Telegram about an outage (once per outage: the breaker records one
-    /// event when a provider goes down and one when it is back), low stock and a refund due.
+    /// event when a provider goes down and one when it is back), low stock, a failed payout and
+    /// a refund due.
     async fn alert_admins(&self, event: &Event) -> anyhow::Result<()> {
         let payload = &event.payload;
         let text = match event.event_type.as_str() {
@@ -122,6 +130,17 @@ impl Deliveries {
                 };
                 format!("📉 Low stock: {sku} has {} left.", payload["available"])
             }
+            "payout.failed" => {
+                let amount: Option<Money> = serde_json::from_value(payload["amount"].clone()).ok();
+                format!(
+                    "❗ Payout {} of {} to {} failed at {}: the money stays with the shop (a withdrawal's \
+                     goes back to its wallet). Check the destination and ask again.",
+                    event.subject_id,
+                    amount.map(rp).unwrap_or_default(),
+                    payload["destination"]["account_name"].as_str().unwrap_or("?"),
+                    payload["provider"].as_str().unwrap_or("?"),
+                )
+            }
             _ => format!("💸 A refund is due for order {}: it was paid after it ended.", event.subject_id),
         };
         let body = json!({"kind": "text", "text": text});
@@ -147,6 +166,7 @@ impl Bot {
     /// Sends what is queued until `stop`, and keeps the countdowns of open QRIS messages.
     pub async fn run_sender(self, mut stop: watch::Receiver<bool>, poll: Duration) {
         let mut last_countdown = tokio::time::Instant::now();
+        let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 return;
@@ -163,10 +183,16 @@ impl Bot {
                 if let Err(err) = self.tick_countdowns().await {
                     tracing::warn!(error = %err, "updating QRIS countdowns failed");
                 }
-                let cutoff = self.clock().now().minus(super::service::CONVERSATION_TTL);
                 self.forget_idle_users();
-                if let Err(err) = store::prune(self.db(), cutoff).await {
-                    tracing::warn!(error = %err, "pruning Telegram conversations failed");
+                self.api().forget_quiet_chats();
+            }
+            if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                last_prune = Some(tokio::time::Instant::now());
+                let now = self.clock().now();
+                let (cutoff, sends_cutoff) =
+                    (now.minus(super::state::CONVERSATION_TTL), now.minus(KEEP_SENT));
+                if let Err(err) = store::prune(self.db(), cutoff, sends_cutoff).await {
+                    tracing::warn!(error = %err, "pruning the bot's old state failed");
                 }
             }
             tokio::select! {
@@ -187,13 +213,12 @@ impl Bot {
                 continue;
             }
             handled += 1;
-            let broadcast = send.body["kind"] == "broadcast";
-            let sent = self.send_one(send.chat_id, &send.body).await;
-            if broadcast {
-                // Within Telegram's ~30 messages a second for the whole bot, leaving room for
-                // the bot's answers to the users talking to it meanwhile.
-                tokio::time::sleep(BROADCAST_PACE).await;
+            if send.body["kind"] == "broadcast" {
+                // Broadcasts take part of the bot's budget, leaving the rest to the answers to
+                // the users talking to it meanwhile.
+                self.api().broadcast_turn().await;
             }
+            let sent = self.send_one(&send).await;
             match sent {
                 Ok(()) => store::mark_sent(self.db(), &send.id, self.clock().now()).await?,
                 Err(err) => {
@@ -218,25 +243,43 @@ impl Bot {
                 }
             }
         }
-        self.finish_broadcasts().await?;
+        self.report_broadcasts().await?;
         Ok(handled)
     }
 
-    /// Reports each broadcast whose messages are all sent or given up to the admin who sent it.
-    async fn finish_broadcasts(&self) -> anyhow::Result<()> {
+    /// Edits each running broadcast's status message with its counts (every few seconds), and
+    /// reports a broadcast whose messages are all sent or given up to the admin who sent it.
+    async fn report_broadcasts(&self) -> anyhow::Result<()> {
         let db = self.db().reader();
-        for (id, admin_chat, sent, failed) in store::drained_broadcasts(db).await? {
+        for progress in store::broadcasts_in_progress(db).await? {
             let now = self.clock().now();
-            if store::finish_broadcast(self.db(), &id, now).await? {
+            let BroadcastProgress { id, admin_chat, sent, failed, waiting, total, .. } = &progress;
+            let text = if *waiting == 0 {
+                if !store::finish_broadcast(self.db(), id, now).await? {
+                    continue;
+                }
                 let text = format!("📣 Broadcast finished: {sent} sent, {failed} failed.");
                 let body = json!({"kind": "text", "text": text});
-                store::enqueue(self.db(), &format!("broadcast-done:{id}"), admin_chat, &body, now).await?;
+                store::enqueue(self.db(), &format!("broadcast-done:{id}"), *admin_chat, &body, now).await?;
+                text
+            } else {
+                let due = progress.reported_at.is_none_or(|at| now.duration_since(at) >= PROGRESS_EVERY);
+                if !due || !store::mark_reported(self.db(), id, progress.reported_at, now).await? {
+                    continue;
+                }
+                format!("📣 Broadcast to {total} users: {sent} sent, {failed} failed, {waiting} to go…")
+            };
+            if let Some(message_id) = progress.status_message_id {
+                if let Err(err) = self.api().edit_message_text(*admin_chat, message_id, &text, None).await {
+                    tracing::debug!(error = %err, "a broadcast's status message was not updated");
+                }
             }
         }
         Ok(())
     }
 
-    async fn send_one(&self, chat_id: i64, body: &Value) -> Result<(), BotError> {
+    async fn send_one(&self, send: &store::Send) -> Result<(), BotError> {
+        let (chat_id, body) = (send.chat_id, &send.body);
         let api = self.api();
         match body["kind"].as_str() {
             Some("items") => {
@@ -252,17 +295,15 @@ impl Bot {
                 let Some(line) = order.lines.iter().find(|l| l.id == line_id) else {
                     return Err(refused("the order line is gone"));
                 };
-                let items: Vec<String> = shop
-                    .inventory
-                    .delivered_items(&order_id.to_string())
-                    .await
-                    .map_err(unavailable)?
-                    .into_iter()
-                    .filter(|item| item.order_line_id == line_id)
-                    .map(|item| item.content)
-                    .collect();
-                if items.is_empty() {
-                    return Ok(());
+                let (mut texts, mut files) = (Vec::new(), Vec::new());
+                for item in
+                    shop.inventory.delivered_items(&order_id.to_string()).await.map_err(unavailable)?
+                {
+                    match item.content {
+                        _ if item.order_line_id != line_id => {}
+                        ItemContent::Text(text) => texts.push(text),
+                        ItemContent::File(_) => files.push(item.id),
+                    }
                 }
                 let heading = format!(
                     "{}{} × {} (order {})",
@@ -271,12 +312,24 @@ impl Bot {
                     line.product_name,
                     short(&order_id.to_string())
                 );
-                let text = format!("{heading}\n\n{}", items.join("\n"));
+                // File items go as documents, each queued on its own (keyed by this message and
+                // the item), so each is sent once even when a crash cuts the line's delivery.
+                let now = self.clock().now();
+                for item in files {
+                    let body =
+                        json!({"kind": "file", "order_id": order_id, "item_id": item, "heading": heading});
+                    let key = format!("{}file:{}:{item}", if again { "again-" } else { "" }, send.id);
+                    store::enqueue(self.db(), &key, chat_id, &body, now).await.map_err(unavailable)?;
+                }
+                if texts.is_empty() {
+                    return Ok(());
+                }
+                let text = format!("{heading}\n\n{}", texts.join("\n"));
                 if text.chars().count() > 4000 {
-                    let file = format!("{}\n", items.join("\n")).into_bytes();
+                    let file = format!("{}\n", texts.join("\n")).into_bytes();
                     let name =
                         format!("{}-{}.txt", line.sku, short(&order_id.to_string()).trim_start_matches('#'));
-                    api.send_document(chat_id, &name, file, &heading).await.map(|_| ())
+                    api.send_document(chat_id, &name, "text/plain", file, &heading).await.map(|_| ())
                 } else {
                     api.send_message(chat_id, &text, None).await.map(|_| ())
                 }
@@ -313,6 +366,29 @@ impl Bot {
                     api.send_message(chat_id, text, Some(keyboard.markup())).await?;
                 }
                 Ok(())
+            }
+            Some("file") => {
+                let (Some(order_id), Some(item_id)) = (
+                    body["order_id"].as_str().and_then(|o| o.parse::<OrderId>().ok()),
+                    body["item_id"].as_str().and_then(|i| i.parse::<DigitalItemId>().ok()),
+                ) else {
+                    return Err(refused("a queued file without its order or item"));
+                };
+                let items = self
+                    .shop()
+                    .inventory
+                    .delivered_items(&order_id.to_string())
+                    .await
+                    .map_err(unavailable)?;
+                let Some(ItemContent::File(file)) =
+                    items.into_iter().find(|i| i.id == item_id).map(|i| i.content)
+                else {
+                    return Err(refused("the file item is no longer the order's"));
+                };
+                let heading = body["heading"].as_str().unwrap_or_default();
+                api.send_document(chat_id, &file.file_name, &file.content_type, file.bytes, heading)
+                    .await
+                    .map(|_| ())
             }
             Some("broadcast") => {
                 let text = body["text"].as_str().unwrap_or_default();

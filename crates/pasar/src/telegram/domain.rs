@@ -24,6 +24,14 @@ pub struct Message {
     pub text: Option<String>,
     pub caption: Option<String>,
     pub document: Option<Document>,
+    /// A picture, in the sizes Telegram made of it (largest last).
+    pub photo: Option<Vec<PhotoSize>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PhotoSize {
+    pub file_id: String,
+    pub file_size: Option<i64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -120,7 +128,7 @@ pub enum Callback {
 
 /// The admin commands, for `/help`.
 pub const ADMIN_HELP: &str = "Admin: /stats, /orders all|STATUS, /order ID, /stock SKU, \
-    /addstock SKU (keys on the next lines, or as a text file with this caption), \
+    /addproduct (step by step), /addstock SKU (keys on the next lines, or as a text file with this caption), \
     /setrole TELEGRAM_ID customer|reseller|admin, /ban TELEGRAM_ID, /unban TELEGRAM_ID, /refund ORDER, \
     /broadcast [all|customer|reseller|admin] TEXT, /price SKU AMOUNT [reseller AMOUNT], \
     /balance TELEGRAM_ID [adjust AMOUNT REASON]";
@@ -240,7 +248,43 @@ pub enum Conversation {
     /// Waiting for the amount of a deposit.
     DepositAmount,
     /// An admin's `/addstock SKU`: waiting for the keys (lines or a text file).
-    AddStock { variant: VariantId, sku: String },
+    AddStock {
+        variant: VariantId,
+        sku: String,
+    },
+    /// An admin's `/addproduct`, step by step: its name, then its category, its price, its
+    /// description, and a photo once it is made.
+    ProductName,
+    ProductCategory {
+        name: String,
+    },
+    ProductPrice {
+        name: String,
+        category: CategoryId,
+    },
+    ProductDescription {
+        name: String,
+        category: CategoryId,
+        price: i64,
+    },
+    ProductPhoto {
+        product: ProductId,
+        sku: String,
+    },
+}
+
+impl Conversation {
+    /// Whether this is a step of `/addproduct`.
+    pub fn is_product_step(&self) -> bool {
+        matches!(
+            self,
+            Conversation::ProductName
+                | Conversation::ProductCategory { .. }
+                | Conversation::ProductPrice { .. }
+                | Conversation::ProductDescription { .. }
+                | Conversation::ProductPhoto { .. }
+        )
+    }
 }
 
 /// A command typed in a message: `/name` (with any `@botname` dropped) and its argument text.
@@ -298,6 +342,18 @@ mod tests {
         assert_eq!(command("/start"), Some(("start".into(), String::new())));
         assert_eq!(command("/Link@QuickCartBot  AB12 "), Some(("link".into(), "AB12".into())));
         assert_eq!(command("hello"), None);
+    }
+
+    #[test]
+    fn a_conversation_survives_storage_and_an_unknown_one_is_idle() {
+        let state = Conversation::ProductDescription {
+            name: "Netflix 1 month".into(),
+            category: CategoryId::new(),
+            price: 35_000,
+        };
+        let text = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<Conversation>(&text).unwrap(), state);
+        assert!(serde_json::from_str::<Conversation>(r#"{"flow":"gone"}"#).is_err());
     }
 
     #[test]

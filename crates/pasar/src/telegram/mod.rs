@@ -7,6 +7,8 @@
 //!   leads to; `shopping`: the buyer's flows; `admin`: the admin commands.
 //! - [`delivery`]: the outbox subscriber and durable send queue (items, receipts, expiries),
 //!   the QRIS countdowns, and the polling loop.
+//! - `state`: conversations (24-hour TTL) and per-user action limits, in the database and in
+//!   memory, or in Redis when `REDIS_URL` is set.
 //! - [`routes`]: `POST /v1/webhooks/telegram`.
 
 mod admin;
@@ -16,6 +18,7 @@ pub mod domain;
 pub mod routes;
 mod service;
 mod shopping;
+mod state;
 mod store;
 
 pub use api::{BotApi, BotError};

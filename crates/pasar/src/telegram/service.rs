@@ -14,6 +14,7 @@ use super::api::{BotApi, BotError};
 use super::domain::{
     Callback, CallbackQuery, Conversation, Keyboard, Message, TelegramUser, Update, command,
 };
+use super::state::{ActionLimit, Allowed, Conversations, Redis};
 use super::store;
 use crate::catalog::{Catalog, CatalogError};
 use crate::checkout::{Checkout, CheckoutError};
@@ -27,9 +28,6 @@ use crate::orders::{OrderStatus, Orders};
 use crate::payments::Payments;
 use crate::time::{Clock, Timestamp};
 use crate::wallet::Wallet;
-
-/// How long a conversation's state lasts without activity (seed 000: sessions with a TTL).
-pub const CONVERSATION_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The services the bot is a client of.
 #[derive(Clone)]
@@ -58,9 +56,9 @@ struct Inner {
     mode: TelegramMode,
     countdown: Duration,
     currency: Currency,
-    actions_per_minute: u32,
-    /// Each user's actions in the current minute: (window start, count, told to slow down).
-    actions: dashmap::DashMap<i64, (std::time::Instant, u32, bool)>,
+    public_url: String,
+    conversations: Conversations,
+    actions: ActionLimit,
 }
 
 /// Where the answer to an update goes: the chat, and the bot's message a button was on (edited
@@ -71,8 +69,9 @@ pub(super) struct Reply {
 }
 
 impl Bot {
-    /// The bot, when a token is configured.
-    pub fn from_config(
+    /// The bot, when a token is configured; its conversations and limits in Redis when
+    /// `REDIS_URL` is set.
+    pub async fn from_config(
         config: &Config,
         public_url: &str,
         shop: Shop,
@@ -83,6 +82,14 @@ impl Bot {
             return Ok(None);
         };
         let currency = shop.wallet.currency();
+        let redis = match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(url) => Some(Redis::connect(url, &config.redis_key_prefix).await?),
+            None => None,
+        };
+        let conversations = match &redis {
+            Some(redis) => Conversations::Redis(redis.clone()),
+            None => Conversations::Database { db: db.clone(), clock: clock.clone() },
+        };
         Ok(Some(Self {
             inner: Arc::new(Inner {
                 api: BotApi::new(&config.telegram_api_url, token.trim())?,
@@ -94,8 +101,9 @@ impl Bot {
                 mode: config.telegram_mode(public_url),
                 countdown: Duration::from_secs(config.telegram_countdown_secs.max(1)),
                 currency,
-                actions_per_minute: config.telegram_actions_per_minute,
-                actions: dashmap::DashMap::new(),
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                conversations,
+                actions: ActionLimit::new(config.telegram_actions_per_minute, redis),
             }),
         }))
     }
@@ -161,8 +169,12 @@ impl Bot {
             // Writing to the bot again undoes a block: broadcasts reach them again.
             store::unblock(&self.inner.db, from.id).await?;
         }
-        let handled = match from.map(|f| self.take_action(f.id)) {
-            Some(Allowed::No { tell }) => {
+        let allowed = match from {
+            Some(from) => self.inner.actions.take(from.id).await?,
+            None => Allowed::Yes,
+        };
+        let handled = match allowed {
+            Allowed::No { tell } => {
                 self.slow_down(update.message.as_ref(), update.callback_query.as_ref(), tell).await
             }
             _ => match (update.message, update.callback_query) {
@@ -176,27 +188,6 @@ impl Bot {
             store::forget_update(&self.inner.db, update.update_id).await?;
         }
         handled
-    }
-
-    /// Counts an action of a user against their limit per minute.
-    fn take_action(&self, telegram_id: i64) -> Allowed {
-        let limit = self.inner.actions_per_minute;
-        if limit == 0 {
-            return Allowed::Yes;
-        }
-        let now = std::time::Instant::now();
-        let mut entry = self.inner.actions.entry(telegram_id).or_insert((now, 0, false));
-        let (start, count, told) = &mut *entry;
-        if now.duration_since(*start) >= Duration::from_secs(60) {
-            (*start, *count, *told) = (now, 0, false);
-        }
-        *count += 1;
-        if *count <= limit {
-            return Allowed::Yes;
-        }
-        let tell = !*told;
-        *told = true;
-        Allowed::No { tell }
     }
 
     /// Answers an action over the limit: a button's spinner always stops; the user is told once
@@ -233,7 +224,12 @@ impl Bot {
 
     /// Forgets the limits of users idle for a minute (periodic upkeep).
     pub(super) fn forget_idle_users(&self) {
-        self.inner.actions.retain(|_, (start, _, _)| start.elapsed() < Duration::from_secs(60));
+        self.inner.actions.forget_idle();
+    }
+
+    /// Where buyers reach the shop on the web.
+    pub(super) fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     /// The Telegram ids to alert: the whitelist and the Telegram users of admin accounts.
@@ -254,13 +250,7 @@ impl Bot {
     }
 
     async fn conversation(&self, telegram_id: i64) -> anyhow::Result<Conversation> {
-        let now = self.inner.clock.now();
-        Ok(match store::conversation(self.inner.db.reader(), telegram_id).await? {
-            Some((state, at)) if now.duration_since(at) < CONVERSATION_TTL => {
-                serde_json::from_str(&state).unwrap_or_default()
-            }
-            _ => Conversation::Idle,
-        })
+        self.inner.conversations.get(telegram_id).await
     }
 
     pub(super) async fn set_conversation(
@@ -268,9 +258,7 @@ impl Bot {
         telegram_id: i64,
         state: &Conversation,
     ) -> anyhow::Result<()> {
-        let text = serde_json::to_string(state)?;
-        store::set_conversation(&self.inner.db, telegram_id, &text, self.inner.clock.now()).await?;
-        Ok(())
+        self.inner.conversations.set(telegram_id, state).await
     }
 
     pub(super) fn is_whitelisted_admin(&self, telegram_id: i64) -> bool {
@@ -284,9 +272,16 @@ impl Bot {
         let reply = Reply { chat_id: message.chat.id, editable: None };
         let text = message.text.clone().or_else(|| message.caption.clone()).unwrap_or_default();
         let (user, opened) = self.account(&from).await?;
-        if let Some((name, args)) = command(&text) {
+        let command = command(&text);
+        let conversation = self.conversation(from.id).await?;
+        // `/skip` answers an `/addproduct` step that may be skipped; any other command (and
+        // `/skip` anywhere else) leaves the flow.
+        let skipped = matches!(&command, Some((name, _)) if name == "skip") && conversation.is_product_step();
+        if let (Some((name, args)), false) = (command, skipped) {
             self.set_conversation(from.id, &Conversation::Idle).await?;
             if self.admin_command(&reply, &message, &user, &name, &args).await? {
+                let args = if name == "addstock" { args.lines().next().unwrap_or_default() } else { &args };
+                self.audit(from.id, &format!("/{name}"), serde_json::json!({ "args": args })).await?;
                 return Ok(());
             }
             return match name.as_str() {
@@ -303,7 +298,7 @@ impl Bot {
                 _ => self.say(&reply, "Unknown command. Send /help to see what I can do.", None).await,
             };
         }
-        match self.conversation(from.id).await? {
+        match conversation {
             Conversation::DepositAmount => {
                 let digits: String = text.chars().filter(char::is_ascii_digit).collect();
                 match digits.parse::<i64>() {
@@ -342,7 +337,48 @@ impl Bot {
             Conversation::Idle => {
                 self.say(&reply, "Use the buttons below, or send /help.", Some(main_menu())).await
             }
+            step @ (Conversation::ProductName
+            | Conversation::ProductCategory { .. }
+            | Conversation::ProductPrice { .. }
+            | Conversation::ProductDescription { .. }
+            | Conversation::ProductPhoto { .. }) => {
+                let Some(admin) = self.admin_principal(from.id, &user) else {
+                    self.set_conversation(from.id, &Conversation::Idle).await?;
+                    return self
+                        .say(&reply, "Use the buttons below, or send /help.", Some(main_menu()))
+                        .await;
+                };
+                let answer = if skipped { "" } else { text.trim() };
+                self.product_step(&reply, &admin, from.id, step, answer, &message).await
+            }
         }
+    }
+
+    /// Records what a Telegram user did through the bot in the outbox (and so in the audit
+    /// store), with the Telegram user as the actor: the services record the change itself in
+    /// the name of the user's account.
+    pub(super) async fn audit(
+        &self,
+        telegram_id: i64,
+        action: &str,
+        details: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let now = self.inner.clock.now();
+        let mut tx = self.inner.db.begin().await?;
+        crate::events::record(
+            &mut tx,
+            now,
+            crate::events::NewEvent {
+                event_type: "telegram.action",
+                version: 1,
+                subject_id: telegram_id.to_string(),
+                actor: telegram_actor(telegram_id),
+                payload: serde_json::json!({ "action": action, "details": details }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn welcome(&self, reply: &Reply, user: &User, opened: bool) -> anyhow::Result<()> {
@@ -376,6 +412,7 @@ impl Bot {
         }
         match self.inner.shop.identity.link_telegram(from.id, code).await {
             Ok(user) => {
+                self.audit(from.id, "link", serde_json::json!({ "user_id": user.id })).await?;
                 let text = format!("Linked: you now shop here as {} ({}).", user.name, user.role);
                 self.say(reply, &text, Some(main_menu())).await
             }
@@ -471,11 +508,6 @@ impl Bot {
         api.send_message(reply.chat_id, text, markup).await?;
         Ok(())
     }
-}
-
-enum Allowed {
-    Yes,
-    No { tell: bool },
 }
 
 /// The main menu's buttons.

@@ -53,7 +53,6 @@ impl Bot {
             ..ProductFilter::default()
         };
         let (products, _) = self.shop().catalog.list_products(&filter, 200).await?;
-        let products: Vec<_> = products.into_iter().filter(|p| p.kind == ProductKind::Digital).collect();
         if products.is_empty() {
             let keyboard = Keyboard::new().button("« Categories", Callback::Categories { page: 0 });
             return self.say(reply, "Nothing on sale in this category now.", Some(keyboard.markup())).await;
@@ -79,8 +78,18 @@ impl Bot {
 
     pub(super) async fn product(&self, reply: &Reply, user: &User, id: ProductId) -> anyhow::Result<()> {
         let product = self.shop().catalog.product_for_shoppers(&id.to_string()).await?;
+        let back = Keyboard::new().button("« Back", Callback::Category { id: product.category_id, page: 0 });
         if product.kind != ProductKind::Digital {
-            return Err(CatalogError::ProductNotFound.into());
+            // The bot delivers in the chat only: goods that travel are bought on the web shop,
+            // where the address and the shipping method are asked.
+            let text = format!(
+                "{}\n\n{}\n\nThis item is shipped to you, so it cannot be bought in this chat: please order it \
+                 from the shop at {}.",
+                product.name,
+                product.description,
+                self.public_url(),
+            );
+            return self.show_product(reply, &product, &text, back).await;
         }
         let ids: Vec<VariantId> = product.variants.iter().map(|v| v.id).collect();
         let levels = self.shop().inventory.levels(&ids).await?;
@@ -104,7 +113,27 @@ impl Bot {
             text.push_str("\n\nSold out for now.");
         }
         let keyboard = keyboard.button("« Back", Callback::Category { id: product.category_id, page: 0 });
-        self.say(reply, &text, Some(keyboard.markup())).await
+        self.show_product(reply, &product, &text, keyboard).await
+    }
+
+    /// Shows a product: with its first photo when it has one (a new message, since a text
+    /// message cannot be edited into a photo), else as text in place.
+    async fn show_product(
+        &self,
+        reply: &Reply,
+        product: &crate::catalog::Product,
+        text: &str,
+        keyboard: Keyboard,
+    ) -> anyhow::Result<()> {
+        let Some(media) = product.media.first() else {
+            return self.say(reply, text, Some(keyboard.markup())).await;
+        };
+        let key = media.url.rsplit('/').next().unwrap_or_default();
+        let (content_type, bytes) = self.shop().catalog.media_object(key).await?;
+        self.api()
+            .send_photo(reply.chat_id, (key, &content_type, bytes.to_vec()), text, Some(keyboard.markup()))
+            .await?;
+        Ok(())
     }
 
     pub(super) async fn quantities(
@@ -250,6 +279,12 @@ impl Bot {
             Err(other) => return Err(other.into()),
         };
         let order = &placed.order;
+        self.audit(
+            telegram_id,
+            "pay",
+            json!({"order_id": order.id, "payment_id": placed.payment.id, "method": method, "quantity": quantity}),
+        )
+        .await?;
         let summary = format!("Order {}\n{}", short(&order.id.to_string()), lines_text(order));
         if with == PayWith::Balance {
             let text =
@@ -289,7 +324,8 @@ impl Bot {
         );
         let now = self.clock().now();
         let caption = countdown_caption(&summary, payment.expires_at, now);
-        let sent = self.api().send_photo(reply.chat_id, png, &caption, None).await?;
+        let sent =
+            self.api().send_photo(reply.chat_id, ("qris.png", "image/png", png), &caption, None).await?;
         let message = PaymentMessage {
             payment_id: payment.id.to_string(),
             telegram_id,
@@ -419,6 +455,7 @@ impl Bot {
             }
             Err(other) => return Err(other.into()),
         };
+        self.audit(telegram_id, "deposit", json!({"payment_id": payment.id, "amount": amount})).await?;
         let fresh = Reply { chat_id: reply.chat_id, editable: None };
         self.send_qr(&fresh, telegram_id, &payment, "Deposit to your balance").await
     }

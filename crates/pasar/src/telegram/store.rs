@@ -64,6 +64,17 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             blocked_at BIGINT NOT NULL
           );",
     postgres: None,
+},
+Migration {
+    version: 2026120601,
+    name: "telegram: broadcasts report their progress in a status message; sends know their broadcast",
+    sql: "ALTER TABLE telegram_broadcasts ADD COLUMN status_message_id BIGINT;
+          ALTER TABLE telegram_broadcasts ADD COLUMN reported_at BIGINT;
+          ALTER TABLE telegram_sends ADD COLUMN broadcast_id TEXT;
+          UPDATE telegram_sends SET broadcast_id = substr(dedupe_key, 11, 32) WHERE dedupe_key LIKE 'broadcast:%';
+          CREATE INDEX telegram_sends_broadcast ON telegram_sends (broadcast_id);
+          CREATE INDEX telegram_sends_done ON telegram_sends (created_at) WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL;",
+    postgres: None,
 }];
 
 /// Records an update as handled; false when it was handled before (Telegram retried it).
@@ -90,9 +101,26 @@ pub async fn forget_update(db: &Db, update_id: i64) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// Forgets handled updates and conversations older than `before`.
-pub async fn prune(db: &Db, before: Timestamp) -> Result<(), sqlx::Error> {
+/// Forgets handled updates and conversations older than `before`; and messages sent or given
+/// up, finished broadcasts and settled QRIS messages older than `sends_before`. A delivery of
+/// items (and of each file item) is kept: its key is what stops them from being sent twice.
+pub async fn prune(db: &Db, before: Timestamp, sends_before: Timestamp) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
+    sqlx::query(
+        "DELETE FROM telegram_sends WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1
+           AND dedupe_key NOT LIKE 'items:%' AND dedupe_key NOT LIKE 'file:%'",
+    )
+    .bind(sends_before.millis())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM telegram_broadcasts WHERE finished_at < $1")
+        .bind(sends_before.millis())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM telegram_payment_messages WHERE state <> 'pending' AND updated_at < $1")
+        .bind(sends_before.millis())
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM telegram_updates WHERE received_at < $1")
         .bind(before.millis())
         .execute(&mut *tx)
@@ -351,71 +379,111 @@ pub async fn mark_unsent(
 }
 
 /// Records a broadcast and queues its message for each recipient, in one transaction.
+/// `status` is the admin's chat and the message there that reports the progress.
 pub async fn start_broadcast(
     tx: &mut crate::db::Transaction,
     id: &str,
-    admin_chat: i64,
+    status: (i64, i64),
     audience: &str,
     recipients: &[i64],
     text: &str,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
+    let (admin_chat, status_message_id) = status;
     sqlx::query(
-        "INSERT INTO telegram_broadcasts (id, admin_chat, audience, total, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO telegram_broadcasts (id, admin_chat, audience, total, created_at, status_message_id, reported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $5)",
     )
     .bind(id)
     .bind(admin_chat)
     .bind(audience)
     .bind(recipients.len() as i64)
     .bind(now.millis())
+    .bind(status_message_id)
     .execute(&mut **tx)
     .await?;
     let body = serde_json::json!({"kind": "broadcast", "broadcast_id": id, "text": text});
     for chat in recipients {
         sqlx::query(
-            "INSERT INTO telegram_sends (id, dedupe_key, chat_id, body, next_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+            "INSERT INTO telegram_sends (id, dedupe_key, chat_id, body, next_at, created_at, broadcast_id)
+             VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
         )
         .bind(uuid::Uuid::now_v7().simple().to_string())
         .bind(format!("broadcast:{id}:{chat}"))
         .bind(*chat)
         .bind(body.to_string())
         .bind(now.millis())
+        .bind(id)
         .execute(&mut **tx)
         .await?;
     }
     Ok(())
 }
 
-/// Broadcasts whose messages are all sent or given up and that are not marked finished: each
-/// with its admin chat and its sent and failed counts.
-pub async fn drained_broadcasts<'c>(
+/// Where a broadcast not yet finished stands.
+#[derive(Clone, Debug)]
+pub struct BroadcastProgress {
+    pub id: String,
+    pub admin_chat: i64,
+    pub status_message_id: Option<i64>,
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub waiting: i64,
+    pub reported_at: Option<Timestamp>,
+}
+
+/// The broadcasts not marked finished, with their counts so far.
+pub async fn broadcasts_in_progress<'c>(
     ex: impl Executor<'c, Database = Any>,
-) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+) -> Result<Vec<BroadcastProgress>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT b.id, b.admin_chat,
+        "SELECT b.id, b.admin_chat, b.status_message_id, b.total, b.reported_at,
                 SUM(CASE WHEN s.sent_at IS NOT NULL THEN 1 ELSE 0 END) AS sent,
                 SUM(CASE WHEN s.failed_at IS NOT NULL THEN 1 ELSE 0 END) AS failed,
                 SUM(CASE WHEN s.sent_at IS NULL AND s.failed_at IS NULL THEN 1 ELSE 0 END) AS waiting
-         FROM telegram_broadcasts b JOIN telegram_sends s ON s.dedupe_key LIKE 'broadcast:' || b.id || ':%'
+         FROM telegram_broadcasts b JOIN telegram_sends s ON s.broadcast_id = b.id
          WHERE b.finished_at IS NULL
-         GROUP BY b.id, b.admin_chat",
+         GROUP BY b.id, b.admin_chat, b.status_message_id, b.total, b.reported_at",
     )
     .fetch_all(ex)
     .await?;
-    let mut drained = Vec::new();
-    for row in rows {
-        let waiting: i64 = row.try_get("waiting")?;
-        if waiting == 0 {
-            drained.push((
-                row.try_get("id")?,
-                row.try_get("admin_chat")?,
-                row.try_get("sent")?,
-                row.try_get("failed")?,
-            ));
-        }
-    }
-    Ok(drained)
+    rows.iter()
+        .map(|row| {
+            Ok(BroadcastProgress {
+                id: row.try_get("id")?,
+                admin_chat: row.try_get("admin_chat")?,
+                status_message_id: row.try_get("status_message_id")?,
+                total: row.try_get("total")?,
+                sent: row.try_get("sent")?,
+                failed: row.try_get("failed")?,
+                waiting: row.try_get("waiting")?,
+                reported_at: row.try_get::<Option<i64>, _>("reported_at")?.map(Timestamp::from_millis),
+            })
+        })
+        .collect()
+}
+
+/// Records that a broadcast's progress was reported at `now`; false when another sender
+/// reported it since `seen` (so one instance edits the status message at a time).
+pub async fn mark_reported(
+    db: &Db,
+    id: &str,
+    seen: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE telegram_broadcasts SET reported_at = $1
+         WHERE id = $2 AND finished_at IS NULL AND (reported_at IS NULL OR reported_at = $3)",
+    )
+    .bind(now.millis())
+    .bind(id)
+    .bind(seen.map_or(0, Timestamp::millis))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Marks a broadcast finished; false when another sender did first.

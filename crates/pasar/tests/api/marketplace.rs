@@ -14,6 +14,8 @@ use crate::helpers::{
 const HOLD: Duration = Duration::from_secs(7 * 24 * 3600);
 
 struct Store {
+    /// The store (`sel_…`), as admins name it.
+    store_id: String,
     email: String,
     session: Session,
     id: String,
@@ -34,7 +36,7 @@ async fn after_the_hold(app: &TestApp, stores: &mut [&mut Store]) {
 /// An approved store with one physical product at `price`, 10 in stock.
 async fn store(app: &TestApp, admin: &Session, price: i64) -> Store {
     let slug = format!("toko-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
-    let (session, _) = crate::sellers::seller(app, admin, &slug).await;
+    let (session, store_id) = crate::sellers::seller(app, admin, &slug).await;
     let email = format!("{slug}@people.test");
     let id = session.id.clone();
     let suffix = uuid::Uuid::now_v7().simple().to_string();
@@ -54,7 +56,7 @@ async fn store(app: &TestApp, admin: &Session, price: i64) -> Store {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
     app.stock(admin, &variant, 10).await;
-    Store { email, session, id, variant }
+    Store { store_id, email, session, id, variant }
 }
 
 /// A buyer's paid order of one of each store's product (quantities given).
@@ -482,4 +484,46 @@ async fn each_store_ships_its_own_parcel_and_the_order_pays_for_each() {
     let placed: Value = placed.json().await.unwrap();
     assert_eq!(placed["order"]["shipping"], idr(18_000));
     assert_eq!(placed["order"]["total"], idr(180_000 + 18_000));
+}
+
+#[tokio::test]
+async fn a_suspended_store_still_sees_its_open_orders_through() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let seller = store(&app, &admin, 25_000).await;
+    let buyer = app.register("suspended@market.test").await;
+    let order = paid_order(&app, &buyer, &[(&seller.variant, 1)]).await;
+    let order_id = order["id"].as_str().unwrap();
+
+    let suspended = app
+        .post(
+            &format!("/v1/admin/sellers/{}/suspend", seller.store_id),
+            Some(&admin.access_token),
+            &json!({"reason": "documents expired"}),
+        )
+        .await;
+    assert_eq!(suspended.status(), StatusCode::OK);
+    // Nothing new is sold, and the store changes nothing in its catalog...
+    let again = app.checkout(&buyer.access_token, &[(&seller.variant, 1)]).await;
+    assert_error(again, StatusCode::CONFLICT, "store_suspended").await;
+    let stock = app
+        .post(
+            &format!("/v1/seller/variants/{}/stock/adjust", seller.variant),
+            Some(&seller.session.access_token),
+            &json!({"delta": 1, "reason": "restock"}),
+        )
+        .await;
+    assert_error(stock, StatusCode::FORBIDDEN, "store_suspended").await;
+    // ...but the order it had goes out and arrives.
+    let shipped =
+        move_part(&app, &seller.session, order_id, json!({"status": "shipped", "tracking_number": "JNE7"}))
+            .await;
+    assert_eq!(shipped.status(), StatusCode::OK);
+    assert_eq!(
+        move_part(&app, &seller.session, order_id, json!({"status": "delivered"})).await.status(),
+        StatusCode::OK
+    );
+    let order: Value =
+        app.get(&format!("/v1/orders/{order_id}"), Some(&buyer.access_token)).await.json().await.unwrap();
+    assert_eq!(order["status"], "delivered");
 }

@@ -34,9 +34,13 @@ pub struct Call {
     pub params: Value,
     /// The uploaded file of a multipart call.
     pub file: Option<Vec<u8>>,
+    /// The uploaded file's name.
+    pub file_name: Option<String>,
     pub at: Instant,
     /// The HTTP status the fake answered.
     pub status: u16,
+    /// The id of the message a send made.
+    pub message_id: Option<i64>,
 }
 
 #[derive(Default)]
@@ -153,10 +157,10 @@ async fn method(
     }
     let content_type =
         headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let (params, file) = if content_type.starts_with("multipart/form-data") {
+    let (params, file, file_name) = if content_type.starts_with("multipart/form-data") {
         parse_multipart(&content_type, &body)
     } else {
-        (serde_json::from_slice(&body).unwrap_or(Value::Null), None)
+        (serde_json::from_slice(&body).unwrap_or(Value::Null), None, None)
     };
     if method == "getUpdates" {
         let update = inner.lock().unwrap().updates.pop_front();
@@ -174,8 +178,10 @@ async fn method(
         method: method.clone(),
         params: params.clone(),
         file,
+        file_name,
         at: Instant::now(),
         status: 200,
+        message_id: None,
     });
     let chat = params["chat_id"].as_i64();
     if method == "sendMessage" && chat.is_some_and(|c| inner.blocked.contains(&c)) {
@@ -209,6 +215,7 @@ async fn method(
     match method.as_str() {
         "sendMessage" | "sendPhoto" | "sendDocument" => {
             inner.next_message_id += 1;
+            inner.calls.last_mut().unwrap().message_id = Some(inner.next_message_id);
             let mut message = json!({
                 "message_id": inner.next_message_id,
                 "chat": {"id": params["chat_id"].as_i64().or_else(|| params["chat_id"].as_str().and_then(|c| c.parse().ok())), "type": "private"},
@@ -242,12 +249,14 @@ fn ok(result: Value) -> Response {
     axum::Json(json!({"ok": true, "result": result})).into_response()
 }
 
-/// The text fields of a multipart body as a JSON object (numbers parsed), and the file part.
-fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, Option<Vec<u8>>) {
+/// The text fields of a multipart body as a JSON object (numbers parsed), and the file part
+/// with its name.
+fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, Option<Vec<u8>>, Option<String>) {
     let boundary = content_type.split("boundary=").nth(1).unwrap_or_default().trim_matches('"');
     let delimiter = format!("--{boundary}");
     let mut fields = serde_json::Map::new();
     let mut file = None;
+    let mut file_name = None;
     for part in split(body, delimiter.as_bytes()) {
         let Some(head_end) = find(part, b"\r\n\r\n") else { continue };
         let head = String::from_utf8_lossy(&part[..head_end]).to_string();
@@ -258,15 +267,16 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, Option<Vec<u8>>) 
         let Some(name) = head.split("name=\"").nth(1).and_then(|rest| rest.split('"').next()) else {
             continue;
         };
-        if head.contains("filename=") {
+        if let Some(name) = head.split("filename=\"").nth(1).and_then(|rest| rest.split('"').next()) {
             file = Some(content.to_vec());
+            file_name = Some(name.to_owned());
         } else {
             let text = String::from_utf8_lossy(content).to_string();
             let value = text.parse::<i64>().map(Value::from).unwrap_or(Value::String(text));
             fields.insert(name.to_owned(), value);
         }
     }
-    (Value::Object(fields), file)
+    (Value::Object(fields), file, file_name)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
