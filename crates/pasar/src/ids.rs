@@ -228,3 +228,9 @@ prefixed_id!(
     ShippingMethodId,
     "shm"
 );
+
+prefixed_id!(
+    /// A voucher or automatic promotion.
+    VoucherId,
+    "vch"
+);

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod promotions;
 pub mod search;
 pub mod shipping;
 pub mod startup;

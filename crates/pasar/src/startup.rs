@@ -31,6 +31,7 @@ use crate::money::Currency;
 use crate::orders::Orders;
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
+use crate::promotions::Promotions;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::search::{Search, SearchIndexer};
 use crate::shipping::Shipping;
@@ -59,6 +60,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::shipping::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::telegram::MIGRATIONS,
+        crate::promotions::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -81,6 +83,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
+        .merge(crate::promotions::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -179,6 +182,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
     );
     let shipping = Shipping::new(db.clone(), clock.clone());
+    let promotions = Promotions::new(db.clone(), clock.clone());
     let checkout = Checkout::new(
         db.clone(),
         clock.clone(),
@@ -190,6 +194,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         wallet.clone(),
         identity.clone(),
         shipping.clone(),
+        promotions.clone(),
         Duration::from_secs(config.payment_ttl),
         config.checkout_batch_size,
     );
@@ -250,6 +255,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         carts,
         checkout,
         shipping,
+        promotions,
         wallet,
         reconciler,
         settlements,

@@ -72,6 +72,7 @@ pub struct Services {
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
     pub shipping: crate::shipping::Shipping,
+    pub promotions: crate::promotions::Promotions,
     pub wallet: crate::wallet::Wallet,
     pub reconciler: crate::payments::Reconciler,
     pub settlements: crate::payments::Settlements,
@@ -111,6 +112,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "audit", description = "The tamper-evident audit log (admin)"),
         (name = "ledger", description = "The double-entry ledger: account balances (admin)"),
         (name = "shipping", description = "Delivery zones, shipping methods and quotes"),
+        (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
     )
 )]
 struct ApiDoc;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::domain::{Mover, OrderStatus, ShippingAddress, TransitionRefused, check_transition};
+use super::domain::{Mover, OrderStatus, OrderVoucher, ShippingAddress, TransitionRefused, check_transition};
 use super::store;
 use crate::catalog::ProductKind;
 use crate::db::{Connection, Db};
@@ -22,9 +22,12 @@ pub struct Order {
     pub status: OrderStatus,
     pub lines: Vec<OrderLine>,
     pub subtotal: Money,
+    /// Points redeemed plus every voucher's discount.
     pub discount: Money,
     pub shipping: Money,
     pub total: Money,
+    /// The vouchers (and automatic promotions) applied, with what each took off.
+    pub vouchers: Vec<OrderVoucher>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<ShippingAddress>,
     /// The shipping method's code, when the shop ships with methods.
@@ -51,6 +54,10 @@ pub struct OrderLine {
     pub unit_price: Money,
     pub quantity: i64,
     pub line_total: Money,
+    /// What vouchers the platform funds took off this line.
+    pub platform_discount: Money,
+    /// What vouchers the line's store funds took off this line (out of the store's share).
+    pub store_discount: Money,
     /// Delivered digital items (keys, accounts), shown only to the buyer and admins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
@@ -77,6 +84,9 @@ pub struct NewOrderLine {
     pub options: BTreeMap<String, String>,
     pub unit_price: Money,
     pub quantity: i64,
+    /// Voucher discounts on this line, by funder (zero without vouchers).
+    pub platform_discount: Money,
+    pub store_discount: Money,
 }
 
 #[derive(Clone, Debug)]
@@ -85,7 +95,9 @@ pub struct NewOrder {
     pub buyer_id: UserId,
     pub lines: Vec<NewOrderLine>,
     pub shipping: Money,
+    /// Points plus vouchers; the vouchers' part is also in `vouchers` and on the lines.
     pub discount: Money,
+    pub vouchers: Vec<OrderVoucher>,
     pub shipping_address: Option<ShippingAddress>,
     pub shipping_method: Option<String>,
 }
@@ -321,6 +333,12 @@ impl Orders {
         Ok(store::totals_since(self.db.reader(), since).await?)
     }
 
+    /// Whether `buyer` has an order that was paid (whatever happened to it since): a first
+    /// order is one placed without.
+    pub async fn has_paid_order(&self, buyer: UserId) -> Result<bool, OrdersError> {
+        Ok(store::has_paid_order(self.db.reader(), buyer).await?)
+    }
+
     pub async fn list(&self, filter: &OrderFilter, limit: usize) -> Result<(Vec<Order>, bool), OrdersError> {
         let mut orders = store::list(
             self.db.reader(),
@@ -364,6 +382,8 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
             options: line.options,
             unit_price: line.unit_price,
             quantity: line.quantity,
+            platform_discount: line.platform_discount,
+            store_discount: line.store_discount,
             items: Vec::new(),
         });
     }
@@ -385,6 +405,7 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
         discount: new.discount,
         shipping: new.shipping,
         total,
+        vouchers: new.vouchers,
         shipping_address: new.shipping_address,
         shipping_method: new.shipping_method,
         tracking_number: None,
