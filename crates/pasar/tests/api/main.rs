@@ -31,5 +31,6 @@ mod search;
 mod shipping;
 mod stripe;
 mod telegram;
+mod vouchers;
 mod wallet;
 mod webhooks;
