@@ -386,8 +386,10 @@ impl Checkout {
                 rules.most_redeemable(after_vouchers)
             )));
         }
-        let discount =
-            rules.discount_for(points, after_vouchers).checked_add(vouchers_off).map_err(OrdersError::from)?;
+        let discount = rules
+            .discount_for(points, after_vouchers)
+            .checked_add(vouchers_off)
+            .map_err(OrdersError::from)?;
         let amount = subtotal
             .checked_sub(discount)
             .and_then(|m| m.checked_add(shipping))
@@ -516,7 +518,8 @@ impl Checkout {
 
     /// Writes one prepared checkout in a transaction of its own.
     pub(super) async fn place_alone(&self, prepared: Prepared) -> Result<Written, CheckoutError> {
-        let Prepared { buyer, idempotency_key, cart, points, vouchers, reservations, order, payment } = prepared;
+        let Prepared { buyer, idempotency_key, cart, points, vouchers, reservations, order, payment } =
+            prepared;
         let buyer = &buyer;
         let order_id = order.id;
         let from_wallet = payment.method == WALLET;
@@ -1290,7 +1293,11 @@ pub struct RefundRequest {
 }
 
 /// A line as vouchers see it.
-fn voucher_line(variant: &SaleVariant, buyer: &Principal, quantity: i64) -> Result<promotions::Line, CheckoutError> {
+fn voucher_line(
+    variant: &SaleVariant,
+    buyer: &Principal,
+    quantity: i64,
+) -> Result<promotions::Line, CheckoutError> {
     Ok(promotions::Line {
         variant_id: variant.id,
         product_id: variant.product_id,

@@ -353,7 +353,10 @@ pub async fn totals_since<'c>(
 }
 
 /// Whether the buyer has an order that was paid, whatever became of it since.
-pub async fn has_paid_order<'c>(ex: impl Executor<'c, Database = Any>, buyer: UserId) -> Result<bool, sqlx::Error> {
+pub async fn has_paid_order<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    buyer: UserId,
+) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS paid FROM orders
          WHERE buyer_id = $1 AND status IN ('paid', 'processing', 'shipped', 'delivered', 'completed',

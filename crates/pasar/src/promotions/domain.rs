@@ -479,26 +479,39 @@ mod tests {
     fn each_limit_refuses_with_its_own_reason() {
         let lines = [line(100_000, None)];
         let at = |ms| Some(Timestamp::from_millis(ms));
-        assert_eq!(reason(asked(Voucher { paused: true, ..voucher("A") }), &lines, NEW), Some(Reason::Paused));
+        assert_eq!(
+            reason(asked(Voucher { paused: true, ..voucher("A") }), &lines, NEW),
+            Some(Reason::Paused)
+        );
         assert_eq!(
             reason(asked(Voucher { starts_at: at(1_000_001), ..voucher("A") }), &lines, NEW),
             Some(Reason::NotStarted)
         );
-        assert_eq!(reason(asked(Voucher { ends_at: at(1_000_000), ..voucher("A") }), &lines, NEW), Some(Reason::Expired));
+        assert_eq!(
+            reason(asked(Voucher { ends_at: at(1_000_000), ..voucher("A") }), &lines, NEW),
+            Some(Reason::Expired)
+        );
         assert_eq!(
             reason(asked(Voucher { usage_limit: Some(2), held: 1, used: 1, ..voucher("A") }), &lines, NEW),
             Some(Reason::UsedUp)
         );
-        let twice = Candidate { buyer_uses: 2, ..asked(Voucher { per_buyer_limit: Some(2), ..voucher("A") }) };
+        let twice =
+            Candidate { buyer_uses: 2, ..asked(Voucher { per_buyer_limit: Some(2), ..voucher("A") }) };
         assert_eq!(reason(twice, &lines, NEW), Some(Reason::PerBuyerLimitReached));
         assert_eq!(
             reason(asked(Voucher { first_order_only: true, ..voucher("A") }), &lines, REGULAR),
             Some(Reason::FirstOrderOnly)
         );
         let min = Some(Money::new(100_001, IDR));
-        assert_eq!(reason(asked(Voucher { min_spend: min, ..voucher("A") }), &lines, NEW), Some(Reason::MinSpendNotMet));
+        assert_eq!(
+            reason(asked(Voucher { min_spend: min, ..voucher("A") }), &lines, NEW),
+            Some(Reason::MinSpendNotMet)
+        );
         let usd = Some(Money::new(5, Currency::parse("USD").unwrap()));
-        assert_eq!(reason(asked(Voucher { amount_off: usd, ..voucher("A") }), &lines, NEW), Some(Reason::WrongCurrency));
+        assert_eq!(
+            reason(asked(Voucher { amount_off: usd, ..voucher("A") }), &lines, NEW),
+            Some(Reason::WrongCurrency)
+        );
         let elsewhere = AppliesTo { products: vec![ProductId::new()], ..AppliesTo::default() };
         assert_eq!(
             reason(asked(Voucher { applies_to: elsewhere, ..voucher("A") }), &lines, NEW),
@@ -544,8 +557,7 @@ mod tests {
         let lines = [line(100_000, Some(store))];
         let refused = price(&[asked(voucher("ONE")), asked(voucher("TWO"))], &lines, NOW, NEW).unwrap_err();
         assert_eq!((refused.code.as_str(), refused.reason), ("TWO", Reason::NotStackable));
-        let one_stackable =
-            [asked(Voucher { stackable: true, ..voucher("ONE") }), asked(voucher("TWO"))];
+        let one_stackable = [asked(Voucher { stackable: true, ..voucher("ONE") }), asked(voucher("TWO"))];
         assert!(price(&one_stackable, &lines, NOW, NEW).is_err());
         let both = [
             asked(Voucher { stackable: true, ..voucher("ONE") }),

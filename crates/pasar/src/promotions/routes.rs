@@ -33,7 +33,10 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(admin_pause))
         .routes(routes!(admin_resume))
         .routes(routes!(admin_usage))
-        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent));
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), Callers::Staff),
+            idempotency::idempotent,
+        ));
     let signed_in = OpenApiRouter::new()
         .routes(routes!(seller_list, seller_create))
         .routes(routes!(seller_get))
@@ -390,8 +393,13 @@ async fn validate(
     buyer: Principal,
     ApiJson(body): ApiJson<ValidateRequest>,
 ) -> ApiResult<Json<Validated>> {
-    let (variants, priced) = state.checkout.voucher_quote(&buyer, &body.code, body.items, body.cart_id).await?;
-    let applied = priced.applied.into_iter().next().ok_or_else(|| ApiError::internal(anyhow::anyhow!("no voucher priced")))?;
+    let (variants, priced) =
+        state.checkout.voucher_quote(&buyer, &body.code, body.items, body.cart_id).await?;
+    let applied = priced
+        .applied
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no voucher priced")))?;
     let currency = applied.amount.currency;
     Ok(Json(Validated {
         voucher_id: applied.voucher_id,

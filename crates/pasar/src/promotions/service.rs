@@ -158,7 +158,12 @@ impl Promotions {
     }
 
     #[tracing::instrument(skip_all, fields(code = %new.code))]
-    pub async fn create(&self, scope: Scope, actor: UserId, new: NewVoucher) -> Result<Voucher, PromotionsError> {
+    pub async fn create(
+        &self,
+        scope: Scope,
+        actor: UserId,
+        new: NewVoucher,
+    ) -> Result<Voucher, PromotionsError> {
         let code = normalise_code(&new.code)
             .ok_or_else(|| invalid("code", "3 to 40 letters, digits, - or _ (case does not matter)"))?;
         match (new.percent_off, new.amount_off) {
@@ -174,7 +179,8 @@ impl Promotions {
         if new.min_spend.is_some_and(|m| m.amount < 0) {
             return Err(invalid("min_spend", "must not be negative"));
         }
-        let mut currencies = [new.amount_off, new.max_discount, new.min_spend].into_iter().flatten().map(|m| m.currency);
+        let mut currencies =
+            [new.amount_off, new.max_discount, new.min_spend].into_iter().flatten().map(|m| m.currency);
         if let Some(first) = currencies.next() {
             if currencies.any(|c| c != first) {
                 return Err(invalid("min_spend", "all amounts of a voucher must be in one currency"));
@@ -195,7 +201,10 @@ impl Promotions {
             Scope::Platform => None,
             Scope::Store(store) => {
                 if new.applies_to.stores.iter().any(|s| *s != store) {
-                    return Err(invalid("applies_to", "a store's voucher applies only to that store's items"));
+                    return Err(invalid(
+                        "applies_to",
+                        "a store's voucher applies only to that store's items",
+                    ));
                 }
                 Some(store)
             }
@@ -226,7 +235,9 @@ impl Promotions {
         };
         let mut tx = self.db.begin().await?;
         match store::insert(&mut tx, &voucher).await {
-            Err(err) if db::is_unique_violation(&err) => return Err(PromotionsError::CodeTaken(voucher.code)),
+            Err(err) if db::is_unique_violation(&err) => {
+                return Err(PromotionsError::CodeTaken(voucher.code));
+            }
             other => other?,
         }
         events::record(
@@ -261,7 +272,8 @@ impl Promotions {
             Scope::Store(store) => Some(store),
         };
         let mut vouchers =
-            store::list(self.db.reader(), store, before, i64::try_from(limit + 1).unwrap_or(i64::MAX)).await?;
+            store::list(self.db.reader(), store, before, i64::try_from(limit + 1).unwrap_or(i64::MAX))
+                .await?;
         let more = vouchers.len() > limit;
         vouchers.truncate(limit);
         Ok((vouchers, more))
@@ -279,7 +291,8 @@ impl Promotions {
     ) -> Result<Voucher, PromotionsError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let voucher = store::voucher(&mut *tx, id).await?.filter(|v| scope.sees(v)).ok_or(PromotionsError::NotFound)?;
+        let voucher =
+            store::voucher(&mut *tx, id).await?.filter(|v| scope.sees(v)).ok_or(PromotionsError::NotFound)?;
         if store::set_paused(&mut tx, id, paused, now).await? {
             events::record(
                 &mut tx,
@@ -350,7 +363,11 @@ impl Promotions {
         let uses = store::buyer_uses(self.db.reader(), buyer).await?;
         Ok(vouchers
             .into_iter()
-            .map(|(voucher, asked)| Candidate { buyer_uses: uses.get(&voucher.id).copied().unwrap_or(0), voucher, asked })
+            .map(|(voucher, asked)| Candidate {
+                buyer_uses: uses.get(&voucher.id).copied().unwrap_or(0),
+                voucher,
+                asked,
+            })
             .collect())
     }
 
@@ -381,17 +398,26 @@ impl Promotions {
                     if hold.first_order_only { Reason::FirstOrderOnly } else { Reason::PerBuyerLimitReached };
                 return Err(Refused { code: hold.code.clone(), reason }.into());
             }
-            let redemption =
-                Redemption { voucher_id: hold.voucher_id, code: hold.code.clone(), buyer_id: buyer, discount: hold.discount };
+            let redemption = Redemption {
+                voucher_id: hold.voucher_id,
+                code: hold.code.clone(),
+                buyer_id: buyer,
+                discount: hold.discount,
+            };
             store::insert_redemption(conn, order, &redemption, now).await?;
         }
         Ok(())
     }
 
     /// The order is paid: its held vouchers are used, each with its `voucher.redeemed` event.
-    pub async fn consume(&self, conn: &mut Connection, order: OrderId, actor: &str) -> Result<(), PromotionsError> {
+    pub async fn consume(
+        &self,
+        conn: &mut Connection,
+        order: OrderId,
+        actor: &str,
+    ) -> Result<(), PromotionsError> {
         let now = self.clock.now();
-        for used in store::move_redemptions(conn, order, "held", "used", now).await? {
+        for used in store::settle_held(conn, order, "used", now).await? {
             events::record(
                 &mut *conn,
                 now,
@@ -413,25 +439,25 @@ impl Promotions {
 
     /// The order ended unpaid: its held vouchers are given back.
     pub async fn release(&self, conn: &mut Connection, order: OrderId) -> Result<(), PromotionsError> {
-        store::move_redemptions(conn, order, "held", "released", self.clock.now()).await?;
+        store::settle_held(conn, order, "released", self.clock.now()).await?;
         Ok(())
     }
 
     /// Money arrived for an order that had ended: its vouchers are held again, through the
-    /// same guards, so a late payment never takes a use beyond the limits. False (nothing
-    /// changed that the caller needs to keep) when one of them no longer can be.
+    /// same guards, so a late payment never takes a use beyond the limits. False when one of
+    /// them no longer can be: the caller rolls back and the order is not filled.
     pub async fn hold_again(&self, conn: &mut Connection, order: OrderId) -> Result<bool, PromotionsError> {
         let now = self.clock.now();
-        let released = store::move_redemptions(conn, order, "released", "held", now).await?;
-        for again in &released {
-            let voucher = store::voucher(&mut *conn, again.voucher_id).await?.ok_or(PromotionsError::NotFound)?;
-            // The move counted this use as held: the guards see it, so they must allow one more.
-            let within = voucher.usage_limit.is_none_or(|limit| voucher.held + voucher.used <= limit);
-            let uses = store::buyer_uses(&mut *conn, again.buyer_id).await?;
-            let mine = uses.get(&again.voucher_id).copied().unwrap_or(0);
-            if !within || voucher.per_buyer_cap().is_some_and(|cap| mine > cap) {
+        for again in store::redemptions(conn, order, "released").await? {
+            let voucher =
+                store::voucher(&mut *conn, again.voucher_id).await?.ok_or(PromotionsError::NotFound)?;
+            if !store::take_use(conn, again.voucher_id).await?
+                || !store::hold_buyer_use(conn, again.voucher_id, again.buyer_id, voucher.per_buyer_cap())
+                    .await?
+            {
                 return Ok(false);
             }
+            store::set_status(conn, order, again.voucher_id, "released", "held", now).await?;
         }
         Ok(true)
     }

@@ -24,9 +24,8 @@ const COLUMNS: &str = "id, code, store_id, percent_off, amount_off, max_discount
 
 fn voucher_of(row: &AnyRow) -> Result<Voucher, sqlx::Error> {
     let currency: Option<String> = row.try_get("currency")?;
-    let currency = currency
-        .map(|c| Currency::parse(&c).map_err(|_| decode_error("currency", &c)))
-        .transpose()?;
+    let currency =
+        currency.map(|c| Currency::parse(&c).map_err(|_| decode_error("currency", &c))).transpose()?;
     let money = |column: &str| -> Result<Option<Money>, sqlx::Error> {
         let amount: Option<i64> = row.try_get(column)?;
         match (amount, currency) {
@@ -57,7 +56,8 @@ fn voucher_of(row: &AnyRow) -> Result<Voucher, sqlx::Error> {
         usage_limit: row.try_get("usage_limit")?,
         per_buyer_limit: row.try_get("per_buyer_limit")?,
         first_order_only: flag("first_order_only")?,
-        applies_to: serde_json::from_str::<AppliesTo>(&applies_to).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        applies_to: serde_json::from_str::<AppliesTo>(&applies_to)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         stackable: flag("stackable")?,
         automatic: flag("automatic")?,
         paused: flag("paused")?,
@@ -69,7 +69,8 @@ fn voucher_of(row: &AnyRow) -> Result<Voucher, sqlx::Error> {
 }
 
 pub async fn insert(conn: &mut Connection, v: &Voucher) -> Result<(), sqlx::Error> {
-    let currency = [v.amount_off, v.max_discount, v.min_spend].into_iter().flatten().map(|m| m.currency.code()).next();
+    let currency =
+        [v.amount_off, v.max_discount, v.min_spend].into_iter().flatten().map(|m| m.currency.code()).next();
     let applies_to = serde_json::to_string(&v.applies_to).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(&format!(
         "INSERT INTO vouchers ({COLUMNS})
@@ -101,7 +102,10 @@ pub async fn insert(conn: &mut Connection, v: &Voucher) -> Result<(), sqlx::Erro
     .map(|_| ())
 }
 
-pub async fn voucher<'c>(ex: impl Executor<'c, Database = Any>, id: VoucherId) -> Result<Option<Voucher>, sqlx::Error> {
+pub async fn voucher<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: VoucherId,
+) -> Result<Option<Voucher>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vouchers WHERE id = $1"))
         .bind(id.to_string())
         .fetch_optional(ex)
@@ -109,7 +113,10 @@ pub async fn voucher<'c>(ex: impl Executor<'c, Database = Any>, id: VoucherId) -
     row.as_ref().map(voucher_of).transpose()
 }
 
-pub async fn by_code<'c>(ex: impl Executor<'c, Database = Any>, code: &str) -> Result<Option<Voucher>, sqlx::Error> {
+pub async fn by_code<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    code: &str,
+) -> Result<Option<Voucher>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vouchers WHERE code = $1"))
         .bind(code)
         .fetch_optional(ex)
@@ -119,7 +126,10 @@ pub async fn by_code<'c>(ex: impl Executor<'c, Database = Any>, code: &str) -> R
 
 /// Automatic promotions not paused and not over; their start and limits are checked by the
 /// rules.
-pub async fn automatic<'c>(ex: impl Executor<'c, Database = Any>, now: Timestamp) -> Result<Vec<Voucher>, sqlx::Error> {
+pub async fn automatic<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    now: Timestamp,
+) -> Result<Vec<Voucher>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM vouchers
          WHERE automatic = 1 AND paused = 0 AND (ends_at IS NULL OR ends_at > $1) ORDER BY id"
@@ -149,7 +159,12 @@ pub async fn list<'c>(
     rows.iter().map(voucher_of).collect()
 }
 
-pub async fn set_paused(conn: &mut Connection, id: VoucherId, paused: bool, now: Timestamp) -> Result<bool, sqlx::Error> {
+pub async fn set_paused(
+    conn: &mut Connection,
+    id: VoucherId,
+    paused: bool,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE vouchers SET paused = $1, updated_at = $2 WHERE id = $3 AND paused <> $1")
         .bind(i64::from(paused))
         .bind(now.millis())
@@ -240,70 +255,101 @@ pub async fn insert_redemption(
     .map(|_| ())
 }
 
-/// Moves the order's redemptions from `from` to `to` (`held`, `used`, `released`), with the
-/// counts on the vouchers and their buyers; returns those moved, in voucher order (the order
-/// checkouts lock vouchers in).
-pub async fn move_redemptions(
+/// The order's redemptions in `status`, in voucher order (the order checkouts lock vouchers in).
+pub async fn redemptions(
     conn: &mut Connection,
     order: OrderId,
-    from: &str,
-    to: &str,
-    now: Timestamp,
+    status: &str,
 ) -> Result<Vec<Redemption>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT voucher_id, buyer_id, code, discount, currency FROM voucher_redemptions
          WHERE order_id = $1 AND status = $2 ORDER BY voucher_id",
     )
     .bind(order.to_string())
-    .bind(from)
+    .bind(status)
     .fetch_all(&mut *conn)
     .await?;
-    let mut moved = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let currency: String = row.try_get("currency")?;
-        let r = Redemption {
-            voucher_id: parse_text(row, "voucher_id")?,
-            buyer_id: parse_text(row, "buyer_id")?,
-            code: row.try_get("code")?,
-            discount: Money::new(
-                row.try_get("discount")?,
-                Currency::parse(&currency).map_err(|_| decode_error("currency", &currency))?,
-            ),
-        };
-        // The guard on the status makes a second, concurrent move of the same order a no-op.
-        let done = sqlx::query(
-            "UPDATE voucher_redemptions SET status = $1, updated_at = $2
-             WHERE voucher_id = $3 AND order_id = $4 AND status = $5",
-        )
-        .bind(to)
-        .bind(now.millis())
-        .bind(r.voucher_id.to_string())
-        .bind(order.to_string())
-        .bind(from)
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() == 0 {
+    rows.iter()
+        .map(|row| {
+            let currency: String = row.try_get("currency")?;
+            Ok(Redemption {
+                voucher_id: parse_text(row, "voucher_id")?,
+                buyer_id: parse_text(row, "buyer_id")?,
+                code: row.try_get("code")?,
+                discount: Money::new(
+                    row.try_get("discount")?,
+                    Currency::parse(&currency).map_err(|_| decode_error("currency", &currency))?,
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Moves one redemption from `from` to `to` if it is still in `from` (so a second, concurrent
+/// move of the same order is a no-op); true when it moved.
+pub async fn set_status(
+    conn: &mut Connection,
+    order: OrderId,
+    voucher: VoucherId,
+    from: &str,
+    to: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE voucher_redemptions SET status = $1, updated_at = $2
+         WHERE voucher_id = $3 AND order_id = $4 AND status = $5",
+    )
+    .bind(to)
+    .bind(now.millis())
+    .bind(voucher.to_string())
+    .bind(order.to_string())
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves the order's held redemptions to `used` or `released`, with the counts on the
+/// vouchers and their buyers; returns those moved.
+pub async fn settle_held(
+    conn: &mut Connection,
+    order: OrderId,
+    to: &str,
+    now: Timestamp,
+) -> Result<Vec<Redemption>, sqlx::Error> {
+    let mut moved = Vec::new();
+    for r in redemptions(conn, order, "held").await? {
+        if !set_status(conn, order, r.voucher_id, "held", to, now).await? {
             continue;
         }
-        let counts = |table: &str, key: &str| {
-            let (minus, plus) = (column_of(from), column_of(to));
-            let set = match (minus, plus) {
-                (Some(m), Some(p)) => format!("{m} = {m} - 1, {p} = {p} + 1"),
-                (Some(m), None) => format!("{m} = {m} - 1"),
-                (None, Some(p)) => format!("{p} = {p} + 1"),
-                (None, None) => String::new(),
-            };
-            (!set.is_empty()).then(|| format!("UPDATE {table} SET {set} WHERE {key}"))
+        let set = match column_of(to) {
+            Some(to) => format!("held = held - 1, {to} = {to} + 1"),
+            None => "held = held - 1".to_owned(),
         };
-        if let Some(sql) = counts("vouchers", "id = $1") {
-            sqlx::query(&sql).bind(r.voucher_id.to_string()).execute(&mut *conn).await?;
-        }
-        if let Some(sql) = counts("voucher_buyers", "voucher_id = $1 AND buyer_id = $2") {
-            sqlx::query(&sql).bind(r.voucher_id.to_string()).bind(r.buyer_id.to_string()).execute(&mut *conn).await?;
-        }
+        sqlx::query(&format!("UPDATE vouchers SET {set} WHERE id = $1"))
+            .bind(r.voucher_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(&format!("UPDATE voucher_buyers SET {set} WHERE voucher_id = $1 AND buyer_id = $2"))
+            .bind(r.voucher_id.to_string())
+            .bind(r.buyer_id.to_string())
+            .execute(&mut *conn)
+            .await?;
         moved.push(r);
     }
     Ok(moved)
+}
+
+/// Takes one use of the voucher if it is not used up (whether paused or over: for an order
+/// placed while it ran); false when it may not.
+pub async fn take_use(conn: &mut Connection, id: VoucherId) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE vouchers SET held = held + 1 WHERE id = $1 AND (usage_limit IS NULL OR held + used < usage_limit)",
+    )
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The count a redemption status is part of (released ones count in neither).
@@ -330,18 +376,13 @@ pub async fn usage<'c>(
     .await?;
     rows.iter()
         .map(|row| {
-            Ok((
-                parse_text(row, "buyer_id")?,
-                row.try_get("status")?,
-                row.try_get("uses")?,
-                {
-                    let currency: String = row.try_get("currency")?;
-                    Money::new(
-                        row.try_get("discount")?,
-                        Currency::parse(&currency).map_err(|_| decode_error("currency", &currency))?,
-                    )
-                },
-            ))
+            Ok((parse_text(row, "buyer_id")?, row.try_get("status")?, row.try_get("uses")?, {
+                let currency: String = row.try_get("currency")?;
+                Money::new(
+                    row.try_get("discount")?,
+                    Currency::parse(&currency).map_err(|_| decode_error("currency", &currency))?,
+                )
+            }))
         })
         .collect()
 }

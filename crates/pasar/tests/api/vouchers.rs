@@ -37,7 +37,11 @@ async fn checkout_with(app: &TestApp, token: &str, items: &[(&str, i64)], vouche
 async fn assert_refused(response: Response, code: &str, reason: &str) {
     let body = assert_error(response, StatusCode::CONFLICT, "voucher_not_applicable").await;
     assert_eq!(body["error"]["details"]["reason"], reason, "{body}");
-    assert_eq!(body["error"]["details"]["code"].as_str().map(str::to_uppercase).as_deref(), Some(code), "{body}");
+    assert_eq!(
+        body["error"]["details"]["code"].as_str().map(str::to_uppercase).as_deref(),
+        Some(code),
+        "{body}"
+    );
 }
 
 /// Why `POST /v1/vouchers/validate` refuses `body`.
@@ -53,8 +57,12 @@ async fn placed(response: Response) -> Value {
 }
 
 async fn usage(app: &TestApp, admin: &Session, voucher: &Value) -> Value {
-    let response =
-        app.get(&format!("/v1/admin/vouchers/{}/usage", voucher["id"].as_str().unwrap()), Some(&admin.access_token)).await;
+    let response = app
+        .get(
+            &format!("/v1/admin/vouchers/{}/usage", voucher["id"].as_str().unwrap()),
+            Some(&admin.access_token),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
@@ -98,7 +106,9 @@ async fn shop() -> (TestApp, Session, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_buyers_racing_for_ten_uses_leave_exactly_ten_orders_with_the_voucher() {
     let (app, admin, variant) = shop().await;
-    let voucher = platform_voucher(&app, &admin, json!({"code": "sepuluh", "percent_off": 10, "usage_limit": 10})).await;
+    let voucher =
+        platform_voucher(&app, &admin, json!({"code": "sepuluh", "percent_off": 10, "usage_limit": 10}))
+            .await;
     let mut buyers = Vec::new();
     for i in 0..100 {
         buyers.push(buyer(&app, &format!("racer{i}")).await);
@@ -131,10 +141,11 @@ async fn a_hundred_buyers_racing_for_ten_uses_leave_exactly_ten_orders_with_the_
     assert_eq!((report["used"].as_i64(), report["held"].as_i64()), (Some(10), Some(0)), "{report}");
     assert_eq!(report["discount_given"]["amount"], 100_000);
     assert_eq!(report["buyers"].as_array().unwrap().len(), 10);
-    let redeemed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE event_type = 'voucher.redeemed'")
-        .fetch_one(app.state.db.reader())
-        .await
-        .unwrap();
+    let redeemed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE event_type = 'voucher.redeemed'")
+            .fetch_one(app.state.db.reader())
+            .await
+            .unwrap();
     assert_eq!(redeemed, 10, "one voucher.redeemed per paid order");
     assert_eq!(app.stock_level(&admin, variant).await["on_hand"], 990);
     assert_invariants(app).await;
@@ -143,10 +154,17 @@ async fn a_hundred_buyers_racing_for_ten_uses_leave_exactly_ten_orders_with_the_
 #[tokio::test]
 async fn a_voucher_held_by_a_checkout_that_expires_is_usable_again() {
     let (app, admin, variant) = shop().await;
-    let voucher = platform_voucher(&app, &admin, json!({"code": "ONCE", "amount_off": idr(5_000), "usage_limit": 1})).await;
+    let voucher =
+        platform_voucher(&app, &admin, json!({"code": "ONCE", "amount_off": idr(5_000), "usage_limit": 1}))
+            .await;
     let (first, second) = (buyer(&app, "first").await, buyer(&app, "second").await);
     placed(checkout_with(&app, &first.access_token, &[(&variant, 1)], &["once"]).await).await;
-    assert_refused(checkout_with(&app, &second.access_token, &[(&variant, 1)], &["ONCE"]).await, "ONCE", "used_up").await;
+    assert_refused(
+        checkout_with(&app, &second.access_token, &[(&variant, 1)], &["ONCE"]).await,
+        "ONCE",
+        "used_up",
+    )
+    .await;
 
     app.clock.advance(Duration::from_secs(601));
     assert_eq!(app.sweep().await.0, 1, "the unpaid checkout expires");
@@ -163,8 +181,11 @@ async fn cancelling_an_unpaid_order_gives_its_voucher_back_and_a_failed_payment_
     let (first, second) = (buyer(&app, "first").await, buyer(&app, "second").await);
     let order = placed(checkout_with(&app, &first.access_token, &[(&variant, 1)], &["ONCE"]).await).await;
     let id = order["order"]["id"].as_str().unwrap();
-    let cancelled =
-        app.request(Method::POST, &format!("/v1/orders/{id}/cancel"), Some(&first.access_token)).send().await.unwrap();
+    let cancelled = app
+        .request(Method::POST, &format!("/v1/orders/{id}/cancel"), Some(&first.access_token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cancelled.status(), StatusCode::OK);
 
     let order = placed(checkout_with(&app, &second.access_token, &[(&variant, 1)], &["ONCE"]).await).await;
@@ -193,7 +214,8 @@ async fn a_buyer_uses_a_voucher_at_most_their_limit() {
 #[tokio::test]
 async fn a_first_order_voucher_is_only_for_buyers_without_a_paid_order() {
     let (app, admin, variant) = shop().await;
-    platform_voucher(&app, &admin, json!({"code": "WELCOME", "percent_off": 20, "first_order_only": true})).await;
+    platform_voucher(&app, &admin, json!({"code": "WELCOME", "percent_off": 20, "first_order_only": true}))
+        .await;
     let (regular, newcomer) = (buyer(&app, "regular").await, buyer(&app, "newcomer").await);
     let first = placed(app.checkout(&regular.access_token, &[(&variant, 1)]).await).await;
     app.press(first["payment"]["id"].as_str().unwrap(), "succeed").await;
@@ -204,7 +226,8 @@ async fn a_first_order_voucher_is_only_for_buyers_without_a_paid_order() {
         "first_order_only",
     )
     .await;
-    let order = placed(checkout_with(&app, &newcomer.access_token, &[(&variant, 1)], &["welcome"]).await).await;
+    let order =
+        placed(checkout_with(&app, &newcomer.access_token, &[(&variant, 1)], &["welcome"]).await).await;
     assert_eq!(order["order"]["discount"]["amount"], 20_000);
     assert_refused(
         checkout_with(&app, &newcomer.access_token, &[(&variant, 1)], &["WELCOME"]).await,
@@ -218,7 +241,12 @@ async fn a_first_order_voucher_is_only_for_buyers_without_a_paid_order() {
 async fn minimum_spend_and_the_window_are_honoured() {
     let (app, admin, variant) = shop().await;
     let now = app.clock.now();
-    platform_voucher(&app, &admin, json!({"code": "BIG", "amount_off": idr(30_000), "min_spend": idr(150_000)})).await;
+    platform_voucher(
+        &app,
+        &admin,
+        json!({"code": "BIG", "amount_off": idr(30_000), "min_spend": idr(150_000)}),
+    )
+    .await;
     platform_voucher(
         &app,
         &admin,
@@ -229,11 +257,13 @@ async fn minimum_spend_and_the_window_are_honoured() {
     .await;
     let shopper = buyer(&app, "shopper").await;
     let token = &shopper.access_token;
-    assert_refused(checkout_with(&app, token, &[(&variant, 1)], &["BIG"]).await, "BIG", "min_spend_not_met").await;
+    assert_refused(checkout_with(&app, token, &[(&variant, 1)], &["BIG"]).await, "BIG", "min_spend_not_met")
+        .await;
     let two = placed(checkout_with(&app, token, &[(&variant, 2)], &["BIG"]).await).await;
     assert_eq!(two["order"]["total"]["amount"], 170_000);
 
-    assert_refused(checkout_with(&app, token, &[(&variant, 1)], &["LATER"]).await, "LATER", "not_started").await;
+    assert_refused(checkout_with(&app, token, &[(&variant, 1)], &["LATER"]).await, "LATER", "not_started")
+        .await;
     app.clock.advance(Duration::from_secs(60));
     placed(checkout_with(&app, token, &[(&variant, 1)], &["LATER"]).await).await;
     app.clock.advance(Duration::from_secs(60));
@@ -248,19 +278,31 @@ async fn two_platform_vouchers_need_to_be_stackable_and_a_platform_and_a_store_v
     platform_voucher(&app, &admin, json!({"code": "ONE", "percent_off": 10})).await;
     platform_voucher(&app, &admin, json!({"code": "TWO", "amount_off": idr(1_000)})).await;
     platform_voucher(&app, &admin, json!({"code": "STACK-A", "percent_off": 10, "stackable": true})).await;
-    platform_voucher(&app, &admin, json!({"code": "STACK-B", "amount_off": idr(1_000), "stackable": true})).await;
-    create(&app, "/v1/seller/vouchers", &seller.access_token, json!({"code": "TOKO5", "percent_off": 5})).await;
+    platform_voucher(&app, &admin, json!({"code": "STACK-B", "amount_off": idr(1_000), "stackable": true}))
+        .await;
+    create(&app, "/v1/seller/vouchers", &seller.access_token, json!({"code": "TOKO5", "percent_off": 5}))
+        .await;
     let shopper = buyer(&app, "shopper").await;
     let token = &shopper.access_token;
 
-    assert_refused(checkout_with(&app, token, &[(&variant, 1)], &["ONE", "TWO"]).await, "TWO", "not_stackable").await;
-    assert_refused(checkout_with(&app, token, &[(&variant, 1)], &["STACK-A", "TWO"]).await, "TWO", "not_stackable")
-        .await;
+    assert_refused(
+        checkout_with(&app, token, &[(&variant, 1)], &["ONE", "TWO"]).await,
+        "TWO",
+        "not_stackable",
+    )
+    .await;
+    assert_refused(
+        checkout_with(&app, token, &[(&variant, 1)], &["STACK-A", "TWO"]).await,
+        "TWO",
+        "not_stackable",
+    )
+    .await;
     let stacked = placed(checkout_with(&app, token, &[(&variant, 1)], &["STACK-A", "STACK-B"]).await).await;
     assert_eq!(stacked["order"]["discount"]["amount"], 10_000 + 1_000);
 
     let mixed =
-        placed(checkout_with(&app, token, &[(&variant, 1), (&store_variant, 1)], &["ONE", "TOKO5"]).await).await;
+        placed(checkout_with(&app, token, &[(&variant, 1), (&store_variant, 1)], &["ONE", "TOKO5"]).await)
+            .await;
     let order = &mixed["order"];
     // ONE: 10% of 300,000; TOKO5: 5% of what is left on the store's line (200,000 - 20,000).
     assert_eq!(order["discount"]["amount"], 30_000 + 9_000);
@@ -269,11 +311,25 @@ async fn two_platform_vouchers_need_to_be_stackable_and_a_platform_and_a_store_v
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["code"].as_str().unwrap(), v["funder"].as_str().unwrap(), v["amount"]["amount"].as_i64().unwrap()))
+        .map(|v| {
+            (
+                v["code"].as_str().unwrap(),
+                v["funder"].as_str().unwrap(),
+                v["amount"]["amount"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(funders, vec![("ONE", "platform", 30_000), ("TOKO5", "store", 9_000)]);
-    let store_line = order["lines"].as_array().unwrap().iter().find(|l| l["variant_id"] == store_variant.as_str()).unwrap();
-    assert_eq!((store_line["platform_discount"]["amount"].as_i64(), store_line["store_discount"]["amount"].as_i64()), (Some(20_000), Some(9_000)));
+    let store_line = order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["variant_id"] == store_variant.as_str())
+        .unwrap();
+    assert_eq!(
+        (store_line["platform_discount"]["amount"].as_i64(), store_line["store_discount"]["amount"].as_i64()),
+        (Some(20_000), Some(9_000))
+    );
 }
 
 #[tokio::test]
@@ -283,9 +339,17 @@ async fn a_sellers_voucher_discounts_only_that_sellers_items_and_other_stores_ca
     let rival = app.user_with_role("saingan@example.com", Role::Seller).await;
     let mine = store_product(&app, &admin, &seller, 50_000).await;
     let theirs = store_product(&app, &admin, &rival, 50_000).await;
-    let voucher =
-        create(&app, "/v1/seller/vouchers", &seller.access_token, json!({"code": "TOKO", "amount_off": idr(20_000)})).await;
-    assert_eq!((voucher["funder"].as_str(), voucher["store_id"].as_str()), (Some("store"), Some(seller.id.as_str())));
+    let voucher = create(
+        &app,
+        "/v1/seller/vouchers",
+        &seller.access_token,
+        json!({"code": "TOKO", "amount_off": idr(20_000)}),
+    )
+    .await;
+    assert_eq!(
+        (voucher["funder"].as_str(), voucher["store_id"].as_str()),
+        (Some("store"), Some(seller.id.as_str()))
+    );
     let shopper = buyer(&app, "shopper").await;
 
     assert_refused(
@@ -295,7 +359,8 @@ async fn a_sellers_voucher_discounts_only_that_sellers_items_and_other_stores_ca
     )
     .await;
     let order =
-        placed(checkout_with(&app, &shopper.access_token, &[(&mine, 1), (&theirs, 1)], &["TOKO"]).await).await;
+        placed(checkout_with(&app, &shopper.access_token, &[(&mine, 1), (&theirs, 1)], &["TOKO"]).await)
+            .await;
     for line in order["order"]["lines"].as_array().unwrap() {
         let expected = if line["variant_id"] == mine.as_str() { 20_000 } else { 0 };
         assert_eq!(line["store_discount"]["amount"], expected, "{line}");
@@ -304,19 +369,30 @@ async fn a_sellers_voucher_discounts_only_that_sellers_items_and_other_stores_ca
 
     let id = voucher["id"].as_str().unwrap();
     for path in [format!("/v1/seller/vouchers/{id}"), format!("/v1/seller/vouchers/{id}/usage")] {
-        assert_error(app.get(&path, Some(&rival.access_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_error(app.get(&path, Some(&rival.access_token)).await, StatusCode::NOT_FOUND, "not_found")
+            .await;
         assert_eq!(app.get(&path, Some(&seller.access_token)).await.status(), StatusCode::OK);
     }
-    let pause = app.request(Method::POST, &format!("/v1/seller/vouchers/{id}/pause"), Some(&rival.access_token));
+    let pause =
+        app.request(Method::POST, &format!("/v1/seller/vouchers/{id}/pause"), Some(&rival.access_token));
     assert_error(pause.send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
     let listed: Value = app.get("/v1/seller/vouchers", Some(&rival.access_token)).await.json().await.unwrap();
     assert_eq!(listed["data"], json!([]));
-    let listed: Value = app.get("/v1/seller/vouchers", Some(&seller.access_token)).await.json().await.unwrap();
+    let listed: Value =
+        app.get("/v1/seller/vouchers", Some(&seller.access_token)).await.json().await.unwrap();
     assert_eq!(listed["data"][0]["code"], "TOKO");
-    assert_error(app.get("/v1/seller/vouchers", Some(&shopper.access_token)).await, StatusCode::FORBIDDEN, "forbidden")
-        .await;
-    assert_error(app.get("/v1/admin/vouchers", Some(&seller.access_token)).await, StatusCode::FORBIDDEN, "forbidden")
-        .await;
+    assert_error(
+        app.get("/v1/seller/vouchers", Some(&shopper.access_token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get("/v1/admin/vouchers", Some(&seller.access_token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     let elsewhere = json!({"code": "SNEAKY", "percent_off": 50, "applies_to": {"stores": [rival.id]}});
     let refused = app.post("/v1/seller/vouchers", Some(&seller.access_token), &elsewhere).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -327,8 +403,14 @@ async fn validate_gives_the_discount_per_line_or_the_reason() {
     let (app, admin, variant) = shop().await;
     let other = app.product(&admin, "physical", &[40_000]).await.remove(0);
     app.stock(&admin, &other, 10).await;
-    platform_voucher(&app, &admin, json!({"code": "HEMAT", "percent_off": 10, "max_discount": idr(12_000)})).await;
-    platform_voucher(&app, &admin, json!({"code": "BIG", "amount_off": idr(1_000), "min_spend": idr(1_000_000)})).await;
+    platform_voucher(&app, &admin, json!({"code": "HEMAT", "percent_off": 10, "max_discount": idr(12_000)}))
+        .await;
+    platform_voucher(
+        &app,
+        &admin,
+        json!({"code": "BIG", "amount_off": idr(1_000), "min_spend": idr(1_000_000)}),
+    )
+    .await;
     platform_voucher(&app, &admin, json!({"code": "GONE", "amount_off": idr(1_000), "usage_limit": 1})).await;
     let shopper = buyer(&app, "shopper").await;
     let token = Some(shopper.access_token.as_str());
@@ -338,7 +420,12 @@ async fn validate_gives_the_discount_per_line_or_the_reason() {
     assert_eq!(response.status(), StatusCode::OK);
     let quote: Value = response.json().await.unwrap();
     assert_eq!(quote["discount"]["amount"], 12_000, "10% of 140,000, capped");
-    let per_line: Vec<i64> = quote["lines"].as_array().unwrap().iter().map(|l| l["discount"]["amount"].as_i64().unwrap()).collect();
+    let per_line: Vec<i64> = quote["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["discount"]["amount"].as_i64().unwrap())
+        .collect();
     assert_eq!(per_line.iter().sum::<i64>(), 12_000);
     assert_eq!(per_line, vec![8_571, 3_429], "shared in proportion, exactly");
 
@@ -351,9 +438,12 @@ async fn validate_gives_the_discount_per_line_or_the_reason() {
     app.sweep().await;
     let cart: Value = app.post("/v1/carts", token, &json!({})).await.json().await.unwrap();
     let cart_id = cart["id"].as_str().unwrap();
-    let added = app.post(&format!("/v1/carts/{cart_id}/items"), token, &json!({"variant_id": other, "quantity": 2})).await;
+    let added = app
+        .post(&format!("/v1/carts/{cart_id}/items"), token, &json!({"variant_id": other, "quantity": 2}))
+        .await;
     assert!(added.status().is_success(), "adding to the cart");
-    let response = app.post("/v1/vouchers/validate", token, &json!({"code": "GONE", "cart_id": cart_id})).await;
+    let response =
+        app.post("/v1/vouchers/validate", token, &json!({"code": "GONE", "cart_id": cart_id})).await;
     assert_eq!(response.status(), StatusCode::OK, "released again, and the cart is priced");
     let quote: Value = response.json().await.unwrap();
     assert_eq!(quote["lines"][0]["discount"]["amount"], 1_000);
@@ -368,8 +458,12 @@ async fn a_paused_voucher_refuses_checkouts_until_resumed() {
     let post = |path: String| app.request(Method::POST, &path, Some(&admin.access_token)).send();
     let paused: Value = post(format!("/v1/admin/vouchers/{id}/pause")).await.unwrap().json().await.unwrap();
     assert_eq!(paused["paused"], true);
-    assert_refused(checkout_with(&app, &shopper.access_token, &[(&variant, 1)], &["RAMADAN"]).await, "RAMADAN", "paused")
-        .await;
+    assert_refused(
+        checkout_with(&app, &shopper.access_token, &[(&variant, 1)], &["RAMADAN"]).await,
+        "RAMADAN",
+        "paused",
+    )
+    .await;
     let resumed: Value = post(format!("/v1/admin/vouchers/{id}/resume")).await.unwrap().json().await.unwrap();
     assert_eq!(resumed["paused"], false);
     placed(checkout_with(&app, &shopper.access_token, &[(&variant, 1)], &["RAMADAN"]).await).await;
@@ -387,10 +481,19 @@ async fn a_paused_voucher_refuses_checkouts_until_resumed() {
 async fn a_voucher_that_cannot_apply_refuses_the_checkout_and_holds_nothing() {
     let (app, admin, variant) = shop().await;
     platform_voucher(&app, &admin, json!({"code": "ONE", "percent_off": 10, "usage_limit": 1})).await;
-    platform_voucher(&app, &admin, json!({"code": "BIG", "amount_off": idr(1_000), "min_spend": idr(1_000_000)})).await;
+    platform_voucher(
+        &app,
+        &admin,
+        json!({"code": "BIG", "amount_off": idr(1_000), "min_spend": idr(1_000_000)}),
+    )
+    .await;
     let shopper = buyer(&app, "shopper").await;
-    assert_refused(checkout_with(&app, &shopper.access_token, &[(&variant, 3)], &["ONE", "BIG"]).await, "BIG", "min_spend_not_met")
-        .await;
+    assert_refused(
+        checkout_with(&app, &shopper.access_token, &[(&variant, 3)], &["ONE", "BIG"]).await,
+        "BIG",
+        "min_spend_not_met",
+    )
+    .await;
     let level = app.stock_level(&admin, &variant).await;
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(1_000), Some(0)));
     let orders: Value = app.get("/v1/orders", Some(&shopper.access_token)).await.json().await.unwrap();
@@ -403,10 +506,71 @@ async fn a_voucher_that_cannot_apply_refuses_the_checkout_and_holds_nothing() {
 async fn an_automatic_promotion_applies_without_a_code_and_codes_are_unique_whatever_their_case() {
     let (app, admin, variant) = shop().await;
     platform_voucher(&app, &admin, json!({"code": "FLASH", "percent_off": 10, "automatic": true})).await;
-    let taken = app.post("/v1/admin/vouchers", Some(&admin.access_token), &json!({"code": "flash", "percent_off": 5})).await;
+    let taken = app
+        .post("/v1/admin/vouchers", Some(&admin.access_token), &json!({"code": "flash", "percent_off": 5}))
+        .await;
     assert_error(taken, StatusCode::CONFLICT, "voucher_code_taken").await;
     let shopper = buyer(&app, "shopper").await;
     let order = placed(app.checkout(&shopper.access_token, &[(&variant, 1)]).await).await;
     assert_eq!(order["order"]["vouchers"][0]["code"], "FLASH");
     assert_eq!(order["order"]["total"]["amount"], 90_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_buyer_racing_with_themselves_gets_exactly_their_limit() {
+    let (app, admin, variant) = shop().await;
+    let voucher =
+        platform_voucher(&app, &admin, json!({"code": "DUA", "percent_off": 5, "per_buyer_limit": 2})).await;
+    let greedy = buyer(&app, "greedy").await;
+    let attempts = (0..20).map(|_| async {
+        checkout_with(&app, &greedy.access_token, &[(&variant, 1)], &["DUA"]).await.status()
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 2, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(usage(&app, &admin, &voucher).await["held"], 2);
+}
+
+#[tokio::test]
+async fn a_late_payment_takes_its_voucher_back_only_within_the_limit() {
+    let (app, admin, variant) = shop().await;
+    let voucher =
+        platform_voucher(&app, &admin, json!({"code": "ONCE", "percent_off": 10, "usage_limit": 1})).await;
+    let (late, quick) = (buyer(&app, "late").await, buyer(&app, "quick").await);
+    let first = placed(checkout_with(&app, &late.access_token, &[(&variant, 1)], &["ONCE"]).await).await;
+    let first_id = first["order"]["id"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(601));
+    app.sweep().await;
+    let second = placed(checkout_with(&app, &quick.access_token, &[(&variant, 1)], &["ONCE"]).await).await;
+    app.press(second["payment"]["id"].as_str().unwrap(), "succeed").await;
+    app.wait_for_order(&quick.access_token, second["order"]["id"].as_str().unwrap(), "paid").await;
+
+    // The gateway still took the late buyer's money: the stock is there, the voucher is not.
+    assert_eq!(app.press(first["payment"]["id"].as_str().unwrap(), "succeed").await.status(), StatusCode::OK);
+    let order = crate::helpers::eventually("the late payment to be settled", || async {
+        let order: Value =
+            app.get(&format!("/v1/orders/{first_id}"), Some(&late.access_token)).await.json().await.unwrap();
+        (order["refund_due"] == true).then_some(order)
+    })
+    .await;
+    assert_eq!(order["status"], "expired");
+    let report = usage(&app, &admin, &voucher).await;
+    assert_eq!((report["used"].as_i64(), report["held"].as_i64()), (Some(1), Some(0)), "{report}");
+    assert_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn a_late_payment_revives_its_order_with_its_voucher_when_a_use_is_left() {
+    let (app, admin, variant) = shop().await;
+    let voucher =
+        platform_voucher(&app, &admin, json!({"code": "ONCE", "percent_off": 10, "usage_limit": 1})).await;
+    let late = buyer(&app, "late").await;
+    let first = placed(checkout_with(&app, &late.access_token, &[(&variant, 1)], &["ONCE"]).await).await;
+    let first_id = first["order"]["id"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(601));
+    app.sweep().await;
+    app.press(first["payment"]["id"].as_str().unwrap(), "succeed").await;
+    app.wait_for_order(&late.access_token, first_id, "paid").await;
+    let report = usage(&app, &admin, &voucher).await;
+    assert_eq!((report["used"].as_i64(), report["released"].as_i64()), (Some(1), Some(0)), "{report}");
 }
