@@ -96,6 +96,7 @@ impl StoreOwner {
 struct CreateVoucherRequest {
     /// What buyers type, 3 to 40 letters, digits, `-` or `_`; case does not matter (stored
     /// upper-case) and it is unique across the shop.
+    #[schema(pattern = "^[A-Za-z0-9_-]{3,40}$")]
     code: String,
     /// A whole percent, 1 to 100, off the items it applies to. Give this or `amount_off`.
     #[schema(minimum = 1, maximum = 100)]
@@ -160,7 +161,8 @@ struct VoucherPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// 1 to 100 (default 20).
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
     cursor: Option<String>,
 }
