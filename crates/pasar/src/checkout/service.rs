@@ -922,8 +922,10 @@ impl Checkout {
         let lines: HashMap<VariantId, OrderLineId> =
             order.lines.iter().map(|l| (l.variant_id, l.id)).collect();
         self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
-        self.wallet.consume_points(conn, &order).await?;
+        // Vouchers before points, in the order the checkout held them (stock, vouchers, points),
+        // so that this and a checkout of the same buyer never wait on each other in a circle.
         self.promotions.consume(conn, order_id, actor).await?;
+        self.wallet.consume_points(conn, &order).await?;
         if payment.provider != WALLET {
             self.wallet.post_gateway_sale(conn, payment).await?;
         }
