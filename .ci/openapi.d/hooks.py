@@ -69,6 +69,18 @@ ACCEPTED_REFUSALS = [
     # The money bound (above) inside a rate or an optional threshold: the error names the field
     # holding the Money, not its amount.
     ("POST /v1/admin/shipping/methods", 422, "validation_failed", re.compile(r"^(rate|free_above)$"), "minor units"),
+    # A voucher's rules across fields: one of percent_off and amount_off, amounts above zero and
+    # in one currency, the end after the start, a store's voucher only for its own store.
+    (
+        None,
+        422,
+        "validation_failed",
+        re.compile(r"^(percent_off|amount_off|max_discount|min_spend|ends_at|applies_to)$"),
+        None,
+    ),
+    # Validating a voucher prices items as a checkout does (for sale, one currency, items or a cart).
+    ("POST /v1/vouchers/validate", 422, "invalid_checkout", None, None),
+    ("POST /v1/vouchers/validate", 422, "not_for_sale", None, None),
     # A gateway's webhook must carry its signature over the body; a fuzzer cannot sign.
     ("POST /v1/webhooks/", 400, "invalid_signature", None, None),
     # An upload must be a real PNG, JPEG, WebP or GIF of the type it claims; random bytes are not.

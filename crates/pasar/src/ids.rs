@@ -248,3 +248,8 @@ prefixed_id!(
     SellerDocumentId,
     "sdc"
 );
+prefixed_id!(
+    /// A voucher or automatic promotion.
+    VoucherId,
+    "vch"
+);

@@ -20,6 +20,7 @@ pub mod money;
 pub mod orders;
 pub mod payables;
 pub mod payments;
+pub mod promotions;
 pub mod rating;
 pub mod reviews;
 pub mod search;

@@ -250,6 +250,35 @@ pub fn format_for_display(money: Money) -> String {
     }
 }
 
+/// Shares `discount` out over parts worth `amounts` (an order's lines, a store's parts), in
+/// proportion and exactly (largest remainder): the shares add up to `discount` (at most the
+/// sum of `amounts`), and none is below zero or above its part.
+pub fn allocate(discount: i64, amounts: &[i64]) -> Vec<i64> {
+    let total: i128 = amounts.iter().map(|a| i128::from((*a).max(0))).sum();
+    let discount = i128::from(discount.max(0)).min(total);
+    if total == 0 {
+        return vec![0; amounts.len()];
+    }
+    let mut shares: Vec<i128> = Vec::with_capacity(amounts.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(amounts.len());
+    for (i, amount) in amounts.iter().enumerate() {
+        let exact = discount * i128::from((*amount).max(0));
+        shares.push(exact / total);
+        remainders.push((exact % total, i));
+    }
+    let mut left = discount - shares.iter().sum::<i128>();
+    // Largest remainder first; ties to the earlier line, so the result is deterministic.
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (remainder, i) in remainders {
+        if left == 0 || remainder == 0 {
+            break;
+        }
+        shares[i] += 1;
+        left -= 1;
+    }
+    shares.into_iter().map(|s| i64::try_from(s).unwrap_or(0)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,7 +342,29 @@ mod tests {
         assert_eq!(show(i64::MIN, Currency::IDR), "-Rp 9.223.372.036.854.775.808");
     }
 
+    #[test]
+    fn allocation_gives_the_odd_unit_to_the_largest_remainder() {
+        assert_eq!(allocate(10, &[1, 1, 1]), vec![1, 1, 1]);
+        assert_eq!(allocate(2, &[1, 1, 1]), vec![1, 1, 0]);
+        assert_eq!(allocate(100, &[30, 70]), vec![30, 70]);
+        assert_eq!(allocate(5, &[0, 10]), vec![0, 5]);
+    }
+
     proptest! {
+        #[test]
+        fn allocation_is_exact_and_never_leaves_a_line(
+            amounts in proptest::collection::vec(0i64..10_000_000_000, 1..20),
+            share in 0u32..=1000,
+        ) {
+            let total: i64 = amounts.iter().sum();
+            let discount = i64::try_from(i128::from(total) * i128::from(share) / 1000).unwrap();
+            let shares = allocate(discount, &amounts);
+            prop_assert_eq!(shares.iter().sum::<i64>(), discount);
+            for (share, amount) in shares.iter().zip(&amounts) {
+                prop_assert!(*share >= 0 && share <= amount, "{} of {}", share, amount);
+            }
+        }
+
         #[test]
         fn addition_is_commutative_and_subtraction_undoes_it(a in -1_000_000_000_000i64..1_000_000_000_000, b in -1_000_000_000_000i64..1_000_000_000_000) {
             let (x, y) = (Money::new(a, Currency::IDR), Money::new(b, Currency::IDR));

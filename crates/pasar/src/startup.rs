@@ -33,6 +33,7 @@ use crate::payables::{CommissionRate, Payables};
 use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
+use crate::promotions::Promotions;
 use crate::reviews::Reviews;
 use crate::search::{Search, SearchIndexer};
 use crate::sellers::Sellers;
@@ -65,6 +66,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::telegram::MIGRATIONS,
         crate::reviews::MIGRATIONS,
         crate::sellers::MIGRATIONS,
+        crate::promotions::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -90,6 +92,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::shipping::routes::router())
         .merge(crate::reviews::routes::router(state.clone()))
         .merge(crate::sellers::routes::router(state.clone()))
+        .merge(crate::promotions::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -219,6 +222,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
             .context("PASAR_COMMISSION_BPS is a rate in basis points, at most 10000")?,
         Duration::from_secs(config.payable_hold_days * 24 * 60 * 60),
     );
+    let promotions = Promotions::new(db.clone(), clock.clone());
     let checkout = Checkout::new(
         db.clone(),
         clock.clone(),
@@ -231,6 +235,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
         shipping.clone(),
         payables.clone(),
+        promotions.clone(),
         Duration::from_secs(config.payment_ttl),
         config.checkout_batch_size,
     );
@@ -294,6 +299,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         checkout,
         shipping,
         reviews,
+        promotions,
         wallet,
         payables,
         reconciler,

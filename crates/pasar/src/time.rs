@@ -50,6 +50,16 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+/// An RFC 3339 time, as the API writes them (`2026-12-04T10:00:00Z`, any offset).
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| Timestamp(at.timestamp_millis()))
+            .map_err(|_| serde::de::Error::custom("an RFC 3339 time, such as 2026-12-04T10:00:00Z"))
+    }
+}
+
 impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()

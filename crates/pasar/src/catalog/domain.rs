@@ -553,6 +553,8 @@ pub struct SaleVariant {
     pub price: Money,
     pub reseller_price: Option<Money>,
     pub seller_id: Option<UserId>,
+    /// The product's category (vouchers may apply to categories).
+    pub category_id: CategoryId,
     /// What one unit weighs, when known (a parcel's weight for shipping rates).
     #[serde(default)]
     pub weight_grams: Option<u32>,
@@ -768,6 +770,7 @@ mod tests {
             price: Money::new(150_000, Currency::IDR),
             reseller_price: Some(Money::new(120_000, Currency::IDR)),
             seller_id: None,
+            category_id: CategoryId::new(),
             weight_grams: Some(200),
         };
         assert_eq!(variant.price_for(Role::Reseller).amount, 120_000);

@@ -725,7 +725,7 @@ pub async fn sale_variants(
     for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT v.id, v.product_id, p.name, v.sku, p.kind, v.options, v.price_amount,
-                    v.reseller_price_amount, p.currency, p.seller_id, v.weight_grams
+                    v.reseller_price_amount, p.currency, p.seller_id, p.category_id, v.weight_grams
              FROM product_variants v JOIN products p ON p.id = v.product_id
              WHERE p.status = $1 AND {STORE_SHOWN} AND v.id IN ({})",
             placeholders(2, chunk.len())
@@ -746,6 +746,7 @@ pub async fn sale_variants(
                     .try_get::<Option<i64>, _>("reseller_price_amount")?
                     .map(|amount| Money::new(amount, currency)),
                 seller_id: parse_optional(&row, "seller_id")?,
+                category_id: parse_text(&row, "category_id")?,
                 weight_grams: row
                     .try_get::<Option<i64>, _>("weight_grams")?
                     .map(|grams| {

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::batch::{BatchQueue, BatchStats, Batched};
 use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
-use crate::catalog::{Catalog, CatalogError, ProductKind};
+use crate::catalog::{Catalog, CatalogError, ProductKind, SaleVariant};
 use crate::db::{self, Connection, Db};
 use crate::identity::{Identity, Principal};
 use crate::ids::{CartId, FulfilmentId, OrderId, OrderLineId, PaymentId, RefundId, UserId, VariantId};
@@ -17,9 +17,9 @@ use crate::inventory::{Inventory, InventoryError, ReservationRequest};
 use crate::money::Money;
 use crate::orders::fulfilment::check_fulfilment_move;
 use crate::orders::{
-    FulfilmentStatus, Mover, NewOrder, NewOrderLine, Order, OrderStatus, Orders, OrdersError, ShippingAddress,
+    FulfilmentStatus, Mover, NewOrder, NewOrderLine, Order, OrderStatus, OrderVoucher, Orders, OrdersError,
+    ShippingAddress,
 };
-use crate::payables::domain::apportion;
 use crate::payables::{Payables, PayablesError};
 use crate::payments::gateway::{GatewayError, ProviderStatus};
 use crate::payments::{
@@ -27,6 +27,7 @@ use crate::payments::{
     RefundDestination, RefundState, RefundStatus, SettleError, SettleFuture, SettlePayment, SettleRefund,
     Settlement, WALLET,
 };
+use crate::promotions::{self, Candidate, Hold, Priced, Promotions, PromotionsError, Refused, Shopper};
 use crate::shipping::domain::ParcelLine;
 use crate::shipping::{Destination, Parcel, Shipping, ShippingError};
 use crate::time::{Clock, Timestamp};
@@ -60,8 +61,13 @@ pub struct CheckoutRequest {
     /// when the shop ships with methods; it charges what the quote said.
     pub shipping_method: Option<String>,
     /// Loyalty points to redeem against the order (worth a configured amount each, capped at
-    /// a share of the order).
+    /// a share of the order after its vouchers).
     pub points: Option<i64>,
+    /// Voucher codes (case does not matter). Each must apply, or the checkout is refused with
+    /// 409 `voucher_not_applicable` and the reason; running automatic promotions are added
+    /// when they are eligible. See `POST /v1/vouchers/validate`.
+    #[serde(default)]
+    pub vouchers: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -76,6 +82,8 @@ pub(super) struct Prepared {
     pub(super) idempotency_key: Option<String>,
     pub(super) cart: Option<CartAccess>,
     pub(super) points: i64,
+    /// The voucher uses to hold, in voucher order.
+    pub(super) vouchers: Vec<Hold>,
     /// One per variant, merged.
     pub(super) reservations: Vec<ReservationRequest>,
     pub(super) order: NewOrder,
@@ -84,9 +92,9 @@ pub(super) struct Prepared {
 
 impl Prepared {
     /// Whether the checkout can be written with others in a batch: buying a cart (emptied in
-    /// the same transaction) and redeeming points (a ledger hold) go alone.
+    /// the same transaction), redeeming points (a ledger hold) and vouchers go alone.
     fn batchable(&self) -> bool {
-        self.cart.is_none() && self.points == 0
+        self.cart.is_none() && self.points == 0 && self.vouchers.is_empty()
     }
 
     pub(super) fn paid_from_wallet(&self) -> bool {
@@ -118,6 +126,8 @@ pub enum CheckoutError {
     InsufficientBalance,
     #[error("not enough points")]
     InsufficientPoints,
+    #[error(transparent)]
+    Voucher(#[from] Refused),
     #[error(transparent)]
     Wallet(WalletError),
     #[error(transparent)]
@@ -154,6 +164,16 @@ impl From<WalletError> for CheckoutError {
             WalletError::InsufficientPoints => Self::InsufficientPoints,
             WalletError::Database(e) => Self::Database(e),
             other => Self::Wallet(other),
+        }
+    }
+}
+
+impl From<PromotionsError> for CheckoutError {
+    fn from(err: PromotionsError) -> Self {
+        match err {
+            PromotionsError::Refused(refused) => Self::Voucher(refused),
+            PromotionsError::Database(e) => Self::Database(e),
+            other => Self::Internal(other.to_string()),
         }
     }
 }
@@ -200,6 +220,7 @@ pub struct Checkout {
     identity: Identity,
     shipping: Shipping,
     payables: Payables,
+    promotions: Promotions,
     payment_ttl: Duration,
     /// Where batchable checkouts queue; None in the copy the batch worker itself holds, so
     /// the worker stops once the last handle to the service is dropped.
@@ -220,6 +241,7 @@ impl Checkout {
         identity: Identity,
         shipping: Shipping,
         payables: Payables,
+        promotions: Promotions,
         payment_ttl: Duration,
         batch_size: usize,
     ) -> Self {
@@ -235,6 +257,7 @@ impl Checkout {
             identity,
             shipping,
             payables,
+            promotions,
             payment_ttl,
             batches: None,
         };
@@ -292,7 +315,7 @@ impl Checkout {
         request: &CheckoutRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Prepared, CheckoutError> {
-        let (wanted, cart) = self.wanted_items(buyer, request).await?;
+        let (wanted, cart) = self.wanted_items(buyer, request.items.as_deref(), request.cart_id).await?;
         let method = request.payment_method.clone();
         let from_wallet = method == WALLET;
 
@@ -300,6 +323,7 @@ impl Checkout {
         let for_sale = self.catalog.variants_for_sale(&ids).await?;
         let mut lines = Vec::with_capacity(wanted.len());
         let mut parcel_lines = Vec::with_capacity(wanted.len());
+        let mut voucher_lines = Vec::with_capacity(wanted.len());
         for item in &wanted {
             let Some(variant) = for_sale.iter().find(|v| v.id == item.variant_id) else {
                 if self.catalog.variant_store_suspended(item.variant_id).await? {
@@ -307,6 +331,7 @@ impl Checkout {
                 }
                 return Err(CheckoutError::NotForSale(item.variant_id));
             };
+            voucher_lines.push(voucher_line(variant, buyer, item.quantity)?);
             parcel_lines.push(ParcelLine {
                 physical: variant.kind == ProductKind::Physical,
                 unit_weight_grams: variant.weight_grams,
@@ -324,6 +349,8 @@ impl Checkout {
                 unit_price: variant.price_for(buyer.role),
                 quantity: item.quantity,
                 seller_id: variant.seller_id,
+                platform_discount: Money::zero(variant.price.currency),
+                store_discount: Money::zero(variant.price.currency),
             });
         }
         let currency = lines[0].unit_price.currency;
@@ -353,20 +380,30 @@ impl Checkout {
         )
         .map_err(OrdersError::from)?
         .ok_or(OrdersError::Empty)?;
-        // Vouchers join the pricing here when promotions land.
+        let candidates = self.promotions.candidates(buyer.user, &request.vouchers, true).await?;
+        let priced = self.price_vouchers(buyer, &candidates, &voucher_lines).await?;
+        for (line, (platform, store)) in lines.iter_mut().zip(&priced.line_discounts) {
+            line.platform_discount = Money::new(*platform, currency);
+            line.store_discount = Money::new(*store, currency);
+        }
+        let vouchers_off = Money::new(priced.total(), currency);
+        let after_vouchers = subtotal.checked_sub(vouchers_off).map_err(OrdersError::from)?;
         let shipping = self
             .shipping_charge(shipping_address.as_ref(), request.shipping_method.as_deref(), &parcel_lines)
             .await?
             .unwrap_or(Money::zero(currency));
         let points = request.points.unwrap_or(0);
         let rules = self.wallet.points_rules();
-        if points < 0 || points > rules.most_redeemable(subtotal) {
+        if points < 0 || points > rules.most_redeemable(after_vouchers) {
             return Err(CheckoutError::Invalid(format!(
                 "points must be between 0 and {} for this order",
-                rules.most_redeemable(subtotal)
+                rules.most_redeemable(after_vouchers)
             )));
         }
-        let discount = rules.discount_for(points, subtotal);
+        let discount = rules
+            .discount_for(points, after_vouchers)
+            .checked_add(vouchers_off)
+            .map_err(OrdersError::from)?;
         let amount = subtotal
             .checked_sub(discount)
             .and_then(|m| m.checked_add(shipping))
@@ -377,6 +414,7 @@ impl Checkout {
             idempotency_key: idempotency_key.map(str::to_owned),
             cart,
             points,
+            vouchers: Hold::for_priced(&candidates, &priced),
             reservations: wanted
                 .iter()
                 .map(|i| ReservationRequest { variant_id: i.variant_id, quantity: i.quantity })
@@ -387,6 +425,17 @@ impl Checkout {
                 lines,
                 shipping,
                 discount,
+                vouchers: priced
+                    .applied
+                    .iter()
+                    .map(|a| OrderVoucher {
+                        voucher_id: a.voucher_id,
+                        code: a.code.clone(),
+                        funder: a.funder,
+                        store_id: a.store_id,
+                        amount: a.amount,
+                    })
+                    .collect(),
                 shipping_address,
                 shipping_method: request.shipping_method.clone(),
             },
@@ -400,6 +449,53 @@ impl Checkout {
                 expires_at: self.clock.now().plus(self.payment_ttl),
             },
         })
+    }
+
+    /// Applies the vouchers to the lines; whether the buyer has a paid order is asked only
+    /// when a first-order voucher is among them.
+    async fn price_vouchers(
+        &self,
+        buyer: &Principal,
+        candidates: &[Candidate],
+        lines: &[promotions::Line],
+    ) -> Result<Priced, CheckoutError> {
+        if candidates.is_empty() {
+            return Ok(Priced { applied: Vec::new(), line_discounts: vec![(0, 0); lines.len()] });
+        }
+        let first_order = if candidates.iter().any(|c| c.voucher.first_order_only) {
+            !self.orders.has_paid_order(buyer.user).await?
+        } else {
+            true
+        };
+        Ok(promotions::price(candidates, lines, self.clock.now(), Shopper { first_order })?)
+    }
+
+    /// What voucher `code` would take off these items (or this cart) for `buyer`, per line
+    /// (in the order of the variants returned), holding nothing.
+    pub async fn voucher_quote(
+        &self,
+        buyer: &Principal,
+        code: &str,
+        items: Option<Vec<ItemRequest>>,
+        cart_id: Option<CartId>,
+    ) -> Result<(Vec<VariantId>, Priced), CheckoutError> {
+        let (wanted, _) = self.wanted_items(buyer, items.as_deref(), cart_id).await?;
+        let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
+        let for_sale = self.catalog.variants_for_sale(&ids).await?;
+        let mut lines = Vec::with_capacity(wanted.len());
+        for item in &wanted {
+            let variant = for_sale
+                .iter()
+                .find(|v| v.id == item.variant_id)
+                .ok_or(CheckoutError::NotForSale(item.variant_id))?;
+            lines.push(voucher_line(variant, buyer, item.quantity)?);
+        }
+        if lines.iter().any(|l| l.total.currency != lines[0].total.currency) {
+            return Err(CheckoutError::Invalid("all items must be priced in one currency".into()));
+        }
+        let candidates = self.promotions.candidates(buyer.user, &[code.to_owned()], false).await?;
+        let priced = self.price_vouchers(buyer, &candidates, &lines).await?;
+        Ok((ids, priced))
     }
 
     /// What shipping costs: what the method's quote says for these lines to this address;
@@ -438,7 +534,8 @@ impl Checkout {
 
     /// Writes one prepared checkout in a transaction of its own.
     pub(super) async fn place_alone(&self, prepared: Prepared) -> Result<Written, CheckoutError> {
-        let Prepared { buyer, idempotency_key, cart, points, reservations, order, payment } = prepared;
+        let Prepared { buyer, idempotency_key, cart, points, vouchers, reservations, order, payment } =
+            prepared;
         let buyer = &buyer;
         let order_id = order.id;
         let from_wallet = payment.method == WALLET;
@@ -447,7 +544,8 @@ impl Checkout {
 
         let mut tx = self.db.begin().await?;
         self.inventory.reserve(&mut tx, &order_id.to_string(), &reservations, expires_at).await?;
-        // Delivery-slot and voucher holds go here, in this transaction.
+        // The delivery-slot hold goes here, in this transaction.
+        self.promotions.hold(&mut tx, order_id, buyer.user, &vouchers).await?;
         if points > 0 {
             let hold = self.payment_ttl + POINTS_HOLD_GRACE;
             self.wallet.hold_points(&mut tx, buyer.user, order_id, points, hold).await?;
@@ -730,9 +828,10 @@ impl Checkout {
     async fn wanted_items(
         &self,
         buyer: &Principal,
-        request: &CheckoutRequest,
+        items: Option<&[ItemRequest]>,
+        cart_id: Option<CartId>,
     ) -> Result<(Vec<ItemRequest>, Option<CartAccess>), CheckoutError> {
-        let (raw, cart) = match (&request.items, request.cart_id) {
+        let (raw, cart) = match (items, cart_id) {
             (Some(items), None) => {
                 (items.iter().map(|i| (i.variant_id, i.quantity)).collect::<Vec<_>>(), None)
             }
@@ -842,6 +941,9 @@ impl Checkout {
         let lines: HashMap<VariantId, OrderLineId> =
             order.lines.iter().map(|l| (l.variant_id, l.id)).collect();
         self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
+        // Vouchers before points, in the order the checkout held them (stock, vouchers, points),
+        // so that this and a checkout of the same buyer never wait on each other in a circle.
+        self.promotions.consume(conn, order_id, actor).await?;
         self.wallet.consume_points(conn, &order).await?;
         if payment.provider != WALLET {
             self.wallet.post_gateway_sale(conn, payment).await?;
@@ -887,24 +989,25 @@ impl Checkout {
             .collect();
         let holder = order_id.to_string();
         let mut savepoint = conn.begin().await?;
-        match self
+        let reserved = self
             .inventory
             .reserve(&mut savepoint, &holder, &requests, self.clock.now().plus(self.payment_ttl))
-            .await
-        {
-            Ok(_) => {
-                savepoint.commit().await?;
-                self.fulfil(conn, payment, order_id, actor).await?;
-                Ok(Settlement::Applied)
-            }
-            Err(InventoryError::OutOfStock { .. }) => {
-                savepoint.rollback().await?;
-                tracing::warn!(order = %order_id, "payment arrived after the order ended and its stock is gone; refund due");
-                self.orders.flag_refund_due(conn, order_id, actor).await?;
-                Ok(Settlement::Applied)
-            }
-            Err(other) => Err(other.into()),
+            .await;
+        let held = match reserved {
+            // Its vouchers come back too, within their limits, or the order is not filled.
+            Ok(_) => self.promotions.hold_again(&mut savepoint, order_id).await?,
+            Err(InventoryError::OutOfStock { .. }) => false,
+            Err(other) => return Err(other.into()),
+        };
+        if held {
+            savepoint.commit().await?;
+            self.fulfil(conn, payment, order_id, actor).await?;
+        } else {
+            savepoint.rollback().await?;
+            tracing::warn!(order = %order_id, "payment arrived after the order ended and its stock or vouchers are gone; refund due");
+            self.orders.flag_refund_due(conn, order_id, actor).await?;
         }
+        Ok(Settlement::Applied)
     }
 
     /// Step 4: the order ends without payment; everything it held is given back.
@@ -918,10 +1021,12 @@ impl Checkout {
         note: &str,
     ) -> Result<(), CheckoutError> {
         self.orders.transition(conn, order_id, to, mover, actor, Some(note)).await?;
-        // Voucher and delivery-slot releases join here, in reverse order of holding.
+        // The delivery-slot release joins here. Vouchers go back after the stock: checkouts
+        // lock stock rows before voucher rows, and so does this.
         let order = self.orders.order_in(conn, order_id).await?;
         self.wallet.release_points(conn, &order).await?;
         self.inventory.release(conn, &order_id.to_string()).await?;
+        self.promotions.release(conn, order_id).await?;
         set_step_in(conn, order_id, Step::Compensated, self.clock.now().millis()).await?;
         Ok(())
     }
@@ -1227,15 +1332,7 @@ impl Checkout {
         let position = order.fulfilments.iter().position(|f| f.id == part).ok_or(CheckoutError::NotFound)?;
         let fulfilment = &order.fulfilments[position];
         check_fulfilment_move(fulfilment.status, FulfilmentStatus::Cancelled).map_err(OrdersError::from)?;
-        let totals: Vec<i64> = order
-            .fulfilments
-            .iter()
-            .map(|f| {
-                order.lines.iter().filter(|l| f.line_ids.contains(&l.id)).map(|l| l.line_total.amount).sum()
-            })
-            .collect();
-        let discount = apportion(order.discount.amount, &totals)[position];
-        let amount = Money::new(totals[position] - discount, order.total.currency);
+        let amount = Money::new(order.paid_per_part()[position], order.total.currency);
         let restock = order
             .lines
             .iter()
@@ -1277,6 +1374,21 @@ pub struct RefundRequest {
     pub restock: Restock,
     /// The store's part this refund calls off, when it is one.
     pub part: Option<FulfilmentId>,
+}
+
+/// A line as vouchers see it.
+fn voucher_line(
+    variant: &SaleVariant,
+    buyer: &Principal,
+    quantity: i64,
+) -> Result<promotions::Line, CheckoutError> {
+    Ok(promotions::Line {
+        variant_id: variant.id,
+        product_id: variant.product_id,
+        category_id: variant.category_id,
+        store_id: variant.seller_id,
+        total: variant.price_for(buyer.role).times(quantity).map_err(OrdersError::from)?,
+    })
 }
 
 async fn set_step_in(conn: &mut Connection, order: OrderId, step: Step, now: i64) -> Result<(), sqlx::Error> {

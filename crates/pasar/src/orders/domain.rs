@@ -5,6 +5,9 @@ use utoipa::ToSchema;
 
 use crate::identity::addresses::{CountryCode, Phone};
 use crate::identity::domain::Text;
+use crate::ids::{UserId, VoucherId};
+use crate::money::Money;
+use crate::promotions::Funder;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +123,18 @@ impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A voucher an order got: what it took off, and who funds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderVoucher {
+    pub voucher_id: VoucherId,
+    pub code: String,
+    pub funder: Funder,
+    /// The store that funds it (its seller's user id), for a store's voucher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<UserId>,
+    pub amount: Money,
 }
 
 /// Where a physical order goes, as the buyer gives it at checkout.

@@ -7,7 +7,7 @@ pub mod routes;
 mod service;
 mod store;
 
-pub use domain::{Mover, OrderStatus, ShippingAddress, TransitionRefused, check_transition};
+pub use domain::{Mover, OrderStatus, OrderVoucher, ShippingAddress, TransitionRefused, check_transition};
 pub use fulfilment::{FulfilmentRefused, FulfilmentStatus};
 pub use service::{
     Fulfilment, FulfilmentEntry, NewOrder, NewOrderLine, Order, OrderFilter, OrderLine, Orders, OrdersError,
@@ -73,6 +73,14 @@ pub static MIGRATIONS: &[Migration] = &[
         version: 2026120122,
         name: "orders: the shipping method a buyer chose",
         sql: "ALTER TABLE orders ADD COLUMN shipping_method TEXT;",
+        postgres: None,
+    },
+    Migration {
+        version: 2026120401,
+        name: "orders: voucher discounts per line, with their funder, and the vouchers applied",
+        sql: "ALTER TABLE order_lines ADD COLUMN platform_discount BIGINT NOT NULL DEFAULT 0;
+              ALTER TABLE order_lines ADD COLUMN store_discount BIGINT NOT NULL DEFAULT 0;
+              ALTER TABLE orders ADD COLUMN vouchers TEXT;",
         postgres: None,
     },
     Migration {

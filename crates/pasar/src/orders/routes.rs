@@ -326,6 +326,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::InsufficientPoints => {
                 ApiError::conflict("insufficient_points", "not enough points")
             }
+            CheckoutError::Voucher(refused) => refused.into(),
             CheckoutError::Wallet(e) => e.into(),
             CheckoutError::Orders(e) => e.into(),
             CheckoutError::Payments(e) => e.into(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::domain::{Mover, OrderStatus, ShippingAddress, TransitionRefused, check_transition};
+use super::domain::{Mover, OrderStatus, OrderVoucher, ShippingAddress, TransitionRefused, check_transition};
 use super::fulfilment::{
     FulfilmentRefused, FulfilmentStatus, check_fulfilment_move, follows_order, order_steps,
 };
@@ -25,9 +25,12 @@ pub struct Order {
     pub status: OrderStatus,
     pub lines: Vec<OrderLine>,
     pub subtotal: Money,
+    /// Points redeemed plus every voucher's discount.
     pub discount: Money,
     pub shipping: Money,
     pub total: Money,
+    /// The vouchers (and automatic promotions) applied, with what each took off.
+    pub vouchers: Vec<OrderVoucher>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<ShippingAddress>,
     /// The shipping method's code, when the shop ships with methods.
@@ -62,6 +65,10 @@ pub struct OrderLine {
     /// The store's part of the order this line ships in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment_id: Option<FulfilmentId>,
+    /// What vouchers the platform funds took off this line.
+    pub platform_discount: Money,
+    /// What vouchers the line's store funds took off this line (out of the store's share).
+    pub store_discount: Money,
     /// Delivered digital items (keys, accounts), shown only to the buyer and admins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
@@ -133,6 +140,9 @@ pub struct NewOrderLine {
     pub quantity: i64,
     /// The seller whose store sells it; none when the shop itself does.
     pub seller_id: Option<UserId>,
+    /// Voucher discounts on this line, by funder (zero without vouchers).
+    pub platform_discount: Money,
+    pub store_discount: Money,
 }
 
 #[derive(Clone, Debug)]
@@ -141,7 +151,9 @@ pub struct NewOrder {
     pub buyer_id: UserId,
     pub lines: Vec<NewOrderLine>,
     pub shipping: Money,
+    /// Points plus vouchers; the vouchers' part is also in `vouchers` and on the lines.
     pub discount: Money,
+    pub vouchers: Vec<OrderVoucher>,
     pub shipping_address: Option<ShippingAddress>,
     pub shipping_method: Option<String>,
 }
@@ -534,6 +546,12 @@ impl Orders {
         Ok(store::totals_since(self.db.reader(), since).await?)
     }
 
+    /// Whether `buyer` has an order that was paid (whatever happened to it since): a first
+    /// order is one placed without.
+    pub async fn has_paid_order(&self, buyer: UserId) -> Result<bool, OrdersError> {
+        Ok(store::has_paid_order(self.db.reader(), buyer).await?)
+    }
+
     pub async fn list(&self, filter: &OrderFilter, limit: usize) -> Result<(Vec<Order>, bool), OrdersError> {
         let mut orders = store::list(
             self.db.reader(),
@@ -561,6 +579,30 @@ impl Order {
 
     pub fn has_physical_lines(&self) -> bool {
         self.lines.iter().any(|line| line.kind == ProductKind::Physical)
+    }
+
+    /// The lines of one part.
+    pub fn lines_of<'a>(&'a self, part: &'a Fulfilment) -> impl Iterator<Item = &'a OrderLine> {
+        self.lines.iter().filter(|l| part.line_ids.contains(&l.id))
+    }
+
+    /// What the buyer paid for each part (in the order of `fulfilments`): its lines, less their
+    /// vouchers, less the part's proportion of the points redeemed on the whole order. Shipping
+    /// is the platform's and is in none of them.
+    pub fn paid_per_part(&self) -> Vec<i64> {
+        let net: Vec<i64> = self
+            .fulfilments
+            .iter()
+            .map(|part| {
+                self.lines_of(part)
+                    .map(|l| l.line_total.amount - l.platform_discount.amount - l.store_discount.amount)
+                    .sum()
+            })
+            .collect();
+        let vouchers: i64 =
+            self.lines.iter().map(|l| l.platform_discount.amount + l.store_discount.amount).sum();
+        let points = crate::money::allocate(self.discount.amount - vouchers, &net);
+        net.iter().zip(points).map(|(net, points)| net - points).collect()
     }
 }
 
@@ -602,6 +644,8 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
             options: line.options,
             unit_price: line.unit_price,
             quantity: line.quantity,
+            platform_discount: line.platform_discount,
+            store_discount: line.store_discount,
             items: Vec::new(),
             files: Vec::new(),
         });
@@ -624,6 +668,7 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
         discount: new.discount,
         shipping: new.shipping,
         total,
+        vouchers: new.vouchers,
         shipping_address: new.shipping_address,
         shipping_method: new.shipping_method,
         tracking_number: None,

@@ -25,7 +25,7 @@ fn currency_of(row: &AnyRow) -> Result<Currency, sqlx::Error> {
 
 pub const ORDER_COLUMNS: &str = "id, buyer_id, status, currency, subtotal, discount, shipping, total, \
                                  shipping_address, shipping_method, tracking_number, refund_due, created_at, \
-                                 updated_at";
+                                 updated_at, vouchers";
 
 /// An order row without its lines and timeline.
 pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
@@ -33,7 +33,12 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
     let money =
         |column: &str| -> Result<Money, sqlx::Error> { Ok(Money::new(row.try_get(column)?, currency)) };
     let address: Option<String> = row.try_get("shipping_address")?;
+    let vouchers: Option<String> = row.try_get("vouchers")?;
     Ok(Order {
+        vouchers: match vouchers {
+            Some(text) => serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            None => Vec::new(),
+        },
         id: parse_text(row, "id")?,
         buyer_id: parse_text(row, "buyer_id")?,
         status: status_of(row, "status")?,
@@ -64,18 +69,24 @@ pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<()
                 .as_ref()
                 .map(|a| serde_json::to_string(a).map_err(|e| sqlx::Error::Encode(Box::new(e))))
                 .transpose()?;
-            Ok((order, address))
+            // Most orders have none: NULL rather than a list to parse on every read.
+            let vouchers = if order.vouchers.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&order.vouchers).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+            };
+            Ok((order, address, vouchers))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     bulk::insert_rows(
         conn,
         "INSERT INTO orders (id, buyer_id, status, currency, subtotal, discount, shipping, total,
                              shipping_address, shipping_method, tracking_number, refund_due, created_at,
-                             updated_at)",
+                             updated_at, vouchers)",
         "",
-        14,
+        15,
         &rows,
-        |args, (order, address)| {
+        |args, (order, address, vouchers)| {
             args.add(order.id.to_string())?;
             args.add(order.buyer_id.to_string())?;
             args.add(order.status.as_str())?;
@@ -89,7 +100,8 @@ pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<()
             args.add(order.tracking_number.as_deref())?;
             args.add(i64::from(order.refund_due))?;
             args.add(order.created_at.millis())?;
-            args.add(order.updated_at.millis())
+            args.add(order.updated_at.millis())?;
+            args.add(vouchers.as_deref())
         },
     )
     .await
@@ -108,9 +120,10 @@ pub async fn insert_lines(conn: &mut Connection, lines: &[(OrderId, &OrderLine)]
     bulk::insert_rows(
         conn,
         "INSERT INTO order_lines (id, order_id, variant_id, product_id, product_name, sku, kind, options,
-                                  unit_price, quantity, line_total, seller_id, fulfilment_id)",
+                                  unit_price, quantity, line_total, seller_id, fulfilment_id, platform_discount,
+                                  store_discount)",
         "",
-        13,
+        15,
         &rows,
         |args, (order, line, options)| {
             args.add(line.id.to_string())?;
@@ -125,7 +138,9 @@ pub async fn insert_lines(conn: &mut Connection, lines: &[(OrderId, &OrderLine)]
             args.add(line.quantity)?;
             args.add(line.line_total.amount)?;
             args.add(line.seller_id.map(|s| s.to_string()))?;
-            args.add(line.fulfilment_id.map(|f| f.to_string()))
+            args.add(line.fulfilment_id.map(|f| f.to_string()))?;
+            args.add(line.platform_discount.amount)?;
+            args.add(line.store_discount.amount)
         },
     )
     .await
@@ -139,7 +154,7 @@ pub async fn lines<'c>(
 ) -> Result<Vec<OrderLine>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, variant_id, product_id, product_name, sku, kind, options, unit_price, quantity, line_total,
-                seller_id, fulfilment_id
+                seller_id, fulfilment_id, platform_discount, store_discount
          FROM order_lines WHERE order_id = $1 ORDER BY id",
     )
     .bind(order.to_string())
@@ -162,6 +177,8 @@ pub async fn lines<'c>(
                 line_total: Money::new(row.try_get("line_total")?, currency),
                 seller_id: parse_optional(row, "seller_id")?,
                 fulfilment_id: parse_optional(row, "fulfilment_id")?,
+                platform_discount: Money::new(row.try_get("platform_discount")?, currency),
+                store_discount: Money::new(row.try_get("store_discount")?, currency),
                 items: Vec::new(),
                 files: Vec::new(),
             })
@@ -578,4 +595,20 @@ pub async fn seller_order_ids<'c>(
     .fetch_all(ex)
     .await?;
     rows.iter().map(|row| parse_text(row, "order_id")).collect()
+}
+
+/// Whether the buyer has an order that was paid, whatever became of it since.
+pub async fn has_paid_order<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    buyer: UserId,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS paid FROM orders
+         WHERE buyer_id = $1 AND status IN ('paid', 'processing', 'shipped', 'delivered', 'completed',
+                                            'partially_refunded', 'refunded')",
+    )
+    .bind(buyer.to_string())
+    .fetch_one(ex)
+    .await?;
+    Ok(row.try_get::<i64, _>("paid")? > 0)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::domain::{CommissionRate, apportion, claw_back, split};
+use super::domain::{CommissionRate, claw_back, split};
 use super::store::{self, ShareState, StoredShare};
 use crate::db::{Connection, Db};
 use crate::ids::{FulfilmentId, UserId, VariantId};
@@ -78,6 +78,7 @@ fn hold_id(part: FulfilmentId) -> String {
 }
 
 impl Payables {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         clock: Clock,
@@ -103,12 +104,8 @@ impl Payables {
         let now = self.clock.now();
         for part in &order.fulfilments {
             let Some(seller) = part.seller_id else { continue };
-            let base: i64 = order
-                .lines
-                .iter()
-                .filter(|l| part.line_ids.contains(&l.id))
-                .map(|l| l.line_total.amount)
-                .sum();
+            // The commission is taken on the store's items after the discounts the store funded.
+            let base: i64 = order.lines_of(part).map(|l| l.line_total.amount - l.store_discount.amount).sum();
             let share = split(base, self.rate_for(seller).await?);
             let stored = StoredShare {
                 fulfilment_id: part.id,
@@ -160,29 +157,35 @@ impl Payables {
         if shares.is_empty() {
             return Ok(());
         }
-        let weights: Vec<i64> = order
-            .fulfilments
-            .iter()
-            .map(|f| {
-                let lines = order.lines.iter().filter(|l| f.line_ids.contains(&l.id));
-                match part {
-                    Some(id) => i64::from(id == f.id),
-                    None if !restocked.is_empty() => lines
+        let paid = order.paid_per_part();
+        let weights: Vec<i64> = match part {
+            Some(id) => order.fulfilments.iter().map(|f| i64::from(id == f.id)).collect(),
+            None if !restocked.is_empty() => order
+                .fulfilments
+                .iter()
+                .map(|f| {
+                    order
+                        .lines_of(f)
                         .map(|l| {
                             let back: i64 =
                                 restocked.iter().filter(|(v, _)| *v == l.variant_id).map(|(_, q)| *q).sum();
                             l.unit_price.amount.saturating_mul(back.min(l.quantity))
                         })
-                        .sum(),
-                    None => lines.map(|l| l.line_total.amount).sum(),
-                }
-            })
-            .collect();
-        let attributed = apportion(amount.amount, &weights);
+                        .sum()
+                })
+                .collect(),
+            None => paid.clone(),
+        };
+        let attributed = crate::money::allocate(amount.amount, &weights);
         let now = self.clock.now();
-        for (f, refunded) in order.fulfilments.iter().zip(attributed) {
+        for ((f, refunded), paid) in order.fulfilments.iter().zip(attributed).zip(paid) {
             let Some(held) = shares.iter().find(|s| s.fulfilment_id == f.id) else { continue };
-            let claw = claw_back(held.share, held.clawed_back, refunded);
+            // A part called off owes its store nothing; any other refund takes its proportion.
+            let claw = if part == Some(f.id) {
+                held.share.seller_amount - held.clawed_back
+            } else {
+                claw_back(held.share, held.clawed_back, refunded, paid)
+            };
             if claw == 0 {
                 continue;
             }

@@ -242,6 +242,7 @@ impl Bot {
             shipping_address: None,
             shipping_method: None,
             points: None,
+            vouchers: Vec::new(),
         };
         let buyer = Identity::telegram_principal(user);
         let placed = match shop.checkout.place(&buyer, request, Some(idempotency_key)).await {

@@ -34,5 +34,6 @@ mod sellers;
 mod shipping;
 mod stripe;
 mod telegram;
+mod vouchers;
 mod wallet;
 mod webhooks;

@@ -527,3 +527,67 @@ async fn a_suspended_store_still_sees_its_open_orders_through() {
         app.get(&format!("/v1/orders/{order_id}"), Some(&buyer.access_token)).await.json().await.unwrap();
     assert_eq!(order["status"], "delivered");
 }
+
+#[tokio::test]
+async fn a_stores_own_voucher_comes_out_of_its_share_and_a_platform_voucher_out_of_the_platforms() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let funds = store(&app, &admin, 100_000).await;
+    let other = store(&app, &admin, 50_000).await;
+    let created = app
+        .post(
+            "/v1/seller/vouchers",
+            Some(&funds.session.access_token),
+            &json!({"code": "BATIK10", "amount_off": idr(10_000)}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = app
+        .post(
+            "/v1/admin/vouchers",
+            Some(&admin.access_token),
+            &json!({"code": "PASAR5", "amount_off": idr(5_000)}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let buyer = app.register("vouchers@market.test").await;
+    let placed = app
+        .post(
+            "/v1/checkout",
+            Some(&buyer.access_token),
+            &json!({"items": [{"variant_id": funds.variant, "quantity": 1}, {"variant_id": other.variant, "quantity": 1}],
+                    "payment_method": "sandbox", "shipping_address": shipping_address(), "vouchers": ["BATIK10", "PASAR5"]}),
+        )
+        .await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let placed: Value = placed.json().await.unwrap();
+    assert_eq!(placed["order"]["total"], idr(150_000 - 15_000));
+    app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await;
+    let order_id = placed["order"]["id"].as_str().unwrap();
+    app.wait_for_order(&buyer.access_token, order_id, "paid").await;
+
+    // The store that funded 10,000 is owed 90% of 90,000; the platform's 5,000 leaves the
+    // other store's 45,000 (90% of 50,000) whole.
+    assert_eq!(balance(&app, &funds.session).await["held"], idr(81_000));
+    assert_eq!(balance(&app, &other.session).await["held"], idr(45_000));
+
+    // Calling off a part the platform discounted owes the store nothing of it.
+    let cancelled = app
+        .post(
+            &format!("/v1/seller/orders/{order_id}/cancel"),
+            Some(&other.session.access_token),
+            &json!({"reason": "sold out"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(balance(&app, &other.session).await["held"], idr(0));
+    let order: Value =
+        app.get(&format!("/v1/orders/{order_id}"), Some(&buyer.access_token)).await.json().await.unwrap();
+    let refunded = order["refunds"][0]["amount"]["amount"].as_i64().unwrap();
+    assert!(
+        refunded < 50_000 && refunded > 40_000,
+        "the part less its share of the platform's voucher: {refunded}"
+    );
+    books_balance(&app).await;
+}
