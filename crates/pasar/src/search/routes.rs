@@ -15,6 +15,7 @@ use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::ApiQuery;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
+use crate::ids::UserId;
 
 /// How far into the results a cursor may go: deeper pages are a crawl, not a search.
 const MAX_OFFSET: usize = 10_000;
@@ -47,7 +48,8 @@ struct SearchQuery {
     category: Option<String>,
     /// Products of this brand: its id (`brd_…`) or its slug.
     brand: Option<String>,
-    /// Products of this store (today: the seller's user id, `usr_…`).
+    /// Products of this store: its slug (a store that is not live matches nothing) or its
+    /// owner's user id (`usr_…`), as the `store` facet gives it.
     store: Option<String>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
     #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
@@ -146,7 +148,11 @@ async fn search(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<SearchPage>> {
-    let request = query.parse()?;
+    let mut request = query.parse()?;
+    if let Some(slug) = request.store.take_if(|store| !store.starts_with(UserId::PREFIX)) {
+        let owner = state.sellers.live_store_owner(&slug).await?;
+        request.store = Some(owner.map_or(slug, |owner| owner.to_string()));
+    }
     let (offset, limit) = (request.offset, request.limit);
     let found = state.search.search(request).await?;
     let Page { data, next_cursor } =

@@ -162,6 +162,10 @@ async fn an_approved_applicant_sells_its_own_products_on_its_store_page() {
         searched(&app, "parang").await.contains(&"Batik Parang".to_owned()).then_some(())
     })
     .await;
+    // Search takes the store by its slug too; a store that is not live matches nothing.
+    assert_eq!(searched(&app, "parang&store=batik-ana").await, ["Batik Parang"]);
+    assert!(searched(&app, "parang&store=no-such-store").await.is_empty());
+    assert_eq!(page["rating"], json!({"average": 0.0, "count": 0}), "no reviews yet: {page}");
 }
 
 #[tokio::test]
