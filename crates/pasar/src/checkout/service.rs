@@ -408,6 +408,9 @@ impl Checkout {
             .checked_sub(discount)
             .and_then(|m| m.checked_add(shipping))
             .map_err(OrdersError::from)?;
+        // Nothing left to pay (vouchers covered it all): no gateway is asked for nothing; the
+        // order is settled at once like a wallet payment, without moving any money.
+        let method = if amount.amount == 0 { WALLET.to_owned() } else { method };
         let order_id = OrderId::new();
         Ok(Prepared {
             buyer: *buyer,

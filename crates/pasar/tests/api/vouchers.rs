@@ -574,3 +574,16 @@ async fn a_late_payment_revives_its_order_with_its_voucher_when_a_use_is_left() 
     let report = usage(&app, &admin, &voucher).await;
     assert_eq!((report["used"].as_i64(), report["released"].as_i64()), (Some(1), Some(0)), "{report}");
 }
+
+#[tokio::test]
+async fn an_order_a_voucher_pays_whole_is_confirmed_at_once_without_a_gateway() {
+    let (app, admin, variant) = shop().await;
+    platform_voucher(&app, &admin, json!({"code": "GRATIS", "percent_off": 100})).await;
+    let shopper = buyer(&app, "lucky").await;
+    let order = placed(checkout_with(&app, &shopper.access_token, &[(&variant, 1)], &["GRATIS"]).await).await;
+    assert_eq!(order["order"]["total"], idr(0));
+    assert_eq!(order["payment"]["provider"], "wallet", "nothing to pay: {order}");
+    assert_eq!(order["payment"]["status"], "succeeded");
+    assert_eq!(order["order"]["status"], "paid");
+    assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 999, "the unit is sold");
+}
