@@ -306,6 +306,9 @@ async fn list_products(
     ApiQuery(mut query): ApiQuery<ProductSearch>,
 ) -> ApiResult<Response> {
     let (category, brand, store) = (query.category.take(), query.brand.take(), query.store.take());
+    if store.as_ref().is_some_and(|slug| slug.chars().count() > 120) {
+        return Err(ApiError::field("store", "a store's slug is at most 120 characters"));
+    }
     let (filter, limit) = query.parse(Some(ProductStatus::Active))?;
     let key = format!("products:{filter:?}:{category:?}:{brand:?}:{store:?}:{limit}");
     cached(&state, key, async {

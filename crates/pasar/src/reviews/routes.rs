@@ -23,6 +23,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::Principal;
+use crate::identity::domain::Text;
 use crate::ids::{MediaId, OrderLineId, ReviewId};
 use crate::rating::Rating;
 
@@ -215,18 +216,7 @@ async fn reply(
 #[serde(deny_unknown_fields)]
 struct ModerationRequest {
     /// Why, for the audit log.
-    #[schema(min_length = 1, max_length = 500)]
-    reason: String,
-}
-
-impl ModerationRequest {
-    fn reason(&self) -> ApiResult<&str> {
-        let reason = self.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-            return Err(ApiError::field("reason", "1 to 500 characters, no control characters"));
-        }
-        Ok(reason)
-    }
+    reason: Text<500>,
 }
 
 /// Hide a review: it leaves the product's listing and no longer counts in its rating. The
@@ -247,7 +237,7 @@ async fn hide(
     ApiPath(id): ApiPath<ReviewId>,
     ApiJson(body): ApiJson<ModerationRequest>,
 ) -> ApiResult<Json<Review>> {
-    Ok(Json(state.reviews.set_hidden(admin.user, id, true, body.reason()?).await?))
+    Ok(Json(state.reviews.set_hidden(admin.user, id, true, body.reason.as_str()).await?))
 }
 
 /// Show a hidden review again; it counts in the rating again. Audited with its reason.
@@ -267,7 +257,7 @@ async fn unhide(
     ApiPath(id): ApiPath<ReviewId>,
     ApiJson(body): ApiJson<ModerationRequest>,
 ) -> ApiResult<Json<Review>> {
-    Ok(Json(state.reviews.set_hidden(admin.user, id, false, body.reason()?).await?))
+    Ok(Json(state.reviews.set_hidden(admin.user, id, false, body.reason.as_str()).await?))
 }
 
 // ---- reading --------------------------------------------------------------------------------
