@@ -387,7 +387,7 @@ impl ToSchema for AnyFile {}
     params(("id" = VariantId, Path), FileItem),
     request_body(
         description = "the file itself, sent with its own type as Content-Type",
-        content((AnyFile = "application/octet-stream"), (AnyFile = "text/plain")),
+        content((AnyFile = "application/octet-stream")),
     ),
     responses(
         (status = 201, body = ItemsAdded),

@@ -176,8 +176,8 @@ async fn upload_logo(
 #[utoipa::path(
     post, path = "/v1/sellers/me/documents", tag = "sellers", security(("bearer" = [])),
     request_body(
-        description = "the file itself, sent with its own type as Content-Type",
-        content((UploadFile = "application/pdf"), (UploadFile = "image/png"), (UploadFile = "image/jpeg"), (UploadFile = "image/webp"), (UploadFile = "image/gif")),
+        description = "the file itself, sent with its own type as Content-Type (a PDF as `application/pdf` or `application/octet-stream`)",
+        content((UploadFile = "application/octet-stream"), (UploadFile = "image/png"), (UploadFile = "image/jpeg"), (UploadFile = "image/webp"), (UploadFile = "image/gif")),
     ),
     responses(
         (status = 201, body = SellerDocument),

@@ -259,10 +259,15 @@ impl Sellers {
         }
         let kind = DocumentType::sniff(&bytes).ok_or(SellersError::NotADocument)?;
         let declared = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-        let matches = match kind {
-            DocumentType::Pdf => declared.as_deref() == Some("application/pdf"),
-            DocumentType::Image(image) => content_type.and_then(ImageType::from_content_type) == Some(image),
-        };
+        // The bytes say what the document is; a declared type must agree, unless it claims
+        // nothing (`application/octet-stream`).
+        let matches = declared.as_deref() == Some("application/octet-stream")
+            || match kind {
+                DocumentType::Pdf => declared.as_deref() == Some("application/pdf"),
+                DocumentType::Image(image) => {
+                    content_type.and_then(ImageType::from_content_type) == Some(image)
+                }
+            };
         if !matches {
             return Err(UploadRefused::TypeMismatch {
                 actual: kind.content_type(),

@@ -538,6 +538,15 @@ async fn a_stores_logo_is_public_and_its_documents_are_for_its_owner_and_admins_
     assert!(url.starts_with(&format!("/v1/sellers/{store}/documents/sdc_")));
     let not_a_document = upload("/v1/sellers/me/documents", "application/pdf", b"MZ\x90\0").await.unwrap();
     assert_error(not_a_document, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    // The bytes say what a document is: sent as plain bytes, a PDF is taken as a PDF; declared
+    // as something it is not, it is refused.
+    let plain =
+        upload("/v1/sellers/me/documents", "application/octet-stream", b"%PDF-1.7\nnpwp").await.unwrap();
+    assert_eq!(plain.status(), StatusCode::CREATED);
+    let plain: Value = plain.json().await.unwrap();
+    assert_eq!(plain["content_type"], "application/pdf", "{plain}");
+    let png_as_pdf = upload("/v1/sellers/me/documents", "application/pdf", TINY_PNG).await.unwrap();
+    assert_error(png_as_pdf, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
 
     let own = app.get(&url, Some(&lina.access_token)).await;
     assert_eq!(own.status(), StatusCode::OK);
