@@ -89,8 +89,10 @@ ACCEPTED_REFUSALS = [
     # seller's reply says something (review texts may be empty; replies may not).
     ("POST /v1/reviews", 422, "validation_failed", "images", "given twice"),
     ("POST /v1/reviews/", 422, "validation_failed", "text", "must not be empty"),
-    # An upload must be a real PNG, JPEG, WebP or GIF of the type it claims; random bytes are not.
-    ("POST /v1/admin/products/", 415, "unsupported_media_type", None, "not a PNG, JPEG, WebP or GIF"),
+    # An upload must be a real PNG, JPEG, WebP or GIF of the type it claims (a store's document:
+    # a PDF or such an image); random bytes are not.
+    (None, 415, "unsupported_media_type", None, "not a PNG, JPEG, WebP or GIF"),
+    ("POST /v1/sellers/me/documents", 415, "unsupported_media_type", None, "not a PDF or an image"),
 ]
 
 
