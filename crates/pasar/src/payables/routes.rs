@@ -89,17 +89,7 @@ async fn request_payout(
     seller: ActiveSeller,
     ApiJson(body): ApiJson<PayoutRequest>,
 ) -> ApiResult<(StatusCode, Json<Payout>)> {
-    let method = match body.payment_method {
-        Some(method) => method,
-        None => state.payments.payout_providers().into_iter().next().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_payment_method",
-                "no configured provider pays out",
-            )
-        })?,
-    };
-    state.payments.gateway(&method)?;
+    let method = crate::wallet::routes::payout_method(&state, body.payment_method)?;
     let payout = state
         .payables
         .pay_out(seller.user, body.amount, state.wallet.currency(), body.destination, &method)

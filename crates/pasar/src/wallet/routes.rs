@@ -219,17 +219,7 @@ async fn withdraw(
     caller: Principal,
     ApiJson(body): ApiJson<WithdrawalRequest>,
 ) -> ApiResult<(StatusCode, Json<Payout>)> {
-    let method = match body.payment_method {
-        Some(method) => method,
-        None => state.payments.payout_providers().into_iter().next().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_payment_method",
-                "no configured provider pays out",
-            )
-        })?,
-    };
-    state.payments.gateway(&method)?;
+    let method = payout_method(&state, body.payment_method)?;
     let payout = state.wallet.withdraw(caller.user, body.amount, body.destination, &method).await?;
     Ok((StatusCode::CREATED, Json(state.payments.with_page(payout))))
 }
@@ -302,4 +292,21 @@ async fn adjust(
     let balance =
         state.wallet.adjust(&id, user, body.amount, body.reason.as_str(), &admin.user.to_string()).await?;
     Ok(Json(Adjusted { balance: Money::new(balance.available, body.amount.currency) }))
+}
+
+/// The provider a payout goes through: the one asked for, or the first configured one that
+/// pays out. Wallet withdrawals and seller payouts choose alike.
+pub(crate) fn payout_method(state: &AppState, asked: Option<String>) -> ApiResult<String> {
+    let method = match asked {
+        Some(method) => method,
+        None => state.payments.payout_providers().into_iter().next().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_payment_method",
+                "no configured provider pays out",
+            )
+        })?,
+    };
+    state.payments.gateway(&method)?;
+    Ok(method)
 }
