@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod inventory;
 pub mod ledger;
+pub mod locale;
 pub mod money;
 pub mod orders;
 pub mod payables;
