@@ -190,6 +190,12 @@ pub struct Config {
     pub telegram_countdown_secs: u64,
     /// Messages and button presses one Telegram user may send per minute; 0 turns the limit off.
     pub telegram_actions_per_minute: u32,
+    /// The server's VAPID private key (P-256, 32 bytes in base64url, as `pasar push-keys`
+    /// prints it); setting it turns Web Push on.
+    pub vapid_private_key: Option<String>,
+    /// Who push services may contact about this server's pushes (`mailto:…` or `https://…`);
+    /// unset: `public_url`.
+    pub vapid_subject: Option<String>,
 }
 
 /// How the Telegram bot receives updates.
@@ -286,6 +292,8 @@ impl Default for Config {
             telegram_admin_ids: Vec::new(),
             telegram_countdown_secs: 60,
             telegram_actions_per_minute: 60,
+            vapid_private_key: None,
+            vapid_subject: None,
         }
     }
 }

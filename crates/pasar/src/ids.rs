@@ -253,3 +253,8 @@ prefixed_id!(
     VoucherId,
     "vch"
 );
+prefixed_id!(
+    /// A browser subscribed to Web Push for one user.
+    PushSubscriptionId,
+    "psh"
+);

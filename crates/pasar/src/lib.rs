@@ -22,6 +22,7 @@ pub mod orders;
 pub mod payables;
 pub mod payments;
 pub mod promotions;
+pub mod push;
 pub mod rating;
 pub mod reviews;
 pub mod search;

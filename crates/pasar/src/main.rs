@@ -58,6 +58,8 @@ enum Command {
         #[command(subcommand)]
         command: SearchCommand,
     },
+    /// Print a new VAPID key pair for Web Push (set the private one as PASAR_VAPID_PRIVATE_KEY).
+    PushKeys,
 }
 
 #[derive(Subcommand)]
@@ -136,6 +138,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit { command: AuditCommand::Verify } => verify_audit(&config).await,
         Command::Ledger { command: LedgerCommand::Verify } => verify_ledger(&config).await,
         Command::Telegram { command: TelegramCommand::SetWebhook } => set_telegram_webhook(&config).await,
+        Command::PushKeys => {
+            let key = pasar::push::VapidKey::generate();
+            println!("PASAR_VAPID_PRIVATE_KEY={}", key.private_key());
+            println!(
+                "public key (browsers subscribe with it; also at GET /v1/push/public-key): {}",
+                key.public_key()
+            );
+            Ok(())
+        }
         Command::Search { command: SearchCommand::Reindex } => {
             let public_url = config.public_url(config.addr);
             let state = startup::build_state(config, Clock::system(), public_url).await?;

@@ -67,6 +67,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::reviews::MIGRATIONS,
         crate::sellers::MIGRATIONS,
         crate::promotions::MIGRATIONS,
+        crate::push::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -93,6 +94,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::reviews::routes::router(state.clone()))
         .merge(crate::sellers::routes::router(state.clone()))
         .merge(crate::promotions::routes::router(state.clone()))
+        .merge(crate::push::routes::router())
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -223,6 +225,16 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         Duration::from_secs(config.payable_hold_days * 24 * 60 * 60),
     );
     let promotions = Promotions::new(db.clone(), clock.clone());
+    let vapid = match &config.vapid_private_key {
+        Some(key) => {
+            let key = crate::push::VapidKey::parse(key)
+                .map_err(|e| anyhow::anyhow!("PASAR_VAPID_PRIVATE_KEY: {e}"))?;
+            let subject = config.vapid_subject.clone().unwrap_or_else(|| public_url.clone());
+            Some((key, subject))
+        }
+        None => None,
+    };
+    let push = crate::push::Push::new(db.clone(), clock.clone(), vapid, config.webhooks_allow_private)?;
     let checkout = Checkout::new(
         db.clone(),
         clock.clone(),
@@ -300,6 +312,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         shipping,
         reviews,
         promotions,
+        push,
         wallet,
         payables,
         reconciler,

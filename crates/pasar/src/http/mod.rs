@@ -75,6 +75,8 @@ pub struct Services {
     pub shipping: crate::shipping::Shipping,
     pub reviews: crate::reviews::Reviews,
     pub promotions: crate::promotions::Promotions,
+    /// Web Push to users' browsers (off until a VAPID key is configured).
+    pub push: crate::push::Push,
     pub wallet: crate::wallet::Wallet,
     pub payables: crate::payables::Payables,
     pub reconciler: crate::payments::Reconciler,
@@ -119,6 +121,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sellers", description = "Store applications, admins' decisions and store pages"),
         (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
         (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
+        (name = "notifications", description = "What Pasar tells people, and how: Web Push subscriptions"),
     )
 )]
 struct ApiDoc;

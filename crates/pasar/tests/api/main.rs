@@ -27,6 +27,7 @@ mod openapi;
 mod ops;
 mod pakasir;
 mod payouts;
+mod push;
 mod refunds;
 mod reviews;
 mod search;

@@ -1,5 +1,6 @@
 pub mod chip;
 pub mod komoju;
 pub mod pakasir;
+pub mod push;
 pub mod stripe;
 pub mod telegram;
