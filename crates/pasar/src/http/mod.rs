@@ -75,6 +75,8 @@ pub struct Services {
     pub shipping: crate::shipping::Shipping,
     pub reviews: crate::reviews::Reviews,
     pub promotions: crate::promotions::Promotions,
+    pub recommendations: crate::recommendations::Recommendations,
+    pub analytics: crate::analytics::Analytics,
     pub wallet: crate::wallet::Wallet,
     pub payables: crate::payables::Payables,
     pub reconciler: crate::payments::Reconciler,
@@ -119,6 +121,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sellers", description = "Store applications, admins' decisions and store pages"),
         (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
         (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
+        (name = "analytics", description = "Sales, orders, customers, payments and products figures by hour or day (admin)"),
+        (name = "recommendations", description = "Bought together, similar and popular products; a buyer's suggestions"),
     )
 )]
 struct ApiDoc;
