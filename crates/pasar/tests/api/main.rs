@@ -4,6 +4,7 @@
 
 mod addresses;
 mod admin_users;
+mod analytics;
 mod audit;
 mod auth;
 mod batch;
@@ -27,6 +28,7 @@ mod openapi;
 mod ops;
 mod pakasir;
 mod payouts;
+mod recommendations;
 mod refunds;
 mod reviews;
 mod search;
