@@ -75,9 +75,11 @@ struct AdminQuery {
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<Timestamp>,
     /// `hour` (at most 31 days) or `day` (at most 400 days, the default).
+    #[param(inline)]
     interval: Option<Interval>,
     /// Only this store (its owner's user id); the whole shop when absent.
     store: Option<UserId>,
+    #[param(inline)]
     format: Option<Format>,
 }
 
@@ -93,7 +95,9 @@ struct SellerQuery {
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<Timestamp>,
     /// `hour` (at most 31 days) or `day` (at most 400 days, the default).
+    #[param(inline)]
     interval: Option<Interval>,
+    #[param(inline)]
     format: Option<Format>,
 }
 
