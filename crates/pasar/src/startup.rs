@@ -403,8 +403,12 @@ impl Application {
             async move {
                 match recommendations.count_earlier_orders(&leases).await {
                     Ok(0) => {}
-                    Ok(counted) => tracing::info!(counted, "recommendations counted the orders paid before them"),
-                    Err(err) => tracing::warn!(error = %err, "counting earlier orders for recommendations failed; the next start retries"),
+                    Ok(counted) => {
+                        tracing::info!(counted, "recommendations counted the orders paid before them")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "counting earlier orders for recommendations failed; the next start retries")
+                    }
                 }
             }
         });

@@ -47,11 +47,12 @@ impl Interval {
         at - at.rem_euclid(self.millis())
     }
 
-    /// The most buckets one report spans: 31 days by the hour, 400 days by the day.
+    /// The most buckets one report spans: 31 days by the hour, 400 days by the day (and the
+    /// partial bucket a period that starts mid-day or mid-hour adds).
     pub fn max_buckets(self) -> i64 {
         match self {
-            Self::Hour => 31 * 24,
-            Self::Day => 400,
+            Self::Hour => 32 * 24,
+            Self::Day => 401,
         }
     }
 }
@@ -331,7 +332,9 @@ fn merge(deltas: Vec<Delta>) -> Vec<Delta> {
     for d in deltas {
         *sums.entry((d.scope, d.figure, d.dimension)).or_default() += d.value;
     }
-    sums.into_iter().map(|((scope, figure, dimension), value)| Delta { scope, figure, dimension, value }).collect()
+    sums.into_iter()
+        .map(|((scope, figure, dimension), value)| Delta { scope, figure, dimension, value })
+        .collect()
 }
 
 /// A payment's provider and method as one dimension.
@@ -425,7 +428,8 @@ mod tests {
         let (order, a, b) = order();
         let deltas = order_refunded(&order, 7_001);
         assert_eq!(sum(&deltas, SHOP, Figure::Refunds), 7_001);
-        let (share_a, share_b) = (sum(&deltas, &a.to_string(), Figure::Refunds), sum(&deltas, &b.to_string(), Figure::Refunds));
+        let (share_a, share_b) =
+            (sum(&deltas, &a.to_string(), Figure::Refunds), sum(&deltas, &b.to_string(), Figure::Refunds));
         // The stores sell 30 000 of 35 000: 6 001 of 7 001, one third to A.
         assert_eq!(share_a + share_b, 6_001);
         assert_eq!(share_a, 2_000);

@@ -43,7 +43,11 @@ impl BusinessGauges {
             refunds: Gauge::default(),
             queue_length: Family::default(),
         };
-        registry.register("orders", "Orders since the start, by what happened to them", gauges.orders.clone());
+        registry.register(
+            "orders",
+            "Orders since the start, by what happened to them",
+            gauges.orders.clone(),
+        );
         registry.register(
             "payments",
             "Payments that ended since the start, by outcome and provider",

@@ -24,7 +24,7 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             figure TEXT NOT NULL,
             dimension TEXT NOT NULL,
             value BIGINT NOT NULL,
-            PRIMARY KEY (grain, scope, bucket, figure, dimension)
+            PRIMARY KEY (grain, scope, figure, bucket, dimension)
           );
           CREATE TABLE analytics_active_customers (
             grain TEXT NOT NULL,

@@ -110,7 +110,8 @@ impl AdminQuery {
 
 impl SellerQuery {
     fn period(&self, state: &AppState, seller: &ActiveSeller) -> Result<(Period, Format), AnalyticsError> {
-        let period = Period::new(self.from, self.to, self.interval, Some(seller.user), state.analytics.now())?;
+        let period =
+            Period::new(self.from, self.to, self.interval, Some(seller.user), state.analytics.now())?;
         Ok((period, self.format.unwrap_or_default()))
     }
 }
@@ -196,7 +197,11 @@ impl Table for CustomersReport {
         self.series
             .iter()
             .map(|p| {
-                vec![p.start.to_rfc3339(), p.figures.new_users.to_string(), p.figures.active_customers.to_string()]
+                vec![
+                    p.start.to_rfc3339(),
+                    p.figures.new_users.to_string(),
+                    p.figures.active_customers.to_string(),
+                ]
             })
             .collect()
     }

@@ -80,7 +80,8 @@ impl Period {
             return Err(AnalyticsError::Invalid { field: "to", message: "to must be after from".into() });
         }
         // Counted by arithmetic, not by listing them: a period of centuries is refused at once.
-        let buckets = (to.millis() - interval.start_of(from.millis()) + interval.millis() - 1) / interval.millis();
+        let buckets =
+            (to.millis() - interval.start_of(from.millis()) + interval.millis() - 1) / interval.millis();
         if buckets > interval.max_buckets() {
             return Err(AnalyticsError::Invalid {
                 field: "from",
@@ -267,7 +268,14 @@ pub struct Analytics {
 }
 
 impl Analytics {
-    pub fn new(db: Db, clock: Clock, orders: Orders, payments: Payments, carts: Carts, currency: Currency) -> Self {
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        orders: Orders,
+        payments: Payments,
+        carts: Carts,
+        currency: Currency,
+    ) -> Self {
         Self { db, clock, orders, payments, carts, currency }
     }
 
@@ -287,8 +295,12 @@ impl Analytics {
         let mut active = None;
         let deltas = match event.event_type.as_str() {
             "order.created" => domain::order_placed(&self.facts(order_of(event)?).await?),
-            "order.cancelled" => domain::order_closed(&self.facts(order_of(event)?).await?, Figure::OrdersCancelled),
-            "order.expired" => domain::order_closed(&self.facts(order_of(event)?).await?, Figure::OrdersExpired),
+            "order.cancelled" => {
+                domain::order_closed(&self.facts(order_of(event)?).await?, Figure::OrdersCancelled)
+            }
+            "order.expired" => {
+                domain::order_closed(&self.facts(order_of(event)?).await?, Figure::OrdersExpired)
+            }
             "order.confirmed" => {
                 let facts = self.facts(order_of(event)?).await?;
                 let mut scopes = vec![SHOP.to_owned()];
@@ -393,7 +405,12 @@ impl Analytics {
         let opened = self.carts.opened_per_hour(Timestamp::from_millis(since), until).await?;
         let mut counted = 0;
         for (hour, carts) in opened {
-            let delta = Delta { scope: SHOP.to_owned(), figure: Figure::Carts, dimension: String::new(), value: carts };
+            let delta = Delta {
+                scope: SHOP.to_owned(),
+                figure: Figure::Carts,
+                dimension: String::new(),
+                value: carts,
+            };
             for (grain, bucket) in grains(hour) {
                 store::add(&mut tx, grain, bucket, &delta).await?;
             }
@@ -408,19 +425,25 @@ impl Analytics {
 
     /// The undivided figures of the period per bucket (every bucket, empty ones too), and
     /// their totals.
-    async fn series(&self, period: &Period) -> Result<(Vec<(i64, BTreeMap<Figure, i64>)>, BTreeMap<Figure, i64>), AnalyticsError> {
+    async fn series(
+        &self,
+        period: &Period,
+        figures: &[Figure],
+    ) -> Result<(Vec<(i64, BTreeMap<Figure, i64>)>, BTreeMap<Figure, i64>), AnalyticsError> {
         let rows = store::series(
             self.db.reader(),
             period.interval.as_str(),
             &period.scope(),
+            figures,
             period.start(),
             period.to.millis(),
         )
         .await?;
-        let mut per_bucket: BTreeMap<i64, BTreeMap<Figure, i64>> = domain::buckets(period.from.millis(), period.to.millis(), period.interval)
-            .into_iter()
-            .map(|b| (b, BTreeMap::new()))
-            .collect();
+        let mut per_bucket: BTreeMap<i64, BTreeMap<Figure, i64>> =
+            domain::buckets(period.from.millis(), period.to.millis(), period.interval)
+                .into_iter()
+                .map(|b| (b, BTreeMap::new()))
+                .collect();
         let mut totals = BTreeMap::new();
         for (bucket, figure, value) in rows {
             *per_bucket.entry(bucket).or_default().entry(figure).or_default() += value;
@@ -429,11 +452,16 @@ impl Analytics {
         Ok((per_bucket.into_iter().collect(), totals))
     }
 
-    async fn breakdown(&self, period: &Period) -> Result<BTreeMap<Figure, BTreeMap<String, i64>>, AnalyticsError> {
+    async fn breakdown(
+        &self,
+        period: &Period,
+        figures: &[Figure],
+    ) -> Result<BTreeMap<Figure, BTreeMap<String, i64>>, AnalyticsError> {
         let rows = store::breakdown(
             self.db.reader(),
             period.interval.as_str(),
             &period.scope(),
+            figures,
             period.start(),
             period.to.millis(),
         )
@@ -459,14 +487,18 @@ impl Analytics {
 
     #[tracing::instrument(skip(self))]
     pub async fn sales(&self, period: &Period) -> Result<SalesReport, AnalyticsError> {
-        let (series, totals) = self.series(period).await?;
+        let figures = [Figure::Gmv, Figure::Refunds, Figure::Fees, Figure::OrdersPaid];
+        let (series, totals) = self.series(period, &figures).await?;
         Ok(SalesReport {
             from: period.from,
             to: period.to,
             interval: period.interval,
             series: series
                 .iter()
-                .map(|(start, sums)| SalesPoint { start: Timestamp::from_millis(*start), figures: self.sales_figures(sums) })
+                .map(|(start, sums)| SalesPoint {
+                    start: Timestamp::from_millis(*start),
+                    figures: self.sales_figures(sums),
+                })
                 .collect(),
             totals: self.sales_figures(&totals),
         })
@@ -474,14 +506,24 @@ impl Analytics {
 
     #[tracing::instrument(skip(self))]
     pub async fn orders(&self, period: &Period) -> Result<OrdersReport, AnalyticsError> {
-        let (series, totals) = self.series(period).await?;
+        let figures = [
+            Figure::Carts,
+            Figure::OrdersPlaced,
+            Figure::OrdersPaid,
+            Figure::OrdersCancelled,
+            Figure::OrdersExpired,
+        ];
+        let (series, totals) = self.series(period, &figures).await?;
         Ok(OrdersReport {
             from: period.from,
             to: period.to,
             interval: period.interval,
             series: series
                 .iter()
-                .map(|(start, sums)| OrdersPoint { start: Timestamp::from_millis(*start), figures: orders_figures(sums) })
+                .map(|(start, sums)| OrdersPoint {
+                    start: Timestamp::from_millis(*start),
+                    figures: orders_figures(sums),
+                })
                 .collect(),
             totals: orders_figures(&totals),
         })
@@ -489,7 +531,7 @@ impl Analytics {
 
     #[tracing::instrument(skip(self))]
     pub async fn customers(&self, period: &Period) -> Result<CustomersReport, AnalyticsError> {
-        let (series, totals) = self.series(period).await?;
+        let (series, totals) = self.series(period, &[Figure::NewUsers, Figure::ActiveCustomers]).await?;
         let active = store::active_customers(
             self.db.reader(),
             period.interval.as_str(),
@@ -508,7 +550,10 @@ impl Analytics {
             interval: period.interval,
             series: series
                 .iter()
-                .map(|(start, sums)| CustomersPoint { start: Timestamp::from_millis(*start), figures: figures(sums) })
+                .map(|(start, sums)| CustomersPoint {
+                    start: Timestamp::from_millis(*start),
+                    figures: figures(sums),
+                })
                 .collect(),
             totals: CustomersFigures { active_customers: active, ..figures(&totals) },
         })
@@ -516,10 +561,13 @@ impl Analytics {
 
     #[tracing::instrument(skip(self))]
     pub async fn payments(&self, period: &Period) -> Result<PaymentsReport, AnalyticsError> {
-        let (_, totals) = self.series(period).await?;
-        let breakdown = self.breakdown(period).await?;
+        let moves =
+            [Figure::Deposits, Figure::DepositsAmount, Figure::Withdrawals, Figure::WithdrawalsAmount];
+        let (_, totals) = self.series(period, &moves).await?;
+        let outcomes = [Outcome::Succeeded, Outcome::Failed, Outcome::Expired, Outcome::Cancelled];
+        let breakdown = self.breakdown(period, &outcomes.map(Outcome::figure)).await?;
         let mut channels: BTreeMap<String, PaymentFigures> = BTreeMap::new();
-        for outcome in [Outcome::Succeeded, Outcome::Failed, Outcome::Expired, Outcome::Cancelled] {
+        for outcome in outcomes {
             for (channel, count) in breakdown.get(&outcome.figure()).into_iter().flatten() {
                 let figures = channels.entry(channel.clone()).or_default();
                 *outcome_count(figures, outcome) += count;
@@ -547,7 +595,10 @@ impl Analytics {
                 })
                 .collect(),
             totals: all,
-            deposits: MoneyMoves { count: get(Figure::Deposits), amount: self.money(get(Figure::DepositsAmount)) },
+            deposits: MoneyMoves {
+                count: get(Figure::Deposits),
+                amount: self.money(get(Figure::DepositsAmount)),
+            },
             withdrawals: MoneyMoves {
                 count: get(Figure::Withdrawals),
                 amount: self.money(get(Figure::WithdrawalsAmount)),
@@ -557,7 +608,9 @@ impl Analytics {
 
     #[tracing::instrument(skip(self))]
     pub async fn products(&self, period: &Period) -> Result<ProductsReport, AnalyticsError> {
-        let breakdown = self.breakdown(period).await?;
+        let figures =
+            [Figure::ProductUnits, Figure::ProductRevenue, Figure::StoreRevenue, Figure::StoreOrders];
+        let breakdown = self.breakdown(period, &figures).await?;
         let empty = BTreeMap::new();
         let units = breakdown.get(&Figure::ProductUnits).unwrap_or(&empty);
         let orders = breakdown.get(&Figure::StoreOrders).unwrap_or(&empty);
@@ -581,7 +634,13 @@ impl Analytics {
                 })
             })
             .collect();
-        Ok(ProductsReport { from: period.from, to: period.to, interval: period.interval, top_products, top_stores })
+        Ok(ProductsReport {
+            from: period.from,
+            to: period.to,
+            interval: period.interval,
+            top_products,
+            top_stores,
+        })
     }
 
     /// The whole shop's figures since the start, per dimension, for `/metrics`.
@@ -600,7 +659,10 @@ fn grains(at: i64) -> [(&'static str, i64); 3] {
 }
 
 fn order_of(event: &Event) -> Result<OrderId, AnalyticsError> {
-    event.subject_id.parse().map_err(|_| AnalyticsError::Invalid { field: "subject_id", message: format!("not an order: {}", event.subject_id) })
+    event.subject_id.parse().map_err(|_| AnalyticsError::Invalid {
+        field: "subject_id",
+        message: format!("not an order: {}", event.subject_id),
+    })
 }
 
 fn facts_of(order: &Order) -> OrderFacts {
@@ -610,7 +672,12 @@ fn facts_of(order: &Order) -> OrderFacts {
         lines: order
             .lines
             .iter()
-            .map(|l| LineFacts { product: l.product_id, store: l.seller_id, quantity: l.quantity, amount: l.line_total.amount })
+            .map(|l| LineFacts {
+                product: l.product_id,
+                store: l.seller_id,
+                quantity: l.quantity,
+                amount: l.line_total.amount,
+            })
             .collect(),
     }
 }

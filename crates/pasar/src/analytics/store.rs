@@ -25,7 +25,7 @@ pub async fn claim_event(conn: &mut Connection, event: EventId, at: Timestamp) -
 pub async fn add(conn: &mut Connection, grain: &str, bucket: i64, delta: &Delta) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO analytics_figures (grain, scope, bucket, figure, dimension, value) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (grain, scope, bucket, figure, dimension)
+         ON CONFLICT (grain, scope, figure, bucket, dimension)
          DO UPDATE SET value = analytics_figures.value + $6",
     )
     .bind(grain)
@@ -65,46 +65,55 @@ fn figure_of(row: &sqlx::any::AnyRow) -> Result<Figure, sqlx::Error> {
     Figure::parse(&text).ok_or_else(|| decode_error("figure", &text))
 }
 
-/// The undivided figures of `scope` per bucket in [from, to).
+/// `figure IN (…)` for `figures`, its placeholders numbered from `first`: the key leads with
+/// the figure, so each one is a range read of its own buckets only.
+fn figure_in(first: usize, figures: &[Figure]) -> String {
+    let placeholders: Vec<String> = (first..first + figures.len()).map(|i| format!("${i}")).collect();
+    format!("figure IN ({})", placeholders.join(", "))
+}
+
+/// `figures` (undivided) of `scope` per bucket in [from, to).
 pub async fn series<'c>(
     ex: impl Executor<'c, Database = Any>,
     grain: &str,
     scope: &str,
+    figures: &[Figure],
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, Figure, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT bucket, figure, value FROM analytics_figures
-         WHERE grain = $1 AND scope = $2 AND bucket >= $3 AND bucket < $4 AND dimension = ''",
-    )
-    .bind(grain)
-    .bind(scope)
-    .bind(from)
-    .bind(to)
-    .fetch_all(ex)
-    .await?;
+         WHERE grain = $1 AND scope = $2 AND bucket >= $3 AND bucket < $4 AND dimension = '' AND {}",
+        figure_in(5, figures)
+    );
+    let mut query = sqlx::query(&sql).bind(grain).bind(scope).bind(from).bind(to);
+    for figure in figures {
+        query = query.bind(figure.as_str());
+    }
+    let rows = query.fetch_all(ex).await?;
     rows.iter().map(|row| Ok((row.try_get("bucket")?, figure_of(row)?, row.try_get("value")?))).collect()
 }
 
-/// The divided figures of `scope` summed over [from, to), per figure and dimension.
+/// `figures` (divided) of `scope` summed over [from, to), per figure and dimension.
 pub async fn breakdown<'c>(
     ex: impl Executor<'c, Database = Any>,
     grain: &str,
     scope: &str,
+    figures: &[Figure],
     from: i64,
     to: i64,
 ) -> Result<Vec<(Figure, String, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT figure, dimension, CAST(SUM(value) AS BIGINT) AS value FROM analytics_figures
-         WHERE grain = $1 AND scope = $2 AND bucket >= $3 AND bucket < $4 AND dimension <> ''
+         WHERE grain = $1 AND scope = $2 AND bucket >= $3 AND bucket < $4 AND dimension <> '' AND {}
          GROUP BY figure, dimension",
-    )
-    .bind(grain)
-    .bind(scope)
-    .bind(from)
-    .bind(to)
-    .fetch_all(ex)
-    .await?;
+        figure_in(5, figures)
+    );
+    let mut query = sqlx::query(&sql).bind(grain).bind(scope).bind(from).bind(to);
+    for figure in figures {
+        query = query.bind(figure.as_str());
+    }
+    let rows = query.fetch_all(ex).await?;
     rows.iter().map(|row| Ok((figure_of(row)?, row.try_get("dimension")?, row.try_get("value")?))).collect()
 }
 
@@ -130,10 +139,14 @@ pub async fn active_customers<'c>(
 }
 
 /// Every figure of the whole shop since the start, per dimension (for `/metrics`).
-pub async fn all_time<'c>(ex: impl Executor<'c, Database = Any>) -> Result<Vec<(Figure, String, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT figure, dimension, value FROM analytics_figures WHERE grain = 'all' AND scope = ''")
-        .fetch_all(ex)
-        .await?;
+pub async fn all_time<'c>(
+    ex: impl Executor<'c, Database = Any>,
+) -> Result<Vec<(Figure, String, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT figure, dimension, value FROM analytics_figures WHERE grain = 'all' AND scope = ''",
+    )
+    .fetch_all(ex)
+    .await?;
     rows.iter().map(|row| Ok((figure_of(row)?, row.try_get("dimension")?, row.try_get("value")?))).collect()
 }
 

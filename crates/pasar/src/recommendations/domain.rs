@@ -78,7 +78,8 @@ pub fn similar(product: &Profile, candidates: &[Profile]) -> Vec<Ranked> {
             .filter_map(|c| {
                 let gap = c.price.abs_diff(product.price);
                 // The closer the price, the higher the score: 1 at the same price.
-                (gap <= band.unsigned_abs()).then(|| Ranked { product_id: c.id, score: 1.0 / (1.0 + gap as f64) })
+                (gap <= band.unsigned_abs())
+                    .then(|| Ranked { product_id: c.id, score: 1.0 / (1.0 + gap as f64) })
             })
             .collect(),
     )
@@ -86,13 +87,22 @@ pub fn similar(product: &Profile, candidates: &[Profile]) -> Vec<Ranked> {
 
 /// Products by units sold, most first.
 pub fn popular(sales: &[(ProductId, i64)]) -> Vec<Ranked> {
-    rank(sales.iter().filter(|(_, units)| *units > 0).map(|&(id, units)| Ranked { product_id: id, score: units as f64 }).collect())
+    rank(
+        sales
+            .iter()
+            .filter(|(_, units)| *units > 0)
+            .map(|&(id, units)| Ranked { product_id: id, score: units as f64 })
+            .collect(),
+    )
 }
 
 /// What to suggest to a buyer who bought `bought`: every product bought together with any of
 /// them, scored by the sum of its affinities, never one they already have. `together` holds,
 /// per product bought, its paid orders and its co-occurrences.
-pub fn for_buyer(bought: &BTreeSet<ProductId>, together: &BTreeMap<ProductId, (i64, Vec<Together>)>) -> Vec<Ranked> {
+pub fn for_buyer(
+    bought: &BTreeSet<ProductId>,
+    together: &BTreeMap<ProductId, (i64, Vec<Together>)>,
+) -> Vec<Ranked> {
     let mut scores: BTreeMap<ProductId, f64> = BTreeMap::new();
     for (product, (orders, pairs)) in together {
         for pair in bought_together(*product, *orders, pairs) {
@@ -134,7 +144,9 @@ mod tests {
     }
 
     /// Counts the history the way the store does: orders per product, orders per pair.
-    fn counts(orders: &[BTreeSet<ProductId>]) -> (BTreeMap<ProductId, i64>, BTreeMap<(ProductId, ProductId), i64>) {
+    fn counts(
+        orders: &[BTreeSet<ProductId>],
+    ) -> (BTreeMap<ProductId, i64>, BTreeMap<(ProductId, ProductId), i64>) {
         let mut singles = BTreeMap::new();
         let mut pairs = BTreeMap::new();
         for order in orders {
@@ -201,10 +213,8 @@ mod tests {
         let (p, orders) = history();
         let (singles, pairs) = counts(&orders);
         let bought: BTreeSet<ProductId> = [p[1], p[3]].into_iter().collect();
-        let together = bought
-            .iter()
-            .map(|b| (*b, (singles[b], together_with(*b, &singles, &pairs))))
-            .collect();
+        let together =
+            bought.iter().map(|b| (*b, (singles[b], together_with(*b, &singles, &pairs)))).collect();
         let ranked = for_buyer(&bought, &together);
         assert_eq!(ranked.iter().map(|r| r.product_id).collect::<Vec<_>>(), vec![p[0]]);
         // 0 with 1: 3/sqrt(3·4); 0 with 3: 1/sqrt(1·4).

@@ -9,7 +9,7 @@ pub mod routes;
 mod service;
 mod store;
 
-pub use service::{ProductRecommendations, RecommendedProduct, Recommendations, RecommendationsError};
+pub use service::{ProductRecommendations, Recommendations, RecommendationsError, RecommendedProduct};
 
 use crate::db::Migration;
 

@@ -10,13 +10,13 @@ use super::domain::{self, LIST_LENGTH, POPULAR_DAYS, Profile, Ranked};
 use super::store;
 use crate::catalog::{Catalog, CatalogError, Product, ProductFilter, ProductStatus};
 use crate::db::Db;
+use crate::db::lease::Leases;
 use crate::events::{Delivery, Event, Subscriber};
 use crate::ids::{OrderId, ProductId, UserId};
 use crate::inventory::{Inventory, InventoryError};
 use crate::money::Money;
-use crate::orders::{Orders, OrdersError};
-use crate::db::lease::Leases;
 use crate::orders::{OrderFilter, OrderStatus};
+use crate::orders::{Orders, OrdersError};
 use crate::time::Clock;
 
 const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
@@ -90,7 +90,12 @@ impl Recommendations {
                 Err(err) => return Err(err.into()),
             }
         }
-        let paid_at = order.timeline.iter().rev().find(|e| e.to == OrderStatus::Paid).map_or(order.updated_at, |e| e.at);
+        let paid_at = order
+            .timeline
+            .iter()
+            .rev()
+            .find(|e| e.to == OrderStatus::Paid)
+            .map_or(order.updated_at, |e| e.at);
         let day = paid_at.millis().div_euclid(DAY_MILLIS);
         let products: BTreeSet<ProductId> = units.keys().copied().collect();
         let mut tx = self.db.begin().await?;
@@ -142,7 +147,10 @@ impl Recommendations {
 
     /// The lists for a product shoppers can see (by id or slug).
     #[tracing::instrument(skip(self))]
-    pub async fn for_product(&self, id_or_slug: &str) -> Result<ProductRecommendations, RecommendationsError> {
+    pub async fn for_product(
+        &self,
+        id_or_slug: &str,
+    ) -> Result<ProductRecommendations, RecommendationsError> {
         let product = self.catalog.product_for_shoppers(id_or_slug).await?;
         let reader = self.db.reader();
         let orders = store::orders_of(reader, product.id).await?;
@@ -178,7 +186,10 @@ impl Recommendations {
         let bought = store::bought_by(reader, buyer).await?;
         let mut together = BTreeMap::new();
         for product in &bought {
-            together.insert(*product, (store::orders_of(reader, *product).await?, store::together(reader, *product).await?));
+            together.insert(
+                *product,
+                (store::orders_of(reader, *product).await?, store::together(reader, *product).await?),
+            );
         }
         let mut ranked = domain::for_buyer(&bought, &together);
         let mut popular = Vec::new();

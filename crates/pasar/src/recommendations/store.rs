@@ -50,7 +50,11 @@ pub async fn count_pair(conn: &mut Connection, a: ProductId, b: ProductId) -> Re
     Ok(())
 }
 
-pub async fn record_purchase(conn: &mut Connection, buyer: UserId, product: ProductId) -> Result<(), sqlx::Error> {
+pub async fn record_purchase(
+    conn: &mut Connection,
+    buyer: UserId,
+    product: ProductId,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO recommendation_purchases (buyer_id, product_id) VALUES ($1, $2)
          ON CONFLICT (buyer_id, product_id) DO NOTHING",
@@ -83,7 +87,10 @@ pub async fn add_sales(
 }
 
 /// The paid orders holding `product`.
-pub async fn orders_of<'c>(ex: impl Executor<'c, Database = Any>, product: ProductId) -> Result<i64, sqlx::Error> {
+pub async fn orders_of<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    product: ProductId,
+) -> Result<i64, sqlx::Error> {
     let row = sqlx::query("SELECT orders FROM recommendation_products WHERE product_id = $1")
         .bind(product.to_string())
         .fetch_optional(ex)
@@ -160,15 +167,21 @@ pub async fn bought_by<'c>(
 
 /// Whether the one-off job `name` ran to its end.
 pub async fn job_done<'c>(ex: impl Executor<'c, Database = Any>, name: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("SELECT 1 FROM recommendation_jobs WHERE name = $1").bind(name).fetch_optional(ex).await?.is_some())
+    Ok(sqlx::query("SELECT 1 FROM recommendation_jobs WHERE name = $1")
+        .bind(name)
+        .fetch_optional(ex)
+        .await?
+        .is_some())
 }
 
 pub async fn mark_job_done(db: &crate::db::Db, name: &str, at: Timestamp) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query("INSERT INTO recommendation_jobs (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(at.millis())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO recommendation_jobs (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(at.millis())
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }

@@ -50,7 +50,13 @@ fn amount(money: &Value) -> i64 {
 
 /// What each store sold in `order`: its lines' totals.
 fn store_part(order: &Value, store: &str) -> i64 {
-    order["lines"].as_array().unwrap().iter().filter(|l| l["seller_id"] == store).map(|l| amount(&l["line_total"])).sum()
+    order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["seller_id"] == store)
+        .map(|l| amount(&l["line_total"]))
+        .sum()
 }
 
 /// The period around now, by the day.
@@ -143,11 +149,15 @@ async fn the_shops_figures_are_the_sums_over_its_orders_payments_and_refunds() {
     assert_eq!(payments["channels"][0]["provider"], "sandbox");
 
     let products = report(&app, token, &format!("/v1/admin/analytics/products?{period}")).await;
-    let units: i64 = products["top_products"].as_array().unwrap().iter().map(|p| p["units"].as_i64().unwrap()).sum();
+    let units: i64 =
+        products["top_products"].as_array().unwrap().iter().map(|p| p["units"].as_i64().unwrap()).sum();
     assert_eq!(units, 4);
     let store_revenue: i64 =
         products["top_stores"].as_array().unwrap().iter().map(|s| amount(&s["revenue"])).sum();
-    let lines: i64 = paid.iter().map(|(order, _)| store_part(order, &sellers[0].1) + store_part(order, &sellers[1].1)).sum();
+    let lines: i64 = paid
+        .iter()
+        .map(|(order, _)| store_part(order, &sellers[0].1) + store_part(order, &sellers[1].1))
+        .sum();
     assert_eq!(store_revenue, lines);
 
     // The business counters on /metrics agree.
@@ -173,7 +183,8 @@ async fn a_store_sees_only_its_own_figures_and_the_admin_sees_the_same_of_it() {
         assert_eq!(amount(&own["totals"]["gmv"]), sold);
         refunds += amount(&own["totals"]["refunds"]);
         let by_admin =
-            report(&app, &admin.access_token, &format!("/v1/admin/analytics/sales?{period}&store={id}")).await;
+            report(&app, &admin.access_token, &format!("/v1/admin/analytics/sales?{period}&store={id}"))
+                .await;
         assert_eq!(by_admin["totals"], own["totals"]);
     }
     // Ana's order was all the stores' lines: her refund is shared out between them exactly.
@@ -185,7 +196,8 @@ async fn a_store_sees_only_its_own_figures_and_the_admin_sees_the_same_of_it() {
         let customers =
             report(&app, &seller.access_token, &format!("/v1/seller/analytics/customers?{period}")).await;
         assert_eq!(customers["totals"]["active_customers"], buyers);
-        let orders = report(&app, &seller.access_token, &format!("/v1/seller/analytics/orders?{period}")).await;
+        let orders =
+            report(&app, &seller.access_token, &format!("/v1/seller/analytics/orders?{period}")).await;
         assert_eq!(orders["totals"]["orders_placed"], placed);
     }
 
@@ -251,10 +263,14 @@ async fn a_period_that_ends_before_it_starts_or_is_too_long_is_refused() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     let token = Some(admin.access_token.as_str());
-    let backwards = app.get("/v1/admin/analytics/sales?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", token).await;
+    let backwards =
+        app.get("/v1/admin/analytics/sales?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", token).await;
     assert_eq!(backwards.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let too_long = app
-        .get("/v1/admin/analytics/orders?from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&interval=hour", token)
+        .get(
+            "/v1/admin/analytics/orders?from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&interval=hour",
+            token,
+        )
         .await;
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

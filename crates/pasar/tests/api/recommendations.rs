@@ -114,7 +114,8 @@ async fn a_buyer_is_offered_what_others_bought_with_their_things_never_what_they
 
     // D sells out: it is no longer offered, to the buyer or on A's page.
     app.stock(&admin, &d.variant, -4).await;
-    let mine: Value = app.get("/v1/me/recommendations", Some(&third.access_token)).await.json().await.unwrap();
+    let mine: Value =
+        app.get("/v1/me/recommendations", Some(&third.access_token)).await.json().await.unwrap();
     assert_eq!(ids(&mine["data"]), vec![b.id.clone()]);
     let lists: Value =
         app.get(&format!("/v1/products/{}/recommendations", a.id), None).await.json().await.unwrap();
@@ -128,6 +129,7 @@ async fn recommendations_of_an_unknown_product_are_not_found_and_a_stranger_must
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get("/v1/me/recommendations", None).await.status(), StatusCode::UNAUTHORIZED);
     let newcomer = app.register("new@example.com").await;
-    let mine: Value = app.get("/v1/me/recommendations", Some(&newcomer.access_token)).await.json().await.unwrap();
+    let mine: Value =
+        app.get("/v1/me/recommendations", Some(&newcomer.access_token)).await.json().await.unwrap();
     assert_eq!(mine["data"], json!([]));
 }
