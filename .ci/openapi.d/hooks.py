@@ -93,6 +93,12 @@ ACCEPTED_REFUSALS = [
     # a PDF or such an image); random bytes are not.
     (None, 415, "unsupported_media_type", None, "not a PNG, JPEG, WebP or GIF"),
     ("POST /v1/sellers/me/documents", 415, "unsupported_media_type", None, "not a PDF or an image"),
+    # An analytics period ends after it starts and spans at most 31 days by the hour, 400 by
+    # the day (a rule across parameters).
+    ("GET /v1/admin/analytics/", 422, "validation_failed", "to", "after from"),
+    ("GET /v1/admin/analytics/", 422, "validation_failed", "from", "buckets by the"),
+    ("GET /v1/seller/analytics/", 422, "validation_failed", "to", "after from"),
+    ("GET /v1/seller/analytics/", 422, "validation_failed", "from", "buckets by the"),
 ]
 
 

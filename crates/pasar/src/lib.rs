@@ -3,6 +3,7 @@
 //! Each module is a vertical slice (its types, rules, storage and routes together); see
 //! DESIGN.md section 3 and the architecture section of README.md.
 
+pub mod analytics;
 pub mod audit;
 pub mod cart;
 pub mod catalog;
@@ -24,6 +25,7 @@ pub mod payments;
 pub mod promotions;
 pub mod push;
 pub mod rating;
+pub mod recommendations;
 pub mod reviews;
 pub mod search;
 pub mod sellers;

@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::analytics::Analytics;
 use crate::audit::AuditStore;
 use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
@@ -34,6 +35,7 @@ use crate::payments::providers::pakasir::PakasirGateway;
 use crate::payments::providers::sandbox::SandboxGateway;
 use crate::payments::{self, Gateway, PaymentPurpose, Payments, Reconciler, Settlements, WebhookLog};
 use crate::promotions::Promotions;
+use crate::recommendations::Recommendations;
 use crate::reviews::Reviews;
 use crate::search::{Search, SearchIndexer};
 use crate::sellers::Sellers;
@@ -68,6 +70,8 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::sellers::MIGRATIONS,
         crate::promotions::MIGRATIONS,
         crate::push::MIGRATIONS,
+        crate::recommendations::MIGRATIONS,
+        crate::analytics::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -95,6 +99,8 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::sellers::routes::router(state.clone()))
         .merge(crate::promotions::routes::router(state.clone()))
         .merge(crate::push::routes::router())
+        .merge(crate::recommendations::routes::router())
+        .merge(crate::analytics::routes::router())
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -290,10 +296,16 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     )
     .await
     .context("configuring the Telegram bot")?;
+    let recommendations =
+        Recommendations::new(db.clone(), clock.clone(), catalog.clone(), inventory.clone(), orders.clone());
+    let analytics =
+        Analytics::new(db.clone(), clock.clone(), orders.clone(), payments.clone(), carts.clone(), currency);
     let mut relay = Relay::new(db.clone(), clock.clone(), poll)
         .subscribe(Arc::new(audit.clone()))
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules))
-        .subscribe(Arc::new(SearchIndexer(search.clone())));
+        .subscribe(Arc::new(SearchIndexer(search.clone())))
+        .subscribe(Arc::new(recommendations.clone()))
+        .subscribe(Arc::new(analytics.clone()));
     if let Some(bot) = &telegram {
         relay = relay.subscribe(Arc::new(Deliveries::new(bot.clone())));
     }
@@ -313,6 +325,8 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         reviews,
         promotions,
         push,
+        recommendations,
+        analytics,
         wallet,
         payables,
         reconciler,
@@ -395,6 +409,22 @@ impl Application {
             Duration::from_secs(state.config.reconcile_interval_secs.max(1)),
         ));
         let webhook_log_pruning = tokio::spawn(state.webhook_log.clone().prune_every_hour());
+        let cart_count = tokio::spawn(count_carts(state.clone()));
+        let recommendations_catch_up = tokio::spawn({
+            let recommendations = state.recommendations.clone();
+            let leases = Leases::new(state.db.clone());
+            async move {
+                match recommendations.count_earlier_orders(&leases).await {
+                    Ok(0) => {}
+                    Ok(counted) => {
+                        tracing::info!(counted, "recommendations counted the orders paid before them")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "counting earlier orders for recommendations failed; the next start retries")
+                    }
+                }
+            }
+        });
         let ledger_expiry =
             tokio::spawn(crate::ledger::expire_every(state.ledger.clone(), LEDGER_EXPIRY_PERIOD));
         let (stop, stopped) = watch::channel(false);
@@ -422,6 +452,8 @@ impl Application {
         reconciliation.abort();
         ledger_expiry.abort();
         webhook_log_pruning.abort();
+        recommendations_catch_up.abort();
+        cart_count.abort();
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);
@@ -452,6 +484,20 @@ async fn housekeeping(state: AppState) {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "sellers' shares past their hold became withdrawable"),
             Err(err) => tracing::warn!(error = %err, "releasing sellers' shares failed; will retry"),
+        }
+    }
+}
+
+/// How often analytics counts the carts opened (once across instances).
+const CART_COUNT_PERIOD: Duration = Duration::from_secs(60);
+
+async fn count_carts(state: AppState) {
+    let leases = Leases::new(state.db.clone());
+    let mut tick = tokio::time::interval(CART_COUNT_PERIOD);
+    loop {
+        tick.tick().await;
+        if let Err(err) = state.analytics.count_carts(&leases, CART_COUNT_PERIOD).await {
+            tracing::warn!(error = %err, "counting carts for analytics failed; will retry");
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::db::{self, Connection, Db};
 use crate::identity::{Principal, Role};
 use crate::ids::{CartId, ProductId, UserId, VariantId};
 use crate::money::Money;
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 
 /// Most units of one variant in a cart (and in one checkout line).
 pub const MAX_QUANTITY: i64 = 100;
@@ -118,6 +118,27 @@ impl Carts {
         };
         tx.commit().await?;
         Ok(result)
+    }
+
+    /// Carts opened in [from, to), per UTC hour: (the hour's start in millis, how many), for
+    /// analytics' conversion figures.
+    pub async fn opened_per_hour(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(i64, i64)>, CartError> {
+        let rows = sqlx::query(
+            "SELECT (created_at / 3600000) * 3600000 AS hour, COUNT(*) AS opened FROM carts
+             WHERE created_at >= $1 AND created_at < $2 GROUP BY 1",
+        )
+        .bind(from.millis())
+        .bind(to.millis())
+        .fetch_all(self.db.reader())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get("hour")?, row.try_get("opened")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// Lets the caller into a cart they own, or a guest cart whose token they hold. Any other

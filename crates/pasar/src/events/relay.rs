@@ -43,6 +43,13 @@ struct Claimed {
 }
 
 impl Relay {
+    /// Events not yet handed to every subscriber: the outbox's queue length, for `/metrics`.
+    pub async fn backlog(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE published_at IS NULL")
+            .fetch_one(self.db.reader())
+            .await
+    }
+
     /// A relay with no subscribers yet; `poll` is how long it rests when the outbox is empty.
     pub fn new(db: Db, clock: Clock, poll: Duration) -> Self {
         Self { db, clock, poll: poll.max(Duration::from_millis(10)), subscribers: Arc::new([]) }

@@ -1,5 +1,5 @@
 //! Prometheus metrics at `/metrics`: requests by route and status, a latency histogram by
-//! route, and the database pools' connections.
+//! route, the database pools' connections, and the business counters (analytics).
 
 use std::time::Instant;
 
@@ -47,6 +47,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     pool_connections: Family<PoolLabels, Gauge>,
     provider_up: Family<ProviderLabels, Gauge>,
+    business: crate::analytics::metrics::BusinessGauges,
 }
 
 impl Default for Metrics {
@@ -71,7 +72,8 @@ impl Default for Metrics {
             "1 while a payment provider's circuit breaker lets calls through on this instance, 0 while it is open",
             provider_up.clone(),
         );
-        Self { registry, requests, latency, pool_connections, provider_up }
+        let business = crate::analytics::metrics::BusinessGauges::register(&mut registry);
+        Self { registry, requests, latency, pool_connections, provider_up, business }
     }
 }
 
@@ -124,6 +126,8 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             .get_or_create(&ProviderLabels { provider: health.provider })
             .set(i64::from(up));
     }
+    let queues = [("outbox", state.relay.backlog().await?), ("webhooks", state.webhooks.backlog().await?)];
+    state.metrics.business.set(&state.analytics.all_time().await?, &queues);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry)
         .map_err(ApiError::internal)?;

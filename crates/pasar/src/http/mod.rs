@@ -77,6 +77,8 @@ pub struct Services {
     pub promotions: crate::promotions::Promotions,
     /// Web Push to users' browsers (off until a VAPID key is configured).
     pub push: crate::push::Push,
+    pub recommendations: crate::recommendations::Recommendations,
+    pub analytics: crate::analytics::Analytics,
     pub wallet: crate::wallet::Wallet,
     pub payables: crate::payables::Payables,
     pub reconciler: crate::payments::Reconciler,
@@ -121,7 +123,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sellers", description = "Store applications, admins' decisions and store pages"),
         (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
         (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
-        (name = "notifications", description = "What Pasar tells people, and how: Web Push subscriptions"),
+        (name = "notifications", description = "What Pasar tells people, and how: the in-app inbox, preferences, Web Push subscriptions"),
+        (name = "analytics", description = "Sales, orders, customers, payments and products figures by hour or day (admin)"),
+        (name = "recommendations", description = "Bought together, similar and popular products; a buyer's suggestions"),
     )
 )]
 struct ApiDoc;

@@ -4,6 +4,7 @@
 
 mod addresses;
 mod admin_users;
+mod analytics;
 mod audit;
 mod auth;
 mod batch;
@@ -28,6 +29,7 @@ mod ops;
 mod pakasir;
 mod payouts;
 mod push;
+mod recommendations;
 mod refunds;
 mod reviews;
 mod search;

@@ -109,6 +109,13 @@ pub struct Webhooks {
 pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Webhooks {
+    /// Deliveries waiting to be sent or retried: the webhook queue's length, for `/metrics`.
+    pub async fn backlog(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(self.db.reader())
+            .await
+    }
+
     pub fn new(
         db: Db,
         clock: Clock,
