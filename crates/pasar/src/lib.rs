@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cart;
 pub mod catalog;
+pub mod chat;
 pub mod checkout;
 pub mod config;
 pub mod db;

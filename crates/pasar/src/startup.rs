@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::audit::AuditStore;
 use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
+use crate::chat::Chat;
 use crate::checkout::{self, Checkout};
 use crate::config::{Config, TelegramMode};
 use crate::db::lease::Leases;
@@ -67,6 +68,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::reviews::MIGRATIONS,
         crate::sellers::MIGRATIONS,
         crate::promotions::MIGRATIONS,
+        crate::chat::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -93,6 +95,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::reviews::routes::router(state.clone()))
         .merge(crate::sellers::routes::router(state.clone()))
         .merge(crate::promotions::routes::router(state.clone()))
+        .merge(crate::chat::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -131,7 +134,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let keys = TokenKeys::new(&config.jwt_secret()?);
     let identity =
         Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
-    // One object store for every image: the catalog's products', the stores' and the reviews'.
+    // One object store for every image: the catalog's products', the stores', the reviews' and the chats'.
     let media = MediaStore::from_config(&config)?;
     let catalog = Catalog::new(
         db.clone(),
@@ -157,8 +160,17 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
         catalog.clone(),
         reviews.clone(),
-        media,
+        media.clone(),
         config.commission_bps,
+    );
+    let chat = Chat::new(
+        db.clone(),
+        clock.clone(),
+        sellers.clone(),
+        catalog.clone(),
+        orders.clone(),
+        media,
+        config.chat_messages_per_minute,
     );
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
@@ -299,6 +311,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         checkout,
         shipping,
         reviews,
+        chat,
         promotions,
         wallet,
         payables,
@@ -432,6 +445,7 @@ async fn housekeeping(state: AppState) {
         tick.tick().await;
         state.limits.forget_idle_clients();
         state.identity.forget_expired_sessions();
+        state.chat.forget_idle_senders();
         if let Err(err) = idempotency::purge_expired(&state.db, state.clock.now()).await {
             tracing::warn!(error = %err, "purging expired idempotency keys failed; will retry");
         }

@@ -74,6 +74,7 @@ pub struct Services {
     pub checkout: crate::checkout::Checkout,
     pub shipping: crate::shipping::Shipping,
     pub reviews: crate::reviews::Reviews,
+    pub chat: crate::chat::Chat,
     pub promotions: crate::promotions::Promotions,
     pub wallet: crate::wallet::Wallet,
     pub payables: crate::payables::Payables,
@@ -119,6 +120,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sellers", description = "Store applications, admins' decisions and store pages"),
         (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
         (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
+        (name = "chat", description = "Buyer–seller conversations: messages over REST and a WebSocket, reports"),
     )
 )]
 struct ApiDoc;
