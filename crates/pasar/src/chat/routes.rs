@@ -27,7 +27,7 @@ use crate::http::pagination::{Page, PageQuery};
 use crate::http::{ApiResult, AppState};
 use crate::identity::domain::Text;
 use crate::identity::{IdentityError, Principal};
-use crate::ids::{ChatMessageId, ConversationId, MediaId, OrderId, ProductId, SellerId, UserId};
+use crate::ids::{ChatMessageId, ConversationId, MediaId, OrderId, ProductId, UserId};
 
 /// Messages per page unless asked otherwise, and at most.
 const DEFAULT_MESSAGES: usize = 50;
@@ -79,8 +79,8 @@ impl From<ChatError> for ApiError {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartRequest {
-    /// The store written to (`sel_…`); it must be open (approved).
-    store: SellerId,
+    /// The store written to: its id (`sel_…`) or its slug. It must be open (approved).
+    store: Text<120>,
     /// A product of that store the conversation is about.
     #[serde(default)]
     product_id: Option<ProductId>,
@@ -116,8 +116,12 @@ async fn start_conversation(
     caller: Principal,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> ApiResult<(StatusCode, Json<Started>)> {
-    let new =
-        NewConversation { store: body.store, product: body.product_id, order: body.order_id, text: body.text };
+    let new = NewConversation {
+        store: body.store.as_ref().to_owned(),
+        product: body.product_id,
+        order: body.order_id,
+        text: body.text,
+    };
     let started = state.chat.start(caller.user, new).await?;
     let status = if started.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Started { conversation: started.conversation, message: started.message })))

@@ -60,7 +60,8 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ChatError {
 /// buyer's orders from it.
 #[derive(Clone, Debug)]
 pub struct NewConversation {
-    pub store: SellerId,
+    /// The store's id (`sel_…`) or slug.
+    pub store: String,
     pub product: Option<ProductId>,
     pub order: Option<OrderId>,
     pub text: MessageText,
@@ -141,11 +142,20 @@ impl Chat {
     #[tracing::instrument(skip_all)]
     pub async fn start(&self, buyer: UserId, new: NewConversation) -> Result<Started, ChatError> {
         self.check_rate(buyer)?;
-        let store = match self.sellers.get(new.store).await {
-            Ok(store) if store.status == SellerStatus::Approved => store,
-            Ok(_) | Err(SellersError::NotFound) => return Err(invalid("store", "no open store has this id")),
-            Err(other) => return Err(other.into()),
+        let store = match new.store.parse::<SellerId>() {
+            Ok(id) => match self.sellers.get(id).await {
+                Ok(store) => Some(store),
+                Err(SellersError::NotFound) => None,
+                Err(other) => return Err(other.into()),
+            },
+            Err(_) => match self.sellers.live_store_owner(&new.store).await? {
+                Some(owner) => self.sellers.store_of_user(owner).await?,
+                None => None,
+            },
         };
+        let store = store
+            .filter(|store| store.status == SellerStatus::Approved)
+            .ok_or_else(|| invalid("store", "no open store has this id or slug"))?;
         if store.user_id == buyer {
             return Err(invalid("store", "this is your own store"));
         }

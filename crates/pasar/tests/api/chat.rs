@@ -23,12 +23,13 @@ const TINY_PNG: [u8; 70] = [
     0x60, 0x82,
 ];
 
-/// A buyer, an approved store (its owner's session and its `sel_…` id) and an admin.
+/// A buyer, an approved store (its owner's session, its `sel_…` id and its slug) and an admin.
 struct Shop {
     admin: Session,
     buyer: Session,
     seller: Session,
     store: String,
+    slug: String,
 }
 
 async fn shop(app: &TestApp) -> Shop {
@@ -36,7 +37,7 @@ async fn shop(app: &TestApp) -> Shop {
     let slug = format!("toko-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let (seller, store) = crate::sellers::seller(app, &admin, &slug).await;
     let buyer = app.register(&format!("buyer-{}@people.test", uuid::Uuid::now_v7().simple())).await;
-    Shop { admin, buyer, seller, store }
+    Shop { admin, buyer, seller, store, slug }
 }
 
 async fn json_of(response: reqwest::Response, status: StatusCode) -> Value {
@@ -245,9 +246,10 @@ async fn the_history_pages_back_and_forth_and_unread_counts_follow_the_read_mark
     assert_eq!(stores["data"][0]["side"], "store");
     assert_eq!(stores["data"][0]["store_id"], shop.store.as_str());
 
-    // Writing about the same subject again adds to the same conversation.
+    // Writing about the same subject again, naming the store by its slug this time, adds to
+    // the same conversation.
     let again = app
-        .post("/v1/chat/conversations", Some(&shop.buyer.access_token), &json!({"store": shop.store, "text": "m8"}))
+        .post("/v1/chat/conversations", Some(&shop.buyer.access_token), &json!({"store": shop.slug, "text": "m8"}))
         .await;
     let again = json_of(again, StatusCode::OK).await;
     assert_eq!(again["conversation"]["id"], conversation.as_str());
