@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -498,8 +498,12 @@ async fn socket(
         Err(other) => return Err(ApiError::from(other).into_response()),
     };
     let upgrade = upgrade.map_err(|_| {
-        ApiError::new(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this route is a WebSocket: send its handshake")
-            .into_response()
+        ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "this route is a WebSocket: send its handshake",
+        )
+        .into_response()
     })?;
     let chat = state.chat.clone();
     let identity = state.identity.clone();

@@ -13,8 +13,8 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::broadcast;
 
 use super::domain::{
-    ChatImage, ChatMessage, Conversation, MAX_CATCH_UP, MessageText, MyConversation, Side, Subject,
-    Unread, Window,
+    ChatImage, ChatMessage, Conversation, MAX_CATCH_UP, MessageText, MyConversation, Side, Subject, Unread,
+    Window,
 };
 use super::hub::Hub;
 use super::store;
@@ -204,10 +204,18 @@ impl Chat {
             now,
         )
         .await?;
-        let conversation =
-            store::conversation_about(&mut *tx, buyer, store.id, subject).await?.ok_or(ChatError::NotFound)?;
+        let conversation = store::conversation_about(&mut *tx, buyer, store.id, subject)
+            .await?
+            .ok_or(ChatError::NotFound)?;
         let message = self
-            .append(&mut tx, &conversation, first, buyer, Side::Buyer, NewMessage { text: new.text, image: None })
+            .append(
+                &mut tx,
+                &conversation,
+                first,
+                buyer,
+                Side::Buyer,
+                NewMessage { text: new.text, image: None },
+            )
             .await?;
         let conversation = self.mine_in(&mut tx, buyer, conversation.id).await?;
         tx.commit().await?;
@@ -376,7 +384,12 @@ impl Chat {
 
     /// A participant reports the conversation to the shop's admins, who may then read it.
     #[tracing::instrument(skip_all)]
-    pub async fn report(&self, user: UserId, id: ConversationId, reason: &str) -> Result<MyConversation, ChatError> {
+    pub async fn report(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        reason: &str,
+    ) -> Result<MyConversation, ChatError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let conversation = store::conversation(&mut *tx, id).await?.ok_or(ChatError::NotFound)?;
@@ -420,7 +433,8 @@ impl Chat {
         found.truncate(limit);
         let mut reported = Vec::with_capacity(found.len());
         for conversation in found {
-            let (by, reason) = store::report_of(&mut *conn, conversation.id).await?.ok_or(ChatError::NotFound)?;
+            let (by, reason) =
+                store::report_of(&mut *conn, conversation.id).await?.ok_or(ChatError::NotFound)?;
             reported.push((conversation, by, reason));
         }
         Ok((reported, more))
@@ -524,7 +538,8 @@ impl Chat {
     pub async fn image(&self, caller: Principal, key: &str) -> Result<(String, Bytes), ChatError> {
         let key: MediaKey = key.parse().map_err(|()| ChatError::NotFound)?;
         let mut conn = self.db.reader().acquire().await?;
-        let (content_type, uploader, sent_in) = store::image(&mut *conn, key).await?.ok_or(ChatError::NotFound)?;
+        let (content_type, uploader, sent_in) =
+            store::image(&mut *conn, key).await?.ok_or(ChatError::NotFound)?;
         let readable = uploader == caller.user
             || match sent_in {
                 None => false,

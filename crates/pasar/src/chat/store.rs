@@ -133,10 +133,11 @@ pub async fn conversation<'c>(
     ex: impl Executor<'c, Database = Any>,
     id: ConversationId,
 ) -> Result<Option<Conversation>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {CONVERSATION_COLUMNS} FROM chat_conversations c WHERE c.id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(ex)
-        .await?;
+    let row =
+        sqlx::query(&format!("SELECT {CONVERSATION_COLUMNS} FROM chat_conversations c WHERE c.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(ex)
+            .await?;
     row.as_ref().map(conversation_of).transpose()
 }
 
@@ -185,7 +186,10 @@ pub async fn reported<'c>(
 }
 
 /// What a user has not read, over all their conversations.
-pub async fn unread_of<'c>(ex: impl Executor<'c, Database = Any>, user: UserId) -> Result<Unread, sqlx::Error> {
+pub async fn unread_of<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user: UserId,
+) -> Result<Unread, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT COUNT(*) AS messages, COUNT(DISTINCT m.conversation_id) AS conversations
          FROM chat_messages m JOIN chat_conversations c ON c.id = m.conversation_id
@@ -426,12 +430,18 @@ pub async fn image<'c>(
     ex: impl Executor<'c, Database = Any>,
     key: MediaKey,
 ) -> Result<Option<(String, UserId, Option<ConversationId>)>, sqlx::Error> {
-    let row = sqlx::query("SELECT content_type, uploader_id, conversation_id FROM chat_images WHERE object_key = $1")
-        .bind(key.to_string())
-        .fetch_optional(ex)
-        .await?;
+    let row = sqlx::query(
+        "SELECT content_type, uploader_id, conversation_id FROM chat_images WHERE object_key = $1",
+    )
+    .bind(key.to_string())
+    .fetch_optional(ex)
+    .await?;
     row.map(|row| {
-        Ok((row.try_get("content_type")?, parse_text(&row, "uploader_id")?, parse_optional(&row, "conversation_id")?))
+        Ok((
+            row.try_get("content_type")?,
+            parse_text(&row, "uploader_id")?,
+            parse_optional(&row, "conversation_id")?,
+        ))
     })
     .transpose()
 }

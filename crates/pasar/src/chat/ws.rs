@@ -103,7 +103,11 @@ struct Connection<'a> {
 }
 
 impl Connection<'_> {
-    async fn run(&mut self, live: &mut broadcast::Receiver<Arc<ChatMessage>>, after: Option<ChatMessageId>) -> Ended {
+    async fn run(
+        &mut self,
+        live: &mut broadcast::Receiver<Arc<ChatMessage>>,
+        after: Option<ChatMessageId>,
+    ) -> Ended {
         // Listening began before the database is read, so nothing falls between the two; what
         // is in both is sent once.
         let mut sent_from_database = HashSet::new();
@@ -209,7 +213,9 @@ impl Connection<'_> {
             Ok(text) => text,
             Err(why) => {
                 let message = format!("text {why}");
-                return self.send(&ServerFrame::Error { reference, code: "validation_failed", message }).await;
+                return self
+                    .send(&ServerFrame::Error { reference, code: "validation_failed", message })
+                    .await;
             }
         };
         match self.chat.send(self.user, conversation_id, NewMessage { text, image }).await {

@@ -78,7 +78,8 @@ impl Socket {
     /// Connects with the token in the query, as a browser must, and returns the socket with
     /// the messages it was sent before `ready` (those after `after`).
     async fn connect(app: &TestApp, who: &Session, after: Option<&str>) -> (Socket, Vec<Value>) {
-        let mut url = format!("{}/v1/chat/ws?access_token={}", app.address.replacen("http", "ws", 1), who.access_token);
+        let mut url =
+            format!("{}/v1/chat/ws?access_token={}", app.address.replacen("http", "ws", 1), who.access_token);
         if let Some(after) = after {
             url.push_str(&format!("&after={after}"));
         }
@@ -167,12 +168,16 @@ async fn two_people_chat_over_two_sockets_and_after_a_restart_the_one_who_was_aw
     // writes again.
     seller.close().await;
     let seller_id = user_id(&shop.seller);
-    eventually("the seller is offline", || async { (!app.state.chat.is_online(seller_id)).then_some(()) }).await;
+    eventually("the seller is offline", || async { (!app.state.chat.is_online(seller_id)).then_some(()) })
+        .await;
     buyer.say(&conversation, "Bisa kirim hari ini?").await;
     assert_eq!(buyer.next_message().await["text"], "Bisa kirim hari ini?");
     buyer.close().await;
     let app = app.restart_after(Duration::ZERO).await;
-    assert_eq!(send(&app, &shop.buyer, &conversation, "Saya transfer sekarang").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        send(&app, &shop.buyer, &conversation, "Saya transfer sekarang").await.status(),
+        StatusCode::CREATED
+    );
 
     let (mut seller, missed) = Socket::connect(&app, &shop.seller, Some(&last_seen)).await;
     let missed: Vec<&str> = missed.iter().map(|m| m["text"].as_str().unwrap()).collect();
@@ -218,38 +223,55 @@ async fn the_history_pages_back_and_forth_and_unread_counts_follow_the_read_mark
     assert_eq!(texts(&after), ["m2", "m3"]);
     assert_eq!(after["more"], true);
 
-    let unread = json_of(app.get("/v1/chat/unread", Some(&shop.seller.access_token)).await, StatusCode::OK).await;
+    let unread =
+        json_of(app.get("/v1/chat/unread", Some(&shop.seller.access_token)).await, StatusCode::OK).await;
     assert_eq!(unread, json!({"conversations": 1, "messages": 6}));
-    let buyer_unread = json_of(app.get("/v1/chat/unread", Some(&shop.buyer.access_token)).await, StatusCode::OK).await;
+    let buyer_unread =
+        json_of(app.get("/v1/chat/unread", Some(&shop.buyer.access_token)).await, StatusCode::OK).await;
     assert_eq!(buyer_unread, json!({"conversations": 0, "messages": 0}), "one's own messages are read");
 
     let read_path = format!("/v1/chat/conversations/{conversation}/read");
     let m3 = newest["data"][0]["id"].as_str().unwrap();
-    let partly =
-        json_of(app.post(&read_path, Some(&shop.seller.access_token), &json!({"message_id": m3})).await, StatusCode::OK)
-            .await;
+    let partly = json_of(
+        app.post(&read_path, Some(&shop.seller.access_token), &json!({"message_id": m3})).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(partly["unread"], 3);
     assert_eq!(partly["side"], "store");
-    let all = json_of(app.post(&read_path, Some(&shop.seller.access_token), &json!({})).await, StatusCode::OK).await;
+    let all =
+        json_of(app.post(&read_path, Some(&shop.seller.access_token), &json!({})).await, StatusCode::OK)
+            .await;
     assert_eq!(all["unread"], 0);
-    let back = json_of(app.post(&read_path, Some(&shop.seller.access_token), &json!({"message_id": first})).await, StatusCode::OK)
-        .await;
+    let back = json_of(
+        app.post(&read_path, Some(&shop.seller.access_token), &json!({"message_id": first})).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(back["unread"], 0, "a read marker never moves back");
 
     assert_eq!(send(&app, &shop.seller, &conversation, "Siap").await.status(), StatusCode::CREATED);
-    let mine = json_of(app.get("/v1/chat/conversations", Some(&shop.buyer.access_token)).await, StatusCode::OK).await;
+    let mine =
+        json_of(app.get("/v1/chat/conversations", Some(&shop.buyer.access_token)).await, StatusCode::OK)
+            .await;
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
     assert_eq!(mine["data"][0]["id"], conversation.as_str());
     assert_eq!(mine["data"][0]["side"], "buyer");
     assert_eq!(mine["data"][0]["unread"], 1);
-    let stores = json_of(app.get("/v1/chat/conversations", Some(&shop.seller.access_token)).await, StatusCode::OK).await;
+    let stores =
+        json_of(app.get("/v1/chat/conversations", Some(&shop.seller.access_token)).await, StatusCode::OK)
+            .await;
     assert_eq!(stores["data"][0]["side"], "store");
     assert_eq!(stores["data"][0]["store_id"], shop.store.as_str());
 
     // Writing about the same subject again, naming the store by its slug this time, adds to
     // the same conversation.
     let again = app
-        .post("/v1/chat/conversations", Some(&shop.buyer.access_token), &json!({"store": shop.slug, "text": "m8"}))
+        .post(
+            "/v1/chat/conversations",
+            Some(&shop.buyer.access_token),
+            &json!({"store": shop.slug, "text": "m8"}),
+        )
         .await;
     let again = json_of(again, StatusCode::OK).await;
     assert_eq!(again["conversation"]["id"], conversation.as_str());
@@ -266,7 +288,12 @@ async fn someone_elses_conversation_is_not_found_over_rest_or_the_socket() {
     let base = format!("/v1/chat/conversations/{conversation}");
     assert_error(app.get(&format!("{base}/messages"), token).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(send(&app, &stranger, &conversation, "Hai").await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(app.post(&format!("{base}/read"), token, &json!({})).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        app.post(&format!("{base}/read"), token, &json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     assert_error(
         app.post(&format!("{base}/report"), token, &json!({"reason": "spam"})).await,
         StatusCode::NOT_FOUND,
@@ -313,8 +340,12 @@ async fn a_message_longer_than_2000_characters_is_refused() {
     let shop = shop(&app).await;
     let (conversation, _) = start(&app, &shop, "Halo").await;
     assert_eq!(send(&app, &shop.buyer, &conversation, &"a".repeat(2000)).await.status(), StatusCode::CREATED);
-    assert_error(send(&app, &shop.buyer, &conversation, &"a".repeat(2001)).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-        .await;
+    assert_error(
+        send(&app, &shop.buyer, &conversation, &"a".repeat(2001)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     let long_start = app
         .post(
             "/v1/chat/conversations",
@@ -339,7 +370,12 @@ async fn an_admin_reads_a_reported_conversation_and_the_audit_log_records_each_r
     let admin_path = format!("/v1/admin/chat/conversations/{conversation}/messages");
 
     assert_error(app.get(&admin_path, admin).await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(app.get(&admin_path, Some(&shop.buyer.access_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        app.get(&admin_path, Some(&shop.buyer.access_token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 
     let report_path = format!("/v1/chat/conversations/{conversation}/report");
     let reason = json!({"reason": "Meminta transfer di luar aplikasi"});
@@ -359,8 +395,7 @@ async fn an_admin_reads_a_reported_conversation_and_the_audit_log_records_each_r
     let read = json_of(app.get(&admin_path, admin).await, StatusCode::OK).await;
     assert_eq!(texts(&read), ["Transfer ke rekening pribadi saya saja"]);
 
-    let audit_path =
-        format!("/v1/admin/audit?entity={conversation}&action=chat.conversation.read_by_admin");
+    let audit_path = format!("/v1/admin/audit?entity={conversation}&action=chat.conversation.read_by_admin");
     let entry = eventually("the admin's read in the audit log", || async {
         let page: Value = app.get(&audit_path, admin).await.json().await.unwrap();
         page["data"].as_array().and_then(|entries| entries.first().cloned())
@@ -386,11 +421,16 @@ async fn an_image_sent_in_a_conversation_is_seen_by_its_participants_only() {
 
     let path = format!("/v1/chat/conversations/{conversation}/messages");
     let body = json!({"text": "Ini fotonya", "image": image["id"]});
-    let sent = json_of(app.post(&path, Some(&shop.buyer.access_token), &body).await, StatusCode::CREATED).await;
+    let sent =
+        json_of(app.post(&path, Some(&shop.buyer.access_token), &body).await, StatusCode::CREATED).await;
     let url = sent["image"]["url"].as_str().unwrap();
     assert_eq!(url, image["url"].as_str().unwrap());
-    assert_error(app.post(&path, Some(&shop.buyer.access_token), &body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-        .await;
+    assert_error(
+        app.post(&path, Some(&shop.buyer.access_token), &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 
     let seen = app.get(url, Some(&shop.seller.access_token)).await;
     assert_eq!(seen.status(), StatusCode::OK);
