@@ -65,7 +65,7 @@ enum ClientFrame {
 }
 
 /// Why a socket's loop ended.
-enum Ended {
+enum Stop {
     /// The client closed or the connection dropped: nothing more to say.
     ClientLeft,
     SessionEnded,
@@ -87,9 +87,9 @@ pub async fn serve(
     drop(live);
     chat.leave(user);
     let close = match ended {
-        Ended::ClientLeft => return,
-        Ended::SessionEnded => (SESSION_ENDED, "the session ended or the token expired; reconnect"),
-        Ended::Failed => (INTERNAL_ERROR, "the server could not go on; reconnect"),
+        Stop::ClientLeft => return,
+        Stop::SessionEnded => (SESSION_ENDED, "the session ended or the token expired; reconnect"),
+        Stop::Failed => (INTERNAL_ERROR, "the server could not go on; reconnect"),
     };
     let _ = socket.send(Message::Close(Some(CloseFrame { code: close.0, reason: close.1.into() }))).await;
 }
@@ -107,7 +107,7 @@ impl Connection<'_> {
         &mut self,
         live: &mut broadcast::Receiver<Arc<ChatMessage>>,
         after: Option<ChatMessageId>,
-    ) -> Ended {
+    ) -> Stop {
         // Listening began before the database is read, so nothing falls between the two; what
         // is in both is sent once.
         let mut sent_from_database = HashSet::new();
@@ -118,7 +118,7 @@ impl Connection<'_> {
             }
         }
         if self.send(&ServerFrame::Ready).await.is_err() {
-            return Ended::ClientLeft;
+            return Stop::ClientLeft;
         }
         let mut check = tokio::time::interval(SESSION_CHECK);
         check.tick().await;
@@ -130,7 +130,7 @@ impl Connection<'_> {
                             continue;
                         }
                         if self.send(&ServerFrame::Message { message: &message }).await.is_err() {
-                            return Ended::ClientLeft;
+                            return Stop::ClientLeft;
                         }
                         last = last.max(Some(message.id));
                     }
@@ -141,16 +141,16 @@ impl Connection<'_> {
                             return ended;
                         }
                     }
-                    Err(RecvError::Closed) => return Ended::Failed,
+                    Err(RecvError::Closed) => return Stop::Failed,
                 },
                 incoming = self.socket.recv() => match incoming {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ended::ClientLeft,
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Stop::ClientLeft,
                     Some(Ok(Message::Text(text))) => {
                         if !self.session_stands().await {
-                            return Ended::SessionEnded;
+                            return Stop::SessionEnded;
                         }
                         if self.answer(text.as_str()).await.is_err() {
-                            return Ended::ClientLeft;
+                            return Stop::ClientLeft;
                         }
                     }
                     // Pings are answered by the library; binary frames mean nothing here.
@@ -158,7 +158,7 @@ impl Connection<'_> {
                 },
                 _ = check.tick() => {
                     if !self.session_stands().await {
-                        return Ended::SessionEnded;
+                        return Stop::SessionEnded;
                     }
                 }
             }
@@ -171,13 +171,13 @@ impl Connection<'_> {
         after: ChatMessageId,
         sent: &mut HashSet<ChatMessageId>,
         last: &mut Option<ChatMessageId>,
-    ) -> Result<(), Ended> {
+    ) -> Result<(), Stop> {
         let missed = self.chat.missed(self.user, after).await.map_err(|err| {
             tracing::error!(error = %err, "reading the messages a chat socket missed failed");
-            Ended::Failed
+            Stop::Failed
         })?;
         for message in &missed {
-            self.send(&ServerFrame::Message { message }).await.map_err(|()| Ended::ClientLeft)?;
+            self.send(&ServerFrame::Message { message }).await.map_err(|()| Stop::ClientLeft)?;
             sent.insert(message.id);
             *last = (*last).max(Some(message.id));
         }
