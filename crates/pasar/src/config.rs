@@ -60,6 +60,9 @@ pub struct Config {
     /// Days a seller's share of a delivered order is held (for refunds) before it can be
     /// withdrawn.
     pub payable_hold_days: u64,
+    /// Chat messages one user may send per minute (over REST and the socket together, counted
+    /// per instance); 0 turns the limit off.
+    pub chat_messages_per_minute: u32,
     /// How often reconciliation asks the gateways about pending payments and payouts.
     pub reconcile_interval_secs: u64,
     /// How old a pending payment or payout must be before reconciliation asks about it.
@@ -239,6 +242,7 @@ impl Default for Config {
             points_max_share_percent: 50,
             commission_bps: 1000,
             payable_hold_days: 7,
+            chat_messages_per_minute: 30,
             reconcile_interval_secs: 900,
             reconcile_grace_secs: 300,
             public_url: None,

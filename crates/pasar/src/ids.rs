@@ -258,3 +258,13 @@ prefixed_id!(
     PushSubscriptionId,
     "psh"
 );
+prefixed_id!(
+    /// A chat between a buyer and a store, about the store, one of its products or an order.
+    ConversationId,
+    "cnv"
+);
+prefixed_id!(
+    /// One message of a chat conversation.
+    ChatMessageId,
+    "msg"
+);

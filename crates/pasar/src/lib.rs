@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod audit;
 pub mod cart;
 pub mod catalog;
+pub mod chat;
 pub mod checkout;
 pub mod config;
 pub mod db;

@@ -17,6 +17,7 @@ use crate::analytics::Analytics;
 use crate::audit::AuditStore;
 use crate::cart::Carts;
 use crate::catalog::{Catalog, MediaStore};
+use crate::chat::Chat;
 use crate::checkout::{self, Checkout};
 use crate::config::{Config, TelegramMode};
 use crate::db::lease::Leases;
@@ -72,6 +73,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::push::MIGRATIONS,
         crate::recommendations::MIGRATIONS,
         crate::analytics::MIGRATIONS,
+        crate::chat::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -101,6 +103,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::push::routes::router())
         .merge(crate::recommendations::routes::router())
         .merge(crate::analytics::routes::router())
+        .merge(crate::chat::routes::router(state.clone()))
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -139,7 +142,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     let keys = TokenKeys::new(&config.jwt_secret()?);
     let identity =
         Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
-    // One object store for every image: the catalog's products', the stores' and the reviews'.
+    // One object store for every image: the catalog's products', the stores', the reviews' and the chats'.
     let media = MediaStore::from_config(&config)?;
     let catalog = Catalog::new(
         db.clone(),
@@ -165,8 +168,17 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
         catalog.clone(),
         reviews.clone(),
-        media,
+        media.clone(),
         config.commission_bps,
+    );
+    let chat = Chat::new(
+        db.clone(),
+        clock.clone(),
+        sellers.clone(),
+        catalog.clone(),
+        orders.clone(),
+        media,
+        config.chat_messages_per_minute,
     );
     let sandbox =
         SandboxGateway::new(db.clone(), clock.clone(), config.sandbox_webhook_secret()?, public_url.clone());
@@ -323,6 +335,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         checkout,
         shipping,
         reviews,
+        chat,
         promotions,
         push,
         recommendations,
@@ -477,6 +490,7 @@ async fn housekeeping(state: AppState) {
         tick.tick().await;
         state.limits.forget_idle_clients();
         state.identity.forget_expired_sessions();
+        state.chat.forget_idle_senders();
         if let Err(err) = idempotency::purge_expired(&state.db, state.clock.now()).await {
             tracing::warn!(error = %err, "purging expired idempotency keys failed; will retry");
         }

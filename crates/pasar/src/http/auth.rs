@@ -21,7 +21,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A 401 that tells the client how to authenticate.
-pub struct Unauthenticated(ApiError);
+pub struct Unauthenticated(pub ApiError);
 
 impl IntoResponse for Unauthenticated {
     fn into_response(self) -> Response {

@@ -74,6 +74,7 @@ pub struct Services {
     pub checkout: crate::checkout::Checkout,
     pub shipping: crate::shipping::Shipping,
     pub reviews: crate::reviews::Reviews,
+    pub chat: crate::chat::Chat,
     pub promotions: crate::promotions::Promotions,
     /// Web Push to users' browsers (off until a VAPID key is configured).
     pub push: crate::push::Push,
@@ -126,6 +127,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "notifications", description = "What Pasar tells people, and how: the in-app inbox, preferences, Web Push subscriptions"),
         (name = "analytics", description = "Sales, orders, customers, payments and products figures by hour or day (admin)"),
         (name = "recommendations", description = "Bought together, similar and popular products; a buyer's suggestions"),
+        (name = "chat", description = "Buyer–seller conversations: messages over REST and a WebSocket, reports"),
     )
 )]
 struct ApiDoc;

@@ -10,6 +10,7 @@ mod auth;
 mod batch;
 mod cart;
 mod catalog;
+mod chat;
 mod checkout;
 mod chip;
 mod conventions;
