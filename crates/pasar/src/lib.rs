@@ -8,6 +8,7 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod couriers;
 pub mod db;
 pub mod demo;
 pub mod events;

@@ -12,6 +12,7 @@ mod catalog;
 mod checkout;
 mod chip;
 mod conventions;
+mod couriers;
 mod crash;
 mod events;
 mod fakes;
