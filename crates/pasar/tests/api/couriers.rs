@@ -168,7 +168,7 @@ async fn polling_learns_what_the_courier_said_when_no_webhook_came() {
     assert_eq!(app.state.couriers.poll().await.unwrap(), 0);
     assert_eq!(biteship.calls("track"), 0);
 
-    app.clock.advance(Duration::from_secs(31 * 60));
+    app.clock.advance(Duration::from_secs(11 * 60));
     assert_eq!(app.state.couriers.poll().await.unwrap(), 2, "picked and delivered");
     let seen = order_of(&app, &buyer, &order).await;
     assert_eq!(seen["status"], "delivered");
@@ -177,7 +177,7 @@ async fn polling_learns_what_the_courier_said_when_no_webhook_came() {
     assert_eq!(shipment["events"][1]["description"], "Paket diambil kurir, Jakarta");
 
     // A delivered parcel is not asked about again.
-    app.clock.advance(Duration::from_secs(31 * 60));
+    app.clock.advance(Duration::from_secs(11 * 60));
     assert_eq!(app.state.couriers.poll().await.unwrap(), 0);
     assert_eq!(biteship.calls("track"), 1);
 }

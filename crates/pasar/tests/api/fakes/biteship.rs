@@ -77,13 +77,16 @@ impl FakeBiteship {
         Self { url, inner, http: reqwest::Client::new() }
     }
 
-    /// Points Pasar at this fake, with the shop's pickup address and a short timeout.
+    /// Points Pasar at this fake, with the shop's pickup address, a short timeout and polling
+    /// every 10 minutes.
     pub fn configure(&self, config: &mut Config) {
         config.biteship_api_key = Some(API_KEY.into());
         config.biteship_url = self.url.clone();
         config.biteship_webhook_header = WEBHOOK_HEADER.into();
         config.biteship_webhook_secret = Some(WEBHOOK_SECRET.into());
         config.biteship_timeout_secs = 1;
+        // Within an access token's 15 minutes, so a test can advance the clock past it.
+        config.biteship_poll_secs = 600;
         config.shipping_origin_name = Some("Toko Ana".into());
         config.shipping_origin_phone = Some("+62 811 0000 1111".into());
         config.shipping_origin_address = Some("Jl. Sudirman 5, Jakarta".into());
@@ -147,11 +150,12 @@ pub fn status_webhook(booking: &Booking) -> Value {
     })
 }
 
-/// Biteship's history times: Western Indonesian time with its offset.
+/// Biteship's history times: Western Indonesian time with its offset (to the millisecond, so a
+/// test's quick succession of events keeps its order).
 fn now_wib() -> String {
     Utc::now()
         .with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap())
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
+        .to_rfc3339_opts(SecondsFormat::Millis, false)
 }
 
 /// Counts the call and answers the trouble queued for it, if any.
