@@ -223,7 +223,8 @@ impl Courier for Biteship {
                 "items": items(&request.items),
             });
             // Asking for rates changes nothing at Biteship, so it may be retried.
-            let answer: RatesAnswer = self.call(Method::POST, "/v1/rates/couriers", Some(&body), Retry::Safe).await?;
+            let answer: RatesAnswer =
+                self.call(Method::POST, "/v1/rates/couriers", Some(&body), Retry::Safe).await?;
             Ok(answer
                 .pricing
                 .into_iter()
@@ -256,7 +257,8 @@ impl Courier for Biteship {
                 "items": items(&request.items),
             });
             // A booking sent twice could be booked twice: never retried.
-            let answer: OrderAnswer = self.call(Method::POST, "/v1/orders", Some(&body), Retry::Never).await?;
+            let answer: OrderAnswer =
+                self.call(Method::POST, "/v1/orders", Some(&body), Retry::Never).await?;
             // Some couriers issue the waybill later (the `order.waybill_id` webhook); until
             // then the parcel is known by Biteship's tracking id.
             let waybill = answer
@@ -277,7 +279,11 @@ impl Courier for Biteship {
         })
     }
 
-    fn track<'a>(&'a self, provider_ref: &'a str, tracking_ref: Option<&'a str>) -> CourierFuture<'a, Tracked> {
+    fn track<'a>(
+        &'a self,
+        provider_ref: &'a str,
+        tracking_ref: Option<&'a str>,
+    ) -> CourierFuture<'a, Tracked> {
         Box::pin(async move {
             let id = tracking_ref.unwrap_or(provider_ref);
             let answer: TrackingAnswer =
@@ -285,7 +291,10 @@ impl Courier for Biteship {
             let mut history = Vec::with_capacity(answer.history.len());
             for entry in answer.history {
                 let occurred_at = history_time(&entry.updated_at).ok_or_else(|| {
-                    CourierError::Unavailable(format!("Biteship gave a time it does not document: {:?}", entry.updated_at))
+                    CourierError::Unavailable(format!(
+                        "Biteship gave a time it does not document: {:?}",
+                        entry.updated_at
+                    ))
                 })?;
                 history.push(TrackingEvent {
                     status: entry.status,
@@ -321,14 +330,17 @@ impl Courier for Biteship {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(CourierUpdate::Ignored);
         }
-        let webhook: Webhook = serde_json::from_slice(body).map_err(|e| CourierError::BadWebhook(e.to_string()))?;
+        let webhook: Webhook =
+            serde_json::from_slice(body).map_err(|e| CourierError::BadWebhook(e.to_string()))?;
         if !matches!(webhook.event.as_str(), "order.status" | "order.waybill_id") {
             return Ok(CourierUpdate::Ignored);
         }
-        let provider_ref =
-            webhook.order_id.ok_or_else(|| CourierError::BadWebhook("an order event names no order_id".into()))?;
-        let status =
-            webhook.status.ok_or_else(|| CourierError::BadWebhook("an order event carries no status".into()))?;
+        let provider_ref = webhook
+            .order_id
+            .ok_or_else(|| CourierError::BadWebhook("an order event names no order_id".into()))?;
+        let status = webhook
+            .status
+            .ok_or_else(|| CourierError::BadWebhook("an order event carries no status".into()))?;
         // Biteship's webhooks carry no time of their own: the event happened when it arrived.
         let event = TrackingEvent {
             description: describe(&status).to_owned(),

@@ -113,7 +113,11 @@ pub trait Courier: Send + Sync {
     fn rates<'a>(&'a self, request: &'a RateRequest) -> CourierFuture<'a, Vec<Rate>>;
     fn create_shipment<'a>(&'a self, request: &'a ShipmentRequest) -> CourierFuture<'a, Booked>;
     /// The history of a booking, by the refs [`Booked`] gave.
-    fn track<'a>(&'a self, provider_ref: &'a str, tracking_ref: Option<&'a str>) -> CourierFuture<'a, Tracked>;
+    fn track<'a>(
+        &'a self,
+        provider_ref: &'a str,
+        tracking_ref: Option<&'a str>,
+    ) -> CourierFuture<'a, Tracked>;
     fn cancel<'a>(&'a self, provider_ref: &'a str) -> CourierFuture<'a, ()>;
     /// Checks a webhook came from the courier service, and reads it.
     fn verify_webhook(

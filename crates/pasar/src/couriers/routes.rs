@@ -27,13 +27,18 @@ use crate::orders::FulfilmentStatus;
 const BITESHIP: &str = "biteship";
 
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    let staff = OpenApiRouter::new()
-        .routes(routes!(book_part))
-        .route_layer(middleware::from_fn_with_state((state.clone(), Callers::Staff), idempotency::idempotent));
+    let staff = OpenApiRouter::new().routes(routes!(book_part)).route_layer(middleware::from_fn_with_state(
+        (state.clone(), Callers::Staff),
+        idempotency::idempotent,
+    ));
     let sellers = OpenApiRouter::new()
         .routes(routes!(book_seller_part))
         .route_layer(middleware::from_fn_with_state((state, Callers::SignedIn), idempotency::idempotent));
-    OpenApiRouter::new().routes(routes!(part_rates)).routes(routes!(biteship_webhook)).merge(staff).merge(sellers)
+    OpenApiRouter::new()
+        .routes(routes!(part_rates))
+        .routes(routes!(biteship_webhook))
+        .merge(staff)
+        .merge(sellers)
 }
 
 impl From<CouriersError> for ApiError {
@@ -55,9 +60,11 @@ impl From<CouriersError> for ApiError {
                 )
                 .with_retry_after(30)
             }
-            CouriersError::Courier(CourierError::Refused(message)) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "courier_refused", format!("the courier service refused: {message}"))
-            }
+            CouriersError::Courier(CourierError::Refused(message)) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "courier_refused",
+                format!("the courier service refused: {message}"),
+            ),
             CouriersError::Courier(CourierError::BadSecret) => {
                 ApiError::unauthorized("invalid_signature", "webhook secret missing or wrong")
             }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use super::courier::{Courier, CourierError, CourierUpdate, Parcel, Party, Rate, RateRequest, ShipmentRequest};
+use super::courier::{
+    Courier, CourierError, CourierUpdate, Parcel, Party, Rate, RateRequest, ShipmentRequest,
+};
 use super::domain::{HANDED_OVER, Shipment, TrackingEvent, is_delivered, is_settled, news};
 use super::store;
 use crate::catalog::{Catalog, CatalogError, ProductKind};
@@ -281,11 +283,16 @@ impl Couriers {
 
     /// Records, for each part of `order` that is shipped with no shipment yet, a shipment by
     /// hand under the order's tracking number (an admin shipping a whole order at once).
-    pub async fn record_order_by_hand(&self, order: &Order, tracking_number: &str) -> Result<(), CouriersError> {
+    pub async fn record_order_by_hand(
+        &self,
+        order: &Order,
+        tracking_number: &str,
+    ) -> Result<(), CouriersError> {
         let mut tx = self.db.begin().await?;
         for part in order.fulfilments.iter().filter(|p| p.status == FulfilmentStatus::Shipped) {
             if !store::has_shipment(&mut *tx, part.id).await? {
-                self.record_by_hand(&mut tx, order.id, part.id, tracking_number, part.carrier.as_deref()).await?;
+                self.record_by_hand(&mut tx, order.id, part.id, tracking_number, part.carrier.as_deref())
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -305,7 +312,8 @@ impl Couriers {
         match courier.verify_webhook(headers, body, self.clock.now())? {
             CourierUpdate::Ignored => Ok(false),
             CourierUpdate::Status { provider_ref, waybill, event } => {
-                let Some(id) = store::by_provider_ref(self.db.reader(), provider, &provider_ref).await? else {
+                let Some(id) = store::by_provider_ref(self.db.reader(), provider, &provider_ref).await?
+                else {
                     // Bookings made elsewhere (the courier's own dashboard) share the account.
                     tracing::info!(provider_ref, "a courier webhook about a booking Pasar did not make");
                     return Ok(false);
@@ -332,8 +340,12 @@ impl Couriers {
             let Some(shipment) = store::shipment(self.db.reader(), id).await? else { continue };
             let Some(provider_ref) = shipment.provider_ref.as_deref() else { continue };
             match courier.track(provider_ref, shipment.tracking_ref.as_deref()).await {
-                Ok(tracked) => added += self.apply(id, tracked.waybill.as_deref(), tracked.history, true).await?,
-                Err(err) => tracing::warn!(error = %err, shipment = %id, "tracking a shipment failed; will retry"),
+                Ok(tracked) => {
+                    added += self.apply(id, tracked.waybill.as_deref(), tracked.history, true).await?
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, shipment = %id, "tracking a shipment failed; will retry")
+                }
             }
         }
         Ok(added)

@@ -130,7 +130,10 @@ pub async fn mark_polled<'c>(
 
 /// The shipment, locked for the rest of the transaction where the database locks rows (so a
 /// webhook and a poll of it apply one after the other).
-pub async fn shipment_for_update(conn: &mut Connection, id: ShipmentId) -> Result<Option<Shipment>, sqlx::Error> {
+pub async fn shipment_for_update(
+    conn: &mut Connection,
+    id: ShipmentId,
+) -> Result<Option<Shipment>, sqlx::Error> {
     // A no-op write takes the row lock on PostgreSQL; SQLite's single writer serialises anyway.
     sqlx::query("UPDATE shipments SET updated_at = updated_at WHERE id = $1")
         .bind(id.to_string())
@@ -178,7 +181,10 @@ pub async fn due_for_polling<'c>(
     rows.iter().map(|r| parse_text(r, "id")).collect()
 }
 
-async fn events<'c>(ex: impl Executor<'c, Database = Any>, id: ShipmentId) -> Result<Vec<TrackingEvent>, sqlx::Error> {
+async fn events<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    id: ShipmentId,
+) -> Result<Vec<TrackingEvent>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT status, description, location, occurred_at FROM shipment_events
          WHERE shipment_id = $1 ORDER BY occurred_at, id",

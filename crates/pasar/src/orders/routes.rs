@@ -465,8 +465,13 @@ fn seller_view(order: Order, seller: UserId) -> Option<SellerOrderView> {
 /// `view` with its part's shipments.
 async fn with_shipments(state: &AppState, mut view: SellerOrderView) -> ApiResult<SellerOrderView> {
     let part = view.part.id;
-    view.shipments =
-        state.couriers.for_order(view.order_id).await?.into_iter().filter(|s| s.fulfilment_id == part).collect();
+    view.shipments = state
+        .couriers
+        .for_order(view.order_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.fulfilment_id == part)
+        .collect();
     Ok(view)
 }
 

@@ -44,19 +44,31 @@ async fn paid_order(app: &TestApp, admin: &Session, buyer: &Session) -> Value {
     let product = json_of(app.post("/v1/admin/products", token, &body).await, StatusCode::CREATED).await;
     let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
     app.stock(admin, &variant, 10).await;
-    let placed = json_of(app.checkout(&buyer.access_token, &[(&variant, 2)]).await, StatusCode::CREATED).await;
+    let placed =
+        json_of(app.checkout(&buyer.access_token, &[(&variant, 2)]).await, StatusCode::CREATED).await;
     let order_id = placed["order"]["id"].as_str().unwrap();
-    assert_eq!(app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await.status(),
+        StatusCode::OK
+    );
     app.wait_for_order(&buyer.access_token, order_id, "paid").await
 }
 
 fn part_path(order: &Value, tail: &str) -> String {
-    format!("/v1/admin/orders/{}/parts/{}/{tail}", order["id"].as_str().unwrap(), order["fulfilments"][0]["id"].as_str().unwrap())
+    format!(
+        "/v1/admin/orders/{}/parts/{}/{tail}",
+        order["id"].as_str().unwrap(),
+        order["fulfilments"][0]["id"].as_str().unwrap()
+    )
 }
 
 async fn book(app: &TestApp, admin: &Session, order: &Value) -> Response {
-    app.post(&part_path(order, "shipment"), Some(&admin.access_token), &json!({"courier": "jne", "service": "reg"}))
-        .await
+    app.post(
+        &part_path(order, "shipment"),
+        Some(&admin.access_token),
+        &json!({"courier": "jne", "service": "reg"}),
+    )
+    .await
 }
 
 async fn order_of(app: &TestApp, buyer: &Session, order: &Value) -> Value {
@@ -76,7 +88,11 @@ async fn booking_a_courier_for_a_paid_part_ships_it_under_the_couriers_waybill()
     let rates = app.get(&part_path(&order, "rates"), Some(&admin.access_token)).await;
     let rates = json_of(rates, StatusCode::OK).await;
     assert_eq!(rates["data"][0]["courier"], "jne");
-    assert_eq!(rates["data"][0]["price"], json!({"amount": 27_000, "currency": "IDR"}), "3 kg (2.4 rounded up) at 9000");
+    assert_eq!(
+        rates["data"][0]["price"],
+        json!({"amount": 27_000, "currency": "IDR"}),
+        "3 kg (2.4 rounded up) at 9000"
+    );
 
     let shipment = json_of(book(&app, &admin, &order).await, StatusCode::CREATED).await;
     let booking = biteship.booking_for(order["id"].as_str().unwrap()).expect("a booking at Biteship");
@@ -143,11 +159,14 @@ async fn a_delivered_webhook_delivers_the_part_and_the_order_and_a_repeat_adds_n
     assert_eq!(shipment["events"][3]["description"], "The package has been delivered to the receiver.");
 
     // Biteship retries a webhook it thinks was lost: the same event, once in the timeline.
-    let again = biteship.post_webhook(&webhook, &status_webhook(&booking_now(&biteship, &order)), Some(WEBHOOK_SECRET)).await;
+    let again = biteship
+        .post_webhook(&webhook, &status_webhook(&booking_now(&biteship, &order)), Some(WEBHOOK_SECRET))
+        .await;
     assert_eq!(json_of(again, StatusCode::OK).await["result"], "no_change");
     let seen = order_of(&app, &buyer, &order).await;
     assert_eq!(statuses(&seen["shipments"][0]).len(), 4);
-    let delivered_steps = seen["timeline"].as_array().unwrap().iter().filter(|e| e["to"] == "delivered").count();
+    let delivered_steps =
+        seen["timeline"].as_array().unwrap().iter().filter(|e| e["to"] == "delivered").count();
     assert_eq!(delivered_steps, 1, "the order was delivered once: {}", seen["timeline"]);
 }
 
@@ -188,9 +207,15 @@ async fn the_courier_failing_is_a_clear_error_and_changes_nothing() {
     let order = paid_order(&app, &admin, &buyer).await;
 
     biteship.trouble("create", [Trouble::Status(500), Trouble::Hang, Trouble::Status(400)]);
-    let failed = assert_error(book(&app, &admin, &order).await, StatusCode::SERVICE_UNAVAILABLE, "courier_unavailable").await;
+    let failed = assert_error(
+        book(&app, &admin, &order).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "courier_unavailable",
+    )
+    .await;
     assert!(failed["error"]["message"].as_str().unwrap().contains("nothing was booked"), "{failed}");
-    assert_error(book(&app, &admin, &order).await, StatusCode::SERVICE_UNAVAILABLE, "courier_unavailable").await;
+    assert_error(book(&app, &admin, &order).await, StatusCode::SERVICE_UNAVAILABLE, "courier_unavailable")
+        .await;
     assert_error(book(&app, &admin, &order).await, StatusCode::BAD_GATEWAY, "courier_refused").await;
     assert_eq!(biteship.calls("create"), 3, "a booking is never sent twice by Pasar");
 
@@ -229,4 +254,74 @@ async fn a_part_shipped_by_hand_shows_its_tracking_number_and_timeline_to_its_bu
 
     // Without Biteship configured, booking a courier says so.
     assert_error(book(&app, &admin, &order).await, StatusCode::CONFLICT, "courier_not_configured").await;
+}
+
+/// A store with one physical product of 800 g, stocked; returns the store's session and variant.
+async fn store(app: &TestApp, admin: &Session) -> (Session, String) {
+    let slug = format!("toko-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
+    let (session, _) = crate::sellers::seller(app, admin, &slug).await;
+    let token = Some(admin.access_token.as_str());
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    let category = app.post("/v1/admin/categories", token, &json!({"name": format!("Batik {suffix}")})).await;
+    let category = json_of(category, StatusCode::CREATED).await;
+    let body = json!({
+        "category_id": category["id"], "seller_id": session.id,
+        "name": format!("Batik {suffix}"), "description": "Hand-made", "kind": "physical", "status": "active",
+        "variants": [{"sku": format!("BTK-{}", &suffix[20..]), "options": {}, "weight_grams": 800,
+                      "price": {"amount": 150_000, "currency": "IDR"}}],
+    });
+    let created = json_of(app.post("/v1/admin/products", token, &body).await, StatusCode::CREATED).await;
+    let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
+    app.stock(admin, &variant, 10).await;
+    (session, variant)
+}
+
+#[tokio::test]
+async fn a_store_books_its_own_part_and_the_order_is_delivered_only_with_its_last_part() {
+    let (app, biteship, admin, buyer) = shop().await;
+    let (booking_store, first) = store(&app, &admin).await;
+    let (own_store, second) = store(&app, &admin).await;
+    let placed =
+        json_of(app.checkout(&buyer.access_token, &[(&first, 1), (&second, 1)]).await, StatusCode::CREATED)
+            .await;
+    assert_eq!(
+        app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await.status(),
+        StatusCode::OK
+    );
+    let order_id = placed["order"]["id"].as_str().unwrap();
+    let order = app.wait_for_order(&buyer.access_token, order_id, "paid").await;
+
+    let path = format!("/v1/seller/orders/{order_id}/shipment");
+    let booked = app
+        .post(&path, Some(&booking_store.access_token), &json!({"courier": "sicepat", "service": "best"}))
+        .await;
+    let shipment = json_of(booked, StatusCode::CREATED).await;
+    let booking = booking_now(&biteship, &order);
+    assert_eq!(booking.request["items"][0]["weight"], 800, "only the booking store's goods");
+    assert_eq!(booking.request["items"].as_array().unwrap().len(), 1);
+    let shipped = json!({"status": "shipped", "tracking_number": "POS77", "carrier": "POS"});
+    let status_path = format!("/v1/seller/orders/{order_id}/status");
+    json_of(app.post(&status_path, Some(&own_store.access_token), &shipped).await, StatusCode::OK).await;
+
+    let delivered = biteship.move_on(&app.url(WEBHOOK), &booking.id, "delivered").await;
+    assert_eq!(json_of(delivered, StatusCode::OK).await["result"], "applied");
+    let seen = order_of(&app, &buyer, &order).await;
+    assert_eq!(seen["status"], "shipped", "the other part is still on its way: {seen}");
+    assert_eq!(seen["shipments"].as_array().unwrap().len(), 2);
+
+    // Each store sees its own part's shipment only.
+    let mine = app.get(&format!("/v1/seller/orders/{order_id}"), Some(&booking_store.access_token)).await;
+    let mine = json_of(mine, StatusCode::OK).await;
+    assert_eq!(mine["part"]["status"], "delivered");
+    assert_eq!(mine["shipments"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["shipments"][0]["id"], shipment["id"]);
+    assert_eq!(statuses(&mine["shipments"][0]), ["confirmed", "delivered"]);
+
+    let last = json!({"status": "delivered"});
+    json_of(app.post(&status_path, Some(&own_store.access_token), &last).await, StatusCode::OK).await;
+    let seen = order_of(&app, &buyer, &order).await;
+    assert_eq!(seen["status"], "delivered", "{seen}");
+    let delivered_steps =
+        seen["timeline"].as_array().unwrap().iter().filter(|e| e["to"] == "delivered").count();
+    assert_eq!(delivered_steps, 1);
 }

@@ -124,7 +124,12 @@ impl FakeBiteship {
     }
 
     /// POSTs a webhook the way Biteship does: JSON, with the secret header when given.
-    pub async fn post_webhook(&self, webhook_url: &str, body: &Value, secret: Option<&str>) -> reqwest::Response {
+    pub async fn post_webhook(
+        &self,
+        webhook_url: &str,
+        body: &Value,
+        secret: Option<&str>,
+    ) -> reqwest::Response {
         let mut request = self.http.post(webhook_url).json(body);
         if let Some(secret) = secret {
             request = request.header(WEBHOOK_HEADER, secret);
@@ -185,7 +190,8 @@ fn unauthorised(headers: &HeaderMap) -> Option<Response> {
 }
 
 fn missing(body: &Value, fields: &[&str]) -> Option<Response> {
-    let absent: Vec<&str> = fields.iter().copied().filter(|f| body.get(*f).is_none_or(Value::is_null)).collect();
+    let absent: Vec<&str> =
+        fields.iter().copied().filter(|f| body.get(*f).is_none_or(Value::is_null)).collect();
     (!absent.is_empty()).then(|| refuse(StatusCode::BAD_REQUEST, &format!("missing: {}", absent.join(", "))))
 }
 
