@@ -187,7 +187,7 @@ impl Couriers {
         };
         let booked = courier.create_shipment(&request).await?;
         let now = self.clock.now();
-        let mut shipment = Shipment {
+        let shipment = Shipment {
             id: ShipmentId::new(),
             order_id: order.id,
             fulfilment_id: part.id,
@@ -216,7 +216,6 @@ impl Couriers {
             }
             return Err(err);
         }
-        shipment.events.truncate(1);
         Ok(shipment)
     }
 
