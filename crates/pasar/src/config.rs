@@ -127,6 +127,26 @@ pub struct Config {
     pub revio_base_url: String,
     /// The PEM public key Revio signs webhooks with; unset means `GET {revio_base_url}/public_key/`.
     pub revio_public_key: Option<String>,
+    /// Biteship's API key (sent as `Authorization`); booking couriers and tracking are on when set.
+    pub biteship_api_key: Option<String>,
+    /// Where Biteship's API is (a local fake in tests).
+    pub biteship_url: String,
+    /// The header Biteship's dashboard sends with each webhook (its "signature key")…
+    pub biteship_webhook_header: String,
+    /// …and that header's value (its "signature secret"); webhooks are refused while unset.
+    pub biteship_webhook_secret: Option<String>,
+    /// The couriers asked for rates, comma-separated Biteship codes.
+    pub biteship_couriers: String,
+    /// Longest a call to Biteship may take, in seconds.
+    pub biteship_timeout_secs: u64,
+    /// How long a shipment still moving may go without news before Biteship is asked, in seconds.
+    pub biteship_poll_secs: u64,
+    /// Where couriers pick parcels up, unless a booking names another place: the shop's contact
+    /// name, phone, street address and postal code (all four, or none).
+    pub shipping_origin_name: Option<String>,
+    pub shipping_origin_phone: Option<String>,
+    pub shipping_origin_address: Option<String>,
+    pub shipping_origin_postal_code: Option<String>,
     /// `tracing` filter, such as `info` or `pasar=debug,info`.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -270,6 +290,17 @@ impl Default for Config {
             revio_secret_key: None,
             revio_brand_id: None,
             revio_base_url: "https://gate.reviopay.com/api/v1".into(),
+            biteship_api_key: None,
+            biteship_url: "https://api.biteship.com".into(),
+            biteship_webhook_header: "X-Biteship-Secret".into(),
+            biteship_webhook_secret: None,
+            biteship_couriers: "jne,sicepat,jnt,anteraja,pos".into(),
+            biteship_timeout_secs: 15,
+            biteship_poll_secs: 1800,
+            shipping_origin_name: None,
+            shipping_origin_phone: None,
+            shipping_origin_address: None,
+            shipping_origin_postal_code: None,
             revio_public_key: None,
             log_level: "info".into(),
             log_format: LogFormat::Auto,

@@ -149,6 +149,11 @@ prefixed_id!(
     "ful"
 );
 prefixed_id!(
+    /// A parcel on its way: a part of an order handed to a courier, with its tracking events.
+    ShipmentId,
+    "shp"
+);
+prefixed_id!(
     /// A payment (for an order or a wallet deposit).
     PaymentId,
     "pay"

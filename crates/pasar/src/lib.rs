@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod chat;
 pub mod checkout;
 pub mod config;
+pub mod couriers;
 pub mod db;
 pub mod demo;
 pub mod events;

@@ -65,6 +65,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::db::lease::MIGRATIONS,
         crate::ledger::MIGRATIONS,
         crate::shipping::MIGRATIONS,
+        crate::couriers::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::telegram::MIGRATIONS,
         crate::reviews::MIGRATIONS,
@@ -97,6 +98,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
+        .merge(crate::couriers::routes::router(state.clone()))
         .merge(crate::reviews::routes::router(state.clone()))
         .merge(crate::sellers::routes::router(state.clone()))
         .merge(crate::promotions::routes::router(state.clone()))
@@ -231,6 +233,22 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
     );
     let shipping = Shipping::new(db.clone(), clock.clone());
+    let courier: Option<Arc<dyn crate::couriers::Courier>> =
+        crate::couriers::biteship::BiteshipSettings::from_config(&config).map(|settings| {
+            if settings.webhook_secret.is_none() {
+                tracing::warn!("Biteship is on without PASAR_BITESHIP_WEBHOOK_SECRET: its webhooks are refused, tracking comes from polling only");
+            }
+            Arc::new(crate::couriers::biteship::Biteship::new(settings)) as Arc<dyn crate::couriers::Courier>
+        });
+    let couriers = crate::couriers::Couriers::new(
+        db.clone(),
+        clock.clone(),
+        orders.clone(),
+        catalog.clone(),
+        courier,
+        crate::couriers::shop_origin(&config)?,
+        Duration::from_secs(config.biteship_poll_secs.max(1)),
+    );
     let payables = Payables::new(
         db.clone(),
         clock.clone(),
@@ -334,6 +352,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         carts,
         checkout,
         shipping,
+        couriers,
         reviews,
         chat,
         promotions,
@@ -483,7 +502,7 @@ impl Application {
 }
 
 /// Periodic upkeep: forget idle rate-limit buckets and expired session checks, delete expired
-/// idempotency keys.
+/// idempotency keys, release sellers' shares, ask the courier about shipments without news.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -498,6 +517,11 @@ async fn housekeeping(state: AppState) {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "sellers' shares past their hold became withdrawable"),
             Err(err) => tracing::warn!(error = %err, "releasing sellers' shares failed; will retry"),
+        }
+        match state.couriers.poll().await {
+            Ok(0) => {}
+            Ok(added) => tracing::info!(added, "tracking events learnt by polling the courier"),
+            Err(err) => tracing::warn!(error = %err, "polling the courier failed; will retry"),
         }
     }
 }

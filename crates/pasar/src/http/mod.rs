@@ -73,6 +73,7 @@ pub struct Services {
     pub carts: crate::cart::Carts,
     pub checkout: crate::checkout::Checkout,
     pub shipping: crate::shipping::Shipping,
+    pub couriers: crate::couriers::Couriers,
     pub reviews: crate::reviews::Reviews,
     pub chat: crate::chat::Chat,
     pub promotions: crate::promotions::Promotions,

@@ -15,6 +15,7 @@ use super::fulfilment::FulfilmentStatus;
 use super::service::{Fulfilment, Order, OrderFile, OrderFilter, OrderLine, OrdersError};
 use crate::checkout::CheckoutError;
 use crate::checkout::{RefundRequest, Restock};
+use crate::couriers::Shipment;
 use crate::http::auth::{FulfillingSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -80,6 +81,8 @@ pub struct OrderView {
     payments: Vec<Payment>,
     /// Money given back, whole or in part.
     refunds: Vec<Refund>,
+    /// The parcels sent, each with the courier's timeline.
+    shipments: Vec<Shipment>,
 }
 
 async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> {
@@ -100,7 +103,8 @@ async fn order_view(state: &AppState, mut order: Order) -> ApiResult<OrderView> 
     for payment in &payments {
         refunds.extend(state.payments.refunds(payment.id).await?);
     }
-    Ok(OrderView { order, payments, refunds })
+    let shipments = state.couriers.for_order(order.id).await?;
+    Ok(OrderView { order, payments, refunds, shipments })
 }
 
 /// The caller's order, or a 404 for anyone else's.
@@ -263,6 +267,9 @@ async fn advance_order(
             body.note.as_ref().map(Text::as_str),
         )
         .await?;
+    if let (Shipped, Some(number)) = (body.status, &body.tracking_number) {
+        state.couriers.record_order_by_hand(&order, number.as_str()).await?;
+    }
     Ok(Json(order_view(&state, order).await?))
 }
 
@@ -432,6 +439,8 @@ struct SellerOrderView {
     #[serde(skip_serializing_if = "Option::is_none")]
     shipping_method: Option<String>,
     created_at: crate::time::Timestamp,
+    /// The parcels this store sent, each with the courier's timeline.
+    shipments: Vec<Shipment>,
 }
 
 /// `seller`'s view of `order`; None when the store has no part in it.
@@ -449,13 +458,27 @@ fn seller_view(order: Order, seller: UserId) -> Option<SellerOrderView> {
         shipping_address: order.shipping_address,
         shipping_method: order.shipping_method,
         created_at: order.created_at,
+        shipments: Vec::new(),
     })
+}
+
+/// `view` with its part's shipments.
+async fn with_shipments(state: &AppState, mut view: SellerOrderView) -> ApiResult<SellerOrderView> {
+    let part = view.part.id;
+    view.shipments = state
+        .couriers
+        .for_order(view.order_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.fulfilment_id == part)
+        .collect();
+    Ok(view)
 }
 
 /// The calling store's part of an order; another store's order (or an unpaid one) is a 404.
 async fn seller_part(state: &AppState, seller: UserId, id: OrderId) -> ApiResult<SellerOrderView> {
     let order = state.orders.order(id).await?;
-    seller_view(order, seller).ok_or_else(ApiError::not_found)
+    with_shipments(state, seller_view(order, seller).ok_or_else(ApiError::not_found)?).await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -488,8 +511,10 @@ async fn seller_orders(
     let page = PageQuery { limit: query.limit, cursor: query.cursor };
     let (orders, more) =
         state.orders.list_for_seller(seller.user, query.status, page.position()?, page.limit()?).await?;
-    let views: Vec<SellerOrderView> =
-        orders.into_iter().filter_map(|o| seller_view(o, seller.user)).collect();
+    let mut views = Vec::new();
+    for view in orders.into_iter().filter_map(|o| seller_view(o, seller.user)) {
+        views.push(with_shipments(&state, view).await?);
+    }
     let Page { data, next_cursor } = Page::new(views, more, |v: &SellerOrderView| v.order_id.to_string());
     Ok(Json(SellerOrderPage { data, next_cursor }))
 }
@@ -547,6 +572,9 @@ async fn move_part(state: &AppState, part: FulfilmentId, actor: &str, body: Part
         .orders
         .move_fulfilment(&mut tx, part, body.status, actor, tracking, body.note.as_ref().map(Text::as_str))
         .await?;
+    if let (FulfilmentStatus::Shipped, Some((number, carrier))) = (body.status, tracking) {
+        state.couriers.record_by_hand(&mut tx, order.id, part, number, carrier).await?;
+    }
     tx.commit().await?;
     Ok(order)
 }
@@ -572,7 +600,7 @@ async fn advance_seller_part(
 ) -> ApiResult<Json<SellerOrderView>> {
     let part = seller_part(&state, seller.user, id).await?.part.id;
     let order = move_part(&state, part, &seller.user.to_string(), body).await?;
-    Ok(Json(seller_view(order, seller.user).ok_or_else(ApiError::not_found)?))
+    Ok(Json(with_shipments(&state, seller_view(order, seller.user).ok_or_else(ApiError::not_found)?).await?))
 }
 
 /// Call off the calling store's part of a paid order before it ships: what the buyer paid for

@@ -14,6 +14,7 @@ mod chat;
 mod checkout;
 mod chip;
 mod conventions;
+mod couriers;
 mod crash;
 mod events;
 mod fakes;

@@ -1,3 +1,4 @@
+pub mod biteship;
 pub mod chip;
 pub mod komoju;
 pub mod pakasir;
