@@ -10,11 +10,11 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::index::SegmentId;
 use tantivy::directory::MmapDirectory;
+use tantivy::fastfield::Column;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -23,7 +23,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, Searcher, SegmentReader,
+    DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentReader,
 };
 use tantivy::{TantivyDocument, Term};
 use tantivy_columnar::StrColumn;
@@ -209,8 +209,6 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
-    /// The facet table of every live segment.
-    facet_tables: Mutex<HashMap<SegmentId, Arc<FacetTable>>>,
     /// In memory because another process holds the directory.
     pub displaced: bool,
 }
@@ -251,7 +249,7 @@ impl SearchIndex {
             Err(other) => return Err(other.into()),
         };
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { reader, writer: Mutex::new(writer), fields, facet_tables: Mutex::default(), displaced })
+        Ok(Self { reader, writer: Mutex::new(writer), fields, displaced })
     }
 
     /// Products in the index (as of the last commit).
@@ -448,12 +446,9 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let query = self.query(q);
         let window = TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset);
-        let facets = match q.facets {
-            true => Some(FacetCollector { tables: self.facet_tables(&searcher)? }),
-            false => None,
-        };
+        let facets = FacetCollector { enabled: q.facets };
         let by_relevance = q.sort == SearchSort::Relevance && !q.text.is_empty();
-        let (hits, total, facets): (Vec<(Option<f32>, DocAddress)>, usize, Option<FacetCounts>) = if by_relevance {
+        let (hits, total, facets): (Vec<(Option<f32>, DocAddress)>, usize, FacetCounts) = if by_relevance {
             let (top, total, facets) = searcher.search(&query, &(window, Count, facets))?;
             (top.into_iter().map(|(score, address)| (Some(score), address)).collect(), total, facets)
         } else {
@@ -472,28 +467,7 @@ impl SearchIndex {
             let doc: TantivyDocument = searcher.doc(address)?;
             found.push(IndexHit { product: self.product_of(&doc), score });
         }
-        Ok(IndexAnswer { hits: found, total, facets: facets.unwrap_or_default() })
-    }
-
-    /// The facet tables of the searcher's segments, in its order: read for a segment the first
-    /// time a search meets it, and forgotten once no searcher has it.
-    fn facet_tables(&self, searcher: &Searcher) -> tantivy::Result<Vec<Arc<FacetTable>>> {
-        let mut tables = self.facet_tables.lock().expect("the facet tables lock");
-        let segments = searcher.segment_readers();
-        if tables.len() > segments.len() {
-            tables.retain(|id, _| segments.iter().any(|segment| segment.segment_id() == *id));
-        }
-        segments
-            .iter()
-            .map(|segment| match tables.get(&segment.segment_id()) {
-                Some(table) => Ok(table.clone()),
-                None => {
-                    let table = Arc::new(FacetTable::read(segment)?);
-                    tables.insert(segment.segment_id(), table.clone());
-                    Ok(table)
-                }
-            })
-            .collect()
+        Ok(IndexAnswer { hits: found, total, facets })
     }
 
     fn product_of(&self, doc: &TantivyDocument) -> IndexedProduct {
@@ -527,135 +501,100 @@ fn boosted_box(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
     Box::new(BoostQuery::new(query, boost))
 }
 
-/// One segment's facet values, one row per document, read from the fast fields once: a search
-/// then counts its matches by indexing arrays instead of decoding five columns per match.
-/// Segments never change (a delete only hides a document, and hidden ones are never collected),
-/// so a table serves its segment for as long as the segment lives.
-struct FacetTable {
-    rows: Vec<FacetRow>,
-    category: Vec<String>,
-    brand: Vec<String>,
-    seller: Vec<String>,
-}
-
-/// A document's facet values: term ords plus one (0 is none), the price bucket, the stock flag
-/// (2 is none) and the whole stars (6 is unrated).
-#[derive(Clone, Copy, Default)]
-struct FacetRow {
-    category: u32,
-    brand: u32,
-    seller: u32,
-    price: u8,
-    in_stock: u8,
-    stars: u8,
-}
-
-const NO_STOCK_FLAG: u8 = 2;
-const UNRATED: u8 = 6;
-
-/// A string column's values by term ord, and each document's first ord plus one.
-fn str_column(column: Option<StrColumn>, rows: &mut [FacetRow], put: fn(&mut FacetRow, u32)) -> tantivy::Result<Vec<String>> {
-    let Some(column) = column else { return Ok(Vec::new()) };
-    let mut values = Vec::with_capacity(column.dictionary().num_terms());
-    let mut stream = column.dictionary().stream()?;
-    while stream.advance() {
-        values.push(String::from_utf8_lossy(stream.key()).into_owned());
-    }
-    for (doc, row) in rows.iter_mut().enumerate() {
-        if let Some(ord) = column.term_ords(doc as DocId).next() {
-            put(row, ord as u32 + 1);
-        }
-    }
-    Ok(values)
-}
-
-impl FacetTable {
-    fn read(segment: &SegmentReader) -> tantivy::Result<Self> {
-        let fast = segment.fast_fields();
-        let mut rows = vec![
-            FacetRow { price: 0, in_stock: NO_STOCK_FLAG, stars: UNRATED, ..FacetRow::default() };
-            segment.max_doc() as usize
-        ];
-        let category = str_column(fast.str("category")?, &mut rows, |row, ord| row.category = ord)?;
-        let brand = str_column(fast.str("brand")?, &mut rows, |row, ord| row.brand = ord)?;
-        let seller = str_column(fast.str("seller")?, &mut rows, |row, ord| row.seller = ord)?;
-        let price = fast.u64("price")?;
-        let in_stock = fast.u64("in_stock")?;
-        let rating = fast.column_opt::<u64>("rating")?;
-        for (doc, row) in rows.iter_mut().enumerate() {
-            let doc = doc as DocId;
-            row.price = price.first(doc).map_or(0, domain::price_bucket) as u8;
-            if let Some(flag) = in_stock.first(doc) {
-                row.in_stock = u8::from(flag == 1);
-            }
-            if let Some(rating) = rating.as_ref().and_then(|column| column.first(doc)) {
-                row.stars = domain::whole_stars(rating) as u8;
-            }
-        }
-        Ok(Self { rows, category, brand, seller })
-    }
-}
-
-/// Counts the facets of every matching document from the segments' facet tables.
+/// Counts the facets of every matching document from the fast fields.
 struct FacetCollector {
-    tables: Vec<Arc<FacetTable>>,
+    enabled: bool,
 }
 
 struct SegmentFacets {
-    table: Arc<FacetTable>,
-    counts: SegmentCounts,
-}
-
-/// Counts by the rows' values (index 0 of the term counts is "none").
-struct SegmentCounts {
-    segment: usize,
+    columns: Option<SegmentColumns>,
     category: Vec<u64>,
     brand: Vec<u64>,
     seller: Vec<u64>,
-    price: [u64; PRICE_EDGES.len() + 1],
-    in_stock: [u64; 3],
-    stars: [u64; 7],
+    price: Vec<u64>,
+    in_stock: [u64; 2],
+    rating: [u64; 6],
+}
+
+struct SegmentColumns {
+    category: Option<StrColumn>,
+    brand: Option<StrColumn>,
+    seller: Option<StrColumn>,
+    price: Column<u64>,
+    in_stock: Column<u64>,
+    /// None in a segment where no product is rated.
+    rating: Option<Column<u64>>,
+}
+
+fn terms(column: &Option<StrColumn>) -> Vec<u64> {
+    vec![0; column.as_ref().map_or(0, |c| c.dictionary().num_terms())]
+}
+
+fn count_ords(column: &Option<StrColumn>, counts: &mut [u64], doc: DocId) {
+    if let Some(column) = column {
+        for ord in column.term_ords(doc) {
+            counts[ord as usize] += 1;
+        }
+    }
+}
+
+fn named(column: &Option<StrColumn>, counts: Vec<u64>) -> HashMap<String, u64> {
+    let mut named = HashMap::new();
+    let Some(column) = column else { return named };
+    let mut text = String::new();
+    for (ord, count) in counts.into_iter().enumerate().filter(|(_, count)| *count > 0) {
+        if column.ord_to_str(ord as u64, &mut text).unwrap_or(false) {
+            named.insert(text.clone(), count);
+        }
+    }
+    named
 }
 
 impl Collector for FacetCollector {
     type Fruit = FacetCounts;
     type Child = SegmentFacets;
 
-    fn for_segment(&self, segment: u32, _: &SegmentReader) -> tantivy::Result<SegmentFacets> {
-        let segment = segment as usize;
-        let table = self.tables[segment].clone();
-        let counts = SegmentCounts {
-            segment,
-            category: vec![0; table.category.len() + 1],
-            brand: vec![0; table.brand.len() + 1],
-            seller: vec![0; table.seller.len() + 1],
-            price: [0; PRICE_EDGES.len() + 1],
-            in_stock: [0; 3],
-            stars: [0; 7],
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<SegmentFacets> {
+        let columns = if self.enabled {
+            let fast = segment.fast_fields();
+            Some(SegmentColumns {
+                category: fast.str("category")?,
+                brand: fast.str("brand")?,
+                seller: fast.str("seller")?,
+                price: fast.u64("price")?,
+                in_stock: fast.u64("in_stock")?,
+                rating: fast.column_opt("rating")?,
+            })
+        } else {
+            None
         };
-        Ok(SegmentFacets { table, counts })
+        let empty = None;
+        let columns_ref = columns.as_ref();
+        Ok(SegmentFacets {
+            category: terms(columns_ref.map_or(&empty, |c| &c.category)),
+            brand: terms(columns_ref.map_or(&empty, |c| &c.brand)),
+            seller: terms(columns_ref.map_or(&empty, |c| &c.seller)),
+            price: vec![0; PRICE_EDGES.len() + 1],
+            in_stock: [0; 2],
+            rating: [0; 6],
+            columns,
+        })
     }
 
     fn requires_scoring(&self) -> bool {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<SegmentCounts>) -> tantivy::Result<FacetCounts> {
+    fn merge_fruits(&self, fruits: Vec<FacetCounts>) -> tantivy::Result<FacetCounts> {
         let mut total = FacetCounts { price: vec![0; PRICE_EDGES.len() + 1], ..FacetCounts::default() };
         for fruit in fruits {
-            let table = &self.tables[fruit.segment];
-            for (into, values, counts) in [
-                (&mut total.category, &table.category, fruit.category),
-                (&mut total.brand, &table.brand, fruit.brand),
-                (&mut total.seller, &table.seller, fruit.seller),
+            for (into, from) in [
+                (&mut total.category, fruit.category),
+                (&mut total.brand, fruit.brand),
+                (&mut total.seller, fruit.seller),
             ] {
-                for (value, count) in values.iter().zip(counts.into_iter().skip(1)).filter(|(_, n)| *n > 0) {
-                    match into.get_mut(value) {
-                        Some(sum) => *sum += count,
-                        None => {
-                            into.insert(value.clone(), count);
-                        }
-                    }
+                for (value, count) in from {
+                    *into.entry(value).or_default() += count;
                 }
             }
             for (into, from) in total.price.iter_mut().zip(fruit.price) {
@@ -663,7 +602,7 @@ impl Collector for FacetCollector {
             }
             total.in_stock[0] += fruit.in_stock[0];
             total.in_stock[1] += fruit.in_stock[1];
-            for (into, from) in total.rating.iter_mut().zip(fruit.stars) {
+            for (into, from) in total.rating.iter_mut().zip(fruit.rating) {
                 *into += from;
             }
         }
@@ -672,21 +611,34 @@ impl Collector for FacetCollector {
 }
 
 impl SegmentCollector for SegmentFacets {
-    type Fruit = SegmentCounts;
+    type Fruit = FacetCounts;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let row = self.table.rows[doc as usize];
-        let counts = &mut self.counts;
-        counts.category[row.category as usize] += 1;
-        counts.brand[row.brand as usize] += 1;
-        counts.seller[row.seller as usize] += 1;
-        counts.price[usize::from(row.price)] += 1;
-        counts.in_stock[usize::from(row.in_stock)] += 1;
-        counts.stars[usize::from(row.stars)] += 1;
+        let Some(columns) = &self.columns else { return };
+        count_ords(&columns.category, &mut self.category, doc);
+        count_ords(&columns.brand, &mut self.brand, doc);
+        count_ords(&columns.seller, &mut self.seller, doc);
+        if let Some(price) = columns.price.first(doc) {
+            self.price[domain::price_bucket(price)] += 1;
+        }
+        if let Some(in_stock) = columns.in_stock.first(doc) {
+            self.in_stock[usize::from(in_stock == 1)] += 1;
+        }
+        if let Some(rating) = columns.rating.as_ref().and_then(|column| column.first(doc)) {
+            self.rating[domain::whole_stars(rating)] += 1;
+        }
     }
 
-    fn harvest(self) -> SegmentCounts {
-        self.counts
+    fn harvest(self) -> FacetCounts {
+        let Some(columns) = self.columns else { return FacetCounts::default() };
+        FacetCounts {
+            category: named(&columns.category, self.category),
+            brand: named(&columns.brand, self.brand),
+            seller: named(&columns.seller, self.seller),
+            price: self.price,
+            in_stock: self.in_stock,
+            rating: self.rating,
+        }
     }
 }
 
@@ -726,23 +678,153 @@ mod cpu {
     }
 
     const LATIN: &[&str] = &[
-        "beras", "gula", "minyak", "goreng", "kopi", "teh", "susu", "kental", "manis", "kecap", "sambal",
-        "tepung", "terigu", "garam", "mie", "instan", "sabun", "mandi", "sampo", "roti", "tawar", "keju",
-        "mentega", "telur", "ayam", "daging", "sapi", "ikan", "udang", "bawang", "merah", "putih", "cabai",
-        "jeruk", "mangga", "pisang", "apel", "air", "mineral", "botol", "kaleng", "paket", "hemat", "besar",
-        "kecil", "organik", "segar", "pedas", "asin", "cokelat", "vanila", "stroberi", "jagung", "kacang",
-        "kedelai", "tahu", "tempe", "santan", "kelapa", "rice", "sugar", "oil", "cooking", "coffee", "tea",
-        "milk", "condensed", "sweet", "soy", "sauce", "chili", "flour", "salt", "noodle", "instant", "soap",
-        "shampoo", "bread", "cheese", "butter", "egg", "chicken", "beef", "fish", "shrimp", "onion",
-        "garlic", "orange", "mango", "banana", "apple", "water", "bottle", "can", "pack", "family", "large",
-        "small", "premium", "organic", "fresh", "spicy", "chocolate", "vanilla", "strawberry", "corn",
-        "peanut", "coconut", "cream",
+        "beras",
+        "gula",
+        "minyak",
+        "goreng",
+        "kopi",
+        "teh",
+        "susu",
+        "kental",
+        "manis",
+        "kecap",
+        "sambal",
+        "tepung",
+        "terigu",
+        "garam",
+        "mie",
+        "instan",
+        "sabun",
+        "mandi",
+        "sampo",
+        "roti",
+        "tawar",
+        "keju",
+        "mentega",
+        "telur",
+        "ayam",
+        "daging",
+        "sapi",
+        "ikan",
+        "udang",
+        "bawang",
+        "merah",
+        "putih",
+        "cabai",
+        "jeruk",
+        "mangga",
+        "pisang",
+        "apel",
+        "air",
+        "mineral",
+        "botol",
+        "kaleng",
+        "paket",
+        "hemat",
+        "besar",
+        "kecil",
+        "organik",
+        "segar",
+        "pedas",
+        "asin",
+        "cokelat",
+        "vanila",
+        "stroberi",
+        "jagung",
+        "kacang",
+        "kedelai",
+        "tahu",
+        "tempe",
+        "santan",
+        "kelapa",
+        "rice",
+        "sugar",
+        "oil",
+        "cooking",
+        "coffee",
+        "tea",
+        "milk",
+        "condensed",
+        "sweet",
+        "soy",
+        "sauce",
+        "chili",
+        "flour",
+        "salt",
+        "noodle",
+        "instant",
+        "soap",
+        "shampoo",
+        "bread",
+        "cheese",
+        "butter",
+        "egg",
+        "chicken",
+        "beef",
+        "fish",
+        "shrimp",
+        "onion",
+        "garlic",
+        "orange",
+        "mango",
+        "banana",
+        "apple",
+        "water",
+        "bottle",
+        "can",
+        "pack",
+        "family",
+        "large",
+        "small",
+        "premium",
+        "organic",
+        "fresh",
+        "spicy",
+        "chocolate",
+        "vanilla",
+        "strawberry",
+        "corn",
+        "peanut",
+        "coconut",
+        "cream",
     ];
     const JAPANESE: &[&str] = &[
-        "牛乳", "抹茶", "醤油", "味噌", "お米", "緑茶", "豆腐", "納豆", "卵", "鶏肉", "豚肉", "牛肉", "鮭",
-        "海苔", "昆布", "梅干し", "蜂蜜", "食パン", "バター", "チーズ", "ヨーグルト", "りんご", "みかん",
-        "いちご", "北海道", "京都", "宇治", "国産", "有機", "徳用", "大容量", "天然水", "ラーメン", "うどん",
-        "そば", "カレー",
+        "牛乳",
+        "抹茶",
+        "醤油",
+        "味噌",
+        "お米",
+        "緑茶",
+        "豆腐",
+        "納豆",
+        "卵",
+        "鶏肉",
+        "豚肉",
+        "牛肉",
+        "鮭",
+        "海苔",
+        "昆布",
+        "梅干し",
+        "蜂蜜",
+        "食パン",
+        "バター",
+        "チーズ",
+        "ヨーグルト",
+        "りんご",
+        "みかん",
+        "いちご",
+        "北海道",
+        "京都",
+        "宇治",
+        "国産",
+        "有機",
+        "徳用",
+        "大容量",
+        "天然水",
+        "ラーメン",
+        "うどん",
+        "そば",
+        "カレー",
     ];
     const SIZES: &[&str] = &["250g", "500g", "1kg", "2kg", "5kg", "200ml", "1L", "2L", "isi 10", "x12"];
 
@@ -751,7 +833,11 @@ mod cpu {
         let words = if japanese { JAPANESE } else { LATIN };
         let picked: Vec<&str> = (0..2 + dice.below(3)).map(|_| words[dice.below(words.len())]).collect();
         let size = SIZES[dice.below(SIZES.len())];
-        let name = if japanese { format!("{} {size}", picked.concat()) } else { format!("{} {size}", picked.join(" ")) };
+        let name = if japanese {
+            format!("{} {size}", picked.concat())
+        } else {
+            format!("{} {size}", picked.join(" "))
+        };
         IndexedProduct {
             id: format!("prd_{i:032}"),
             slug: format!("p-{i}"),
