@@ -1,5 +1,6 @@
 //! Pasar started in this process on a fresh database, and torn down after the run.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -28,12 +29,35 @@ pub struct Server {
     databases: Databases,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    data_dir: tempfile::TempDir,
+    data_dir: DataDir,
+}
+
+/// Where the SQLite files and the search index live: a temporary directory removed after the
+/// run, or one the caller keeps (`--keep`) so that a later run finds its catalog seeded.
+enum DataDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Temporary(dir) => dir.path(),
+            DataDir::Kept(dir) => dir,
+        }
+    }
 }
 
 impl Server {
-    pub async fn start(backend: Backend, admin_url: &str) -> anyhow::Result<Self> {
-        let data_dir = tempfile::tempdir().context("creating a temporary directory")?;
+    /// Starts Pasar on new databases, in `kept` when given (SQLite only: the caller checks).
+    pub async fn start(backend: Backend, admin_url: &str, kept: Option<&Path>) -> anyhow::Result<Self> {
+        let data_dir = match kept {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                DataDir::Kept(dir.to_path_buf())
+            }
+            None => DataDir::Temporary(tempfile::tempdir().context("creating a temporary directory")?),
+        };
         let (databases, database_url, audit_url) = match backend {
             Backend::Sqlite => (
                 Databases::Sqlite,
@@ -115,7 +139,7 @@ impl Server {
 /// What a stopped server leaves behind: its databases and data directory.
 pub struct Leftovers {
     databases: Databases,
-    _data_dir: tempfile::TempDir,
+    _data_dir: DataDir,
 }
 
 impl Leftovers {

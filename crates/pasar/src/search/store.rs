@@ -641,3 +641,296 @@ impl SegmentCollector for SegmentFacets {
         }
     }
 }
+
+#[cfg(test)]
+mod cpu {
+    //! The index's CPU per search over a catalog the size of the search benchmark's, without
+    //! HTTP: run with
+    //! `cargo test --release -p pasar --lib search::store::cpu -- --ignored --nocapture`.
+    //! The machine's other load skews latency, not much the CPU time measured here.
+
+    use std::time::Instant;
+
+    use super::*;
+
+    /// This thread's CPU time so far, in microseconds: what a search costs, however busy the
+    /// machine's other cores are.
+    fn cpu_micros() -> f64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        stat.split_whitespace().next().unwrap().parse::<f64>().unwrap() / 1_000.0
+    }
+
+    const PRODUCTS: usize = 100_000;
+    /// Products per commit: what a relay round of the benchmark's seeding carries, so the
+    /// segments are those the benchmark searches.
+    const ROUND: usize = 128;
+
+    /// A cheap deterministic generator (the lib has no `rand`).
+    struct Dice(u64);
+
+    impl Dice {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    const LATIN: &[&str] = &[
+        "beras",
+        "gula",
+        "minyak",
+        "goreng",
+        "kopi",
+        "teh",
+        "susu",
+        "kental",
+        "manis",
+        "kecap",
+        "sambal",
+        "tepung",
+        "terigu",
+        "garam",
+        "mie",
+        "instan",
+        "sabun",
+        "mandi",
+        "sampo",
+        "roti",
+        "tawar",
+        "keju",
+        "mentega",
+        "telur",
+        "ayam",
+        "daging",
+        "sapi",
+        "ikan",
+        "udang",
+        "bawang",
+        "merah",
+        "putih",
+        "cabai",
+        "jeruk",
+        "mangga",
+        "pisang",
+        "apel",
+        "air",
+        "mineral",
+        "botol",
+        "kaleng",
+        "paket",
+        "hemat",
+        "besar",
+        "kecil",
+        "organik",
+        "segar",
+        "pedas",
+        "asin",
+        "cokelat",
+        "vanila",
+        "stroberi",
+        "jagung",
+        "kacang",
+        "kedelai",
+        "tahu",
+        "tempe",
+        "santan",
+        "kelapa",
+        "rice",
+        "sugar",
+        "oil",
+        "cooking",
+        "coffee",
+        "tea",
+        "milk",
+        "condensed",
+        "sweet",
+        "soy",
+        "sauce",
+        "chili",
+        "flour",
+        "salt",
+        "noodle",
+        "instant",
+        "soap",
+        "shampoo",
+        "bread",
+        "cheese",
+        "butter",
+        "egg",
+        "chicken",
+        "beef",
+        "fish",
+        "shrimp",
+        "onion",
+        "garlic",
+        "orange",
+        "mango",
+        "banana",
+        "apple",
+        "water",
+        "bottle",
+        "can",
+        "pack",
+        "family",
+        "large",
+        "small",
+        "premium",
+        "organic",
+        "fresh",
+        "spicy",
+        "chocolate",
+        "vanilla",
+        "strawberry",
+        "corn",
+        "peanut",
+        "coconut",
+        "cream",
+    ];
+    const JAPANESE: &[&str] = &[
+        "牛乳",
+        "抹茶",
+        "醤油",
+        "味噌",
+        "お米",
+        "緑茶",
+        "豆腐",
+        "納豆",
+        "卵",
+        "鶏肉",
+        "豚肉",
+        "牛肉",
+        "鮭",
+        "海苔",
+        "昆布",
+        "梅干し",
+        "蜂蜜",
+        "食パン",
+        "バター",
+        "チーズ",
+        "ヨーグルト",
+        "りんご",
+        "みかん",
+        "いちご",
+        "北海道",
+        "京都",
+        "宇治",
+        "国産",
+        "有機",
+        "徳用",
+        "大容量",
+        "天然水",
+        "ラーメン",
+        "うどん",
+        "そば",
+        "カレー",
+    ];
+    const SIZES: &[&str] = &["250g", "500g", "1kg", "2kg", "5kg", "200ml", "1L", "2L", "isi 10", "x12"];
+
+    fn product(dice: &mut Dice, i: usize) -> IndexedProduct {
+        let japanese = i % 3 == 2;
+        let words = if japanese { JAPANESE } else { LATIN };
+        let picked: Vec<&str> = (0..2 + dice.below(3)).map(|_| words[dice.below(words.len())]).collect();
+        let size = SIZES[dice.below(SIZES.len())];
+        let name = if japanese {
+            format!("{} {size}", picked.concat())
+        } else {
+            format!("{} {size}", picked.join(" "))
+        };
+        IndexedProduct {
+            id: format!("prd_{i:032}"),
+            slug: format!("p-{i}"),
+            name,
+            description: String::new(),
+            kind: "physical".into(),
+            category: format!("cat_{:032}", i % 20),
+            brand: Some(format!("brd_{:032}", (i / 3) % 30)),
+            seller: None,
+            price: (1 + dice.below(4_999) as u64) * 100,
+            currency: "IDR".into(),
+            in_stock: i % 7 != 0,
+            created_at: i as u64,
+            rating_sum: 0,
+            rating_count: 0,
+        }
+    }
+
+    /// The benchmark's mix: words, pairs, prefixes being typed, typos and Japanese; a fifth
+    /// sorted by price, a fifth with a price range; every one counting its facets.
+    fn queries(dice: &mut Dice, count: usize) -> Vec<IndexQuery> {
+        (0..count)
+            .map(|i| {
+                let word = LATIN[dice.below(LATIN.len())];
+                let text = match i % 6 {
+                    0 => format!("{word} "),
+                    1 => format!("{word} {} ", LATIN[dice.below(LATIN.len())]),
+                    2 => word.chars().take(3.max(word.len() / 2)).collect(),
+                    3 if word.len() >= 5 => {
+                        let mut chars: Vec<char> = word.chars().collect();
+                        chars.swap(1, 2);
+                        format!("{} ", chars.into_iter().collect::<String>())
+                    }
+                    _ => JAPANESE[dice.below(JAPANESE.len())].to_owned(),
+                };
+                let (sort, price_min, price_max) = match i % 5 {
+                    0 => (SearchSort::PriceAsc, None, None),
+                    1 => (SearchSort::Relevance, Some(10_000), Some(200_000)),
+                    _ => (SearchSort::Relevance, None, None),
+                };
+                IndexQuery {
+                    text: ParsedQuery::parse(&text),
+                    price_min,
+                    price_max,
+                    sort,
+                    limit: 21,
+                    facets: true,
+                    ..IndexQuery::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "a benchmark: 100,000 products, run in release"]
+    fn cpu_per_search_over_the_benchmark_catalog() {
+        let index = SearchIndex::open(None).unwrap();
+        let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+        let started = Instant::now();
+        let products: Vec<IndexedProduct> = (0..PRODUCTS).map(|i| product(&mut dice, i)).collect();
+        for round in products.chunks(ROUND) {
+            index.apply(round, &[]).unwrap();
+        }
+        let segments = index.reader.searcher().segment_readers().len();
+        println!("indexed {PRODUCTS} in {:.1} s, {segments} segments", started.elapsed().as_secs_f64());
+        let queries = queries(&mut dice, 1_000);
+        let mut matched = 0;
+        for q in &queries {
+            matched += index.search(q).unwrap().total;
+        }
+        let rounds = 3;
+        let started = cpu_micros();
+        for _ in 0..rounds {
+            for q in &queries {
+                std::hint::black_box(index.search(q).unwrap());
+            }
+        }
+        let per_search = (cpu_micros() - started) / (rounds * queries.len()) as f64;
+        let suggestions: Vec<IndexQuery> = queries
+            .iter()
+            .filter(|q| q.text.words.last().is_some_and(|w| w.prefix))
+            .map(|q| IndexQuery { text: q.text.clone(), limit: 10, ..IndexQuery::default() })
+            .collect();
+        let started = cpu_micros();
+        for _ in 0..rounds {
+            for q in &suggestions {
+                std::hint::black_box(index.search(q).unwrap());
+            }
+        }
+        let per_suggestion = (cpu_micros() - started) / (rounds * suggestions.len()) as f64;
+        println!(
+            "CPU per search: {per_search:.0} µs ({} matches on average); per suggestion: {per_suggestion:.0} µs",
+            matched / queries.len()
+        );
+    }
+}
