@@ -3,6 +3,7 @@
 //! `PASAR_TEST_DATABASE_URL` names a server (see README.md).
 
 mod addresses;
+mod accounts;
 mod admin_users;
 mod audit;
 mod auth;
