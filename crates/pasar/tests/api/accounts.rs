@@ -125,7 +125,8 @@ async fn forgot_password_answers_202_for_unknown_emails_and_changes_nothing() {
 #[tokio::test]
 async fn forgot_password_is_rate_limited_like_login() {
     let app = spawn_app_with(|config| config.login_attempts_per_account = 2).await;
-    let ask = || app.post("/v1/auth/password/forgot", None, &json!({"email": "ana@example.com"}));
+    let body = json!({"email": "ana@example.com"});
+    let ask = || app.post("/v1/auth/password/forgot", None, &body);
     assert_eq!(ask().await.status(), StatusCode::ACCEPTED);
     assert_eq!(ask().await.status(), StatusCode::ACCEPTED);
     assert_error(ask().await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
