@@ -525,7 +525,9 @@ fn duration_secs<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u6
         Duration::Text(text) => match text.trim().parse::<u64>() {
             Ok(secs) => secs,
             Err(_) => humantime::parse_duration(text.trim())
-                .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration such as 15m or 7d: {e}")))?
+                .map_err(|e| {
+                    serde::de::Error::custom(format!("{text:?} is not a duration such as 15m or 7d: {e}"))
+                })?
                 .as_secs(),
         },
     };

@@ -11,9 +11,9 @@ use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use super::addresses::Phone;
 use super::credentials;
 use super::domain::{AccountTokenPurpose, Email, Password, PersonName, TimeZoneName, check_deactivation};
-use super::addresses::Phone;
 use super::service::{Identity, IdentityError, Principal, User, record_user_event};
 use super::store::{self, USER_COLUMNS, user_of};
 use crate::db::{self, Migration};
@@ -103,9 +103,7 @@ impl Identity {
             AccountTokenPurpose::EmailVerification if account.user.email_verified => {
                 return Err(IdentityError::EmailAlreadyVerified);
             }
-            AccountTokenPurpose::EmailVerification | AccountTokenPurpose::PasswordReset => {
-                account.user.email
-            }
+            AccountTokenPurpose::EmailVerification | AccountTokenPurpose::PasswordReset => account.user.email,
             AccountTokenPurpose::EmailChange => {
                 account.pending_email.ok_or(IdentityError::NoEmailChangePending)?
             }
@@ -194,7 +192,8 @@ impl Identity {
     /// Asks for a password reset email (`user.password_reset_requested`) when `email` is an
     /// active account's; does nothing otherwise, and answers the same either way.
     pub async fn forgot_password(&self, email: &Email) -> Result<(), IdentityError> {
-        let Some((user, _)) = store::user_with_hash_by_email(self.db().reader(), email.as_str()).await? else {
+        let Some((user, _)) = store::user_with_hash_by_email(self.db().reader(), email.as_str()).await?
+        else {
             return Ok(());
         };
         if !user.is_active {
@@ -298,7 +297,8 @@ impl Identity {
             .bind(principal.user.to_string())
             .execute(&mut *tx)
             .await?;
-        record_user_event(&mut tx, now, "user.email_change_requested", principal.user, principal.user).await?;
+        record_user_event(&mut tx, now, "user.email_change_requested", principal.user, principal.user)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -352,7 +352,11 @@ impl Identity {
     /// Deletes the caller's account, given its password: personal data is erased (the email
     /// becomes a placeholder unique to the account), addresses and the Telegram link go, every
     /// session ends. The row stays, so orders and ledger entries keep a valid reference.
-    pub async fn delete_account(&self, principal: &Principal, password: &Password) -> Result<(), IdentityError> {
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        password: &Password,
+    ) -> Result<(), IdentityError> {
         self.check_password(principal.user, password).await?;
         let unknowable = Password::parse(hex::encode(rand::random::<[u8; 32]>()))
             .map_err(|e| anyhow::anyhow!("generated password: {e}"))?;
@@ -415,11 +419,12 @@ struct Account {
 }
 
 async fn account(tx: &mut db::Transaction, user: UserId) -> Result<Account, IdentityError> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, pending_email, deleted_at FROM users WHERE id = $1"))
-        .bind(user.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(IdentityError::UserNotFound)?;
+    let row =
+        sqlx::query(&format!("SELECT {USER_COLUMNS}, pending_email, deleted_at FROM users WHERE id = $1"))
+            .bind(user.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
     Ok(Account {
         user: user_of(&row)?,
         pending_email: row.try_get("pending_email")?,
@@ -465,7 +470,11 @@ async fn token_record<'c>(
 }
 
 /// Why a token cannot be used now, if it cannot.
-fn refusal(record: Option<&TokenRecord>, purposes: &[AccountTokenPurpose], now: Timestamp) -> Option<IdentityError> {
+fn refusal(
+    record: Option<&TokenRecord>,
+    purposes: &[AccountTokenPurpose],
+    now: Timestamp,
+) -> Option<IdentityError> {
     match record {
         None => Some(IdentityError::InvalidAccountToken),
         Some(record) if !purposes.contains(&record.purpose) => Some(IdentityError::InvalidAccountToken),
@@ -497,11 +506,12 @@ async fn use_token(
     if let Some(refused) = refusal(record.as_ref(), purposes, now) {
         return Err(refused);
     }
-    let used = sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-        .bind(now.millis())
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
+    let used =
+        sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+            .bind(now.millis())
+            .bind(&hash)
+            .execute(&mut **tx)
+            .await?;
     if used.rows_affected() != 1 {
         return Err(IdentityError::AccountTokenUsed);
     }
@@ -533,7 +543,10 @@ mod tests {
         let later = now.plus(std::time::Duration::from_secs(1));
         assert!(matches!(refusal(None, &reset, now), Some(IdentityError::InvalidAccountToken)));
         let verification = record(AccountTokenPurpose::EmailVerification, false, later);
-        assert!(matches!(refusal(Some(&verification), &reset, now), Some(IdentityError::InvalidAccountToken)));
+        assert!(matches!(
+            refusal(Some(&verification), &reset, now),
+            Some(IdentityError::InvalidAccountToken)
+        ));
         let used = record(AccountTokenPurpose::PasswordReset, true, later);
         assert!(matches!(refusal(Some(&used), &reset, now), Some(IdentityError::AccountTokenUsed)));
         let expired = record(AccountTokenPurpose::PasswordReset, false, now);

@@ -351,8 +351,11 @@ pub enum AccountTokenPurpose {
 }
 
 impl AccountTokenPurpose {
-    pub const ALL: [AccountTokenPurpose; 3] =
-        [AccountTokenPurpose::EmailVerification, AccountTokenPurpose::PasswordReset, AccountTokenPurpose::EmailChange];
+    pub const ALL: [AccountTokenPurpose; 3] = [
+        AccountTokenPurpose::EmailVerification,
+        AccountTokenPurpose::PasswordReset,
+        AccountTokenPurpose::EmailChange,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -388,7 +391,11 @@ pub enum DeactivationRefused {
 /// Who may switch whose account off and on: the rules of role changes (staff act on
 /// customers, resellers and sellers; a staff account takes a `super_admin`; nobody acts on
 /// themselves, so the last super_admin cannot lock the shop out).
-pub fn check_deactivation(actor: Role, acting_on_self: bool, target: Role) -> Result<(), DeactivationRefused> {
+pub fn check_deactivation(
+    actor: Role,
+    acting_on_self: bool,
+    target: Role,
+) -> Result<(), DeactivationRefused> {
     match check_role_change(actor, acting_on_self, target, target) {
         Ok(()) => Ok(()),
         Err(RoleChangeRefused::NotStaff) => Err(DeactivationRefused::NotStaff),

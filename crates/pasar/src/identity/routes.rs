@@ -66,7 +66,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::UserNotFound => ApiError::not_found(),
             IdentityError::InvalidLinkCode => ApiError::bad_request("invalid_link_code", message),
             IdentityError::TelegramTaken => ApiError::conflict("telegram_taken", message),
-            IdentityError::AccountInactive => ApiError::new(StatusCode::FORBIDDEN, "account_inactive", message),
+            IdentityError::AccountInactive => {
+                ApiError::new(StatusCode::FORBIDDEN, "account_inactive", message)
+            }
             IdentityError::AccountDeleted => ApiError::conflict("account_deleted", message),
             IdentityError::InvalidAccountToken => ApiError::bad_request("invalid_account_token", message),
             IdentityError::AccountTokenUsed => ApiError::new(StatusCode::GONE, "account_token_used", message),
@@ -510,8 +512,12 @@ async fn update_me(
     principal: Principal,
     ApiJson(body): ApiJson<ProfileRequest>,
 ) -> ApiResult<Json<User>> {
-    let change =
-        ProfileChange { name: body.name, phone: body.phone, language: body.language, time_zone: body.time_zone };
+    let change = ProfileChange {
+        name: body.name,
+        phone: body.phone,
+        language: body.language,
+        time_zone: body.time_zone,
+    };
     Ok(Json(state.identity.change_profile(principal.user, change).await?))
 }
 

@@ -61,7 +61,9 @@ impl SessionOrigin {
 
     pub fn new(user_agent: Option<&str>, ip: Option<std::net::IpAddr>) -> Self {
         let user_agent = user_agent
-            .map(|agent| agent.chars().filter(|c| !c.is_control()).take(Self::MAX_USER_AGENT).collect::<String>())
+            .map(|agent| {
+                agent.chars().filter(|c| !c.is_control()).take(Self::MAX_USER_AGENT).collect::<String>()
+            })
             .filter(|agent| !agent.trim().is_empty());
         Self { user_agent, ip: ip.map(|ip| ip.to_string()) }
     }

@@ -81,12 +81,21 @@ impl Identity {
 
     /// Logs the caller out everywhere, or everywhere else when `keep_current`; returns how many
     /// sessions ended.
-    pub async fn end_sessions(&self, principal: &Principal, keep_current: bool) -> Result<u64, IdentityError> {
+    pub async fn end_sessions(
+        &self,
+        principal: &Principal,
+        keep_current: bool,
+    ) -> Result<u64, IdentityError> {
         let except = keep_current.then_some(principal.session);
         let mut tx = self.db().begin().await?;
-        let ended =
-            store::revoke_sessions_of(&mut *tx, principal.user, except, self.clock().now(), "logged_out_everywhere")
-                .await?;
+        let ended = store::revoke_sessions_of(
+            &mut *tx,
+            principal.user,
+            except,
+            self.clock().now(),
+            "logged_out_everywhere",
+        )
+        .await?;
         tx.commit().await?;
         self.forget_sessions_of(principal.user);
         Ok(ended)

@@ -118,7 +118,10 @@ async fn forgot_password_answers_202_for_unknown_emails_and_changes_nothing() {
     let known = app.post("/v1/auth/password/forgot", None, &json!({"email": "ana@example.com"})).await;
     assert_eq!(known.status(), StatusCode::ACCEPTED);
     assert_eq!(known.json::<Value>().await.unwrap(), unknown_body, "the answers cannot be told apart");
-    assert_eq!(events_of(&app, &ana.id).await.last().unwrap(), &("user.password_reset_requested".to_owned(), json!({"user_id": ana.id})));
+    assert_eq!(
+        events_of(&app, &ana.id).await.last().unwrap(),
+        &("user.password_reset_requested".to_owned(), json!({"user_id": ana.id}))
+    );
     assert_eq!(app.login("ana@example.com", PASSWORD).await.status(), StatusCode::OK, "the password stands");
 }
 
@@ -143,17 +146,29 @@ async fn a_password_reset_ends_every_session_and_works_once() {
     let reset = json!({"token": token, "password": "a brand new secret"});
     assert_eq!(app.post("/v1/auth/password/reset", None, &reset).await.status(), StatusCode::NO_CONTENT);
     for session in [&ana, &phone] {
-        assert_error(app.get("/v1/me", Some(&session.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-            .await;
+        assert_error(
+            app.get("/v1/me", Some(&session.access_token)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
         assert_error(refresh(&app, session).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     }
-    assert_error(app.login("ana@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
-        .await;
+    assert_error(
+        app.login("ana@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     logged_in(&app, "ana@example.com", "a brand new secret").await;
 
     let again = json!({"token": token, "password": "yet another secret"});
-    assert_error(app.post("/v1/auth/password/reset", None, &again).await, StatusCode::GONE, "account_token_used")
-        .await;
+    assert_error(
+        app.post("/v1/auth/password/reset", None, &again).await,
+        StatusCode::GONE,
+        "account_token_used",
+    )
+    .await;
     logged_in(&app, "ana@example.com", "a brand new secret").await;
 }
 
@@ -232,15 +247,20 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     let token = Some(ana.access_token.as_str());
 
     let wrong = json!({"current": "not my password", "new": "a brand new secret"});
-    assert_error(app.post("/v1/me/password", token, &wrong).await, StatusCode::FORBIDDEN, "wrong_password").await;
+    assert_error(app.post("/v1/me/password", token, &wrong).await, StatusCode::FORBIDDEN, "wrong_password")
+        .await;
     assert_eq!(app.get("/v1/me", Some(&laptop.access_token)).await.status(), StatusCode::OK);
 
     let right = json!({"current": PASSWORD, "new": "a brand new secret"});
     assert_eq!(app.post("/v1/me/password", token, &right).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.get("/v1/me", token).await.status(), StatusCode::OK, "this session goes on");
     assert_eq!(refresh(&app, &ana).await.status(), StatusCode::OK);
-    assert_error(app.get("/v1/me", Some(&laptop.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&laptop.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     assert_error(refresh(&app, &laptop).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     logged_in(&app, "ana@example.com", "a brand new secret").await;
 }
@@ -253,11 +273,13 @@ async fn a_new_email_applies_only_once_its_token_is_used() {
     let token = Some(ana.access_token.as_str());
 
     let wrong = json!({"email": "ana.new@example.com", "password": "not my password"});
-    assert_error(app.post("/v1/me/email", token, &wrong).await, StatusCode::FORBIDDEN, "wrong_password").await;
+    assert_error(app.post("/v1/me/email", token, &wrong).await, StatusCode::FORBIDDEN, "wrong_password")
+        .await;
     let taken = json!({"email": "taken@example.com", "password": PASSWORD});
     assert_error(app.post("/v1/me/email", token, &taken).await, StatusCode::CONFLICT, "email_taken").await;
 
-    let asked = app.post("/v1/me/email", token, &json!({"email": "Ana.New@example.com", "password": PASSWORD})).await;
+    let asked =
+        app.post("/v1/me/email", token, &json!({"email": "Ana.New@example.com", "password": PASSWORD})).await;
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
     assert_eq!(events_of(&app, &ana.id).await.last().unwrap().0, "user.email_change_requested");
     assert_eq!(me(&app, &ana).await["email"], "ana@example.com", "not before the new address is verified");
@@ -270,8 +292,12 @@ async fn a_new_email_applies_only_once_its_token_is_used() {
     let now = me(&app, &ana).await;
     assert_eq!((&now["email"], &now["email_verified"]), (&json!("ana.new@example.com"), &json!(true)));
     logged_in(&app, "ana.new@example.com", PASSWORD).await;
-    assert_error(app.login("ana@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
-        .await;
+    assert_error(
+        app.login("ana@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     let again = app.post("/v1/auth/verify-email", None, &json!({"token": change})).await;
     assert_error(again, StatusCode::GONE, "account_token_used").await;
 }
@@ -295,7 +321,8 @@ async fn sessions_are_listed_and_ended_one_by_one_or_everywhere() {
     let sessions = listed["data"].as_array().unwrap();
     assert_eq!(sessions.len(), 3, "{listed}");
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
-    let phone_session = sessions.iter().find(|s| s["user_agent"] == "PasarPhone/1.0").expect("the phone's session");
+    let phone_session =
+        sessions.iter().find(|s| s["user_agent"] == "PasarPhone/1.0").expect("the phone's session");
     assert_eq!(phone_session["current"], false);
     assert!(phone_session["ip"].as_str().is_some());
 
@@ -304,22 +331,38 @@ async fn sessions_are_listed_and_ended_one_by_one_or_everywhere() {
     assert_error(by_bob, StatusCode::NOT_FOUND, "not_found").await;
     let ended = app.delete(&format!("/v1/me/sessions/{phone_id}"), Some(&ana.access_token)).await;
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
-    assert_error(app.get("/v1/me", Some(&phone.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&phone.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     assert_eq!(app.get("/v1/me", Some(&tablet.access_token)).await.status(), StatusCode::OK);
 
     let everywhere_else = app.delete("/v1/me/sessions?keep_current=true", Some(&ana.access_token)).await;
     assert_eq!(everywhere_else.json::<Value>().await.unwrap()["ended"], 1);
-    assert_error(app.get("/v1/me", Some(&tablet.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&tablet.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     assert_eq!(app.get("/v1/me", Some(&ana.access_token)).await.status(), StatusCode::OK);
 
     let everywhere = app.delete("/v1/me/sessions", Some(&ana.access_token)).await;
     assert_eq!(everywhere.json::<Value>().await.unwrap()["ended"], 1);
-    assert_error(app.get("/v1/me", Some(&ana.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&ana.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     assert_error(refresh(&app, &ana).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    assert_eq!(app.get("/v1/me", Some(&bob.access_token)).await.status(), StatusCode::OK, "others stay logged in");
+    assert_eq!(
+        app.get("/v1/me", Some(&bob.access_token)).await.status(),
+        StatusCode::OK,
+        "others stay logged in"
+    );
 }
 
 #[tokio::test]
@@ -337,12 +380,21 @@ async fn deactivation_ends_sessions_at_once_and_refuses_login_until_reactivated(
     assert_eq!(deactivated.status(), StatusCode::OK);
     assert_eq!(deactivated.json::<Value>().await.unwrap()["is_active"], false);
 
-    assert_error(app.get("/v1/me", Some(&ana.access_token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
-        .await;
+    assert_error(
+        app.get("/v1/me", Some(&ana.access_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     assert_error(refresh(&app, &ana).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    assert_error(app.login("ana@example.com", PASSWORD).await, StatusCode::FORBIDDEN, "account_inactive").await;
-    assert_error(app.login("ana@example.com", "not my password").await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+    assert_error(app.login("ana@example.com", PASSWORD).await, StatusCode::FORBIDDEN, "account_inactive")
         .await;
+    assert_error(
+        app.login("ana@example.com", "not my password").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     let events = events_of(&app, &ana.id).await;
     assert_eq!(events.last().unwrap(), &("user.deactivated".to_owned(), json!({"user_id": ana.id})));
 
@@ -358,8 +410,9 @@ async fn an_admin_cannot_deactivate_another_admin_or_themselves() {
     let admin = app.user_with_role("admin@example.com", Role::Admin).await;
     let other = app.user_with_role("other-admin@example.com", Role::Admin).await;
     for target in [&other.id, &admin.id] {
-        let response =
-            app.post(&format!("/v1/admin/users/{target}/deactivate"), Some(&admin.access_token), &json!({})).await;
+        let response = app
+            .post(&format!("/v1/admin/users/{target}/deactivate"), Some(&admin.access_token), &json!({}))
+            .await;
         assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
     }
     assert_eq!(app.get("/v1/me", Some(&other.access_token)).await.status(), StatusCode::OK);
@@ -381,19 +434,31 @@ async fn deleting_the_account_erases_personal_data_and_keeps_the_order_for_the_b
     let placed: Value = app.checkout(&ana.access_token, &[(&variant, 1)]).await.json().await.unwrap();
     let order_id = placed["order"]["id"].as_str().unwrap().to_owned();
 
-    let wrong = app.request(reqwest::Method::DELETE, "/v1/me", token).json(&json!({"password": "not my password"}));
+    let wrong =
+        app.request(reqwest::Method::DELETE, "/v1/me", token).json(&json!({"password": "not my password"}));
     assert_error(wrong.send().await.unwrap(), StatusCode::FORBIDDEN, "wrong_password").await;
     let deleted = app.request(reqwest::Method::DELETE, "/v1/me", token).json(&json!({"password": PASSWORD}));
     assert_eq!(deleted.send().await.unwrap().status(), StatusCode::NO_CONTENT);
 
     assert_error(app.get("/v1/me", token).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    assert_error(app.login("ana@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
-        .await;
-    let user: Value =
-        app.get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token)).await.json().await.unwrap();
+    assert_error(
+        app.login("ana@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let user: Value = app
+        .get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(user["email"], "ana@example.com");
     assert!(user["email"].as_str().unwrap().ends_with("@deleted.invalid"));
-    assert_eq!((&user["name"], &user["phone"], &user["is_active"]), (&json!("Deleted user"), &Value::Null, &json!(false)));
+    assert_eq!(
+        (&user["name"], &user["phone"], &user["is_active"]),
+        (&json!("Deleted user"), &Value::Null, &json!(false))
+    );
     let addresses: i64 = sqlx::query("SELECT COUNT(*) FROM addresses WHERE user_id = $1")
         .bind(&ana.id)
         .fetch_one(app.state.db.reader())
@@ -404,9 +469,13 @@ async fn deleting_the_account_erases_personal_data_and_keeps_the_order_for_the_b
 
     let order = app.get(&format!("/v1/admin/orders/{order_id}"), Some(&admin.access_token)).await;
     assert_eq!(order.status(), StatusCode::OK, "the order is still readable by admins");
-    assert_eq!(events_of(&app, &ana.id).await.last().unwrap(), &("user.deleted".to_owned(), json!({"user_id": ana.id})));
-    let reactivate =
-        app.post(&format!("/v1/admin/users/{}/reactivate", ana.id), Some(&admin.access_token), &json!({})).await;
+    assert_eq!(
+        events_of(&app, &ana.id).await.last().unwrap(),
+        &("user.deleted".to_owned(), json!({"user_id": ana.id}))
+    );
+    let reactivate = app
+        .post(&format!("/v1/admin/users/{}/reactivate", ana.id), Some(&admin.access_token), &json!({}))
+        .await;
     assert_error(reactivate, StatusCode::CONFLICT, "account_deleted").await;
     // The address is free for a new account.
     app.register("ana@example.com").await;
@@ -423,7 +492,11 @@ async fn token_lifetimes_follow_the_configuration() {
     let pair: Value = app.login("ana@example.com", PASSWORD).await.json().await.unwrap();
     assert_eq!(pair["expires_in"], 3600);
     app.clock.advance(Duration::from_secs(30 * 60));
-    assert_eq!(app.get("/v1/me", Some(&ana.access_token)).await.status(), StatusCode::OK, "alive past 15 minutes");
+    assert_eq!(
+        app.get("/v1/me", Some(&ana.access_token)).await.status(),
+        StatusCode::OK,
+        "alive past 15 minutes"
+    );
     app.clock.advance(Duration::from_secs(24 * 3600 - 30 * 60));
     assert_error(refresh(&app, &ana).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
