@@ -500,3 +500,20 @@ async fn token_lifetimes_follow_the_configuration() {
     app.clock.advance(Duration::from_secs(24 * 3600 - 30 * 60));
     assert_error(refresh(&app, &ana).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
+
+#[tokio::test]
+async fn a_deactivated_account_is_refused_by_the_telegram_bot_too() {
+    let app = spawn_app().await;
+    let admin = app.user_with_role("admin@example.com", Role::Admin).await;
+    let identity = &app.state.identity;
+    let (user, _) = identity.open_telegram_account(7_100, "Budi").await.unwrap();
+    assert!(!identity.telegram_banned(7_100).await.unwrap());
+
+    let path = |action: &str| format!("/v1/admin/users/{}/{action}", user.id);
+    let deactivated = app.post(&path("deactivate"), Some(&admin.access_token), &json!({})).await;
+    assert_eq!(deactivated.status(), StatusCode::OK);
+    assert!(identity.telegram_banned(7_100).await.unwrap(), "the bot holds no session: it asks each time");
+    let reactivated = app.post(&path("reactivate"), Some(&admin.access_token), &json!({})).await;
+    assert_eq!(reactivated.status(), StatusCode::OK);
+    assert!(!identity.telegram_banned(7_100).await.unwrap());
+}
