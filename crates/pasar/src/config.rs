@@ -24,6 +24,13 @@ pub struct Config {
     pub database_max_connections: u32,
     /// HMAC key for access tokens; generated and kept in `{data_dir}/jwt_secret` when unset.
     pub jwt_secret: Option<String>,
+    /// How long an access token lives, in seconds; also written like `15m` or `1h`.
+    #[serde(deserialize_with = "duration_secs")]
+    pub access_token_ttl: u64,
+    /// How long a refresh token lives (a session lasts this long unused), in seconds; also
+    /// written like `7d` or `24h`.
+    #[serde(deserialize_with = "duration_secs")]
+    pub refresh_token_ttl: u64,
     /// Requests per minute one client IP may make; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
     /// Requests per minute one IP may make to the gateway webhook routes (`/v1/webhooks/…`),
@@ -246,6 +253,8 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 16,
             jwt_secret: None,
+            access_token_ttl: crate::identity::credentials::ACCESS_TOKEN_TTL.as_secs(),
+            refresh_token_ttl: crate::identity::credentials::REFRESH_TOKEN_TTL.as_secs(),
             rate_limit_per_minute: 100,
             webhook_rate_limit_per_minute: 6000,
             login_attempts_per_account: 10,
@@ -545,6 +554,32 @@ fn socket_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<S
         .ok_or_else(|| invalid("the host name resolves to no address".into()))
 }
 
+/// A positive number of seconds, given as a number or as a duration such as `15m`, `7d` or
+/// `1h 30m` (humantime's units).
+fn duration_secs<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Duration {
+        Seconds(u64),
+        Text(String),
+    }
+    let secs = match Duration::deserialize(deserializer)? {
+        Duration::Seconds(secs) => secs,
+        Duration::Text(text) => match text.trim().parse::<u64>() {
+            Ok(secs) => secs,
+            Err(_) => humantime::parse_duration(text.trim())
+                .map_err(|e| {
+                    serde::de::Error::custom(format!("{text:?} is not a duration such as 15m or 7d: {e}"))
+                })?
+                .as_secs(),
+        },
+    };
+    if secs == 0 {
+        return Err(serde::de::Error::custom("a lifetime must be at least one second"));
+    }
+    Ok(secs)
+}
+
 /// Telegram user ids: a list, one number, or numbers separated by commas (as an environment
 /// variable gives them).
 fn telegram_ids<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
@@ -734,6 +769,25 @@ mod tests {
         let config = Config::default();
         assert_eq!(config.telegram_mode("https://shop.example"), TelegramMode::Webhook);
         assert_eq!(config.telegram_mode("http://127.0.0.1:8080"), TelegramMode::Polling);
+    }
+
+    #[test]
+    fn token_lifetimes_are_read_as_seconds_or_durations() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("loads");
+            assert_eq!((config.access_token_ttl, config.refresh_token_ttl), (15 * 60, 7 * 24 * 3600));
+            jail.set_env("PASAR_ACCESS_TOKEN_TTL", "1h");
+            jail.set_env("PASAR_REFRESH_TOKEN_TTL", "86400");
+            let config = Config::load(None).expect("loads");
+            assert_eq!((config.access_token_ttl, config.refresh_token_ttl), (3600, 86400));
+            jail.set_env("PASAR_REFRESH_TOKEN_TTL", "7d");
+            assert_eq!(Config::load(None).expect("loads").refresh_token_ttl, 7 * 24 * 3600);
+            for bad in ["0", "soon", "-5"] {
+                jail.set_env("PASAR_ACCESS_TOKEN_TTL", bad);
+                assert!(Config::load(None).is_err(), "{bad} was accepted");
+            }
+            Ok(())
+        });
     }
 
     #[test]

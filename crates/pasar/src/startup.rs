@@ -67,6 +67,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::shipping::MIGRATIONS,
         crate::couriers::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
+        crate::identity::accounts::MIGRATIONS,
         crate::telegram::MIGRATIONS,
         crate::reviews::MIGRATIONS,
         crate::sellers::MIGRATIONS,
@@ -141,7 +142,10 @@ pub async fn open_audit(config: &Config) -> anyhow::Result<AuditStore> {
 /// `public_url` is where buyers and gateways reach this server (hosted pay pages, webhooks).
 pub async fn build_state(config: Config, clock: Clock, public_url: String) -> anyhow::Result<AppState> {
     let db = open_database(&config).await?;
-    let keys = TokenKeys::new(&config.jwt_secret()?);
+    let keys = TokenKeys::new(&config.jwt_secret()?).with_lifetimes(
+        Duration::from_secs(config.access_token_ttl),
+        Duration::from_secs(config.refresh_token_ttl),
+    );
     let identity =
         Identity::new(db.clone(), keys, clock.clone(), Duration::from_millis(config.session_cache_ms));
     // One object store for every image: the catalog's products', the stores', the reviews' and the chats'.

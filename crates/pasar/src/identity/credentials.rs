@@ -3,9 +3,11 @@
 //! - Passwords: Argon2id with OWASP's parameters (m = 19 MiB, t = 2, p = 1, `Params::DEFAULT`),
 //!   hashed on the blocking pool so a login never stalls the async workers.
 //! - Access tokens: HS256 JWT, the algorithm pinned on verification (no `none`, no key
-//!   confusion), `exp`, `iss` and `aud` checked, 15 minutes.
+//!   confusion), `exp`, `iss` and `aud` checked, 15 minutes unless configured.
 //! - Refresh tokens: 256 random bits, opaque to clients, stored only as their SHA-256 (they are
-//!   random, so a fast hash is enough), 7 days, rotated on every use.
+//!   random, so a fast hash is enough), 7 days unless configured, rotated on every use.
+//! - Account tokens (email verification, password reset, email change): made like refresh
+//!   tokens, single use.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -22,6 +24,8 @@ use super::domain::Password;
 use crate::ids::{SessionId, UserId};
 use crate::time::Timestamp;
 
+/// The default lifetimes (seed 002's); `PASAR_ACCESS_TOKEN_TTL` and `PASAR_REFRESH_TOKEN_TTL`
+/// change them.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 const ISSUER: &str = "pasar";
@@ -82,6 +86,8 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +105,22 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            access_ttl: ACCESS_TOKEN_TTL,
+            refresh_ttl: REFRESH_TOKEN_TTL,
         }
+    }
+
+    /// The same keys issuing tokens that live `access` and `refresh` long.
+    pub fn with_lifetimes(self, access: Duration, refresh: Duration) -> Self {
+        Self { access_ttl: access, refresh_ttl: refresh, ..self }
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    pub fn refresh_ttl(&self) -> Duration {
+        self.refresh_ttl
     }
 
     pub fn issue_access(&self, user: UserId, session: SessionId, now: Timestamp) -> anyhow::Result<String> {
@@ -109,7 +130,7 @@ impl TokenKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now.unix_seconds(),
-            exp: now.plus(ACCESS_TOKEN_TTL).unix_seconds(),
+            exp: now.plus(self.access_ttl).unix_seconds(),
         };
         Ok(jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)?)
     }
@@ -129,7 +150,7 @@ impl TokenKeys {
     }
 }
 
-/// A new refresh token and the hash under which it is stored.
+/// A new refresh (or account) token and the hash under which it is stored.
 pub fn new_refresh_token() -> (String, String) {
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let hash = hash_refresh_token(&token);

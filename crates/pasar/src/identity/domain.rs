@@ -283,6 +283,127 @@ pub fn check_role_change(
     Ok(())
 }
 
+/// An IANA time zone name such as `Asia/Jakarta`, checked against the time zone database
+/// bundled in the binary and kept in its canonical spelling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        let plausible = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+        let unknown = || format!("{name:?} is not an IANA time zone name such as Asia/Jakarta");
+        if !plausible {
+            return Err(unknown());
+        }
+        let zone = jiff::tz::TimeZone::get(name).map_err(|_| unknown())?;
+        let canonical = zone.iana_name().filter(|n| n.eq_ignore_ascii_case(name)).ok_or_else(unknown)?;
+        Ok(Self(canonical.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TimeZoneName {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<TimeZoneName> for String {
+    fn from(zone: TimeZoneName) -> Self {
+        zone.0
+    }
+}
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .pattern(Some(r"^[A-Za-z0-9/_+-]+$"))
+            .description(Some("An IANA time zone name, such as Asia/Jakarta"))
+            .into()
+    }
+}
+
+impl ToSchema for TimeZoneName {}
+
+/// What an account token proves when it is used; each purpose has its own lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountTokenPurpose {
+    /// The owner reads mail at the account's address (24 hours).
+    EmailVerification,
+    /// The owner chooses a new password (30 minutes).
+    PasswordReset,
+    /// The owner reads mail at the new address they asked for; using it applies the change
+    /// (24 hours).
+    EmailChange,
+}
+
+impl AccountTokenPurpose {
+    pub const ALL: [AccountTokenPurpose; 3] = [
+        AccountTokenPurpose::EmailVerification,
+        AccountTokenPurpose::PasswordReset,
+        AccountTokenPurpose::EmailChange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountTokenPurpose::EmailVerification => "email_verification",
+            AccountTokenPurpose::PasswordReset => "password_reset",
+            AccountTokenPurpose::EmailChange => "email_change",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|purpose| purpose.as_str() == text)
+    }
+
+    pub fn lifetime(self) -> std::time::Duration {
+        const HOUR: u64 = 3600;
+        std::time::Duration::from_secs(match self {
+            AccountTokenPurpose::EmailVerification | AccountTokenPurpose::EmailChange => 24 * HOUR,
+            AccountTokenPurpose::PasswordReset => 30 * 60,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeactivationRefused {
+    #[error("only staff may deactivate or reactivate accounts")]
+    NotStaff,
+    #[error("you cannot deactivate or reactivate your own account")]
+    OwnAccount,
+    #[error("only a super_admin may deactivate or reactivate an admin or super_admin")]
+    NeedsSuperAdmin,
+}
+
+/// Who may switch whose account off and on: the rules of role changes (staff act on
+/// customers, resellers and sellers; a staff account takes a `super_admin`; nobody acts on
+/// themselves, so the last super_admin cannot lock the shop out).
+pub fn check_deactivation(
+    actor: Role,
+    acting_on_self: bool,
+    target: Role,
+) -> Result<(), DeactivationRefused> {
+    match check_role_change(actor, acting_on_self, target, target) {
+        Ok(()) => Ok(()),
+        Err(RoleChangeRefused::NotStaff) => Err(DeactivationRefused::NotStaff),
+        Err(RoleChangeRefused::OwnRole) => Err(DeactivationRefused::OwnAccount),
+        Err(RoleChangeRefused::NeedsSuperAdmin) => Err(DeactivationRefused::NeedsSuperAdmin),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +470,36 @@ mod tests {
             check_role_change(SuperAdmin, true, SuperAdmin, Customer),
             Err(RoleChangeRefused::OwnRole)
         );
+    }
+
+    #[test]
+    fn time_zones_are_iana_names_in_their_canonical_spelling() {
+        assert_eq!(TimeZoneName::parse("Asia/Jakarta").unwrap().as_str(), "Asia/Jakarta");
+        assert_eq!(TimeZoneName::parse(" asia/tokyo ").unwrap().as_str(), "Asia/Tokyo");
+        assert_eq!(TimeZoneName::parse("UTC").unwrap().as_str(), "UTC");
+        for bad in ["", "Mars/Olympus", "Asia/../../etc/passwd", "+07:00", "Asia/Jakarta\u{0}"] {
+            assert!(TimeZoneName::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn account_tokens_live_a_day_except_a_password_reset_which_lives_half_an_hour() {
+        for purpose in AccountTokenPurpose::ALL {
+            assert_eq!(AccountTokenPurpose::parse(purpose.as_str()), Some(purpose));
+        }
+        assert_eq!(AccountTokenPurpose::PasswordReset.lifetime().as_secs(), 1800);
+        assert_eq!(AccountTokenPurpose::EmailVerification.lifetime().as_secs(), 86_400);
+        assert_eq!(AccountTokenPurpose::EmailChange.lifetime().as_secs(), 86_400);
+    }
+
+    #[test]
+    fn deactivation_follows_the_staff_rules() {
+        use Role::*;
+        assert_eq!(check_deactivation(Customer, false, Customer), Err(DeactivationRefused::NotStaff));
+        assert_eq!(check_deactivation(Admin, false, Seller), Ok(()));
+        assert_eq!(check_deactivation(Admin, false, Admin), Err(DeactivationRefused::NeedsSuperAdmin));
+        assert_eq!(check_deactivation(SuperAdmin, false, Admin), Ok(()));
+        assert_eq!(check_deactivation(SuperAdmin, true, SuperAdmin), Err(DeactivationRefused::OwnAccount));
     }
 
     proptest! {

@@ -3,17 +3,20 @@
 //! Other modules learn who is calling through [`Principal`] (from the HTTP extractors in
 //! `http::auth`) and never read these tables.
 
+pub mod accounts;
 pub mod addresses;
 pub mod credentials;
 pub mod domain;
 mod live_sessions;
 pub mod routes;
 mod service;
+pub mod sessions;
 mod store;
 pub mod telegram;
 
-pub use domain::{Email, Password, PersonName, Role};
-pub use service::{Identity, IdentityError, Principal, TokenPair, User, UserFilter};
+pub use accounts::IssuedAccountToken;
+pub use domain::{AccountTokenPurpose, Email, Password, PersonName, Role};
+pub use service::{Identity, IdentityError, Principal, SessionOrigin, TokenPair, User, UserFilter};
 
 use crate::db::Migration;
 

@@ -7,13 +7,16 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::credentials::{self, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKeys};
-use super::domain::{Email, Password, PersonName, Role, RoleChangeRefused, check_role_change};
+use super::credentials::{self, TokenKeys};
+use super::domain::{
+    DeactivationRefused, Email, Password, PersonName, Role, RoleChangeRefused, check_role_change,
+};
 use super::live_sessions::LiveSessions;
 use super::store;
 use crate::db::{self, Db};
 use crate::events::{self, NewEvent};
 use crate::ids::{SessionId, UserId};
+use crate::locale::Locale;
 use crate::time::{Clock, Timestamp};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -23,6 +26,16 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// Whether the owner proved they read mail at `email`.
+    pub email_verified: bool,
+    pub email_verified_at: Option<Timestamp>,
+    pub phone: Option<String>,
+    /// The language of the user's emails and messages.
+    pub language: Locale,
+    /// An IANA time zone name, when the user chose one.
+    pub time_zone: Option<String>,
+    /// False once an admin deactivated the account or its owner deleted it: no login.
+    pub is_active: bool,
 }
 
 /// Who is making a request: established from a valid access token of a live session, with the
@@ -32,6 +45,28 @@ pub struct Principal {
     pub user: UserId,
     pub session: SessionId,
     pub role: Role,
+}
+
+/// Where a login came from, kept with its session so the owner can recognise it in
+/// `GET /v1/me/sessions`.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOrigin {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl SessionOrigin {
+    /// Longest user agent kept; browsers send a few hundred characters at most.
+    const MAX_USER_AGENT: usize = 256;
+
+    pub fn new(user_agent: Option<&str>, ip: Option<std::net::IpAddr>) -> Self {
+        let user_agent = user_agent
+            .map(|agent| {
+                agent.chars().filter(|c| !c.is_control()).take(Self::MAX_USER_AGENT).collect::<String>()
+            })
+            .filter(|agent| !agent.trim().is_empty());
+        Self { user_agent, ip: ip.map(|ip| ip.to_string()) }
+    }
 }
 
 /// The answer to register, login and refresh.
@@ -66,6 +101,28 @@ pub enum IdentityError {
     InvalidLinkCode,
     #[error("this account is already linked to another Telegram user")]
     TelegramTaken,
+    #[error("this account has been deactivated")]
+    AccountInactive,
+    #[error("this account has been deleted")]
+    AccountDeleted,
+    #[error("the token is not valid for this")]
+    InvalidAccountToken,
+    #[error("the token was already used; ask for a new one")]
+    AccountTokenUsed,
+    #[error("the token has expired; ask for a new one")]
+    AccountTokenExpired,
+    #[error("the password is wrong")]
+    WrongPassword,
+    #[error("the email address is already verified")]
+    EmailAlreadyVerified,
+    #[error("no change of email address is waiting for verification")]
+    NoEmailChangePending,
+    #[error("this is already the account's email address")]
+    SameEmail,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error(transparent)]
+    Deactivation(#[from] DeactivationRefused),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -110,19 +167,22 @@ impl Identity {
         &self.clock
     }
 
-    /// Creates an account with the given role and opens its first session, in one transaction.
+    /// Creates an account with the given role and opens its first session, in one transaction;
+    /// asks for the address to be verified (`user.email_verification_requested`).
     pub async fn register(
         &self,
         email: Email,
         password: Password,
         name: PersonName,
         role: Role,
+        origin: &SessionOrigin,
     ) -> Result<TokenPair, IdentityError> {
         let hash = credentials::hash_password(&password).await?;
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let user = insert_new_user(&mut tx, email, &hash, name, role, now).await?;
-        let pair = self.open_session(&mut tx, user, now).await?;
+        record_user_event(&mut tx, now, "user.email_verification_requested", user.id, user.id).await?;
+        let pair = self.open_session(&mut tx, user, now, origin).await?;
         tx.commit().await?;
         Ok(pair)
     }
@@ -143,6 +203,17 @@ impl Identity {
     }
 
     pub async fn login(&self, email: &Email, password: &Password) -> Result<TokenPair, IdentityError> {
+        self.login_from(email, password, &SessionOrigin::default()).await
+    }
+
+    /// Logs in, remembering where from. A deactivated account is refused once the password is
+    /// right (so the refusal tells nothing to someone who does not know it).
+    pub async fn login_from(
+        &self,
+        email: &Email,
+        password: &Password,
+        origin: &SessionOrigin,
+    ) -> Result<TokenPair, IdentityError> {
         let found = store::user_with_hash_by_email(self.db.reader(), email.as_str()).await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
@@ -152,9 +223,12 @@ impl Identity {
         // emails have accounts.
         let matches = credentials::verify_password(password, hash).await?;
         let user = user.filter(|_| matches).ok_or(IdentityError::InvalidCredentials)?;
+        if !user.is_active {
+            return Err(IdentityError::AccountInactive);
+        }
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let pair = self.open_session(&mut tx, user, now).await?;
+        let pair = self.open_session(&mut tx, user, now, origin).await?;
         tx.commit().await?;
         Ok(pair)
     }
@@ -164,9 +238,10 @@ impl Identity {
         tx: &mut db::Transaction,
         user: User,
         now: Timestamp,
+        origin: &SessionOrigin,
     ) -> Result<TokenPair, IdentityError> {
         let session = SessionId::new();
-        store::insert_session(&mut **tx, session, user.id, now).await?;
+        store::insert_session(&mut **tx, session, user.id, now, origin).await?;
         self.issue_tokens(tx, user, session, now).await
     }
 
@@ -178,15 +253,15 @@ impl Identity {
         now: Timestamp,
     ) -> Result<TokenPair, IdentityError> {
         let (refresh_token, refresh_hash) = credentials::new_refresh_token();
-        store::insert_refresh_token(&mut **tx, &refresh_hash, session, now, now.plus(REFRESH_TOKEN_TTL))
-            .await?;
+        let expires_at = now.plus(self.keys.refresh_ttl());
+        store::insert_refresh_token(&mut **tx, &refresh_hash, session, now, expires_at).await?;
         let access_token = self.keys.issue_access(user.id, session, now)?;
         Ok(TokenPair {
             user,
             access_token,
             refresh_token,
             token_type: "Bearer",
-            expires_in: ACCESS_TOKEN_TTL.as_secs(),
+            expires_in: self.keys.access_ttl().as_secs(),
         })
     }
 
@@ -210,6 +285,10 @@ impl Identity {
         }
         let user =
             store::user_by_id(&mut *tx, record.user).await?.ok_or(IdentityError::InvalidRefreshToken)?;
+        if !user.is_active {
+            return Err(IdentityError::AccountInactive);
+        }
+        store::touch_session(&mut *tx, record.session, now).await?;
         let pair = self.issue_tokens(&mut tx, user, record.session, now).await?;
         tx.commit().await?;
         Ok(pair)
@@ -317,6 +396,11 @@ impl Identity {
         Ok(user)
     }
 
+    /// Drops the remembered check of one session (it just ended).
+    pub(super) fn forget_session(&self, session: SessionId) {
+        self.live_sessions.forget_session(session);
+    }
+
     /// Drops the remembered session checks of a user, so a change to its role (committed)
     /// applies from its next request.
     pub fn forget_sessions_of(&self, user: UserId) {
@@ -339,6 +423,12 @@ pub(super) async fn insert_new_user(
         name: name.as_str().to_owned(),
         role,
         created_at: now,
+        email_verified: false,
+        email_verified_at: None,
+        phone: None,
+        language: Locale::default(),
+        time_zone: None,
+        is_active: true,
     };
     store::insert_user(&mut **tx, &user, password_hash)
         .await
@@ -359,4 +449,28 @@ pub(super) async fn insert_new_user(
     )
     .await?;
     Ok(user)
+}
+
+/// Records an account event whose payload is only the user's id: every event also goes to
+/// merchants' webhooks, so nothing personal and no token rides in it.
+pub(super) async fn record_user_event(
+    tx: &mut db::Transaction,
+    now: Timestamp,
+    event_type: &'static str,
+    user: UserId,
+    actor: UserId,
+) -> Result<(), sqlx::Error> {
+    events::record(
+        tx,
+        now,
+        NewEvent {
+            event_type,
+            version: 1,
+            subject_id: user.to_string(),
+            actor: actor.to_string(),
+            payload: serde_json::json!({ "user_id": user }),
+        },
+    )
+    .await
+    .map(|_| ())
 }

@@ -4,9 +4,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::domain::Role;
-use super::service::User;
+use super::service::{SessionOrigin, User};
 use crate::db::column::{decode_error, parse_text};
 use crate::ids::{SessionId, UserId};
+use crate::locale::Locale;
 use crate::time::Timestamp;
 
 fn role_of(row: &AnyRow, column: &str) -> Result<Role, sqlx::Error> {
@@ -14,15 +15,27 @@ fn role_of(row: &AnyRow, column: &str) -> Result<Role, sqlx::Error> {
     Role::parse(&text).ok_or_else(|| decode_error(column, &text))
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, created_at";
+pub(super) const USER_COLUMNS: &str =
+    "id, email, name, role, created_at, email_verified_at, phone, language, time_zone, is_active";
 
-fn user_of(row: &AnyRow) -> Result<User, sqlx::Error> {
+pub(super) fn user_of(row: &AnyRow) -> Result<User, sqlx::Error> {
+    let verified_at = row.try_get::<Option<i64>, _>("email_verified_at")?.map(Timestamp::from_millis);
+    let language = match row.try_get::<Option<String>, _>("language")? {
+        Some(tag) => tag.parse::<Locale>().map_err(|_| decode_error("language", &tag))?,
+        None => Locale::default(),
+    };
     Ok(User {
         id: parse_text(row, "id")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         role: role_of(row, "role")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        email_verified: verified_at.is_some(),
+        email_verified_at: verified_at,
+        phone: row.try_get("phone")?,
+        language,
+        time_zone: row.try_get("time_zone")?,
+        is_active: row.try_get::<i64, _>("is_active")? != 0,
     })
 }
 
@@ -118,14 +131,55 @@ pub async fn insert_session<'c>(
     id: SessionId,
     user: UserId,
     now: Timestamp,
+    origin: &SessionOrigin,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
-        .bind(id.to_string())
-        .bind(user.to_string())
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, last_seen_at, user_agent, ip)
+         VALUES ($1, $2, $3, $3, $4, $5)",
+    )
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .bind(now.millis())
+    .bind(origin.user_agent.as_deref())
+    .bind(origin.ip.as_deref())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// Records that a session was just used to refresh its tokens.
+pub async fn touch_session<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    session: SessionId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
         .bind(now.millis())
+        .bind(session.to_string())
         .execute(ex)
         .await
         .map(|_| ())
+}
+
+/// Revokes every live session of `user` but `except`; returns how many ended.
+pub async fn revoke_sessions_of<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user: UserId,
+    except: Option<SessionId>,
+    now: Timestamp,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+         WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+    )
+    .bind(now.millis())
+    .bind(reason)
+    .bind(user.to_string())
+    .bind(except.map(|id| id.to_string()))
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn insert_refresh_token<'c>(
@@ -196,24 +250,26 @@ pub async fn use_refresh_token<'c>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes a live session; false when there was none by that id.
 pub async fn revoke_session<'c>(
     ex: impl Executor<'c, Database = Any>,
     session: SessionId,
     now: Timestamp,
     reason: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
     )
     .bind(now.millis())
     .bind(reason)
     .bind(session.to_string())
     .execute(ex)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// The current role of the user of a live session, or None when the session was revoked.
+/// The current role of the user of a live session, or None when the session was revoked or
+/// the account deactivated.
 pub async fn live_session_role<'c>(
     ex: impl Executor<'c, Database = Any>,
     session: SessionId,
@@ -221,7 +277,7 @@ pub async fn live_session_role<'c>(
 ) -> Result<Option<Role>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL",
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND u.is_active = 1",
     )
     .bind(session.to_string())
     .bind(user.to_string())

@@ -193,13 +193,19 @@ impl Identity {
         Ok(user)
     }
 
-    /// Whether a Telegram user is banned from the bot.
+    /// Whether a Telegram user is banned from the bot, or linked to a deactivated account (the
+    /// bot holds no session to end, so it asks on every update).
     pub async fn telegram_banned(&self, telegram_id: i64) -> Result<bool, IdentityError> {
-        let row = sqlx::query("SELECT banned_at FROM telegram_links WHERE telegram_id = $1")
-            .bind(telegram_id)
-            .fetch_optional(self.db().reader())
-            .await?;
-        Ok(row.map(|row| row.try_get::<Option<i64>, _>("banned_at")).transpose()?.flatten().is_some())
+        let row = sqlx::query(
+            "SELECT l.banned_at, u.is_active FROM telegram_links l JOIN users u ON u.id = l.user_id
+             WHERE l.telegram_id = $1",
+        )
+        .bind(telegram_id)
+        .fetch_optional(self.db().reader())
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let banned = row.try_get::<Option<i64>, _>("banned_at")?.is_some();
+        Ok(banned || row.try_get::<i64, _>("is_active")? == 0)
     }
 
     /// Bans a Telegram user from the bot, or lifts the ban; false when nobody with that id has

@@ -230,6 +230,9 @@ async fn the_openapi_document_describes_every_route_with_its_schemas() {
                 || path.starts_with("/sandbox/")
                 || path.ends_with("/replay")
                 || path == "/v1/me/telegram-link"
+                || path == "/v1/me/email/verification"
+                || path.ends_with("/deactivate")
+                || path.ends_with("/reactivate")
                 || path.ends_with("/reindex")
                 || path.ends_with("/approve")
                 || path.ends_with("/reinstate")

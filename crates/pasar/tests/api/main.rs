@@ -2,6 +2,7 @@
 //! and drives it over HTTP. It runs on SQLite by default and on PostgreSQL when
 //! `PASAR_TEST_DATABASE_URL` names a server (see README.md).
 
+mod accounts;
 mod addresses;
 mod admin_users;
 mod analytics;
