@@ -253,3 +253,8 @@ prefixed_id!(
     VoucherId,
     "vch"
 );
+prefixed_id!(
+    /// A notification: one message to one person on one channel.
+    NotificationId,
+    "ntf"
+);

@@ -88,6 +88,7 @@ pub struct Services {
     pub ledger: crate::ledger::Ledger,
     /// The Telegram storefront, when a bot token is configured.
     pub telegram: Option<crate::telegram::Bot>,
+    pub notifications: crate::notifications::Notifications,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -119,6 +120,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sellers", description = "Store applications, admins' decisions and store pages"),
         (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
         (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
+        (name = "notifications", description = "Your notifications inbox and preferences, and unsubscribe links"),
     )
 )]
 struct ApiDoc;
