@@ -40,8 +40,7 @@ impl From<NotificationsError> for ApiError {
         let message = err.to_string();
         match err {
             NotificationsError::NotFound => ApiError::not_found(),
-            NotificationsError::Transactional(category) => ApiError::field("categories", message)
-                .with_details(serde_json::json!({"category": category})),
+            NotificationsError::Transactional(_) => ApiError::field("categories", message),
             NotificationsError::InvalidToken => ApiError::bad_request("invalid_token", message),
             NotificationsError::NotResendable => ApiError::conflict("not_resendable", message),
             NotificationsError::Identity(e) => e.into(),

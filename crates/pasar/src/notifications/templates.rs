@@ -79,12 +79,21 @@ impl Templates {
         let context = Value::from(minijinja::value::Serde(context));
         let whole = self.env.get_template(&format!("{locale}/{name}.txt"))?.render(&context)?;
         let (subject, text) = whole.split_once('\n').unwrap_or((whole.as_str(), ""));
-        let (subject, text) = (subject.trim().to_owned(), text.trim().to_owned());
+        let (subject, mut text) = (subject.trim().to_owned(), text.trim().to_owned());
         let paragraphs: Vec<Vec<String>> = text
             .split("\n\n")
             .map(|p| p.lines().map(str::to_owned).collect::<Vec<_>>())
             .filter(|p| !p.is_empty())
             .collect();
+        // Text-only readers get the unsubscribe link too (the HTML has it in its footer).
+        if let Some(unsubscribe) = context.get_attr("unsubscribe").ok().filter(|v| !v.is_undefined() && !v.is_none()) {
+            let label = match locale {
+                Locale::Id => "Berhenti berlangganan",
+                Locale::En => "Unsubscribe",
+                Locale::Ja => "配信停止",
+            };
+            text.push_str(&format!("\n\n--\n{label}: {unsubscribe}"));
+        }
         let html = self.env.get_template(LAYOUT)?.render(minijinja::context! {
             locale => locale.as_str(),
             subject => subject.clone(),
