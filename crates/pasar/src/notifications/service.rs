@@ -193,7 +193,11 @@ impl Notifications {
         let mut rows = Vec::new();
         for rule in rules {
             for recipient in self.recipients(rule.recipient, event).await? {
-                let user = self.inner.sources.identity.user(recipient).await?;
+                // A person gone since (an account erased) is told nothing; the event goes on.
+                let user = match self.inner.sources.identity.user(recipient).await {
+                    Err(IdentityError::UserNotFound) => continue,
+                    found => found?,
+                };
                 if !rule.category.is_transactional()
                     && store::turned_off(self.inner.db.reader(), user.id).await?.contains(&rule.category)
                 {

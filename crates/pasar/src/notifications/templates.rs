@@ -76,6 +76,7 @@ impl Templates {
     /// Renders `name` in `locale` with `context` (an object); `link` and `unsubscribe`, when
     /// the context has them, become the HTML's button and footer link.
     pub fn render(&self, name: &str, locale: Locale, context: &impl Serialize) -> Result<Rendered, minijinja::Error> {
+        let context_source = context;
         let context = Value::from(minijinja::value::Serde(context));
         let whole = self.env.get_template(&format!("{locale}/{name}.txt"))?.render(&context)?;
         let (subject, text) = whole.split_once('\n').unwrap_or((whole.as_str(), ""));
@@ -86,7 +87,10 @@ impl Templates {
             .filter(|p| !p.is_empty())
             .collect();
         // Text-only readers get the unsubscribe link too (the HTML has it in its footer).
-        if let Some(unsubscribe) = context.get_attr("unsubscribe").ok().filter(|v| !v.is_undefined() && !v.is_none()) {
+        let unsubscribe = serde_json::to_value(context_source)
+            .ok()
+            .and_then(|c| c.get("unsubscribe").and_then(|u| u.as_str()).map(str::to_owned));
+        if let Some(unsubscribe) = unsubscribe {
             let label = match locale {
                 Locale::Id => "Berhenti berlangganan",
                 Locale::En => "Unsubscribe",
@@ -145,5 +149,6 @@ mod tests {
         assert!(rendered.text.contains("Total: Rp 25.310"));
         assert!(rendered.html.contains("Ana &lt;b&gt;"), "{}", rendered.html);
         assert!(rendered.html.contains("Berhenti berlangganan"));
+        assert!(rendered.text.ends_with("Berhenti berlangganan: http://shop.test/v1/notifications/unsubscribe?token=x"));
     }
 }

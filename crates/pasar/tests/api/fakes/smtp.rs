@@ -31,7 +31,9 @@ impl Mail {
 
     /// The decoded body of the part of `content_type` (`text/plain`, `text/html`).
     pub fn part(&self, content_type: &str) -> Option<String> {
-        self.raw.split("\r\n--").find_map(|part| {
+        let head = self.raw.split("\r\n\r\n").next().unwrap_or_default().replace("\r\n ", " ");
+        let boundary = head.split("boundary=").nth(1)?.trim_start_matches('"').split(['"', ';', '\r']).next()?.to_owned();
+        self.raw.split(&format!("\r\n--{boundary}")).find_map(|part| {
             let (head, body) = part.split_once("\r\n\r\n")?;
             let head = head.to_ascii_lowercase();
             if !head.contains(&format!("content-type: {content_type}")) {
