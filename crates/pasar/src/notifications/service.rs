@@ -242,12 +242,15 @@ impl Notifications {
         Ok(())
     }
 
-    /// Whether `channel` can reach `user` at all: in-app and email always (email falls back to
-    /// files), Telegram when the bot runs and they linked a chat, SMS when Twilio is configured
+    /// Whether `channel` can reach `user` at all: in-app always, email to a real address (it
+    /// falls back to files when no provider is configured), Telegram when the bot runs and they linked a chat, SMS when Twilio is configured
     /// and they have a phone.
     async fn reaches(&self, channel: Channel, user: &User) -> anyhow::Result<bool> {
         Ok(match channel {
-            Channel::InApp | Channel::Email => true,
+            Channel::InApp => true,
+            // Accounts opened in Telegram have a placeholder under the reserved `.invalid`
+            // domain, which no mail server delivers to.
+            Channel::Email => !user.email.ends_with(".invalid"),
             Channel::Telegram => {
                 self.inner.sources.telegram.is_some()
                     && self.inner.sources.identity.telegram_id_of(user.id).await?.is_some()

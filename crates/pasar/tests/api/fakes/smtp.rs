@@ -62,7 +62,7 @@ fn quoted_printable(body: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() + 1 {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
             if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
                 out.push(byte);
                 i += 3;
