@@ -160,7 +160,9 @@ async fn main() -> anyhow::Result<()> {
             state.db.close().await;
             print_demo(&shop, &config);
             match mail_dir {
-                Some(dir) => println!("Emails (no SMTP or SendGrid configured) are written to {}/*.eml", dir.display()),
+                Some(dir) => {
+                    println!("Emails (no SMTP or SendGrid configured) are written to {}/*.eml", dir.display())
+                }
                 None => println!("Emails go out through the configured SMTP server or SendGrid"),
             }
             if and_serve { serve(config).await } else { Ok(()) }

@@ -36,9 +36,16 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Where emails go.
 pub enum Mailer {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    SendGrid { http: reqwest::Client, url: String, key: String },
+    SendGrid {
+        http: reqwest::Client,
+        url: String,
+        key: String,
+    },
     /// No provider configured: every email is written to a file, so a newcomer sees them.
-    Files { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
+    Files {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: PathBuf,
+    },
 }
 
 impl Mailer {
@@ -56,7 +63,8 @@ impl Mailer {
             return Ok(Mailer::SendGrid { http, url, key: key.clone() });
         }
         let dir = config.mail_dir.clone().unwrap_or_else(|| config.data_dir.join("mail"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating the mail directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the mail directory {}", dir.display()))?;
         Ok(Mailer::Files { transport: AsyncFileTransport::new(&dir), dir })
     }
 
@@ -90,10 +98,15 @@ impl Mailer {
             }
             Mailer::Files { transport, .. } => {
                 let email = mime(from, to, message)?;
-                transport.send(email).await.map(|_| ()).map_err(|e| SendError::Transient(format!("writing the email: {e}")))
+                transport
+                    .send(email)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError::Transient(format!("writing the email: {e}")))
             }
             Mailer::SendGrid { http, url, key } => {
-                let from: Mailbox = from.parse().map_err(|e| SendError::Permanent(format!("sender {from:?}: {e}")))?;
+                let from: Mailbox =
+                    from.parse().map_err(|e| SendError::Permanent(format!("sender {from:?}: {e}")))?;
                 let body = json!({
                     "personalizations": [{"to": [{"email": to}]}],
                     "from": {"email": from.email.to_string(), "name": from.name},
@@ -143,7 +156,11 @@ async fn classify(provider: &str, answer: reqwest::Result<reqwest::Response>) ->
     }
     let said: String = response.text().await.unwrap_or_default().chars().take(300).collect();
     let reason = format!("{provider} answered {status}: {said}");
-    if status.is_server_error() { Err(SendError::Transient(reason)) } else { Err(SendError::Permanent(reason)) }
+    if status.is_server_error() {
+        Err(SendError::Transient(reason))
+    } else {
+        Err(SendError::Permanent(reason))
+    }
 }
 
 /// SMS through Twilio's Messages API.
@@ -164,7 +181,10 @@ impl Twilio {
         };
         Ok(Some(Self {
             http: reqwest::Client::builder().timeout(TIMEOUT).build()?,
-            url: format!("{}/2010-04-01/Accounts/{sid}/Messages.json", config.twilio_url.trim_end_matches('/')),
+            url: format!(
+                "{}/2010-04-01/Accounts/{sid}/Messages.json",
+                config.twilio_url.trim_end_matches('/')
+            ),
             sid: sid.clone(),
             token: token.clone(),
             from: from.clone(),

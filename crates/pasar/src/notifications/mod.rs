@@ -21,7 +21,8 @@ pub mod templates;
 pub use channels::SendError;
 pub use domain::{Category, Channel, Status};
 pub use service::{
-    AccountToken, AccountTokenPurpose, AccountTokens, Notifications, NotificationsError, Sources, language_of, phone_of,
+    AccountToken, AccountTokenPurpose, AccountTokens, Notifications, NotificationsError, Sources,
+    language_of, phone_of,
 };
 pub use store::Notification;
 

@@ -153,7 +153,8 @@ impl Notifications {
     /// Connects the accounts side that issues verification and reset tokens; without it
     /// those two emails are not sent (and a warning says so).
     pub fn with_account_tokens(self, tokens: Arc<dyn AccountTokens>) -> Self {
-        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("connected before it is shared"));
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("connected before it is shared"));
         inner.account_tokens = Some(tokens);
         Self { inner: Arc::new(inner) }
     }
@@ -204,7 +205,9 @@ impl Notifications {
                     continue;
                 }
                 let locale = language_of(&user);
-                let Some((context, address)) = self.context(rule, event, &user, locale).await? else { continue };
+                let Some((context, address)) = self.context(rule, event, &user, locale).await? else {
+                    continue;
+                };
                 let rendered = self.inner.templates.render(rule.template, locale, &context)?;
                 for channel in std::iter::once(Channel::InApp).chain(rule.channels.iter().copied()) {
                     if !self.reaches(channel, &user).await? {
@@ -222,7 +225,11 @@ impl Notifications {
                         address: if channel == Channel::Email { address.clone() } else { None },
                         subject: rendered.subject.clone(),
                         body_text: rendered.text.clone(),
-                        body_html: if channel == Channel::Email { rendered.html.clone() } else { String::new() },
+                        body_html: if channel == Channel::Email {
+                            rendered.html.clone()
+                        } else {
+                            String::new()
+                        },
                         status: if in_app { Status::Sent } else { Status::Pending },
                         attempts: 0,
                         next_attempt_at: now,
@@ -311,7 +318,8 @@ impl Notifications {
     }
 
     async fn variant_of(&self, event: &Event) -> anyhow::Result<Option<crate::catalog::SaleVariant>> {
-        let id: VariantId = event.subject_id.parse().map_err(|_| anyhow::anyhow!("stock.low {}", event.id))?;
+        let id: VariantId =
+            event.subject_id.parse().map_err(|_| anyhow::anyhow!("stock.low {}", event.id))?;
         Ok(self.inner.sources.catalog.variants_for_sale(&[id]).await?.into_iter().next())
     }
 
@@ -337,7 +345,8 @@ impl Notifications {
             "order_placed" | "payment_received" | "order_shipped" | "order_delivered" | "order_cancelled"
             | "order_refunded" | "payment_expired" | "seller_new_order" => {
                 let order = self.order_of(event).await?;
-                let mine = |seller: Option<UserId>| rule.template != "seller_new_order" || seller == Some(user.id);
+                let mine =
+                    |seller: Option<UserId>| rule.template != "seller_new_order" || seller == Some(user.id);
                 let lines: Vec<Value> = order
                     .lines
                     .iter()
@@ -359,7 +368,8 @@ impl Notifications {
                 c.insert("note".into(), payload.get("note").cloned().unwrap_or(Value::Null));
                 c.insert("partial".into(), json!(event.event_type == "order.partially_refunded"));
                 let part = order.fulfilments.iter().find(|f| f.tracking_number.is_some());
-                let tracking = order.tracking_number.clone().or_else(|| part.and_then(|f| f.tracking_number.clone()));
+                let tracking =
+                    order.tracking_number.clone().or_else(|| part.and_then(|f| f.tracking_number.clone()));
                 c.insert("tracking".into(), json!(tracking));
                 c.insert("carrier".into(), json!(part.and_then(|f| f.carrier.clone())));
                 if rule.template == "payment_received" {
@@ -378,7 +388,10 @@ impl Notifications {
             }
             "stock_low" => {
                 let variant = self.variant_of(event).await?;
-                c.insert("sku".into(), json!(variant.as_ref().map_or(event.subject_id.as_str(), |v| v.sku.as_str())));
+                c.insert(
+                    "sku".into(),
+                    json!(variant.as_ref().map_or(event.subject_id.as_str(), |v| v.sku.as_str())),
+                );
                 c.insert("product".into(), json!(variant.as_ref().map(|v| v.product_name.clone())));
                 c.insert("available".into(), payload["available"].clone());
             }
@@ -393,7 +406,10 @@ impl Notifications {
                     None => None,
                 };
                 c.insert("product".into(), json!(name));
-                c.insert("reply".into(), payload.pointer("/after/reply/text").cloned().unwrap_or(Value::Null));
+                c.insert(
+                    "reply".into(),
+                    payload.pointer("/after/reply/text").cloned().unwrap_or(Value::Null),
+                );
             }
             "email_verification" | "password_reset" => {
                 let Some(tokens) = &self.inner.account_tokens else {
@@ -406,7 +422,10 @@ impl Notifications {
                     (AccountTokenPurpose::ResetPassword, "reset-password")
                 };
                 let token = tokens.issue(user.id, purpose).await?;
-                c.insert("link".into(), json!(format!("{}/{path}?token={}", self.inner.public_url, token.token)));
+                c.insert(
+                    "link".into(),
+                    json!(format!("{}/{path}?token={}", self.inner.public_url, token.token)),
+                );
                 c.insert("expires_at".into(), json!(locale.format_datetime(token.expires_at)));
                 address = Some(token.email);
             }
@@ -467,24 +486,39 @@ impl Notifications {
                 Err(SendError::RateLimited { retry_after }) => {
                     // Not the delivery's fault: no attempt counted, and the channel waits.
                     let until = now.plus(retry_after);
-                    self.inner.paused.lock().unwrap_or_else(|e| e.into_inner()).insert(notification.channel, until);
+                    self.inner
+                        .paused
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(notification.channel, until);
                     let reason = format!("rate limited by the provider until {}", until.to_rfc3339());
-                    store::settle(db, notification.id, Status::Pending, notification.attempts, until, Some(&reason), None)
-                        .await?;
+                    store::settle(
+                        db,
+                        notification.id,
+                        Status::Pending,
+                        notification.attempts,
+                        until,
+                        Some(&reason),
+                        None,
+                    )
+                    .await?;
                 }
                 Err(SendError::Transient(reason)) if attempts < MOST_ATTEMPTS => {
                     let next = now.plus(domain::backoff(attempts));
                     tracing::warn!(notification = %notification.id, attempts, %reason, "notification not sent; will retry");
-                    store::settle(db, notification.id, Status::Pending, attempts, next, Some(&reason), None).await?;
+                    store::settle(db, notification.id, Status::Pending, attempts, next, Some(&reason), None)
+                        .await?;
                 }
                 Err(SendError::Transient(reason)) => {
                     let reason = format!("gave up after {attempts} attempts: {reason}");
                     tracing::error!(notification = %notification.id, %reason, "notification dead-lettered");
-                    store::settle(db, notification.id, Status::Dead, attempts, now, Some(&reason), None).await?;
+                    store::settle(db, notification.id, Status::Dead, attempts, now, Some(&reason), None)
+                        .await?;
                 }
                 Err(SendError::Permanent(reason)) => {
                     tracing::error!(notification = %notification.id, %reason, "notification refused; dead-lettered");
-                    store::settle(db, notification.id, Status::Dead, attempts, now, Some(&reason), None).await?;
+                    store::settle(db, notification.id, Status::Dead, attempts, now, Some(&reason), None)
+                        .await?;
                 }
             }
         }
@@ -511,7 +545,11 @@ impl Notifications {
                     Some(address) => address.clone(),
                     None => user().await?.email,
                 };
-                let message = Rendered { subject: n.subject.clone(), text: n.body_text.clone(), html: n.body_html.clone() };
+                let message = Rendered {
+                    subject: n.subject.clone(),
+                    text: n.body_text.clone(),
+                    html: n.body_html.clone(),
+                };
                 self.inner.mailer.send(&self.inner.email_from, &to, &message).await
             }
             Channel::Telegram => {
@@ -525,12 +563,18 @@ impl Notifications {
                     .telegram_id_of(n.user_id)
                     .await
                     .map_err(|e| SendError::Transient(format!("reading the Telegram link: {e}")))?
-                    .ok_or_else(|| SendError::Permanent("the user no longer has a linked Telegram chat".into()))?;
+                    .ok_or_else(|| {
+                        SendError::Permanent("the user no longer has a linked Telegram chat".into())
+                    })?;
                 // The bot's own queue paces and retries the message; keyed by this delivery.
-                bot.queue_text(&format!("notification:{}", n.id), chat, &format!("{}\n\n{}", n.subject, n.body_text))
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError::Transient(format!("queueing the Telegram message: {e}")))
+                bot.queue_text(
+                    &format!("notification:{}", n.id),
+                    chat,
+                    &format!("{}\n\n{}", n.subject, n.body_text),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| SendError::Transient(format!("queueing the Telegram message: {e}")))
             }
             Channel::Sms => {
                 let Some(twilio) = &self.inner.twilio else {
@@ -538,7 +582,8 @@ impl Notifications {
                 };
                 let phone = phone_of(&user().await?)
                     .ok_or_else(|| SendError::Permanent("the user no longer has a phone number".into()))?;
-                let text: String = format!("{}: {}", n.subject, n.body_text).chars().take(SMS_MAX_CHARS).collect();
+                let text: String =
+                    format!("{}: {}", n.subject, n.body_text).chars().take(SMS_MAX_CHARS).collect();
                 twilio.send(&phone, &text).await
             }
         }
@@ -584,7 +629,10 @@ impl Notifications {
 
     pub async fn preferences(&self, user: UserId) -> Result<Vec<Preference>, NotificationsError> {
         let off = store::turned_off(self.inner.db.reader(), user).await?;
-        Ok(Category::ALL.into_iter().map(|category| Preference { category, enabled: !off.contains(&category) }).collect())
+        Ok(Category::ALL
+            .into_iter()
+            .map(|category| Preference { category, enabled: !off.contains(&category) })
+            .collect())
     }
 
     /// Sets categories on or off; transactional ones cannot be turned off.

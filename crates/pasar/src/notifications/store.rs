@@ -41,7 +41,8 @@ where
     T::Err: std::fmt::Display,
 {
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|e: T::Err| sqlx::Error::ColumnDecode { index: column.into(), source: e.to_string().into() })
+    text.parse()
+        .map_err(|e: T::Err| sqlx::Error::ColumnDecode { index: column.into(), source: e.to_string().into() })
 }
 
 fn notification_of(row: &AnyRow) -> Result<Notification, sqlx::Error> {
@@ -68,7 +69,10 @@ fn notification_of(row: &AnyRow) -> Result<Notification, sqlx::Error> {
 }
 
 /// Whether an event was already turned into deliveries (they are written all at once).
-pub async fn event_seen<'c>(ex: impl Executor<'c, Database = Any>, event: EventId) -> Result<bool, sqlx::Error> {
+pub async fn event_seen<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    event: EventId,
+) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("SELECT 1 FROM notifications WHERE event_id = $1 LIMIT 1")
         .bind(event.to_string())
         .fetch_optional(ex)
@@ -140,7 +144,12 @@ pub async fn due<'c>(
 
 /// Takes a delivery to send it until `until`; false when another sender holds it or it is
 /// no longer pending (this is what makes a send happen on one instance only).
-pub async fn claim(db: &Db, id: NotificationId, now: Timestamp, until: Timestamp) -> Result<bool, sqlx::Error> {
+pub async fn claim(
+    db: &Db,
+    id: NotificationId,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE notifications SET claimed_until = $1
@@ -229,7 +238,12 @@ pub async fn unread<'c>(ex: impl Executor<'c, Database = Any>, user: UserId) -> 
 }
 
 /// Marks one of a person's notifications read (or all when `id` is None); how many changed.
-pub async fn mark_read(db: &Db, user: UserId, id: Option<NotificationId>, now: Timestamp) -> Result<u64, sqlx::Error> {
+pub async fn mark_read(
+    db: &Db,
+    user: UserId,
+    id: Option<NotificationId>,
+    now: Timestamp,
+) -> Result<u64, sqlx::Error> {
     let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE notifications SET read_at = $1
@@ -283,11 +297,15 @@ pub async fn list<'c>(
 }
 
 /// The categories a person turned off.
-pub async fn turned_off<'c>(ex: impl Executor<'c, Database = Any>, user: UserId) -> Result<Vec<Category>, sqlx::Error> {
-    let rows = sqlx::query("SELECT category FROM notification_preferences WHERE user_id = $1 AND enabled = 0")
-        .bind(user.to_string())
-        .fetch_all(ex)
-        .await?;
+pub async fn turned_off<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    user: UserId,
+) -> Result<Vec<Category>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT category FROM notification_preferences WHERE user_id = $1 AND enabled = 0")
+            .bind(user.to_string())
+            .fetch_all(ex)
+            .await?;
     rows.iter().map(|row| parse(row, "category")).collect()
 }
 

@@ -75,7 +75,12 @@ impl Templates {
 
     /// Renders `name` in `locale` with `context` (an object); `link` and `unsubscribe`, when
     /// the context has them, become the HTML's button and footer link.
-    pub fn render(&self, name: &str, locale: Locale, context: &impl Serialize) -> Result<Rendered, minijinja::Error> {
+    pub fn render(
+        &self,
+        name: &str,
+        locale: Locale,
+        context: &impl Serialize,
+    ) -> Result<Rendered, minijinja::Error> {
         let context_source = context;
         let context = Value::from(minijinja::value::Serde(context));
         let whole = self.env.get_template(&format!("{locale}/{name}.txt"))?.render(&context)?;
@@ -149,6 +154,10 @@ mod tests {
         assert!(rendered.text.contains("Total: Rp 25.310"));
         assert!(rendered.html.contains("Ana &lt;b&gt;"), "{}", rendered.html);
         assert!(rendered.html.contains("Berhenti berlangganan"));
-        assert!(rendered.text.ends_with("Berhenti berlangganan: http://shop.test/v1/notifications/unsubscribe?token=x"));
+        assert!(
+            rendered
+                .text
+                .ends_with("Berhenti berlangganan: http://shop.test/v1/notifications/unsubscribe?token=x")
+        );
     }
 }

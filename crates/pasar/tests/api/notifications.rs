@@ -36,14 +36,18 @@ async fn paid_order(app: &TestApp, email: &str) -> (Session, String, i64) {
     let buyer = app.register(email).await;
     let placed: Value = app.checkout(&buyer.access_token, &[(&variant, 1)]).await.json().await.unwrap();
     let order_id = placed["order"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await.status(),
+        StatusCode::OK
+    );
     app.wait_for_order(&buyer.access_token, &order_id, "paid").await;
     (buyer, order_id, placed["payment"]["fee"]["amount"].as_i64().unwrap())
 }
 
 /// Every delivery the admins see, with `query` (`status=dead&channel=email`).
 async fn deliveries(app: &TestApp, admin: &Session, query: &str) -> Vec<Value> {
-    let response = app.get(&format!("/v1/admin/notifications?limit=100&{query}"), Some(&admin.access_token)).await;
+    let response =
+        app.get(&format!("/v1/admin/notifications?limit=100&{query}"), Some(&admin.access_token)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let page: Value = response.json().await.unwrap();
     page["data"].as_array().unwrap().clone()
@@ -69,7 +73,9 @@ async fn a_paid_orders_receipt_arrives_once_by_smtp_in_the_buyers_language_with_
     assert!(fee > 0, "the sandbox charges a fee");
 
     let subject = format!("Bukti pembayaran pesanan {order_id}");
-    let receipt = eventually("the receipt email", || async { sink.to("ana@example.com", &subject).into_iter().next() }).await;
+    let receipt =
+        eventually("the receipt email", || async { sink.to("ana@example.com", &subject).into_iter().next() })
+            .await;
     let text = receipt.text();
     assert!(text.contains("× 1: Rp 10.000"), "the line, in rupiah as Indonesians write it: {text}");
     assert!(text.contains("Total: Rp 10.000"), "{text}");
@@ -138,7 +144,10 @@ async fn a_transient_sendgrid_failure_is_retried_with_backoff_then_sent() {
     assert!(sendgrid.accepted_to("ana@example.com", "Selamat datang").is_empty(), "not before its backoff");
 
     app.clock.advance(Duration::from_secs(11));
-    let sent = eventually("the retry", || async { sendgrid.accepted_to("ana@example.com", "Selamat datang").into_iter().next() }).await;
+    let sent = eventually("the retry", || async {
+        sendgrid.accepted_to("ana@example.com", "Selamat datang").into_iter().next()
+    })
+    .await;
     assert_eq!(sent["personalizations"][0]["to"][0]["email"], "ana@example.com");
     assert_eq!(sent["content"][0]["type"], "text/plain");
     assert_eq!(sent["content"][1]["type"], "text/html");
@@ -160,7 +169,6 @@ async fn a_permanent_refusal_is_dead_lettered_with_its_reason_for_admins_who_can
 
     let dead = eventually("the dead letter", || async {
         deliveries(&app, &admin, "status=dead&channel=email").await.into_iter().next()
-    
     })
     .await;
     assert_eq!(dead["template"], "welcome");
@@ -169,9 +177,12 @@ async fn a_permanent_refusal_is_dead_lettered_with_its_reason_for_admins_who_can
     assert!(dead["last_error"].as_str().unwrap().contains("400 Bad Request"), "{dead}");
     let id = dead["id"].as_str().unwrap();
 
-    let refused = app.post(&format!("/v1/admin/notifications/{id}/resend"), Some(&ana.access_token), &json!({})).await;
+    let refused =
+        app.post(&format!("/v1/admin/notifications/{id}/resend"), Some(&ana.access_token), &json!({})).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "for admins only");
-    let resent = app.post(&format!("/v1/admin/notifications/{id}/resend"), Some(&admin.access_token), &json!({})).await;
+    let resent = app
+        .post(&format!("/v1/admin/notifications/{id}/resend"), Some(&admin.access_token), &json!({}))
+        .await;
     assert_eq!(resent.status(), StatusCode::ACCEPTED);
     eventually("the resent email", || async {
         sendgrid.accepted_to("ana@example.com", "Selamat datang").into_iter().next()
@@ -187,8 +198,9 @@ async fn a_permanent_refusal_is_dead_lettered_with_its_reason_for_admins_who_can
     // An in-app notification was never sent anywhere: nothing to send again.
     let in_app = deliveries(&app, &admin, "channel=in_app").await;
     let in_app = in_app[0]["id"].as_str().unwrap();
-    let refused =
-        app.post(&format!("/v1/admin/notifications/{in_app}/resend"), Some(&admin.access_token), &json!({})).await;
+    let refused = app
+        .post(&format!("/v1/admin/notifications/{in_app}/resend"), Some(&admin.access_token), &json!({}))
+        .await;
     assert_error(refused, StatusCode::CONFLICT, "not_resendable").await;
 }
 
@@ -201,10 +213,10 @@ async fn a_providers_rate_limit_is_honoured_without_counting_an_attempt() {
     let ana = app.register("ana@example.com").await;
 
     let waiting = eventually("the rate-limited delivery", || async {
-        deliveries(&app, &admin, "channel=email&status=pending")
-            .await
-            .into_iter()
-            .find(|d| d["user_id"] == ana.id.as_str() && d["last_error"].as_str().is_some_and(|e| e.contains("rate limited")))
+        deliveries(&app, &admin, "channel=email&status=pending").await.into_iter().find(|d| {
+            d["user_id"] == ana.id.as_str()
+                && d["last_error"].as_str().is_some_and(|e| e.contains("rate limited"))
+        })
     })
     .await;
     assert_eq!(waiting["attempts"], 0);
@@ -212,12 +224,15 @@ async fn a_providers_rate_limit_is_honoured_without_counting_an_attempt() {
     assert_eq!(sendgrid.calls(), 2, "the admin's welcome, then nothing more before Retry-After");
 
     app.clock.advance(Duration::from_secs(31));
-    eventually("the send after Retry-After", || async { sendgrid.accepted_to("ana@example.com", "Selamat datang").into_iter().next() })
-        .await;
+    eventually("the send after Retry-After", || async {
+        sendgrid.accepted_to("ana@example.com", "Selamat datang").into_iter().next()
+    })
+    .await;
 }
 
 async fn unread(app: &TestApp, user: &Session) -> i64 {
-    let count: Value = app.get("/v1/notifications/unread-count", Some(&user.access_token)).await.json().await.unwrap();
+    let count: Value =
+        app.get("/v1/notifications/unread-count", Some(&user.access_token)).await.json().await.unwrap();
     count["unread"].as_i64().unwrap()
 }
 
@@ -225,19 +240,29 @@ async fn unread(app: &TestApp, user: &Session) -> i64 {
 async fn marketing_can_be_turned_off_and_then_is_not_sent_but_transactional_mail_cannot() {
     let (app, sink) = app_with_smtp().await;
     let ana = app.register("ana@example.com").await;
-    eventually("the welcome", || async { sink.to("ana@example.com", "Selamat datang").into_iter().next() }).await;
+    eventually("the welcome", || async { sink.to("ana@example.com", "Selamat datang").into_iter().next() })
+        .await;
     let token = Some(ana.access_token.as_str());
 
     let refused = app
-        .put("/v1/me/notification-preferences", token, &json!({"categories": [{"category": "orders", "enabled": false}]}))
+        .put(
+            "/v1/me/notification-preferences",
+            token,
+            &json!({"categories": [{"category": "orders", "enabled": false}]}),
+        )
         .await;
     assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let set = app
-        .put("/v1/me/notification-preferences", token, &json!({"categories": [{"category": "marketing", "enabled": false}]}))
+        .put(
+            "/v1/me/notification-preferences",
+            token,
+            &json!({"categories": [{"category": "marketing", "enabled": false}]}),
+        )
         .await;
     assert_eq!(set.status(), StatusCode::OK);
     let set: Value = set.json().await.unwrap();
-    let marketing = set["categories"].as_array().unwrap().iter().find(|c| c["category"] == "marketing").unwrap();
+    let marketing =
+        set["categories"].as_array().unwrap().iter().find(|c| c["category"] == "marketing").unwrap();
     assert_eq!(marketing["enabled"], false);
 
     // Another marketing message for Ana (a second welcome event, as a campaign would be).
@@ -260,8 +285,10 @@ async fn marketing_can_be_turned_off_and_then_is_not_sent_but_transactional_mail
 async fn the_unsubscribe_link_of_a_marketing_email_works_without_logging_in() {
     let (app, sink) = app_with_smtp().await;
     let ana = app.register("ana@example.com").await;
-    let welcome =
-        eventually("the welcome", || async { sink.to("ana@example.com", "Selamat datang").into_iter().next() }).await;
+    let welcome = eventually("the welcome", || async {
+        sink.to("ana@example.com", "Selamat datang").into_iter().next()
+    })
+    .await;
     let text = welcome.text();
     let link = text
         .lines()
@@ -280,7 +307,8 @@ async fn the_unsubscribe_link_of_a_marketing_email_works_without_logging_in() {
 
     let preferences: Value =
         app.get("/v1/me/notification-preferences", Some(&ana.access_token)).await.json().await.unwrap();
-    let marketing = preferences["categories"].as_array().unwrap().iter().find(|c| c["category"] == "marketing").unwrap();
+    let marketing =
+        preferences["categories"].as_array().unwrap().iter().find(|c| c["category"] == "marketing").unwrap();
     assert_eq!(marketing["enabled"], false);
     let forged = path.replace("marketing", "reviews");
     let refused = app.request(reqwest::Method::POST, &forged, None).send().await.unwrap();
@@ -302,12 +330,14 @@ async fn the_inbox_lists_newest_first_counts_unread_and_marks_read() {
     assert_eq!(first["title"], format!("Bukti pembayaran pesanan {order_id}"));
     assert_eq!(first["read"], false);
     let cursor = inbox["next_cursor"].as_str().expect("a second page");
-    let rest: Value = app.get(&format!("/v1/notifications?cursor={cursor}"), token).await.json().await.unwrap();
+    let rest: Value =
+        app.get(&format!("/v1/notifications?cursor={cursor}"), token).await.json().await.unwrap();
     assert_eq!(rest["data"][0]["template"], "welcome");
 
     let id = first["id"].as_str().unwrap();
     let other = app.register("budi@example.com").await;
-    let foreign = app.post(&format!("/v1/notifications/{id}/read"), Some(&other.access_token), &json!({})).await;
+    let foreign =
+        app.post(&format!("/v1/notifications/{id}/read"), Some(&other.access_token), &json!({})).await;
     assert_error(foreign, StatusCode::NOT_FOUND, "not_found").await;
     let read = app.post(&format!("/v1/notifications/{id}/read"), token, &json!({})).await;
     assert_eq!(read.status(), StatusCode::NO_CONTENT);

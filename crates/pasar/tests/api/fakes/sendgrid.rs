@@ -63,14 +63,21 @@ impl FakeSendGrid {
     }
 }
 
-async fn send(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn send(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut inner = inner.lock().unwrap();
     inner.calls += 1;
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {API_KEY}")) {
         return (StatusCode::UNAUTHORIZED, Json(json!({"errors": [{"message": "bad key"}]}))).into_response();
     }
-    if body["personalizations"][0]["to"][0]["email"].as_str().is_none() || body["content"].as_array().is_none() {
-        return (StatusCode::BAD_REQUEST, Json(json!({"errors": [{"message": "malformed"}]}))).into_response();
+    if body["personalizations"][0]["to"][0]["email"].as_str().is_none()
+        || body["content"].as_array().is_none()
+    {
+        return (StatusCode::BAD_REQUEST, Json(json!({"errors": [{"message": "malformed"}]})))
+            .into_response();
     }
     match inner.next.pop_front() {
         Some(429) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], "slow down").into_response(),

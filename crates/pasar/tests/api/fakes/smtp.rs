@@ -32,7 +32,13 @@ impl Mail {
     /// The decoded body of the part of `content_type` (`text/plain`, `text/html`).
     pub fn part(&self, content_type: &str) -> Option<String> {
         let head = self.raw.split("\r\n\r\n").next().unwrap_or_default().replace("\r\n ", " ");
-        let boundary = head.split("boundary=").nth(1)?.trim_start_matches('"').split(['"', ';', '\r']).next()?.to_owned();
+        let boundary = head
+            .split("boundary=")
+            .nth(1)?
+            .trim_start_matches('"')
+            .split(['"', ';', '\r'])
+            .next()?
+            .to_owned();
         self.raw.split(&format!("\r\n--{boundary}")).find_map(|part| {
             let (head, body) = part.split_once("\r\n\r\n")?;
             let head = head.to_ascii_lowercase();
@@ -146,6 +152,9 @@ impl SmtpSink {
 
     /// The emails to `address` whose subject starts with `subject`.
     pub fn to(&self, address: &str, subject: &str) -> Vec<Mail> {
-        self.mails().into_iter().filter(|m| m.to.iter().any(|t| t == address) && m.subject().starts_with(subject)).collect()
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == address) && m.subject().starts_with(subject))
+            .collect()
     }
 }
