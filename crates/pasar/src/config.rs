@@ -226,6 +226,25 @@ pub struct Config {
     /// Who push services may contact about this server's pushes (`mailto:…` or `https://…`);
     /// unset: `public_url`.
     pub vapid_subject: Option<String>,
+    // ---- notifications: each channel is off until configured (in-app is always on) ----
+    /// SMTP server for email: `smtp://host:port` (plain, a local server) or
+    /// `smtps://user:pass@host` (TLS). Chosen over SendGrid when both are set.
+    pub smtp_url: Option<String>,
+    /// The sender of every email: `Shop <no-reply@example.com>`.
+    pub email_from: String,
+    /// A SendGrid API key (`SG.…`): email through SendGrid's v3 Mail Send API.
+    pub sendgrid_api_key: Option<String>,
+    /// Where SendGrid's API is (a local fake in tests).
+    pub sendgrid_url: String,
+    /// Without SMTP or SendGrid, emails are written as `.eml` files here; unset means
+    /// `{data_dir}/mail`.
+    pub mail_dir: Option<PathBuf>,
+    /// Twilio's account SID, auth token and sending number: SMS to users with a phone.
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub twilio_from: Option<String>,
+    /// Where Twilio's API is (a local fake in tests).
+    pub twilio_url: String,
 }
 
 /// How the Telegram bot receives updates.
@@ -338,6 +357,15 @@ impl Default for Config {
             telegram_actions_per_minute: 60,
             vapid_private_key: None,
             vapid_subject: None,
+            smtp_url: None,
+            email_from: "Pasar <no-reply@pasar.local>".into(),
+            sendgrid_api_key: None,
+            sendgrid_url: "https://api.sendgrid.com".into(),
+            mail_dir: None,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            twilio_url: "https://api.twilio.com".into(),
         }
     }
 }

@@ -273,3 +273,8 @@ prefixed_id!(
     ChatMessageId,
     "msg"
 );
+prefixed_id!(
+    /// A notification: one message to one person on one channel.
+    NotificationId,
+    "ntf"
+);

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod locale;
 pub mod money;
+pub mod notifications;
 pub mod orders;
 pub mod payables;
 pub mod payments;

@@ -167,8 +167,15 @@ async fn main() -> anyhow::Result<()> {
             let state =
                 startup::build_state(config.clone(), Clock::system(), config.public_url(addr)).await?;
             let shop = pasar::demo::load(&state).await?;
+            let mail_dir = state.notifications.mail_dir().map(std::path::Path::to_path_buf);
             state.db.close().await;
             print_demo(&shop, &config);
+            match mail_dir {
+                Some(dir) => {
+                    println!("Emails (no SMTP or SendGrid configured) are written to {}/*.eml", dir.display())
+                }
+                None => println!("Emails go out through the configured SMTP server or SendGrid"),
+            }
             if and_serve { serve(config).await } else { Ok(()) }
         }
         Command::Admin { command: AdminCommand::CreateUser { email, password, role, name } } => {

@@ -30,6 +30,7 @@ use crate::identity::credentials::TokenKeys;
 use crate::inventory::{Inventory, ItemSealer};
 use crate::ledger::Ledger;
 use crate::money::Currency;
+use crate::notifications::{Notifications, Sources as NotificationSources};
 use crate::orders::Orders;
 use crate::payables::{CommissionRate, Payables};
 use crate::payments::providers::pakasir::PakasirGateway;
@@ -76,6 +77,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::recommendations::MIGRATIONS,
         crate::analytics::MIGRATIONS,
         crate::chat::MIGRATIONS,
+        crate::notifications::MIGRATIONS,
     ]
     .into_iter()
     .flatten()
@@ -107,6 +109,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::recommendations::routes::router())
         .merge(crate::analytics::routes::router())
         .merge(crate::chat::routes::router(state.clone()))
+        .merge(crate::notifications::routes::router())
         // Telegram's webhook exists only when a bot is configured, like the sandbox's pages.
         .merge(if state.telegram.is_some() {
             crate::telegram::routes::router()
@@ -343,6 +346,21 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
     if let Some(bot) = &telegram {
         relay = relay.subscribe(Arc::new(Deliveries::new(bot.clone())));
     }
+    let notifications = Notifications::new(
+        db.clone(),
+        clock.clone(),
+        &config,
+        &public_url,
+        NotificationSources {
+            identity: identity.clone(),
+            orders: orders.clone(),
+            payments: payments.clone(),
+            catalog: catalog.clone(),
+            telegram: telegram.clone(),
+        },
+    )
+    .context("configuring notifications")?;
+    relay = relay.subscribe(Arc::new(notifications.clone()));
     Ok(Services {
         identity,
         catalog,
@@ -378,6 +396,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         relay,
         ledger,
         telegram,
+        notifications,
     }
     .into())
 }
@@ -473,6 +492,8 @@ impl Application {
                 telegram.push(tokio::spawn(bot.run_polling(stopped.clone())));
             }
         }
+        let poll = Duration::from_millis(state.config.relay_poll_ms);
+        let notifier = tokio::spawn(state.notifications.clone().run_sender(stopped.clone(), poll));
         let sender = tokio::spawn(state.webhooks.clone().run(stopped));
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         // No Nagle delay: an answer leaves at once instead of waiting for the previous one's ACK.
@@ -493,7 +514,7 @@ impl Application {
         // The relay and the sender finish the batch in hand (a send takes at most its timeout);
         // anything cut short is simply done again, since delivery is at least once.
         let _ = stop.send(true);
-        for worker in [relay, sender].into_iter().chain(telegram) {
+        for worker in [relay, sender, notifier].into_iter().chain(telegram) {
             let abort = worker.abort_handle();
             if tokio::time::timeout(Duration::from_secs(15), worker).await.is_err() {
                 abort.abort();

@@ -94,6 +94,7 @@ pub struct Services {
     pub ledger: crate::ledger::Ledger,
     /// The Telegram storefront, when a bot token is configured.
     pub telegram: Option<crate::telegram::Bot>,
+    pub notifications: crate::notifications::Notifications,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -125,7 +126,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "sellers", description = "Store applications, admins' decisions and store pages"),
         (name = "seller", description = "A seller's own store: its products, variants, images and stock"),
         (name = "promotions", description = "Vouchers and automatic promotions, the platform's and the stores'"),
-        (name = "notifications", description = "What Pasar tells people, and how: the in-app inbox, preferences, Web Push subscriptions"),
+        (name = "notifications", description = "What Pasar tells people, and how: your inbox, preferences, unsubscribe links and Web Push subscriptions"),
         (name = "analytics", description = "Sales, orders, customers, payments and products figures by hour or day (admin)"),
         (name = "recommendations", description = "Bought together, similar and popular products; a buyer's suggestions"),
         (name = "chat", description = "Buyer–seller conversations: messages over REST and a WebSocket, reports"),

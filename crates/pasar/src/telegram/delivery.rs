@@ -163,6 +163,13 @@ impl Subscriber for Deliveries {
 }
 
 impl Bot {
+    /// Queues a plain text message to a chat, once per `key` (notifications use this: the
+    /// bot's sender paces and retries it with the rest of its queue).
+    pub async fn queue_text(&self, key: &str, chat_id: i64, text: &str) -> Result<bool, sqlx::Error> {
+        let body = json!({"kind": "text", "text": text});
+        store::enqueue(self.db(), key, chat_id, &body, self.clock().now()).await
+    }
+
     /// Sends what is queued until `stop`, and keeps the countdowns of open QRIS messages.
     pub async fn run_sender(self, mut stop: watch::Receiver<bool>, poll: Duration) {
         let mut last_countdown = tokio::time::Instant::now();

@@ -27,6 +27,7 @@ mod inventory;
 mod komoju;
 mod ledger;
 mod marketplace;
+mod notifications;
 mod openapi;
 mod ops;
 mod pakasir;

@@ -3,5 +3,7 @@ pub mod chip;
 pub mod komoju;
 pub mod pakasir;
 pub mod push;
+pub mod sendgrid;
+pub mod smtp;
 pub mod stripe;
 pub mod telegram;
