@@ -253,3 +253,13 @@ prefixed_id!(
     VoucherId,
     "vch"
 );
+prefixed_id!(
+    /// A weekly delivery slot of a zone (weekdays, local start and end, capacity).
+    DeliveryTemplateId,
+    "dlt"
+);
+prefixed_id!(
+    /// One delivery slot on one day: a window a grocery order is brought in.
+    DeliverySlotId,
+    "dls"
+);

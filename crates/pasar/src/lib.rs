@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod events;
 pub mod http;

@@ -20,6 +20,7 @@ use crate::checkout::{self, Checkout};
 use crate::config::{Config, TelegramMode};
 use crate::db::lease::Leases;
 use crate::db::{self, Db, Migration};
+use crate::delivery::{Delivery, ShopTime};
 use crate::events::Relay;
 use crate::events::webhooks::Webhooks;
 use crate::http::{self, AppState, Services, idempotency, metrics::Metrics, rate_limit::RateLimits};
@@ -62,6 +63,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::db::lease::MIGRATIONS,
         crate::ledger::MIGRATIONS,
         crate::shipping::MIGRATIONS,
+        crate::delivery::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::telegram::MIGRATIONS,
         crate::reviews::MIGRATIONS,
@@ -90,6 +92,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::audit::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
+        .merge(crate::delivery::routes::router())
         .merge(crate::reviews::routes::router(state.clone()))
         .merge(crate::sellers::routes::router(state.clone()))
         .merge(crate::promotions::routes::router(state.clone()))
@@ -211,6 +214,10 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         identity.clone(),
     );
     let shipping = Shipping::new(db.clone(), clock.clone());
+    let shop_time = ShopTime::named(&config.shop_timezone)
+        .map_err(anyhow::Error::msg)
+        .context("PASAR_SHOP_TIMEZONE is an IANA time zone name, such as Asia/Tokyo")?;
+    let delivery = Delivery::new(db.clone(), clock.clone(), shipping.clone(), orders.clone(), shop_time);
     let payables = Payables::new(
         db.clone(),
         clock.clone(),
@@ -234,6 +241,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         wallet.clone(),
         identity.clone(),
         shipping.clone(),
+        delivery.clone(),
         payables.clone(),
         promotions.clone(),
         Duration::from_secs(config.payment_ttl),
@@ -298,6 +306,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         carts,
         checkout,
         shipping,
+        delivery,
         reviews,
         promotions,
         wallet,
