@@ -13,6 +13,7 @@ mod checkout;
 mod chip;
 mod conventions;
 mod crash;
+mod delivery;
 mod events;
 mod fakes;
 mod gateways;
