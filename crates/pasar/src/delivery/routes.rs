@@ -29,7 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_rules))
         .routes(routes!(create_template))
         .routes(routes!(delete_template))
-        .routes(routes!(close_date, reopen_date))
+        .routes(routes!(close_date))
+        .routes(routes!(reopen_date))
         .routes(routes!(set_capacity))
         .routes(routes!(manifest))
 }
@@ -215,19 +216,29 @@ async fn delete_template(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Close a local date (a holiday): no slots are offered on it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ClosedDateRequest {
+    /// The local date.
+    #[schema(value_type = String, format = Date)]
+    date: Date,
+}
+
+/// Close a local date (a holiday): no slots are offered on it. Closing it again changes nothing.
 #[utoipa::path(
-    put, path = "/v1/admin/delivery/zones/{zone_id}/closed-dates/{date}", tag = "delivery",
+    post, path = "/v1/admin/delivery/zones/{zone_id}/closed-dates", tag = "delivery",
     security(("bearer" = [])),
-    params(("zone_id" = ShippingZoneId, Path), ("date" = String, Path, format = Date)),
+    params(("zone_id" = ShippingZoneId, Path)),
+    request_body = ClosedDateRequest,
     responses((status = 204), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope))
 )]
 async fn close_date(
     State(state): State<AppState>,
     _staff: Staff,
-    ApiPath((zone, date)): ApiPath<(ShippingZoneId, Date)>,
+    ApiPath(zone): ApiPath<ShippingZoneId>,
+    ApiJson(body): ApiJson<ClosedDateRequest>,
 ) -> ApiResult<StatusCode> {
-    state.delivery.close_date(zone, date).await?;
+    state.delivery.close_date(zone, body.date).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -276,10 +276,10 @@ async fn a_closed_date_offers_no_slots_and_its_slots_cannot_be_booked() {
     let on_holiday = slot(&before, &format!("{holiday}T09:00")).unwrap()["id"].as_str().unwrap().to_owned();
 
     let closed = app
-        .put(
-            &format!("/v1/admin/delivery/zones/{}/closed-dates/{holiday}", shop.zone),
+        .post(
+            &format!("/v1/admin/delivery/zones/{}/closed-dates", shop.zone),
             Some(&shop.admin.access_token),
-            &json!({}),
+            &json!({"date": holiday}),
         )
         .await;
     assert_eq!(closed.status(), StatusCode::NO_CONTENT);
