@@ -56,6 +56,16 @@ ACCEPTED_REFUSALS = [
     ("GET /v1/products", 422, "validation_failed", "min_price", "above max_price"),
     ("GET /v1/admin/products", 422, "validation_failed", "min_price", "above max_price"),
     ("POST /v1/checkout", 422, "invalid_checkout", None, None),
+    # Delivery slots against stored state: an address in a zone with slots needs one that is
+    # still offered (lead time, same-day cut-off, closed dates); other orders name none.
+    ("POST /v1/checkout", 422, "delivery_slot_required", None, None),
+    ("POST /v1/checkout", 422, "invalid_delivery", None, None),
+    ("POST /v1/checkout", 422, "slot_closed", None, None),
+    # A slot template's rules across fields (the start before the end), a capacity override's
+    # template of that zone, a manifest date whose local day the time-zone database can hold.
+    ("POST /v1/admin/delivery/", 422, "invalid_delivery", None, None),
+    ("PUT /v1/admin/delivery/", 422, "invalid_delivery", None, None),
+    ("GET /v1/admin/delivery/manifest", 422, "invalid_delivery", None, "out of range"),
     # Wallet money moves in the shop's currency only (PASAR_CURRENCY, a setting), and not zero.
     ("POST /v1/wallet/", 422, "invalid_wallet_request", None, None),
     ("POST /v1/admin/users/", 422, "invalid_wallet_request", None, None),

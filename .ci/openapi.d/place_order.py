@@ -1,7 +1,8 @@
 """A buyer's whole purchase through a client generated from /openapi.json alone.
 
-Registers a new buyer, reads the product list, puts a variant of a physical product in a cart,
-checks the cart out with the sandbox gateway, pays on the sandbox and sees the order paid. Any
+Registers a new buyer, reads the product list, asks for a shipping quote to a Jakarta address,
+puts a variant of a physical product that ships there in a cart, checks the cart out with the
+quoted shipping method and the sandbox gateway, pays on the sandbox and sees the order paid. Any
 answer other than the documented success, or one the generated models cannot read, ends the run
 with a non-zero status.
 
@@ -19,6 +20,7 @@ from pasar_client.api.catalog import list_products
 from pasar_client.api.checkout import checkout
 from pasar_client.api.orders import my_order
 from pasar_client.api.sandbox import press_pay
+from pasar_client.api.shipping import quote
 from pasar_client.models import (
     CheckoutRequest,
     CheckoutRequestPaymentMethod,
@@ -70,7 +72,22 @@ def main(base_url):
             break
     if not on_sale:
         sys.exit("FAILED: the product list has no physical variant with stock left")
-    product, variant = on_sale[0]
+
+    # The demo ships with methods, so a physical checkout names one: the first variant some
+    # method carries to the address (the fuzzer's products may be priced in other currencies).
+    chosen = None
+    for product, variant in on_sale[:20]:
+        quoted = expect(
+            quote.sync_detailed(client=public, items=f"{variant.id}:1", country="ID", postal_code="10110"),
+            200,
+            f"quote shipping {variant.sku} to Jakarta",
+        )
+        if quoted.data:
+            chosen = (product, variant, quoted.data[0])
+            break
+    if chosen is None:
+        sys.exit("FAILED: no shipping method carries a physical variant with stock to Jakarta")
+    product, variant, shipping = chosen
 
     cart = expect(open_cart.sync_detailed(client=buyer), 201, "open the buyer's cart")
     cart = expect(
@@ -88,6 +105,7 @@ def main(base_url):
             body=CheckoutRequest(
                 cart_id=cart.id,
                 payment_method=CheckoutRequestPaymentMethod.SANDBOX,
+                shipping_method=shipping.method,
                 shipping_address=ShippingAddress(
                     name="Ana",
                     phone="+62 812 3456 7890",
@@ -99,11 +117,13 @@ def main(base_url):
             ),
         ),
         201,
-        "check out the cart with the sandbox gateway",
+        f"check out the cart with the sandbox gateway, shipped {shipping.method}",
     )
     order_id = placed.order.id
     if placed.order.status.value != "pending_payment":
         sys.exit(f"FAILED: a new order should be pending_payment, not {placed.order.status.value}")
+    if placed.order.shipping.amount != shipping.price.amount:
+        sys.exit(f"FAILED: the order charges {placed.order.shipping.amount} for shipping, the quote said {shipping.price.amount}")
 
     order = expect(my_order.sync_detailed(order_id, client=buyer), 200, f"read order {order_id}")
     if order.id != order_id or not any(line.variant_id == variant.id for line in order.lines):

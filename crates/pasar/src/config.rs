@@ -55,6 +55,9 @@ pub struct Config {
     pub checkout_batch_size: usize,
     /// The currency wallets hold (ISO 4217).
     pub currency: String,
+    /// The shop's time zone (an IANA name such as `Asia/Tokyo`): delivery slots, their
+    /// cut-offs and closed dates are in its local time.
+    pub shop_timezone: String,
     /// Minor units spent per loyalty point earned (1000: one point per Rp 1,000).
     pub points_earn_per_minor: i64,
     /// What one point is worth at checkout, in minor units.
@@ -285,6 +288,7 @@ impl Default for Config {
             payment_ttl: 600,
             checkout_batch_size: 256,
             currency: "IDR".into(),
+            shop_timezone: "Asia/Jakarta".into(),
             points_earn_per_minor: 1_000,
             points_value_minor: 1,
             points_max_share_percent: 50,

@@ -4,7 +4,8 @@
 //! Each module loads its part in its own step, in the order they depend on each other:
 //! accounts, then the marketplace's stores (two approved, one application waiting), then the
 //! catalog (the shop's own products and the stores'), then its stock (units on hand, digital
-//! keys).
+//! keys), then shipping: zones and methods for Jakarta, the rest of Indonesia and a Tokyo
+//! grocery round, whose zone delivers in slots.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,9 @@ use crate::catalog::{
     Actor, BrandInput, Catalog, CategoryInput, Description, NewProduct, NewVariant, Price, ProductKind,
     ProductStatus, Sku, Slug, VariantOptions, WeightGrams,
 };
+use crate::delivery::Delivery;
+use crate::delivery::domain::{Rules, SameDayCutoff, TimeOfDay};
+use crate::delivery::service::NewTemplate;
 use crate::events;
 use crate::http::AppState;
 use crate::identity::domain::Text;
@@ -24,6 +28,8 @@ use crate::money::{Currency, Money};
 use crate::payments::PayoutDestination;
 use crate::sellers::domain::{Application, Contact};
 use crate::sellers::{Decision, SellerStatus, Sellers};
+use crate::shipping::domain::{PostalRange, WeightTier};
+use crate::shipping::{DeliveryDays, NewMethod, NewZone, Rate, Shipping, ShippingError};
 
 /// What the demo loader found or made.
 pub struct DemoShop {
@@ -32,6 +38,8 @@ pub struct DemoShop {
     pub catalog: DemoCatalog,
     /// How many variants this run stocked.
     pub stocked: usize,
+    /// Shipping zones and methods (by name), and the Tokyo zone's slot templates.
+    pub shipping: Vec<DemoEntry>,
 }
 
 pub struct DemoAccount {
@@ -247,7 +255,8 @@ pub async fn load(state: &AppState) -> anyhow::Result<DemoShop> {
     let stores = load_stores(&state.identity, &state.sellers).await?;
     let catalog = load_catalog(&state.catalog, &state.sellers).await?;
     let stocked = load_stock(&state.inventory, &catalog).await?;
-    Ok(DemoShop { accounts, stores, catalog, stocked })
+    let shipping = load_shipping(&state.shipping, &state.delivery).await?;
+    Ok(DemoShop { accounts, stores, catalog, stocked, shipping })
 }
 
 /// Units put on hand for each physical demo variant, and keys added to each digital one.
@@ -486,4 +495,135 @@ async fn new_product(
         seller_id: seller,
         variants,
     })
+}
+
+// ---- shipping and delivery slots --------------------------------------------------------------
+
+/// (name, country, postal-code prefixes, postal-code ranges)
+type ZoneSeed =
+    (&'static str, &'static str, &'static [&'static str], &'static [(&'static str, &'static str)]);
+
+const ZONES: [ZoneSeed; 3] = [
+    ("Jakarta", "ID", &["10", "11", "12", "13", "14"], &[]),
+    ("Indonesia", "ID", &[], &[]),
+    // Tokyo's 23 wards and the Tama area: postal codes 100-0000 to 208-9999.
+    ("Tokyo", "JP", &[], &[("100-0000", "208-9999")]),
+];
+
+/// The Tokyo grocery round's slots, every day: (start, end).
+const TOKYO_SLOTS: [(u16, u16); 4] = [(9, 12), (12, 15), (15, 18), (18, 21)];
+const TOKYO_SLOT_CAPACITY: i64 = 20;
+
+fn rupiah(amount: i64) -> Money {
+    Money::new(amount, Currency::IDR)
+}
+
+/// The demo's methods: (code, name, rate, free above, zones by name, delivery days).
+fn methods() -> Vec<(&'static str, &'static str, Rate, Option<Money>, Vec<&'static str>, DeliveryDays)> {
+    let tier = |up_to_grams, amount| WeightTier { up_to_grams, price: rupiah(amount) };
+    vec![
+        (
+            "regular",
+            "Reguler (2-4 hari)",
+            Rate::ByWeight { tiers: vec![tier(1_000, 15_000), tier(5_000, 35_000), tier(20_000, 90_000)] },
+            Some(rupiah(500_000)),
+            vec!["Jakarta", "Indonesia"],
+            DeliveryDays { min: 2, max: 4 },
+        ),
+        (
+            "express",
+            "Express Jakarta (besok)",
+            Rate::Flat { price: rupiah(25_000) },
+            None,
+            vec!["Jakarta"],
+            DeliveryDays { min: 1, max: 1 },
+        ),
+        // The shop's currency: the demo catalog is priced in rupiah, and a method charges in
+        // the currency of what it carries.
+        (
+            "tokyo_same_day",
+            "Tokyo same-day (in the slot you choose)",
+            Rate::Flat { price: rupiah(30_000) },
+            None,
+            vec!["Tokyo"],
+            DeliveryDays { min: 0, max: 1 },
+        ),
+    ]
+}
+
+/// Creates the demo zones, methods and the Tokyo zone's slots that are not there yet (zones by
+/// name, methods by code; the slots when the Tokyo zone has none).
+async fn load_shipping(shipping: &Shipping, delivery: &Delivery) -> anyhow::Result<Vec<DemoEntry>> {
+    let mut entries = Vec::new();
+    let mut zone_ids = BTreeMap::new();
+    for (name, country, prefixes, ranges) in ZONES {
+        let existing = shipping.zones().await?.into_iter().find(|z| z.name == name && z.country == country);
+        let (zone, created) = match existing {
+            Some(zone) => (zone, false),
+            None => {
+                let new = NewZone {
+                    name: name.to_owned(),
+                    country: country.to_owned(),
+                    postal_prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+                    postal_ranges: ranges
+                        .iter()
+                        .map(|(from, to)| PostalRange { from: (*from).to_owned(), to: (*to).to_owned() })
+                        .collect(),
+                    area: None,
+                };
+                (shipping.create_zone(new).await?, true)
+            }
+        };
+        zone_ids.insert(name, zone.id);
+        entries.push(DemoEntry { slug: "zone", name, created });
+    }
+    let known = shipping.methods().await?;
+    for (code, name, rate, free_above, zones, delivery_days) in methods() {
+        if known.iter().any(|m| m.code == code) {
+            entries.push(DemoEntry { slug: code, name, created: false });
+            continue;
+        }
+        let new = NewMethod {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            currency: Currency::IDR,
+            rate,
+            free_above,
+            zone_ids: zones.iter().map(|z| zone_ids[z]).collect(),
+            delivery_days,
+        };
+        let created = match shipping.create_method(new).await {
+            Ok(_) => true,
+            // Another loader made it meanwhile.
+            Err(ShippingError::CodeTaken(_)) => false,
+            Err(other) => return Err(other.into()),
+        };
+        entries.push(DemoEntry { slug: code, name, created });
+    }
+    let tokyo = zone_ids["Tokyo"];
+    let created = delivery.setup(tokyo).await?.templates.is_empty();
+    if created {
+        let hour = |h| TimeOfDay::hm(h, 0).context("a demo slot hour");
+        for (start, end) in TOKYO_SLOTS {
+            let template = NewTemplate {
+                weekdays: (1..=7).collect(),
+                start: hour(start)?,
+                end: hour(end)?,
+                capacity: TOKYO_SLOT_CAPACITY,
+            };
+            delivery.create_template(tokyo, template).await?;
+        }
+        // Order by noon for the afternoon and evening rounds of the same day.
+        let rules = Rules {
+            lead_minutes: 60,
+            same_day_cutoff: Some(SameDayCutoff { order_by: hour(12)?, for_slots_from: hour(15)? }),
+        };
+        delivery.set_rules(tokyo, rules).await?;
+    }
+    entries.push(DemoEntry {
+        slug: "slots",
+        name: "Tokyo: 09-12, 12-15, 15-18, 18-21 daily, 20 orders each",
+        created,
+    });
+    Ok(entries)
 }

@@ -278,3 +278,13 @@ prefixed_id!(
     NotificationId,
     "ntf"
 );
+prefixed_id!(
+    /// A weekly delivery slot of a zone (weekdays, local start and end, capacity).
+    DeliveryTemplateId,
+    "dlt"
+);
+prefixed_id!(
+    /// One delivery slot on one day: a window a grocery order is brought in.
+    DeliverySlotId,
+    "dls"
+);

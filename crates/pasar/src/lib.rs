@@ -12,6 +12,7 @@ pub mod checkout;
 pub mod config;
 pub mod couriers;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod events;
 pub mod http;

@@ -253,6 +253,10 @@ fn print_demo(shop: &pasar::demo::DemoShop, config: &Config) {
         pasar::demo::DEMO_KEYS,
         shop.stocked
     );
+    println!("Shipping (GET /v1/shipping/quote; Tokyo checkouts choose a slot from GET /v1/delivery/slots):");
+    for entry in &shop.shipping {
+        println!("  {:<14} {}{}", entry.slug, entry.name, note(entry.created));
+    }
     println!("Shop: {base}/v1/products");
     println!("API docs: {base}/docs");
 }

@@ -22,6 +22,7 @@ use crate::checkout::{self, Checkout};
 use crate::config::{Config, TelegramMode};
 use crate::db::lease::Leases;
 use crate::db::{self, Db, Migration};
+use crate::delivery::{Delivery, ShopTime};
 use crate::events::Relay;
 use crate::events::webhooks::Webhooks;
 use crate::http::{self, AppState, Services, idempotency, metrics::Metrics, rate_limit::RateLimits};
@@ -67,6 +68,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::ledger::MIGRATIONS,
         crate::shipping::MIGRATIONS,
         crate::couriers::MIGRATIONS,
+        crate::delivery::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::identity::accounts::MIGRATIONS,
         crate::telegram::MIGRATIONS,
@@ -102,6 +104,7 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::ledger::routes::router())
         .merge(crate::shipping::routes::router())
         .merge(crate::couriers::routes::router(state.clone()))
+        .merge(crate::delivery::routes::router())
         .merge(crate::reviews::routes::router(state.clone()))
         .merge(crate::sellers::routes::router(state.clone()))
         .merge(crate::promotions::routes::router(state.clone()))
@@ -256,6 +259,10 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         crate::couriers::shop_origin(&config)?,
         Duration::from_secs(config.biteship_poll_secs.max(1)),
     );
+    let shop_time = ShopTime::named(&config.shop_timezone)
+        .map_err(anyhow::Error::msg)
+        .context("PASAR_SHOP_TIMEZONE is an IANA time zone name, such as Asia/Tokyo")?;
+    let delivery = Delivery::new(db.clone(), clock.clone(), shipping.clone(), orders.clone(), shop_time);
     let payables = Payables::new(
         db.clone(),
         clock.clone(),
@@ -289,6 +296,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         wallet.clone(),
         identity.clone(),
         shipping.clone(),
+        delivery.clone(),
         payables.clone(),
         promotions.clone(),
         Duration::from_secs(config.payment_ttl),
@@ -375,6 +383,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         checkout,
         shipping,
         couriers,
+        delivery,
         reviews,
         chat,
         promotions,

@@ -6,15 +6,17 @@
 //! 1. `held`: in ONE transaction: stock reserved (lines in variant order, so concurrent
 //!    multi-line checkouts cannot deadlock), the order priced and written, the payment written,
 //!    the cart emptied, `order.created` in the outbox, and the vouchers' uses and the points
-//!    held (the delivery-slot hold joins when that module arrives), each released by `unwind`.
+//!    held, and a place in the chosen delivery slot (zones with slots), each released by
+//!    `unwind`.
 //!    A failure anywhere (a voucher used up meanwhile) rolls all of it back: nothing to
 //!    compensate.
 //! 2. `awaiting_payment`: the gateway accepted the payment (the only step outside the database;
 //!    a restart finds `held` payments the gateway never saw and asks again, idempotently).
-//! 3. `completed`: payment confirmed, stock committed, vouchers and points consumed, digital
+//! 3. `completed`: payment confirmed, stock committed, the slot's place, vouchers and points
+//!    consumed, digital
 //!    items assigned, order paid (and delivered when it is all digital).
-//! 4. `compensated`: payment failed, expired or cancelled: stock, points and vouchers
-//!    released, order ended.
+//! 4. `compensated`: payment failed, expired or cancelled: stock, the slot's place, points and
+//!    vouchers released, order ended.
 //!
 //! Step 1 of concurrent checkouts (and step 3 of those paid from the wallet) is written for
 //! many buyers in one transaction by [`batch`]; each buyer still gets its own answer.

@@ -11,8 +11,11 @@ use super::batch::{BatchQueue, BatchStats, Batched};
 use crate::cart::{CartAccess, CartError, Carts, MAX_LINES, MAX_QUANTITY};
 use crate::catalog::{Catalog, CatalogError, ProductKind, SaleVariant};
 use crate::db::{self, Connection, Db};
+use crate::delivery::{Delivery, DeliveryError};
 use crate::identity::{Identity, Principal};
-use crate::ids::{CartId, FulfilmentId, OrderId, OrderLineId, PaymentId, RefundId, UserId, VariantId};
+use crate::ids::{
+    CartId, DeliverySlotId, FulfilmentId, OrderId, OrderLineId, PaymentId, RefundId, UserId, VariantId,
+};
 use crate::inventory::{Inventory, InventoryError, ReservationRequest};
 use crate::money::Money;
 use crate::orders::fulfilment::check_fulfilment_move;
@@ -60,6 +63,10 @@ pub struct CheckoutRequest {
     /// A shipping method's code from `GET /v1/shipping/quote`: required for physical items
     /// when the shop ships with methods; it charges what the quote said.
     pub shipping_method: Option<String>,
+    /// A slot from `GET /v1/delivery/slots`: required for physical items sent to an address in
+    /// a zone with delivery slots, refused otherwise. A full slot is refused with 409
+    /// `slot_full` and the next free slots in `details.next_slots`.
+    pub delivery_slot_id: Option<DeliverySlotId>,
     /// Loyalty points to redeem against the order (worth a configured amount each, capped at
     /// a share of the order after its vouchers).
     pub points: Option<i64>,
@@ -92,9 +99,13 @@ pub(super) struct Prepared {
 
 impl Prepared {
     /// Whether the checkout can be written with others in a batch: buying a cart (emptied in
-    /// the same transaction), redeeming points (a ledger hold) and vouchers go alone.
+    /// the same transaction), redeeming points (a ledger hold), vouchers and a delivery slot go
+    /// alone.
     fn batchable(&self) -> bool {
-        self.cart.is_none() && self.points == 0 && self.vouchers.is_empty()
+        self.cart.is_none()
+            && self.points == 0
+            && self.vouchers.is_empty()
+            && self.order.delivery_slot.is_none()
     }
 
     pub(super) fn paid_from_wallet(&self) -> bool {
@@ -142,6 +153,8 @@ pub enum CheckoutError {
     Inventory(InventoryError),
     #[error(transparent)]
     Shipping(#[from] ShippingError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Payables(#[from] PayablesError),
     /// The provider did not answer whether it took the refund: it stays pending until
@@ -219,6 +232,7 @@ pub struct Checkout {
     /// The buyer's email, for gateways that need one.
     identity: Identity,
     shipping: Shipping,
+    delivery: Delivery,
     payables: Payables,
     promotions: Promotions,
     payment_ttl: Duration,
@@ -240,6 +254,7 @@ impl Checkout {
         wallet: Wallet,
         identity: Identity,
         shipping: Shipping,
+        delivery: Delivery,
         payables: Payables,
         promotions: Promotions,
         payment_ttl: Duration,
@@ -256,6 +271,7 @@ impl Checkout {
             wallet,
             identity,
             shipping,
+            delivery,
             payables,
             promotions,
             payment_ttl,
@@ -371,6 +387,9 @@ impl Checkout {
             (true, address) => address,
             (false, _) => None,
         };
+        let destination = shipping_address.as_ref().map(destination);
+        let delivery_slot =
+            self.delivery.for_checkout(destination.as_ref(), request.delivery_slot_id).await?;
         let subtotal = Money::sum(
             lines
                 .iter()
@@ -441,6 +460,7 @@ impl Checkout {
                     .collect(),
                 shipping_address,
                 shipping_method: request.shipping_method.clone(),
+                delivery_slot,
             },
             payment: NewPayment {
                 id: PaymentId::new(),
@@ -527,12 +547,7 @@ impl Checkout {
         if parcels.is_empty() {
             return Ok(None);
         }
-        let to = Destination {
-            country: address.country.clone().into(),
-            postal_code: address.postal_code.as_str().to_owned(),
-            coordinates: address.coordinates,
-        };
-        Ok(Some(self.shipping.price(method, &to, &parcels).await?))
+        Ok(Some(self.shipping.price(method, &destination(address), &parcels).await?))
     }
 
     /// Writes one prepared checkout in a transaction of its own.
@@ -547,7 +562,16 @@ impl Checkout {
 
         let mut tx = self.db.begin().await?;
         self.inventory.reserve(&mut tx, &order_id.to_string(), &reservations, expires_at).await?;
-        // The delivery-slot hold goes here, in this transaction.
+        if let Some(slot) = &order.delivery_slot {
+            match self.delivery.hold(&mut tx, slot, order_id).await {
+                Err(DeliveryError::SlotFull { slot_id, .. }) => {
+                    // Nothing is kept; the refusal suggests the next free slots.
+                    drop(tx);
+                    return Err(self.delivery.full(slot_id).await.into());
+                }
+                held => held?,
+            }
+        }
         self.promotions.hold(&mut tx, order_id, buyer.user, &vouchers).await?;
         if points > 0 {
             let hold = self.payment_ttl + POINTS_HOLD_GRACE;
@@ -944,6 +968,7 @@ impl Checkout {
         let lines: HashMap<VariantId, OrderLineId> =
             order.lines.iter().map(|l| (l.variant_id, l.id)).collect();
         self.inventory.commit(conn, &order_id.to_string(), &lines, actor).await?;
+        self.delivery.consume(conn, order_id).await?;
         // Vouchers before points, in the order the checkout held them (stock, vouchers, points),
         // so that this and a checkout of the same buyer never wait on each other in a circle.
         self.promotions.consume(conn, order_id, actor).await?;
@@ -997,8 +1022,12 @@ impl Checkout {
             .reserve(&mut savepoint, &holder, &requests, self.clock.now().plus(self.payment_ttl))
             .await;
         let held = match reserved {
-            // Its vouchers come back too, within their limits, or the order is not filled.
-            Ok(_) => self.promotions.hold_again(&mut savepoint, order_id).await?,
+            // Its delivery slot's place and its vouchers come back too, within their limits,
+            // or the order is not filled.
+            Ok(_) => {
+                self.delivery.hold_again(&mut savepoint, order_id).await?
+                    && self.promotions.hold_again(&mut savepoint, order_id).await?
+            }
             Err(InventoryError::OutOfStock { .. }) => false,
             Err(other) => return Err(other.into()),
         };
@@ -1024,11 +1053,12 @@ impl Checkout {
         note: &str,
     ) -> Result<(), CheckoutError> {
         self.orders.transition(conn, order_id, to, mover, actor, Some(note)).await?;
-        // The delivery-slot release joins here. Vouchers go back after the stock: checkouts
-        // lock stock rows before voucher rows, and so does this.
+        // The slot's place and the vouchers go back after the stock: checkouts lock stock rows
+        // before slot and voucher rows, and so does this.
         let order = self.orders.order_in(conn, order_id).await?;
         self.wallet.release_points(conn, &order).await?;
         self.inventory.release(conn, &order_id.to_string()).await?;
+        self.delivery.release(conn, order_id).await?;
         self.promotions.release(conn, order_id).await?;
         set_step_in(conn, order_id, Step::Compensated, self.clock.now().millis()).await?;
         Ok(())
@@ -1048,6 +1078,7 @@ impl Checkout {
                 .transition(conn, order_id, OrderStatus::Refunded, mover, actor, Some("refunded"))
                 .await?;
             self.inventory.restock(conn, &order_id.to_string(), actor).await?;
+            self.delivery.release(conn, order_id).await?;
             self.wallet.post_refund(conn, payment).await?;
             self.payables.claw_back(conn, &order, &payment.id.to_string(), payment.amount, None, &[]).await?;
         }
@@ -1315,6 +1346,8 @@ impl Checkout {
         if whole {
             let fresh = self.payments.payment_in(&mut *conn, payment.id).await?;
             self.payments.transition(&mut *conn, &fresh, PaymentStatus::Refunded, actor).await?;
+            // Nothing is delivered for a fully refunded order: its slot's place is free again.
+            self.delivery.release(&mut *conn, order_id).await?;
         }
         self.inventory.restock_lines(&mut *conn, &order_id.to_string(), &lines, actor).await?;
         Ok(Settlement::Applied)
@@ -1377,6 +1410,15 @@ pub struct RefundRequest {
     pub restock: Restock,
     /// The store's part this refund calls off, when it is one.
     pub part: Option<FulfilmentId>,
+}
+
+/// Where an order goes, as shipping zones see it.
+fn destination(address: &ShippingAddress) -> Destination {
+    Destination {
+        country: address.country.clone().into(),
+        postal_code: address.postal_code.as_str().to_owned(),
+        coordinates: address.coordinates,
+    }
 }
 
 /// A line as vouchers see it.

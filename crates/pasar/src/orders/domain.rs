@@ -5,9 +5,10 @@ use utoipa::ToSchema;
 
 use crate::identity::addresses::{CountryCode, Phone};
 use crate::identity::domain::Text;
-use crate::ids::{UserId, VoucherId};
+use crate::ids::{DeliverySlotId, UserId, VoucherId};
 use crate::money::Money;
 use crate::promotions::Funder;
+use crate::time::Timestamp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +153,14 @@ pub struct ShippingAddress {
     /// Where the address is on the map, for delivery zones drawn as areas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinates: Option<crate::shipping::Coordinates>,
+}
+
+/// The delivery slot an order is brought in (zones with delivery slots), booked at checkout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BookedSlot {
+    pub id: DeliverySlotId,
+    pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ pub mod routes;
 mod service;
 mod store;
 
-pub use domain::{Mover, OrderStatus, OrderVoucher, ShippingAddress, TransitionRefused, check_transition};
+pub use domain::{
+    BookedSlot, Mover, OrderStatus, OrderVoucher, ShippingAddress, TransitionRefused, check_transition,
+};
 pub use fulfilment::{FulfilmentRefused, FulfilmentStatus};
 pub use service::{
     Fulfilment, FulfilmentEntry, NewOrder, NewOrderLine, Order, OrderFilter, OrderLine, Orders, OrdersError,
@@ -113,6 +115,12 @@ pub static MIGRATIONS: &[Migration] = &[
             at BIGINT NOT NULL
           );
           CREATE INDEX fulfilment_timeline_fulfilment ON fulfilment_timeline (fulfilment_id, id);",
+        postgres: None,
+    },
+    Migration {
+        version: 2026120800,
+        name: "orders: the delivery slot a buyer booked",
+        sql: "ALTER TABLE orders ADD COLUMN delivery_slot TEXT;",
         postgres: None,
     },
 ];

@@ -341,6 +341,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Catalog(e) => e.into(),
             CheckoutError::Inventory(e) => e.into(),
             CheckoutError::Shipping(e) => e.into(),
+            CheckoutError::Delivery(e) => e.into(),
             CheckoutError::Payables(e) => e.into(),
             CheckoutError::RefundUnanswered(refund) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -36,6 +36,9 @@ pub struct Order {
     /// The shipping method's code, when the shop ships with methods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_method: Option<String>,
+    /// When it is delivered, in zones with delivery slots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_slot: Option<super::BookedSlot>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
     /// Money arrived for this order after it could no longer be filled: refund it.
@@ -156,6 +159,7 @@ pub struct NewOrder {
     pub vouchers: Vec<OrderVoucher>,
     pub shipping_address: Option<ShippingAddress>,
     pub shipping_method: Option<String>,
+    pub delivery_slot: Option<super::BookedSlot>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -671,6 +675,7 @@ fn priced(new: NewOrder, now: Timestamp) -> Result<Order, OrdersError> {
         vouchers: new.vouchers,
         shipping_address: new.shipping_address,
         shipping_method: new.shipping_method,
+        delivery_slot: new.delivery_slot,
         tracking_number: None,
         refund_due: false,
         timeline: vec![entry],

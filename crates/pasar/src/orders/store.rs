@@ -25,7 +25,7 @@ fn currency_of(row: &AnyRow) -> Result<Currency, sqlx::Error> {
 
 pub const ORDER_COLUMNS: &str = "id, buyer_id, status, currency, subtotal, discount, shipping, total, \
                                  shipping_address, shipping_method, tracking_number, refund_due, created_at, \
-                                 updated_at, vouchers";
+                                 updated_at, vouchers, delivery_slot";
 
 /// An order row without its lines and timeline.
 pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
@@ -34,6 +34,7 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
         |column: &str| -> Result<Money, sqlx::Error> { Ok(Money::new(row.try_get(column)?, currency)) };
     let address: Option<String> = row.try_get("shipping_address")?;
     let vouchers: Option<String> = row.try_get("vouchers")?;
+    let delivery_slot: Option<String> = row.try_get("delivery_slot")?;
     Ok(Order {
         vouchers: match vouchers {
             Some(text) => serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
@@ -50,6 +51,9 @@ pub fn order_of(row: &AnyRow) -> Result<Order, sqlx::Error> {
             .map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e))))
             .transpose()?,
         shipping_method: row.try_get("shipping_method")?,
+        delivery_slot: delivery_slot
+            .map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
         tracking_number: row.try_get("tracking_number")?,
         refund_due: row.try_get::<i64, _>("refund_due")? != 0,
         lines: Vec::new(),
@@ -75,18 +79,22 @@ pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<()
             } else {
                 Some(serde_json::to_string(&order.vouchers).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
             };
-            Ok((order, address, vouchers))
+            let slot = order
+                .delivery_slot
+                .map(|s| serde_json::to_string(&s).map_err(|e| sqlx::Error::Encode(Box::new(e))))
+                .transpose()?;
+            Ok((order, address, vouchers, slot))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     bulk::insert_rows(
         conn,
         "INSERT INTO orders (id, buyer_id, status, currency, subtotal, discount, shipping, total,
                              shipping_address, shipping_method, tracking_number, refund_due, created_at,
-                             updated_at, vouchers)",
+                             updated_at, vouchers, delivery_slot)",
         "",
-        15,
+        16,
         &rows,
-        |args, (order, address, vouchers)| {
+        |args, (order, address, vouchers, slot)| {
             args.add(order.id.to_string())?;
             args.add(order.buyer_id.to_string())?;
             args.add(order.status.as_str())?;
@@ -101,7 +109,8 @@ pub async fn insert_orders(conn: &mut Connection, orders: &[Order]) -> Result<()
             args.add(i64::from(order.refund_due))?;
             args.add(order.created_at.millis())?;
             args.add(order.updated_at.millis())?;
-            args.add(vouchers.as_deref())
+            args.add(vouchers.as_deref())?;
+            args.add(slot.as_deref())
         },
     )
     .await

@@ -347,6 +347,7 @@ mod tests {
             vouchers: Vec::new(),
             shipping_address: None,
             shipping_method: None,
+            delivery_slot: None,
             tracking_number: None,
             refund_due: false,
             timeline: Vec::new(),

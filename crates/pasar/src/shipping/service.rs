@@ -204,6 +204,11 @@ impl Shipping {
         Ok(())
     }
 
+    /// The zone an address is in (the most specific one), if any.
+    pub async fn zone_of(&self, to: &Destination) -> Result<Option<ShippingZoneId>, ShippingError> {
+        Ok(domain::zone_for(&self.setup().await?.zones, to).map(|zone| zone.id))
+    }
+
     /// Whether the shop ships with methods at all (a shop without any charges nothing).
     pub async fn configured(&self) -> Result<bool, ShippingError> {
         Ok(self.setup().await?.methods.iter().any(|m| m.active))

@@ -241,6 +241,7 @@ impl Bot {
             payment_method: method.to_owned(),
             shipping_address: None,
             shipping_method: None,
+            delivery_slot_id: None,
             points: None,
             vouchers: Vec::new(),
         };

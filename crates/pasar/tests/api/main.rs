@@ -17,6 +17,7 @@ mod chip;
 mod conventions;
 mod couriers;
 mod crash;
+mod delivery;
 mod events;
 mod fakes;
 mod gateways;
