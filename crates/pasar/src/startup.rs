@@ -365,6 +365,8 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
             payments: payments.clone(),
             catalog: catalog.clone(),
             telegram: telegram.clone(),
+            push: push.clone(),
+            chat: chat.clone(),
         },
     )
     .context("configuring notifications")?;

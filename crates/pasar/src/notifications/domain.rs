@@ -26,10 +26,12 @@ pub enum Category {
     Operations,
     Reviews,
     Marketing,
+    /// Chat messages from a store or a buyer that arrived while the person was away.
+    Messages,
 }
 
 impl Category {
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::Account,
         Category::Orders,
         Category::Wallet,
@@ -37,6 +39,7 @@ impl Category {
         Category::Operations,
         Category::Reviews,
         Category::Marketing,
+        Category::Messages,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,11 +51,12 @@ impl Category {
             Category::Operations => "operations",
             Category::Reviews => "reviews",
             Category::Marketing => "marketing",
+            Category::Messages => "messages",
         }
     }
 
     pub fn is_transactional(self) -> bool {
-        !matches!(self, Category::Reviews | Category::Marketing)
+        !matches!(self, Category::Reviews | Category::Marketing | Category::Messages)
     }
 }
 
@@ -72,10 +76,13 @@ pub enum Channel {
     Email,
     Telegram,
     Sms,
+    /// Web Push to the browsers the person subscribed (see the push module).
+    Push,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [Channel::InApp, Channel::Email, Channel::Telegram, Channel::Sms];
+    pub const ALL: [Channel; 5] =
+        [Channel::InApp, Channel::Email, Channel::Telegram, Channel::Sms, Channel::Push];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,6 +90,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Telegram => "telegram",
             Channel::Sms => "sms",
+            Channel::Push => "push",
         }
     }
 }
@@ -148,6 +156,8 @@ pub enum Recipient {
     Admins,
     /// The author of the review replied to.
     Reviewer,
+    /// The other side of a chat message, when they were not connected as it arrived.
+    AwayChatRecipient,
 }
 
 /// One row of the table: on `event`, tell `recipient` about it with `template`, in
@@ -162,7 +172,7 @@ pub struct Rule {
 }
 
 use Category as C;
-use Channel::{Email, Sms, Telegram};
+use Channel::{Email, Push, Sms, Telegram};
 use Recipient as R;
 
 const fn rule(
@@ -181,17 +191,18 @@ const fn rule(
 pub static RULES: &[Rule] = &[
     rule("user.registered", R::User, C::Marketing, "welcome", &[Email]),
     rule("user.email_verification_requested", R::User, C::Account, "email_verification", &[Email]),
+    rule("user.email_change_requested", R::User, C::Account, "email_verification", &[Email]),
     rule("user.password_reset_requested", R::User, C::Account, "password_reset", &[Email]),
     rule("order.created", R::Buyer, C::Orders, "order_placed", &[Email]),
-    rule("order.confirmed", R::Buyer, C::Orders, "payment_received", &[Email, Sms]),
-    rule("order.confirmed", R::OrderSellers, C::Selling, "seller_new_order", &[Email, Telegram]),
-    rule("order.shipped", R::Buyer, C::Orders, "order_shipped", &[Email, Telegram, Sms]),
-    rule("order.delivered", R::Buyer, C::Orders, "order_delivered", &[Email]),
-    rule("order.cancelled", R::Buyer, C::Orders, "order_cancelled", &[Email, Telegram]),
+    rule("order.confirmed", R::Buyer, C::Orders, "payment_received", &[Email, Sms, Push]),
+    rule("order.confirmed", R::OrderSellers, C::Selling, "seller_new_order", &[Email, Telegram, Push]),
+    rule("order.shipped", R::Buyer, C::Orders, "order_shipped", &[Email, Telegram, Sms, Push]),
+    rule("order.delivered", R::Buyer, C::Orders, "order_delivered", &[Email, Push]),
+    rule("order.cancelled", R::Buyer, C::Orders, "order_cancelled", &[Email, Telegram, Push]),
     rule("order.refunded", R::Buyer, C::Orders, "order_refunded", &[Email, Telegram]),
     rule("order.partially_refunded", R::Buyer, C::Orders, "order_refunded", &[Email, Telegram]),
     rule("order.expired", R::Buyer, C::Orders, "payment_expired", &[Email]),
-    rule("wallet.deposit.completed", R::User, C::Wallet, "deposit_credited", &[Email, Telegram]),
+    rule("wallet.deposit.completed", R::User, C::Wallet, "deposit_credited", &[Email, Telegram, Push]),
     rule("wallet.withdrawal.completed", R::Payee, C::Wallet, "withdrawal_sent", &[Email, Telegram, Sms]),
     rule("wallet.withdrawal.failed", R::Payee, C::Wallet, "withdrawal_failed", &[Email, Telegram, Sms]),
     rule("payout.completed", R::Payee, C::Selling, "withdrawal_sent", &[Email, Telegram]),
@@ -201,6 +212,7 @@ pub static RULES: &[Rule] = &[
     rule("stock.low", R::StockOwner, C::Operations, "stock_low", &[Email]),
     rule("payment.provider_down", R::Admins, C::Operations, "provider_down", &[Email, Sms]),
     rule("review.replied", R::Reviewer, C::Reviews, "review_replied", &[Email, Telegram]),
+    rule("chat.message.sent", R::AwayChatRecipient, C::Messages, "chat_message", &[Email, Push]),
 ];
 
 /// The rules for one event type.

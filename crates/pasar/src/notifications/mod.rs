@@ -20,10 +20,7 @@ pub mod templates;
 
 pub use channels::SendError;
 pub use domain::{Category, Channel, Status};
-pub use service::{
-    AccountToken, AccountTokenPurpose, AccountTokens, Notifications, NotificationsError, Sources,
-    language_of, phone_of,
-};
+pub use service::{Notifications, NotificationsError, Sources, language_of, phone_of};
 pub use store::Notification;
 
 use crate::db::Migration;

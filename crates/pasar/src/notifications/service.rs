@@ -2,8 +2,6 @@
 //! loop), and what people and admins do with them (inbox, preferences, unsubscribe, resend).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,15 +14,17 @@ use super::domain::{self, Category, Channel, MOST_ATTEMPTS, Recipient, Rule, Sta
 use super::store::{self, Notification};
 use super::templates::{Rendered, Templates};
 use crate::catalog::Catalog;
+use crate::chat::Chat;
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::{Delivery, Event, Subscriber};
-use crate::identity::{Identity, IdentityError, Role, User, UserFilter};
+use crate::identity::{AccountTokenPurpose, Identity, IdentityError, Role, User, UserFilter};
 use crate::ids::{NotificationId, OrderId, ProductId, UserId, VariantId};
 use crate::locale::Locale;
 use crate::money::Money;
 use crate::orders::{Order, Orders};
 use crate::payments::{PaymentStatus, Payments};
+use crate::push::{Push, PushError, PushMessage};
 use crate::telegram::Bot;
 use crate::time::{Clock, Timestamp};
 
@@ -34,6 +34,8 @@ const ROUND: i64 = 20;
 const CLAIM: Duration = Duration::from_secs(60);
 /// An SMS carries at most this many characters of the message.
 const SMS_MAX_CHARS: usize = 480;
+/// What a push notification shows under its title; the rest is in the inbox.
+const PUSH_BODY_CHARS: usize = 240;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationsError {
@@ -51,42 +53,15 @@ pub enum NotificationsError {
     Database(#[from] sqlx::Error),
 }
 
-/// What a verification or reset link is made of: the accounts side issues it (see
-/// [`AccountTokens`]); notifications only put it in the email.
-pub struct AccountToken {
-    pub token: String,
-    /// Where to send it (for a change of email, the new address).
-    pub email: String,
-    pub expires_at: Timestamp,
+/// The language a person reads: the one they chose in their profile (the shop's default
+/// until they do).
+pub fn language_of(user: &User) -> Locale {
+    user.language
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountTokenPurpose {
-    VerifyEmail,
-    ResetPassword,
-}
-
-/// Issues the single-use token of an email verification or password reset
-/// (`Identity::issue_account_token`), connected in `startup.rs`. Events carry only the user's
-/// id, never a token.
-pub trait AccountTokens: Send + Sync + 'static {
-    fn issue<'a>(
-        &'a self,
-        user: UserId,
-        purpose: AccountTokenPurpose,
-    ) -> Pin<Box<dyn Future<Output = anyhow::Result<AccountToken>> + Send + 'a>>;
-}
-
-/// The language a person reads. Users carry no language yet (it comes with the accounts
-/// work); until then everyone gets the shop's default.
-pub fn language_of(_user: &User) -> Locale {
-    Locale::default()
-}
-
-/// A person's phone number for SMS. Users carry no phone yet (it comes with the accounts work);
-/// until then nobody is sent an SMS.
-pub fn phone_of(_user: &User) -> Option<String> {
-    None
+/// A person's phone number for SMS, from their profile.
+pub fn phone_of(user: &User) -> Option<String> {
+    user.phone.clone()
 }
 
 /// The services notifications read from to say what happened.
@@ -97,6 +72,8 @@ pub struct Sources {
     pub payments: Payments,
     pub catalog: Catalog,
     pub telegram: Option<Bot>,
+    pub push: Push,
+    pub chat: Chat,
 }
 
 #[derive(Clone)]
@@ -114,7 +91,6 @@ struct Inner {
     email_from: String,
     public_url: String,
     unsubscribe_key: Vec<u8>,
-    account_tokens: Option<Arc<dyn AccountTokens>>,
     /// Channels a provider asked to slow down, until when.
     paused: Mutex<HashMap<Channel, Timestamp>>,
 }
@@ -144,19 +120,9 @@ impl Notifications {
                 email_from: config.email_from.clone(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 unsubscribe_key: key.finalize().to_vec(),
-                account_tokens: None,
                 paused: Mutex::default(),
             }),
         })
-    }
-
-    /// Connects the accounts side that issues verification and reset tokens; without it
-    /// those two emails are not sent (and a warning says so).
-    pub fn with_account_tokens(self, tokens: Arc<dyn AccountTokens>) -> Self {
-        let mut inner =
-            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("connected before it is shared"));
-        inner.account_tokens = Some(tokens);
-        Self { inner: Arc::new(inner) }
     }
 
     /// Where emails are written when no provider is configured (for `pasar demo` to show).
@@ -263,6 +229,10 @@ impl Notifications {
                     && self.inner.sources.identity.telegram_id_of(user.id).await?.is_some()
             }
             Channel::Sms => self.inner.twilio.is_some() && phone_of(user).is_some(),
+            Channel::Push => {
+                self.inner.sources.push.is_configured()
+                    && !self.inner.sources.push.subscriptions(user.id).await?.is_empty()
+            }
         })
     }
 
@@ -293,6 +263,17 @@ impl Notifications {
                 }
             }
             Recipient::Admins => self.admins().await,
+            Recipient::AwayChatRecipient => {
+                // Told only when the message could not be seen live; the payload says whether
+                // the recipient had a socket open, and one may have opened since.
+                let away = payload.get("recipient_online").and_then(Value::as_bool) == Some(false);
+                let recipient = user_at("/recipient_id")?;
+                Ok(if away && !recipient.iter().any(|u| self.inner.sources.chat.is_online(*u)) {
+                    recipient
+                } else {
+                    Vec::new()
+                })
+            }
         }
     }
 
@@ -395,6 +376,16 @@ impl Notifications {
                 c.insert("product".into(), json!(variant.as_ref().map(|v| v.product_name.clone())));
                 c.insert("available".into(), payload["available"].clone());
             }
+            "chat_message" => {
+                let sender: Option<UserId> =
+                    payload.get("sender_id").and_then(Value::as_str).and_then(|s| s.parse().ok());
+                let sender = match sender {
+                    Some(id) => self.inner.sources.identity.user(id).await.ok().map(|u| u.name),
+                    None => None,
+                };
+                c.insert("sender".into(), json!(sender));
+                c.insert("conversation_id".into(), payload["conversation_id"].clone());
+            }
             "provider_down" => {
                 c.insert("provider".into(), payload["provider"].clone());
             }
@@ -412,16 +403,14 @@ impl Notifications {
                 );
             }
             "email_verification" | "password_reset" => {
-                let Some(tokens) = &self.inner.account_tokens else {
-                    tracing::warn!(event = %event.id, "no account token issuer is connected: {} not sent", rule.template);
-                    return Ok(None);
+                // The token is made now, for this email only: events carry ids, never tokens.
+                let (purpose, path) = match event.event_type.as_str() {
+                    "user.password_reset_requested" => (AccountTokenPurpose::PasswordReset, "reset-password"),
+                    "user.email_change_requested" => (AccountTokenPurpose::EmailChange, "verify-email"),
+                    _ => (AccountTokenPurpose::EmailVerification, "verify-email"),
                 };
-                let (purpose, path) = if rule.template == "email_verification" {
-                    (AccountTokenPurpose::VerifyEmail, "verify-email")
-                } else {
-                    (AccountTokenPurpose::ResetPassword, "reset-password")
-                };
-                let token = tokens.issue(user.id, purpose).await?;
+                let token = self.inner.sources.identity.issue_account_token(user.id, purpose).await?;
+                c.insert("token".into(), json!(token.token));
                 c.insert(
                     "link".into(),
                     json!(format!("{}/{path}?token={}", self.inner.public_url, token.token)),
@@ -575,6 +564,23 @@ impl Notifications {
                 .await
                 .map(|_| ())
                 .map_err(|e| SendError::Transient(format!("queueing the Telegram message: {e}")))
+            }
+            Channel::Push => {
+                let message = PushMessage {
+                    title: n.subject.clone(),
+                    body: n.body_text.chars().take(PUSH_BODY_CHARS).collect(),
+                    url: None,
+                    tag: Some(n.template.clone()),
+                };
+                match self.inner.sources.push.send(n.user_id, &message).await {
+                    Ok(sent) if sent.delivered > 0 => Ok(()),
+                    Ok(_) => Err(SendError::Permanent("no subscribed browser took the message".into())),
+                    Err(PushError::RateLimited(retry_after)) => Err(SendError::RateLimited { retry_after }),
+                    Err(PushError::NotConfigured) => {
+                        Err(SendError::Permanent("Web Push is no longer configured".into()))
+                    }
+                    Err(err) => Err(SendError::Transient(err.to_string())),
+                }
             }
             Channel::Sms => {
                 let Some(twilio) = &self.inner.twilio else {

@@ -40,6 +40,7 @@ embedded!(
     "stock_low",
     "provider_down",
     "review_replied",
+    "chat_message",
 );
 
 const LAYOUT: &str = "email.html";

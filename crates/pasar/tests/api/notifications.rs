@@ -153,7 +153,7 @@ async fn a_transient_sendgrid_failure_is_retried_with_backoff_then_sent() {
     assert_eq!(sent["content"][1]["type"], "text/html");
     let welcome = eventually("the delivery marked sent", || async {
         let sent = deliveries(&app, &admin, "channel=email&status=sent").await;
-        sent.into_iter().find(|d| d["user_id"] == ana.id.as_str())
+        sent.into_iter().find(|d| d["user_id"] == ana.id.as_str() && d["template"] == "welcome")
     })
     .await;
     assert_eq!(welcome["attempts"], 2);
@@ -278,7 +278,8 @@ async fn marketing_can_be_turned_off_and_then_is_not_sent_but_transactional_mail
     app.state.notifications.deliver(&event).await.unwrap();
     a_few_rounds().await;
     assert_eq!(sink.to("ana@example.com", "Selamat datang").len(), 1, "no second welcome");
-    assert_eq!(unread(&app, &ana).await, 1, "nor in the app");
+    // Her welcome and the request to verify her address, and no second welcome.
+    assert_eq!(unread(&app, &ana).await, 2, "nor in the app");
 }
 
 #[tokio::test]
@@ -320,11 +321,11 @@ async fn the_inbox_lists_newest_first_counts_unread_and_marks_read() {
     let (app, _sink) = app_with_smtp().await;
     let (buyer, order_id, _) = paid_order(&app, "ana@example.com").await;
     let token = Some(buyer.access_token.as_str());
-    // Welcome, order placed, payment received.
-    eventually("three notifications", || async { (unread(&app, &buyer).await == 3).then_some(()) }).await;
+    // Welcome, verify your address, order placed, payment received.
+    eventually("four notifications", || async { (unread(&app, &buyer).await == 4).then_some(()) }).await;
 
     let inbox: Value = app.get("/v1/notifications?limit=2", token).await.json().await.unwrap();
-    assert_eq!(inbox["unread"], 3);
+    assert_eq!(inbox["unread"], 4);
     let first = &inbox["data"][0];
     assert_eq!(first["template"], "payment_received");
     assert_eq!(first["title"], format!("Bukti pembayaran pesanan {order_id}"));
@@ -332,7 +333,8 @@ async fn the_inbox_lists_newest_first_counts_unread_and_marks_read() {
     let cursor = inbox["next_cursor"].as_str().expect("a second page");
     let rest: Value =
         app.get(&format!("/v1/notifications?cursor={cursor}"), token).await.json().await.unwrap();
-    assert_eq!(rest["data"][0]["template"], "welcome");
+    let older: Vec<&Value> = rest["data"].as_array().unwrap().iter().map(|n| &n["template"]).collect();
+    assert_eq!(older, vec!["email_verification", "welcome"]);
 
     let id = first["id"].as_str().unwrap();
     let other = app.register("budi@example.com").await;
@@ -341,9 +343,9 @@ async fn the_inbox_lists_newest_first_counts_unread_and_marks_read() {
     assert_error(foreign, StatusCode::NOT_FOUND, "not_found").await;
     let read = app.post(&format!("/v1/notifications/{id}/read"), token, &json!({})).await;
     assert_eq!(read.status(), StatusCode::NO_CONTENT);
-    assert_eq!(unread(&app, &buyer).await, 2);
+    assert_eq!(unread(&app, &buyer).await, 3);
     let all: Value = app.post("/v1/notifications/read-all", token, &json!({})).await.json().await.unwrap();
-    assert_eq!(all["marked"], 2);
+    assert_eq!(all["marked"], 3);
     assert_eq!(unread(&app, &buyer).await, 0);
 }
 
@@ -368,5 +370,56 @@ async fn deliveries_survive_a_restart_and_are_sent_once() {
     a_few_rounds().await;
     assert_eq!(sendgrid.accepted_to("ana@example.com", "Selamat datang").len(), 1, "sent once");
     let sent = deliveries(&app, &admin, "channel=email&status=sent").await;
-    assert_eq!(sent.iter().filter(|d| d["user_id"] == ana.id.as_str()).count(), 1);
+    let welcomes = sent.iter().filter(|d| d["user_id"] == ana.id.as_str() && d["template"] == "welcome");
+    assert_eq!(welcomes.count(), 1);
+}
+
+/// The token an account email carries: in its link, and again as a code for apps.
+fn token_in(mail: &crate::fakes::smtp::Mail) -> String {
+    let text = mail.text();
+    let link = text.lines().find(|l| l.contains("?token=")).expect("a link with the token");
+    let token = link.split("?token=").nth(1).unwrap().trim().to_owned();
+    assert_eq!(text.matches(token.as_str()).count(), 2, "the link and the code carry one token: {text}");
+    token
+}
+
+#[tokio::test]
+async fn a_new_account_is_verified_with_the_token_its_email_brings_and_only_once() {
+    let (app, sink) = app_with_smtp().await;
+    app.register("verify-me@example.com").await;
+    let mail = eventually("the verification email", || async {
+        sink.to("verify-me@example.com", "Konfirmasi alamat email Anda").into_iter().next()
+    })
+    .await;
+    let token = token_in(&mail);
+
+    let verified = app.post("/v1/auth/verify-email", None, &json!({"token": token})).await;
+    assert!(verified.status().is_success(), "verifying: {}", verified.status());
+    let again = app.post("/v1/auth/verify-email", None, &json!({"token": token})).await;
+    assert_error(again, StatusCode::GONE, "account_token_used").await;
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_with_the_emailed_token_in_the_users_language() {
+    let (app, sink) = app_with_smtp().await;
+    let buyer = app.register("forgetful@example.com").await;
+    let response = app.patch("/v1/me", Some(&buyer.access_token), &json!({"language": "en"})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let asked = app.post("/v1/auth/password/forgot", None, &json!({"email": "forgetful@example.com"})).await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let mail = eventually("the reset email", || async {
+        sink.to("forgetful@example.com", "Reset your password").into_iter().next()
+    })
+    .await;
+    let token = token_in(&mail);
+    let reset = app
+        .post("/v1/auth/password/reset", None, &json!({"token": token, "password": "a brand new secret 9"}))
+        .await;
+    assert!(reset.status().is_success(), "resetting: {}", reset.status());
+    assert_eq!(app.login("forgetful@example.com", "a brand new secret 9").await.status(), StatusCode::OK);
+    let replay = app
+        .post("/v1/auth/password/reset", None, &json!({"token": token, "password": "another secret 10"}))
+        .await;
+    assert_error(replay, StatusCode::GONE, "account_token_used").await;
 }
