@@ -55,6 +55,7 @@ pub struct RateRequest {
 
 /// One service a courier offers for a parcel, and its price.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = CourierRate)]
 pub struct Rate {
     /// The courier company, as booking wants it (`jne`).
     pub courier: String,

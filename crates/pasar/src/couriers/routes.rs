@@ -238,6 +238,7 @@ async fn part_rates(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = CourierWebhookReceived)]
 struct Received {
     /// `applied`, or `no_change` when the event was known already or changes nothing.
     result: &'static str,

@@ -18,6 +18,7 @@ use crate::ids::UserId;
 /// bought, their money, their account) cannot be turned off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = NotificationCategory)]
 pub enum Category {
     Account,
     Orders,
@@ -112,6 +113,7 @@ impl fmt::Display for Channel {
 /// (`dead`, with the reason). In-app notifications are `sent` when written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = NotificationStatus)]
 pub enum Status {
     Pending,
     Sent,

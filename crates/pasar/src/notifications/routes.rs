@@ -344,6 +344,7 @@ impl From<Notification> for DeliveryView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = NotificationDeliveryPage)]
 struct DeliveryPage {
     data: Vec<DeliveryView>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -423,3 +423,52 @@ async fn a_forgotten_password_is_reset_with_the_emailed_token_in_the_users_langu
         .await;
     assert_error(replay, StatusCode::GONE, "account_token_used").await;
 }
+
+#[tokio::test]
+async fn a_receipt_also_reaches_the_buyers_phone_by_sms_and_their_browser_by_web_push() {
+    let twilio = crate::fakes::twilio::FakeTwilio::start().await;
+    let push_service = crate::fakes::push::FakePushService::start().await;
+    let vapid = pasar::push::VapidKey::generate();
+    let app = spawn_app_with(|c| {
+        twilio.configure(c);
+        c.vapid_private_key = Some(vapid.private_key());
+        c.webhooks_allow_private = true;
+    })
+    .await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[10_000]).await.remove(0);
+    app.stock(&admin, &variant, 5).await;
+    let buyer = app.register("sari@example.com").await;
+    let token = Some(buyer.access_token.as_str());
+    let profile = app.patch("/v1/me", token, &json!({"phone": "+62 812-3456-7890"})).await;
+    assert_eq!(profile.status(), StatusCode::OK);
+    let (_, subscription) = push_service.new_browser();
+    assert_eq!(
+        app.post("/v1/me/push-subscriptions", token, &subscription).await.status(),
+        StatusCode::CREATED
+    );
+
+    let placed: Value = app.checkout(&buyer.access_token, &[(&variant, 1)]).await.json().await.unwrap();
+    let order_id = placed["order"]["id"].as_str().unwrap().to_owned();
+    app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await;
+    let subject = format!("Bukti pembayaran pesanan {order_id}");
+
+    let sms = eventually("the receipt by SMS", || async {
+        twilio.sent().into_iter().find(|s| s.body.starts_with(&subject))
+    })
+    .await;
+    assert_eq!(sms.to, "+6281234567890");
+    assert_eq!(sms.from, crate::fakes::twilio::FROM);
+    let pushed = eventually("the receipt by Web Push", || async {
+        push_service.received().into_iter().find(|r| r.message["title"] == subject.as_str())
+    })
+    .await;
+    assert!(pushed.message["body"].as_str().is_some_and(|b| b.contains("Rp 10.000")), "{:?}", pushed.message);
+
+    a_few_rounds().await;
+    assert_eq!(twilio.sent().iter().filter(|s| s.body.starts_with(&subject)).count(), 1, "one SMS");
+    let pushes =
+        push_service.received().into_iter().filter(|r| r.message["title"] == subject.as_str()).count();
+    assert_eq!(pushes, 1, "one push");
+    assert!(push_service.refused().is_empty(), "{:?}", push_service.refused());
+}

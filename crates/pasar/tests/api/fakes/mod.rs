@@ -7,3 +7,4 @@ pub mod sendgrid;
 pub mod smtp;
 pub mod stripe;
 pub mod telegram;
+pub mod twilio;
