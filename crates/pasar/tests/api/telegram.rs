@@ -1235,3 +1235,37 @@ async fn a_telegram_buyer_buys_the_demo_shops_e_book_and_receives_its_key() {
     let keys = telegram.wait_for("sendMessage", "Your items").await;
     assert!(keys.params["text"].as_str().unwrap().contains("E-book Resep Nusantara"), "{keys:?}");
 }
+
+#[tokio::test]
+async fn a_linked_buyer_hears_on_telegram_that_their_order_was_shipped_with_its_tracking_number() {
+    let (app, telegram) = shop_with_bot(|_| {}).await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[10_000]).await.remove(0);
+    app.stock(&admin, &variant, 1).await;
+    let buyer = app.register("linked-buyer@shop.test").await;
+    let link = app.post("/v1/me/telegram-link", Some(&buyer.access_token), &json!({})).await;
+    let code = link.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned();
+    let chat = Buyer::new(&app, &telegram, 5_207);
+    chat.say(&format!("/link {code}")).await;
+    telegram.wait_for("sendMessage", "Linked:").await;
+
+    let placed: Value = app.checkout(&buyer.access_token, &[(&variant, 1)]).await.json().await.unwrap();
+    let order_id = placed["order"]["id"].as_str().unwrap();
+    app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await;
+    app.wait_for_order(&buyer.access_token, order_id, "paid").await;
+    let path = format!("/v1/admin/orders/{order_id}/status");
+    let token = Some(admin.access_token.as_str());
+    assert_eq!(app.post(&path, token, &json!({"status": "processing"})).await.status(), StatusCode::OK);
+    let shipped = app.post(&path, token, &json!({"status": "shipped", "tracking_number": "JNE-TG-77"})).await;
+    assert_eq!(shipped.status(), StatusCode::OK);
+
+    let told = telegram.wait_for("sendMessage", "JNE-TG-77").await;
+    assert_eq!(told.params["chat_id"], 5_207, "to the buyer's own chat");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let times = telegram
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| c.params["text"].as_str().is_some_and(|t| t.contains("JNE-TG-77")))
+        .count();
+    assert_eq!(times, 1, "once");
+}
