@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use futures::{StreamExt, TryStreamExt};
 use pasar::config::LogFormat;
+use pasar::time::Clock;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -28,6 +30,11 @@ use crate::server::Server;
 
 /// Attempts one buyer's loop may make, whatever the deadline: the count bound of every loop.
 const MAX_ATTEMPTS_PER_BUYER: usize = 1_000_000;
+/// The analytics scenario's year: a demo-sized shop (its products, its buyers) selling every day.
+const ANALYTICS_DAYS: usize = 365;
+const ANALYTICS_ORDERS_PER_DAY: usize = 24;
+const ANALYTICS_PRODUCTS: usize = 12;
+const ANALYTICS_BUYERS: usize = 40;
 /// Buyer accounts are shared by the loops beyond this many (each account costs an argon2 hash
 /// to create and one to log in).
 const MAX_ACCOUNTS: usize = 256;
@@ -86,6 +93,9 @@ enum Scenario {
     Catalog,
     Search,
     Hello,
+    /// A year of demo-scale trade replayed day by day (the server's clock set a year back), then
+    /// the admin's analytics reports over that year.
+    Analytics,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -177,7 +187,12 @@ async fn bench(cli: &Cli) -> anyhow::Result<bool> {
     if cli.keep.is_some() && (cli.scenario != Scenario::Search || cli.backend != Backend::Sqlite) {
         anyhow::bail!("--keep is for the search scenario on SQLite");
     }
-    let server = Server::start(cli.backend, &cli.database_url, cli.keep.as_deref()).await?;
+    let clock = if cli.scenario == Scenario::Analytics {
+        Clock::behind(Duration::from_secs(86_400 * (ANALYTICS_DAYS as u64 + 1)))
+    } else {
+        Clock::system()
+    };
+    let server = Server::start(cli.backend, &cli.database_url, cli.keep.as_deref(), clock).await?;
     let database_url = server.database_url.clone();
     let measured = measure(cli, &server).await;
     let (served, leftovers) = server.stop().await;
@@ -485,6 +500,82 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
                 load,
                 initial: HashMap::new(),
                 routes: &["health", "suggest", "search"],
+                phases: windows,
+            })
+        }
+        Scenario::Analytics => {
+            let admin = seed::admin(api, state).await?;
+            let products = seed::products(api, &admin, ANALYTICS_PRODUCTS, 1).await?;
+            let variants: Vec<String> = products.iter().map(|p| p.variants[0].clone()).collect();
+            let orders = ANALYTICS_DAYS * ANALYTICS_ORDERS_PER_DAY;
+            // At most three units of three products an order.
+            seed::stock(api, &admin, &variants, i64::try_from(orders * 3)?).await?;
+            let sessions = accounts(ANALYTICS_BUYERS).await?;
+            let per_buyer = i64::try_from(orders.div_ceil(ANALYTICS_BUYERS) * 9)? * seed::PRICE;
+            seed::fund(api, &admin, &sessions, per_buyer).await?;
+            let year_from = state.clock.now();
+            for day in 0..ANALYTICS_DAYS {
+                futures::stream::iter(0..ANALYTICS_ORDERS_PER_DAY)
+                    .map(|i| {
+                        let n = day * ANALYTICS_ORDERS_PER_DAY + i;
+                        let buyer = &sessions[n % sessions.len()];
+                        // A varied but repeatable basket: one to three products, one to three units.
+                        let items: Vec<serde_json::Value> = (0..1 + n % 3)
+                            .map(|k| {
+                                let variant = &variants[(n * 7 + k * 5) % variants.len()];
+                                serde_json::json!({"variant_id": variant, "quantity": 1 + (n + k) % 3})
+                            })
+                            .collect();
+                        let body = serde_json::json!({"items": items, "payment_method": "wallet",
+                                                      "shipping_address": seed::shipping_address()});
+                        async move {
+                            api.post("/v1/checkout", Some(&buyer.token), &body, reqwest::StatusCode::CREATED)
+                                .await
+                        }
+                    })
+                    .buffer_unordered(8)
+                    .try_for_each(|_| async { Ok(()) })
+                    .await?;
+                state.clock.advance(Duration::from_secs(86_400));
+            }
+            while state.relay.backlog().await? > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            seeded(
+                &started,
+                &format!(
+                    "{orders} wallet orders of {ANALYTICS_PRODUCTS} products by {ANALYTICS_BUYERS} buyers,                      {ANALYTICS_ORDERS_PER_DAY} a day for {ANALYTICS_DAYS} days, counted by the outbox relay"
+                ),
+            );
+            let year =
+                format!("from={}&to={}&interval=day", year_from.to_rfc3339(), state.clock.now().to_rfc3339());
+            let mut load: Option<Load> = None;
+            let mut windows = Vec::new();
+            for route in ["sales", "orders", "customers", "payments", "products"] {
+                let paths = Arc::new(vec![format!("/v1/admin/analytics/{route}?{year}")]);
+                let end = deadline(Instant::now());
+                let token = admin.token.clone();
+                let phase = drive::run(buyers, |_| {
+                    drive::reader(
+                        server.listening,
+                        Some(token.clone()),
+                        paths.clone(),
+                        route,
+                        end,
+                        MAX_ATTEMPTS_PER_BUYER,
+                    )
+                })
+                .await?;
+                windows.push((route, phase.window));
+                load = Some(match load {
+                    Some(earlier) => earlier.then(phase),
+                    None => phase,
+                });
+            }
+            Ok(Run {
+                load: load.context("the analytics scenario has phases")?,
+                initial: HashMap::new(),
+                routes: &["sales", "orders", "customers", "payments", "products"],
                 phases: windows,
             })
         }

@@ -43,7 +43,7 @@ impl Api {
     }
 
     /// POSTs JSON and insists on `expected`, returning the answer's body.
-    async fn post(
+    pub async fn post(
         &self,
         path: &str,
         token: Option<&str>,

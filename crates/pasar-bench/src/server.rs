@@ -50,7 +50,12 @@ impl DataDir {
 
 impl Server {
     /// Starts Pasar on new databases, in `kept` when given (SQLite only: the caller checks).
-    pub async fn start(backend: Backend, admin_url: &str, kept: Option<&Path>) -> anyhow::Result<Self> {
+    pub async fn start(
+        backend: Backend,
+        admin_url: &str,
+        kept: Option<&Path>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let data_dir = match kept {
             Some(dir) => {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -97,6 +102,9 @@ impl Server {
             // Sandbox orders stay pending for the whole run: none may expire and hand its stock
             // back while the oversell check counts it as sold.
             payment_ttl: 24 * 3600,
+            // A replayed year (the analytics scenario) must not sign its buyers out on the way.
+            access_token_ttl: 400 * 86_400,
+            refresh_token_ttl: 400 * 86_400,
             log_level: "warn".into(),
             log_format: LogFormat::Pretty,
             audit_database_url: Some(audit_url),
@@ -107,7 +115,7 @@ impl Server {
             ),
             ..Config::default()
         };
-        let app = match Application::build(config, Clock::system()).await {
+        let app = match Application::build(config, clock).await {
             Ok(app) => app,
             Err(err) => {
                 databases.drop_all().await;
