@@ -114,6 +114,16 @@ ACCEPTED_REFUSALS = [
     ("GET /v1/admin/analytics/", 422, "validation_failed", "from", "buckets by the"),
     ("GET /v1/seller/analytics/", 422, "validation_failed", "to", "after from"),
     ("GET /v1/seller/analytics/", 422, "validation_failed", "from", "buckets by the"),
+    # The chat socket answers only a WebSocket handshake, which an HTTP fuzzer does not send.
+    ("GET /v1/chat/ws", 426, "upgrade_required", None, None),
+    # An unsubscribe link is signed by the server; a fuzzer cannot sign one.
+    ("GET /v1/notifications/unsubscribe", 400, "invalid_token", None, None),
+    ("POST /v1/notifications/unsubscribe", 400, "invalid_token", None, None),
+    # A conversation is with a store that exists and is open (a slug is any text to a schema).
+    ("POST /v1/chat/conversations", 422, "validation_failed", "store", "no open store"),
+    # Transactional notifications cannot be turned off: which categories are is a rule of the
+    # shop, listed in the README, not a schema's.
+    ("PUT /v1/me/notification-preferences", 422, "validation_failed", "categories", "cannot be turned off"),
 ]
 
 
