@@ -518,36 +518,47 @@ fn rupiah(amount: i64) -> Money {
     Money::new(amount, Currency::IDR)
 }
 
-/// The demo's methods: (code, name, rate, free above, zones by name, delivery days).
-fn methods() -> Vec<(&'static str, &'static str, Rate, Option<Money>, Vec<&'static str>, DeliveryDays)> {
+/// One of the demo's shipping methods, its zones named.
+struct DemoMethod {
+    code: &'static str,
+    name: &'static str,
+    rate: Rate,
+    free_above: Option<Money>,
+    zones: &'static [&'static str],
+    days: DeliveryDays,
+}
+
+fn methods() -> Vec<DemoMethod> {
     let tier = |up_to_grams, amount| WeightTier { up_to_grams, price: rupiah(amount) };
     vec![
-        (
-            "regular",
-            "Reguler (2-4 hari)",
-            Rate::ByWeight { tiers: vec![tier(1_000, 15_000), tier(5_000, 35_000), tier(20_000, 90_000)] },
-            Some(rupiah(500_000)),
-            vec!["Jakarta", "Indonesia"],
-            DeliveryDays { min: 2, max: 4 },
-        ),
-        (
-            "express",
-            "Express Jakarta (besok)",
-            Rate::Flat { price: rupiah(25_000) },
-            None,
-            vec!["Jakarta"],
-            DeliveryDays { min: 1, max: 1 },
-        ),
+        DemoMethod {
+            code: "regular",
+            name: "Reguler (2-4 hari)",
+            rate: Rate::ByWeight {
+                tiers: vec![tier(1_000, 15_000), tier(5_000, 35_000), tier(20_000, 90_000)],
+            },
+            free_above: Some(rupiah(500_000)),
+            zones: &["Jakarta", "Indonesia"],
+            days: DeliveryDays { min: 2, max: 4 },
+        },
+        DemoMethod {
+            code: "express",
+            name: "Express Jakarta (besok)",
+            rate: Rate::Flat { price: rupiah(25_000) },
+            free_above: None,
+            zones: &["Jakarta"],
+            days: DeliveryDays { min: 1, max: 1 },
+        },
         // The shop's currency: the demo catalog is priced in rupiah, and a method charges in
         // the currency of what it carries.
-        (
-            "tokyo_same_day",
-            "Tokyo same-day (in the slot you choose)",
-            Rate::Flat { price: rupiah(30_000) },
-            None,
-            vec!["Tokyo"],
-            DeliveryDays { min: 0, max: 1 },
-        ),
+        DemoMethod {
+            code: "tokyo_same_day",
+            name: "Tokyo same-day (in the slot you choose)",
+            rate: Rate::Flat { price: rupiah(30_000) },
+            free_above: None,
+            zones: &["Tokyo"],
+            days: DeliveryDays { min: 0, max: 1 },
+        },
     ]
 }
 
@@ -578,7 +589,7 @@ async fn load_shipping(shipping: &Shipping, delivery: &Delivery) -> anyhow::Resu
         entries.push(DemoEntry { slug: "zone", name, created });
     }
     let known = shipping.methods().await?;
-    for (code, name, rate, free_above, zones, delivery_days) in methods() {
+    for DemoMethod { code, name, rate, free_above, zones, days: delivery_days } in methods() {
         if known.iter().any(|m| m.code == code) {
             entries.push(DemoEntry { slug: code, name, created: false });
             continue;

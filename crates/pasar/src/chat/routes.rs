@@ -442,6 +442,9 @@ async fn admin_messages(
 
 // ---- the socket -----------------------------------------------------------------------------
 
+/// The longest access token the socket reads from its query (the document's `maxLength`).
+const MAX_TOKEN_CHARS: usize = 4096;
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -479,6 +482,12 @@ async fn socket(
     ApiQuery(query): ApiQuery<SocketQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Response> {
+    // The query's token is checked even when a header carries one: a request is refused for
+    // what it says, whichever token wins.
+    if query.access_token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_CHARS) {
+        return Err(ApiError::field("access_token", format!("must be at most {MAX_TOKEN_CHARS} characters"))
+            .into_response());
+    }
     let token = bearer_token(&headers).map(str::to_owned).or(query.access_token).ok_or_else(|| {
         Unauthenticated(ApiError::unauthorized(
             "unauthenticated",
