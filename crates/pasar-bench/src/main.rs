@@ -564,7 +564,8 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             seeded(
                 &started,
                 &format!(
-                    "{orders} wallet orders of {ANALYTICS_PRODUCTS} products by {ANALYTICS_BUYERS} buyers,                      {ANALYTICS_ORDERS_PER_DAY} a day for {ANALYTICS_DAYS} days, counted by the outbox relay"
+                    "{orders} wallet orders of {ANALYTICS_PRODUCTS} products by {ANALYTICS_BUYERS} buyers, \
+                     {ANALYTICS_ORDERS_PER_DAY} a day for {ANALYTICS_DAYS} days, counted by the outbox relay"
                 ),
             );
             let year =
