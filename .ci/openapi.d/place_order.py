@@ -1,12 +1,15 @@
 """A buyer's whole purchase through a client generated from /openapi.json alone.
 
-Registers a new buyer, reads the product list, asks for a shipping quote to a Jakarta address,
-puts a variant of a physical product that ships there in a cart, checks the cart out with the
-quoted shipping method and the sandbox gateway, pays on the sandbox and sees the order paid. Any
-answer other than the documented success, or one the generated models cannot read, ends the run
-with a non-zero status.
+Signs in as the admin and sets up a shipping zone of its own (one made-up postal code in Indonesia) with a
+flat-rate method: the fuzzer before it was an admin too, and may have deleted the demo's methods or
+made a more specific zone without any. Then registers a new buyer, reads the product list, asks
+for a shipping quote to that address, puts a variant of a physical product that ships there in a
+cart, checks the cart out with the quoted method and the sandbox gateway, pays on the sandbox and
+sees the order paid. Any answer other than the documented success, or one the generated models
+cannot read, ends the run with a non-zero status.
 
-Usage: python place_order.py BASE_URL (with the generated package `pasar_client` importable).
+Usage: python place_order.py BASE_URL ADMIN_EMAIL ADMIN_PASSWORD (with the generated package
+`pasar_client` importable).
 """
 
 import sys
@@ -14,16 +17,19 @@ import time
 import uuid
 
 from pasar_client import AuthenticatedClient, Client
-from pasar_client.api.auth import register
+from pasar_client.api.auth import login, register
 from pasar_client.api.cart import add_item, open_cart
 from pasar_client.api.catalog import list_products
 from pasar_client.api.checkout import checkout
 from pasar_client.api.orders import my_order
 from pasar_client.api.sandbox import press_pay
-from pasar_client.api.shipping import quote
+from pasar_client.api.shipping import create_method, create_zone, quote
 from pasar_client.models import (
     CheckoutRequest,
     CheckoutRequestPaymentMethod,
+    CreateMethodRequest,
+    CreateZoneRequest,
+    LoginRequest,
     NewItem,
     ProductKind,
     RegisterRequest,
@@ -39,8 +45,47 @@ def expect(response, status, what):
     return response.parsed
 
 
-def main(base_url):
+def main(base_url, admin_email, admin_password):
     public = Client(base_url=base_url, raise_on_unexpected_status=True)
+
+    # A zone of one postal code no fuzzer has named, and a method of this run's own carrying
+    # anything there for Rp 12,000.
+    run = uuid.uuid4().hex[:8]
+    postal_code = str(10000000 + int(run, 16) % 90000000)
+    staff = expect(
+        login.sync_detailed(client=public, body=LoginRequest(email=admin_email, password=admin_password)),
+        200,
+        f"sign in as {admin_email}",
+    )
+    admin = AuthenticatedClient(base_url=base_url, token=staff.access_token, raise_on_unexpected_status=True)
+    zone = expect(
+        create_zone.sync_detailed(
+            client=admin,
+            body=CreateZoneRequest.from_dict(
+                {"name": f"Generated client {run}", "country": "ID", "postal_prefixes": [postal_code]}
+            ),
+        ),
+        201,
+        f"create a shipping zone for postal code {postal_code}",
+    )
+    method_code = f"generated_{run}"
+    expect(
+        create_method.sync_detailed(
+            client=admin,
+            body=CreateMethodRequest.from_dict(
+                {
+                    "code": method_code,
+                    "name": "Generated client courier",
+                    "currency": "IDR",
+                    "rate": {"type": "flat", "price": {"amount": 12000, "currency": "IDR"}},
+                    "zone_ids": [zone.id],
+                    "delivery_days": {"min": 1, "max": 2},
+                }
+            ),
+        ),
+        201,
+        f"create the shipping method {method_code}",
+    )
     email = f"openapi-{uuid.uuid4().hex[:12]}@example.com"
     tokens = expect(
         register.sync_detailed(
@@ -74,20 +119,21 @@ def main(base_url):
     if not on_sale:
         sys.exit("FAILED: the product list has no physical variant with stock left")
 
-    # The demo ships with methods, so a physical checkout names one: the first variant some
-    # method carries to the address (the fuzzer's products may be priced in other currencies).
+    # A physical checkout names a method: ours, for the first variant it carries (the fuzzer's
+    # products may be priced in other currencies than the method's).
     chosen = None
     for product, variant in on_sale:
         quoted = expect(
-            quote.sync_detailed(client=public, items=f"{variant.id}:1", country="ID", postal_code="10110"),
+            quote.sync_detailed(client=public, items=f"{variant.id}:1", country="ID", postal_code=postal_code),
             200,
-            f"quote shipping {variant.sku} to Jakarta",
+            f"quote shipping {variant.sku} to {postal_code}",
         )
-        if quoted.data:
-            chosen = (product, variant, quoted.data[0])
+        ours = [q for q in quoted.data if q.method == method_code]
+        if ours:
+            chosen = (product, variant, ours[0])
             break
     if chosen is None:
-        sys.exit("FAILED: no shipping method carries a physical variant with stock to Jakarta")
+        sys.exit(f"FAILED: {method_code} carries no physical variant with stock to {postal_code}")
     product, variant, shipping = chosen
 
     cart = expect(open_cart.sync_detailed(client=buyer), 201, "open the buyer's cart")
@@ -112,7 +158,7 @@ def main(base_url):
                     phone="+62 812 3456 7890",
                     line1="Jl. Merdeka 1",
                     city="Jakarta",
-                    postal_code="10110",
+                    postal_code=postal_code,
                     country="ID",
                 ),
             ),
@@ -146,6 +192,6 @@ def main(base_url):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 4:
         sys.exit(__doc__)
-    main(sys.argv[1].rstrip("/"))
+    main(sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3])

@@ -740,8 +740,9 @@ impl PayoutSource {
 /// The reference prefix of a seller's payout.
 const SELLER_PAYOUT: &str = "seller_payout";
 
-/// The event of a payout's outcome: `wallet.withdrawal.completed` / `.failed` for a buyer's
-/// withdrawal, `payout.completed` / `payout.failed` for a seller's payout.
+/// The event of a payout's outcome for the money's owner: `wallet.withdrawal.completed` /
+/// `.failed` for a buyer's withdrawal, `seller.payout.completed` / `.failed` for a store's payout
+/// (the payout itself announces `payout.succeeded` / `payout.failed`, with the provider's view).
 async fn record_payout_event(
     conn: &mut Connection,
     now: crate::time::Timestamp,
@@ -750,8 +751,8 @@ async fn record_payout_event(
 ) -> Result<(), WalletError> {
     let seller = payout.reference.starts_with(SELLER_PAYOUT);
     let event_type = match (seller, succeeded) {
-        (true, true) => "payout.completed",
-        (true, false) => "payout.failed",
+        (true, true) => "seller.payout.completed",
+        (true, false) => "seller.payout.failed",
         (false, true) => "wallet.withdrawal.completed",
         (false, false) => "wallet.withdrawal.failed",
     };

@@ -261,14 +261,14 @@ async fn a_payout_leaves_the_sellers_balance_when_it_succeeds_and_comes_back_whe
         "a store's payouts are not its owner's wallet withdrawals"
     );
 
-    for (payout, announced) in [(&part, "payout.completed"), (&rest, "payout.failed")] {
+    for (payout, announced) in [(&part, "seller.payout.completed"), (&rest, "seller.payout.failed")] {
         let rows = sqlx::query("SELECT event_type FROM outbox_events WHERE subject_id = $1")
             .bind(payout["id"].as_str().unwrap())
             .fetch_all(app.state.db.reader())
             .await
             .unwrap();
         let types: Vec<String> = rows.iter().map(|row| sqlx::Row::get(row, "event_type")).collect();
-        assert!(types.iter().any(|t| t == announced), "{announced} in {types:?}");
+        assert_eq!(types.iter().filter(|t| *t == announced).count(), 1, "{announced} once in {types:?}");
         assert!(!types.iter().any(|t| t.starts_with("wallet.")), "a store's payout is no wallet withdrawal");
     }
 
