@@ -562,7 +562,7 @@ async fn housekeeping(state: AppState) {
     }
 }
 
-/// How often analytics counts the carts opened (once across instances).
+/// How often analytics counts the carts started and checked out (once across instances).
 const CART_COUNT_PERIOD: Duration = Duration::from_secs(60);
 
 async fn count_carts(state: AppState) {

@@ -63,8 +63,10 @@ pub const ALL_TIME: &str = "all";
 /// The sums kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Figure {
-    /// Carts opened (the shop only: a cart is not a store's).
-    Carts,
+    /// Carts that got their first item (the shop only: a cart is not a store's).
+    CartsStarted,
+    /// Carts checked out into an order.
+    CartsCheckedOut,
     OrdersPlaced,
     OrdersPaid,
     OrdersCancelled,
@@ -97,8 +99,9 @@ pub enum Figure {
 }
 
 impl Figure {
-    pub const ALL: [Figure; 23] = [
-        Self::Carts,
+    pub const ALL: [Figure; 24] = [
+        Self::CartsStarted,
+        Self::CartsCheckedOut,
         Self::OrdersPlaced,
         Self::OrdersPaid,
         Self::OrdersCancelled,
@@ -125,7 +128,8 @@ impl Figure {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Carts => "carts",
+            Self::CartsStarted => "carts_started",
+            Self::CartsCheckedOut => "carts_checked_out",
             Self::OrdersPlaced => "orders_placed",
             Self::OrdersPaid => "orders_paid",
             Self::OrdersCancelled => "orders_cancelled",

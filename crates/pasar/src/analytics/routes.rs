@@ -159,6 +159,7 @@ impl Table for OrdersReport {
         &[
             "start",
             "carts",
+            "carts_checked_out",
             "orders_placed",
             "orders_paid",
             "orders_cancelled",
@@ -176,6 +177,7 @@ impl Table for OrdersReport {
                 vec![
                     p.start.to_rfc3339(),
                     f.carts.to_string(),
+                    f.carts_checked_out.to_string(),
                     f.orders_placed.to_string(),
                     f.orders_paid.to_string(),
                     f.orders_cancelled.to_string(),
@@ -289,8 +291,8 @@ report_path!(
     |state, _staff, query| query.period(&state), sales
 );
 report_path!(
-    /// Carts opened, orders placed, paid, cancelled and expired per hour or day, and the
-    /// conversion from carts to orders to paid orders.
+    /// Carts started and checked out, orders placed, paid, cancelled and expired per hour or
+    /// day, and the conversion from carts to orders to paid orders.
     admin_orders, "/v1/admin/analytics/orders", "analytics", OrdersReport, AdminQuery, Staff,
     |state, _staff, query| query.period(&state), orders
 );

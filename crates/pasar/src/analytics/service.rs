@@ -25,10 +25,10 @@ use crate::time::{Clock, Timestamp};
 const TOP: usize = 10;
 
 /// The cart count's job: its lease and watermark name.
-const CARTS_JOB: &str = "analytics.carts";
+const CARTS_JOB: &str = "analytics.cart_baskets";
 
-/// Carts younger than this are left to the next run, so a cart whose transaction is still
-/// committing is not passed over.
+/// Carts started or checked out more recently than this are left to the next run, so one whose
+/// transaction is still committing is not passed over.
 const CARTS_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -140,13 +140,17 @@ pub struct SalesReport {
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct OrdersFigures {
-    /// Carts opened (the whole shop only; 0 in a store's report).
+    /// Carts that got their first item (the whole shop only; 0 in a store's report). A cart
+    /// emptied by checkout starts again with its next item.
     pub carts: i64,
+    /// Carts checked out into an order (the whole shop only). Orders placed without a cart
+    /// (items named at checkout, the Telegram bot's "buy") are in `orders_placed` only.
+    pub carts_checked_out: i64,
     pub orders_placed: i64,
     pub orders_paid: i64,
     pub orders_cancelled: i64,
     pub orders_expired: i64,
-    /// Orders placed per cart opened; absent with no cart.
+    /// Carts checked out per cart started; absent with no cart.
     pub cart_to_order: Option<f64>,
     /// Orders paid per order placed; absent with no order.
     pub order_to_paid: Option<f64>,
@@ -388,8 +392,9 @@ impl Analytics {
         Ok(())
     }
 
-    /// Counts the carts opened since the last run, under a lease so one instance does it.
-    /// Returns how many it counted.
+    /// Counts the carts started and checked out since the last run, under a lease so one
+    /// instance does it.
+    /// Returns how many carts started it counted.
     #[tracing::instrument(skip_all)]
     pub async fn count_carts(&self, leases: &Leases, every: Duration) -> Result<i64, AnalyticsError> {
         let now = self.clock.now();
@@ -402,19 +407,21 @@ impl Analytics {
         if until.millis() <= since {
             return Ok(0);
         }
-        let opened = self.carts.opened_per_hour(Timestamp::from_millis(since), until).await?;
+        let hours = self.carts.started_and_checked_out_per_hour(Timestamp::from_millis(since), until).await?;
         let mut counted = 0;
-        for (hour, carts) in opened {
-            let delta = Delta {
-                scope: SHOP.to_owned(),
-                figure: Figure::Carts,
-                dimension: String::new(),
-                value: carts,
-            };
-            for (grain, bucket) in grains(hour) {
-                store::add(&mut tx, grain, bucket, &delta).await?;
+        for hour in hours {
+            for (figure, value) in
+                [(Figure::CartsStarted, hour.started), (Figure::CartsCheckedOut, hour.checked_out)]
+            {
+                if value == 0 {
+                    continue;
+                }
+                let delta = Delta { scope: SHOP.to_owned(), figure, dimension: String::new(), value };
+                for (grain, bucket) in grains(hour.hour) {
+                    store::add(&mut tx, grain, bucket, &delta).await?;
+                }
             }
-            counted += carts;
+            counted += hour.started;
         }
         store::set_watermark(&mut tx, CARTS_JOB, until.millis()).await?;
         tx.commit().await?;
@@ -507,7 +514,8 @@ impl Analytics {
     #[tracing::instrument(skip(self))]
     pub async fn orders(&self, period: &Period) -> Result<OrdersReport, AnalyticsError> {
         let figures = [
-            Figure::Carts,
+            Figure::CartsStarted,
+            Figure::CartsCheckedOut,
             Figure::OrdersPlaced,
             Figure::OrdersPaid,
             Figure::OrdersCancelled,
@@ -685,12 +693,13 @@ fn facts_of(order: &Order) -> OrderFacts {
 fn orders_figures(sums: &BTreeMap<Figure, i64>) -> OrdersFigures {
     let get = |f| sums.get(&f).copied().unwrap_or(0);
     OrdersFigures {
-        carts: get(Figure::Carts),
+        carts: get(Figure::CartsStarted),
+        carts_checked_out: get(Figure::CartsCheckedOut),
         orders_placed: get(Figure::OrdersPlaced),
         orders_paid: get(Figure::OrdersPaid),
         orders_cancelled: get(Figure::OrdersCancelled),
         orders_expired: get(Figure::OrdersExpired),
-        cart_to_order: rate(get(Figure::OrdersPlaced), get(Figure::Carts)),
+        cart_to_order: rate(get(Figure::CartsCheckedOut), get(Figure::CartsStarted)),
         order_to_paid: rate(get(Figure::OrdersPaid), get(Figure::OrdersPlaced)),
     }
 }

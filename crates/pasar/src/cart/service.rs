@@ -69,6 +69,14 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Carts started and checked out in one UTC hour (its start, in millis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CartsInHour {
+    pub hour: i64,
+    pub started: i64,
+    pub checked_out: i64,
+}
+
 #[derive(Clone)]
 pub struct Carts {
     db: Db,
@@ -120,16 +128,23 @@ impl Carts {
         Ok(result)
     }
 
-    /// Carts opened in [from, to), per UTC hour: (the hour's start in millis, how many), for
-    /// analytics' conversion figures.
-    pub async fn opened_per_hour(
+    /// Per UTC hour of [from, to), for analytics' conversion figures: the carts that got their
+    /// first item, and those checked out. A cart emptied by hand and filled again is the same
+    /// basket; a guest's basket merged at login goes on as the buyer's (or ends, merged, when
+    /// the buyer had one going).
+    pub async fn started_and_checked_out_per_hour(
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<(i64, i64)>, CartError> {
+    ) -> Result<Vec<CartsInHour>, CartError> {
         let rows = sqlx::query(
-            "SELECT (created_at / 3600000) * 3600000 AS hour, COUNT(*) AS opened FROM carts
-             WHERE created_at >= $1 AND created_at < $2 GROUP BY 1",
+            "SELECT hour, SUM(started) AS started, SUM(checked_out) AS checked_out FROM (
+               SELECT (filled_at / 3600000) * 3600000 AS hour, 1 AS started, 0 AS checked_out
+               FROM cart_fills WHERE filled_at >= $1 AND filled_at < $2
+               UNION ALL
+               SELECT (ended_at / 3600000) * 3600000 AS hour, 0 AS started, 1 AS checked_out
+               FROM cart_fills WHERE ended_at >= $1 AND ended_at < $2 AND outcome = 'checked_out'
+             ) AS counted GROUP BY hour ORDER BY hour",
         )
         .bind(from.millis())
         .bind(to.millis())
@@ -137,7 +152,13 @@ impl Carts {
         .await?;
         Ok(rows
             .iter()
-            .map(|row| Ok((row.try_get("hour")?, row.try_get("opened")?)))
+            .map(|row| {
+                Ok(CartsInHour {
+                    hour: row.try_get("hour")?,
+                    started: row.try_get("started")?,
+                    checked_out: row.try_get("checked_out")?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
@@ -226,7 +247,17 @@ impl Carts {
         if total > MAX_QUANTITY {
             return Err(CartError::TooMany);
         }
-        put(&mut tx, access.cart, variant, total, self.clock.now().millis()).await?;
+        let now = self.clock.now().millis();
+        put(&mut tx, access.cart, variant, total, now).await?;
+        // The basket starts with its first item; one going already carries on.
+        sqlx::query(
+            "INSERT INTO cart_fills (id, cart_id, filled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(access.cart.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -297,6 +328,22 @@ impl Carts {
                 None => {}
             }
         }
+        // The guest's basket goes on as the buyer's, unless the buyer had one going.
+        sqlx::query(
+            "UPDATE cart_fills SET ended_at = $1, outcome = 'merged'
+             WHERE cart_id = $2 AND ended_at IS NULL
+               AND EXISTS (SELECT 1 FROM cart_fills WHERE cart_id = $3 AND ended_at IS NULL)",
+        )
+        .bind(now)
+        .bind(guest.to_string())
+        .bind(mine.cart.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE cart_fills SET cart_id = $1 WHERE cart_id = $2 AND ended_at IS NULL")
+            .bind(mine.cart.to_string())
+            .bind(guest.to_string())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
             .bind(guest.to_string())
             .execute(&mut *tx)
@@ -306,12 +353,20 @@ impl Carts {
         Ok(mine)
     }
 
-    /// Empties a cart inside the caller's transaction (a checkout that bought it).
+    /// Empties a cart inside the caller's transaction (a checkout that bought it): its basket
+    /// ends checked out.
     pub async fn empty(&self, conn: &mut Connection, access: CartAccess) -> Result<(), CartError> {
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
             .bind(access.cart.to_string())
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+        sqlx::query(
+            "UPDATE cart_fills SET ended_at = $1, outcome = 'checked_out' WHERE cart_id = $2 AND ended_at IS NULL",
+        )
+        .bind(self.clock.now().millis())
+        .bind(access.cart.to_string())
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, eventually, spawn_app};
+use crate::helpers::{PASSWORD, Session, TestApp, eventually, session_of, shipping_address, spawn_app};
 
 /// An approved store with one physical product at `price`, 10 in stock: (seller, owner's user
 /// id, variant).
@@ -273,4 +273,89 @@ async fn a_period_that_ends_before_it_starts_or_is_too_long_is_refused() {
         )
         .await;
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Puts one unit of `variant` in a cart: a guest's (with its token) or a signed-in buyer's.
+async fn put_in_cart(app: &TestApp, cart: &str, token: Option<&str>, guest: Option<&str>, variant: &str) {
+    let mut request = app.request(reqwest::Method::POST, &format!("/v1/carts/{cart}/items"), token);
+    if let Some(guest) = guest {
+        request = request.header("x-cart-token", guest);
+    }
+    let added = request.json(&json!({"variant_id": variant, "quantity": 1})).send().await.unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+}
+
+async fn check_out_cart(app: &TestApp, token: &str, cart: &str) {
+    let body = json!({"cart_id": cart, "payment_method": "sandbox", "shipping_address": shipping_address()});
+    assert_eq!(app.post("/v1/checkout", Some(token), &body).await.status(), StatusCode::CREATED);
+}
+
+/// A guest's new cart with one unit of `variant`: (cart, token).
+async fn guest_cart(app: &TestApp, variant: &str) -> (String, String) {
+    let cart: Value = app.post("/v1/carts", None, &json!({})).await.json().await.unwrap();
+    let (id, token) = (cart["id"].as_str().unwrap().to_owned(), cart["token"].as_str().unwrap().to_owned());
+    put_in_cart(app, &id, None, Some(&token), variant).await;
+    (id, token)
+}
+
+async fn log_in_with_cart(app: &TestApp, email: &str, cart: &(String, String)) -> Session {
+    let login = app
+        .post(
+            "/v1/auth/login",
+            None,
+            &json!({"email": email, "password": PASSWORD, "cart": {"id": cart.0, "token": cart.1}}),
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    session_of(login.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn conversion_counts_each_cart_once_from_its_first_item_to_its_checkout() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let variant = app.product(&admin, "physical", &[10_000]).await.remove(0);
+    app.stock(&admin, &variant, 20).await;
+
+    // Ana fills her cart and checks it out (1 started, 1 checked out), then fills it again,
+    // empties it by hand and fills it once more: the same second cart, left there.
+    let ana = app.register("ana@example.com").await;
+    let hers: Value = app.post("/v1/carts", Some(&ana.access_token), &json!({})).await.json().await.unwrap();
+    let hers = hers["id"].as_str().unwrap();
+    put_in_cart(&app, hers, Some(&ana.access_token), None, &variant).await;
+    check_out_cart(&app, &ana.access_token, hers).await;
+    put_in_cart(&app, hers, Some(&ana.access_token), None, &variant).await;
+    let removed = app.delete(&format!("/v1/carts/{hers}/items/{variant}"), Some(&ana.access_token)).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    put_in_cart(&app, hers, Some(&ana.access_token), None, &variant).await;
+
+    // A guest's cart merged into Budi's empty one at login goes on as his, and is checked out.
+    app.register("budi@example.com").await;
+    let budi = log_in_with_cart(&app, "budi@example.com", &guest_cart(&app, &variant).await).await;
+    let his: Value = app.post("/v1/carts", Some(&budi.access_token), &json!({})).await.json().await.unwrap();
+    check_out_cart(&app, &budi.access_token, his["id"].as_str().unwrap()).await;
+
+    // A guest's cart merged into Ana's going one ends there; an order without a cart counts in
+    // orders only.
+    log_in_with_cart(&app, "ana@example.com", &guest_cart(&app, &variant).await).await;
+    let citra = app.register("citra@example.com").await;
+    assert_eq!(app.checkout(&citra.access_token, &[(&variant, 1)]).await.status(), StatusCode::CREATED);
+
+    app.clock.advance(std::time::Duration::from_secs(120));
+    let leases = pasar::db::lease::Leases::new(app.state.db.clone());
+    let counted = app.state.analytics.count_carts(&leases, std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(counted, 4, "Ana's two carts and the two guests'");
+
+    let path = format!("/v1/admin/analytics/orders?{}", period(&app));
+    let totals = eventually("the three orders counted", || async {
+        let totals = report(&app, &admin.access_token, &path).await["totals"].clone();
+        (totals["orders_placed"] == 3).then_some(totals)
+    })
+    .await;
+    assert_eq!(totals["carts"], 4);
+    assert_eq!(totals["carts_checked_out"], 2);
+    assert_eq!(totals["cart_to_order"], 0.5, "two of the four carts were checked out");
+
+    let again = app.state.analytics.count_carts(&leases, std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(again, 0, "counted once");
 }
