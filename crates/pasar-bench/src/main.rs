@@ -10,6 +10,7 @@ mod search;
 mod seed;
 mod server;
 mod stats;
+mod vocabulary;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -13,10 +13,11 @@ pub use service::{ProductRecommendations, Recommendations, RecommendationsError,
 
 use crate::db::Migration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026121150,
-    name: "recommendations: paid orders counted, orders per product and pair, purchases, daily sales",
-    sql: "CREATE TABLE recommendation_orders (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026121150,
+        name: "recommendations: paid orders counted, orders per product and pair, purchases, daily sales",
+        sql: "CREATE TABLE recommendation_orders (
             order_id TEXT PRIMARY KEY,
             counted_at BIGINT NOT NULL
           );
@@ -47,5 +48,12 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             name TEXT PRIMARY KEY,
             done_at BIGINT NOT NULL
           );",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    Migration {
+        version: 2026121251,
+        name: "recommendations: a wholly refunded order is taken back out of the counts",
+        sql: "ALTER TABLE recommendation_orders ADD COLUMN refunded_at BIGINT",
+        postgres: None,
+    },
+];

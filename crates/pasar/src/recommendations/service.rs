@@ -9,13 +9,13 @@ use utoipa::ToSchema;
 use super::domain::{self, LIST_LENGTH, POPULAR_DAYS, Profile, Ranked};
 use super::store;
 use crate::catalog::{Catalog, CatalogError, Product, ProductFilter, ProductStatus};
-use crate::db::Db;
 use crate::db::lease::Leases;
+use crate::db::{Connection, Db};
 use crate::events::{Delivery, Event, Subscriber};
-use crate::ids::{OrderId, ProductId, UserId};
+use crate::ids::{CategoryId, OrderId, ProductId, UserId};
 use crate::inventory::{Inventory, InventoryError};
 use crate::money::Money;
-use crate::orders::{OrderFilter, OrderStatus};
+use crate::orders::{Order, OrderFilter, OrderStatus};
 use crate::orders::{Orders, OrdersError};
 use crate::time::Clock;
 
@@ -74,6 +74,37 @@ impl Recommendations {
     #[tracing::instrument(skip(self))]
     pub async fn count_paid_order(&self, id: OrderId) -> Result<(), RecommendationsError> {
         let order = self.orders.order(id).await?;
+        let counted = self.counts_of(&order).await?;
+        let mut tx = self.db.begin().await?;
+        if !store::claim_order(&mut tx, id, self.clock.now()).await? {
+            return Ok(());
+        }
+        for product in counted.units.keys() {
+            store::record_purchase(&mut tx, order.buyer_id, *product).await?;
+        }
+        counted.add(&mut tx, 1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes a wholly refunded order back out of the counts (its products were returned, not
+    /// bought together), once; an order never counted changes nothing. The buyer still bought
+    /// them: "for you" keeps skipping them.
+    #[tracing::instrument(skip(self))]
+    pub async fn take_back_refunded_order(&self, id: OrderId) -> Result<(), RecommendationsError> {
+        let order = self.orders.order(id).await?;
+        let counted = self.counts_of(&order).await?;
+        let mut tx = self.db.begin().await?;
+        if !store::unclaim_order(&mut tx, id, self.clock.now()).await? {
+            return Ok(());
+        }
+        counted.add(&mut tx, -1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What `order` adds to the counts, read before any write transaction.
+    async fn counts_of(&self, order: &Order) -> Result<OrderCounts, RecommendationsError> {
         let mut units: BTreeMap<ProductId, i64> = BTreeMap::new();
         for line in &order.lines {
             *units.entry(line.product_id).or_default() += line.quantity;
@@ -97,23 +128,7 @@ impl Recommendations {
             .find(|e| e.to == OrderStatus::Paid)
             .map_or(order.updated_at, |e| e.at);
         let day = paid_at.millis().div_euclid(DAY_MILLIS);
-        let products: BTreeSet<ProductId> = units.keys().copied().collect();
-        let mut tx = self.db.begin().await?;
-        if !store::claim_order(&mut tx, id, self.clock.now()).await? {
-            return Ok(());
-        }
-        for (product, quantity) in &units {
-            store::count_product(&mut tx, *product).await?;
-            store::record_purchase(&mut tx, order.buyer_id, *product).await?;
-            if let Some(category) = categories.get(product) {
-                store::add_sales(&mut tx, *category, *product, day, *quantity).await?;
-            }
-        }
-        for (a, b) in domain::pairs_of(&products) {
-            store::count_pair(&mut tx, a, b).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        Ok(OrderCounts { units, categories, day })
     }
 
     /// Counts the orders paid before this module was there (their events were relayed
@@ -245,9 +260,38 @@ impl Recommendations {
     }
 }
 
-/// Statuses an order reaches only through being paid.
+/// What one paid order counts for: units per product, the products' categories, the day it was
+/// paid.
+struct OrderCounts {
+    units: BTreeMap<ProductId, i64>,
+    categories: BTreeMap<ProductId, CategoryId>,
+    day: i64,
+}
+
+impl OrderCounts {
+    /// Adds the order to the counts (`sign` 1) or takes it back out (-1).
+    async fn add(&self, tx: &mut Connection, sign: i64) -> Result<(), sqlx::Error> {
+        for (product, quantity) in &self.units {
+            store::count_product(tx, *product, sign).await?;
+            if let Some(category) = self.categories.get(product) {
+                store::add_sales(tx, *category, *product, self.day, sign * quantity).await?;
+            }
+        }
+        let products: BTreeSet<ProductId> = self.units.keys().copied().collect();
+        for (a, b) in domain::pairs_of(&products) {
+            store::count_pair(tx, a, b, sign).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Statuses an order reaches only through being paid and that still count: a wholly refunded
+/// order was taken back.
 fn was_paid(status: OrderStatus) -> bool {
-    !matches!(status, OrderStatus::PendingPayment | OrderStatus::Cancelled | OrderStatus::Expired)
+    !matches!(
+        status,
+        OrderStatus::PendingPayment | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Refunded
+    )
 }
 
 fn profile_of(product: &Product) -> Profile {
@@ -259,7 +303,7 @@ fn profile_of(product: &Product) -> Profile {
     }
 }
 
-/// Counts each order as it is paid.
+/// Counts each order as it is paid, and takes it back out when wholly refunded.
 impl Subscriber for Recommendations {
     fn name(&self) -> &'static str {
         "recommendations"
@@ -267,11 +311,11 @@ impl Subscriber for Recommendations {
 
     fn deliver<'a>(&'a self, event: &'a Event) -> Delivery<'a> {
         Box::pin(async move {
-            if event.event_type != "order.confirmed" {
-                return Ok(());
+            match event.event_type.as_str() {
+                "order.confirmed" => self.count_paid_order(event.subject_id.parse()?).await?,
+                "order.refunded" => self.take_back_refunded_order(event.subject_id.parse()?).await?,
+                _ => {}
             }
-            let order: OrderId = event.subject_id.parse()?;
-            self.count_paid_order(order).await?;
             Ok(())
         })
     }

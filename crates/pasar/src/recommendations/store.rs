@@ -1,5 +1,6 @@
-//! Recommendations' tables: the paid orders counted (each once), orders per product and per
-//! pair of products, what each buyer bought, and units sold per category, product and day.
+//! Recommendations' tables: the paid orders counted (each once, and taken back once when wholly
+//! refunded), orders per product and per pair of products, what each buyer bought, and units
+//! sold per category, product and day.
 
 use std::collections::BTreeSet;
 
@@ -24,26 +25,51 @@ pub async fn claim_order(conn: &mut Connection, order: OrderId, at: Timestamp) -
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn count_product(conn: &mut Connection, product: ProductId) -> Result<(), sqlx::Error> {
+/// Marks a counted `order` taken back (wholly refunded); false when it was not counted or was
+/// taken back already.
+pub async fn unclaim_order(
+    conn: &mut Connection,
+    order: OrderId,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE recommendation_orders SET refunded_at = $1 WHERE order_id = $2 AND refunded_at IS NULL",
+    )
+    .bind(at.millis())
+    .bind(order.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Adds `delta` (1 for an order paid, -1 for one taken back) to the orders holding `product`.
+pub async fn count_product(conn: &mut Connection, product: ProductId, delta: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO recommendation_products (product_id, orders) VALUES ($1, 1)
-         ON CONFLICT (product_id) DO UPDATE SET orders = recommendation_products.orders + 1",
+        "INSERT INTO recommendation_products (product_id, orders) VALUES ($1, $2)
+         ON CONFLICT (product_id) DO UPDATE SET orders = recommendation_products.orders + $2",
     )
     .bind(product.to_string())
+    .bind(delta)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Counts the pair both ways, so that a product's companions are one indexed read.
-pub async fn count_pair(conn: &mut Connection, a: ProductId, b: ProductId) -> Result<(), sqlx::Error> {
+/// Adds `delta` to the pair both ways, so that a product's companions are one indexed read.
+pub async fn count_pair(
+    conn: &mut Connection,
+    a: ProductId,
+    b: ProductId,
+    delta: i64,
+) -> Result<(), sqlx::Error> {
     for (x, y) in [(a, b), (b, a)] {
         sqlx::query(
-            "INSERT INTO recommendation_pairs (product_id, other_id, orders) VALUES ($1, $2, 1)
-             ON CONFLICT (product_id, other_id) DO UPDATE SET orders = recommendation_pairs.orders + 1",
+            "INSERT INTO recommendation_pairs (product_id, other_id, orders) VALUES ($1, $2, $3)
+             ON CONFLICT (product_id, other_id) DO UPDATE SET orders = recommendation_pairs.orders + $3",
         )
         .bind(x.to_string())
         .bind(y.to_string())
+        .bind(delta)
         .execute(&mut *conn)
         .await?;
     }
@@ -66,6 +92,7 @@ pub async fn record_purchase(
     Ok(())
 }
 
+/// Adds `units` (negative for an order taken back) to `product`'s sales on `day`.
 pub async fn add_sales(
     conn: &mut Connection,
     category: CategoryId,
@@ -106,7 +133,7 @@ pub async fn together<'c>(
     let rows = sqlx::query(
         "SELECT p.other_id, p.orders AS both_orders, c.orders AS other_orders
          FROM recommendation_pairs p JOIN recommendation_products c ON c.product_id = p.other_id
-         WHERE p.product_id = $1",
+         WHERE p.product_id = $1 AND p.orders > 0",
     )
     .bind(product.to_string())
     .fetch_all(ex)
@@ -130,7 +157,7 @@ pub async fn sales_since<'c>(
 ) -> Result<Vec<(ProductId, i64)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT product_id, CAST(SUM(units) AS BIGINT) AS units FROM recommendation_sales
-         WHERE category_id = $1 AND day >= $2 GROUP BY product_id",
+         WHERE category_id = $1 AND day >= $2 GROUP BY product_id HAVING SUM(units) > 0",
     )
     .bind(category.to_string())
     .bind(since)

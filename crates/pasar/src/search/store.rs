@@ -660,6 +660,8 @@ mod cpu {
         stat.split_whitespace().next().unwrap().parse::<f64>().unwrap() / 1_000.0
     }
 
+    include!("../../../pasar-bench/src/vocabulary.rs");
+
     const PRODUCTS: usize = 100_000;
     /// Products per commit: what a relay round of the benchmark's seeding carries, so the
     /// segments are those the benchmark searches.
@@ -677,160 +679,13 @@ mod cpu {
         }
     }
 
-    const LATIN: &[&str] = &[
-        "beras",
-        "gula",
-        "minyak",
-        "goreng",
-        "kopi",
-        "teh",
-        "susu",
-        "kental",
-        "manis",
-        "kecap",
-        "sambal",
-        "tepung",
-        "terigu",
-        "garam",
-        "mie",
-        "instan",
-        "sabun",
-        "mandi",
-        "sampo",
-        "roti",
-        "tawar",
-        "keju",
-        "mentega",
-        "telur",
-        "ayam",
-        "daging",
-        "sapi",
-        "ikan",
-        "udang",
-        "bawang",
-        "merah",
-        "putih",
-        "cabai",
-        "jeruk",
-        "mangga",
-        "pisang",
-        "apel",
-        "air",
-        "mineral",
-        "botol",
-        "kaleng",
-        "paket",
-        "hemat",
-        "besar",
-        "kecil",
-        "organik",
-        "segar",
-        "pedas",
-        "asin",
-        "cokelat",
-        "vanila",
-        "stroberi",
-        "jagung",
-        "kacang",
-        "kedelai",
-        "tahu",
-        "tempe",
-        "santan",
-        "kelapa",
-        "rice",
-        "sugar",
-        "oil",
-        "cooking",
-        "coffee",
-        "tea",
-        "milk",
-        "condensed",
-        "sweet",
-        "soy",
-        "sauce",
-        "chili",
-        "flour",
-        "salt",
-        "noodle",
-        "instant",
-        "soap",
-        "shampoo",
-        "bread",
-        "cheese",
-        "butter",
-        "egg",
-        "chicken",
-        "beef",
-        "fish",
-        "shrimp",
-        "onion",
-        "garlic",
-        "orange",
-        "mango",
-        "banana",
-        "apple",
-        "water",
-        "bottle",
-        "can",
-        "pack",
-        "family",
-        "large",
-        "small",
-        "premium",
-        "organic",
-        "fresh",
-        "spicy",
-        "chocolate",
-        "vanilla",
-        "strawberry",
-        "corn",
-        "peanut",
-        "coconut",
-        "cream",
-    ];
-    const JAPANESE: &[&str] = &[
-        "牛乳",
-        "抹茶",
-        "醤油",
-        "味噌",
-        "お米",
-        "緑茶",
-        "豆腐",
-        "納豆",
-        "卵",
-        "鶏肉",
-        "豚肉",
-        "牛肉",
-        "鮭",
-        "海苔",
-        "昆布",
-        "梅干し",
-        "蜂蜜",
-        "食パン",
-        "バター",
-        "チーズ",
-        "ヨーグルト",
-        "りんご",
-        "みかん",
-        "いちご",
-        "北海道",
-        "京都",
-        "宇治",
-        "国産",
-        "有機",
-        "徳用",
-        "大容量",
-        "天然水",
-        "ラーメン",
-        "うどん",
-        "そば",
-        "カレー",
-    ];
-    const SIZES: &[&str] = &["250g", "500g", "1kg", "2kg", "5kg", "200ml", "1L", "2L", "isi 10", "x12"];
+    fn latin() -> Vec<&'static str> {
+        INDONESIAN.iter().chain(ENGLISH).copied().collect()
+    }
 
-    fn product(dice: &mut Dice, i: usize) -> IndexedProduct {
+    fn product(dice: &mut Dice, latin: &[&str], i: usize) -> IndexedProduct {
         let japanese = i % 3 == 2;
-        let words = if japanese { JAPANESE } else { LATIN };
+        let words = if japanese { JAPANESE } else { latin };
         let picked: Vec<&str> = (0..2 + dice.below(3)).map(|_| words[dice.below(words.len())]).collect();
         let size = SIZES[dice.below(SIZES.len())];
         let name = if japanese {
@@ -859,12 +714,13 @@ mod cpu {
     /// The benchmark's mix: words, pairs, prefixes being typed, typos and Japanese; a fifth
     /// sorted by price, a fifth with a price range; every one counting its facets.
     fn queries(dice: &mut Dice, count: usize) -> Vec<IndexQuery> {
+        let latin = latin();
         (0..count)
             .map(|i| {
-                let word = LATIN[dice.below(LATIN.len())];
+                let word = latin[dice.below(latin.len())];
                 let text = match i % 6 {
                     0 => format!("{word} "),
-                    1 => format!("{word} {} ", LATIN[dice.below(LATIN.len())]),
+                    1 => format!("{word} {} ", latin[dice.below(latin.len())]),
                     2 => word.chars().take(3.max(word.len() / 2)).collect(),
                     3 if word.len() >= 5 => {
                         let mut chars: Vec<char> = word.chars().collect();
@@ -897,7 +753,10 @@ mod cpu {
         let index = SearchIndex::open(None).unwrap();
         let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
         let started = Instant::now();
-        let products: Vec<IndexedProduct> = (0..PRODUCTS).map(|i| product(&mut dice, i)).collect();
+        let products: Vec<IndexedProduct> = {
+            let latin = latin();
+            (0..PRODUCTS).map(|i| product(&mut dice, &latin, i)).collect()
+        };
         for round in products.chunks(ROUND) {
             index.apply(round, &[]).unwrap();
         }

@@ -33,16 +33,17 @@ async fn created_id(app: &TestApp, admin: &Session, path: &str, name: &str) -> S
     response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
-/// A buyer who paid one order of one of each of `products`.
-async fn buyer_of(app: &TestApp, email: &str, products: &[&Product]) -> Session {
+/// A buyer who paid one order of one of each of `products`, and that order's id.
+async fn buyer_of(app: &TestApp, email: &str, products: &[&Product]) -> (Session, String) {
     let buyer = app.register(email).await;
     let items: Vec<(&str, i64)> = products.iter().map(|p| (p.variant.as_str(), 1)).collect();
     let placed = app.checkout(&buyer.access_token, &items).await;
     assert_eq!(placed.status(), StatusCode::CREATED);
     let placed: Value = placed.json().await.unwrap();
     app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await;
-    app.wait_for_order(&buyer.access_token, placed["order"]["id"].as_str().unwrap(), "paid").await;
-    buyer
+    let order = placed["order"]["id"].as_str().unwrap().to_owned();
+    app.wait_for_order(&buyer.access_token, &order, "paid").await;
+    (buyer, order)
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -58,6 +59,8 @@ struct History {
     d: Product,
     /// Bought A and C.
     third: Session,
+    /// The third buyer's order.
+    third_order: String,
 }
 
 async fn history() -> History {
@@ -72,9 +75,9 @@ async fn history() -> History {
     let d = product(&app, &admin, &category, &brand, 300_000).await;
     buyer_of(&app, "one@example.com", &[&a, &b]).await;
     buyer_of(&app, "two@example.com", &[&a, &b]).await;
-    let third = buyer_of(&app, "three@example.com", &[&a, &c]).await;
+    let (third, third_order) = buyer_of(&app, "three@example.com", &[&a, &c]).await;
     buyer_of(&app, "four@example.com", &[&a, &b, &d]).await;
-    History { app, admin, a, b, c, d, third }
+    History { app, admin, a, b, c, d, third, third_order }
 }
 
 #[tokio::test]
@@ -101,7 +104,7 @@ async fn a_products_page_lists_what_was_bought_with_it_what_is_like_it_and_what_
 
 #[tokio::test]
 async fn a_buyer_is_offered_what_others_bought_with_their_things_never_what_they_have_or_what_is_gone() {
-    let History { app, admin, a, b, c, d, third } = history().await;
+    let History { app, admin, a, b, c, d, third, .. } = history().await;
     let mine = eventually("the four orders counted", || async {
         let mine: Value =
             app.get("/v1/me/recommendations", Some(&third.access_token)).await.json().await.unwrap();
@@ -120,6 +123,43 @@ async fn a_buyer_is_offered_what_others_bought_with_their_things_never_what_they
     let lists: Value =
         app.get(&format!("/v1/products/{}/recommendations", a.id), None).await.json().await.unwrap();
     assert_eq!(ids(&lists["bought_together"]), vec![b.id, c.id]);
+}
+
+#[tokio::test]
+async fn a_wholly_refunded_order_no_longer_counts_as_bought_together_or_sold() {
+    let History { app, admin, a, b, c, d, third_order, .. } = history().await;
+    let path = format!("/v1/products/{}/recommendations", a.id);
+    eventually("the four orders counted", || async {
+        let lists: Value = app.get(&path, None).await.json().await.unwrap();
+        (lists["bought_together"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
+
+    // {A, C} comes back whole: C was bought with A only in that order, and sold only there.
+    let refunded = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/admin/orders/{third_order}/refunds"),
+            Some(&admin.access_token),
+        )
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+        .json(&json!({"reason": "sent back"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refunded.status(), StatusCode::CREATED);
+    let lists: Value = eventually("the refunded order taken back", || async {
+        let lists: Value = app.get(&path, None).await.json().await.unwrap();
+        (lists["bought_together"].as_array().unwrap().len() == 2).then_some(lists)
+    })
+    .await;
+    // B: 3/sqrt(3·3) = 1; D: 1/sqrt(3·1) ≈ 0.58.
+    assert_eq!(ids(&lists["bought_together"]), vec![b.id.clone(), d.id.clone()]);
+    assert_eq!(ids(&lists["popular"]), vec![b.id.clone(), d.id.clone()], "C sold nothing that was kept");
+    assert!(
+        !ids(&lists["similar"]).is_empty() && ids(&lists["similar"]).contains(&c.id),
+        "C is still like A"
+    );
 }
 
 #[tokio::test]
