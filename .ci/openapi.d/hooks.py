@@ -55,6 +55,7 @@ ACCEPTED_REFUSALS = [
     (None, 422, "idempotency_key_reused", None, None),
     ("GET /v1/products", 422, "validation_failed", "min_price", "above max_price"),
     ("GET /v1/admin/products", 422, "validation_failed", "min_price", "above max_price"),
+    ("GET /v1/search", 422, "validation_failed", "price_min", "above price_max"),
     ("POST /v1/checkout", 422, "invalid_checkout", None, None),
     # Delivery slots against stored state: an address in a zone with slots needs one that is
     # still offered (lead time, same-day cut-off, closed dates); other orders name none.
