@@ -156,6 +156,7 @@ impl ToSchema for UploadFile {}
         (status = 200, body = Seller),
         (status = 401, body = ErrorEnvelope),
         (status = 404, description = "never applied", body = ErrorEnvelope),
+        (status = 409, description = "store_closed", body = ErrorEnvelope),
         (status = 413, description = "larger than media_max_bytes", body = ErrorEnvelope),
         (status = 415, description = "not an image, or not the type Content-Type says", body = ErrorEnvelope),
     )
@@ -184,7 +185,7 @@ async fn upload_logo(
         (status = 201, body = SellerDocument),
         (status = 401, body = ErrorEnvelope),
         (status = 404, description = "never applied", body = ErrorEnvelope),
-        (status = 409, description = "too_many_documents", body = ErrorEnvelope),
+        (status = 409, description = "too_many_documents or store_closed", body = ErrorEnvelope),
         (status = 413, description = "larger than media_max_bytes", body = ErrorEnvelope),
         (status = 415, description = "not a PDF or an image, or not the type Content-Type says", body = ErrorEnvelope),
     )

@@ -116,8 +116,8 @@ impl Sellers {
     }
 
     /// The bank account a store's earnings are paid to (in full: for payouts, never for
-    /// answers); None for a user without a store, or whose store is closed (an admin pays what
-    /// it is still owed to an account given with the payout).
+    /// answers); None for a user without a store, or whose store is closed (its bank account
+    /// was erased with its owner's account).
     #[tracing::instrument(skip_all)]
     pub async fn payout_account(
         &self,
@@ -213,11 +213,40 @@ impl Sellers {
         let image_type = check_upload(&bytes, content_type, self.media.max_bytes())?;
         let found = store::by_user(self.db.reader(), user).await?.ok_or(SellersError::NotFound)?;
         let key = MediaKey { id: MediaId::new(), image_type }.to_string();
-        self.media.put_at(&object_path(found.id, &key), bytes).await?;
+        let path = object_path(found.id, &key);
+        self.media.put_at(&path, bytes).await?;
+        let (seller, old) = match self.record_logo(user, found.id, key).await {
+            Ok(recorded) => recorded,
+            Err(err) => {
+                if let Err(cleanup) = self.media.delete_at(&path).await {
+                    tracing::warn!(error = %cleanup, "could not remove a logo whose row was not written");
+                }
+                return Err(err);
+            }
+        };
+        if let Some(old) = old {
+            if let Err(err) = self.media.delete_at(&object_path(seller.id, &old)).await {
+                tracing::warn!(error = %err, "could not remove a replaced logo");
+            }
+        }
+        Ok(seller)
+    }
+
+    /// Points the store at its new logo; the store and the key of the logo it replaced. A
+    /// closed store takes none.
+    async fn record_logo(
+        &self,
+        user: UserId,
+        id: SellerId,
+        key: String,
+    ) -> Result<(Seller, Option<String>), SellersError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        store::lock(&mut *tx, found.id).await?;
-        let mut row = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
+        store::lock(&mut *tx, id).await?;
+        let mut row = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
+        if row.status == SellerStatus::Closed {
+            return Err(SellersError::Closed);
+        }
         let old = row.logo_key.replace(key);
         row.updated_at = now;
         store::update(&mut *tx, &row).await?;
@@ -239,12 +268,7 @@ impl Sellers {
         )
         .await?;
         tx.commit().await?;
-        if let Some(old) = old {
-            if let Err(err) = self.media.delete_at(&object_path(seller.id, &old)).await {
-                tracing::warn!(error = %err, "could not remove a replaced logo");
-            }
-        }
-        Ok(seller)
+        Ok((seller, old))
     }
 
     /// Adds a business document (a PDF or an image) to the caller's store; only its owner and
@@ -304,6 +328,10 @@ impl Sellers {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         store::lock(&mut *tx, seller).await?;
+        let row = store::by_id(&mut *tx, seller).await?.ok_or(SellersError::NotFound)?;
+        if row.status == SellerStatus::Closed {
+            return Err(SellersError::Closed);
+        }
         if store::document_count(&mut *tx, seller).await? >= MAX_DOCUMENTS {
             return Err(SellersError::TooManyDocuments);
         }
@@ -500,30 +528,30 @@ impl Sellers {
     /// `product.updated` events, so search and carts follow), its profile is erased (a
     /// placeholder name and slug; no description, contact, bank account or logo) and its
     /// business documents are deleted, rows and files; `seller.closed` records it. What the
-    /// store is owed stays in payables. The files go first, so a failure leaves rows to retry
-    /// from; a store closed already with nothing left changes nothing. False when the user has
-    /// no store or it was closed already.
+    /// store is owed stays in payables. False when the user has no store or it was closed
+    /// already (a redelivered event changes nothing).
     #[tracing::instrument(skip_all)]
     pub async fn close_store_of(&self, owner: UserId) -> Result<bool, SellersError> {
         let Some(found) = store::by_user(self.db.reader(), owner).await? else {
             return Ok(false);
         };
-        let documents = store::document_keys(self.db.reader(), found.id).await?;
-        if close(found.status).is_none() && found.logo_key.is_none() && documents.is_empty() {
+        if close(found.status).is_none() {
             return Ok(false);
-        }
-        for key in found.logo_key.iter().map(|logo| object_path(found.id, logo)).chain(documents) {
-            self.media.delete_at(&key).await?;
         }
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         store::lock(&mut *tx, found.id).await?;
         let before = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
-        store::delete_documents(&mut *tx, found.id).await?;
         let Some(status) = close(before.status) else {
-            tx.commit().await?;
             return Ok(false);
         };
+        // The files go while the row is locked, so no upload slips in between; when the commit
+        // fails the rows stay, and the retry deletes their (already gone) files again.
+        let documents = store::document_keys(&mut *tx, found.id).await?;
+        for key in before.logo_key.iter().map(|logo| object_path(found.id, logo)).chain(documents) {
+            self.media.delete_at(&key).await?;
+        }
+        store::delete_documents(&mut *tx, found.id).await?;
         self.catalog.set_store_hidden(&mut tx, catalog::Actor::Seller(owner), owner, true).await?;
         let after = SellerRow {
             status,

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
+use axum::body::Bytes;
 use pasar::events::Subscriber;
+use pasar::sellers::SellersError;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -194,6 +196,18 @@ async fn a_deleted_sellers_store_is_closed_for_good_and_its_profile_and_files_er
     assert_error(served, StatusCode::NOT_FOUND, "not_found").await;
     let read = app.get(&document_url, Some(&admin.access_token)).await;
     assert_error(read, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(files_under(&app, &format!("sellers/{store}")), Vec::<PathBuf>::new());
+    // An upload that was on its way when the account went finds the store closed, and leaves
+    // no file behind.
+    let owner: pasar::ids::UserId = eka.id.parse().unwrap();
+    let late_logo = app.state.sellers.set_logo(owner, Some("image/png"), Bytes::from_static(&TINY_PNG)).await;
+    assert!(matches!(late_logo, Err(SellersError::Closed)), "{late_logo:?}");
+    let late_document = app
+        .state
+        .sellers
+        .add_document(owner, Some("application/pdf"), Bytes::from_static(b"%PDF-1.4\nNPWP"))
+        .await;
+    assert!(matches!(late_document, Err(SellersError::Closed)), "{late_document:?}");
     assert_eq!(files_under(&app, &format!("sellers/{store}")), Vec::<PathBuf>::new());
     // What it is owed stays for the books.
     let after = json_of(app.get("/v1/admin/payables", Some(&admin.access_token)).await, StatusCode::OK).await;
