@@ -350,7 +350,11 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         .subscribe(PointsEarner::new(db.clone(), ledger.clone(), points_rules))
         .subscribe(Arc::new(SearchIndexer(search.clone())))
         .subscribe(Arc::new(recommendations.clone()))
-        .subscribe(Arc::new(analytics.clone()));
+        .subscribe(Arc::new(analytics.clone()))
+        // A deleted account's reviews, store and chat messages are erased by their own modules.
+        .subscribe(Arc::new(reviews.clone()))
+        .subscribe(Arc::new(sellers.clone()))
+        .subscribe(Arc::new(chat.clone()));
     if let Some(bot) = &telegram {
         relay = relay.subscribe(Arc::new(Deliveries::new(bot.clone())));
     }

@@ -139,6 +139,7 @@ pub struct ChatMessage {
     pub sender_id: UserId,
     /// The sender's side.
     pub side: Side,
+    /// Empty once the sender deleted their account (a message sent is never empty).
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ChatImage>,

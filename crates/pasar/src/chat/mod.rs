@@ -3,7 +3,9 @@
 //! characters, optionally an image through the media store) are kept in the database, read
 //! over REST with cursors and pushed live over a WebSocket; each side keeps a read marker, so
 //! unread counts are counted from the rows. A participant may report a conversation; admins
-//! then read it, and each read is an audited event.
+//! then read it, and each read is an audited event. When a participant deletes their account
+//! (`user.deleted`), the text of what they wrote is emptied and their images are deleted; the
+//! conversation stays for the other side.
 //!
 //! Events carry ids only (`chat.message.sent`, `chat.conversation.reported`,
 //! `chat.conversation.read_by_admin`): they reach merchants' webhooks, and what people write to

@@ -21,8 +21,8 @@ use super::store;
 use crate::catalog::media::{MediaKey, UploadRefused, check_upload};
 use crate::catalog::{Catalog, CatalogError, MediaStore};
 use crate::db::{Connection, Db};
-use crate::events::{self, NewEvent};
-use crate::identity::Principal;
+use crate::events::{self, Delivery, Event, NewEvent, Subscriber};
+use crate::identity::{self, Principal};
 use crate::ids::{ChatMessageId, ConversationId, MediaId, OrderId, ProductId, SellerId, UserId};
 use crate::orders::{Orders, OrdersError};
 use crate::sellers::{SellerStatus, Sellers, SellersError};
@@ -533,6 +533,20 @@ impl Chat {
         })
     }
 
+    /// Erases what a user who deleted their account wrote: their messages' text becomes empty
+    /// and their images are deleted (files first, then rows, so a failure leaves rows to retry
+    /// from), in one transaction. The conversations and the other side's messages stay.
+    #[tracing::instrument(skip_all)]
+    pub async fn erase_messages_of(&self, sender: UserId) -> Result<(), ChatError> {
+        for key in store::image_keys_of(self.db.reader(), sender).await? {
+            self.media.delete(key).await?;
+        }
+        let mut tx = self.db.begin().await?;
+        store::erase_sender(&mut tx, sender).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// An image's content type and bytes, for its uploader, the participants of the
     /// conversation it was sent in, and admins once that conversation is reported.
     pub async fn image(&self, caller: Principal, key: &str) -> Result<(String, Bytes), ChatError> {
@@ -554,5 +568,21 @@ impl Chat {
         drop(conn);
         let bytes = self.media.get(key).await?.ok_or(ChatError::NotFound)?;
         Ok((content_type, bytes))
+    }
+}
+
+/// Chat hears of deleted accounts from the outbox.
+impl Subscriber for Chat {
+    fn name(&self) -> &'static str {
+        "chat"
+    }
+
+    fn deliver<'a>(&'a self, event: &'a Event) -> Delivery<'a> {
+        Box::pin(async move {
+            if let Some(sender) = identity::deleted_account(event)? {
+                self.erase_messages_of(sender).await?;
+            }
+            Ok(())
+        })
     }
 }

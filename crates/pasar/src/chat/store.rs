@@ -462,3 +462,39 @@ pub async fn unread_in<'c>(
     .await?;
     row.try_get("n")
 }
+
+// ---- deleted accounts ------------------------------------------------------------------------
+
+/// The keys of every image a user uploaded, sent or not.
+pub async fn image_keys_of<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    uploader: UserId,
+) -> Result<Vec<MediaKey>, sqlx::Error> {
+    let rows = sqlx::query("SELECT object_key FROM chat_images WHERE uploader_id = $1")
+        .bind(uploader.to_string())
+        .fetch_all(ex)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let key: String = row.try_get("object_key")?;
+            key.parse().map_err(|()| decode_error("object_key", &key))
+        })
+        .collect()
+}
+
+/// Empties the text of every message a user sent and takes their images off them, deleting
+/// the images' rows; the messages themselves stay, so the other side's conversation reads on.
+pub async fn erase_sender(conn: &mut crate::db::Connection, sender: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE chat_messages SET body = '', image_id = NULL
+         WHERE sender_id = $1 AND (body <> '' OR image_id IS NOT NULL)",
+    )
+    .bind(sender.to_string())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM chat_images WHERE uploader_id = $1")
+        .bind(sender.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

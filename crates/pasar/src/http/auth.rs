@@ -146,7 +146,7 @@ async fn seller_with_store(
             )
             .into_response());
         }
-        SellerStatus::Pending | SellerStatus::Rejected => return Err(refused()),
+        SellerStatus::Pending | SellerStatus::Rejected | SellerStatus::Closed => return Err(refused()),
     }
     Ok(ActiveSeller { principal, user: principal.user, seller: store.id })
 }

@@ -17,6 +17,7 @@ use super::domain::{AccountTokenPurpose, Email, Password, PersonName, TimeZoneNa
 use super::service::{Identity, IdentityError, Principal, User, record_user_event};
 use super::store::{self, USER_COLUMNS, user_of};
 use crate::db::{self, Migration};
+use crate::events::Event;
 use crate::ids::UserId;
 use crate::locale::Locale;
 use crate::time::Timestamp;
@@ -82,8 +83,25 @@ struct TokenRecord {
     used: bool,
 }
 
-/// Shown in place of a deleted account's name.
-const DELETED_NAME: &str = "Deleted user";
+/// Shown in place of a deleted account's name, here and wherever another module kept it.
+pub const DELETED_NAME: &str = "Deleted user";
+
+/// The event a deleted account writes (payload `{"user_id": …}`): other modules erase what
+/// they keep of that person when it reaches them.
+pub const USER_DELETED: &str = "user.deleted";
+
+/// The account an outbox event says was deleted; None for any other event. Other modules'
+/// subscribers call it, so none of them spells the event or its payload out again.
+pub fn deleted_account(event: &Event) -> anyhow::Result<Option<UserId>> {
+    if event.event_type != USER_DELETED {
+        return Ok(None);
+    }
+    let user = event.payload["user_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{USER_DELETED} {} lacks its user_id", event.id))?;
+    Ok(Some(user))
+}
 
 impl Identity {
     /// Makes a single-use token for `purpose` and says where to send it. An earlier unused
@@ -351,7 +369,9 @@ impl Identity {
 
     /// Deletes the caller's account, given its password: personal data is erased (the email
     /// becomes a placeholder unique to the account), addresses and the Telegram link go, every
-    /// session ends. The row stays, so orders and ledger entries keep a valid reference.
+    /// session ends. The row stays, so orders and ledger entries keep a valid reference. The
+    /// modules above identity erase what they keep of the person when [`USER_DELETED`] reaches
+    /// them (reviews, the store, chat), so identity never calls them.
     pub async fn delete_account(
         &self,
         principal: &Principal,
@@ -383,7 +403,7 @@ impl Identity {
                 .await?;
         }
         store::revoke_sessions_of(&mut *tx, user, None, now, "account_deleted").await?;
-        record_user_event(&mut tx, now, "user.deleted", user, user).await?;
+        record_user_event(&mut tx, now, USER_DELETED, user, user).await?;
         tx.commit().await?;
         self.forget_sessions_of(user);
         Ok(())
@@ -527,6 +547,25 @@ mod tests {
         let (a, b) = (UserId::new(), UserId::new());
         assert_ne!(deleted_email(a), deleted_email(b));
         assert!(deleted_email(a).ends_with("@deleted.invalid"));
+    }
+
+    #[test]
+    fn only_a_user_deleted_event_names_a_deleted_account() {
+        let user = UserId::new();
+        let event = |event_type: &str, payload| Event {
+            id: crate::ids::EventId::new(),
+            event_type: event_type.to_owned(),
+            version: 1,
+            subject_id: user.to_string(),
+            actor: user.to_string(),
+            occurred_at: Timestamp::from_millis(0),
+            payload,
+        };
+        let deleted = event(USER_DELETED, serde_json::json!({ "user_id": user }));
+        assert_eq!(deleted_account(&deleted).unwrap(), Some(user));
+        let other = event("user.deactivated", serde_json::json!({ "user_id": user }));
+        assert_eq!(deleted_account(&other).unwrap(), None);
+        assert!(deleted_account(&event(USER_DELETED, serde_json::json!({}))).is_err());
     }
 
     #[test]

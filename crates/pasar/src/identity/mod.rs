@@ -14,7 +14,7 @@ pub mod sessions;
 mod store;
 pub mod telegram;
 
-pub use accounts::IssuedAccountToken;
+pub use accounts::{DELETED_NAME, IssuedAccountToken, USER_DELETED, deleted_account};
 pub use domain::{AccountTokenPurpose, Email, Password, PersonName, Role};
 pub use service::{Identity, IdentityError, Principal, SessionOrigin, TokenPair, User, UserFilter};
 

@@ -2,7 +2,8 @@
 //! to five images) and may edit it for 30 days; the product's seller (or, for the shop's own
 //! products, an admin) replies once; admins hide and show reviews. Every change recomputes the
 //! product's rating from the visible reviews in its own transaction and hands it to the
-//! catalog; a store's rating is counted from the rows when asked.
+//! catalog; a store's rating is counted from the rows when asked. A deleted account's reviews
+//! keep their rating and text and show identity's placeholder as their author.
 
 pub mod domain;
 pub mod routes;

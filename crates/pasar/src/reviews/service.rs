@@ -13,8 +13,8 @@ use super::store;
 use crate::catalog::media::{MediaKey, UploadRefused, check_upload};
 use crate::catalog::{Catalog, CatalogError, MediaStore};
 use crate::db::{self, Connection, Db};
-use crate::events::{self, NewEvent};
-use crate::identity::{Identity, IdentityError, Principal};
+use crate::events::{self, Delivery, Event, NewEvent, Subscriber};
+use crate::identity::{self, Identity, IdentityError, Principal};
 use crate::ids::{MediaId, OrderLineId, ProductId, ReviewId, UserId};
 use crate::orders::{Orders, OrdersError};
 use crate::rating::Rating;
@@ -434,8 +434,35 @@ impl Reviews {
         self.catalog.set_rating(conn, product, sum, count).await?;
         Ok(histogram)
     }
+
+    /// Once an account is deleted, its reviews stay (their rating and text are the shop's
+    /// record) but no longer say who wrote them: the author's name becomes identity's
+    /// placeholder. The name is on nothing else (search and recommendations hold no authors).
+    #[tracing::instrument(skip_all)]
+    pub async fn forget_author(&self, author: UserId) -> Result<u64, ReviewsError> {
+        let mut tx = self.db.begin().await?;
+        let renamed = store::rename_author(&mut *tx, author, identity::DELETED_NAME).await?;
+        tx.commit().await?;
+        Ok(renamed)
+    }
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReviewsError {
     ReviewsError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// Reviews hear of deleted accounts from the outbox.
+impl Subscriber for Reviews {
+    fn name(&self) -> &'static str {
+        "reviews"
+    }
+
+    fn deliver<'a>(&'a self, event: &'a Event) -> Delivery<'a> {
+        Box::pin(async move {
+            if let Some(author) = identity::deleted_account(event)? {
+                self.forget_author(author).await?;
+            }
+            Ok(())
+        })
+    }
 }

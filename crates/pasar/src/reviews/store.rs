@@ -369,3 +369,18 @@ pub async fn image_content_type<'c>(
         .await?;
     row.map(|row| row.try_get("content_type")).transpose()
 }
+
+/// Puts `name` in place of the author's name on each of their reviews; how many changed (none
+/// when it was done before).
+pub async fn rename_author<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    author: UserId,
+    name: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("UPDATE reviews SET author_name = $1 WHERE author_id = $2 AND author_name <> $1")
+        .bind(name)
+        .bind(author.to_string())
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -29,11 +29,19 @@ pub enum SellerStatus {
     /// Taken off the shop for now: its products are hidden and cannot be bought; open orders
     /// continue.
     Suspended,
+    /// Closed for good because its owner deleted their account: hidden like a suspended store,
+    /// its profile erased, and no decision moves it again.
+    Closed,
 }
 
 impl SellerStatus {
-    pub const ALL: [SellerStatus; 4] =
-        [SellerStatus::Pending, SellerStatus::Approved, SellerStatus::Rejected, SellerStatus::Suspended];
+    pub const ALL: [SellerStatus; 5] = [
+        SellerStatus::Pending,
+        SellerStatus::Approved,
+        SellerStatus::Rejected,
+        SellerStatus::Suspended,
+        SellerStatus::Closed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +49,7 @@ impl SellerStatus {
             SellerStatus::Approved => "approved",
             SellerStatus::Rejected => "rejected",
             SellerStatus::Suspended => "suspended",
+            SellerStatus::Closed => "closed",
         }
     }
 
@@ -92,7 +101,7 @@ pub struct InvalidTransition {
 
 /// The status a decision moves a store to: pending → approved or rejected; approved ⇄
 /// suspended. Everything else (approving twice, reinstating a pending store, any decision on a
-/// rejected one) is refused.
+/// rejected or closed one) is refused.
 pub fn decide(from: SellerStatus, decision: Decision) -> Result<SellerStatus, InvalidTransition> {
     use Decision::*;
     use SellerStatus::*;
@@ -103,6 +112,22 @@ pub fn decide(from: SellerStatus, decision: Decision) -> Result<SellerStatus, In
         (Suspended, Reinstate) => Ok(Approved),
         _ => Err(InvalidTransition { from, decision }),
     }
+}
+
+/// The status closing a store moves it to, from any status (its owner deleted their account);
+/// None when it is closed already, so a redelivered deletion changes nothing more.
+pub fn close(from: SellerStatus) -> Option<SellerStatus> {
+    (from != SellerStatus::Closed).then_some(SellerStatus::Closed)
+}
+
+/// What a closed store shows in place of its name.
+pub const CLOSED_STORE_NAME: &str = "Closed store";
+
+/// A closed store's slug, in place of the one its owner chose: unique per store, and never one
+/// an application could take (an id holds `_`, which a [`Slug`] refuses), so the old slug is
+/// free again and no live store is ever shadowed.
+pub fn closed_slug(id: SellerId) -> String {
+    format!("closed-{id}")
 }
 
 /// How a store is reached.
@@ -136,16 +161,18 @@ pub struct Seller {
     pub store_name: String,
     pub slug: String,
     pub description: String,
-    pub contact: Contact,
-    /// The bank account, with only the account number's last four digits.
-    pub payout_account: MaskedDestination,
+    /// Absent once the store is closed (erased with its owner's account).
+    pub contact: Option<Contact>,
+    /// The bank account, with only the account number's last four digits; absent once the
+    /// store is closed.
+    pub payout_account: Option<MaskedDestination>,
     /// Where the logo is served, once uploaded.
     pub logo_url: Option<String>,
     /// The business documents uploaded with the application (readable by the owner and admins).
     pub documents: Vec<SellerDocument>,
     /// This store's commission in basis points (100 = 1%); absent: the platform default.
     pub commission_bps: Option<u32>,
-    /// Why the store was last rejected or suspended.
+    /// Why the store was last rejected, suspended or closed.
     pub reason: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -217,7 +244,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn any_status() -> impl Strategy<Value = SellerStatus> {
-        (0usize..4).prop_map(|i| SellerStatus::ALL[i])
+        (0usize..SellerStatus::ALL.len()).prop_map(|i| SellerStatus::ALL[i])
     }
 
     fn any_decision() -> impl Strategy<Value = Decision> {
@@ -247,6 +274,34 @@ mod tests {
     }
 
     #[test]
+    fn any_store_closes_once_and_a_closed_store_takes_no_decision() {
+        for from in SellerStatus::ALL {
+            let expected = (from != SellerStatus::Closed).then_some(SellerStatus::Closed);
+            assert_eq!(close(from), expected, "closing a {} store", from.as_str());
+        }
+        for decision in Decision::ALL {
+            assert_eq!(
+                decide(SellerStatus::Closed, decision),
+                Err(InvalidTransition { from: SellerStatus::Closed, decision })
+            );
+        }
+    }
+
+    #[test]
+    fn a_closed_stores_slug_is_its_own_and_no_application_could_choose_it() {
+        let (a, b) = (SellerId::new(), SellerId::new());
+        assert_ne!(closed_slug(a), closed_slug(b));
+        assert!(crate::catalog::Slug::parse(&closed_slug(a)).is_err());
+    }
+
+    #[test]
+    fn statuses_read_back_from_their_names() {
+        for status in SellerStatus::ALL {
+            assert_eq!(SellerStatus::parse(status.as_str()), Some(status));
+        }
+    }
+
+    #[test]
     fn documents_are_pdfs_or_images_by_their_first_bytes() {
         assert_eq!(DocumentType::sniff(b"%PDF-1.7\n"), Some(DocumentType::Pdf));
         assert_eq!(DocumentType::sniff(b"\x89PNG\r\n\x1a\n").map(DocumentType::extension), Some("png"));
@@ -254,7 +309,7 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever decisions come, a rejected store stays rejected, only an approval or a
+        /// Whatever decisions come, a rejected or closed store stays so, only an approval or a
         /// rejection leaves pending, and a store is never pending again.
         #[test]
         fn no_sequence_of_decisions_breaks_the_rules(start in any_status(), decisions in prop::collection::vec(any_decision(), 0..20)) {
@@ -263,7 +318,9 @@ mod tests {
                 match decide(status, decision) {
                     Ok(next) => {
                         prop_assert_ne!(status, SellerStatus::Rejected);
+                        prop_assert_ne!(status, SellerStatus::Closed);
                         prop_assert_ne!(next, SellerStatus::Pending);
+                        prop_assert_ne!(next, SellerStatus::Closed);
                         if status == SellerStatus::Pending {
                             prop_assert!(matches!(decision, Decision::Approve | Decision::Reject));
                         }

@@ -4,7 +4,9 @@
 //! A store is one seller user: products carry their store's owner in `seller_id`, and other
 //! modules key stores by that user id ([`Sellers::store_of_user`], [`Sellers::commission_bps`],
 //! [`Sellers::payout_account`]). Suspending a store hides its products through the catalog
-//! service; the catalog's tables stay the catalog's.
+//! service; the catalog's tables stay the catalog's. When the owner deletes their account
+//! (`user.deleted`), the store is closed for good: hidden the same way, its profile, logo and
+//! documents erased.
 
 pub mod domain;
 pub mod routes;

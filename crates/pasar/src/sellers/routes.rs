@@ -63,6 +63,7 @@ impl From<SellersError> for ApiError {
                 .with_details(
                     serde_json::json!({ "status": refused.from, "decision": refused.decision.as_str() }),
                 ),
+            SellersError::Closed => ApiError::conflict("store_closed", message),
             SellersError::CommissionTooHigh => ApiError::field("commission_bps", message),
             SellersError::TooManyDocuments => ApiError::conflict("too_many_documents", message),
             SellersError::NotADocument => {
@@ -155,6 +156,7 @@ impl ToSchema for UploadFile {}
         (status = 200, body = Seller),
         (status = 401, body = ErrorEnvelope),
         (status = 404, description = "never applied", body = ErrorEnvelope),
+        (status = 409, description = "store_closed", body = ErrorEnvelope),
         (status = 413, description = "larger than media_max_bytes", body = ErrorEnvelope),
         (status = 415, description = "not an image, or not the type Content-Type says", body = ErrorEnvelope),
     )
@@ -183,7 +185,7 @@ async fn upload_logo(
         (status = 201, body = SellerDocument),
         (status = 401, body = ErrorEnvelope),
         (status = 404, description = "never applied", body = ErrorEnvelope),
-        (status = 409, description = "too_many_documents", body = ErrorEnvelope),
+        (status = 409, description = "too_many_documents or store_closed", body = ErrorEnvelope),
         (status = 413, description = "larger than media_max_bytes", body = ErrorEnvelope),
         (status = 415, description = "not a PDF or an image, or not the type Content-Type says", body = ErrorEnvelope),
     )
@@ -302,7 +304,7 @@ struct SellerChange {
     commission_bps: Option<Option<u32>>,
 }
 
-/// Change a store's settings: its commission rate. Audited.
+/// Change a store's settings: its commission rate. Audited. A closed store is a 409.
 #[utoipa::path(
     patch, path = "/v1/admin/sellers/{id}", tag = "sellers", security(("bearer" = [])),
     params(("id" = SellerId, Path)), request_body = SellerChange,
@@ -311,6 +313,7 @@ struct SellerChange {
         (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "store_closed: its owner deleted their account", body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope),
     )
 )]
@@ -434,8 +437,8 @@ async fn reinstate(
 // ---- shoppers ------------------------------------------------------------------------------
 
 /// A live store's page: its profile, logo, number of products on sale and when it joined.
-/// Its products: `GET /v1/products?store={slug}`. A pending, rejected or suspended store is a
-/// 404.
+/// Its products: `GET /v1/products?store={slug}`. A pending, rejected, suspended or closed
+/// store is a 404.
 #[utoipa::path(
     get, path = "/v1/stores/{slug}", tag = "sellers",
     params(("slug" = String, Path, description = "the store's slug")),

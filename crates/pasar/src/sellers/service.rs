@@ -8,15 +8,15 @@
 use axum::body::Bytes;
 
 use super::domain::{
-    Application, Decision, DocumentType, InvalidTransition, MAX_COMMISSION_BPS, Seller, SellerDocument,
-    SellerStatus, StorePage, decide,
+    Application, CLOSED_STORE_NAME, Decision, DocumentType, InvalidTransition, MAX_COMMISSION_BPS, Seller,
+    SellerDocument, SellerStatus, StorePage, close, closed_slug, decide,
 };
 use super::store::{self, SellerRow};
 use crate::catalog::media::{ImageType, MediaKey, UploadRefused, check_upload};
 use crate::catalog::{self, Catalog, CatalogError, MediaStore};
 use crate::db::{self, Db};
-use crate::events::{self, NewEvent};
-use crate::identity::{Identity, IdentityError, Principal, Role};
+use crate::events::{self, Delivery, Event, NewEvent, Subscriber};
+use crate::identity::{self, Identity, IdentityError, Principal, Role};
 use crate::ids::{MediaId, SellerDocumentId, SellerId, UserId};
 use crate::payments::PayoutDestination;
 use crate::reviews::Reviews;
@@ -37,6 +37,8 @@ pub enum SellersError {
     StaffCannotApply,
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
+    #[error("this store is closed: its owner deleted their account")]
+    Closed,
     #[error("the commission must be at most {MAX_COMMISSION_BPS} basis points (100%)")]
     CommissionTooHigh,
     #[error("a store may have at most {MAX_DOCUMENTS} documents")]
@@ -114,13 +116,14 @@ impl Sellers {
     }
 
     /// The bank account a store's earnings are paid to (in full: for payouts, never for
-    /// answers); None for a user without a store.
+    /// answers); None for a user without a store, or whose store is closed (its bank account
+    /// was erased with its owner's account).
     #[tracing::instrument(skip_all)]
     pub async fn payout_account(
         &self,
         seller_user: UserId,
     ) -> Result<Option<PayoutDestination>, SellersError> {
-        Ok(store::by_user(self.db.reader(), seller_user).await?.map(|row| row.payout_account))
+        Ok(store::by_user(self.db.reader(), seller_user).await?.and_then(|row| row.payout_account))
     }
 
     /// The owner of the live (approved) store with this slug: what `?store={slug}` filters by.
@@ -157,8 +160,8 @@ impl Sellers {
             store_name: application.store_name.as_str().to_owned(),
             slug: application.slug.as_str().to_owned(),
             description: application.description.as_str().to_owned(),
-            contact: application.contact,
-            payout_account: application.payout_account,
+            contact: Some(application.contact),
+            payout_account: Some(application.payout_account),
             logo_key: None,
             commission_bps: None,
             reason: None,
@@ -210,11 +213,40 @@ impl Sellers {
         let image_type = check_upload(&bytes, content_type, self.media.max_bytes())?;
         let found = store::by_user(self.db.reader(), user).await?.ok_or(SellersError::NotFound)?;
         let key = MediaKey { id: MediaId::new(), image_type }.to_string();
-        self.media.put_at(&object_path(found.id, &key), bytes).await?;
+        let path = object_path(found.id, &key);
+        self.media.put_at(&path, bytes).await?;
+        let (seller, old) = match self.record_logo(user, found.id, key).await {
+            Ok(recorded) => recorded,
+            Err(err) => {
+                if let Err(cleanup) = self.media.delete_at(&path).await {
+                    tracing::warn!(error = %cleanup, "could not remove a logo whose row was not written");
+                }
+                return Err(err);
+            }
+        };
+        if let Some(old) = old {
+            if let Err(err) = self.media.delete_at(&object_path(seller.id, &old)).await {
+                tracing::warn!(error = %err, "could not remove a replaced logo");
+            }
+        }
+        Ok(seller)
+    }
+
+    /// Points the store at its new logo; the store and the key of the logo it replaced. A
+    /// closed store takes none.
+    async fn record_logo(
+        &self,
+        user: UserId,
+        id: SellerId,
+        key: String,
+    ) -> Result<(Seller, Option<String>), SellersError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        store::lock(&mut *tx, found.id).await?;
-        let mut row = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
+        store::lock(&mut *tx, id).await?;
+        let mut row = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
+        if row.status == SellerStatus::Closed {
+            return Err(SellersError::Closed);
+        }
         let old = row.logo_key.replace(key);
         row.updated_at = now;
         store::update(&mut *tx, &row).await?;
@@ -236,12 +268,7 @@ impl Sellers {
         )
         .await?;
         tx.commit().await?;
-        if let Some(old) = old {
-            if let Err(err) = self.media.delete_at(&object_path(seller.id, &old)).await {
-                tracing::warn!(error = %err, "could not remove a replaced logo");
-            }
-        }
-        Ok(seller)
+        Ok((seller, old))
     }
 
     /// Adds a business document (a PDF or an image) to the caller's store; only its owner and
@@ -301,6 +328,10 @@ impl Sellers {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         store::lock(&mut *tx, seller).await?;
+        let row = store::by_id(&mut *tx, seller).await?.ok_or(SellersError::NotFound)?;
+        if row.status == SellerStatus::Closed {
+            return Err(SellersError::Closed);
+        }
         if store::document_count(&mut *tx, seller).await? >= MAX_DOCUMENTS {
             return Err(SellersError::TooManyDocuments);
         }
@@ -459,6 +490,9 @@ impl Sellers {
             return Err(SellersError::NotFound);
         }
         let mut row = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
+        if row.status == SellerStatus::Closed {
+            return Err(SellersError::Closed);
+        }
         let before = row.commission_bps;
         if before == commission_bps {
             return self.seller_in(&mut tx, row).await;
@@ -485,6 +519,76 @@ impl Sellers {
         .await?;
         tx.commit().await?;
         Ok(seller)
+    }
+
+    // ---- deleted owners ----------------------------------------------------------------------
+
+    /// Closes for good the store of a user who deleted their account, in one transaction:
+    /// its products leave the shop as a suspended store's do (the same catalog step and
+    /// `product.updated` events, so search and carts follow), its profile is erased (a
+    /// placeholder name and slug; no description, contact, bank account or logo) and its
+    /// business documents are deleted, rows and files; `seller.closed` records it. What the
+    /// store is owed stays in payables. False when the user has no store or it was closed
+    /// already (a redelivered event changes nothing).
+    #[tracing::instrument(skip_all)]
+    pub async fn close_store_of(&self, owner: UserId) -> Result<bool, SellersError> {
+        let Some(found) = store::by_user(self.db.reader(), owner).await? else {
+            return Ok(false);
+        };
+        if close(found.status).is_none() {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        store::lock(&mut *tx, found.id).await?;
+        let before = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
+        let Some(status) = close(before.status) else {
+            return Ok(false);
+        };
+        // The files go while the row is locked, so no upload slips in between; when the commit
+        // fails the rows stay, and the retry deletes their (already gone) files again.
+        let documents = store::document_keys(&mut *tx, found.id).await?;
+        for key in before.logo_key.iter().map(|logo| object_path(found.id, logo)).chain(documents) {
+            self.media.delete_at(&key).await?;
+        }
+        store::delete_documents(&mut *tx, found.id).await?;
+        self.catalog.set_store_hidden(&mut tx, catalog::Actor::Seller(owner), owner, true).await?;
+        let after = SellerRow {
+            status,
+            store_name: CLOSED_STORE_NAME.to_owned(),
+            slug: closed_slug(found.id),
+            description: String::new(),
+            contact: None,
+            payout_account: None,
+            logo_key: None,
+            reason: Some("the owner deleted their account".to_owned()),
+            updated_at: now,
+            ..before.clone()
+        };
+        store::close(&mut *tx, &after).await?;
+        // Ids and statuses only: the erased profile must not live on in the outbox, the audit
+        // store or merchants' webhooks.
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "seller.closed",
+                version: 1,
+                subject_id: found.id.to_string(),
+                actor: owner.to_string(),
+                payload: serde_json::json!({
+                    "seller_id": found.id,
+                    "user_id": owner,
+                    "before": { "status": before.status },
+                    "after": { "status": status },
+                }),
+            },
+        )
+        .await?;
+        let committed = tx.commit().await;
+        self.catalog.forget_cached_reads();
+        committed?;
+        Ok(true)
     }
 
     // ---- shoppers ----------------------------------------------------------------------------
@@ -548,12 +652,28 @@ fn seller(row: SellerRow, documents: Vec<SellerDocument>) -> Seller {
         slug: row.slug,
         description: row.description,
         contact: row.contact,
-        payout_account: row.payout_account.masked(),
+        payout_account: row.payout_account.as_ref().map(PayoutDestination::masked),
         documents,
         commission_bps: row.commission_bps,
         reason: row.reason,
         created_at: row.created_at,
         updated_at: row.updated_at,
         approved_at: row.approved_at,
+    }
+}
+
+/// Sellers hear of deleted accounts from the outbox: the owner's store closes.
+impl Subscriber for Sellers {
+    fn name(&self) -> &'static str {
+        "sellers"
+    }
+
+    fn deliver<'a>(&'a self, event: &'a Event) -> Delivery<'a> {
+        Box::pin(async move {
+            if let Some(owner) = identity::deleted_account(event)? {
+                self.close_store_of(owner).await?;
+            }
+            Ok(())
+        })
     }
 }

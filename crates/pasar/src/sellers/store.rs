@@ -22,8 +22,10 @@ pub struct SellerRow {
     pub store_name: String,
     pub slug: String,
     pub description: String,
-    pub contact: Contact,
-    pub payout_account: PayoutDestination,
+    /// None once the store is closed (stored as empty text).
+    pub contact: Option<Contact>,
+    /// None once the store is closed (stored as empty text).
+    pub payout_account: Option<PayoutDestination>,
     pub logo_key: Option<String>,
     pub commission_bps: Option<u32>,
     pub reason: Option<String>,
@@ -45,8 +47,31 @@ fn text<T, E>(
     parse(raw.clone()).map_err(|_| decode_error(column, &raw))
 }
 
+/// Whether an erased column group is empty: a closed store keeps its NOT NULL columns as
+/// empty text rather than values no parser accepts.
+fn erased(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<String, _>(column)?.is_empty())
+}
+
 fn row_of(row: &AnyRow) -> Result<SellerRow, sqlx::Error> {
     let commission: Option<i64> = row.try_get("commission_bps")?;
+    let contact = if erased(row, "contact_email")? {
+        None
+    } else {
+        Some(Contact {
+            email: text(row, "contact_email", |s| Email::parse(&s))?,
+            phone: text(row, "contact_phone", Phone::try_from)?,
+        })
+    };
+    let payout_account = if erased(row, "account_number")? {
+        None
+    } else {
+        Some(PayoutDestination {
+            bank_code: text(row, "bank_code", |s| BankCode::parse(&s))?,
+            account_number: text(row, "account_number", |s| AccountNumber::parse(&s))?,
+            account_name: text(row, "account_name", |s| Text::parse(&s))?,
+        })
+    };
     Ok(SellerRow {
         id: parse_text(row, "id")?,
         user_id: parse_text(row, "user_id")?,
@@ -54,15 +79,8 @@ fn row_of(row: &AnyRow) -> Result<SellerRow, sqlx::Error> {
         store_name: row.try_get("store_name")?,
         slug: row.try_get("slug")?,
         description: row.try_get("description")?,
-        contact: Contact {
-            email: text(row, "contact_email", |s| Email::parse(&s))?,
-            phone: text(row, "contact_phone", Phone::try_from)?,
-        },
-        payout_account: PayoutDestination {
-            bank_code: text(row, "bank_code", |s| BankCode::parse(&s))?,
-            account_number: text(row, "account_number", |s| AccountNumber::parse(&s))?,
-            account_name: text(row, "account_name", |s| Text::parse(&s))?,
-        },
+        contact,
+        payout_account,
         logo_key: row.try_get("logo_key")?,
         commission_bps: commission
             .map(|bps| u32::try_from(bps).map_err(|_| decode_error("commission_bps", &bps.to_string())))
@@ -88,11 +106,11 @@ pub async fn insert<'c>(
     .bind(&seller.store_name)
     .bind(&seller.slug)
     .bind(&seller.description)
-    .bind(seller.contact.email.as_str())
-    .bind(String::from(seller.contact.phone.clone()))
-    .bind(seller.payout_account.bank_code.as_str())
-    .bind(seller.payout_account.account_number.as_str())
-    .bind(seller.payout_account.account_name.as_str())
+    .bind(seller.contact.as_ref().map_or(String::new(), |c| c.email.as_str().to_owned()))
+    .bind(seller.contact.as_ref().map_or(String::new(), |c| String::from(c.phone.clone())))
+    .bind(seller.payout_account.as_ref().map_or("", |p| p.bank_code.as_str()))
+    .bind(seller.payout_account.as_ref().map_or("", |p| p.account_number.as_str()))
+    .bind(seller.payout_account.as_ref().map_or("", |p| p.account_name.as_str()))
     .bind(seller.logo_key.clone())
     .bind(seller.commission_bps.map(i64::from))
     .bind(seller.reason.clone())
@@ -120,6 +138,27 @@ pub async fn update<'c>(
     .bind(seller.logo_key.clone())
     .bind(seller.updated_at.millis())
     .bind(seller.approved_at.map(Timestamp::millis))
+    .bind(seller.id.to_string())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// Closes a store for good and erases its profile: the status, a placeholder name and slug,
+/// and empty description, contact, bank account and logo. Its documents go with
+/// [`delete_documents`]; its id, owner, commission and times stay for the books.
+pub async fn close<'c>(ex: impl Executor<'c, Database = Any>, seller: &SellerRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sellers SET status = $1, store_name = $2, slug = $3, description = '', contact_email = '',
+                contact_phone = '', bank_code = '', account_number = '', account_name = '', logo_key = NULL,
+                reason = $4, updated_at = $5
+         WHERE id = $6",
+    )
+    .bind(seller.status.as_str())
+    .bind(&seller.store_name)
+    .bind(&seller.slug)
+    .bind(seller.reason.clone())
+    .bind(seller.updated_at.millis())
     .bind(seller.id.to_string())
     .execute(ex)
     .await
@@ -267,6 +306,29 @@ pub async fn documents<'c>(
     .fetch_all(ex)
     .await?;
     rows.iter().map(|row| document_of(row).map(|(_, document)| document)).collect()
+}
+
+/// The object keys of every document of a store.
+pub async fn document_keys<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: SellerId,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT object_key FROM seller_documents WHERE seller_id = $1")
+        .bind(seller.to_string())
+        .fetch_all(ex)
+        .await?;
+    rows.iter().map(|row| row.try_get("object_key")).collect()
+}
+
+pub async fn delete_documents<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: SellerId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM seller_documents WHERE seller_id = $1")
+        .bind(seller.to_string())
+        .execute(ex)
+        .await
+        .map(|_| ())
 }
 
 /// A document's object key and description, when it belongs to this store.

@@ -18,6 +18,7 @@ mod conventions;
 mod couriers;
 mod crash;
 mod delivery;
+mod erasure;
 mod events;
 mod fakes;
 mod gateways;

@@ -28,7 +28,7 @@ async fn json_of(response: Response, status: StatusCode) -> Value {
 
 /// An active physical product sold by `seller` (the shop itself when None), with stock;
 /// returns its id and its variant's.
-async fn product(app: &TestApp, admin: &Session, seller: Option<&str>) -> (String, String) {
+pub async fn product(app: &TestApp, admin: &Session, seller: Option<&str>) -> (String, String) {
     let token = Some(admin.access_token.as_str());
     let suffix = uuid::Uuid::now_v7().simple().to_string();
     let category = app.post("/v1/admin/categories", token, &json!({"name": format!("Kopi {suffix}")})).await;
@@ -46,7 +46,7 @@ async fn product(app: &TestApp, admin: &Session, seller: Option<&str>) -> (Strin
 }
 
 /// `buyer` buys one of `variant` and pays; returns the order (paid, not yet shipped).
-async fn paid_order(app: &TestApp, buyer: &Session, variant: &str) -> Value {
+pub async fn paid_order(app: &TestApp, buyer: &Session, variant: &str) -> Value {
     let placed = json_of(app.checkout(&buyer.access_token, &[(variant, 1)]).await, StatusCode::CREATED).await;
     let order_id = placed["order"]["id"].as_str().unwrap();
     assert_eq!(
@@ -70,7 +70,12 @@ async fn deliver(app: &TestApp, admin: &Session, order: &Value) {
 }
 
 /// A new buyer who bought `variant` and received it; returns the buyer and the line's id.
-async fn delivered_buyer(app: &TestApp, admin: &Session, variant: &str, email: &str) -> (Session, String) {
+pub async fn delivered_buyer(
+    app: &TestApp,
+    admin: &Session,
+    variant: &str,
+    email: &str,
+) -> (Session, String) {
     let buyer = app.register(email).await;
     let order = paid_order(app, &buyer, variant).await;
     deliver(app, admin, &order).await;
@@ -78,7 +83,7 @@ async fn delivered_buyer(app: &TestApp, admin: &Session, variant: &str, email: &
     (buyer, line)
 }
 
-async fn review(app: &TestApp, buyer: &Session, line: &str, rating: i64, text: &str) -> Response {
+pub async fn review(app: &TestApp, buyer: &Session, line: &str, rating: i64, text: &str) -> Response {
     app.post(
         "/v1/reviews",
         Some(&buyer.access_token),
@@ -87,7 +92,7 @@ async fn review(app: &TestApp, buyer: &Session, line: &str, rating: i64, text: &
     .await
 }
 
-async fn reviews_of(app: &TestApp, product: &str, query: &str) -> Value {
+pub async fn reviews_of(app: &TestApp, product: &str, query: &str) -> Value {
     json_of(app.get(&format!("/v1/products/{product}/reviews?{query}"), None).await, StatusCode::OK).await
 }
 

@@ -29,7 +29,7 @@ async fn applicant(app: &TestApp, slug: &str) -> (Session, Value) {
     (user, response.json().await.unwrap())
 }
 
-async fn decide(
+pub async fn decide(
     app: &TestApp,
     admin: &Session,
     seller: &str,
@@ -57,7 +57,7 @@ pub async fn seller(app: &TestApp, admin: &Session, slug: &str) -> (Session, Str
     (user, id)
 }
 
-async fn category(app: &TestApp, admin: &Session) -> String {
+pub async fn category(app: &TestApp, admin: &Session) -> String {
     let name = format!("Category {}", uuid::Uuid::now_v7().simple());
     let response = app.post("/v1/admin/categories", Some(&admin.access_token), &json!({"name": name})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -66,7 +66,7 @@ async fn category(app: &TestApp, admin: &Session) -> String {
 
 /// An active product the seller creates through its own routes, with `stock` units of its one
 /// variant; returns the product.
-async fn own_product(app: &TestApp, seller: &Session, category: &str, name: &str, stock: i64) -> Value {
+pub async fn own_product(app: &TestApp, seller: &Session, category: &str, name: &str, stock: i64) -> Value {
     let sku = format!("SKU-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let body = json!({
         "name": name, "kind": "physical", "status": "active", "category_id": category,
@@ -88,19 +88,19 @@ async fn own_product(app: &TestApp, seller: &Session, category: &str, name: &str
     product
 }
 
-async fn listed(app: &TestApp, query: &str) -> Vec<String> {
+pub async fn listed(app: &TestApp, query: &str) -> Vec<String> {
     let response = app.get(&format!("/v1/products?{query}"), None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let page: Value = response.json().await.unwrap();
     page["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
 }
 
-async fn searched(app: &TestApp, q: &str) -> Vec<String> {
+pub async fn searched(app: &TestApp, q: &str) -> Vec<String> {
     let page: Value = app.get(&format!("/v1/search?q={q}"), None).await.json().await.unwrap();
     page["data"].as_array().unwrap().iter().map(|hit| hit["name"].as_str().unwrap().to_owned()).collect()
 }
 
-async fn add_to_cart(app: &TestApp, buyer: &Session, variant: &str) -> reqwest::Response {
+pub async fn add_to_cart(app: &TestApp, buyer: &Session, variant: &str) -> reqwest::Response {
     let cart: Value =
         app.post("/v1/carts", Some(&buyer.access_token), &json!({})).await.json().await.unwrap();
     let path = format!("/v1/carts/{}/items", cart["id"].as_str().unwrap());
