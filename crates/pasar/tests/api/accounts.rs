@@ -11,7 +11,10 @@ use sqlx::Row;
 use crate::helpers::{PASSWORD, Session, TestApp, assert_error, session_of, spawn_app, spawn_app_with};
 
 /// A token as the notifications module gets it to put in an email.
+/// A fresh token, as the email would carry it. Notifications issue one for each request (and
+/// one at registration), which replaces any unused one: the test's comes after theirs.
 async fn token_for(app: &TestApp, user: &str, purpose: AccountTokenPurpose) -> (String, String) {
+    app.relayed().await;
     let issued = app
         .state
         .identity

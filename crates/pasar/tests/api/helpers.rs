@@ -494,6 +494,19 @@ impl TestApp {
         self.request(Method::POST, &format!("/sandbox/pay/{payment_id}/{button}"), None).send().await.unwrap()
     }
 
+    /// Waits until the relay has handed every event written so far to its subscribers (the
+    /// search indexer, notifications, ...): what they do about those events is done.
+    pub async fn relayed(&self) {
+        eventually("the outbox to be relayed", || async {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox_events WHERE published_at IS NULL")
+                .fetch_one(self.state.db.reader())
+                .await
+                .unwrap();
+            (sqlx::Row::get::<i64, _>(&row, "n") == 0).then_some(())
+        })
+        .await;
+    }
+
     /// Polls an order until it reaches `status` (bounded: 10 s), and returns it.
     pub async fn wait_for_order(&self, token: &str, order_id: &str, status: &str) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -63,19 +63,6 @@ impl<'a> Shop<'a> {
     }
 }
 
-/// Waits until the relay has handed every event written so far to its subscribers (the
-/// search indexer among them): the index is then as fresh as it will get.
-async fn settled(app: &TestApp) {
-    eventually("the outbox to be relayed", || async {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox_events WHERE published_at IS NULL")
-            .fetch_one(app.state.db.reader())
-            .await
-            .unwrap();
-        (row.get::<i64, _>("n") == 0).then_some(())
-    })
-    .await;
-}
-
 async fn search(app: &TestApp, query: &str) -> Value {
     let response = app.get(&format!("/v1/search?{query}"), None).await;
     assert_eq!(response.status(), StatusCode::OK, "GET /v1/search?{query}");
@@ -118,7 +105,7 @@ async fn an_exact_name_ranks_above_longer_and_partial_matches() {
     shop.product("Kopiko Candy", &food, json!({})).await;
     shop.product("Kopi", &food, json!({})).await;
     shop.product("Gula Pasir", &food, json!({})).await;
-    settled(&app).await;
+    app.relayed().await;
 
     let found = search(&app, &q("beras putih")).await;
     assert_eq!(names(&found), ["Beras Putih", "Beras Putih Premium Organik Pilihan Keluarga"]);
@@ -139,7 +126,7 @@ async fn a_typo_in_a_long_word_still_finds_but_short_words_must_be_spelled_right
     shop.product("Kecap Manis Botol", &food, json!({})).await;
     shop.product("Cokelat Batang", &food, json!({})).await;
     shop.product("Kopi Tubruk", &food, json!({})).await;
-    settled(&app).await;
+    app.relayed().await;
 
     assert_eq!(names(&search(&app, &q("kecap mains ")).await), ["Kecap Manis Botol"], "a swap");
     assert_eq!(names(&search(&app, &q("coklat ")).await), ["Cokelat Batang"], "a missing letter");
@@ -155,7 +142,7 @@ async fn the_word_being_typed_matches_as_a_prefix_until_it_is_finished() {
     let food = shop.category("Sembako").await;
     shop.product("Susu Kental Manis", &food, json!({})).await;
     shop.product("Susu UHT Cokelat", &food, json!({})).await;
-    settled(&app).await;
+    app.relayed().await;
 
     assert_eq!(names(&search(&app, &q("susu ken")).await), ["Susu Kental Manis"]);
     assert_eq!(search(&app, &q("su")).await["total"], 2);
@@ -171,7 +158,7 @@ async fn japanese_is_found_by_ngrams_and_indonesian_and_english_by_words() {
     shop.product("宇治抹茶ラテ", &grocery, json!({"description": "香り高い抹茶と牛乳"})).await;
     shop.product("Minyak Goreng Sawit 2L", &grocery, json!({})).await;
     shop.product("Palm Cooking Oil 2L", &grocery, json!({})).await;
-    settled(&app).await;
+    app.relayed().await;
 
     let found = search(&app, &q("牛乳")).await;
     assert_eq!(names(&found), ["北海道牛乳 1L", "宇治抹茶ラテ"], "a name match outranks a description match");
@@ -198,7 +185,7 @@ async fn facets_count_every_match_of_the_query_and_its_filters() {
     shop.priced("Teh Celup Isi 100", &boxes, 120_000, json!({"brand_id": sosro})).await;
     shop.priced("Kopi Hitam", &drinks, 9_000, json!({"brand_id": sosro})).await;
     app.stock(&shop.admin, green["variants"][0]["id"].as_str().unwrap(), 5).await;
-    settled(&app).await;
+    app.relayed().await;
 
     let found = search(&app, &q("teh")).await;
     assert_eq!(found["total"], 3);
@@ -240,7 +227,7 @@ async fn filters_narrow_by_category_brand_store_price_and_stock_and_follow_chang
         shop.priced("Teh Hijau", &tea, 15_000, json!({"brand_id": sosro, "seller_id": seller.id})).await;
     shop.priced("Jus Jeruk", &drinks, 12_000, json!({})).await;
     shop.priced("Roti Tawar", &food, 18_000, json!({"brand_id": sosro})).await;
-    settled(&app).await;
+    app.relayed().await;
 
     let by = |filter: String| {
         let app = &app;
@@ -265,7 +252,7 @@ async fn filters_narrow_by_category_brand_store_price_and_stock_and_follow_chang
         )
         .await;
     assert_eq!(reprice.status(), StatusCode::OK);
-    settled(&app).await;
+    app.relayed().await;
     assert_eq!(by("in_stock=true".into()).await, "Teh Hijau");
     assert_eq!(by("price_max=9999".into()).await, "Teh Hijau");
     let found = search(&app, "in_stock=true").await;
@@ -279,7 +266,7 @@ async fn an_archived_product_is_gone_once_the_relay_round_carrying_its_event_end
     let mut shop = Shop::new(&app).await;
     let food = shop.category("Sembako").await;
     let product = shop.product("Tepung Terigu", &food, json!({})).await;
-    settled(&app).await;
+    app.relayed().await;
     assert_eq!(names(&search(&app, &q("tepung")).await), ["Tepung Terigu"]);
 
     let id = product["id"].as_str().unwrap();
@@ -311,7 +298,7 @@ async fn an_empty_index_is_rebuilt_on_start_and_reindex_rebuilds_it_on_demand() 
     let food = shop.category("Sembako").await;
     shop.product("Garam Dapur", &food, json!({})).await;
     let draft = shop.product("Garam Himalaya", &food, json!({"status": "draft"})).await;
-    settled(&app).await;
+    app.relayed().await;
     assert_eq!(names(&search(&app, &q("garam")).await), ["Garam Dapur"]);
 
     // The test index lives in memory: a restart starts from an empty one.
@@ -345,7 +332,7 @@ async fn suggestions_complete_what_is_typed_with_product_names() {
     shop.product("Susu Kental Manis", &food, json!({})).await;
     shop.product("Susu UHT Cokelat", &food, json!({})).await;
     shop.product("Sabun Mandi", &food, json!({})).await;
-    settled(&app).await;
+    app.relayed().await;
 
     let response = app.get(&format!("/v1/search/suggest?{}", q("susu k")), None).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -368,7 +355,7 @@ async fn pages_follow_the_cursor_and_bad_queries_are_refused() {
     for i in 0..5 {
         shop.priced(&format!("Mie Instan {i}"), &food, 1_000 + i, json!({})).await;
     }
-    settled(&app).await;
+    app.relayed().await;
 
     let first = search(&app, &format!("{}&sort=price_asc&limit=3", q("mie"))).await;
     assert_eq!(names(&first), ["Mie Instan 0", "Mie Instan 1", "Mie Instan 2"]);
