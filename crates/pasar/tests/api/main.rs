@@ -44,4 +44,5 @@ mod stripe;
 mod telegram;
 mod vouchers;
 mod wallet;
+mod web;
 mod webhooks;
