@@ -377,3 +377,49 @@ async fn deactivating_a_user_ends_their_web_session() {
     let again = browser.login("deactivated@shop.test", PASSWORD).await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn web_logins_count_against_the_same_limit_as_the_apis() {
+    let app = spawn_app_with(|config| config.login_attempts_per_account = 2).await;
+    app.register("limited@shop.test").await;
+    assert_eq!(app.login("limited@shop.test", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+    let mut browser = Browser::new(&app);
+    let wrong = browser.login("limited@shop.test", "wrong password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let refused = browser.login("limited@shop.test", PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "even with the right password");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(set_cookies(refused.headers()).iter().all(|c| c.name != "pasar_session"));
+    assert_eq!(app.login("limited@shop.test", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn registering_from_the_web_signs_in_and_the_language_can_be_chosen() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let csrf = browser.csrf().await;
+    let form =
+        [("_csrf", csrf.as_str()), ("name", "Sari"), ("email", "sari@shop.test"), ("password", "short")];
+    let refused = browser.post("/register", &form).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text().await.unwrap().contains("value=\"sari@shop.test\""),
+        "the form keeps what was typed"
+    );
+
+    let form =
+        [("_csrf", csrf.as_str()), ("name", "Sari"), ("email", "sari@shop.test"), ("password", PASSWORD)];
+    let registered = browser.post("/register", &form).await;
+    assert_eq!(registered.status(), StatusCode::SEE_OTHER);
+    assert!(Browser::signed_in(&browser.page("/").await));
+    assert_eq!(app.login("sari@shop.test", PASSWORD).await.status(), StatusCode::OK, "a real account");
+    let again = Browser::new(&app).post("/register", &form).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN, "another browser's token is refused");
+
+    let csrf = browser.csrf().await;
+    let chosen = browser.post("/language", &[("_csrf", &csrf), ("lang", "ja"), ("back", "/cart")]).await;
+    assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+    assert_eq!(chosen.headers()["location"], "/cart");
+    let cart = browser.page("/cart").await;
+    assert!(cart.contains("<html lang=\"ja\">") && cart.contains("カートは空です"), "{cart}");
+}
