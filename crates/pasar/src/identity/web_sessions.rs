@@ -29,7 +29,6 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
 #[derive(Debug)]
 pub struct WebLogin {
     pub user: User,
-    pub session: SessionId,
     pub secret: String,
     /// How long the cookie may live: the refresh token's lifetime.
     pub max_age: Duration,
@@ -82,7 +81,7 @@ impl Identity {
         let (secret, secret_hash) = credentials::new_refresh_token();
         let max_age = self.keys().refresh_ttl();
         store::insert_web_secret(&mut **tx, &secret_hash, session, now, now.plus(max_age)).await?;
-        Ok(WebLogin { user, session, secret, max_age })
+        Ok(WebLogin { user, secret, max_age })
     }
 
     /// Who a cookie's secret signs in: a live session of an active account, the role as it is

@@ -142,10 +142,10 @@ impl SearchParams {
     }
 
     /// This search with `name` set to `value` (or removed), back on its first page.
-    fn with(&self, name: &str, value: Option<&str>) -> String {
+    fn with(&self, name: &'static str, value: Option<&str>) -> String {
         let mut pairs: Vec<(&str, String)> = self.pairs().into_iter().filter(|(n, _)| *n != name).collect();
         if let Some(value) = value {
-            pairs.push((name_static(name), value.to_owned()));
+            pairs.push((name, value.to_owned()));
         }
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         search_href(&pairs)
@@ -157,14 +157,6 @@ impl SearchParams {
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         search_href(&pairs)
     }
-}
-
-/// The filter names as `'static` strings (the facets name them from data).
-fn name_static(name: &str) -> &'static str {
-    ["q", "category", "brand", "store", "price", "in_stock", "rating", "sort"]
-        .into_iter()
-        .find(|known| *known == name)
-        .unwrap_or("q")
 }
 
 fn search_href(pairs: &[(&str, &str)]) -> String {
@@ -252,7 +244,7 @@ pub async fn search(
             highlighted: hit.highlighted_name,
         })
         .collect();
-    let facet = |title: &'static str, name: &str, values: Vec<FacetValue>| {
+    let facet = |title: &'static str, name: &'static str, values: Vec<FacetValue>| {
         let current = params.pairs().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v);
         let values: Vec<FacetLink> = values
             .into_iter()

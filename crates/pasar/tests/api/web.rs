@@ -170,7 +170,13 @@ async fn the_home_product_search_and_cart_pages_show_the_shop() {
         .unwrap();
     let english = english.text().await.unwrap();
     assert!(english.contains("Rp 85,000") && english.contains("Add to cart"), "English when asked");
-    assert_eq!(browser.get("/products/no-such-product").await.status(), StatusCode::NOT_FOUND);
+    let missing = browser.get("/products/no-such-product").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        missing.text().await.unwrap().contains("Halaman tidak ditemukan"),
+        "a page, in the visitor's language"
+    );
 
     let found = eventually("the product in the search index", || async {
         let page = Browser::new(&app).page("/search?q=gayo").await;
