@@ -36,6 +36,7 @@ pub struct WebLogin {
 
 impl Identity {
     /// Logs in from a web form: the same checks as [`Identity::login_from`], a new session.
+    #[tracing::instrument(skip_all)]
     pub async fn web_login(
         &self,
         email: &Email,
@@ -52,6 +53,7 @@ impl Identity {
 
     /// Creates a customer account from the web form and opens its first session, as
     /// [`Identity::register`] does for the API.
+    #[tracing::instrument(skip_all)]
     pub async fn web_register(
         &self,
         email: Email,
@@ -86,6 +88,7 @@ impl Identity {
 
     /// Who a cookie's secret signs in: a live session of an active account, the role as it is
     /// now.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate_web(&self, secret: &str) -> Result<Principal, IdentityError> {
         let hash = credentials::hash_refresh_token(secret);
         store::live_web_session(self.db().reader(), &hash, self.clock().now())

@@ -39,6 +39,7 @@ pub struct LoginForm {
     password: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     visit: Visit,
@@ -82,6 +83,7 @@ pub struct RegisterForm {
     password: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
     visit: Visit,
@@ -131,6 +133,7 @@ async fn signed_in(state: &AppState, visit: &Visit, login: WebLogin) -> PageResu
     Ok(response)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, visit: Visit) -> PageResult {
     if let Some(principal) = visit.principal {
         state.identity.logout(&principal).await.map_err(PageError::internal)?;

@@ -79,6 +79,7 @@ async fn lines(state: &AppState, visit: &Visit, access: Option<CartAccess>) -> R
     Ok(context! { lines => Value::from(Serde(&lines)), subtotal => money(view.subtotal) })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
     let (access, _) = cart_of(&state, &visit, false).await?;
     let page = lines(&state, &visit, access).await?;
@@ -141,6 +142,7 @@ pub struct NewItem {
     quantity: Option<String>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add(
     State(state): State<AppState>,
     visit: Visit,
@@ -168,6 +170,7 @@ pub struct QuantityChange {
     quantity: Option<String>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn change(
     State(state): State<AppState>,
     visit: Visit,
@@ -188,6 +191,7 @@ pub async fn change(
     answer(&state, &visit, &headers, Some(access), refused, None).await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn remove(
     State(state): State<AppState>,
     visit: Visit,

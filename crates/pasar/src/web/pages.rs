@@ -64,6 +64,7 @@ struct Card {
     image: Option<String>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn home(State(state): State<AppState>, visit: Visit) -> PageResult {
     let categories = state.catalog.category_tree().await.map_err(PageError::internal)?;
     let filter = ProductFilter {
@@ -197,6 +198,7 @@ struct Hit {
     rating_count: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn search(
     State(state): State<AppState>,
     visit: Visit,
@@ -346,6 +348,7 @@ fn variant_label(variant: &Variant) -> String {
     variant.options.iter().map(|(name, value)| format!("{name}: {value}")).collect::<Vec<_>>().join(", ")
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn product(
     State(state): State<AppState>,
     visit: Visit,

@@ -140,7 +140,14 @@ pub async fn resolve(State(state): State<AppState>, request: Request, next: Next
             }
             Err(err) => {
                 tracing::error!(error = ?err, "checking a web session failed");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                let visit = Visit {
+                    principal: None,
+                    locale: locale_of(headers),
+                    csrf: String::new(),
+                    https,
+                    guest_cart: None,
+                };
+                return templates::error_page(&visit, StatusCode::INTERNAL_SERVER_ERROR, "error_internal");
             }
         },
         None => None,
