@@ -39,3 +39,4 @@ pub mod telegram;
 pub mod telemetry;
 pub mod time;
 pub mod wallet;
+pub mod web;

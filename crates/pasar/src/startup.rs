@@ -71,6 +71,7 @@ pub fn migrations() -> Vec<&'static Migration> {
         crate::delivery::MIGRATIONS,
         crate::identity::telegram::MIGRATIONS,
         crate::identity::accounts::MIGRATIONS,
+        crate::identity::web_sessions::MIGRATIONS,
         crate::telegram::MIGRATIONS,
         crate::reviews::MIGRATIONS,
         crate::sellers::MIGRATIONS,
@@ -125,7 +126,8 @@ fn module_routes(state: &AppState) -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> axum::Router {
     let modules = module_routes(&state);
     let media = crate::catalog::routes::media_router().merge(crate::reviews::routes::media_router());
-    http::router(state, modules, media)
+    let pages = crate::web::router(state.clone());
+    http::router(state, modules, media, pages)
 }
 
 /// Opens the database named by the configuration and brings its schema up to date.

@@ -151,8 +151,14 @@ impl Modify for BearerAuth {
 }
 
 /// The whole application: the modules' API routes (`modules`, composed where every module is
-/// known: `startup`), docs, operations endpoints and the middleware stack.
-pub fn router(state: AppState, modules: OpenApiRouter<AppState>, media: OpenApiRouter<AppState>) -> Router {
+/// known: `startup`), the web pages (`pages`, outside the OpenAPI document), docs, operations
+/// endpoints and the middleware stack.
+pub fn router(
+    state: AppState,
+    modules: OpenApiRouter<AppState>,
+    media: OpenApiRouter<AppState>,
+    pages: Router<AppState>,
+) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(modules)
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
@@ -168,7 +174,7 @@ pub fn router(state: AppState, modules: OpenApiRouter<AppState>, media: OpenApiR
         openapi::fill_in_methods(&mut doc, &state.payments.method_lists(state.wallet.currency()));
         doc
     }))
-        .route("/", axum::routing::get(home))
+        .merge(pages.layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip)))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -275,15 +281,6 @@ fn cors(config: &Config) -> CorsLayer {
         ])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
-}
-
-/// `/`: a small page pointing a visitor at the docs, the OpenAPI document and the catalog,
-/// rather than a JSON 404.
-async fn home() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
-        include_str!("home.html"),
-    )
 }
 
 #[derive(Serialize, ToSchema)]

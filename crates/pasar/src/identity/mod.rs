@@ -13,10 +13,12 @@ mod service;
 pub mod sessions;
 mod store;
 pub mod telegram;
+pub mod web_sessions;
 
 pub use accounts::{DELETED_NAME, IssuedAccountToken, USER_DELETED, deleted_account};
 pub use domain::{AccountTokenPurpose, Email, Password, PersonName, Role};
 pub use service::{Identity, IdentityError, Principal, SessionOrigin, TokenPair, User, UserFilter};
+pub use web_sessions::WebLogin;
 
 use crate::db::Migration;
 

@@ -180,8 +180,7 @@ impl Identity {
         let hash = credentials::hash_password(&password).await?;
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let user = insert_new_user(&mut tx, email, &hash, name, role, now).await?;
-        record_user_event(&mut tx, now, "user.email_verification_requested", user.id, user.id).await?;
+        let user = insert_registered_user(&mut tx, email, &hash, name, role, now).await?;
         let pair = self.open_session(&mut tx, user, now, origin).await?;
         tx.commit().await?;
         Ok(pair)
@@ -206,14 +205,28 @@ impl Identity {
         self.login_from(email, password, &SessionOrigin::default()).await
     }
 
-    /// Logs in, remembering where from. A deactivated account is refused once the password is
-    /// right (so the refusal tells nothing to someone who does not know it).
+    /// Logs in, remembering where from (see [`Identity::check_credentials`] for who is refused).
     pub async fn login_from(
         &self,
         email: &Email,
         password: &Password,
         origin: &SessionOrigin,
     ) -> Result<TokenPair, IdentityError> {
+        let user = self.check_credentials(email, password).await?;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let pair = self.open_session(&mut tx, user, now, origin).await?;
+        tx.commit().await?;
+        Ok(pair)
+    }
+
+    /// The account these credentials open. A deactivated account is refused once the password
+    /// is right (so the refusal tells nothing to someone who does not know it).
+    pub(super) async fn check_credentials(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<User, IdentityError> {
         let found = store::user_with_hash_by_email(self.db.reader(), email.as_str()).await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
@@ -226,11 +239,7 @@ impl Identity {
         if !user.is_active {
             return Err(IdentityError::AccountInactive);
         }
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let pair = self.open_session(&mut tx, user, now, origin).await?;
-        tx.commit().await?;
-        Ok(pair)
+        Ok(user)
     }
 
     async fn open_session(
@@ -406,6 +415,20 @@ impl Identity {
     pub fn forget_sessions_of(&self, user: UserId) {
         self.live_sessions.forget_user(user);
     }
+}
+
+/// Writes a user who registered themselves: the user, and the request to verify their address.
+pub(super) async fn insert_registered_user(
+    tx: &mut db::Transaction,
+    email: Email,
+    password_hash: &str,
+    name: PersonName,
+    role: Role,
+    now: Timestamp,
+) -> Result<User, IdentityError> {
+    let user = insert_new_user(tx, email, password_hash, name, role, now).await?;
+    record_user_event(tx, now, "user.email_verification_requested", user.id, user.id).await?;
+    Ok(user)
 }
 
 /// Writes a new user and its `user.registered` event.

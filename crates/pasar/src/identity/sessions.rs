@@ -28,7 +28,7 @@ pub struct SessionInfo {
 }
 
 impl Identity {
-    /// The caller's live sessions (not revoked, with a refresh token still usable), most
+    /// The caller's live sessions (not revoked, with a refresh token or web cookie still usable), most
     /// recently used first.
     pub async fn sessions(&self, principal: &Principal) -> Result<Vec<SessionInfo>, IdentityError> {
         let rows = sqlx::query(
@@ -36,8 +36,10 @@ impl Identity {
                     s.user_agent, s.ip
              FROM sessions s
              WHERE s.user_id = $1 AND s.revoked_at IS NULL
-               AND EXISTS (SELECT 1 FROM refresh_tokens t
-                           WHERE t.session_id = s.id AND t.used_at IS NULL AND t.expires_at > $2)
+               AND (EXISTS (SELECT 1 FROM refresh_tokens t
+                            WHERE t.session_id = s.id AND t.used_at IS NULL AND t.expires_at > $2)
+                    OR EXISTS (SELECT 1 FROM web_session_secrets w
+                               WHERE w.session_id = s.id AND w.expires_at > $2))
              ORDER BY last_seen_at DESC, s.id DESC
              LIMIT $3",
         )

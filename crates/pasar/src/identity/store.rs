@@ -285,3 +285,45 @@ pub async fn live_session_role<'c>(
     .await?;
     row.map(|row| role_of(&row, "role")).transpose()
 }
+
+pub async fn insert_web_secret<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    secret_hash: &str,
+    session: SessionId,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO web_session_secrets (secret_hash, session_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(secret_hash)
+    .bind(session.to_string())
+    .bind(now.millis())
+    .bind(expires_at.millis())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// The session, user and current role a web cookie's secret stands for, when the secret has
+/// not expired, the session is live and the account active.
+pub async fn live_web_session<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    secret_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(SessionId, UserId, Role)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT s.id, s.user_id, u.role
+         FROM web_session_secrets w
+         JOIN sessions s ON s.id = w.session_id
+         JOIN users u ON u.id = s.user_id
+         WHERE w.secret_hash = $1 AND w.expires_at > $2 AND s.revoked_at IS NULL AND u.is_active = 1",
+    )
+    .bind(secret_hash)
+    .bind(now.millis())
+    .fetch_optional(ex)
+    .await?;
+    row.map(|row| Ok((parse_text(&row, "id")?, parse_text(&row, "user_id")?, role_of(&row, "role")?)))
+        .transpose()
+}

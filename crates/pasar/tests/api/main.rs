@@ -45,4 +45,5 @@ mod stripe;
 mod telegram;
 mod vouchers;
 mod wallet;
+mod web;
 mod webhooks;
