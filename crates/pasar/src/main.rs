@@ -257,7 +257,8 @@ fn print_demo(shop: &pasar::demo::DemoShop, config: &Config) {
     for entry in &shop.shipping {
         println!("  {:<14} {}{}", entry.slug, entry.name, note(entry.created));
     }
-    println!("Shop: {base}/v1/products");
+    println!("Storefront: {base}/  (sign in at {base}/login with any login above)");
+    println!("Shop API: {base}/v1/products");
     println!("API docs: {base}/docs");
 }
 
