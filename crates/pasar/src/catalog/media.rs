@@ -164,6 +164,28 @@ impl MediaStore {
         self.put_at(&key.to_string(), bytes).await
     }
 
+    /// Stores an uploaded image, then runs `record` (the transaction writing the row that names
+    /// it); when the row cannot be written the object is removed again, so no file is left that
+    /// nothing names.
+    pub async fn put_recorded<T, E>(
+        &self,
+        key: MediaKey,
+        bytes: Bytes,
+        record: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        E: From<object_store::Error>,
+    {
+        self.put(key, bytes).await?;
+        let recorded = record.await;
+        if recorded.is_err() {
+            if let Err(cleanup) = self.delete(key).await {
+                tracing::warn!(key = %key, error = %cleanup, "could not remove an image whose row was not written");
+            }
+        }
+        recorded
+    }
+
     /// The image's bytes, or None when there is no such object.
     pub async fn get(&self, key: MediaKey) -> Result<Option<Bytes>, object_store::Error> {
         self.get_at(&key.to_string()).await

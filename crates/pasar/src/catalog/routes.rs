@@ -94,12 +94,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::CategoryHasProducts => ApiError::conflict("category_has_products", message),
             CatalogError::TooManyMedia => ApiError::conflict("too_many_media", message),
             CatalogError::Refused(refused) => ApiError::field(refused.field, refused.message),
-            CatalogError::Upload(UploadRefused::TooLarge { .. }) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
-            CatalogError::Upload(UploadRefused::NotAnImage | UploadRefused::TypeMismatch { .. }) => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
-            }
+            CatalogError::Upload(refused) => refused.into(),
             CatalogError::Storage(e) => ApiError::unavailable(e),
             CatalogError::Database(e) => e.into(),
         }
@@ -538,6 +533,33 @@ async fn upload_media(
     media_upload(&state, Actor::Staff(admin.user), id, &headers, body).await
 }
 
+/// An upload refused: too large (413) or not the image it says it is (415). Every module that
+/// takes images answers these alike.
+impl From<UploadRefused> for ApiError {
+    fn from(refused: UploadRefused) -> Self {
+        let message = refused.to_string();
+        match refused {
+            UploadRefused::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
+            UploadRefused::NotAnImage | UploadRefused::TypeMismatch { .. } => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+            }
+        }
+    }
+}
+
+/// The body of an upload of at most `max` bytes, or the error a too-large or unreadable one is.
+pub fn upload_body(body: Result<Bytes, BytesRejection>, max: usize) -> ApiResult<Bytes> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            UploadRefused::TooLarge { max }.into()
+        } else {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        }
+    })
+}
+
 /// Stores an uploaded product image for an admin or the product's seller.
 async fn media_upload(
     state: &AppState,
@@ -546,13 +568,7 @@ async fn media_upload(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            CatalogError::Upload(UploadRefused::TooLarge { max: state.catalog.media_max_bytes() }).into()
-        } else {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        }
-    })?;
+    let bytes = upload_body(body, state.catalog.media_max_bytes())?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let media = state.catalog.add_media(actor, id, content_type, bytes).await?;
     Ok((StatusCode::CREATED, Json(media)))

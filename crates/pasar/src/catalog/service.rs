@@ -885,14 +885,7 @@ impl Catalog {
         )?;
         let key = MediaKey { id: MediaId::new(), image_type };
         let size = bytes.len();
-        self.media.put(key, bytes).await?;
-        let recorded = self.record_media(actor, product, key, size).await;
-        if recorded.is_err() {
-            if let Err(err) = self.media.delete(key).await {
-                tracing::warn!(key = %key, error = %err, "could not remove an image whose row was not written");
-            }
-        }
-        recorded
+        self.media.put_recorded(key, bytes, self.record_media(actor, product, key, size)).await
     }
 
     async fn record_media(

@@ -18,8 +18,7 @@ use utoipa_axum::routes;
 use super::domain::{ChatImage, ChatMessage, Conversation, MessageText, MyConversation, Unread, Window};
 use super::service::{ChatError, NewConversation, NewMessage};
 use super::ws;
-use crate::catalog::media::UploadRefused;
-use crate::catalog::routes::ImageFile;
+use crate::catalog::routes::{ImageFile, upload_body};
 use crate::http::auth::{Staff, Unauthenticated, bearer_token};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -59,12 +58,7 @@ impl From<ChatError> for ApiError {
             ChatError::Invalid { field, message } => ApiError::field(field, message),
             ChatError::AlreadyReported => ApiError::conflict("already_reported", message),
             ChatError::RateLimited { retry_after_secs } => ApiError::too_many_requests(retry_after_secs),
-            ChatError::Upload(UploadRefused::TooLarge { .. }) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
-            ChatError::Upload(UploadRefused::NotAnImage | UploadRefused::TypeMismatch { .. }) => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
-            }
+            ChatError::Upload(refused) => refused.into(),
             ChatError::Storage(e) => ApiError::unavailable(e),
             ChatError::Sellers(e) => e.into(),
             ChatError::Catalog(e) => e.into(),
@@ -333,13 +327,7 @@ async fn upload_image(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<ChatImage>)> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ChatError::Upload(UploadRefused::TooLarge { max: state.chat.image_max_bytes() }).into()
-        } else {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        }
-    })?;
+    let bytes = upload_body(body, state.chat.image_max_bytes())?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let image = state.chat.upload_image(caller.user, content_type, bytes).await?;
     Ok((StatusCode::CREATED, Json(image)))

@@ -513,18 +513,13 @@ impl Chat {
         let image_type = check_upload(&bytes, content_type, self.media.max_bytes())?;
         let key = MediaKey { id: MediaId::new(), image_type };
         let size = bytes.len();
-        self.media.put(key, bytes).await?;
-        let recorded = async {
+        let record = async {
             let mut tx = self.db.begin().await?;
             store::insert_image(&mut *tx, uploader, key, size, self.clock.now()).await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, ChatError>(())
         };
-        if let Err(err) = recorded.await {
-            if let Err(cleanup) = self.media.delete(key).await {
-                tracing::warn!(key = %key, error = %cleanup, "could not remove an image whose row was not written");
-            }
-            return Err(err.into());
-        }
+        self.media.put_recorded(key, bytes, record).await?;
         Ok(ChatImage {
             id: key.id,
             url: format!("/v1/chat/images/{key}"),

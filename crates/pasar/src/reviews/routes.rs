@@ -15,8 +15,7 @@ use utoipa_axum::routes;
 
 use super::domain::{Review, ReviewCursor, ReviewImage, ReviewSort, ReviewText, StarCounts, Stars};
 use super::service::{EditReview, NewReview, ReviewsError};
-use crate::catalog::media::UploadRefused;
-use crate::catalog::routes::ImageFile;
+use crate::catalog::routes::{ImageFile, upload_body};
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -63,12 +62,7 @@ impl From<ReviewsError> for ApiError {
             ReviewsError::NotHidden => ApiError::conflict("not_hidden", message),
             ReviewsError::Invalid { field, message } => ApiError::field(field, message),
             ReviewsError::NotFound => ApiError::not_found(),
-            ReviewsError::Upload(UploadRefused::TooLarge { .. }) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
-            ReviewsError::Upload(UploadRefused::NotAnImage | UploadRefused::TypeMismatch { .. }) => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
-            }
+            ReviewsError::Upload(refused) => refused.into(),
             ReviewsError::Storage(e) => ApiError::unavailable(e),
             ReviewsError::Catalog(e) => e.into(),
             ReviewsError::Orders(e) => e.into(),
@@ -100,13 +94,7 @@ async fn upload_image(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<ReviewImage>)> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ReviewsError::Upload(UploadRefused::TooLarge { max: state.reviews.image_max_bytes() }).into()
-        } else {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        }
-    })?;
+    let bytes = upload_body(body, state.reviews.image_max_bytes())?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let image = state.reviews.upload_image(caller.user, content_type, bytes).await?;
     Ok((StatusCode::CREATED, Json(image)))

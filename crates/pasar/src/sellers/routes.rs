@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::domain::{Application, Decision, Seller, SellerDocument, SellerStatus, StorePage};
 use super::service::SellersError;
-use crate::catalog::media::UploadRefused;
+use crate::catalog::routes::upload_body;
 use crate::http::auth::Staff;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -69,12 +69,7 @@ impl From<SellersError> for ApiError {
             SellersError::NotADocument => {
                 ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
             }
-            SellersError::Upload(UploadRefused::TooLarge { .. }) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
-            SellersError::Upload(UploadRefused::NotAnImage | UploadRefused::TypeMismatch { .. }) => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
-            }
+            SellersError::Upload(refused) => refused.into(),
             SellersError::Identity(e) => e.into(),
             SellersError::Catalog(e) => e.into(),
             SellersError::Reviews(e) => e.into(),
@@ -82,17 +77,6 @@ impl From<SellersError> for ApiError {
             SellersError::Database(e) => e.into(),
         }
     }
-}
-
-/// The body of an upload, or the error a too-large or unreadable one is.
-fn upload_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            SellersError::Upload(UploadRefused::TooLarge { max: state.sellers.upload_max_bytes() }).into()
-        } else {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        }
-    })
 }
 
 // ---- applying ------------------------------------------------------------------------------
@@ -167,7 +151,7 @@ async fn upload_logo(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Seller>> {
-    let bytes = upload_body(&state, body)?;
+    let bytes = upload_body(body, state.sellers.upload_max_bytes())?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     Ok(Json(state.sellers.set_logo(caller.user, content_type, bytes).await?))
 }
@@ -196,7 +180,7 @@ async fn upload_document(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<SellerDocument>)> {
-    let bytes = upload_body(&state, body)?;
+    let bytes = upload_body(body, state.sellers.upload_max_bytes())?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let document = state.sellers.add_document(caller.user, content_type, bytes).await?;
     Ok((StatusCode::CREATED, Json(document)))
