@@ -528,7 +528,9 @@ struct PasswordConfirmation {
 }
 
 /// Delete the caller's account, given its password. Name, email, phone, addresses and the
-/// Telegram link are erased; orders and ledger entries stay for the books.
+/// Telegram link are erased; then, from the outbox, the author's name on their reviews, their
+/// store (closed, its profile and files erased) and their chat messages' text and images.
+/// Orders and ledger entries stay for the books.
 #[utoipa::path(
     delete, path = "/v1/me", tag = "me", security(("bearer" = [])), request_body = PasswordConfirmation,
     responses(
