@@ -3,10 +3,17 @@
 
 use crate::locale::Locale;
 
-/// (key, [Indonesian, English, Japanese]).
-const MESSAGES: &[(&str, [&str; 3])] = &[
+/// (key, [Indonesian, English, Japanese]): one table per area of the pages.
+pub type Messages = &'static [(&'static str, [&'static str; 3])];
+
+const TABLES: &[Messages] =
+    &[STOREFRONT, super::buy::MESSAGES, super::me::MESSAGES, super::admin::MESSAGES, super::seller::MESSAGES];
+
+/// The storefront's own words: browsing, the cart, signing in.
+const STOREFRONT: Messages = &[
     ("account", ["Akun", "Account", "アカウント"]),
     ("add_to_cart", ["Tambah ke keranjang", "Add to cart", "カートに入れる"]),
+    ("admin_dashboard", ["Admin", "Admin", "管理"]),
     ("all_products", ["Semua produk", "All products", "すべての商品"]),
     ("apply", ["Terapkan", "Apply", "適用"]),
     ("back_home", ["Kembali ke beranda", "Back to the shop", "ショップに戻る"]),
@@ -172,6 +179,7 @@ const MESSAGES: &[(&str, [&str; 3])] = &[
     ("reviews", ["ulasan", "reviews", "件のレビュー"]),
     ("search", ["Cari", "Search", "検索"]),
     ("search_placeholder", ["Cari produk", "Search products", "商品を検索"]),
+    ("seller_dashboard", ["Toko saya", "My store", "マイストア"]),
     ("skip_to_content", ["Langsung ke isi", "Skip to content", "本文へ移動"]),
     ("sold_by", ["Dijual oleh", "Sold by", "販売："]),
     ("sort_by", ["Urutkan", "Sort by", "並び替え"]),
@@ -185,7 +193,7 @@ const MESSAGES: &[(&str, [&str; 3])] = &[
 ];
 
 fn entry(key: &str) -> Option<&'static [&'static str; 3]> {
-    MESSAGES.iter().find(|(k, _)| *k == key).map(|(_, texts)| texts)
+    TABLES.iter().flat_map(|table| table.iter()).find(|(k, _)| *k == key).map(|(_, texts)| texts)
 }
 
 fn index(locale: Locale) -> usize {
@@ -212,8 +220,9 @@ mod tests {
 
     #[test]
     fn keys_are_unique_and_every_key_the_code_names_exists() {
-        for (i, (key, _)) in MESSAGES.iter().enumerate() {
-            assert!(MESSAGES[i + 1..].iter().all(|(other, _)| other != key), "{key} twice");
+        let all: Vec<&str> = TABLES.iter().flat_map(|table| table.iter()).map(|(key, _)| *key).collect();
+        for (i, key) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(key), "{key} twice");
         }
         for source in [
             include_str!("pages.rs"),
@@ -221,12 +230,19 @@ mod tests {
             include_str!("account.rs"),
             include_str!("visit.rs"),
         ] {
-            for piece in source.split('"').skip(1).step_by(2) {
-                let named = ["error_", "facet_", "sort_"].iter().any(|prefix| piece.starts_with(prefix));
-                if named && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                    assert!(entry(piece).is_some(), "no message for {piece}");
-                }
-            }
+            assert_messages_exist(source);
+        }
+    }
+}
+
+/// Every message key the Rust source `source` names (a quoted `error_…`, `facet_…` or `sort_…`)
+/// exists; each area's tests call it on its own files.
+#[cfg(test)]
+pub fn assert_messages_exist(source: &str) {
+    for piece in source.split('"').skip(1).step_by(2) {
+        let named = ["error_", "facet_", "sort_"].iter().any(|prefix| piece.starts_with(prefix));
+        if named && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            assert!(entry(piece).is_some(), "no message for {piece}");
         }
     }
 }

@@ -7,10 +7,14 @@
 //! (`identity::web_sessions`); every unsafe request must echo the visit's CSRF token.
 
 mod account;
+mod admin;
+mod buy;
 mod cart;
 mod i18n;
+mod me;
 mod pages;
 mod security;
+mod seller;
 mod templates;
 mod visit;
 
@@ -40,6 +44,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/register", get(account::register_page).post(account::register))
         .route("/logout", post(account::logout))
         .route("/language", post(account::language))
+        .merge(buy::routes())
+        .merge(me::routes())
+        .merge(admin::routes())
+        .merge(seller::routes())
         .layer(middleware::from_fn_with_state(state.clone(), visit::resolve));
     let https = security::is_https(&state);
     Router::new()

@@ -11,7 +11,18 @@ use super::visit::Visit;
 use super::{HTMX, css_name, i18n};
 use crate::locale::Locale;
 
-const SOURCES: &[(&str, &str)] = &[
+/// (name, source): one list per area of the pages.
+pub type Sources = &'static [(&'static str, &'static str)];
+
+const SETS: &[Sources] = &[
+    STOREFRONT,
+    super::buy::TEMPLATES,
+    super::me::TEMPLATES,
+    super::admin::TEMPLATES,
+    super::seller::TEMPLATES,
+];
+
+const STOREFRONT: Sources = &[
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("search.html", include_str!("templates/search.html")),
@@ -25,12 +36,16 @@ const SOURCES: &[(&str, &str)] = &[
 
 static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    for (name, source) in SOURCES {
+    for (name, source) in sources() {
         env.add_template(name, source).expect("the embedded templates parse (checked by a test)");
     }
     env.add_function("t", translate);
     env
 });
+
+fn sources() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    SETS.iter().flat_map(|set| set.iter())
+}
 
 /// `t("key")`: the message in the page's language.
 fn translate(state: &State, key: &str) -> String {
@@ -47,6 +62,8 @@ pub fn render(visit: &Visit, status: StatusCode, template: &str, page: Value) ->
         locale => visit.locale.as_str(),
         csrf => visit.csrf.as_str(),
         signed_in => visit.principal.is_some(),
+        role => visit.principal.as_ref().map(|principal| principal.role.as_str()),
+        staff => visit.principal.as_ref().is_some_and(|principal| principal.role.is_staff()),
         css_url => format!("/static/{}", css_name()),
         htmx_url => format!("/static/{}", HTMX.name),
         ..page
@@ -112,7 +129,7 @@ mod tests {
 
     #[test]
     fn every_template_parses_and_every_message_it_asks_for_exists_in_each_language() {
-        for (name, source) in SOURCES {
+        for (name, source) in sources() {
             assert!(PAGES.get_template(name).is_ok(), "{name} parses");
             let keys = source.split("{{ t(\"").skip(1).map(|piece| piece.split('"').next().unwrap());
             let quoted = source.split("{{ t('").skip(1).map(|piece| piece.split('\'').next().unwrap());
@@ -126,7 +143,7 @@ mod tests {
 
     #[test]
     fn nothing_inline_runs_or_styles_a_page() {
-        for (name, source) in SOURCES {
+        for (name, source) in sources() {
             assert!(!source.contains("<script>"), "{name} has an inline script");
             assert!(!source.contains("<style"), "{name} has an inline style element");
             assert!(!source.contains("style=\""), "{name} has an inline style attribute");

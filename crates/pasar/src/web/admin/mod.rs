@@ -1,0 +1,15 @@
+//! The admin dashboard under `/admin`.
+
+use axum::Router;
+
+use super::i18n::Messages;
+use super::templates::Sources;
+use crate::http::AppState;
+
+pub(super) const MESSAGES: Messages = &[];
+
+pub(super) const TEMPLATES: Sources = &[];
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,1 @@
+//! The admin dashboard, driven as a browser would.

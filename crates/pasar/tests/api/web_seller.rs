@@ -1,0 +1,1 @@
+//! The seller dashboard, driven as a browser would.
