@@ -72,8 +72,12 @@ pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
         return Ok(error_page(&visit, StatusCode::FORBIDDEN, "error_seller_staff"));
     }
     let store = state.sellers.store_of_user(principal.user).await.map_err(PageError::internal)?;
-    let Some(store) = store else { return Ok(form_page(&visit, StatusCode::OK, &ApplicationForm::default(), None)) };
-    if principal.role == Role::Seller && matches!(store.status, SellerStatus::Approved | SellerStatus::Suspended) {
+    let Some(store) = store else {
+        return Ok(form_page(&visit, StatusCode::OK, &ApplicationForm::default(), None));
+    };
+    if principal.role == Role::Seller
+        && matches!(store.status, SellerStatus::Approved | SellerStatus::Suspended)
+    {
         return Ok(see_other("/seller"));
     }
     let submitted = visit.locale.format_datetime(store.created_at);
@@ -96,7 +100,11 @@ pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn submit(State(state): State<AppState>, visit: Visit, Form(form): Form<ApplicationForm>) -> PageResult {
+pub async fn submit(
+    State(state): State<AppState>,
+    visit: Visit,
+    Form(form): Form<ApplicationForm>,
+) -> PageResult {
     let Some(principal) = visit.principal else { return Ok(to_login("/seller/apply")) };
     let application = match form.application() {
         Ok(application) => application,

@@ -57,10 +57,12 @@ pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
     let money = |m| locale.format_money(m);
     let balance =
         state.payables.balance(store.user, state.wallet.currency()).await.map_err(PageError::internal)?;
-    let period = Period::new(None, None, None, Some(store.user), state.analytics.now()).map_err(PageError::internal)?;
+    let period = Period::new(None, None, None, Some(store.user), state.analytics.now())
+        .map_err(PageError::internal)?;
     let sales = state.analytics.sales(&period).await.map_err(PageError::internal)?;
     let products = state.analytics.products(&period).await.map_err(PageError::internal)?;
-    let (payouts, _) = state.payables.payouts(store.user, None, PAYOUTS).await.map_err(PageError::internal)?;
+    let (payouts, _) =
+        state.payables.payouts(store.user, None, PAYOUTS).await.map_err(PageError::internal)?;
 
     let highest = sales.series.iter().map(|point| point.figures.gmv.amount).max().unwrap_or(0).max(1);
     let bars: Vec<Bar> = sales
@@ -68,7 +70,8 @@ pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
         .iter()
         .zip(0u32..)
         .map(|(point, i)| {
-            let height = u32::try_from(point.figures.gmv.amount.max(0) * i64::from(CHART_HEIGHT) / highest).unwrap_or(0);
+            let height = u32::try_from(point.figures.gmv.amount.max(0) * i64::from(CHART_HEIGHT) / highest)
+                .unwrap_or(0);
             Bar {
                 x: i * BAR_STEP,
                 y: CHART_HEIGHT - height,

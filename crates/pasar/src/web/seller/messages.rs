@@ -3,22 +3,126 @@
 use crate::web::i18n::Messages;
 
 pub const MESSAGES: Messages = &[
-    ("error_seller_already_applied", ["Akun ini sudah mengajukan toko.", "This account has already applied for a store.", "このアカウントはすでにストアを申請しています。"]),
-    ("error_seller_below_reserved", ["Stok tidak boleh kurang dari yang sudah dipesan.", "Stock cannot go below what is reserved.", "在庫を予約済みの数より少なくできません。"]),
-    ("error_seller_invalid", ["Periksa isian formulir.", "Check the form's fields.", "入力内容を確認してください。"]),
-    ("error_seller_keys", ["Tempel 1 sampai 1.000 kunci, satu per baris, masing-masing paling banyak 4.096 karakter.", "Paste 1 to 1,000 keys, one per line, each at most 4,096 characters.", "キーを1行に1つ、1〜1,000件（各4,096文字まで）貼り付けてください。"]),
-    ("error_seller_not_digital", ["Varian ini fisik: ubah stoknya, bukan kuncinya.", "This variant is physical: adjust its stock instead of adding keys.", "このバリエーションは物理商品です。キーではなく在庫を調整してください。"]),
-    ("error_seller_only", ["Halaman ini untuk penjual dengan toko yang disetujui.", "This page is for sellers whose store is approved.", "このページは承認済みストアの出品者向けです。"]),
-    ("error_seller_price", ["Masukkan harga lebih dari nol.", "Enter a price above zero.", "0より大きい価格を入力してください。"]),
-    ("error_seller_reason_required", ["Tuliskan alasannya (paling banyak 200 karakter).", "Give a reason (at most 200 characters).", "理由を入力してください（200文字まで）。"]),
-    ("error_seller_refused", ["Tindakan ini tidak dapat dilakukan sekarang.", "This cannot be done now.", "現在この操作はできません。"]),
-    ("error_seller_sku_taken", ["SKU ini sudah dipakai.", "This SKU is already used.", "このSKUはすでに使われています。"]),
-    ("error_seller_slug_taken", ["Alamat toko ini sudah dipakai; pilih yang lain.", "This address is already taken; choose another.", "このアドレスはすでに使われています。別のものを選んでください。"]),
-    ("error_seller_staff", ["Akun staf tidak dapat membuka toko.", "Staff accounts do not open stores.", "スタッフアカウントはストアを開設できません。"]),
-    ("error_seller_stock", ["Masukkan jumlah bukan nol dan alasannya.", "Enter a non-zero amount and a reason.", "0以外の数量と理由を入力してください。"]),
-    ("error_seller_suspended", ["Toko Anda ditangguhkan: Anda dapat melihat dan menyelesaikan pesanan, tetapi tidak mengubah yang lain.", "Your store is suspended: you can look and see open orders through, but change nothing else.", "ストアは停止中です。閲覧と注文の処理はできますが、それ以外は変更できません。"]),
-    ("error_seller_tracking_required", ["Nomor resi wajib diisi untuk pengiriman.", "A tracking number is required to ship.", "発送には追跡番号が必要です。"]),
-    ("error_seller_transition", ["Pesanan ini tidak dapat dipindah ke status itu dari status sekarang.", "This order cannot move to that status from where it is.", "この注文は現在の状態からその状態に変更できません。"]),
+    (
+        "error_seller_already_applied",
+        [
+            "Akun ini sudah mengajukan toko.",
+            "This account has already applied for a store.",
+            "このアカウントはすでにストアを申請しています。",
+        ],
+    ),
+    (
+        "error_seller_below_reserved",
+        [
+            "Stok tidak boleh kurang dari yang sudah dipesan.",
+            "Stock cannot go below what is reserved.",
+            "在庫を予約済みの数より少なくできません。",
+        ],
+    ),
+    (
+        "error_seller_invalid",
+        ["Periksa isian formulir.", "Check the form's fields.", "入力内容を確認してください。"],
+    ),
+    (
+        "error_seller_keys",
+        [
+            "Tempel 1 sampai 1.000 kunci, satu per baris, masing-masing paling banyak 4.096 karakter.",
+            "Paste 1 to 1,000 keys, one per line, each at most 4,096 characters.",
+            "キーを1行に1つ、1〜1,000件（各4,096文字まで）貼り付けてください。",
+        ],
+    ),
+    (
+        "error_seller_not_digital",
+        [
+            "Varian ini fisik: ubah stoknya, bukan kuncinya.",
+            "This variant is physical: adjust its stock instead of adding keys.",
+            "このバリエーションは物理商品です。キーではなく在庫を調整してください。",
+        ],
+    ),
+    (
+        "error_seller_only",
+        [
+            "Halaman ini untuk penjual dengan toko yang disetujui.",
+            "This page is for sellers whose store is approved.",
+            "このページは承認済みストアの出品者向けです。",
+        ],
+    ),
+    (
+        "error_seller_price",
+        [
+            "Masukkan harga lebih dari nol.",
+            "Enter a price above zero.",
+            "0より大きい価格を入力してください。",
+        ],
+    ),
+    (
+        "error_seller_reason_required",
+        [
+            "Tuliskan alasannya (paling banyak 200 karakter).",
+            "Give a reason (at most 200 characters).",
+            "理由を入力してください（200文字まで）。",
+        ],
+    ),
+    (
+        "error_seller_refused",
+        [
+            "Tindakan ini tidak dapat dilakukan sekarang.",
+            "This cannot be done now.",
+            "現在この操作はできません。",
+        ],
+    ),
+    (
+        "error_seller_sku_taken",
+        ["SKU ini sudah dipakai.", "This SKU is already used.", "このSKUはすでに使われています。"],
+    ),
+    (
+        "error_seller_slug_taken",
+        [
+            "Alamat toko ini sudah dipakai; pilih yang lain.",
+            "This address is already taken; choose another.",
+            "このアドレスはすでに使われています。別のものを選んでください。",
+        ],
+    ),
+    (
+        "error_seller_staff",
+        [
+            "Akun staf tidak dapat membuka toko.",
+            "Staff accounts do not open stores.",
+            "スタッフアカウントはストアを開設できません。",
+        ],
+    ),
+    (
+        "error_seller_stock",
+        [
+            "Masukkan jumlah bukan nol dan alasannya.",
+            "Enter a non-zero amount and a reason.",
+            "0以外の数量と理由を入力してください。",
+        ],
+    ),
+    (
+        "error_seller_suspended",
+        [
+            "Toko Anda ditangguhkan: Anda dapat melihat dan menyelesaikan pesanan, tetapi tidak mengubah yang lain.",
+            "Your store is suspended: you can look and see open orders through, but change nothing else.",
+            "ストアは停止中です。閲覧と注文の処理はできますが、それ以外は変更できません。",
+        ],
+    ),
+    (
+        "error_seller_tracking_required",
+        [
+            "Nomor resi wajib diisi untuk pengiriman.",
+            "A tracking number is required to ship.",
+            "発送には追跡番号が必要です。",
+        ],
+    ),
+    (
+        "error_seller_transition",
+        [
+            "Pesanan ini tidak dapat dipindah ke status itu dari status sekarang.",
+            "This order cannot move to that status from where it is.",
+            "この注文は現在の状態からその状態に変更できません。",
+        ],
+    ),
     ("seller_account_name", ["Nama pemilik rekening", "Account holder's name", "口座名義"]),
     ("seller_account_number", ["Nomor rekening", "Account number", "口座番号"]),
     ("seller_add_keys", ["Tambah kunci", "Add keys", "キーを追加"]),
@@ -26,12 +130,42 @@ pub const MESSAGES: Messages = &[
     ("seller_all", ["Semua", "All", "すべて"]),
     ("seller_amount", ["Jumlah", "Amount", "金額"]),
     ("seller_application", ["Pengajuan toko", "Store application", "ストア申請"]),
-    ("seller_application_approved", ["Toko Anda disetujui. Masuk lagi untuk membuka dasbor toko.", "Your store is approved. Sign in again to open the store dashboard.", "ストアは承認されました。もう一度ログインしてダッシュボードを開いてください。"]),
-    ("seller_application_closed", ["Toko ini sudah ditutup.", "This store is closed.", "このストアは閉鎖されました。"]),
-    ("seller_application_pending", ["Pengajuan Anda sedang ditinjau admin. Kami akan memberi tahu Anda.", "Your application is being reviewed by an admin. We will let you know.", "申請は管理者が確認中です。結果をお知らせします。"]),
-    ("seller_application_rejected", ["Pengajuan Anda ditolak.", "Your application was turned down.", "申請は却下されました。"]),
-    ("seller_application_suspended", ["Toko Anda ditangguhkan.", "Your store is suspended.", "ストアは停止中です。"]),
-    ("seller_apply_intro", ["Jual produk Anda di Pasar. Admin meninjau setiap pengajuan.", "Sell your products on Pasar. An admin reviews every application.", "Pasarで商品を販売しましょう。申請はすべて管理者が確認します。"]),
+    (
+        "seller_application_approved",
+        [
+            "Toko Anda disetujui. Masuk lagi untuk membuka dasbor toko.",
+            "Your store is approved. Sign in again to open the store dashboard.",
+            "ストアは承認されました。もう一度ログインしてダッシュボードを開いてください。",
+        ],
+    ),
+    (
+        "seller_application_closed",
+        ["Toko ini sudah ditutup.", "This store is closed.", "このストアは閉鎖されました。"],
+    ),
+    (
+        "seller_application_pending",
+        [
+            "Pengajuan Anda sedang ditinjau admin. Kami akan memberi tahu Anda.",
+            "Your application is being reviewed by an admin. We will let you know.",
+            "申請は管理者が確認中です。結果をお知らせします。",
+        ],
+    ),
+    (
+        "seller_application_rejected",
+        ["Pengajuan Anda ditolak.", "Your application was turned down.", "申請は却下されました。"],
+    ),
+    (
+        "seller_application_suspended",
+        ["Toko Anda ditangguhkan.", "Your store is suspended.", "ストアは停止中です。"],
+    ),
+    (
+        "seller_apply_intro",
+        [
+            "Jual produk Anda di Pasar. Admin meninjau setiap pengajuan.",
+            "Sell your products on Pasar. An admin reviews every application.",
+            "Pasarで商品を販売しましょう。申請はすべて管理者が確認します。",
+        ],
+    ),
     ("seller_apply_submit", ["Kirim pengajuan", "Send application", "申請を送信"]),
     ("seller_apply_title", ["Buka toko", "Open a store", "ストアを開設"]),
     ("seller_archive", ["Arsipkan produk", "Archive product", "商品をアーカイブ"]),
@@ -51,7 +185,14 @@ pub const MESSAGES: Messages = &[
     ("seller_create_product", ["Buat produk", "Create product", "商品を作成"]),
     ("seller_date", ["Tanggal", "Date", "日付"]),
     ("seller_description", ["Deskripsi", "Description", "説明"]),
-    ("seller_duplicates", ["Kunci ini sudah ada dan tidak ditambahkan:", "These keys were already there and were not added:", "次のキーはすでに登録済みのため追加されませんでした："]),
+    (
+        "seller_duplicates",
+        [
+            "Kunci ini sudah ada dan tidak ditambahkan:",
+            "These keys were already there and were not added:",
+            "次のキーはすでに登録済みのため追加されませんでした：",
+        ],
+    ),
     ("seller_edit_product", ["Ubah produk", "Edit product", "商品を編集"]),
     ("seller_fees", ["Biaya pembayaran", "Payment fees", "決済手数料"]),
     ("seller_filter_status", ["Saring menurut status", "Filter by status", "状態で絞り込む"]),
@@ -61,7 +202,10 @@ pub const MESSAGES: Messages = &[
     ("seller_history", ["Riwayat", "History", "履歴"]),
     ("seller_in_transit", ["Sedang ditransfer", "Being paid out", "振込処理中"]),
     ("seller_items", ["Barang", "Items", "商品"]),
-    ("seller_keys_added", ["{count} kunci ditambahkan.", "{count} keys added.", "{count}件のキーを追加しました。"]),
+    (
+        "seller_keys_added",
+        ["{count} kunci ditambahkan.", "{count} keys added.", "{count}件のキーを追加しました。"],
+    ),
     ("seller_keys_hint", ["Satu kunci per baris.", "One key per line.", "1行に1つのキー。"]),
     ("seller_kind", ["Jenis", "Kind", "種類"]),
     ("seller_kind_digital", ["Digital", "Digital", "デジタル"]),
@@ -72,11 +216,21 @@ pub const MESSAGES: Messages = &[
     ("seller_net_revenue", ["Pendapatan bersih", "Net revenue", "純売上"]),
     ("seller_new_product", ["Produk baru", "New product", "新しい商品"]),
     ("seller_next_step", ["Langkah berikutnya", "Next step", "次の手順"]),
-    ("seller_no_address", ["Tanpa alamat pengiriman (produk digital).", "No shipping address (digital goods).", "配送先なし（デジタル商品）。"]),
+    (
+        "seller_no_address",
+        [
+            "Tanpa alamat pengiriman (produk digital).",
+            "No shipping address (digital goods).",
+            "配送先なし（デジタル商品）。",
+        ],
+    ),
     ("seller_no_orders", ["Belum ada pesanan.", "No orders yet.", "まだ注文はありません。"]),
     ("seller_no_payouts", ["Belum ada pencairan.", "No payouts yet.", "まだ出金はありません。"]),
     ("seller_no_products", ["Belum ada produk.", "No products yet.", "まだ商品はありません。"]),
-    ("seller_no_sales", ["Belum ada penjualan pada periode ini.", "No sales in this period.", "この期間の売上はありません。"]),
+    (
+        "seller_no_sales",
+        ["Belum ada penjualan pada periode ini.", "No sales in this period.", "この期間の売上はありません。"],
+    ),
     ("seller_on_hand", ["Stok", "On hand", "在庫数"]),
     ("seller_order", ["Pesanan", "Order", "注文"]),
     ("seller_orders", ["Pesanan", "Orders", "注文"]),
@@ -114,7 +268,14 @@ pub const MESSAGES: Messages = &[
     ("seller_shipping_method", ["Metode pengiriman", "Shipping method", "配送方法"]),
     ("seller_sku", ["SKU", "SKU", "SKU"]),
     ("seller_slug", ["Alamat toko", "Store address", "ストアのアドレス"]),
-    ("seller_slug_hint", ["Huruf kecil, angka dan tanda hubung, misalnya batik-solo.", "Lowercase letters, digits and hyphens, such as batik-solo.", "小文字・数字・ハイフン（例：batik-solo）。"]),
+    (
+        "seller_slug_hint",
+        [
+            "Huruf kecil, angka dan tanda hubung, misalnya batik-solo.",
+            "Lowercase letters, digits and hyphens, such as batik-solo.",
+            "小文字・数字・ハイフン（例：batik-solo）。",
+        ],
+    ),
     ("seller_status", ["Status", "Status", "状態"]),
     ("seller_stock_change", ["Perubahan stok (+/−)", "Stock change (+/−)", "在庫の増減（+/−）"]),
     ("seller_store_approved", ["Disetujui", "Approved", "承認済み"]),
@@ -124,7 +285,14 @@ pub const MESSAGES: Messages = &[
     ("seller_store_rejected", ["Ditolak", "Rejected", "却下"]),
     ("seller_store_suspended", ["Ditangguhkan", "Suspended", "停止中"]),
     ("seller_submitted", ["Diajukan", "Submitted", "申請日"]),
-    ("seller_suspended_notice", ["Toko Anda ditangguhkan: produk disembunyikan dari pembeli. Anda tetap dapat menyelesaikan pesanan yang ada.", "Your store is suspended: its products are hidden from buyers. You can still see open orders through.", "ストアは停止中です。商品は購入者に表示されません。既存の注文は引き続き処理できます。"]),
+    (
+        "seller_suspended_notice",
+        [
+            "Toko Anda ditangguhkan: produk disembunyikan dari pembeli. Anda tetap dapat menyelesaikan pesanan yang ada.",
+            "Your store is suspended: its products are hidden from buyers. You can still see open orders through.",
+            "ストアは停止中です。商品は購入者に表示されません。既存の注文は引き続き処理できます。",
+        ],
+    ),
     ("seller_top_products", ["Produk terlaris", "Best-selling products", "売れ筋商品"]),
     ("seller_tracking_number", ["Nomor resi", "Tracking number", "追跡番号"]),
     ("seller_units", ["Terjual", "Units sold", "販売数"]),

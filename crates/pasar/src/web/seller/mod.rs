@@ -103,7 +103,11 @@ fn to_login(here: &str) -> Response {
 /// refusal for a suspended store doing what it may not.
 async fn store_for(state: &AppState, visit: &Visit, here: &str, need: Need) -> Result<Store, Response> {
     let Some(principal) = visit.principal else { return Err(to_login(here)) };
-    let store = state.sellers.store_of_user(principal.user).await.map_err(|e| PageError::internal(e).into_response())?;
+    let store = state
+        .sellers
+        .store_of_user(principal.user)
+        .await
+        .map_err(|e| PageError::internal(e).into_response())?;
     let live = store.filter(|s| {
         principal.role == Role::Seller && matches!(s.status, SellerStatus::Approved | SellerStatus::Suspended)
     });
@@ -122,7 +126,14 @@ async fn store_for(state: &AppState, visit: &Visit, here: &str, need: Need) -> R
 
 /// A dashboard page: `template` (extending `seller/layout.html`) with the store's name and
 /// status and the section the navigation marks as current.
-fn page(visit: &Visit, store: &Store, status: StatusCode, section: &str, template: &str, page: Value) -> Response {
+fn page(
+    visit: &Visit,
+    store: &Store,
+    status: StatusCode,
+    section: &str,
+    template: &str,
+    page: Value,
+) -> Response {
     render(
         visit,
         status,
@@ -139,7 +150,10 @@ fn page(visit: &Visit, store: &Store, status: StatusCode, section: &str, templat
 
 /// Why a service refused a page's action: its status and the message to show with the form;
 /// a failure of Pasar's own is a [`PageError`], a missing thing a 404.
-fn refusal<E: std::fmt::Debug + Into<ApiError>>(visit: &Visit, err: E) -> Result<(StatusCode, String), PageError> {
+fn refusal<E: std::fmt::Debug + Into<ApiError>>(
+    visit: &Visit,
+    err: E,
+) -> Result<(StatusCode, String), PageError> {
     let cause = format!("{err:?}");
     let api: ApiError = err.into();
     let status = api.status();

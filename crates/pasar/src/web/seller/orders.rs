@@ -182,7 +182,11 @@ async fn order_page(
     let shipments: Vec<ShipmentView> = shipments
         .into_iter()
         .filter(|s| s.fulfilment_id == part.id)
-        .map(|s| ShipmentView { courier: s.courier, tracking_number: s.tracking_number, tracking_url: s.tracking_url })
+        .map(|s| ShipmentView {
+            courier: s.courier,
+            tracking_number: s.tracking_number,
+            tracking_url: s.tracking_url,
+        })
         .collect();
     let step = part.status;
     Ok(page(
@@ -259,7 +263,9 @@ pub async fn advance(
     let id = order_id(&id)?;
     let order = state.orders.order(id).await.map_err(|_| PageError::not_found())?;
     let Some((part, _)) = part_of(&order, store.user) else { return Err(PageError::not_found()) };
-    let refused = |(status, message): (StatusCode, String)| order_page(&state, &visit, &store, id, status, Some(message));
+    let refused = |(status, message): (StatusCode, String)| {
+        order_page(&state, &visit, &store, id, status, Some(message))
+    };
     let to = match FulfilmentStatus::parse(&form.status) {
         Some(to @ (FulfilmentStatus::Packed | FulfilmentStatus::Shipped | FulfilmentStatus::Delivered)) => to,
         _ => return refused(invalid(&visit, "error_seller_invalid")).await,
@@ -305,7 +311,11 @@ async fn moved(
         .await
         .map_err(Moved::Refused)?;
     if let (FulfilmentStatus::Shipped, Some((number, carrier))) = (to, tracking) {
-        state.couriers.record_by_hand(&mut tx, moved.id, part, number, carrier).await.map_err(Moved::Failed)?;
+        state
+            .couriers
+            .record_by_hand(&mut tx, moved.id, part, number, carrier)
+            .await
+            .map_err(Moved::Failed)?;
     }
     debug_assert_eq!(moved.id, order);
     tx.commit().await.map_err(Moved::Failed)
@@ -345,4 +355,3 @@ pub async fn cancel(
         }
     }
 }
-

@@ -81,10 +81,15 @@ pub async fn list(State(state): State<AppState>, visit: Visit, Query(query): Que
         seller: Some(store.user),
         include_hidden_stores: true,
         sort: ProductSort::Newest,
-        after: query.cursor.as_deref().and_then(|c| c.parse::<ProductId>().ok()).map(|id| ProductCursor::Newest { id }),
+        after: query
+            .cursor
+            .as_deref()
+            .and_then(|c| c.parse::<ProductId>().ok())
+            .map(|id| ProductCursor::Newest { id }),
         ..ProductFilter::default()
     };
-    let (products, more) = state.catalog.list_products(&filter, PER_PAGE).await.map_err(PageError::internal)?;
+    let (products, more) =
+        state.catalog.list_products(&filter, PER_PAGE).await.map_err(PageError::internal)?;
     let next = more.then(|| products.last().map(|p| format!("/seller/products?cursor={}", p.id))).flatten();
     let rows: Vec<Row> = products
         .iter()
@@ -165,14 +170,19 @@ pub async fn new_page(State(state): State<AppState>, visit: Visit) -> PageResult
         Ok(store) => store,
         Err(answer) => return Ok(answer),
     };
-    let form = NewProductForm { kind: "physical".into(), status: "draft".into(), ..NewProductForm::default() };
+    let form =
+        NewProductForm { kind: "physical".into(), status: "draft".into(), ..NewProductForm::default() };
     new_product_page(&state, &visit, &store, StatusCode::OK, &form, None).await
 }
 
 /// Creates a product in the store with its first variant, as `POST /v1/seller/products`: its
 /// `seller_id` is the store, whatever the form says.
 #[tracing::instrument(skip_all)]
-pub async fn create(State(state): State<AppState>, visit: Visit, Form(form): Form<NewProductForm>) -> PageResult {
+pub async fn create(
+    State(state): State<AppState>,
+    visit: Visit,
+    Form(form): Form<NewProductForm>,
+) -> PageResult {
     let store = match store_for(&state, &visit, "/seller/products/new", Need::Change).await {
         Ok(store) => store,
         Err(answer) => return Ok(answer),
@@ -264,7 +274,12 @@ async fn product_page(
             VariantView {
                 id: variant.id.to_string(),
                 sku: variant.sku.clone(),
-                options: variant.options.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+                options: variant
+                    .options
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 price: visit.locale.format_money(variant.price),
                 on_hand: level.map_or(0, |l| l.on_hand),
                 reserved: level.map_or(0, |l| l.reserved),
@@ -335,7 +350,8 @@ pub async fn update(
         Err(answer) => return Ok(answer),
     };
     let product = own_product(&state, &visit, &store, &id).await?;
-    let change = serde_json::json!({"name": form.name, "description": form.description, "status": form.status});
+    let change =
+        serde_json::json!({"name": form.name, "description": form.description, "status": form.status});
     changed(&state, &visit, &store, product, change, &here).await
 }
 
@@ -360,7 +376,14 @@ async fn changed(
     here: &str,
 ) -> PageResult {
     let refused = |product, (status, message): (StatusCode, String)| {
-        product_page(state, visit, store, product, status, Outcome { error: Some(message), ..Outcome::default() })
+        product_page(
+            state,
+            visit,
+            store,
+            product,
+            status,
+            Outcome { error: Some(message), ..Outcome::default() },
+        )
     };
     let change: ProductChange = match serde_json::from_value(change) {
         Ok(change) => change,
@@ -415,9 +438,17 @@ pub async fn adjust_stock(
     };
     let (product, variant) = own_variant(&state, &visit, &store, &id, &variant).await?;
     let refused = |product, (status, message): (StatusCode, String)| {
-        product_page(&state, &visit, &store, product, status, Outcome { error: Some(message), ..Outcome::default() })
+        product_page(
+            &state,
+            &visit,
+            &store,
+            product,
+            status,
+            Outcome { error: Some(message), ..Outcome::default() },
+        )
     };
-    let delta = form.delta.trim().parse::<i64>().ok().filter(|d| *d != 0 && d.unsigned_abs() <= 1_000_000_000);
+    let delta =
+        form.delta.trim().parse::<i64>().ok().filter(|d| *d != 0 && d.unsigned_abs() <= 1_000_000_000);
     let (Some(delta), Ok(reason)) = (delta, Text::<200>::parse(&form.reason)) else {
         return refused(product, invalid(&visit, "error_seller_stock")).await;
     };
@@ -449,7 +480,8 @@ pub async fn add_keys(
         Err(answer) => return Ok(answer),
     };
     let (product, variant) = own_variant(&state, &visit, &store, &id, &variant).await?;
-    let outcome = |error: (StatusCode, String)| (error.0, Outcome { error: Some(error.1), ..Outcome::default() });
+    let outcome =
+        |error: (StatusCode, String)| (error.0, Outcome { error: Some(error.1), ..Outcome::default() });
     if product.kind != ProductKind::Digital {
         let (_, outcome) = outcome(invalid(&visit, "error_seller_not_digital"));
         let status = StatusCode::CONFLICT;
@@ -463,7 +495,8 @@ pub async fn add_keys(
     }
     match state.inventory.add_digital_items(variant, &keys, &store.actor()).await {
         Ok(added) => {
-            let notice = i18n::message(visit.locale, "seller_keys_added").replace("{count}", &added.added.to_string());
+            let notice =
+                i18n::message(visit.locale, "seller_keys_added").replace("{count}", &added.added.to_string());
             let outcome = Outcome { notice: Some(notice), duplicates: added.duplicates, error: None };
             product_page(&state, &visit, &store, product, StatusCode::OK, outcome).await
         }
