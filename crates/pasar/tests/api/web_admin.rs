@@ -117,9 +117,17 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
     assert_eq!(found.headers()["location"].to_str().unwrap(), format!("/admin/orders/{order}"));
 
     let csrf = browser.csrf().await;
+    let detail = browser.page(&format!("/admin/orders/{order}")).await;
+    assert!(detail.contains("value=\"processing\""), "a paid order may go to processing");
+    let processing =
+        browser.post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "processing")]).await;
+    assert_eq!(processing.status(), StatusCode::SEE_OTHER);
+    let skipped = browser.post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "completed")]).await;
+    assert_eq!(skipped.status(), StatusCode::CONFLICT, "a step cannot be skipped");
+    assert!(skipped.text().await.unwrap().contains("cannot be moved that way"));
     let missing = browser.post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "shipped")]).await;
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY, "shipping needs a tracking number");
-    assert_eq!(admin_order(&app, &admin, &order).await["status"], "paid");
+    assert_eq!(admin_order(&app, &admin, &order).await["status"], "processing");
 
     let shipped = browser
         .post(
@@ -160,8 +168,16 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
 
     let detail = browser.page(&format!("/admin/orders/{order}")).await;
     assert!(detail.contains("one arrived broken") && detail.contains("JNE123456"), "the detail shows refunds and tracking");
-    let actions = audited(&app, &admin, &["order.shipped", "order.partially_refunded", "order.refunded"]).await;
-    assert!(actions.iter().filter(|a| *a == "refund.completed").count() <= 2);
+    audited(&app, &admin, &["order.processing", "order.shipped", "order.partially_refunded", "order.refunded"]).await;
+
+    let log = browser.page(&format!("/admin/audit?actor={}", admin.id)).await;
+    assert!(log.contains("order.shipped") && log.contains("order.refunded"), "the audit viewer lists them");
+    let by_action = browser.page("/admin/audit?action=order.shipped").await;
+    assert!(!by_action.contains(">order.refunded<"), "the action filter narrows the log");
+    let verified = browser.page("/admin/audit?verify=1").await;
+    assert!(verified.contains("The audit chain is intact"), "{verified}");
+    let ledger = browser.page("/admin/ledger").await;
+    assert!(ledger.contains("balanced") && !ledger.contains("NOT balanced"), "the ledger's totals balance");
 }
 
 #[tokio::test]
@@ -295,6 +311,92 @@ async fn an_admin_edits_archives_and_restocks_a_physical_product() {
 }
 
 #[tokio::test]
+async fn an_admin_changes_a_role_adjusts_a_wallet_once_and_deactivates_a_user() {
+    let app = spawn_app().await;
+    let (admin, mut browser) = signed_in_admin(&app).await;
+    let ana = app.register("ana-web@example.com").await;
+
+    let list = browser.page("/admin/users?q=ana-web").await;
+    assert!(list.contains(&format!("href=\"/admin/users/{}\"", ana.id)), "the search finds her");
+    let page = browser.page(&format!("/admin/users/{}", ana.id)).await;
+    let key = page.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let csrf = browser.csrf().await;
+
+    let role = browser.post(&format!("/admin/users/{}/role", ana.id), &[("_csrf", &csrf), ("role", "reseller")]).await;
+    assert_eq!(role.status(), StatusCode::SEE_OTHER);
+    let user: Value = app.get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token)).await.json().await.unwrap();
+    assert_eq!(user["role"], "reseller");
+
+    let adjust = [("_csrf", csrf.as_str()), ("amount", "50000"), ("reason", "goodwill"), ("key", key.as_str())];
+    assert_eq!(browser.post(&format!("/admin/users/{}/wallet", ana.id), &adjust).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.post(&format!("/admin/users/{}/wallet", ana.id), &adjust).await.status(), StatusCode::SEE_OTHER);
+    let wallet: Value = app.get("/v1/wallet", Some(&ana.access_token)).await.json().await.unwrap();
+    assert_eq!(wallet["balance"]["amount"], 50_000, "the form sent twice adjusts once");
+    let below = browser
+        .post(&format!("/admin/users/{}/wallet", ana.id), &[("_csrf", &csrf), ("amount", "-60000"), ("reason", "oops"), ("key", "other")])
+        .await;
+    assert_eq!(below.status(), StatusCode::CONFLICT);
+    assert!(below.text().await.unwrap().contains("does not cover"));
+
+    let off = browser.post(&format!("/admin/users/{}/deactivate", ana.id), &[("_csrf", &csrf)]).await;
+    assert_eq!(off.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/v1/wallet", Some(&ana.access_token)).await.status(), StatusCode::UNAUTHORIZED, "her sessions ended");
+    let own = browser.post(&format!("/admin/users/{}/deactivate", admin.id), &[("_csrf", &csrf)]).await;
+    assert_eq!(own.status(), StatusCode::FORBIDDEN, "nobody deactivates themselves");
+    audited(&app, &admin, &["user.role_changed", "ledger.transfer_posted", "user.deactivated"]).await;
+}
+
+#[tokio::test]
+async fn an_admin_approves_then_suspends_a_store_and_rejects_another() {
+    let app = spawn_app().await;
+    let (admin, mut browser) = signed_in_admin(&app).await;
+    let mut stores = Vec::new();
+    for slug in ["batik-solo", "kopi-aceh"] {
+        let owner = app.register(&format!("{slug}@people.test")).await;
+        let body = serde_json::json!({
+            "store_name": format!("Toko {slug}"), "slug": slug, "description": "Handmade",
+            "contact": {"email": format!("{slug}@stores.test"), "phone": "+62 812 3456 7890"},
+            "payout_account": {"bank_code": "BCA", "account_number": "1234-5678-90", "account_name": "Budi Santoso"},
+        });
+        let applied = app.post("/v1/sellers", Some(&owner.access_token), &body).await;
+        assert_eq!(applied.status(), StatusCode::CREATED);
+        stores.push(applied.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let pending = browser.page("/admin/sellers").await;
+    assert!(pending.contains("Toko batik-solo") && pending.contains("Toko kopi-aceh"), "applications wait");
+    let csrf = browser.csrf().await;
+    let decide = |id: &str| format!("/admin/sellers/{id}/decision");
+    let status = |id: String| {
+        let app = &app;
+        let token = admin.access_token.clone();
+        async move {
+            let seller: Value = app.get(&format!("/v1/admin/sellers/{id}"), Some(&token)).await.json().await.unwrap();
+            seller["status"].as_str().unwrap().to_owned()
+        }
+    };
+
+    let approved = browser.post(&decide(&stores[0]), &[("_csrf", &csrf), ("decision", "approve"), ("back_status", "pending")]).await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(stores[0].clone()).await, "approved");
+    let no_reason = browser.post(&decide(&stores[1]), &[("_csrf", &csrf), ("decision", "reject"), ("reason", "")]).await;
+    assert_eq!(no_reason.status(), StatusCode::UNPROCESSABLE_ENTITY, "a rejection needs its reason");
+    assert_eq!(status(stores[1].clone()).await, "pending");
+    let rejected = browser
+        .post(&decide(&stores[1]), &[("_csrf", &csrf), ("decision", "reject"), ("reason", "no documents")])
+        .await;
+    assert_eq!(rejected.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(stores[1].clone()).await, "rejected");
+    let suspended = browser
+        .post(&decide(&stores[0]), &[("_csrf", &csrf), ("decision", "suspend"), ("reason", "counterfeit batik")])
+        .await;
+    assert_eq!(suspended.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(stores[0].clone()).await, "suspended");
+    let page = browser.page("/admin/sellers?status=suspended").await;
+    assert!(page.contains("counterfeit batik"), "the reason is shown");
+    audited(&app, &admin, &["seller.approved", "seller.rejected", "seller.suspended"]).await;
+}
+
+#[tokio::test]
 async fn a_post_without_the_csrf_token_changes_nothing() {
     let app = spawn_app().await;
     let (admin, mut browser) = signed_in_admin(&app).await;
@@ -309,6 +411,11 @@ async fn a_post_without_the_csrf_token_changes_nothing() {
     assert_eq!(seen["status"], "paid");
     assert!(seen["refunds"].as_array().unwrap().is_empty());
     assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 8);
+    let ana = app.register("ana-csrf@example.com").await;
+    let role = browser.post(&format!("/admin/users/{}/role", ana.id), &[("role", "admin")]).await;
+    assert_eq!(role.status(), StatusCode::FORBIDDEN);
+    let user: Value = app.get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token)).await.json().await.unwrap();
+    assert_eq!(user["role"], "customer");
 }
 
 #[tokio::test]

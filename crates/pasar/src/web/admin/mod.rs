@@ -3,10 +3,13 @@
 //! file of its own; they call the same services as the admin JSON API, with the same actor, so
 //! the audit log records the same entries.
 
+mod audit;
 mod dashboard;
 mod messages;
 mod orders;
 mod products;
+mod sellers;
+mod users;
 
 use std::net::SocketAddr;
 
@@ -36,6 +39,11 @@ pub(super) const TEMPLATES: Sources = &[
     ("admin/products.html", include_str!("../templates/admin/products.html")),
     ("admin/product_new.html", include_str!("../templates/admin/product_new.html")),
     ("admin/product.html", include_str!("../templates/admin/product.html")),
+    ("admin/users.html", include_str!("../templates/admin/users.html")),
+    ("admin/user.html", include_str!("../templates/admin/user.html")),
+    ("admin/sellers.html", include_str!("../templates/admin/sellers.html")),
+    ("admin/audit.html", include_str!("../templates/admin/audit.html")),
+    ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -54,6 +62,16 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/variants/{id}", post(products::update_variant))
         .route("/admin/variants/{id}/stock", post(products::adjust_stock))
         .route("/admin/variants/{id}/keys", post(products::add_keys))
+        .route("/admin/users", get(users::list))
+        .route("/admin/users/{id}", get(users::show))
+        .route("/admin/users/{id}/role", post(users::change_role))
+        .route("/admin/users/{id}/deactivate", post(users::deactivate))
+        .route("/admin/users/{id}/reactivate", post(users::reactivate))
+        .route("/admin/users/{id}/wallet", post(users::adjust_wallet))
+        .route("/admin/sellers", get(sellers::list))
+        .route("/admin/sellers/{id}/decision", post(sellers::decide))
+        .route("/admin/audit", get(audit::log))
+        .route("/admin/ledger", get(audit::ledger))
 }
 
 /// A signed-in member of staff on an admin page, from an address the allowlist lets in.
@@ -130,6 +148,9 @@ fn refusal(err: impl Into<ApiError>) -> Result<(StatusCode, &'static str), PageE
         "payload_too_large" => "error_admin_image_too_large",
         "unsupported_media_type" => "error_admin_not_an_image",
         "validation_failed" => "error_admin_invalid",
+        "forbidden" => "error_admin_not_permitted",
+        "insufficient_balance" => "error_admin_insufficient_balance",
+        "account_deleted" => "error_admin_account_deleted",
         _ => "error_admin_refused",
     };
     Ok((status, key))
@@ -144,6 +165,9 @@ mod tests {
             include_str!("dashboard.rs"),
             include_str!("orders.rs"),
             include_str!("products.rs"),
+            include_str!("users.rs"),
+            include_str!("audit.rs"),
+            include_str!("sellers.rs"),
         ] {
             super::super::i18n::assert_messages_exist(source);
         }

@@ -159,15 +159,15 @@ struct StepView {
     at: String,
 }
 
-/// Where an order may be moved from its status (the JSON route's four, as far as they apply).
+/// Where staff may move an order from its status (`orders::check_transition`'s rules for the
+/// JSON route's four statuses).
 fn next_steps(status: OrderStatus) -> &'static [OrderStatus] {
     use OrderStatus::*;
     match status {
-        Paid => &[Processing, Shipped],
+        Paid => &[Processing],
         Processing => &[Shipped],
         Shipped => &[Delivered],
         Delivered => &[Completed],
-        PartiallyRefunded => &[Processing, Shipped, Delivered, Completed],
         _ => &[],
     }
 }
@@ -470,7 +470,11 @@ pub async fn refund(
     let request = RefundRequest { amount, reason: reason.as_str().to_owned(), restock, part: None };
     match state.checkout.refund(order.id, request, &admin.actor()).await {
         Ok(_) => Ok(done(order.id, "refunded")),
-        Err(err) => refused(&state, &admin, order.id, err).await,
+        Err(err) => {
+            let (status, key) = refusal(err)?;
+            let order = state.orders.order(order.id).await.map_err(PageError::internal)?;
+            order_page(&state, &admin, status, order, again(key)).await
+        }
     }
 }
 

@@ -101,7 +101,8 @@ async fn new_form(state: &AppState, admin: &Admin, status: StatusCode, values: V
 }
 
 pub async fn new_page(State(state): State<AppState>, admin: Admin) -> PageResult {
-    new_form(&state, &admin, StatusCode::OK, context! {}).await
+    let form: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    new_form(&state, &admin, StatusCode::OK, context! { form }).await
 }
 
 #[derive(Deserialize, Serialize)]
