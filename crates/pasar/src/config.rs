@@ -724,7 +724,8 @@ mod tests {
 
     #[test]
     fn the_admin_allowlist_reads_ips_and_cidr_blocks_and_refuses_anything_else() {
-        let config = Config { admin_allow_ips: " 10.0.0.0/8, 203.0.113.7 ,2001:db8::/32".into(), ..Config::default() };
+        let config =
+            Config { admin_allow_ips: " 10.0.0.0/8, 203.0.113.7 ,2001:db8::/32".into(), ..Config::default() };
         let blocks = config.admin_allowlist().unwrap();
         let allowed = |ip: &str| blocks.iter().any(|b| b.contains(ip.parse().unwrap()));
         assert!(allowed("10.1.2.3"));

@@ -119,13 +119,18 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
     let csrf = browser.csrf().await;
     let detail = browser.page(&format!("/admin/orders/{order}")).await;
     assert!(detail.contains("value=\"processing\""), "a paid order may go to processing");
-    let processing =
-        browser.post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "processing")]).await;
+    let processing = browser
+        .post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "processing")])
+        .await;
     assert_eq!(processing.status(), StatusCode::SEE_OTHER);
-    let skipped = browser.post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "completed")]).await;
+    let skipped = browser
+        .post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "completed")])
+        .await;
     assert_eq!(skipped.status(), StatusCode::CONFLICT, "a step cannot be skipped");
     assert!(skipped.text().await.unwrap().contains("cannot be moved that way"));
-    let missing = browser.post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "shipped")]).await;
+    let missing = browser
+        .post(&format!("/admin/orders/{order}/status"), &[("_csrf", &csrf), ("status", "shipped")])
+        .await;
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY, "shipping needs a tracking number");
     assert_eq!(admin_order(&app, &admin, &order).await["status"], "processing");
 
@@ -137,7 +142,10 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
         .await;
     assert_eq!(shipped.status(), StatusCode::SEE_OTHER);
     let seen = admin_order(&app, &admin, &order).await;
-    assert_eq!((seen["status"].as_str(), seen["tracking_number"].as_str()), (Some("shipped"), Some("JNE123456")));
+    assert_eq!(
+        (seen["status"].as_str(), seen["tracking_number"].as_str()),
+        (Some("shipped"), Some("JNE123456"))
+    );
 
     let partial = browser
         .post(
@@ -151,7 +159,10 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
     assert_eq!(seen["refunds"][0]["amount"]["amount"], 30_000);
 
     let too_much = browser
-        .post(&format!("/admin/orders/{order}/refunds"), &[("_csrf", &csrf), ("amount", "999999"), ("reason", "x")])
+        .post(
+            &format!("/admin/orders/{order}/refunds"),
+            &[("_csrf", &csrf), ("amount", "999999"), ("reason", "x")],
+        )
         .await;
     assert_eq!(too_much.status(), StatusCode::CONFLICT);
     let page = too_much.text().await.unwrap();
@@ -159,7 +170,10 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
     assert!(page.contains("value=\"999999\""), "and keeps what was typed");
 
     let rest = browser
-        .post(&format!("/admin/orders/{order}/refunds"), &[("_csrf", &csrf), ("amount", ""), ("reason", "returned")])
+        .post(
+            &format!("/admin/orders/{order}/refunds"),
+            &[("_csrf", &csrf), ("amount", ""), ("reason", "returned")],
+        )
         .await;
     assert_eq!(rest.status(), StatusCode::SEE_OTHER);
     let seen = admin_order(&app, &admin, &order).await;
@@ -167,8 +181,16 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
     assert_eq!(seen["refunds"].as_array().unwrap().len(), 2);
 
     let detail = browser.page(&format!("/admin/orders/{order}")).await;
-    assert!(detail.contains("one arrived broken") && detail.contains("JNE123456"), "the detail shows refunds and tracking");
-    audited(&app, &admin, &["order.processing", "order.shipped", "order.partially_refunded", "order.refunded"]).await;
+    assert!(
+        detail.contains("one arrived broken") && detail.contains("JNE123456"),
+        "the detail shows refunds and tracking"
+    );
+    audited(
+        &app,
+        &admin,
+        &["order.processing", "order.shipped", "order.partially_refunded", "order.refunded"],
+    )
+    .await;
 
     let log = browser.page(&format!("/admin/audit?actor={}", admin.id)).await;
     assert!(log.contains("order.shipped") && log.contains("order.refunded"), "the audit viewer lists them");
@@ -225,7 +247,8 @@ async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_re
             ("options", "value=100k".to_owned()),
         ]
     };
-    let as_refs = |f: &Vec<(&'static str, String)>| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let as_refs =
+        |f: &Vec<(&'static str, String)>| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
     let bad = as_refs(&fields("STEAM-100", "-5"));
     let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let refused = browser.post("/admin/products", &bad).await;
@@ -238,14 +261,21 @@ async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_re
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     let product_id = location.trim_start_matches("/admin/products/").split('?').next().unwrap().to_owned();
-    let product: Value =
-        app.get(&format!("/v1/admin/products/{product_id}"), Some(&admin.access_token)).await.json().await.unwrap();
+    let product: Value = app
+        .get(&format!("/v1/admin/products/{product_id}"), Some(&admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(product["name"], "Steam Wallet 100k");
     assert_eq!(product["variants"][0]["price"]["amount"], 105_000);
     let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
 
     // The image goes as multipart, sent by htmx with the CSRF header.
-    let part = reqwest::multipart::Part::bytes(TINY_PNG.to_vec()).file_name("pixel.png").mime_str("image/png").unwrap();
+    let part = reqwest::multipart::Part::bytes(TINY_PNG.to_vec())
+        .file_name("pixel.png")
+        .mime_str("image/png")
+        .unwrap();
     let form = reqwest::multipart::Form::new().text("_csrf", csrf.clone()).part("image", part);
     let uploaded = browser
         .client
@@ -257,16 +287,26 @@ async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_re
         .await
         .unwrap();
     assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
-    let product: Value =
-        app.get(&format!("/v1/admin/products/{product_id}"), Some(&admin.access_token)).await.json().await.unwrap();
+    let product: Value = app
+        .get(&format!("/v1/admin/products/{product_id}"), Some(&admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(product["media"].as_array().unwrap().len(), 1, "the image was added");
 
     let keys = browser
-        .post(&format!("/admin/variants/{variant}/keys"), &[("_csrf", &csrf), ("keys", "AAAA-1111\nBBBB-2222\n\n")])
+        .post(
+            &format!("/admin/variants/{variant}/keys"),
+            &[("_csrf", &csrf), ("keys", "AAAA-1111\nBBBB-2222\n\n")],
+        )
         .await;
     assert_eq!(keys.status(), StatusCode::OK);
     let again = browser
-        .post(&format!("/admin/variants/{variant}/keys"), &[("_csrf", &csrf), ("keys", "BBBB-2222\nCCCC-3333")])
+        .post(
+            &format!("/admin/variants/{variant}/keys"),
+            &[("_csrf", &csrf), ("keys", "BBBB-2222\nCCCC-3333")],
+        )
         .await;
     assert_eq!(again.status(), StatusCode::OK);
     let page = again.text().await.unwrap();
@@ -284,29 +324,46 @@ async fn an_admin_edits_archives_and_restocks_a_physical_product() {
     let app = spawn_app().await;
     let (admin, mut browser) = signed_in_admin(&app).await;
     let variant = app.product(&admin, "physical", &[40_000]).await.remove(0);
-    let products: Value = app.get("/v1/admin/products", Some(&admin.access_token)).await.json().await.unwrap();
+    let products: Value =
+        app.get("/v1/admin/products", Some(&admin.access_token)).await.json().await.unwrap();
     let product = products["data"][0]["id"].as_str().unwrap().to_owned();
     let csrf = browser.csrf().await;
 
     let adjusted = browser
-        .post(&format!("/admin/variants/{variant}/stock"), &[("_csrf", &csrf), ("delta", "7"), ("reason", "delivery from roaster")])
+        .post(
+            &format!("/admin/variants/{variant}/stock"),
+            &[("_csrf", &csrf), ("delta", "7"), ("reason", "delivery from roaster")],
+        )
         .await;
     assert_eq!(adjusted.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 7);
-    let no_reason = browser.post(&format!("/admin/variants/{variant}/stock"), &[("_csrf", &csrf), ("delta", "1"), ("reason", " ")]).await;
+    let no_reason = browser
+        .post(
+            &format!("/admin/variants/{variant}/stock"),
+            &[("_csrf", &csrf), ("delta", "1"), ("reason", " ")],
+        )
+        .await;
     assert_eq!(no_reason.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.stock_level(&admin, &variant).await["on_hand"], 7);
 
-    let priced = browser.post(&format!("/admin/variants/{variant}"), &[("_csrf", &csrf), ("price", "45000")]).await;
+    let priced =
+        browser.post(&format!("/admin/variants/{variant}"), &[("_csrf", &csrf), ("price", "45000")]).await;
     assert_eq!(priced.status(), StatusCode::SEE_OTHER);
     let page = browser.page(&format!("/admin/products/{product}")).await;
     assert!(page.contains("delivery from roaster"), "the movements are listed");
 
     let archived = browser.post(&format!("/admin/products/{product}/archive"), &[("_csrf", &csrf)]).await;
     assert_eq!(archived.status(), StatusCode::SEE_OTHER);
-    let seen: Value =
-        app.get(&format!("/v1/admin/products/{product}"), Some(&admin.access_token)).await.json().await.unwrap();
-    assert_eq!((seen["status"].as_str(), seen["variants"][0]["price"]["amount"].as_i64()), (Some("archived"), Some(45_000)));
+    let seen: Value = app
+        .get(&format!("/v1/admin/products/{product}"), Some(&admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (seen["status"].as_str(), seen["variants"][0]["price"]["amount"].as_i64()),
+        (Some("archived"), Some(45_000))
+    );
     audited(&app, &admin, &["product.updated", "stock.moved"]).await;
 }
 
@@ -322,25 +379,46 @@ async fn an_admin_changes_a_role_adjusts_a_wallet_once_and_deactivates_a_user() 
     let key = page.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let csrf = browser.csrf().await;
 
-    let role = browser.post(&format!("/admin/users/{}/role", ana.id), &[("_csrf", &csrf), ("role", "reseller")]).await;
+    let role = browser
+        .post(&format!("/admin/users/{}/role", ana.id), &[("_csrf", &csrf), ("role", "reseller")])
+        .await;
     assert_eq!(role.status(), StatusCode::SEE_OTHER);
-    let user: Value = app.get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token)).await.json().await.unwrap();
+    let user: Value = app
+        .get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["role"], "reseller");
 
-    let adjust = [("_csrf", csrf.as_str()), ("amount", "50000"), ("reason", "goodwill"), ("key", key.as_str())];
-    assert_eq!(browser.post(&format!("/admin/users/{}/wallet", ana.id), &adjust).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(browser.post(&format!("/admin/users/{}/wallet", ana.id), &adjust).await.status(), StatusCode::SEE_OTHER);
+    let adjust =
+        [("_csrf", csrf.as_str()), ("amount", "50000"), ("reason", "goodwill"), ("key", key.as_str())];
+    assert_eq!(
+        browser.post(&format!("/admin/users/{}/wallet", ana.id), &adjust).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        browser.post(&format!("/admin/users/{}/wallet", ana.id), &adjust).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let wallet: Value = app.get("/v1/wallet", Some(&ana.access_token)).await.json().await.unwrap();
     assert_eq!(wallet["balance"]["amount"], 50_000, "the form sent twice adjusts once");
     let below = browser
-        .post(&format!("/admin/users/{}/wallet", ana.id), &[("_csrf", &csrf), ("amount", "-60000"), ("reason", "oops"), ("key", "other")])
+        .post(
+            &format!("/admin/users/{}/wallet", ana.id),
+            &[("_csrf", &csrf), ("amount", "-60000"), ("reason", "oops"), ("key", "other")],
+        )
         .await;
     assert_eq!(below.status(), StatusCode::CONFLICT);
     assert!(below.text().await.unwrap().contains("does not cover"));
 
     let off = browser.post(&format!("/admin/users/{}/deactivate", ana.id), &[("_csrf", &csrf)]).await;
     assert_eq!(off.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.get("/v1/wallet", Some(&ana.access_token)).await.status(), StatusCode::UNAUTHORIZED, "her sessions ended");
+    assert_eq!(
+        app.get("/v1/wallet", Some(&ana.access_token)).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "her sessions ended"
+    );
     let own = browser.post(&format!("/admin/users/{}/deactivate", admin.id), &[("_csrf", &csrf)]).await;
     assert_eq!(own.status(), StatusCode::FORBIDDEN, "nobody deactivates themselves");
     audited(&app, &admin, &["user.role_changed", "ledger.transfer_posted", "user.deactivated"]).await;
@@ -370,15 +448,19 @@ async fn an_admin_approves_then_suspends_a_store_and_rejects_another() {
         let app = &app;
         let token = admin.access_token.clone();
         async move {
-            let seller: Value = app.get(&format!("/v1/admin/sellers/{id}"), Some(&token)).await.json().await.unwrap();
+            let seller: Value =
+                app.get(&format!("/v1/admin/sellers/{id}"), Some(&token)).await.json().await.unwrap();
             seller["status"].as_str().unwrap().to_owned()
         }
     };
 
-    let approved = browser.post(&decide(&stores[0]), &[("_csrf", &csrf), ("decision", "approve"), ("back_status", "pending")]).await;
+    let approved = browser
+        .post(&decide(&stores[0]), &[("_csrf", &csrf), ("decision", "approve"), ("back_status", "pending")])
+        .await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
     assert_eq!(status(stores[0].clone()).await, "approved");
-    let no_reason = browser.post(&decide(&stores[1]), &[("_csrf", &csrf), ("decision", "reject"), ("reason", "")]).await;
+    let no_reason =
+        browser.post(&decide(&stores[1]), &[("_csrf", &csrf), ("decision", "reject"), ("reason", "")]).await;
     assert_eq!(no_reason.status(), StatusCode::UNPROCESSABLE_ENTITY, "a rejection needs its reason");
     assert_eq!(status(stores[1].clone()).await, "pending");
     let rejected = browser
@@ -387,7 +469,10 @@ async fn an_admin_approves_then_suspends_a_store_and_rejects_another() {
     assert_eq!(rejected.status(), StatusCode::SEE_OTHER);
     assert_eq!(status(stores[1].clone()).await, "rejected");
     let suspended = browser
-        .post(&decide(&stores[0]), &[("_csrf", &csrf), ("decision", "suspend"), ("reason", "counterfeit batik")])
+        .post(
+            &decide(&stores[0]),
+            &[("_csrf", &csrf), ("decision", "suspend"), ("reason", "counterfeit batik")],
+        )
         .await;
     assert_eq!(suspended.status(), StatusCode::SEE_OTHER);
     assert_eq!(status(stores[0].clone()).await, "suspended");
@@ -405,7 +490,8 @@ async fn a_post_without_the_csrf_token_changes_nothing() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let wrong = browser.post(&format!("/admin/orders/{order}/cancel"), &[("_csrf", "0123")]).await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let stock = browser.post(&format!("/admin/variants/{variant}/stock"), &[("delta", "5"), ("reason", "x")]).await;
+    let stock =
+        browser.post(&format!("/admin/variants/{variant}/stock"), &[("delta", "5"), ("reason", "x")]).await;
     assert_eq!(stock.status(), StatusCode::FORBIDDEN);
     let seen = admin_order(&app, &admin, &order).await;
     assert_eq!(seen["status"], "paid");
@@ -414,7 +500,12 @@ async fn a_post_without_the_csrf_token_changes_nothing() {
     let ana = app.register("ana-csrf@example.com").await;
     let role = browser.post(&format!("/admin/users/{}/role", ana.id), &[("role", "admin")]).await;
     assert_eq!(role.status(), StatusCode::FORBIDDEN);
-    let user: Value = app.get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token)).await.json().await.unwrap();
+    let user: Value = app
+        .get(&format!("/v1/admin/users/{}", ana.id), Some(&admin.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["role"], "customer");
 }
 
@@ -431,7 +522,11 @@ async fn the_admin_allowlist_lets_listed_addresses_in_and_refuses_the_rest() {
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     assert!(!page.text().await.unwrap().contains("GMV"), "nothing of the dashboard is shown");
     let mut guest = Browser::new(&closed);
-    assert_eq!(guest.get("/admin").await.status(), StatusCode::FORBIDDEN, "a guest is not even sent to log in");
+    assert_eq!(
+        guest.get("/admin").await.status(),
+        StatusCode::FORBIDDEN,
+        "a guest is not even sent to log in"
+    );
     let api = closed.get("/v1/admin/orders", Some(&admin.access_token)).await;
     assert_eq!(api.status(), StatusCode::FORBIDDEN);
     assert_eq!(closed.get("/v1/products", None).await.status(), StatusCode::OK, "the shop stays open");

@@ -53,7 +53,10 @@ fn filter_value(value: Option<&str>) -> Option<String> {
 
 /// The log filtered by one value.
 fn filtered(name: &str, value: &str) -> String {
-    format!("/admin/audit?{}", form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish())
+    format!(
+        "/admin/audit?{}",
+        form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish()
+    )
 }
 
 fn compact(value: Option<&serde_json::Value>) -> String {
@@ -72,7 +75,9 @@ pub async fn log(State(state): State<AppState>, admin: Admin, Query(query): Quer
     let (entries, more) = state.audit.search(&filter, PER_PAGE).await.map_err(PageError::internal)?;
     let next = more.then(|| {
         let mut pairs = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [("actor", &filter.actor), ("entity", &filter.entity), ("action", &filter.action)] {
+        for (name, value) in
+            [("actor", &filter.actor), ("entity", &filter.entity), ("action", &filter.action)]
+        {
             if let Some(value) = value {
                 pairs.append_pair(name, value);
             }

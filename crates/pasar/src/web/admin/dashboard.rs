@@ -149,7 +149,8 @@ pub async fn show(State(state): State<AppState>, admin: Admin) -> PageResult {
         .iter()
         .map(|p| (hour_label(p.start), p.figures.orders_placed, p.figures.orders_placed.to_string()))
         .collect();
-    let gmv_chart = bar_chart("gmv", crate::web::i18n::message(locale, "admin_gmv_per_day").into(), &gmv_points);
+    let gmv_chart =
+        bar_chart("gmv", crate::web::i18n::message(locale, "admin_gmv_per_day").into(), &gmv_points);
     let orders_chart =
         bar_chart("hourly", crate::web::i18n::message(locale, "admin_orders_per_hour").into(), &order_points);
 

@@ -33,7 +33,14 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_category", ["Kategori", "Category", "カテゴリー"]),
     ("admin_change", ["Perubahan", "Change", "増減"]),
     ("admin_chart_peak", ["tertinggi", "peak", "最大"]),
-    ("admin_conversion", ["Konversi (keranjang → pesanan · pesanan → dibayar)", "Conversion (cart → order · order → paid)", "コンバージョン（カート→注文・注文→支払）"]),
+    (
+        "admin_conversion",
+        [
+            "Konversi (keranjang → pesanan · pesanan → dibayar)",
+            "Conversion (cart → order · order → paid)",
+            "コンバージョン（カート→注文・注文→支払）",
+        ],
+    ),
     (
         "admin_conversion_note",
         [
@@ -46,9 +53,18 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_description", ["Deskripsi", "Description", "説明"]),
     ("admin_details", ["Rincian", "Details", "詳細"]),
     ("admin_discount", ["Diskon", "Discount", "割引"]),
-    ("admin_done_advanced", ["Status pesanan diubah.", "The order was moved on.", "注文のステータスを進めました。"]),
-    ("admin_done_archived", ["Produk diarsipkan.", "The product was archived.", "商品をアーカイブしました。"]),
-    ("admin_done_cancelled", ["Pesanan dibatalkan.", "The order was cancelled.", "注文をキャンセルしました。"]),
+    (
+        "admin_done_advanced",
+        ["Status pesanan diubah.", "The order was moved on.", "注文のステータスを進めました。"],
+    ),
+    (
+        "admin_done_archived",
+        ["Produk diarsipkan.", "The product was archived.", "商品をアーカイブしました。"],
+    ),
+    (
+        "admin_done_cancelled",
+        ["Pesanan dibatalkan.", "The order was cancelled.", "注文をキャンセルしました。"],
+    ),
     ("admin_done_created", ["Produk dibuat.", "The product was created.", "商品を作成しました。"]),
     ("admin_done_image", ["Gambar ditambahkan.", "The image was added.", "画像を追加しました。"]),
     ("admin_done_refunded", ["Pengembalian dana dibuat.", "The refund was made.", "返金しました。"]),
@@ -112,15 +128,28 @@ pub(super) const MESSAGES: Messages = &[
         ],
     ),
     ("admin_order", ["Pesanan", "Order", "注文"]),
-    ("admin_order_search", ["ID pesanan atau email pembeli", "Order id or buyer's email", "注文IDまたは購入者のメールアドレス"]),
+    (
+        "admin_order_search",
+        ["ID pesanan atau email pembeli", "Order id or buyer's email", "注文IDまたは購入者のメールアドレス"],
+    ),
     ("admin_orders", ["Pesanan", "Orders", "注文"]),
     ("admin_orders_paid_7_days", ["Pesanan dibayar, 7 hari", "Orders paid, 7 days", "支払済み注文（7日間）"]),
-    ("admin_orders_per_hour", ["Pesanan per jam (24 jam)", "Orders per hour (24 hours)", "時間別注文数（24時間）"]),
+    (
+        "admin_orders_per_hour",
+        ["Pesanan per jam (24 jam)", "Orders per hour (24 hours)", "時間別注文数（24時間）"],
+    ),
     ("admin_orders_placed_7_days", ["Pesanan dibuat, 7 hari", "Orders placed, 7 days", "注文数（7日間）"]),
     ("admin_overview", ["Ringkasan", "Overview", "概要"]),
     ("admin_parts", ["Bagian per toko", "Stores' parts", "ストアごとの発送"]),
     ("admin_paste_keys", ["Tempel kunci digital", "Paste digital keys", "デジタルキーを貼り付け"]),
-    ("admin_payment_success", ["Keberhasilan pembayaran per metode, 7 hari", "Payment success by method, 7 days", "支払方法別の成功率（7日間）"]),
+    (
+        "admin_payment_success",
+        [
+            "Keberhasilan pembayaran per metode, 7 hari",
+            "Payment success by method, 7 days",
+            "支払方法別の成功率（7日間）",
+        ],
+    ),
     ("admin_payments", ["Pembayaran", "Payments", "支払い"]),
     ("admin_placed_at", ["Dibuat", "Placed", "注文日時"]),
     ("admin_product_active", ["Aktif", "Active", "販売中"]),
@@ -141,7 +170,10 @@ pub(super) const MESSAGES: Messages = &[
     ),
     ("admin_refunds", ["Pengembalian dana", "Refunds", "返金"]),
     ("admin_reserved", ["Dipesan", "Reserved", "引当済み"]),
-    ("admin_restock", ["Kembalikan barang fisik ke stok", "Put the physical goods back in stock", "物理商品を在庫に戻す"]),
+    (
+        "admin_restock",
+        ["Kembalikan barang fisik ke stok", "Put the physical goods back in stock", "物理商品を在庫に戻す"],
+    ),
     ("admin_revenue", ["Pendapatan", "Revenue", "売上"]),
     ("admin_save", ["Simpan", "Save", "保存"]),
     ("admin_sections", ["Bagian admin", "Admin sections", "管理メニュー"]),
@@ -174,7 +206,14 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_top_products", ["Produk teratas, 7 hari", "Top products, 7 days", "売上上位の商品（7日間）"]),
     ("admin_top_stores", ["Toko teratas, 7 hari", "Top stores, 7 days", "売上上位のストア（7日間）"]),
     ("admin_tracking", ["Nomor resi", "Tracking number", "追跡番号"]),
-    ("admin_tracking_if_shipped", ["Nomor resi (wajib untuk dikirim)", "Tracking number (needed when shipped)", "追跡番号（発送時は必須）"]),
+    (
+        "admin_tracking_if_shipped",
+        [
+            "Nomor resi (wajib untuk dikirim)",
+            "Tracking number (needed when shipped)",
+            "追跡番号（発送時は必須）",
+        ],
+    ),
     ("admin_units", ["Unit", "Units", "数量"]),
     ("admin_upload", ["Unggah", "Upload", "アップロード"]),
     (
@@ -256,7 +295,10 @@ pub(super) const MESSAGES: Messages = &[
             "キーを1〜1,000件、1行に1つ、各4,096文字以内で貼り付けてください。",
         ],
     ),
-    ("error_admin_no_image", ["Pilih file gambar.", "Choose an image file.", "画像ファイルを選んでください。"]),
+    (
+        "error_admin_no_image",
+        ["Pilih file gambar.", "Choose an image file.", "画像ファイルを選んでください。"],
+    ),
     (
         "error_admin_not_an_image",
         [
@@ -321,14 +363,7 @@ pub(super) const MESSAGES: Messages = &[
             "決済事業者から応答がありません。返金は保留中で、照合時に確定します。",
         ],
     ),
-    (
-        "error_admin_refused",
-        [
-            "Tindakan ini ditolak.",
-            "That was refused.",
-            "この操作は拒否されました。",
-        ],
-    ),
+    ("error_admin_refused", ["Tindakan ini ditolak.", "That was refused.", "この操作は拒否されました。"]),
     (
         "error_admin_sku_taken",
         ["SKU ini sudah dipakai.", "That SKU is taken.", "このSKUは既に使われています。"],
@@ -345,10 +380,7 @@ pub(super) const MESSAGES: Messages = &[
             "このページは管理者専用です。",
         ],
     ),
-    (
-        "error_admin_too_long",
-        ["Isian terlalu panjang.", "That is too long.", "入力が長すぎます。"],
-    ),
+    ("error_admin_too_long", ["Isian terlalu panjang.", "That is too long.", "入力が長すぎます。"]),
     (
         "error_admin_too_many_images",
         [
@@ -378,8 +410,14 @@ pub(super) const MESSAGES: Messages = &[
             "すべてのセッションが終了し、再有効化されるまでログインできません。",
         ],
     ),
-    ("admin_done_deactivated", ["Akun dinonaktifkan.", "The account was deactivated.", "アカウントを無効化しました。"]),
-    ("admin_done_reactivated", ["Akun diaktifkan kembali.", "The account was reactivated.", "アカウントを再有効化しました。"]),
+    (
+        "admin_done_deactivated",
+        ["Akun dinonaktifkan.", "The account was deactivated.", "アカウントを無効化しました。"],
+    ),
+    (
+        "admin_done_reactivated",
+        ["Akun diaktifkan kembali.", "The account was reactivated.", "アカウントを再有効化しました。"],
+    ),
     ("admin_done_role", ["Peran diubah.", "The role was changed.", "役割を変更しました。"]),
     ("admin_done_wallet", ["Dompet disesuaikan.", "The wallet was adjusted.", "ウォレットを調整しました。"]),
     ("admin_inactive", ["Nonaktif", "Deactivated", "無効"]),
@@ -444,7 +482,10 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_balanced", ["seimbang", "balanced", "貸借一致"]),
     ("admin_before", ["Sebelum", "Before", "変更前"]),
     ("admin_before_after", ["Sebelum / sesudah", "Before / after", "変更前／変更後"]),
-    ("admin_chain_broken", ["Rantai audit RUSAK:", "The audit chain is BROKEN:", "監査チェーンが壊れています："]),
+    (
+        "admin_chain_broken",
+        ["Rantai audit RUSAK:", "The audit chain is BROKEN:", "監査チェーンが壊れています："],
+    ),
     (
         "admin_chain_intact",
         [
@@ -467,7 +508,10 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_approve", ["Setujui", "Approve", "承認"]),
     ("admin_decision", ["Keputusan", "Decision", "判断"]),
     ("admin_done_decided", ["Keputusan disimpan.", "The decision was recorded.", "判断を記録しました。"]),
-    ("admin_no_sellers", ["Tidak ada toko dengan status ini.", "No stores in this state.", "この状態のストアはありません。"]),
+    (
+        "admin_no_sellers",
+        ["Tidak ada toko dengan status ini.", "No stores in this state.", "この状態のストアはありません。"],
+    ),
     ("admin_owner", ["Pemilik", "Owner", "オーナー"]),
     ("admin_reinstate", ["Pulihkan", "Reinstate", "再開"]),
     ("admin_reject", ["Tolak", "Reject", "却下"]),

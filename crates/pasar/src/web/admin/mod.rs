@@ -96,7 +96,9 @@ impl FromRequestParts<AppState> for Admin {
         let visit = Visit::from_request_parts(parts, state).await?;
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         if !state.limits.admin_allows(state.limits.client_ip(&parts.headers, peer)) {
-            return Err(PageError { status: StatusCode::FORBIDDEN, key: "error_admin_address" }.into_response());
+            return Err(
+                PageError { status: StatusCode::FORBIDDEN, key: "error_admin_address" }.into_response()
+            );
         }
         match visit.principal.clone() {
             None => {
@@ -120,7 +122,8 @@ fn see_other(to: &str) -> Response {
 /// An admin page: `template` (extending `admin/layout.html`) with `section` marked current in
 /// the navigation.
 fn page(admin: &Admin, status: StatusCode, template: &str, section: &str, values: Value) -> Response {
-    let back = format!("/admin{}", if section == "dashboard" { String::new() } else { format!("/{section}") });
+    let back =
+        format!("/admin{}", if section == "dashboard" { String::new() } else { format!("/{section}") });
     render(&admin.visit, status, template, context! { section, back, ..values })
 }
 

@@ -173,7 +173,13 @@ fn next_steps(status: OrderStatus) -> &'static [OrderStatus] {
 }
 
 /// The order's page, with `extra` (a notice, an error, the form's values) in its context.
-async fn order_page(state: &AppState, admin: &Admin, status: StatusCode, order: Order, extra: Value) -> PageResult {
+async fn order_page(
+    state: &AppState,
+    admin: &Admin,
+    status: StatusCode,
+    order: Order,
+    extra: Value,
+) -> PageResult {
     let locale = admin.visit.locale;
     let payments = state.payments.for_reference(&order.id.to_string()).await.map_err(PageError::internal)?;
     let mut refunds = Vec::new();
@@ -236,7 +242,8 @@ async fn order_page(state: &AppState, admin: &Admin, status: StatusCode, order: 
         .collect();
     let steps: Vec<(String, String)> =
         next_steps(order.status).iter().map(|s| (s.as_str().to_owned(), status_name(locale, *s))).collect();
-    let cancellable = matches!(order.status, OrderStatus::PendingPayment | OrderStatus::Paid | OrderStatus::Processing);
+    let cancellable =
+        matches!(order.status, OrderStatus::PendingPayment | OrderStatus::Paid | OrderStatus::Processing);
     let refundable = matches!(
         order.status,
         OrderStatus::Paid
@@ -314,7 +321,12 @@ fn done(id: OrderId, what: &str) -> Response {
 }
 
 /// The order's page again with the refusal's message, as the JSON API would have refused.
-async fn refused(state: &AppState, admin: &Admin, id: OrderId, err: impl Into<crate::http::error::ApiError>) -> PageResult {
+async fn refused(
+    state: &AppState,
+    admin: &Admin,
+    id: OrderId,
+    err: impl Into<crate::http::error::ApiError>,
+) -> PageResult {
     let (status, key) = refusal(err)?;
     let order = state.orders.order(id).await.map_err(PageError::internal)?;
     let error = i18n::message(admin.visit.locale, key);

@@ -5,10 +5,10 @@
 
 use axum::Form;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use axum::body::Bytes;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,8 @@ use crate::catalog::{
     VariantChange,
 };
 use crate::http::AppState;
-use crate::ids::{ProductId, VariantId};
 use crate::identity::domain::Text;
+use crate::ids::{ProductId, VariantId};
 use crate::money::{Currency, Money};
 use crate::web::i18n;
 use crate::web::templates::{PageError, PageResult};
@@ -34,8 +34,18 @@ const MOVEMENTS: i64 = 10;
 /// Keys one paste may add (the JSON route's limit).
 const MAX_KEYS: usize = 1000;
 
+/// (value, name) of each product status, for a select.
+fn status_options(locale: crate::locale::Locale) -> Vec<(&'static str, String)> {
+    [ProductStatus::Draft, ProductStatus::Active, ProductStatus::Archived]
+        .iter()
+        .map(|s| (s.as_str(), i18n::message(locale, &format!("admin_product_{}", s.as_str())).to_owned()))
+        .collect()
+}
+
 fn status_of(text: &str) -> Option<ProductStatus> {
-    [ProductStatus::Draft, ProductStatus::Active, ProductStatus::Archived].into_iter().find(|s| s.as_str() == text)
+    [ProductStatus::Draft, ProductStatus::Active, ProductStatus::Archived]
+        .into_iter()
+        .find(|s| s.as_str() == text)
 }
 
 #[derive(Default, Deserialize)]
@@ -66,7 +76,8 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(query): Que
         sort: ProductSort::Newest,
         ..ProductFilter::default()
     };
-    let (products, _) = state.catalog.list_products(&filter, LIST_LIMIT).await.map_err(PageError::internal)?;
+    let (products, _) =
+        state.catalog.list_products(&filter, LIST_LIMIT).await.map_err(PageError::internal)?;
     let rows: Vec<Row> = products
         .iter()
         .map(|p| Row {
@@ -83,20 +94,38 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(query): Que
         StatusCode::OK,
         "admin/products.html",
         "products",
-        context! { rows => Serde(&rows), q, status => status.map(ProductStatus::as_str) },
+        context! {
+            rows => Serde(&rows),
+            statuses => Serde(&status_options(locale)),
+            q,
+            status => status.map(ProductStatus::as_str),
+        },
     ))
 }
 
 /// The new product form, with `values` (what was typed, an error) filled in.
 async fn new_form(state: &AppState, admin: &Admin, status: StatusCode, values: Value) -> PageResult {
     let categories = state.catalog.categories().await.map_err(PageError::internal)?;
-    let categories: Vec<(String, String)> = categories.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
+    let kinds: Vec<(&str, String)> = [ProductKind::Physical, ProductKind::Digital]
+        .iter()
+        .map(|k| {
+            (k.as_str(), i18n::message(admin.visit.locale, &format!("admin_kind_{}", k.as_str())).to_owned())
+        })
+        .collect();
+    let categories: Vec<(String, String)> =
+        categories.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
     Ok(page(
         admin,
         status,
         "admin/product_new.html",
         "products",
-        context! { categories => Serde(&categories), currency => state.config.currency.as_str(), ..values },
+        context! {
+            categories => Serde(&categories),
+            currency => state.config.currency.as_str(),
+            kinds => Serde(&kinds),
+            statuses => Serde(&status_options(admin.visit.locale)[..2]),
+            ..values
+        },
     ))
 }
 
@@ -138,14 +167,19 @@ fn shop_money(state: &AppState) -> Result<Money, PageError> {
 
 /// Like `POST /v1/admin/products`; the form's fields are checked as the JSON body's are.
 #[tracing::instrument(skip_all)]
-pub async fn create(State(state): State<AppState>, admin: Admin, Form(form): Form<NewProductForm>) -> PageResult {
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    Form(form): Form<NewProductForm>,
+) -> PageResult {
     let locale = admin.visit.locale;
     let again = |key: &'static str| context! { error => i18n::message(locale, key), form => Serde(&form) };
     let Some(price) = parse_amount(&form.price, shop_money(&state)?) else {
         return new_form(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, again("error_admin_price")).await;
     };
     let Some(options) = options_of(&form.options) else {
-        return new_form(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, again("error_admin_options")).await;
+        return new_form(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, again("error_admin_options"))
+            .await;
     };
     let body = json!({
         "name": form.name.trim(), "description": form.description.trim(), "kind": form.kind,
@@ -153,7 +187,8 @@ pub async fn create(State(state): State<AppState>, admin: Admin, Form(form): For
         "variants": [{ "sku": form.sku.trim(), "options": options, "price": price }],
     });
     let Ok(input) = serde_json::from_value::<NewProduct>(body) else {
-        return new_form(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, again("error_admin_invalid")).await;
+        return new_form(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, again("error_admin_invalid"))
+            .await;
     };
     match state.catalog.create_product(Actor::Staff(admin.principal.user), input).await {
         Ok(product) => Ok(see_other(&format!("/admin/products/{}?done=created", product.id))),
@@ -198,7 +233,13 @@ fn major_units(money: Money) -> String {
 }
 
 /// A product's page, with `extra` (a notice, an error, keys' duplicates) in its context.
-async fn product_page(state: &AppState, admin: &Admin, status: StatusCode, product: Product, extra: Value) -> PageResult {
+async fn product_page(
+    state: &AppState,
+    admin: &Admin,
+    status: StatusCode,
+    product: Product,
+    extra: Value,
+) -> PageResult {
     let locale = admin.visit.locale;
     let ids: Vec<VariantId> = product.variants.iter().map(|v| v.id).collect();
     let levels = state.inventory.levels(&ids).await.map_err(PageError::internal)?;
@@ -229,10 +270,7 @@ async fn product_page(state: &AppState, admin: &Admin, status: StatusCode, produ
         });
     }
     let images: Vec<String> = product.media.iter().map(|m| m.url.clone()).collect();
-    let statuses: Vec<(&str, String)> = [ProductStatus::Draft, ProductStatus::Active, ProductStatus::Archived]
-        .iter()
-        .map(|s| (s.as_str(), i18n::message(locale, &format!("admin_product_{}", s.as_str())).to_owned()))
-        .collect();
+    let statuses = status_options(locale);
     Ok(page(
         admin,
         status,
@@ -307,7 +345,13 @@ async fn again(state: &AppState, admin: &Admin, id: ProductId, status: StatusCod
     product_page(state, admin, status, product, context! { error }).await
 }
 
-async fn change(state: &AppState, admin: &Admin, id: ProductId, change: serde_json::Value, what: &str) -> PageResult {
+async fn change(
+    state: &AppState,
+    admin: &Admin,
+    id: ProductId,
+    change: serde_json::Value,
+    what: &str,
+) -> PageResult {
     let Ok(change) = serde_json::from_value::<ProductChange>(change) else {
         return again(state, admin, id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_invalid").await;
     };
@@ -337,7 +381,8 @@ pub async fn update(
     Form(form): Form<ProductForm>,
 ) -> PageResult {
     let product = load(&state, &id).await?;
-    let body = json!({ "name": form.name.trim(), "description": form.description.trim(), "status": form.status });
+    let body =
+        json!({ "name": form.name.trim(), "description": form.description.trim(), "status": form.status });
     change(&state, &admin, product.id, body, "saved").await
 }
 
@@ -363,10 +408,12 @@ pub async fn update_variant(
 ) -> PageResult {
     let (variant, product) = product_of(&state, &id).await?;
     let Some(price) = parse_amount(&form.price, product.price_from) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price").await;
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price")
+            .await;
     };
     let Ok(change) = serde_json::from_value::<VariantChange>(json!({ "price": price })) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price").await;
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price")
+            .await;
     };
     match state.catalog.update_variant(Actor::Staff(admin.principal.user), variant, change).await {
         Ok(_) => Ok(done(product.id, "saved")),
@@ -394,11 +441,15 @@ pub async fn adjust_stock(
     let (variant, product) = product_of(&state, &id).await?;
     let delta = form.delta.trim().trim_start_matches('+').parse::<i64>().ok();
     let Some(delta) = delta.filter(|d| *d != 0 && d.unsigned_abs() <= 1_000_000_000) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_delta").await;
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_delta")
+            .await;
     };
     let reason = match Text::<200>::parse(form.reason.trim()) {
         Ok(reason) if !reason.as_str().is_empty() => reason,
-        _ => return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_reason").await,
+        _ => {
+            return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_reason")
+                .await;
+        }
     };
     let digital = product.kind == ProductKind::Digital;
     let actor = admin.principal.user.to_string();
@@ -458,11 +509,8 @@ pub async fn add_keys(
 
 /// The first file of a `multipart/form-data` body: its declared type and bytes.
 fn first_file(content_type: &str, body: &[u8]) -> Option<(String, Bytes)> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))?
-        .trim_matches('"');
+    let boundary =
+        content_type.split(';').map(str::trim).find_map(|p| p.strip_prefix("boundary="))?.trim_matches('"');
     let delimiter = format!("--{boundary}");
     let delimiter = delimiter.as_bytes();
     let mut rest = body;
@@ -510,17 +558,33 @@ pub async fn upload_image(
     let product = load(&state, &id).await?;
     let max = state.catalog.media_max_bytes();
     let Ok(bytes) = axum::body::to_bytes(body, max + 16 * 1024).await else {
-        return again(&state, &admin, product.id, StatusCode::PAYLOAD_TOO_LARGE, "error_admin_image_too_large").await;
+        return again(
+            &state,
+            &admin,
+            product.id,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "error_admin_image_too_large",
+        )
+        .await;
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some((kind, file)) = first_file(content_type, &bytes).filter(|(_, file)| !file.is_empty()) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_no_image").await;
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_no_image")
+            .await;
     };
     if file.len() > max {
-        return again(&state, &admin, product.id, StatusCode::PAYLOAD_TOO_LARGE, "error_admin_image_too_large").await;
+        return again(
+            &state,
+            &admin,
+            product.id,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "error_admin_image_too_large",
+        )
+        .await;
     }
     let kind = (!kind.is_empty()).then_some(kind);
-    match state.catalog.add_media(Actor::Staff(admin.principal.user), product.id, kind.as_deref(), file).await {
+    match state.catalog.add_media(Actor::Staff(admin.principal.user), product.id, kind.as_deref(), file).await
+    {
         Ok(_) => Ok(done(product.id, "image")),
         Err(err) => {
             let (status, key) = refusal(err)?;

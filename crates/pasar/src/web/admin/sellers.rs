@@ -39,7 +39,13 @@ struct Row {
     applied: String,
 }
 
-async fn list_page(state: &AppState, admin: &Admin, status: StatusCode, query: ListQuery, extra: Value) -> PageResult {
+async fn list_page(
+    state: &AppState,
+    admin: &Admin,
+    status: StatusCode,
+    query: ListQuery,
+    extra: Value,
+) -> PageResult {
     let locale = admin.visit.locale;
     // Pending applications first: what waits for a decision.
     let filter = match query.status.as_deref() {
@@ -56,7 +62,11 @@ async fn list_page(state: &AppState, admin: &Admin, status: StatusCode, query: L
     });
     let mut rows = Vec::new();
     for seller in &sellers {
-        let owner = state.identity.user(seller.user_id).await.map_or_else(|_| seller.user_id.to_string(), |u| u.email);
+        let owner = state
+            .identity
+            .user(seller.user_id)
+            .await
+            .map_or_else(|_| seller.user_id.to_string(), |u| u.email);
         rows.push(Row {
             id: seller.id.to_string(),
             name: seller.store_name.clone(),

@@ -48,7 +48,15 @@ struct Row {
 #[tracing::instrument(skip_all)]
 pub async fn list(State(state): State<AppState>, admin: Admin, Query(query): Query<ListQuery>) -> PageResult {
     let locale = admin.visit.locale;
-    let q: String = query.q.as_deref().map(str::trim).unwrap_or_default().chars().filter(|c| !c.is_control()).take(100).collect();
+    let q: String = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
     let role = query.role.as_deref().and_then(Role::parse);
     let before = query.before.as_deref().and_then(|b| b.parse::<UserId>().ok());
     let filter = UserFilter { search: (!q.is_empty()).then(|| q.clone()), role, before };
@@ -95,13 +103,21 @@ async fn load(state: &AppState, id: &str) -> Result<User, PageError> {
     }
 }
 
-async fn user_page(state: &AppState, admin: &Admin, status: StatusCode, user: User, extra: Value) -> PageResult {
+async fn user_page(
+    state: &AppState,
+    admin: &Admin,
+    status: StatusCode,
+    user: User,
+    extra: Value,
+) -> PageResult {
     let locale = admin.visit.locale;
     let wallet = state.wallet.summary(user.id).await.map_err(PageError::internal)?;
     let roles: Vec<(&str, String)> =
         Role::ALL.iter().map(|r| (r.as_str(), i18n::message(locale, &role_name(*r)).to_owned())).collect();
-    let orders_href =
-        format!("/admin/orders?q={}", form_urlencoded::byte_serialize(user.email.as_bytes()).collect::<String>());
+    let orders_href = format!(
+        "/admin/orders?q={}",
+        form_urlencoded::byte_serialize(user.email.as_bytes()).collect::<String>()
+    );
     Ok(page(
         admin,
         status,
@@ -242,7 +258,10 @@ pub async fn adjust_wallet(
     let amount = if negative { Money { amount: -amount.amount, ..amount } } else { amount };
     let reason = match Text::<200>::parse(form.reason.trim()) {
         Ok(reason) if !reason.as_str().is_empty() => reason,
-        _ => return again(&state, &admin, user.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_reason").await,
+        _ => {
+            return again(&state, &admin, user.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_reason")
+                .await;
+        }
     };
     let key: String = form.key.chars().filter(char::is_ascii_alphanumeric).take(64).collect();
     let id = if key.is_empty() {
