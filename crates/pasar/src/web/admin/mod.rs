@@ -100,7 +100,7 @@ impl FromRequestParts<AppState> for Admin {
                 PageError { status: StatusCode::FORBIDDEN, key: "error_admin_address" }.into_response()
             );
         }
-        match visit.principal.clone() {
+        match visit.principal {
             None => {
                 let here = parts.uri.path_and_query().map_or("/admin", |p| p.as_str());
                 let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
