@@ -43,6 +43,11 @@ pub struct Config {
     pub login_attempts_per_ip: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you trust).
     pub trust_forwarded_for: bool,
+    /// Client IPs and CIDR blocks (comma separated, such as `10.0.0.0/8, 203.0.113.7`) that may
+    /// reach the admin pages (`/admin`) and the admin API (`/v1/admin/…`); anyone else gets a
+    /// 403. The client IP is the one rate limits use (`trust_forwarded_for`). Empty lets every
+    /// address in.
+    pub admin_allow_ips: String,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// Longest a request may run before it is answered with 504.
@@ -282,6 +287,7 @@ impl Default for Config {
             login_attempts_per_account: 10,
             login_attempts_per_ip: 30,
             trust_forwarded_for: false,
+            admin_allow_ips: String::new(),
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
             cors_origins: String::new(),
@@ -393,8 +399,30 @@ impl Config {
             .merge(Toml::file(&file))
             .merge(Env::raw().only(&["DATABASE_URL", "AUDIT_DATABASE_URL", "REDIS_URL"]))
             .merge(Env::prefixed("PASAR_").ignore(&["CONFIG", "TEST_DATABASE_URL", "DEMO_PASSWORD"]))
-            .extract()
+            .extract::<Self>()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {}", describe(e)))
+            .and_then(|config| {
+                config.admin_allowlist()?;
+                Ok(config)
+            })
+    }
+
+    /// `admin_allow_ips` read: the blocks allowed (empty: everyone), or an error naming the
+    /// entry that is neither an IP nor a CIDR block.
+    pub fn admin_allowlist(&self) -> anyhow::Result<Vec<IpBlock>> {
+        self.admin_allow_ips
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                IpBlock::parse(entry).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "invalid configuration: PASAR_ADMIN_ALLOW_IPS entry `{entry}` is neither an IP address \
+                         nor a CIDR block (such as 10.0.0.0/8 or 2001:db8::/32)"
+                    )
+                })
+            })
+            .collect()
     }
 
     /// What is allowed but probably not meant, to be logged as warnings at start-up.
@@ -649,11 +677,81 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 
+/// An IP address or a CIDR block of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpBlock {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpBlock {
+    /// `10.0.0.0/8`, `2001:db8::/32`, or one address (`203.0.113.7`, a block of one).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: std::net::IpAddr = address.trim().parse().ok()?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix.trim().parse::<u8>().ok().filter(|p| *p <= bits)?,
+            None => bits,
+        };
+        Some(Self { network, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(network) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(network) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 // figment's Jail hands its closures figment::Error, a large error type that is not ours to shrink.
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_admin_allowlist_reads_ips_and_cidr_blocks_and_refuses_anything_else() {
+        let config =
+            Config { admin_allow_ips: " 10.0.0.0/8, 203.0.113.7 ,2001:db8::/32".into(), ..Config::default() };
+        let blocks = config.admin_allowlist().unwrap();
+        let allowed = |ip: &str| blocks.iter().any(|b| b.contains(ip.parse().unwrap()));
+        assert!(allowed("10.1.2.3"));
+        assert!(allowed("::ffff:10.9.9.9"), "an IPv4-mapped address is its IPv4 one");
+        assert!(allowed("203.0.113.7"));
+        assert!(!allowed("203.0.113.8"));
+        assert!(allowed("2001:db8::1"));
+        assert!(!allowed("127.0.0.1"));
+        assert!(IpBlock::parse("0.0.0.0/0").unwrap().contains("192.0.2.1".parse().unwrap()));
+        assert!(Config::default().admin_allowlist().unwrap().is_empty());
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0/8", "10.0.0.0/x"] {
+            let config = Config { admin_allow_ips: bad.into(), ..Config::default() };
+            let err = config.admin_allowlist().unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_admin_allowlist_entry_fails_loading() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PASAR_ADMIN_ALLOW_IPS", "10.0.0.0/8,nope");
+            let err = format!("{:#}", Config::load(None).expect_err("refused"));
+            assert!(err.contains("PASAR_ADMIN_ALLOW_IPS") && err.contains("nope"), "{err}");
+            Ok(())
+        });
+    }
 
     #[test]
     fn defaults_listen_locally_and_keep_data_in_a_sqlite_file() {

@@ -403,7 +403,7 @@ pub async fn build_state(config: Config, clock: Clock, public_url: String) -> an
         reconciler,
         settlements,
         webhook_log: WebhookLog::new(db.clone(), clock.clone(), Leases::new(db.clone())),
-        limits: Arc::new(RateLimits::new(&config)),
+        limits: Arc::new(RateLimits::new(&config).with_admin_allowlist(config.admin_allowlist()?)),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
         db,

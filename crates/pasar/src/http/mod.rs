@@ -161,6 +161,7 @@ pub fn router(
 ) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(modules)
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::admin_allowlist))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_per_ip));
     let ops = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(health))

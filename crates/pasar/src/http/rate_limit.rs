@@ -16,7 +16,7 @@ use governor::{Quota, RateLimiter};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::config::Config;
+use crate::config::{Config, IpBlock};
 
 type KeyedLimiter<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
@@ -26,6 +26,8 @@ pub struct RateLimits {
     login_per_account: Option<KeyedLimiter<String>>,
     login_per_ip: Option<KeyedLimiter<IpAddr>>,
     trust_forwarded_for: bool,
+    /// Who may reach the admin pages and API (`admin_allow_ips`); empty lets everyone in.
+    admin_allowlist: Vec<IpBlock>,
 }
 
 /// `count` events per `period`, as a burst of `count` refilled evenly over the period.
@@ -51,7 +53,20 @@ impl RateLimits {
             login_per_account: limiter(config.login_attempts_per_account, Duration::from_secs(15 * 60)),
             login_per_ip: limiter(config.login_attempts_per_ip, Duration::from_secs(60)),
             trust_forwarded_for: config.trust_forwarded_for,
+            admin_allowlist: Vec::new(),
         }
+    }
+
+    /// With the admin allowlist (`Config::admin_allowlist`, read at startup).
+    pub fn with_admin_allowlist(self, admin_allowlist: Vec<IpBlock>) -> Self {
+        Self { admin_allowlist, ..self }
+    }
+
+    /// Whether a client at `ip` may reach the admin pages and API: always when no allowlist
+    /// is configured, never when the address is unknown and one is.
+    pub fn admin_allows(&self, ip: Option<IpAddr>) -> bool {
+        self.admin_allowlist.is_empty()
+            || ip.is_some_and(|ip| self.admin_allowlist.iter().any(|block| block.contains(ip)))
     }
 
     /// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when configured
@@ -101,6 +116,19 @@ pub async fn limit_per_ip(State(state): State<AppState>, request: Request, next:
         };
         if let Err(refused) = check(limiter, ip) {
             return refused.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// `/v1/admin/…` answers 403 to a client outside `admin_allow_ips` (the `/admin` pages check
+/// it in their own guard, to answer with a page).
+pub async fn admin_allowlist(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == "/v1/admin" || path.starts_with("/v1/admin/") {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        if !state.limits.admin_allows(state.limits.client_ip(request.headers(), peer)) {
+            return ApiError::forbidden("the admin API is not open to this address").into_response();
         }
     }
     next.run(request).await

@@ -1,15 +1,178 @@
-//! The admin dashboard under `/admin`.
+//! The admin dashboard under `/admin`: a layout with the sections' navigation, and a guard in
+//! front of every page (the admin allowlist, then a signed-in staff member). Each section is a
+//! file of its own; they call the same services as the admin JSON API, with the same actor, so
+//! the audit log records the same entries.
+
+mod audit;
+mod dashboard;
+mod messages;
+mod orders;
+mod products;
+mod sellers;
+mod users;
+
+use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use minijinja::{Value, context};
 
 use super::i18n::Messages;
-use super::templates::Sources;
+use super::templates::{PageError, Sources, render};
+use super::visit::Visit;
 use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::identity::Principal;
 
-pub(super) const MESSAGES: Messages = &[];
+pub(super) const MESSAGES: Messages = messages::MESSAGES;
 
-pub(super) const TEMPLATES: Sources = &[];
+pub(super) const TEMPLATES: Sources = &[
+    ("admin/layout.html", include_str!("../templates/admin/layout.html")),
+    ("admin/dashboard.html", include_str!("../templates/admin/dashboard.html")),
+    ("admin/bars.html", include_str!("../templates/admin/bars.html")),
+    ("admin/orders.html", include_str!("../templates/admin/orders.html")),
+    ("admin/order.html", include_str!("../templates/admin/order.html")),
+    ("admin/products.html", include_str!("../templates/admin/products.html")),
+    ("admin/product_new.html", include_str!("../templates/admin/product_new.html")),
+    ("admin/product.html", include_str!("../templates/admin/product.html")),
+    ("admin/users.html", include_str!("../templates/admin/users.html")),
+    ("admin/user.html", include_str!("../templates/admin/user.html")),
+    ("admin/sellers.html", include_str!("../templates/admin/sellers.html")),
+    ("admin/audit.html", include_str!("../templates/admin/audit.html")),
+    ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
+];
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/admin", get(dashboard::show))
+        .route("/admin/orders", get(orders::list))
+        .route("/admin/orders/{id}", get(orders::show))
+        .route("/admin/orders/{id}/status", post(orders::advance))
+        .route("/admin/orders/{id}/cancel", post(orders::cancel))
+        .route("/admin/orders/{id}/refunds", post(orders::refund))
+        .route("/admin/products", get(products::list).post(products::create))
+        .route("/admin/products/new", get(products::new_page))
+        .route("/admin/products/{id}", get(products::show).post(products::update))
+        .route("/admin/products/{id}/archive", post(products::archive))
+        .route("/admin/products/{id}/images", post(products::upload_image))
+        .route("/admin/variants/{id}", post(products::update_variant))
+        .route("/admin/variants/{id}/stock", post(products::adjust_stock))
+        .route("/admin/variants/{id}/keys", post(products::add_keys))
+        .route("/admin/users", get(users::list))
+        .route("/admin/users/{id}", get(users::show))
+        .route("/admin/users/{id}/role", post(users::change_role))
+        .route("/admin/users/{id}/deactivate", post(users::deactivate))
+        .route("/admin/users/{id}/reactivate", post(users::reactivate))
+        .route("/admin/users/{id}/wallet", post(users::adjust_wallet))
+        .route("/admin/sellers", get(sellers::list))
+        .route("/admin/sellers/{id}/decision", post(sellers::decide))
+        .route("/admin/audit", get(audit::log))
+        .route("/admin/ledger", get(audit::ledger))
+}
+
+/// A signed-in member of staff on an admin page, from an address the allowlist lets in.
+/// Anyone else: a guest is sent to log in (and back), a buyer or seller gets a 403 page, and
+/// an address outside `admin_allow_ips` a 403 page before anything else is looked at.
+pub(super) struct Admin {
+    pub principal: Principal,
+    pub visit: Visit,
+}
+
+impl Admin {
+    /// The actor the admin JSON routes give the services (and so the audit log).
+    fn actor(&self) -> String {
+        self.principal.user.to_string()
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let visit = Visit::from_request_parts(parts, state).await?;
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        if !state.limits.admin_allows(state.limits.client_ip(&parts.headers, peer)) {
+            return Err(
+                PageError { status: StatusCode::FORBIDDEN, key: "error_admin_address" }.into_response()
+            );
+        }
+        match visit.principal {
+            None => {
+                let here = parts.uri.path_and_query().map_or("/admin", |p| p.as_str());
+                let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+                Err(see_other(&format!("/login?next={next}")))
+            }
+            Some(principal) if !principal.role.is_staff() => {
+                Err(PageError { status: StatusCode::FORBIDDEN, key: "error_admin_staff" }.into_response())
+            }
+            Some(principal) => Ok(Admin { principal, visit }),
+        }
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let location = HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/admin"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// An admin page: `template` (extending `admin/layout.html`) with `section` marked current in
+/// the navigation.
+fn page(admin: &Admin, status: StatusCode, template: &str, section: &str, values: Value) -> Response {
+    let back =
+        format!("/admin{}", if section == "dashboard" { String::new() } else { format!("/{section}") });
+    render(&admin.visit, status, template, context! { section, back, ..values })
+}
+
+/// How a page answers a service's refusal: the status and code the JSON API would answer,
+/// with the message key for that code; a failure of Pasar's own (5xx) is a `PageError`.
+fn refusal(err: impl Into<ApiError>) -> Result<(StatusCode, &'static str), PageError> {
+    let err: ApiError = err.into();
+    let status = err.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE && err.code() == "refund_pending" {
+        return Ok((StatusCode::ACCEPTED, "error_admin_refund_pending"));
+    }
+    if status.is_server_error() {
+        return Err(PageError::internal(err));
+    }
+    let key = match err.code() {
+        "not_found" => "error_not_found",
+        "invalid_transition" | "order_changed" | "payment_changed" => "error_admin_invalid_transition",
+        "not_refundable" => "error_admin_not_refundable",
+        "refund_exceeds_payment" => "error_admin_refund_exceeds",
+        "sku_taken" => "error_admin_sku_taken",
+        "slug_taken" => "error_admin_slug_taken",
+        "stock_below_reserved" => "error_admin_below_reserved",
+        "digital_stock" => "error_admin_digital_stock",
+        "too_many_media" => "error_admin_too_many_images",
+        "payload_too_large" => "error_admin_image_too_large",
+        "unsupported_media_type" => "error_admin_not_an_image",
+        "validation_failed" => "error_admin_invalid",
+        "forbidden" => "error_admin_not_permitted",
+        "insufficient_balance" => "error_admin_insufficient_balance",
+        "account_deleted" => "error_admin_account_deleted",
+        _ => "error_admin_refused",
+    };
+    Ok((status, key))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_message_key_the_admin_code_names_exists() {
+        for source in [
+            include_str!("mod.rs"),
+            include_str!("dashboard.rs"),
+            include_str!("orders.rs"),
+            include_str!("products.rs"),
+            include_str!("users.rs"),
+            include_str!("audit.rs"),
+            include_str!("sellers.rs"),
+        ] {
+            super::super::i18n::assert_messages_exist(source);
+        }
+    }
 }
