@@ -3,9 +3,10 @@
 //! unsafe request (POST…) whose token is missing or wrong is refused here with a 403, before
 //! any handler runs, so it changes nothing.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -171,7 +172,14 @@ pub async fn resolve(State(state): State<AppState>, request: Request, next: Next
     let mut request = if safe {
         request
     } else {
-        match checked(request, &visit, state.config.body_limit_bytes).await {
+        // A signed-in visitor's upload form may carry an image as large as the media store takes;
+        // a guest's body stays within the API's limit.
+        let upload_limit = if visit.principal.is_some() {
+            state.config.media_max_bytes + 64 * 1024
+        } else {
+            state.config.body_limit_bytes
+        };
+        match checked(request, &visit, state.config.body_limit_bytes, upload_limit).await {
             Ok(request) => request,
             Err(status) => {
                 let key = if status == StatusCode::FORBIDDEN { "error_csrf" } else { "error_too_large" };
@@ -204,26 +212,41 @@ fn append_cookies(response: &mut Response, cookies: Vec<HeaderValue>) {
 }
 
 /// The request again when it carries the visit's CSRF token, in the `X-CSRF-Token` header or
-/// the form's `_csrf` field; else 403 (or 413 for a body past the limit).
-async fn checked(request: Request, visit: &Visit, limit: usize) -> Result<Request, StatusCode> {
+/// the form's `_csrf` field (URL-encoded or multipart); else 403 (or 413 for a body past the
+/// limit: `limit`, or `upload_limit` for a multipart form).
+async fn checked(request: Request, visit: &Visit, limit: usize, upload_limit: usize) -> Result<Request, StatusCode> {
     let from_header = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if let Some(token) = from_header {
         return if same_token(&token, &visit.csrf) { Ok(request) } else { Err(StatusCode::FORBIDDEN) };
     }
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let boundary = multer::parse_boundary(&content_type).ok();
+    let limit = if boundary.is_some() { upload_limit } else { limit };
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|mime| mime.starts_with("application/x-www-form-urlencoded"));
-    let token = is_form
-        .then(|| form_urlencoded::parse(&bytes).find(|(name, _)| name == CSRF_FIELD).map(|(_, v)| v))
-        .flatten();
+    let token = match boundary {
+        Some(boundary) => multipart_text(bytes.clone(), boundary, CSRF_FIELD).await,
+        None if content_type.starts_with("application/x-www-form-urlencoded") => form_urlencoded::parse(&bytes)
+            .find(|(name, _)| name == CSRF_FIELD)
+            .map(|(_, value)| value.into_owned()),
+        None => None,
+    };
     match token {
         Some(token) if same_token(&token, &visit.csrf) => Ok(Request::from_parts(parts, Body::from(bytes))),
         _ => Err(StatusCode::FORBIDDEN),
     }
+}
+
+/// The text of field `name` in a multipart body.
+async fn multipart_text(body: Bytes, boundary: String, name: &str) -> Option<String> {
+    let mut multipart = multer::Multipart::new(futures::stream::once(async { Ok::<_, Infallible>(body) }), boundary);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -271,21 +271,24 @@ async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_re
     assert_eq!(product["variants"][0]["price"]["amount"], 105_000);
     let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
 
-    // The image goes as multipart, sent by htmx with the CSRF header.
-    let part = reqwest::multipart::Part::bytes(TINY_PNG.to_vec())
-        .file_name("pixel.png")
-        .mime_str("image/png")
-        .unwrap();
-    let form = reqwest::multipart::Form::new().text("_csrf", csrf.clone()).part("image", part);
-    let uploaded = browser
-        .client
-        .post(app.url(&format!("/admin/products/{product_id}/images")))
-        .header("cookie", browser.cookie_header())
-        .header("x-csrf-token", &csrf)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    // The image goes as a plain multipart form, its CSRF token in the form's `_csrf` field (as a
+    // browser without JavaScript sends it); a wrong token is refused and adds nothing.
+    let upload = |token: String| {
+        let part = reqwest::multipart::Part::bytes(TINY_PNG.to_vec())
+            .file_name("pixel.png")
+            .mime_str("image/png")
+            .unwrap();
+        let form = reqwest::multipart::Form::new().text("_csrf", token).part("image", part);
+        browser
+            .client
+            .post(app.url(&format!("/admin/products/{product_id}/images")))
+            .header("cookie", browser.cookie_header())
+            .multipart(form)
+            .send()
+    };
+    let forged = upload("0".repeat(csrf.len())).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let uploaded = upload(csrf.clone()).await.unwrap();
     assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
     let product: Value = app
         .get(&format!("/v1/admin/products/{product_id}"), Some(&admin.access_token))

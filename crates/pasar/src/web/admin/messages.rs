@@ -219,9 +219,9 @@ pub(super) const MESSAGES: Messages = &[
     (
         "admin_upload_help",
         [
-            "PNG, JPEG, WebP atau GIF. Pengunggahan memerlukan JavaScript.",
-            "PNG, JPEG, WebP or GIF. Uploading needs JavaScript.",
-            "PNG・JPEG・WebP・GIF。アップロードにはJavaScriptが必要です。",
+            "PNG, JPEG, WebP atau GIF.",
+            "PNG, JPEG, WebP or GIF.",
+            "PNG・JPEG・WebP・GIF。",
         ],
     ),
     ("admin_upload_image", ["Tambah gambar", "Add an image", "画像を追加"]),

@@ -508,45 +508,21 @@ pub async fn add_keys(
 }
 
 /// The first file of a `multipart/form-data` body: its declared type and bytes.
-fn first_file(content_type: &str, body: &[u8]) -> Option<(String, Bytes)> {
-    let boundary =
-        content_type.split(';').map(str::trim).find_map(|p| p.strip_prefix("boundary="))?.trim_matches('"');
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let mut rest = body;
-    while let Some(at) = find(rest, delimiter) {
-        rest = &rest[at + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            return None;
+async fn first_file(content_type: &str, body: Bytes) -> Option<(String, Bytes)> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let stream = futures::stream::once(async { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.file_name().is_some() {
+            let kind = field.content_type().map(ToString::to_string).unwrap_or_default();
+            return field.bytes().await.ok().map(|bytes| (kind, bytes));
         }
-        let head_end = find(rest, b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&rest[..head_end]).to_string();
-        let data = &rest[head_end + 4..];
-        let end = find(data, delimiter)?;
-        let data = data[..end].strip_suffix(b"\r\n").unwrap_or(&data[..end]);
-        let lower = head.to_ascii_lowercase();
-        if lower.contains("filename=") {
-            let kind = head
-                .lines()
-                .find_map(|line| {
-                    let (name, value) = line.split_once(':')?;
-                    name.trim().eq_ignore_ascii_case("content-type").then(|| value.trim().to_owned())
-                })
-                .unwrap_or_default();
-            return Some((kind, Bytes::copy_from_slice(data)));
-        }
-        rest = &rest[head_end..];
     }
     None
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Like `POST /v1/admin/products/{id}/media`, from a `multipart/form-data` form. The visit
-/// layer reads the CSRF token of a form only when it is URL-encoded, so this form is sent by
-/// htmx, whose `X-CSRF-Token` header carries it.
+/// Like `POST /v1/admin/products/{id}/media`, from a `multipart/form-data` form (its CSRF
+/// token in the form's `_csrf` field, or htmx's header).
 #[tracing::instrument(skip_all)]
 pub async fn upload_image(
     State(state): State<AppState>,
@@ -568,7 +544,7 @@ pub async fn upload_image(
         .await;
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some((kind, file)) = first_file(content_type, &bytes).filter(|(_, file)| !file.is_empty()) else {
+    let Some((kind, file)) = first_file(content_type, bytes).await.filter(|(_, file)| !file.is_empty()) else {
         return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_no_image")
             .await;
     };
@@ -606,14 +582,16 @@ mod tests {
         assert!(options_of("size").is_none());
     }
 
-    #[test]
-    fn the_first_file_of_a_multipart_body_is_found() {
+    #[tokio::test]
+    async fn the_first_file_of_a_multipart_body_is_found() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x00\x01\r\n--XyZ--\r\n";
-        let (kind, bytes) = first_file("multipart/form-data; boundary=XyZ", body).unwrap();
+        let body = Bytes::from_static(body);
+        let (kind, bytes) = first_file("multipart/form-data; boundary=XyZ", body.clone()).await.unwrap();
         assert_eq!(kind, "image/png");
         assert_eq!(&bytes[..], b"\x89PNG\r\n\x00\x01");
-        assert!(first_file("multipart/form-data; boundary=XyZ", b"--XyZ--\r\n").is_none());
-        assert!(first_file("text/plain", body).is_none());
+        let none = Bytes::from_static(b"--XyZ--\r\n");
+        assert!(first_file("multipart/form-data; boundary=XyZ", none).await.is_none());
+        assert!(first_file("text/plain", body).await.is_none());
     }
 
     #[test]
