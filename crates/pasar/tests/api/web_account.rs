@@ -230,3 +230,259 @@ async fn web_account_a_post_without_csrf_changes_nothing() {
     assert_eq!(api(&app, &session, "/v1/me").await["name"], "Test Buyer");
     assert_eq!(api(&app, &session, "/v1/me/addresses").await["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn web_account_the_wallet_page_shows_the_balance_starts_a_deposit_and_a_withdrawal() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (session, mut browser) = signed_in(&app, "dompet@shop.test").await;
+    crate::wallet::fund(&app, &admin, &session, 250_000).await;
+    let page = browser.page("/account/wallet").await;
+    assert!(page.contains("Rp 250.000"), "the page shows the API's balance");
+    assert!(page.contains("value=\"sandbox\""), "the deposit form offers the sandbox with its fee");
+    let csrf = csrf_of(&page);
+
+    let started = browser
+        .post(
+            "/account/wallet/deposits",
+            &[("_csrf", &csrf), ("amount", "100000"), ("payment_method", "sandbox")],
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let to = location(&started).to_owned();
+    let deposits = api(&app, &session, "/v1/wallet/deposits").await;
+    let deposit = &deposits["data"][0];
+    assert_eq!(to, format!("/pay/{}", deposit["id"].as_str().unwrap()), "the buyer is sent to pay it");
+    assert_eq!(deposit["amount"]["amount"], 100_000);
+    let refused = browser
+        .post("/account/wallet/deposits", &[("_csrf", &csrf), ("amount", "0"), ("payment_method", "sandbox")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api(&app, &session, "/v1/wallet/deposits").await["data"].as_array().unwrap().len(), 1);
+
+    let too_much = browser
+        .post(
+            "/account/wallet/withdrawals",
+            &[
+                ("_csrf", &csrf),
+                ("amount", "999999"),
+                ("bank_code", "BCA"),
+                ("account_number", "1234567890"),
+                ("account_name", "Dewi"),
+            ],
+        )
+        .await;
+    assert_eq!(too_much.status(), StatusCode::CONFLICT, "more than the balance is refused");
+    let withdrawn = browser
+        .post(
+            "/account/wallet/withdrawals",
+            &[
+                ("_csrf", &csrf),
+                ("amount", "40000"),
+                ("bank_code", "BCA"),
+                ("account_number", "1234567890"),
+                ("account_name", "Dewi"),
+            ],
+        )
+        .await;
+    assert_eq!(withdrawn.status(), StatusCode::SEE_OTHER);
+    let summary = api(&app, &session, "/v1/wallet").await;
+    assert_eq!(
+        (summary["balance"]["amount"].as_i64(), summary["pending"]["amount"].as_i64()),
+        (Some(210_000), Some(40_000))
+    );
+    let page = browser.page("/account/wallet").await;
+    assert!(page.contains("BCA ••••7890"), "the withdrawal is listed with its masked account");
+    assert!(page.contains("Rp 210.000"));
+}
+
+#[tokio::test]
+async fn web_account_the_points_page_shows_the_points() {
+    let app = spawn_app().await;
+    let (session, mut browser) = signed_in(&app, "poin@shop.test").await;
+    let page = browser.page("/account/points").await;
+    let points = api(&app, &session, "/v1/wallet").await["points"].as_i64().unwrap();
+    assert!(page.contains(&format!("<strong>{points}</strong>")), "the page shows the API's points");
+}
+
+#[tokio::test]
+async fn web_account_notification_preferences_are_saved_through_the_api() {
+    let app = spawn_app().await;
+    let (session, mut browser) = signed_in(&app, "notif@shop.test").await;
+    let page = browser.page("/account/notifications").await;
+    assert!(page.contains("name=\"category_marketing\""));
+    let csrf = csrf_of(&page);
+    // Marketing stays on, reviews and messages are turned off.
+    let saved =
+        browser.post("/account/notifications", &[("_csrf", &csrf), ("category_marketing", "on")]).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let preferences = api(&app, &session, "/v1/me/notification-preferences").await;
+    let enabled = |name: &str| {
+        preferences["categories"].as_array().unwrap().iter().find(|c| c["category"] == name).unwrap()["enabled"].clone()
+    };
+    assert_eq!(enabled("marketing"), true);
+    assert_eq!(enabled("reviews"), false);
+    assert_eq!(enabled("messages"), false);
+    assert_eq!(enabled("orders"), true, "a transactional category stays on");
+}
+
+#[tokio::test]
+async fn web_account_sessions_are_listed_and_ended_but_not_another_users() {
+    let app = spawn_app().await;
+    let (session, mut browser) = signed_in(&app, "sesi@shop.test").await;
+    let other_api = app.login("sesi@shop.test", PASSWORD).await;
+    assert_eq!(other_api.status(), StatusCode::OK);
+    let listed = api(&app, &session, "/v1/me/sessions").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3, "two API logins and the browser");
+    let page = browser.page("/account/sessions").await;
+    for s in listed["data"].as_array().unwrap() {
+        assert!(page.contains(s["id"].as_str().unwrap()), "every session is listed");
+    }
+    assert_eq!(page.matches("me-current").count(), 1, "this one is marked");
+    let csrf = csrf_of(&page);
+
+    let (stranger, _) = signed_in(&app, "stranger@shop.test").await;
+    let theirs = api(&app, &stranger, "/v1/me/sessions").await["data"][0]["id"].as_str().unwrap().to_owned();
+    let refused = browser.post(&format!("/account/sessions/{theirs}/end"), &[("_csrf", &csrf)]).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/me", Some(&stranger.access_token)).await.status(),
+        StatusCode::OK,
+        "theirs lives on"
+    );
+
+    let api_session = session_id_of(&app, &session).await;
+    let ended = browser.post(&format!("/account/sessions/{api_session}/end"), &[("_csrf", &csrf)]).await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/v1/me", Some(&session.access_token)).await.status(), StatusCode::UNAUTHORIZED);
+
+    let without = browser.post("/account/sessions/end-all", &[("keep", "others")]).await;
+    assert_eq!(without.status(), StatusCode::FORBIDDEN, "no CSRF token, nothing ended");
+    let again = app.login("sesi@shop.test", PASSWORD).await.json::<Value>().await.unwrap();
+    let token = again["access_token"].as_str().unwrap().to_owned();
+    let others = browser.post("/account/sessions/end-all", &[("_csrf", &csrf), ("keep", "others")]).await;
+    assert_eq!(others.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/v1/me", Some(&token)).await.status(), StatusCode::UNAUTHORIZED, "the others end");
+    assert!(Browser::signed_in(&browser.page("/account/sessions").await), "this browser stays");
+    let everywhere = browser.post("/account/sessions/end-all", &[("_csrf", &csrf)]).await;
+    assert_eq!(everywhere.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.get("/account").await.status(), StatusCode::SEE_OTHER, "logged out here too");
+}
+
+/// The id of the session an API login made: the one of the caller's sessions the API marks
+/// current.
+async fn session_id_of(app: &TestApp, session: &Session) -> String {
+    let listed = api(app, session, "/v1/me/sessions").await;
+    let current = listed["data"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+    current["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn web_account_a_password_reset_token_works_once_and_the_answer_never_tells_who_exists() {
+    let app = spawn_app().await;
+    let ana = app.register("lupa@shop.test").await;
+    let mut browser = Browser::new(&app);
+    let login = browser.page("/login").await;
+    assert!(login.contains("href=\"/password/forgot\""), "the login page links to the reset");
+    let csrf = browser.csrf().await;
+    let known = browser.post("/password/forgot", &[("_csrf", &csrf), ("email", "lupa@shop.test")]).await;
+    let unknown = browser.post("/password/forgot", &[("_csrf", &csrf), ("email", "nobody@shop.test")]).await;
+    assert_eq!((known.status(), unknown.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+    assert_eq!(location(&known), location(&unknown), "the same answer either way");
+
+    app.relayed().await;
+    let issued = app
+        .state
+        .identity
+        .issue_account_token(ana.id.parse().unwrap(), pasar::identity::AccountTokenPurpose::PasswordReset)
+        .await
+        .unwrap();
+    let form = browser.page(&format!("/password/reset?token={}", issued.token)).await;
+    assert!(form.contains("name=\"password\""));
+    let differ = browser
+        .post(
+            "/password/reset",
+            &[
+                ("_csrf", &csrf),
+                ("token", &issued.token),
+                ("password", "brand new one"),
+                ("again", "brand new two"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let reset = browser
+        .post(
+            "/password/reset",
+            &[
+                ("_csrf", &csrf),
+                ("token", &issued.token),
+                ("password", "brand new one"),
+                ("again", "brand new one"),
+            ],
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.login("lupa@shop.test", "brand new one").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/me", Some(&ana.access_token)).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "sessions end"
+    );
+    let twice = browser
+        .post(
+            "/password/reset",
+            &[
+                ("_csrf", &csrf),
+                ("token", &issued.token),
+                ("password", "third secret"),
+                ("again", "third secret"),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status(), StatusCode::GONE, "a token works once");
+    assert_eq!(app.login("lupa@shop.test", "third secret").await.status(), StatusCode::UNAUTHORIZED);
+    let forged = browser
+        .post(
+            "/password/reset",
+            &[
+                ("_csrf", &csrf),
+                ("token", "made-up"),
+                ("password", "third secret"),
+                ("again", "third secret"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn web_account_a_store_page_lists_only_its_products_and_a_suspended_store_is_gone() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (eka, store) = crate::sellers::seller(&app, &admin, "toko-eka").await;
+    let category = crate::sellers::category(&app, &admin).await;
+    crate::sellers::own_product(&app, &eka, &category, "Kebaya Encim", 5).await;
+    let (dian, _) = crate::sellers::seller(&app, &admin, "toko-dian").await;
+    crate::sellers::own_product(&app, &dian, &category, "Songket Palembang", 5).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.page("/stores/toko-eka").await;
+    let shown = api_store(&app, "toko-eka").await;
+    assert!(page.contains(shown["store_name"].as_str().unwrap()), "the page shows the store's name");
+    assert!(page.contains("Kebaya Encim"));
+    assert!(!page.contains("Songket Palembang"), "only this store's products");
+    let product = browser.page("/products/kebaya-encim").await;
+    assert!(product.contains("href=\"/stores/toko-eka\""), "the product page links to its store");
+    assert_eq!(browser.get("/stores/no-such-store").await.status(), StatusCode::NOT_FOUND);
+
+    let suspended =
+        crate::sellers::decide(&app, &admin, &store, "suspend", Some(json!({"reason": "counterfeit"}))).await;
+    assert_eq!(suspended.status(), StatusCode::OK);
+    assert_eq!(browser.get("/stores/toko-eka").await.status(), StatusCode::NOT_FOUND);
+}
+
+async fn api_store(app: &TestApp, slug: &str) -> Value {
+    let response = app.get(&format!("/v1/stores/{slug}"), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}

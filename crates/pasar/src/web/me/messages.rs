@@ -294,4 +294,11 @@ pub const MESSAGES: Messages = &[
     ("me_store_since", ["Bergabung", "Since", "開店"]),
     ("me_store_products", ["Produk toko ini", "This store's products", "このストアの商品"]),
     ("me_first_page", ["Halaman pertama", "First page", "最初のページ"]),
+    // The storefront's additions: reviews, bought together, suggestions.
+    ("me_reviews", ["Ulasan", "Reviews", "レビュー"]),
+    ("me_review_photo", ["Foto dari pembeli", "Photo from a buyer", "購入者の写真"]),
+    ("me_seller_reply", ["Balasan penjual", "The seller's reply", "出品者からの返信"]),
+    ("me_more_reviews", ["Ulasan lainnya", "More reviews", "さらにレビューを見る"]),
+    ("me_bought_together", ["Sering dibeli bersama", "Bought together", "よく一緒に購入されている商品"]),
+    ("me_recommended", ["Rekomendasi untuk Anda", "Recommended for you", "あなたへのおすすめ"]),
 ];
