@@ -39,7 +39,7 @@ pub const MESSAGES: Messages = &[
         ["Kata sandi telah diganti.", "Your password is changed.", "パスワードを変更しました。"],
     ),
     (
-        "error_passwords_differ",
+        "error_me_passwords_differ",
         [
             "Kedua kata sandi baru tidak sama.",
             "The two new passwords differ.",
@@ -47,7 +47,7 @@ pub const MESSAGES: Messages = &[
         ],
     ),
     (
-        "error_wrong_password",
+        "error_me_wrong_password",
         ["Kata sandi saat ini salah.", "The current password is wrong.", "現在のパスワードが違います。"],
     ),
     // Addresses.

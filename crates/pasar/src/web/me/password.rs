@@ -117,7 +117,7 @@ pub async fn reset(
         return Ok(again(StatusCode::BAD_REQUEST, "error_me_reset_link", false));
     }
     if form.password != form.again {
-        return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, "error_passwords_differ", true));
+        return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, "error_me_passwords_differ", true));
     }
     let Ok(password) = Password::parse(form.password.clone()) else {
         return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, "error_password", true));

@@ -99,14 +99,14 @@ pub async fn change_password(
         async move { page(state, visit, &principal, status, Some(("password", key)), None).await }
     };
     if form.new != form.again {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_passwords_differ").await;
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_passwords_differ").await;
     }
     let (Ok(current), Ok(new)) = (Password::parse(form.current), Password::parse(form.new)) else {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_password").await;
     };
     match state.identity.change_password(&principal, &current, &new).await {
         Ok(()) => Ok(see_other("/account?done=password_changed")),
-        Err(IdentityError::WrongPassword) => refuse(StatusCode::FORBIDDEN, "error_wrong_password").await,
+        Err(IdentityError::WrongPassword) => refuse(StatusCode::FORBIDDEN, "error_me_wrong_password").await,
         Err(err) => Err(PageError::internal(err)),
     }
 }
