@@ -19,6 +19,9 @@ use crate::ids::UserId;
 use crate::inventory::StockStatus;
 use crate::locale::Locale;
 use crate::money::Money;
+use crate::recommendations::RecommendedProduct;
+use crate::reviews::ReviewSort;
+use crate::reviews::domain::ReviewCursor;
 use crate::search::{FacetValue, SearchRequest, SearchSort};
 use crate::sellers::SellerStatus;
 
@@ -84,6 +87,19 @@ pub async fn home(State(state): State<AppState>, visit: Visit) -> PageResult {
         })
         .collect();
     let categories: Vec<CategoryLink> = categories.into_iter().map(category_link).collect();
+    let recommended: Vec<Card> = match visit.principal {
+        Some(principal) => match state.recommendations.for_buyer(principal.user).await {
+            Ok(found) => {
+                found.into_iter().take(HOME_PRODUCTS).map(|p| recommended_card(visit.locale, p)).collect()
+            }
+            Err(err) => {
+                // Suggestions are an extra: the home page is shown without them.
+                tracing::warn!(error = ?err, "recommendations for the home page failed");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     Ok(render(
         &visit,
         StatusCode::OK,
@@ -91,6 +107,7 @@ pub async fn home(State(state): State<AppState>, visit: Visit) -> PageResult {
         context! {
             categories => Value::from(Serde(&categories)),
             products => Value::from(Serde(&products)),
+            recommended => Value::from(Serde(&recommended)),
         },
     ))
 }
@@ -353,6 +370,7 @@ pub async fn product(
     State(state): State<AppState>,
     visit: Visit,
     Path(id_or_slug): Path<String>,
+    Query(query): Query<ProductQuery>,
 ) -> PageResult {
     let product: Product = match state.catalog.product_for_shoppers(&id_or_slug).await {
         Ok(product) => product,
@@ -368,7 +386,7 @@ pub async fn product(
             .await
             .map_err(PageError::internal)?
             .filter(|store| store.status == SellerStatus::Approved)
-            .map(|store| store.store_name),
+            .map(|store| context! { name => store.store_name, href => format!("/stores/{}", store.slug) }),
         None => None,
     };
     let locale: Locale = visit.locale;
@@ -399,6 +417,15 @@ pub async fn product(
     }
     let buyable = variants.iter().any(|v| v.can_buy);
     let images: Vec<String> = product.media.iter().map(|m| m.url.clone()).collect();
+    let (reviews, reviews_next) = reviews_of(&state, locale, &product, query.reviews.as_deref()).await?;
+    let together = match state.recommendations.for_product(&product.id.to_string()).await {
+        Ok(lists) => lists.bought_together.into_iter().map(|p| recommended_card(locale, p)).collect(),
+        Err(err) => {
+            // Suggestions are an extra: the product page is shown without them.
+            tracing::warn!(error = ?err, "recommendations for a product page failed");
+            Vec::new()
+        }
+    };
     Ok(render(
         &visit,
         StatusCode::OK,
@@ -413,9 +440,80 @@ pub async fn product(
             variants => Value::from(Serde(&variants)),
             rating => format!("{:.1}", product.rating.average),
             rating_count => product.rating.count,
+            reviews => Value::from(Serde(&reviews)),
+            reviews_next,
+            reviews_paged => query.reviews.is_some(),
+            together => Value::from(Serde(&together)),
             back => product_href(&product.slug),
         },
     ))
+}
+
+/// Reviews on one page of a product.
+const REVIEWS_PER_PAGE: usize = 10;
+
+#[derive(Default, Deserialize)]
+pub struct ProductQuery {
+    /// The reviews' page: the cursor after the previous page's last review.
+    reviews: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReviewView {
+    author: String,
+    stars: String,
+    rating: u8,
+    text: String,
+    images: Vec<String>,
+    reply: Option<String>,
+    when: String,
+}
+
+/// One page of the product's visible reviews, newest first, and the link to the next.
+async fn reviews_of(
+    state: &AppState,
+    locale: Locale,
+    product: &Product,
+    after: Option<&str>,
+) -> Result<(Vec<ReviewView>, Option<String>), PageError> {
+    let sort = ReviewSort::default();
+    let after: Option<ReviewCursor> = match after.filter(|a| !a.is_empty()) {
+        Some(cursor) => Some(cursor.parse().map_err(|_| PageError::not_found())?),
+        None => None,
+    };
+    let found = match state.reviews.for_product(product.id, sort, after, REVIEWS_PER_PAGE).await {
+        Ok(found) => found,
+        Err(crate::reviews::ReviewsError::Invalid { .. }) => return Err(PageError::not_found()),
+        Err(err) => return Err(PageError::internal(err)),
+    };
+    let next = found.more.then(|| found.reviews.last()).flatten().map(|last| {
+        let cursor = ReviewCursor::after(sort, last.rating, !last.images.is_empty(), last.id).to_string();
+        let cursor = form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>();
+        format!("{}?reviews={cursor}#reviews", product_href(&product.slug))
+    });
+    let reviews = found
+        .reviews
+        .into_iter()
+        .map(|review| ReviewView {
+            author: review.author.name,
+            stars: "★".repeat(review.rating.get().into()),
+            rating: review.rating.get(),
+            text: review.text,
+            images: review.images.into_iter().map(|image| image.url).collect(),
+            reply: review.reply.map(|reply| reply.text),
+            when: locale.format_datetime(review.created_at),
+        })
+        .collect();
+    Ok((reviews, next))
+}
+
+fn recommended_card(locale: Locale, product: RecommendedProduct) -> Card {
+    Card {
+        href: product_href(&product.slug),
+        price: locale.format_money(product.price_from),
+        image: None,
+        name: product.name,
+    }
 }
 
 #[cfg(test)]
