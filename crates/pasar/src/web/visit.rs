@@ -240,7 +240,7 @@ async fn checked(request: Request, visit: &Visit, limit: usize, upload_limit: us
 
 /// The text of field `name` in a multipart body.
 async fn multipart_text(body: Bytes, boundary: String, name: &str) -> Option<String> {
-    let mut multipart = multer::Multipart::new(futures::stream::once(async { Ok::<_, Infallible>(body) }), boundary);
+    let mut multipart = multer::Multipart::new(futures_util::stream::once(async { Ok::<_, Infallible>(body) }), boundary);
     while let Ok(Some(field)) = multipart.next_field().await {
         if field.name() == Some(name) {
             return field.text().await.ok();

@@ -510,7 +510,7 @@ pub async fn add_keys(
 /// The first file of a `multipart/form-data` body: its declared type and bytes.
 async fn first_file(content_type: &str, body: Bytes) -> Option<(String, Bytes)> {
     let boundary = multer::parse_boundary(content_type).ok()?;
-    let stream = futures::stream::once(async { Ok::<_, std::convert::Infallible>(body) });
+    let stream = futures_util::stream::once(async { Ok::<_, std::convert::Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     while let Ok(Some(field)) = multipart.next_field().await {
         if field.file_name().is_some() {
