@@ -247,6 +247,8 @@ async fn assemble(
         }
     };
     let mut new_address = None;
+    // Only an order with something to ship needs the address to be right.
+    let mut address_refused = false;
     let shipping_address = if chosen == "new" {
         let typed_any = [&form.recipient_name, &form.phone, &form.line1, &form.city, &form.postal_code]
             .iter()
@@ -257,7 +259,7 @@ async fn assemble(
                 Some(shipping)
             }
             Err(()) if typed_any => {
-                refuse(&mut refused, (StatusCode::UNPROCESSABLE_ENTITY, "error_checkout_address"));
+                address_refused = true;
                 None
             }
             Err(()) => None,
@@ -268,7 +270,7 @@ async fn assemble(
         match found.and_then(shipping_of) {
             Some(address) => Some(address),
             None => {
-                refuse(&mut refused, (StatusCode::UNPROCESSABLE_ENTITY, "error_checkout_address"));
+                address_refused = true;
                 None
             }
         }
@@ -305,6 +307,9 @@ async fn assemble(
                 None => return Err(PageError::internal(err)),
             },
         };
+    if physical && address_refused {
+        refuse(&mut refused, (StatusCode::UNPROCESSABLE_ENTITY, "error_checkout_address"));
+    }
     if physical && shipping_address.is_none() {
         refuse(&mut refused, (StatusCode::UNPROCESSABLE_ENTITY, "error_checkout_address_needed"));
     }
