@@ -5,6 +5,7 @@
 mod conn;
 mod drive;
 mod invariants;
+mod page;
 mod pgbench;
 mod search;
 mod seed;
@@ -94,6 +95,9 @@ enum Scenario {
     Catalog,
     Search,
     Hello,
+    /// The storefront at demo scale: the weight of the product page with what it loads, then
+    /// the product pages under load (after the same run's health check).
+    Page,
     /// A year of demo-scale trade replayed day by day (the server's clock set a year back), then
     /// the admin's analytics reports over that year.
     Analytics,
@@ -601,6 +605,36 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
                 routes: &["sales", "orders", "customers", "payments", "products"],
                 phases: windows,
                 placed_while_seeding: i64::try_from(placed)?,
+            })
+        }
+        Scenario::Page => {
+            let shop = pasar::demo::load(state).await?;
+            seeded(&started, "the demo shop (pasar demo)");
+            let pages: Vec<String> =
+                shop.catalog.products.iter().map(|product| format!("/products/{}", product.slug)).collect();
+            page::print_weight(&server.address, &pages[0]).await?;
+            let phases = [("health", vec!["/health".to_owned()]), ("product page", pages)];
+            let mut load: Option<Load> = None;
+            let mut windows = Vec::new();
+            for (route, paths) in phases {
+                let paths = Arc::new(paths);
+                let end = deadline(Instant::now());
+                let phase = drive::run(buyers, |_| {
+                    drive::reader(server.listening, None, paths.clone(), route, end, MAX_ATTEMPTS_PER_BUYER)
+                })
+                .await?;
+                windows.push((route, phase.window));
+                load = Some(match load {
+                    Some(earlier) => earlier.then(phase),
+                    None => phase,
+                });
+            }
+            Ok(Run {
+                load: load.context("the page scenario has phases")?,
+                initial: HashMap::new(),
+                routes: &["health", "product page"],
+                phases: windows,
+                placed_while_seeding: 0,
             })
         }
         Scenario::Hello => {

@@ -258,6 +258,17 @@ fn print_demo(shop: &pasar::demo::DemoShop, config: &Config) {
         println!("  {:<14} {}{}", entry.slug, entry.name, note(entry.created));
     }
     println!("Storefront: {base}/  (sign in at {base}/login with any login above)");
+    if let Some(admin) = shop.accounts.iter().find(|account| account.role.is_staff()) {
+        println!("Admin dashboard: {base}/admin  ({} / {})", admin.email, admin.password);
+    }
+    if let Some(store) =
+        shop.stores.iter().find(|store| store.status == pasar::sellers::SellerStatus::Approved)
+    {
+        println!(
+            "Seller dashboard: {base}/seller  ({} / {}, store {})",
+            store.email, store.password, store.slug
+        );
+    }
     println!("Shop API: {base}/v1/products");
     println!("API docs: {base}/docs");
 }

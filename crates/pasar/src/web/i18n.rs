@@ -206,6 +206,18 @@ pub fn has(locale: Locale, key: &str) -> bool {
     entry(key).is_some_and(|texts| !texts[index(locale)].is_empty())
 }
 
+/// Every message key the Rust source `source` names (a quoted `error_…`, `facet_…` or `sort_…`)
+/// exists; each area's tests call it on its own files.
+#[cfg(test)]
+pub fn assert_messages_exist(source: &str) {
+    for piece in source.split('"').skip(1).step_by(2) {
+        let named = ["error_", "facet_", "sort_"].iter().any(|prefix| piece.starts_with(prefix));
+        if named && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            assert!(entry(piece).is_some(), "no message for {piece}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,18 +235,6 @@ mod tests {
             include_str!("visit.rs"),
         ] {
             assert_messages_exist(source);
-        }
-    }
-}
-
-/// Every message key the Rust source `source` names (a quoted `error_…`, `facet_…` or `sort_…`)
-/// exists; each area's tests call it on its own files.
-#[cfg(test)]
-pub fn assert_messages_exist(source: &str) {
-    for piece in source.split('"').skip(1).step_by(2) {
-        let named = ["error_", "facet_", "sort_"].iter().any(|prefix| piece.starts_with(prefix));
-        if named && piece.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-            assert!(entry(piece).is_some(), "no message for {piece}");
         }
     }
 }

@@ -24,6 +24,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
 
 use crate::http::AppState;
 
@@ -54,6 +55,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/{file}", get(static_file))
         .merge(pages)
         .layer(middleware::from_fn_with_state(https, security::headers))
+        // Pages and their script and stylesheet are text: gzip makes them a third or less.
+        .layer(CompressionLayer::new())
 }
 
 /// A vendored or own static file, named with its version or content hash so it can be cached
@@ -68,6 +71,13 @@ const HTMX: StaticFile = StaticFile {
     name: "htmx-2.0.11.min.js",
     content_type: "text/javascript; charset=utf-8",
     body: include_bytes!("static/htmx-2.0.11.min.js"),
+};
+
+/// The shop's icon, so browsers do not ask for a missing `/favicon.ico`.
+const FAVICON: StaticFile = StaticFile {
+    name: "favicon-1.svg",
+    content_type: "image/svg+xml",
+    body: include_bytes!("static/favicon.svg"),
 };
 
 const CSS_BODY: &[u8] = include_bytes!("static/pasar.css");
@@ -93,8 +103,8 @@ fn js_name() -> &'static str {
 }
 
 async fn static_file(Path(file): Path<String>) -> Response {
-    let found = if file == HTMX.name {
-        Some((HTMX.content_type, HTMX.body))
+    let found = if let Some(vendored) = [HTMX, FAVICON].into_iter().find(|known| known.name == file) {
+        Some((vendored.content_type, vendored.body))
     } else if file == css_name() {
         Some(("text/css; charset=utf-8", CSS_BODY))
     } else if file == js_name() {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::{Environment, State, Value, context};
 
 use super::visit::Visit;
-use super::{HTMX, css_name, i18n, js_name};
+use super::{FAVICON, HTMX, css_name, i18n, js_name};
 use crate::locale::Locale;
 
 /// (name, source): one list per area of the pages.
@@ -67,6 +67,7 @@ pub fn render(visit: &Visit, status: StatusCode, template: &str, page: Value) ->
         css_url => format!("/static/{}", css_name()),
         htmx_url => format!("/static/{}", HTMX.name),
         js_url => format!("/static/{}", js_name()),
+        favicon_url => format!("/static/{}", FAVICON.name),
         ..page
     };
     match PAGES.get_template(template).and_then(|t| t.render(context)) {
