@@ -27,7 +27,9 @@ mod service;
 pub mod sweeper;
 
 pub use batch::BatchStats;
-pub use service::{Checkout, CheckoutError, CheckoutRequest, ItemRequest, Placed, RefundRequest, Restock};
+pub use service::{
+    Checkout, CheckoutError, CheckoutRequest, ItemRequest, Placed, Preview, RefundRequest, Restock,
+};
 
 use crate::db::Migration;
 

@@ -32,7 +32,7 @@ use crate::payments::{
 };
 use crate::promotions::{self, Candidate, Hold, Priced, Promotions, PromotionsError, Refused, Shopper};
 use crate::shipping::domain::ParcelLine;
-use crate::shipping::{Destination, Parcel, Shipping, ShippingError};
+use crate::shipping::{Destination, Parcel, Quote, Shipping, ShippingError};
 use crate::time::{Clock, Timestamp};
 use crate::wallet::{Wallet, WalletError};
 
@@ -81,6 +81,17 @@ pub struct CheckoutRequest {
 pub struct Placed {
     pub order: Order,
     pub payment: Payment,
+}
+
+/// A checkout's totals before it is placed ([`Checkout::preview`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Preview {
+    pub subtotal: Money,
+    /// Vouchers and points together.
+    pub discount: Money,
+    pub shipping: Money,
+    /// What is owed, before the payment method's fee.
+    pub amount: Money,
 }
 
 /// A checkout checked and priced, with its ids chosen, and nothing written yet.
@@ -322,6 +333,54 @@ impl Checkout {
             }
             Written::Fresh(placed) | Written::Replayed(placed) => Ok(placed),
         }
+    }
+
+    /// What a checkout would cost, checked and priced exactly as [`Self::place`] would, with
+    /// nothing held or written: the checkout page's totals before the buyer places the order.
+    pub async fn preview(
+        &self,
+        buyer: &Principal,
+        request: &CheckoutRequest,
+    ) -> Result<Preview, CheckoutError> {
+        let prepared = self.prepare(buyer, request, None).await?;
+        let order = &prepared.order;
+        let amount = prepared.payment.amount;
+        let subtotal = amount
+            .checked_sub(order.shipping)
+            .and_then(|m| m.checked_add(order.discount))
+            .map_err(OrdersError::from)?;
+        Ok(Preview { subtotal, discount: order.discount, shipping: order.shipping, amount })
+    }
+
+    /// Whether a cart holds anything physical, and the shipping methods quoted for it to
+    /// `address` (none without an address, for a digital cart, or where no zone ships).
+    pub async fn shipping_quotes(
+        &self,
+        buyer: &Principal,
+        cart_id: CartId,
+        address: Option<&ShippingAddress>,
+    ) -> Result<(bool, Vec<Quote>), CheckoutError> {
+        let (wanted, _) = self.wanted_items(buyer, None, Some(cart_id)).await?;
+        let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
+        let for_sale = self.catalog.variants_for_sale(&ids).await?;
+        let mut lines = Vec::with_capacity(wanted.len());
+        for item in &wanted {
+            let variant = for_sale
+                .iter()
+                .find(|v| v.id == item.variant_id)
+                .ok_or(CheckoutError::NotForSale(item.variant_id))?;
+            lines.push(ParcelLine {
+                physical: variant.kind == ProductKind::Physical,
+                unit_weight_grams: variant.weight_grams,
+                quantity: item.quantity.max(0) as u64,
+                total: variant.price_for(buyer.role).times(item.quantity).map_err(OrdersError::from)?,
+                store: variant.seller_id,
+            });
+        }
+        let physical = lines.iter().any(|l| l.physical);
+        let Some(address) = address.filter(|_| physical) else { return Ok((physical, Vec::new())) };
+        let parcels = Parcel::per_store(&lines).map_err(OrdersError::from)?;
+        Ok((true, self.shipping.quote(&destination(address), &parcels).await?))
     }
 
     /// Checks and prices a checkout without writing anything.
@@ -835,7 +894,12 @@ impl Checkout {
         tx.commit().await
     }
 
-    async fn placed_with_key(&self, buyer: &Principal, key: &str) -> Result<Option<Placed>, CheckoutError> {
+    /// The checkout `buyer` placed under idempotency key `key`, if any.
+    pub async fn placed_with_key(
+        &self,
+        buyer: &Principal,
+        key: &str,
+    ) -> Result<Option<Placed>, CheckoutError> {
         let row = sqlx::query(
             "SELECT order_id, payment_id FROM checkouts WHERE buyer_id = $1 AND idempotency_key = $2",
         )

@@ -2,7 +2,7 @@
 //! API's rate limits and checks), registration, logout, and the language choice.
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
@@ -25,18 +25,33 @@ fn origin_of(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> SessionOrigin
     SessionOrigin::new(headers.get(header::USER_AGENT).and_then(|agent| agent.to_str().ok()), ip)
 }
 
-pub async fn login_page(visit: Visit) -> Response {
-    render(&visit, StatusCode::OK, "login.html", context! { back => "/login" })
+/// Where to go after signing in (`?next=` on the page, a hidden field in its form): a path of
+/// this site only.
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
 }
 
-pub async fn register_page(visit: Visit) -> Response {
-    render(&visit, StatusCode::OK, "register.html", context! { back => "/register" })
+impl Next {
+    /// The path to return to, when one was asked for and it is this site's.
+    fn path(&self) -> Option<&str> {
+        self.next.as_deref().filter(|next| local_path(Some(next)) != "/")
+    }
+}
+
+pub async fn login_page(visit: Visit, Query(next): Query<Next>) -> Response {
+    render(&visit, StatusCode::OK, "login.html", context! { back => "/login", next => next.path() })
+}
+
+pub async fn register_page(visit: Visit, Query(next): Query<Next>) -> Response {
+    render(&visit, StatusCode::OK, "register.html", context! { back => "/register", next => next.path() })
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     email: String,
     password: String,
+    next: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -53,7 +68,7 @@ pub async fn login(
             &visit,
             status,
             "login.html",
-            context! { email => form.email.as_str(), error, back => "/login" },
+            context! { email => form.email.as_str(), error, back => "/login", next => form.next.as_deref() },
         )
     };
     let (Ok(email), Ok(password)) = (Email::parse(&form.email), Password::parse(form.password.clone()))
@@ -69,7 +84,7 @@ pub async fn login(
         return Ok(page);
     }
     match state.identity.web_login(&email, &password, &origin_of(&headers, ip)).await {
-        Ok(login) => signed_in(&state, &visit, login).await,
+        Ok(login) => signed_in(&state, &visit, login, form.next.as_deref()).await,
         Err(IdentityError::InvalidCredentials) => Ok(again(StatusCode::UNAUTHORIZED, "error_credentials")),
         Err(IdentityError::AccountInactive) => Ok(again(StatusCode::FORBIDDEN, "error_inactive")),
         Err(err) => Err(PageError::internal(err)),
@@ -81,6 +96,7 @@ pub struct RegisterForm {
     name: String,
     email: String,
     password: String,
+    next: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -94,7 +110,8 @@ pub async fn register(
     let again = |status: StatusCode, key: &str| {
         let error = i18n::message(visit.locale, key);
         let (name, email) = (form.name.as_str(), form.email.as_str());
-        render(&visit, status, "register.html", context! { name, email, error, back => "/register" })
+        let next = form.next.as_deref();
+        render(&visit, status, "register.html", context! { name, email, error, next, back => "/register" })
     };
     let Ok(name) = PersonName::parse(&form.name) else {
         return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, "error_name"));
@@ -106,19 +123,20 @@ pub async fn register(
         return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, "error_password"));
     };
     match state.identity.web_register(email, password, name, &origin_of(&headers, ip)).await {
-        Ok(login) => signed_in(&state, &visit, login).await,
+        Ok(login) => signed_in(&state, &visit, login, form.next.as_deref()).await,
         Err(IdentityError::EmailTaken) => Ok(again(StatusCode::CONFLICT, "error_email_taken")),
         Err(err) => Err(PageError::internal(err)),
     }
 }
 
 /// After a login or registration: the new session's cookie replaces the old one (whose session
-/// ends), and the guest cart the browser held moves into the buyer's cart.
-async fn signed_in(state: &AppState, visit: &Visit, login: WebLogin) -> PageResult {
+/// ends), the guest cart the browser held moves into the buyer's cart, and the browser goes
+/// where it was asked to return (a path of this site), else home.
+async fn signed_in(state: &AppState, visit: &Visit, login: WebLogin, next: Option<&str>) -> PageResult {
     if let Some(previous) = visit.principal {
         state.identity.logout(&previous).await.map_err(PageError::internal)?;
     }
-    let mut response = see_other("/");
+    let mut response = see_other(local_path(next));
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, visit.cookie(SESSION_COOKIE, &login.secret, Some(login.max_age)));
     if let Some((cart, token)) = &visit.guest_cart {

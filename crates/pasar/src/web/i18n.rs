@@ -21,14 +21,6 @@ const STOREFRONT: Messages = &[
     ("cart", ["Keranjang", "Cart", "カート"]),
     ("cart_empty", ["Keranjang Anda kosong.", "Your cart is empty.", "カートは空です。"]),
     ("categories", ["Kategori", "Categories", "カテゴリー"]),
-    (
-        "checkout_soon",
-        [
-            "Pembayaran dari halaman web segera hadir; untuk sekarang gunakan API atau bot Telegram.",
-            "Checkout from the web pages is coming; for now use the API or the Telegram bot.",
-            "ウェブでのご注文は準備中です。今はAPIまたはTelegramボットをご利用ください。",
-        ],
-    ),
     ("choose_variant", ["Pilih varian", "Choose a variant", "種類を選ぶ"]),
     ("clear_filters", ["Hapus filter", "Clear filters", "絞り込みを解除"]),
     ("email", ["Email", "Email", "メールアドレス"]),

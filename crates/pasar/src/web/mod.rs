@@ -82,6 +82,8 @@ const FAVICON: StaticFile = StaticFile {
 
 const CSS_BODY: &[u8] = include_bytes!("static/pasar.css");
 
+const JS_BODY: &[u8] = include_bytes!("static/pasar.js");
+
 /// The stylesheet's name: `pasar.{first 12 hex digits of its SHA-256}.css`.
 fn css_name() -> &'static str {
     static NAME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -91,11 +93,22 @@ fn css_name() -> &'static str {
     &NAME
 }
 
+/// The script's name: `pasar.{first 12 hex digits of its SHA-256}.js`.
+fn js_name() -> &'static str {
+    static NAME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::Digest;
+        format!("pasar.{}.js", &hex::encode(sha2::Sha256::digest(JS_BODY))[..12])
+    });
+    &NAME
+}
+
 async fn static_file(Path(file): Path<String>) -> Response {
     let found = if let Some(vendored) = [HTMX, FAVICON].into_iter().find(|known| known.name == file) {
         Some((vendored.content_type, vendored.body))
     } else if file == css_name() {
         Some(("text/css; charset=utf-8", CSS_BODY))
+    } else if file == js_name() {
+        Some(("text/javascript; charset=utf-8", JS_BODY))
     } else {
         None
     };

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::{Environment, State, Value, context};
 
 use super::visit::Visit;
-use super::{FAVICON, HTMX, css_name, i18n};
+use super::{FAVICON, HTMX, css_name, i18n, js_name};
 use crate::locale::Locale;
 
 /// (name, source): one list per area of the pages.
@@ -66,6 +66,7 @@ pub fn render(visit: &Visit, status: StatusCode, template: &str, page: Value) ->
         staff => visit.principal.as_ref().is_some_and(|principal| principal.role.is_staff()),
         css_url => format!("/static/{}", css_name()),
         htmx_url => format!("/static/{}", HTMX.name),
+        js_url => format!("/static/{}", js_name()),
         favicon_url => format!("/static/{}", FAVICON.name),
         ..page
     };

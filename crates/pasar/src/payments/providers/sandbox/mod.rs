@@ -192,7 +192,7 @@ impl SandboxGateway {
     }
 
     /// The buyer pressed Pay or Fail on the hosted page.
-    async fn settle(&self, payment_id: PaymentId, outcome: &str) -> Result<bool, GatewayError> {
+    pub async fn settle(&self, payment_id: PaymentId, outcome: &str) -> Result<bool, GatewayError> {
         if !self.move_charge(payment_id, "pending", outcome, true).await? {
             return Ok(false);
         }
