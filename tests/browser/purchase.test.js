@@ -2,7 +2,7 @@
 // pay in the sandbox, and the digital key on the order page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, visitor, assertGoodPage, uniqueEmail } from './lib.js';
+import { launch, visitor, signIn, assertGoodPage, uniqueEmail, BUYER } from './lib.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -46,8 +46,9 @@ test('a newcomer buys the demo e-book on a phone and finds its key on the order 
   assert.match(order, /EBOOK-RESEP-NUSANTARA-DEMO-\d{4}/, 'the key is on the order page');
   await assertGoodPage(page, 'order page', 'order');
 
-  // The key is the buyer's alone: a stranger gets no page for it.
+  // The key is the buyer's alone: another buyer gets no page for it.
   const stranger = await visitor(browser);
+  await signIn(stranger, BUYER);
   const response = await stranger.goto(page.url());
   assert.equal(response.status(), 404);
   await stranger.context().close();

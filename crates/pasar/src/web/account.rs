@@ -39,12 +39,25 @@ impl Next {
     }
 }
 
+/// `page` (`/login` or `/register`) keeping the path to return to, so switching between the two
+/// forms still ends where the visitor was going.
+fn keeping_next(page: &str, next: Option<&str>) -> String {
+    match next {
+        Some(next) => {
+            format!("{page}?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
+        }
+        None => page.to_owned(),
+    }
+}
+
 pub async fn login_page(visit: Visit, Query(next): Query<Next>) -> Response {
-    render(&visit, StatusCode::OK, "login.html", context! { back => "/login", next => next.path() })
+    let (next, register_href) = (next.path(), keeping_next("/register", next.path()));
+    render(&visit, StatusCode::OK, "login.html", context! { back => "/login", next, register_href })
 }
 
 pub async fn register_page(visit: Visit, Query(next): Query<Next>) -> Response {
-    render(&visit, StatusCode::OK, "register.html", context! { back => "/register", next => next.path() })
+    let (next, login_href) = (next.path(), keeping_next("/login", next.path()));
+    render(&visit, StatusCode::OK, "register.html", context! { back => "/register", next, login_href })
 }
 
 #[derive(Deserialize)]

@@ -214,22 +214,33 @@ fn append_cookies(response: &mut Response, cookies: Vec<HeaderValue>) {
 /// The request again when it carries the visit's CSRF token, in the `X-CSRF-Token` header or
 /// the form's `_csrf` field (URL-encoded or multipart); else 403 (or 413 for a body past the
 /// limit: `limit`, or `upload_limit` for a multipart form).
-async fn checked(request: Request, visit: &Visit, limit: usize, upload_limit: usize) -> Result<Request, StatusCode> {
+async fn checked(
+    request: Request,
+    visit: &Visit,
+    limit: usize,
+    upload_limit: usize,
+) -> Result<Request, StatusCode> {
     let from_header = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if let Some(token) = from_header {
         return if same_token(&token, &visit.csrf) { Ok(request) } else { Err(StatusCode::FORBIDDEN) };
     }
-    let content_type =
-        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let boundary = multer::parse_boundary(&content_type).ok();
     let limit = if boundary.is_some() { upload_limit } else { limit };
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
     let token = match boundary {
         Some(boundary) => multipart_text(bytes.clone(), boundary, CSRF_FIELD).await,
-        None if content_type.starts_with("application/x-www-form-urlencoded") => form_urlencoded::parse(&bytes)
-            .find(|(name, _)| name == CSRF_FIELD)
-            .map(|(_, value)| value.into_owned()),
+        None if content_type.starts_with("application/x-www-form-urlencoded") => {
+            form_urlencoded::parse(&bytes)
+                .find(|(name, _)| name == CSRF_FIELD)
+                .map(|(_, value)| value.into_owned())
+        }
         None => None,
     };
     match token {
@@ -240,7 +251,8 @@ async fn checked(request: Request, visit: &Visit, limit: usize, upload_limit: us
 
 /// The text of field `name` in a multipart body.
 async fn multipart_text(body: Bytes, boundary: String, name: &str) -> Option<String> {
-    let mut multipart = multer::Multipart::new(futures_util::stream::once(async { Ok::<_, Infallible>(body) }), boundary);
+    let mut multipart =
+        multer::Multipart::new(futures_util::stream::once(async { Ok::<_, Infallible>(body) }), boundary);
     while let Ok(Some(field)) = multipart.next_field().await {
         if field.name() == Some(name) {
             return field.text().await.ok();

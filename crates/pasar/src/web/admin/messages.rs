@@ -216,14 +216,7 @@ pub(super) const MESSAGES: Messages = &[
     ),
     ("admin_units", ["Unit", "Units", "数量"]),
     ("admin_upload", ["Unggah", "Upload", "アップロード"]),
-    (
-        "admin_upload_help",
-        [
-            "PNG, JPEG, WebP atau GIF.",
-            "PNG, JPEG, WebP or GIF.",
-            "PNG・JPEG・WebP・GIF。",
-        ],
-    ),
+    ("admin_upload_help", ["PNG, JPEG, WebP atau GIF.", "PNG, JPEG, WebP or GIF.", "PNG・JPEG・WebP・GIF。"]),
     ("admin_upload_image", ["Tambah gambar", "Add an image", "画像を追加"]),
     ("admin_variants", ["Varian", "Variants", "バリエーション"]),
     ("admin_when", ["Waktu", "When", "日時"]),

@@ -544,7 +544,8 @@ pub async fn upload_image(
         .await;
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some((kind, file)) = first_file(content_type, bytes).await.filter(|(_, file)| !file.is_empty()) else {
+    let Some((kind, file)) = first_file(content_type, bytes).await.filter(|(_, file)| !file.is_empty())
+    else {
         return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_no_image")
             .await;
     };
