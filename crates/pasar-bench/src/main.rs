@@ -629,9 +629,23 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
                     None => phase,
                 });
             }
+            // The demo stocks each variant itself: its physical ones with units, its digital one
+            // with keys.
+            let initial = shop
+                .catalog
+                .products
+                .iter()
+                .flat_map(|product| {
+                    let stocked = match product.kind {
+                        pasar::catalog::ProductKind::Digital => pasar::demo::DEMO_KEYS as i64,
+                        _ => pasar::demo::DEMO_UNITS,
+                    };
+                    product.variants.iter().map(move |variant| (variant.id.to_string(), stocked))
+                })
+                .collect();
             Ok(Run {
                 load: load.context("the page scenario has phases")?,
-                initial: HashMap::new(),
+                initial,
                 routes: &["health", "product page"],
                 phases: windows,
                 placed_while_seeding: 0,

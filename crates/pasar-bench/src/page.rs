@@ -28,7 +28,8 @@ pub async fn print_weight(base: &str, path: &str) -> anyhow::Result<()> {
     };
     let (html, encoding) = fetch(format!("{base}{path}")).await?;
     let mut parts = vec![(path.to_owned(), html.len(), encoding)];
-    let text = decompressed(&html, &parts[0].2)?;
+    // The templates write `/` in attribute values as `&#x2f;`.
+    let text = decompressed(&html, &parts[0].2)?.replace("&#x2f;", "/");
     let mut assets: Vec<&str> = text.split('"').filter(|piece| piece.starts_with("/static/")).collect();
     assets.sort_unstable();
     assets.dedup();

@@ -1249,10 +1249,14 @@ impl Checkout {
         };
         match self.refund(order_id, request, actor).await {
             Ok((_, order)) => Ok(order),
-            // Another request is refunding it, or has: only that one may say it cancelled it.
-            Err(CheckoutError::Payments(
-                PaymentsError::RefundTooLarge { .. } | PaymentsError::NotRefundable(_),
-            )) => Err(CheckoutError::Changed(self.orders.order(order_id).await?.status)),
+            // Another request is refunding it, or has (its restock may land between this one's
+            // reading what was restocked and checking it): only that one may say it cancelled it.
+            Err(
+                CheckoutError::Payments(
+                    PaymentsError::RefundTooLarge { .. } | PaymentsError::NotRefundable(_),
+                )
+                | CheckoutError::Inventory(InventoryError::CannotRestock(_)),
+            ) => Err(CheckoutError::Changed(self.orders.order(order_id).await?.status)),
             Err(other) => Err(other),
         }
     }

@@ -159,6 +159,21 @@ fn refusal(err: impl Into<ApiError>) -> Result<(StatusCode, &'static str), PageE
     Ok((status, key))
 }
 
+/// `?done=…` on the page an action redirected to: which action the page confirms.
+#[derive(serde::Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+impl DoneQuery {
+    /// The confirmation for `done` in `locale`, when it is one of `known` (what, message key);
+    /// else nothing.
+    pub fn notice(&self, locale: crate::locale::Locale, known: &[(&str, &'static str)]) -> &'static str {
+        let key = self.done.as_deref().and_then(|done| known.iter().find(|(what, _)| *what == done));
+        key.map_or("", |(_, key)| super::i18n::message(locale, key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

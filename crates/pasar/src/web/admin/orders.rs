@@ -10,7 +10,7 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Admin, page, refusal, see_other};
+use super::{Admin, DoneQuery, page, refusal, see_other};
 use crate::checkout::{RefundRequest, Restock};
 use crate::http::AppState;
 use crate::identity::UserFilter;
@@ -293,11 +293,6 @@ async fn load(state: &AppState, id: &str) -> Result<Order, PageError> {
     }
 }
 
-#[derive(Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn show(
     State(state): State<AppState>,
@@ -306,12 +301,14 @@ pub async fn show(
     Query(query): Query<DoneQuery>,
 ) -> PageResult {
     let order = load(&state, &id).await?;
-    let notice = match query.done.as_deref() {
-        Some("advanced") => i18n::message(admin.visit.locale, "admin_done_advanced"),
-        Some("cancelled") => i18n::message(admin.visit.locale, "admin_done_cancelled"),
-        Some("refunded") => i18n::message(admin.visit.locale, "admin_done_refunded"),
-        _ => "",
-    };
+    let notice = query.notice(
+        admin.visit.locale,
+        &[
+            ("advanced", "admin_done_advanced"),
+            ("cancelled", "admin_done_cancelled"),
+            ("refunded", "admin_done_refunded"),
+        ],
+    );
     order_page(&state, &admin, StatusCode::OK, order, context! { notice }).await
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::orders::parse_amount;
-use super::{Admin, page, refusal, see_other};
+use super::{Admin, DoneQuery, page, refusal, see_other};
 use crate::catalog::{
     Actor, NewProduct, Product, ProductChange, ProductFilter, ProductKind, ProductSort, ProductStatus,
     VariantChange,
@@ -309,11 +309,6 @@ async fn product_of(state: &AppState, variant: &str) -> Result<(VariantId, Produ
     Ok((id, load(state, &product.to_string()).await?))
 }
 
-#[derive(Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn show(
     State(state): State<AppState>,
@@ -322,15 +317,16 @@ pub async fn show(
     Query(query): Query<DoneQuery>,
 ) -> PageResult {
     let product = load(&state, &id).await?;
-    let key = match query.done.as_deref() {
-        Some("created") => "admin_done_created",
-        Some("saved") => "admin_done_saved",
-        Some("archived") => "admin_done_archived",
-        Some("image") => "admin_done_image",
-        Some("stock") => "admin_done_stock",
-        _ => "",
-    };
-    let notice = if key.is_empty() { "" } else { i18n::message(admin.visit.locale, key) };
+    let notice = query.notice(
+        admin.visit.locale,
+        &[
+            ("created", "admin_done_created"),
+            ("saved", "admin_done_saved"),
+            ("archived", "admin_done_archived"),
+            ("image", "admin_done_image"),
+            ("stock", "admin_done_stock"),
+        ],
+    );
     product_page(&state, &admin, StatusCode::OK, product, context! { notice }).await
 }
 

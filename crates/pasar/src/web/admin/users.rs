@@ -12,7 +12,7 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::orders::parse_amount;
-use super::{Admin, page, refusal, see_other};
+use super::{Admin, DoneQuery, page, refusal, see_other};
 use crate::http::AppState;
 use crate::identity::domain::Text;
 use crate::identity::{IdentityError, Role, User, UserFilter};
@@ -145,11 +145,6 @@ async fn user_page(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn show(
     State(state): State<AppState>,
@@ -158,14 +153,15 @@ pub async fn show(
     Query(query): Query<DoneQuery>,
 ) -> PageResult {
     let user = load(&state, &id).await?;
-    let key = match query.done.as_deref() {
-        Some("role") => "admin_done_role",
-        Some("deactivated") => "admin_done_deactivated",
-        Some("reactivated") => "admin_done_reactivated",
-        Some("wallet") => "admin_done_wallet",
-        _ => "",
-    };
-    let notice = if key.is_empty() { "" } else { i18n::message(admin.visit.locale, key) };
+    let notice = query.notice(
+        admin.visit.locale,
+        &[
+            ("role", "admin_done_role"),
+            ("deactivated", "admin_done_deactivated"),
+            ("reactivated", "admin_done_reactivated"),
+            ("wallet", "admin_done_wallet"),
+        ],
+    );
     user_page(&state, &admin, StatusCode::OK, user, context! { notice }).await
 }
 
