@@ -143,3 +143,18 @@ export async function tokenFor({ email, password }) {
 export function uniqueEmail(who) {
   return `${who}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
 }
+
+/**
+ * Checks a radio of the checkout form and, when that changed the choice, waits for the
+ * re-quoted form htmx swaps in (so nothing typed or clicked next lands on the old form).
+ */
+export async function choose(page, radio) {
+  if (await radio.isChecked()) return;
+  await Promise.all([
+    page.waitForResponse((response) => new URL(response.url()).pathname === '/checkout/quote'),
+    radio.check(),
+  ]);
+  // htmx swaps a successful answer in at once and settles it 20 ms later; a refused one (an
+  // address not yet complete) is not swapped at all.
+  await page.waitForTimeout(100);
+}

@@ -2,7 +2,7 @@
 // it, and the tracking number back on the buyer's order page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, visitor, signIn, assertGoodPage, uniqueEmail, SELLER } from './lib.js';
+import { launch, visitor, signIn, assertGoodPage, uniqueEmail, SELLER, choose } from './lib.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -23,7 +23,7 @@ async function shawlOrdered(page) {
   await page.getByLabel(/150 cm/).check();
   await submit(page, page.getByRole('button', { name: 'Add to cart' }));
   await page.goto('/checkout');
-  await page.getByLabel('A new address').check();
+  await choose(page, page.getByLabel('A new address'));
   await page.getByLabel(/Recipient/).fill('Budi Pembeli');
   await page.getByLabel('Phone').fill('+62812345678');
   await page.getByLabel('Address', { exact: true }).fill('Jl. Merdeka 1');
@@ -33,8 +33,8 @@ async function shawlOrdered(page) {
   await page.getByLabel(/Country/).fill('ID');
   await submit(page, page.getByRole('button', { name: 'Update totals' }));
   const method = page.locator('input[name=shipping_method]').first();
-  await method.check();
-  await page.getByLabel(/Sandbox/).check();
+  await choose(page, method);
+  await choose(page, page.getByLabel(/Sandbox/));
   await submit(page, page.getByRole('button', { name: 'Update totals' }));
   await assertGoodPage(page, 'checkout with an address');
   await submit(page, page.getByRole('button', { name: 'Place the order' }));
