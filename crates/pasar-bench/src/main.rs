@@ -439,28 +439,15 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             // One phase per route, --buyers loops for --seconds each: the health check first, as
             // this run's ceiling of the HTTP stack, then each read alone; detail last, as the
             // summary line's figure.
-            let phases = [
+            let phases = vec![
                 ("health", vec!["/health".to_owned()], false),
                 ("product list", vec!["/v1/products?limit=20".to_owned()], true),
                 ("product detail", details, true),
             ];
-            let mut load: Option<Load> = None;
-            let mut windows = Vec::new();
-            for (route, paths, signed_in) in phases {
-                let paths = Arc::new(paths);
-                let end = deadline(Instant::now());
-                let phase = drive::run(buyers, |i| {
-                    let token = signed_in.then(|| tokens[i % tokens.len()].clone());
-                    drive::reader(server.listening, token, paths.clone(), route, end, MAX_ATTEMPTS_PER_BUYER)
-                })
-                .await?;
-                windows.push((route, phase.window));
-                load = Some(match load {
-                    Some(earlier) => earlier.then(phase),
-                    None => phase,
-                });
-            }
-            let load = load.context("the catalog has phases")?;
+            let (load, windows) = read_phases(server, buyers, cli.seconds, phases, |signed_in, i| {
+                signed_in.then(|| tokens[i % tokens.len()].clone())
+            })
+            .await?;
             Ok(Run {
                 load,
                 initial,
@@ -493,27 +480,12 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             // One phase per route, --buyers loops for --seconds each: the health check first (the
             // same run's hello route: the HTTP stack's ceiling), then suggestions, then search as
             // the summary line's figure.
-            let phases = [
-                ("health", vec!["/health".to_owned()]),
-                ("suggest", search::suggestions(500)),
-                ("search", search::queries(1_000)),
+            let phases = vec![
+                ("health", vec!["/health".to_owned()], false),
+                ("suggest", search::suggestions(500), false),
+                ("search", search::queries(1_000), false),
             ];
-            let mut load: Option<Load> = None;
-            let mut windows = Vec::new();
-            for (route, paths) in phases {
-                let paths = Arc::new(paths);
-                let end = deadline(Instant::now());
-                let phase = drive::run(buyers, |_| {
-                    drive::reader(server.listening, None, paths.clone(), route, end, MAX_ATTEMPTS_PER_BUYER)
-                })
-                .await?;
-                windows.push((route, phase.window));
-                load = Some(match load {
-                    Some(earlier) => earlier.then(phase),
-                    None => phase,
-                });
-            }
-            let load = load.context("the search scenario has phases")?;
+            let (load, windows) = read_phases(server, buyers, cli.seconds, phases, |_, _| None).await?;
             Ok(Run {
                 load,
                 initial: HashMap::new(),
@@ -575,32 +547,15 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             );
             let year =
                 format!("from={}&to={}&interval=day", year_from.to_rfc3339(), state.clock.now().to_rfc3339());
-            let mut load: Option<Load> = None;
-            let mut windows = Vec::new();
-            for route in ["sales", "orders", "customers", "payments", "products"] {
-                let paths = Arc::new(vec![format!("/v1/admin/analytics/{route}?{year}")]);
-                let end = deadline(Instant::now());
-                let token = admin.token.clone();
-                let phase = drive::run(buyers, |_| {
-                    drive::reader(
-                        server.listening,
-                        Some(token.clone()),
-                        paths.clone(),
-                        route,
-                        end,
-                        MAX_ATTEMPTS_PER_BUYER,
-                    )
-                })
-                .await?;
-                windows.push((route, phase.window));
-                load = Some(match load {
-                    Some(earlier) => earlier.then(phase),
-                    None => phase,
-                });
-            }
+            let phases = ["sales", "orders", "customers", "payments", "products"]
+                .into_iter()
+                .map(|route| (route, vec![format!("/v1/admin/analytics/{route}?{year}")], true))
+                .collect();
+            let (load, windows) =
+                read_phases(server, buyers, cli.seconds, phases, |_, _| Some(admin.token.clone())).await?;
             let units = i64::try_from(orders * 3)?;
             Ok(Run {
-                load: load.context("the analytics scenario has phases")?,
+                load,
                 initial: variants.iter().map(|v| (v.clone(), units)).collect(),
                 routes: &["sales", "orders", "customers", "payments", "products"],
                 phases: windows,
@@ -613,22 +568,8 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             let pages: Vec<String> =
                 shop.catalog.products.iter().map(|product| format!("/products/{}", product.slug)).collect();
             page::print_weight(&server.address, &pages[0]).await?;
-            let phases = [("health", vec!["/health".to_owned()]), ("product page", pages)];
-            let mut load: Option<Load> = None;
-            let mut windows = Vec::new();
-            for (route, paths) in phases {
-                let paths = Arc::new(paths);
-                let end = deadline(Instant::now());
-                let phase = drive::run(buyers, |_| {
-                    drive::reader(server.listening, None, paths.clone(), route, end, MAX_ATTEMPTS_PER_BUYER)
-                })
-                .await?;
-                windows.push((route, phase.window));
-                load = Some(match load {
-                    Some(earlier) => earlier.then(phase),
-                    None => phase,
-                });
-            }
+            let phases = vec![("health", vec!["/health".to_owned()], false), ("product page", pages, false)];
+            let (load, windows) = read_phases(server, buyers, cli.seconds, phases, |_, _| None).await?;
             // The demo stocks each variant itself: its physical ones with units, its digital one
             // with keys.
             let initial = shop
@@ -644,7 +585,7 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
                 })
                 .collect();
             Ok(Run {
-                load: load.context("the page scenario has phases")?,
+                load,
                 initial,
                 routes: &["health", "product page"],
                 phases: windows,
@@ -668,6 +609,41 @@ async fn scenario_run(cli: &Cli, api: &Api, server: &Server) -> anyhow::Result<R
             })
         }
     }
+}
+
+/// Runs `phases` one after the other, `buyers` loops of GETs of the phase's paths for `seconds`
+/// each; a phase whose flag is set reads with the token `token_of(flag, buyer)` gives. Returns
+/// the whole load and each route's window.
+async fn read_phases(
+    server: &Server,
+    buyers: usize,
+    seconds: u64,
+    phases: Vec<(&'static str, Vec<String>, bool)>,
+    token_of: impl Fn(bool, usize) -> Option<String>,
+) -> anyhow::Result<(Load, Vec<(&'static str, Duration)>)> {
+    let mut load: Option<Load> = None;
+    let mut windows = Vec::new();
+    for (route, paths, flag) in phases {
+        let paths = Arc::new(paths);
+        let end = Instant::now() + Duration::from_secs(seconds);
+        let phase = drive::run(buyers, |i| {
+            drive::reader(
+                server.listening,
+                token_of(flag, i),
+                paths.clone(),
+                route,
+                end,
+                MAX_ATTEMPTS_PER_BUYER,
+            )
+        })
+        .await?;
+        windows.push((route, phase.window));
+        load = Some(match load {
+            Some(earlier) => earlier.then(phase),
+            None => phase,
+        });
+    }
+    Ok((load.context("a run has phases")?, windows))
 }
 
 fn seeded(started: &Instant, what: &str) {

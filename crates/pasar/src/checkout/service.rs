@@ -361,19 +361,13 @@ impl Checkout {
         address: Option<&ShippingAddress>,
     ) -> Result<(bool, Vec<Quote>), CheckoutError> {
         let (wanted, _) = self.wanted_items(buyer, None, Some(cart_id)).await?;
-        let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
-        let for_sale = self.catalog.variants_for_sale(&ids).await?;
         let mut lines = Vec::with_capacity(wanted.len());
-        for item in &wanted {
-            let variant = for_sale
-                .iter()
-                .find(|v| v.id == item.variant_id)
-                .ok_or(CheckoutError::NotForSale(item.variant_id))?;
+        for (variant, quantity) in self.on_sale(&wanted).await? {
             lines.push(ParcelLine {
                 physical: variant.kind == ProductKind::Physical,
                 unit_weight_grams: variant.weight_grams,
-                quantity: item.quantity.max(0) as u64,
-                total: variant.price_for(buyer.role).times(item.quantity).map_err(OrdersError::from)?,
+                quantity: quantity.max(0) as u64,
+                total: variant.price_for(buyer.role).times(quantity).map_err(OrdersError::from)?,
                 store: variant.seller_id,
             });
         }
@@ -563,14 +557,9 @@ impl Checkout {
     ) -> Result<(Vec<VariantId>, Priced), CheckoutError> {
         let (wanted, _) = self.wanted_items(buyer, items.as_deref(), cart_id).await?;
         let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
-        let for_sale = self.catalog.variants_for_sale(&ids).await?;
         let mut lines = Vec::with_capacity(wanted.len());
-        for item in &wanted {
-            let variant = for_sale
-                .iter()
-                .find(|v| v.id == item.variant_id)
-                .ok_or(CheckoutError::NotForSale(item.variant_id))?;
-            lines.push(voucher_line(variant, buyer, item.quantity)?);
+        for (variant, quantity) in self.on_sale(&wanted).await? {
+            lines.push(voucher_line(&variant, buyer, quantity)?);
         }
         if lines.iter().any(|l| l.total.currency != lines[0].total.currency) {
             return Err(CheckoutError::Invalid("all items must be priced in one currency".into()));
@@ -916,6 +905,21 @@ impl Checkout {
     }
 
     /// The items to buy, merged per variant and bounded, from the request or the cart.
+    /// Each wanted item's variant as it sells now, with the quantity wanted, in order; an item
+    /// not for sale refuses the lot.
+    async fn on_sale(&self, wanted: &[ItemRequest]) -> Result<Vec<(SaleVariant, i64)>, CheckoutError> {
+        let ids: Vec<VariantId> = wanted.iter().map(|i| i.variant_id).collect();
+        let for_sale = self.catalog.variants_for_sale(&ids).await?;
+        wanted
+            .iter()
+            .map(|item| {
+                let variant = for_sale.iter().find(|v| v.id == item.variant_id);
+                let variant = variant.cloned().ok_or(CheckoutError::NotForSale(item.variant_id))?;
+                Ok((variant, item.quantity))
+            })
+            .collect()
+    }
+
     async fn wanted_items(
         &self,
         buyer: &Principal,

@@ -260,6 +260,27 @@ pub fn allocate(
         .collect()
 }
 
+/// The most digital items one add takes, and the longest item, in characters.
+pub const MAX_ITEMS_PER_ADD: usize = 1000;
+pub const MAX_ITEM_CHARS: usize = 4096;
+
+/// Keys pasted one per line (a form's text area, a bot message): each line trimmed, blank
+/// lines skipped.
+pub fn pasted_keys(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect()
+}
+
+/// The first item an add refuses (blank, or longer than [`MAX_ITEM_CHARS`]), by its index.
+pub fn unacceptable_item(items: &[String]) -> Option<usize> {
+    items.iter().position(|item| item.trim().is_empty() || item.chars().count() > MAX_ITEM_CHARS)
+}
+
+/// Whether an add of `items` is one the inventory takes: 1 to [`MAX_ITEMS_PER_ADD`] items, each
+/// acceptable.
+pub fn acceptable_items(items: &[String]) -> bool {
+    (1..=MAX_ITEMS_PER_ADD).contains(&items.len()) && unacceptable_item(items).is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +402,16 @@ mod tests {
             prop_assert_eq!(&left, &model);
             prop_assert!(left.values().all(|&n| n >= 0));
         }
+    }
+
+    #[test]
+    fn pasted_keys_are_the_trimmed_lines_and_an_add_takes_1_to_1000_of_at_most_4096_characters() {
+        assert_eq!(pasted_keys("  A-1 \n\n\tB-2\r\n   \n"), vec!["A-1".to_owned(), "B-2".to_owned()]);
+        assert!(!acceptable_items(&[]));
+        assert!(acceptable_items(&["k".repeat(MAX_ITEM_CHARS)]));
+        assert!(!acceptable_items(&["k".repeat(MAX_ITEM_CHARS + 1)]));
+        assert_eq!(unacceptable_item(&["a".into(), " ".into()]), Some(1));
+        assert!(acceptable_items(&vec!["k".to_owned(); MAX_ITEMS_PER_ADD]));
+        assert!(!acceptable_items(&vec!["k".to_owned(); MAX_ITEMS_PER_ADD + 1]));
     }
 }

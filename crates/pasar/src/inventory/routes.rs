@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{DigitalFile, StockLevel, StockMovement};
+use super::domain::{
+    DigitalFile, MAX_ITEM_CHARS, MAX_ITEMS_PER_ADD, StockLevel, StockMovement, unacceptable_item,
+};
 use super::service::{InventoryError, ItemsAdded};
 use crate::catalog::{Actor, ProductKind};
 use crate::http::auth::{ActiveSeller, Staff};
@@ -217,11 +219,11 @@ fn digital_item_list() -> utoipa::openapi::Array {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
-                .max_length(Some(4096))
+                .max_length(Some(MAX_ITEM_CHARS))
                 .pattern(Some(crate::identity::domain::NOT_BLANK_PATTERN)),
         )
         .min_items(Some(1))
-        .max_items(Some(1000))
+        .max_items(Some(MAX_ITEMS_PER_ADD))
         .build()
 }
 
@@ -248,10 +250,10 @@ async fn items_added(
     id: VariantId,
     body: DigitalItems,
 ) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
-    if body.items.is_empty() || body.items.len() > 1000 {
+    if body.items.is_empty() || body.items.len() > MAX_ITEMS_PER_ADD {
         return Err(ApiError::field("items", "give 1 to 1,000 items"));
     }
-    if let Some(index) = body.items.iter().position(|i| i.trim().is_empty() || i.chars().count() > 4096) {
+    if let Some(index) = unacceptable_item(&body.items) {
         return Err(ApiError::field(
             format!("items[{index}]"),
             "must be 1 to 4,096 characters, not only spaces",

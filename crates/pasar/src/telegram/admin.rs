@@ -236,8 +236,7 @@ impl Bot {
         text: &str,
         actor: &str,
     ) -> anyhow::Result<()> {
-        let items: Vec<String> =
-            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let items = crate::inventory::domain::pasted_keys(text);
         if items.is_empty() {
             return self.say(reply, "No keys found: one key per line, please.", None).await;
         }

@@ -21,6 +21,7 @@ const STOREFRONT: Messages = &[
     ("cart", ["Keranjang", "Cart", "カート"]),
     ("cart_empty", ["Keranjang Anda kosong.", "Your cart is empty.", "カートは空です。"]),
     ("categories", ["Kategori", "Categories", "カテゴリー"]),
+    ("chart_peak", ["tertinggi", "peak", "最大"]),
     ("choose_variant", ["Pilih varian", "Choose a variant", "種類を選ぶ"]),
     ("clear_filters", ["Hapus filter", "Clear filters", "絞り込みを解除"]),
     ("email", ["Email", "Email", "メールアドレス"]),

@@ -10,6 +10,7 @@ mod account;
 mod admin;
 mod buy;
 mod cart;
+mod charts;
 mod i18n;
 mod me;
 mod pages;

@@ -59,12 +59,25 @@ fn category_link(node: CategoryNode) -> CategoryLink {
     }
 }
 
+/// A product as `product_cards.html` shows it.
 #[derive(Serialize)]
-struct Card {
+pub(super) struct Card {
     name: String,
     href: String,
     price: String,
     image: Option<String>,
+}
+
+impl Card {
+    /// A listed product's card: its name, page, price from, and first image.
+    pub(super) fn of(locale: Locale, product: Product) -> Self {
+        Card {
+            href: product_href(&product.slug),
+            price: locale.format_money(product.price_from),
+            image: product.media.first().map(|m| m.url.clone()),
+            name: product.name,
+        }
+    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -77,15 +90,7 @@ pub async fn home(State(state): State<AppState>, visit: Visit) -> PageResult {
     };
     let (products, _) =
         state.catalog.list_products(&filter, HOME_PRODUCTS).await.map_err(PageError::internal)?;
-    let products: Vec<Card> = products
-        .into_iter()
-        .map(|product| Card {
-            href: product_href(&product.slug),
-            price: visit.locale.format_money(product.price_from),
-            image: product.media.first().map(|m| m.url.clone()),
-            name: product.name,
-        })
-        .collect();
+    let products: Vec<Card> = products.into_iter().map(|product| Card::of(visit.locale, product)).collect();
     let categories: Vec<CategoryLink> = categories.into_iter().map(category_link).collect();
     let recommended: Vec<Card> = match visit.principal {
         Some(principal) => match state.recommendations.for_buyer(principal.user).await {

@@ -30,6 +30,7 @@ const STOREFRONT: Sources = &[
     ("cart.html", include_str!("templates/cart.html")),
     ("cart_lines.html", include_str!("templates/cart_lines.html")),
     ("product_cards.html", include_str!("templates/product_cards.html")),
+    ("chart.html", include_str!("templates/chart.html")),
     ("login.html", include_str!("templates/login.html")),
     ("register.html", include_str!("templates/register.html")),
     ("error.html", include_str!("templates/error.html")),

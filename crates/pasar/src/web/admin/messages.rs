@@ -32,7 +32,6 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_cancel_order", ["Batalkan pesanan", "Cancel the order", "注文をキャンセル"]),
     ("admin_category", ["Kategori", "Category", "カテゴリー"]),
     ("admin_change", ["Perubahan", "Change", "増減"]),
-    ("admin_chart_peak", ["tertinggi", "peak", "最大"]),
     (
         "admin_conversion",
         [

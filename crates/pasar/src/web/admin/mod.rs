@@ -33,7 +33,6 @@ pub(super) const MESSAGES: Messages = messages::MESSAGES;
 pub(super) const TEMPLATES: Sources = &[
     ("admin/layout.html", include_str!("../templates/admin/layout.html")),
     ("admin/dashboard.html", include_str!("../templates/admin/dashboard.html")),
-    ("admin/bars.html", include_str!("../templates/admin/bars.html")),
     ("admin/orders.html", include_str!("../templates/admin/orders.html")),
     ("admin/order.html", include_str!("../templates/admin/order.html")),
     ("admin/products.html", include_str!("../templates/admin/products.html")),

@@ -23,6 +23,7 @@ use crate::catalog::{
 use crate::http::AppState;
 use crate::identity::domain::Text;
 use crate::ids::{ProductId, VariantId};
+use crate::inventory;
 use crate::money::{Currency, Money};
 use crate::web::i18n;
 use crate::web::templates::{PageError, PageResult};
@@ -31,8 +32,6 @@ use crate::web::templates::{PageError, PageResult};
 const LIST_LIMIT: usize = 50;
 /// Movements shown per variant.
 const MOVEMENTS: i64 = 10;
-/// Keys one paste may add (the JSON route's limit).
-const MAX_KEYS: usize = 1000;
 
 /// (value, name) of each product status, for a select.
 fn status_options(locale: crate::locale::Locale) -> Vec<(&'static str, String)> {
@@ -474,9 +473,8 @@ pub async fn add_keys(
     Form(form): Form<KeysForm>,
 ) -> PageResult {
     let (variant, product) = product_of(&state, &id).await?;
-    let keys: Vec<String> =
-        form.keys.lines().map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect();
-    if keys.is_empty() || keys.len() > MAX_KEYS || keys.iter().any(|k| k.chars().count() > 4096) {
+    let keys = inventory::domain::pasted_keys(&form.keys);
+    if !inventory::domain::acceptable_items(&keys) {
         return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_keys").await;
     }
     if product.kind != ProductKind::Digital {

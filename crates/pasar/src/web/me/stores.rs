@@ -6,11 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::catalog::{ProductFilter, ProductSort, ProductStatus, cursor_after};
 use crate::http::AppState;
 use crate::sellers::SellersError;
+use crate::web::pages::Card;
 use crate::web::templates::{PageError, PageResult, render};
 use crate::web::visit::Visit;
 
@@ -21,14 +22,6 @@ const PER_PAGE: usize = 24;
 pub struct StoreQuery {
     /// The previous page's last product (its cursor).
     after: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Card {
-    name: String,
-    href: String,
-    price: String,
-    image: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -71,15 +64,7 @@ pub async fn show(
         format!("/stores/{}?after={cursor}", store.slug)
     });
     let locale = visit.locale;
-    let cards: Vec<Card> = products
-        .into_iter()
-        .map(|product| Card {
-            href: format!("/products/{}", product.slug),
-            price: locale.format_money(product.price_from),
-            image: product.media.first().map(|m| m.url.clone()),
-            name: product.name,
-        })
-        .collect();
+    let cards: Vec<Card> = products.into_iter().map(|product| Card::of(locale, product)).collect();
     let href = format!("/stores/{}", store.slug);
     Ok(render(
         &visit,

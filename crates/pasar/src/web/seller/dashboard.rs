@@ -11,20 +11,13 @@ use super::{Need, page, store_for};
 use crate::analytics::Period;
 use crate::catalog::Actor;
 use crate::http::AppState;
+use crate::web::charts::{bar_chart, day_label};
 use crate::web::i18n;
 use crate::web::templates::{PageError, PageResult};
 use crate::web::visit::Visit;
 
 /// Payouts the dashboard lists.
 const PAYOUTS: usize = 10;
-
-#[derive(Serialize)]
-struct Bar {
-    x: u32,
-    y: u32,
-    height: u32,
-    label: String,
-}
 
 #[derive(Serialize)]
 struct PayoutRow {
@@ -41,11 +34,6 @@ struct TopProduct {
     units: i64,
     revenue: String,
 }
-
-/// The chart's drawing height, in SVG units.
-const CHART_HEIGHT: u32 = 100;
-/// One bar's width and the gap after it.
-const BAR_STEP: u32 = 10;
 
 #[tracing::instrument(skip_all)]
 pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
@@ -64,23 +52,12 @@ pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
     let (payouts, _) =
         state.payables.payouts(store.user, None, PAYOUTS).await.map_err(PageError::internal)?;
 
-    let highest = sales.series.iter().map(|point| point.figures.gmv.amount).max().unwrap_or(0).max(1);
-    let bars: Vec<Bar> = sales
+    let points: Vec<(String, i64, String)> = sales
         .series
         .iter()
-        .zip(0u32..)
-        .map(|(point, i)| {
-            let height = u32::try_from(point.figures.gmv.amount.max(0) * i64::from(CHART_HEIGHT) / highest)
-                .unwrap_or(0);
-            Bar {
-                x: i * BAR_STEP,
-                y: CHART_HEIGHT - height,
-                height,
-                label: format!("{}: {}", locale.format_datetime(point.start), money(point.figures.gmv)),
-            }
-        })
+        .map(|point| (day_label(point.start), point.figures.gmv.amount, money(point.figures.gmv)))
         .collect();
-    let chart_width = u32::try_from(bars.len()).unwrap_or(0) * BAR_STEP;
+    let chart = bar_chart("seller-gmv", i18n::message(locale, "seller_gmv_per_day").into(), &points);
 
     let mut top = Vec::new();
     for figures in products.top_products {
@@ -132,9 +109,7 @@ pub async fn show(State(state): State<AppState>, visit: Visit) -> PageResult {
             owed,
             from => locale.format_datetime(sales.from),
             to => locale.format_datetime(sales.to),
-            bars => Value::from(Serde(&bars)),
-            chart_width,
-            chart_height => CHART_HEIGHT,
+            chart => Value::from(Serde(&chart)),
             top => Value::from(Serde(&top)),
             payouts => Value::from(Serde(&payouts)),
         },

@@ -18,6 +18,7 @@ use crate::catalog::{
 use crate::http::AppState;
 use crate::identity::domain::Text;
 use crate::ids::{ProductId, VariantId};
+use crate::inventory;
 use crate::money::Currency;
 use crate::web::i18n;
 use crate::web::templates::{PageError, PageResult};
@@ -25,10 +26,6 @@ use crate::web::visit::Visit;
 
 /// Products on one page of the list.
 const PER_PAGE: usize = 25;
-/// Most keys one paste adds, as the API takes them.
-const MAX_KEYS: usize = 1000;
-/// Longest key, in characters.
-const MAX_KEY_CHARS: usize = 4096;
 
 fn status_label(visit: &Visit, status: ProductStatus) -> String {
     i18n::message(visit.locale, &format!("seller_product_{}", status.as_str())).to_owned()
@@ -487,9 +484,8 @@ pub async fn add_keys(
         let status = StatusCode::CONFLICT;
         return product_page(&state, &visit, &store, product, status, outcome).await;
     }
-    let keys: Vec<String> =
-        form.keys.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect();
-    if keys.is_empty() || keys.len() > MAX_KEYS || keys.iter().any(|k| k.chars().count() > MAX_KEY_CHARS) {
+    let keys = inventory::domain::pasted_keys(&form.keys);
+    if !inventory::domain::acceptable_items(&keys) {
         let (status, outcome) = outcome(invalid(&visit, "error_seller_keys"));
         return product_page(&state, &visit, &store, product, status, outcome).await;
     }
