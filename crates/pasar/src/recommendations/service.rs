@@ -168,9 +168,7 @@ impl Recommendations {
     ) -> Result<ProductRecommendations, RecommendationsError> {
         let product = self.catalog.product_for_shoppers(id_or_slug).await?;
         let reader = self.db.reader();
-        let orders = store::orders_of(reader, product.id).await?;
-        let together = store::together(reader, product.id).await?;
-        let bought_together = domain::bought_together(product.id, orders, &together);
+        let bought_together = self.ranked_bought_with(product.id).await?;
 
         let filter = ProductFilter {
             status: Some(ProductStatus::Active),
@@ -191,6 +189,24 @@ impl Recommendations {
             similar: self.shown(&similar, &BTreeSet::new()).await?,
             popular: self.shown(&popular, &BTreeSet::new()).await?,
         })
+    }
+
+    /// What others bought with `product` (one shoppers can see, already read), for its page:
+    /// only that list, without the similar and popular ones [`Self::for_product`] also ranks.
+    #[tracing::instrument(skip_all, fields(product = %product.id))]
+    pub async fn bought_with(
+        &self,
+        product: &Product,
+    ) -> Result<Vec<RecommendedProduct>, RecommendationsError> {
+        let ranked = self.ranked_bought_with(product.id).await?;
+        self.shown(&ranked, &BTreeSet::new()).await
+    }
+
+    async fn ranked_bought_with(&self, product: ProductId) -> Result<Vec<Ranked>, RecommendationsError> {
+        let reader = self.db.reader();
+        let orders = store::orders_of(reader, product).await?;
+        let together = store::together(reader, product).await?;
+        Ok(domain::bought_together(product, orders, &together))
     }
 
     /// What to suggest to `buyer`: first what others bought with their products, then what sells

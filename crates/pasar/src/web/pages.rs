@@ -382,19 +382,26 @@ pub async fn product(
         Err(CatalogError::ProductNotFound) => return Err(PageError::not_found()),
         Err(err) => return Err(PageError::internal(err)),
     };
-    let ids: Vec<_> = product.variants.iter().map(|v| v.id).collect();
-    let levels = state.inventory.levels(&ids).await.map_err(PageError::internal)?;
-    let store = match product.seller_id {
-        Some(owner) => state
-            .sellers
-            .store_of_user(owner)
-            .await
-            .map_err(PageError::internal)?
-            .filter(|store| store.status == SellerStatus::Approved)
-            .map(|store| context! { name => store.store_name, href => format!("/stores/{}", store.slug) }),
-        None => None,
-    };
     let locale: Locale = visit.locale;
+    let ids: Vec<_> = product.variants.iter().map(|v| v.id).collect();
+    // The page's reads do not depend on each other: they go to the database side by side.
+    let (levels, store, reviews, together) = tokio::join!(
+        state.inventory.levels(&ids),
+        store_of(&state, &product),
+        reviews_of(&state, locale, &product, query.reviews.as_deref()),
+        state.recommendations.bought_with(&product),
+    );
+    let levels = levels.map_err(PageError::internal)?;
+    let store = store?;
+    let (reviews, reviews_next) = reviews?;
+    let together: Vec<_> = match together {
+        Ok(products) => products.into_iter().map(|p| recommended_card(locale, p)).collect(),
+        Err(err) => {
+            // Suggestions are an extra: the product page is shown without them.
+            tracing::warn!(error = ?err, "recommendations for a product page failed");
+            Vec::new()
+        }
+    };
     let role = visit.principal.map(|p| p.role);
     let mut variants: Vec<VariantView> = product
         .variants
@@ -422,15 +429,6 @@ pub async fn product(
     }
     let buyable = variants.iter().any(|v| v.can_buy);
     let images: Vec<String> = product.media.iter().map(|m| m.url.clone()).collect();
-    let (reviews, reviews_next) = reviews_of(&state, locale, &product, query.reviews.as_deref()).await?;
-    let together = match state.recommendations.for_product(&product.id.to_string()).await {
-        Ok(lists) => lists.bought_together.into_iter().map(|p| recommended_card(locale, p)).collect(),
-        Err(err) => {
-            // Suggestions are an extra: the product page is shown without them.
-            tracing::warn!(error = ?err, "recommendations for a product page failed");
-            Vec::new()
-        }
-    };
     Ok(render(
         &visit,
         StatusCode::OK,
@@ -452,6 +450,15 @@ pub async fn product(
             back => product_href(&product.slug),
         },
     ))
+}
+
+/// The product's store, for a marketplace product whose store is open.
+async fn store_of(state: &AppState, product: &Product) -> Result<Option<Value>, PageError> {
+    let Some(owner) = product.seller_id else { return Ok(None) };
+    let store = state.sellers.store_of_user(owner).await.map_err(PageError::internal)?;
+    Ok(store
+        .filter(|store| store.status == SellerStatus::Approved)
+        .map(|store| context! { name => store.store_name, href => format!("/stores/{}", store.slug) }))
 }
 
 /// Reviews on one page of a product.
