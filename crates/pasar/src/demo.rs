@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 
 use crate::catalog::{
-    Actor, BrandInput, Catalog, CategoryInput, Description, NewProduct, NewVariant, Price, ProductKind,
-    ProductStatus, Sku, Slug, VariantOptions, WeightGrams,
+    Actor, BrandInput, Catalog, CategoryInput, Description, NewProduct, NewVariant, Price, ProductChange,
+    ProductKind, ProductStatus, Sku, Slug, VariantOptions, WeightGrams,
 };
 use crate::delivery::Delivery;
 use crate::delivery::domain::{Rules, SameDayCutoff, TimeOfDay};
@@ -111,6 +111,8 @@ struct ProductSeed {
     brand: &'static str,
     /// The slug of the store that sells it; none for the shop's own.
     store: Option<&'static str>,
+    /// Shown first on the home page.
+    featured: bool,
     variants: &'static [VariantSeed],
 }
 
@@ -165,6 +167,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "t-shirts",
         brand: "nusantara-wear",
         store: None,
+        featured: false,
         variants: &[
             ("KAOS-POLOS-S", Some("S"), 79_000, Some(65_000), Some(180)),
             ("KAOS-POLOS-M", Some("M"), 79_000, Some(65_000), Some(190)),
@@ -179,6 +182,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "t-shirts",
         brand: "nusantara-wear",
         store: None,
+        featured: true,
         variants: &[
             ("KAOS-PARANG-M", Some("M"), 120_000, Some(100_000), Some(200)),
             ("KAOS-PARANG-L", Some("L"), 120_000, Some(100_000), Some(210)),
@@ -193,6 +197,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "fashion",
         brand: "nusantara-wear",
         store: None,
+        featured: false,
         variants: &[
             ("KEMEJA-TULIS-M", Some("M"), 450_000, None, Some(350)),
             ("KEMEJA-TULIS-L", Some("L"), 450_000, None, Some(370)),
@@ -206,6 +211,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "kitchen",
         brand: "dapur-ibu",
         store: None,
+        featured: false,
         variants: &[
             ("COBEK-18", Some("18 cm"), 95_000, Some(80_000), Some(2_500)),
             ("COBEK-22", Some("22 cm"), 125_000, Some(105_000), Some(3_500)),
@@ -219,6 +225,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "kitchen",
         brand: "dapur-ibu",
         store: None,
+        featured: true,
         variants: &[("EBOOK-RESEP-NUSANTARA", None, 49_000, Some(39_000), None)],
     },
     ProductSeed {
@@ -229,6 +236,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "fashion",
         brand: "nusantara-wear",
         store: Some("batik-sari"),
+        featured: true,
         variants: &[
             ("SARI-SOGAN-150", Some("150 cm"), 275_000, None, Some(120)),
             ("SARI-SOGAN-200", Some("200 cm"), 340_000, None, Some(150)),
@@ -242,6 +250,7 @@ const PRODUCTS: [ProductSeed; 7] = [
         category: "kitchen",
         brand: "dapur-ibu",
         store: Some("dapur-tini"),
+        featured: false,
         variants: &[
             ("TINI-ROA-150", Some("150 g"), 45_000, None, Some(220)),
             ("TINI-ROA-250", Some("250 g"), 68_000, None, Some(330)),
@@ -437,10 +446,15 @@ async fn load_catalog(catalog: &Catalog, sellers: &Sellers) -> anyhow::Result<De
                     ),
                     None => None,
                 };
-                (
-                    catalog.create_product(Actor::System, new_product(catalog, seed, seller).await?).await?,
-                    true,
-                )
+                let mut product =
+                    catalog.create_product(Actor::System, new_product(catalog, seed, seller).await?).await?;
+                if seed.featured {
+                    // Only when the demo creates it: a product the admin took off the home
+                    // page stays off on the next run.
+                    let change = ProductChange { featured: Some(true), ..ProductChange::default() };
+                    product = catalog.update_product(Actor::System, product.id, change).await?;
+                }
+                (product, true)
             }
         };
         products.push(DemoProduct {

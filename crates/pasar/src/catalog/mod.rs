@@ -116,4 +116,12 @@ pub static MIGRATIONS: &[Migration] = &[
           ALTER TABLE products ADD COLUMN rating_count BIGINT NOT NULL DEFAULT 0;",
         postgres: None,
     },
+    Migration {
+        version: 2026121410,
+        name: "catalog: featured products, chosen by the shop's staff for the home page",
+        // SQLite has no boolean type: 0 or 1 on both backends, as the other flags are stored.
+        sql: "ALTER TABLE products ADD COLUMN featured BIGINT NOT NULL DEFAULT 0;
+          CREATE INDEX products_featured ON products (featured, status, id);",
+        postgres: None,
+    },
 ];

@@ -147,6 +147,8 @@ struct ProductSearch {
     store: Option<String>,
     /// Products of this brand: its id (`brd_…`) or its slug.
     brand: Option<String>,
+    /// `true`: only the products the shop features (on its home page); `false`: only the others.
+    featured: Option<bool>,
     /// Lowest "from" price (the cheapest variant's), in minor units.
     #[param(minimum = 0)]
     min_price: Option<i64>,
@@ -228,6 +230,7 @@ impl ProductSearch {
             category: None,
             brand: None,
             seller: None,
+            featured: self.featured,
             include_hidden_stores: false,
             min_price: self.min_price,
             max_price: self.max_price,
@@ -349,6 +352,7 @@ async fn managed_products(
         category: None,
         store: None,
         brand: None,
+        featured: None,
         min_price: query.min_price,
         max_price: query.max_price,
         q: query.q,
@@ -421,7 +425,7 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(product)))
 }
 
-/// Change a product's fields (not its variants, which change one by one).
+/// Change a product's fields (not its variants, which change one by one), `featured` included.
 #[utoipa::path(
     patch, path = "/v1/admin/products/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = ProductId, Path)), request_body = ProductChange,

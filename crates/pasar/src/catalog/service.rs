@@ -85,6 +85,8 @@ pub struct Product {
     pub price_from: Money,
     /// The average stars of its visible reviews, and how many there are.
     pub rating: Rating,
+    /// Chosen by the shop's staff to be shown first on the home page.
+    pub featured: bool,
     pub variants: Vec<Variant>,
     pub media: Vec<Media>,
     pub created_at: Timestamp,
@@ -207,6 +209,9 @@ pub struct ProductChange {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<UserId>)]
     pub seller_id: Option<Option<UserId>>,
+    /// Shown first on the home page. Only the shop's staff choose it (not through the seller
+    /// routes).
+    pub featured: Option<bool>,
 }
 
 /// The fields to change; absent fields stay as they are, `null` clears an optional one.
@@ -263,6 +268,8 @@ pub struct ProductFilter {
     pub brand: Option<BrandId>,
     /// Only this seller's (store's) products.
     pub seller: Option<UserId>,
+    /// Only featured products (`true`) or only the others (`false`).
+    pub featured: Option<bool>,
     /// Also products of suspended stores (hidden from shoppers): for admins and sellers.
     pub include_hidden_stores: bool,
     /// Lowest "from" price, in minor units.
@@ -512,6 +519,7 @@ impl Catalog {
             price_from: input.variants.iter().map(|v| v.price.amount()).min().unwrap_or(first.price.amount()),
             rating_sum: 0,
             rating_count: 0,
+            featured: false,
             created_at: now,
             updated_at: now,
             store_hidden: false,
@@ -563,6 +571,9 @@ impl Catalog {
         if change.seller_id.is_some_and(|seller| !actor.manages(seller)) {
             return Err(Refused::new("seller_id", "a seller's products stay in its own store").into());
         }
+        if change.featured.is_some() && matches!(actor, Actor::Seller(_)) {
+            return Err(Refused::new("featured", "the shop's staff choose the featured products").into());
+        }
         let mut after = before.clone();
         if let Some(name) = change.name {
             after.name = name.into();
@@ -584,6 +595,9 @@ impl Catalog {
         }
         if let Some(slug) = change.slug {
             after.slug = slug.into();
+        }
+        if let Some(featured) = change.featured {
+            after.featured = featured;
         }
         if after == before {
             return read_product(&mut tx, id).await;

@@ -291,6 +291,7 @@ pub struct ProductRow {
     /// The stars of the product's visible reviews added up, and how many there are.
     pub rating_sum: i64,
     pub rating_count: i64,
+    pub featured: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// Its store is suspended (listed in `hidden_stores`): shoppers do not see it. Read only.
@@ -302,7 +303,7 @@ const STORE_SHOWN: &str = "NOT EXISTS (SELECT 1 FROM hidden_stores h WHERE h.sel
 
 const PRODUCT_COLUMNS: &str = "p.id, p.slug, p.name, p.description, p.kind, p.status, p.category_id, \
                                p.brand_id, p.seller_id, p.currency, p.price_from, p.rating_sum, \
-                               p.rating_count, p.created_at, p.updated_at, \
+                               p.rating_count, p.featured, p.created_at, p.updated_at, \
                                (SELECT COUNT(*) FROM hidden_stores h WHERE h.seller_id = p.seller_id) AS store_hidden";
 
 fn product_row_of(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
@@ -320,6 +321,7 @@ fn product_row_of(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
         price_from: row.try_get("price_from")?,
         rating_sum: row.try_get("rating_sum")?,
         rating_count: row.try_get("rating_count")?,
+        featured: row.try_get::<i64, _>("featured")? != 0,
         created_at: time_of(row, "created_at")?,
         updated_at: time_of(row, "updated_at")?,
         store_hidden: row.try_get::<i64, _>("store_hidden")? > 0,
@@ -333,8 +335,8 @@ pub async fn insert_product<'c>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO products (id, slug, name, name_key, description, kind, status, category_id, brand_id,
-                               seller_id, currency, price_from, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                               seller_id, currency, price_from, featured, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(product.id.to_string())
     .bind(&product.slug)
@@ -348,6 +350,7 @@ pub async fn insert_product<'c>(
     .bind(product.seller_id.map(|id| id.to_string()))
     .bind(product.currency.code())
     .bind(product.price_from)
+    .bind(i64::from(product.featured))
     .bind(product.created_at.millis())
     .bind(product.updated_at.millis())
     .execute(ex)
@@ -363,8 +366,8 @@ pub async fn update_product<'c>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE products SET slug = $1, name = $2, name_key = $3, description = $4, status = $5,
-                category_id = $6, brand_id = $7, seller_id = $8, updated_at = $9
-         WHERE id = $10",
+                category_id = $6, brand_id = $7, seller_id = $8, featured = $9, updated_at = $10
+         WHERE id = $11",
     )
     .bind(&product.slug)
     .bind(&product.name)
@@ -374,6 +377,7 @@ pub async fn update_product<'c>(
     .bind(product.category_id.to_string())
     .bind(product.brand_id.map(|id| id.to_string()))
     .bind(product.seller_id.map(|id| id.to_string()))
+    .bind(i64::from(product.featured))
     .bind(product.updated_at.millis())
     .bind(product.id.to_string())
     .execute(ex)
@@ -486,6 +490,9 @@ pub async fn list_product_rows<'c>(
     if let Some(seller) = filter.seller {
         conditions.push(format!("p.seller_id = {}", arg(Arg::Text(seller.to_string()))));
     }
+    if let Some(featured) = filter.featured {
+        conditions.push(format!("p.featured = {}", arg(Arg::Int(i64::from(featured)))));
+    }
     if !filter.include_hidden_stores {
         conditions.push(STORE_SHOWN.into());
     }
@@ -542,6 +549,7 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ProductRow>) -> Result
             media: media.remove(&row.id).unwrap_or_default(),
             price_from: Money::new(row.price_from, row.currency),
             rating: Rating::of(row.rating_sum, row.rating_count),
+            featured: row.featured,
             id: row.id,
             slug: row.slug,
             name: row.name,

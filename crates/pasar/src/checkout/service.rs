@@ -1158,38 +1158,45 @@ impl Checkout {
         let now = self.clock.now();
         let mut expired = 0;
         for due in self.payments.due(now, 100).await? {
-            if due.purpose != PaymentPurpose::Order {
-                continue;
-            }
-            let mut tx = self.db.begin().await?;
-            let payment = self.payments.payment_in(&mut tx, due.id).await?;
-            if self
-                .payments
-                .transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM)
-                .await?
-            {
-                let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
-                self.unwind(
-                    &mut tx,
-                    order_id,
-                    OrderStatus::Expired,
-                    Mover::System,
-                    crate::events::SYSTEM,
-                    "payment time ran out",
-                )
-                .await?;
+            if due.purpose == PaymentPurpose::Order && self.expire(due.id).await? {
                 expired += 1;
-                tx.commit().await?;
-                // The gateway stops taking it too (a QRIS code must not stay payable); money
-                // that arrived meanwhile is a late payment, settled when the gateway reports it.
-                if let Err(err) = self.payments.expire_at_gateway(&payment).await {
-                    tracing::warn!(payment = %payment.id, error = %err, "gateway not told of the expiry");
-                }
-                continue;
             }
-            tx.commit().await?;
         }
         Ok(expired)
+    }
+
+    /// Ends an order's pending payment as its deadline passing does: the payment expires, the
+    /// order is unwound (everything it held released) and the gateway is told. False when the
+    /// payment was not pending any more. The expiry job takes this step for each payment past
+    /// its deadline; the sandbox's Expire button takes it at once.
+    pub async fn expire(&self, payment_id: PaymentId) -> Result<bool, CheckoutError> {
+        let mut tx = self.db.begin().await?;
+        let payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        if payment.purpose != PaymentPurpose::Order {
+            return Err(CheckoutError::NotFound);
+        }
+        if !self.payments.transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM).await?
+        {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        let order_id: OrderId = payment.reference.parse().map_err(|_| CheckoutError::NotFound)?;
+        self.unwind(
+            &mut tx,
+            order_id,
+            OrderStatus::Expired,
+            Mover::System,
+            crate::events::SYSTEM,
+            "payment time ran out",
+        )
+        .await?;
+        tx.commit().await?;
+        // The gateway stops taking it too (a QRIS code must not stay payable); money that
+        // arrived meanwhile is a late payment, settled when the gateway reports it.
+        if let Err(err) = self.payments.expire_at_gateway(&payment).await {
+            tracing::warn!(payment = %payment.id, error = %err, "gateway not told of the expiry");
+        }
+        Ok(true)
     }
 
     /// Releases reservations still held well past their expiry whose order is no longer

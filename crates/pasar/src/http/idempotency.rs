@@ -310,6 +310,76 @@ async fn release(db: &Db, scope: &str, key: &str) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
+/// What a web form's submission finds under the key the page rendered into it: the API's
+/// `Idempotency-Key` for forms a browser may send twice (a double click, a resend after a
+/// timeout). Same table, the same session scope and 24 hours; what is kept is where the first
+/// submission sent the browser.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FormClaim {
+    /// The first submission with this key: run it, then [`form_done`] or [`form_released`].
+    First,
+    /// Already done: the address the first submission sent the browser to.
+    Done(String),
+    /// The first submission is still running.
+    InProgress,
+    /// The key came back with other fields (the page was changed and sent again).
+    Reused,
+}
+
+/// A key a form carried back: the page's own (letters, digits, `-`, `_`, at most 64), else none.
+pub fn form_key(raw: &str) -> Option<&str> {
+    let raw = raw.trim();
+    let fits = (1..=64).contains(&raw.len())
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    fits.then_some(raw)
+}
+
+/// Claims `key` for the form posted to `path` with `fields` by the session of `principal`.
+pub async fn claim_form(
+    state: &AppState,
+    principal: &Principal,
+    key: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<FormClaim, sqlx::Error> {
+    let mut hasher = Sha256::new();
+    hasher.update("FORM");
+    hasher.update([0]);
+    hasher.update(path);
+    for (name, value) in fields {
+        hasher.update([0]);
+        hasher.update(name);
+        hasher.update([1]);
+        hasher.update(value);
+    }
+    let fingerprint = hex::encode(hasher.finalize());
+    let stale_after = Duration::from_secs(state.config.request_timeout_secs + 5);
+    let scope = format!("session:{}", principal.session);
+    Ok(match claim(&state.db, &scope, key, &fingerprint, state.clock.now(), stale_after).await? {
+        Claim::First => FormClaim::First,
+        Claim::Replay { body, .. } => FormClaim::Done(body),
+        Claim::InProgress => FormClaim::InProgress,
+        Claim::DifferentRequest => FormClaim::Reused,
+    })
+}
+
+/// Keeps where the first submission with `key` sent the browser, for every resubmission.
+pub async fn form_done(
+    state: &AppState,
+    principal: &Principal,
+    key: &str,
+    location: &str,
+) -> Result<(), sqlx::Error> {
+    let scope = format!("session:{}", principal.session);
+    save(&state.db, &scope, key, StatusCode::SEE_OTHER.as_u16(), None, location).await
+}
+
+/// Lets `key` go after a submission that was refused (nothing done), so the form may be fixed
+/// and sent again.
+pub async fn form_released(state: &AppState, principal: &Principal, key: &str) -> Result<(), sqlx::Error> {
+    release(&state.db, &format!("session:{}", principal.session), key).await
+}
+
 /// Deletes expired keys; run periodically.
 pub async fn purge_expired(db: &Db, now: Timestamp) -> Result<u64, sqlx::Error> {
     let mut tx = db.begin().await?;

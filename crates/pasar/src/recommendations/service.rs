@@ -43,6 +43,8 @@ pub struct RecommendedProduct {
     pub slug: String,
     pub name: String,
     pub price_from: Money,
+    /// Where the product's first image is served, when it has one.
+    pub image: Option<String>,
 }
 
 /// The three lists on a product's page.
@@ -268,6 +270,7 @@ impl Recommendations {
             shown.push(RecommendedProduct {
                 id: product.id,
                 slug: product.slug,
+                image: product.media.first().map(|m| m.url.clone()),
                 name: product.name,
                 price_from: product.price_from,
             });

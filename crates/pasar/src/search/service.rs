@@ -233,6 +233,7 @@ impl Search {
             category: None,
             brand: None,
             seller: None,
+            featured: None,
             include_hidden_stores: false,
             min_price: None,
             max_price: None,

@@ -342,20 +342,27 @@ impl Wallet {
     pub async fn expire_due_deposits(&self) -> Result<usize, WalletError> {
         let mut expired = 0;
         for due in self.payments.due(self.clock.now(), 100).await? {
-            if due.purpose != PaymentPurpose::Deposit {
-                continue;
-            }
-            let mut tx = self.db.begin().await?;
-            let payment = self.payments.payment_in(&mut tx, due.id).await?;
-            if self
-                .payments
-                .transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM)
-                .await?
-            {
+            if due.purpose == PaymentPurpose::Deposit && self.expire_deposit(due.id).await? {
                 expired += 1;
             }
-            tx.commit().await?;
         }
+        Ok(expired)
+    }
+
+    /// Ends a pending deposit as its deadline passing does. False when it was not pending any
+    /// more. The expiry job takes this step for each deposit past its deadline; the sandbox's
+    /// Expire button takes it at once.
+    pub async fn expire_deposit(&self, payment_id: PaymentId) -> Result<bool, WalletError> {
+        let mut tx = self.db.begin().await?;
+        let payment = self.payments.payment_in(&mut tx, payment_id).await?;
+        if payment.purpose != PaymentPurpose::Deposit {
+            return Err(WalletError::NotFound);
+        }
+        let expired = self
+            .payments
+            .transition(&mut tx, &payment, PaymentStatus::Expired, crate::events::SYSTEM)
+            .await?;
+        tx.commit().await?;
         Ok(expired)
     }
 

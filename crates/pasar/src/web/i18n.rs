@@ -183,6 +183,8 @@ const STOREFRONT: Messages = &[
     ("subtotal", ["Subtotal", "Subtotal", "小計"]),
     ("total", ["Total", "Total", "合計"]),
     ("update", ["Ubah", "Update", "更新"]),
+    // The home page's featured products (store helper).
+    ("featured", ["Produk unggulan", "Featured", "おすすめ商品"]),
 ];
 
 fn entry(key: &str) -> Option<&'static [&'static str; 3]> {

@@ -27,6 +27,8 @@ use crate::sellers::SellerStatus;
 
 /// Products on the home page.
 const HOME_PRODUCTS: usize = 12;
+/// Featured products on the home page, above the rest.
+const HOME_FEATURED: usize = 8;
 /// Results on one search page.
 const PER_PAGE: usize = 24;
 /// The deepest page offered: further is a crawl, not a search (the API's limit too).
@@ -91,6 +93,11 @@ pub async fn home(State(state): State<AppState>, visit: Visit) -> PageResult {
     let (products, _) =
         state.catalog.list_products(&filter, HOME_PRODUCTS).await.map_err(PageError::internal)?;
     let products: Vec<Card> = products.into_iter().map(|product| Card::of(visit.locale, product)).collect();
+    // The products the shop's staff chose, as `GET /v1/products?featured=true` lists them.
+    let featured_filter = ProductFilter { featured: Some(true), ..filter };
+    let (featured, _) =
+        state.catalog.list_products(&featured_filter, HOME_FEATURED).await.map_err(PageError::internal)?;
+    let featured: Vec<Card> = featured.into_iter().map(|product| Card::of(visit.locale, product)).collect();
     let categories: Vec<CategoryLink> = categories.into_iter().map(category_link).collect();
     let recommended: Vec<Card> = match visit.principal {
         Some(principal) => match state.recommendations.for_buyer(principal.user).await {
@@ -111,6 +118,7 @@ pub async fn home(State(state): State<AppState>, visit: Visit) -> PageResult {
         "home.html",
         context! {
             categories => Value::from(Serde(&categories)),
+            featured => Value::from(Serde(&featured)),
             products => Value::from(Serde(&products)),
             recommended => Value::from(Serde(&recommended)),
         },
@@ -523,7 +531,7 @@ fn recommended_card(locale: Locale, product: RecommendedProduct) -> Card {
     Card {
         href: product_href(&product.slug),
         price: locale.format_money(product.price_from),
-        image: None,
+        image: product.image,
         name: product.name,
     }
 }

@@ -514,4 +514,13 @@ pub(super) const MESSAGES: Messages = &[
     ("admin_seller_suspended", ["Ditangguhkan", "Suspended", "停止中"]),
     ("admin_sellers", ["Penjual", "Sellers", "出品者"]),
     ("admin_suspend", ["Tangguhkan", "Suspend", "停止"]),
+    // Featured products (store helper).
+    (
+        "admin_featured",
+        [
+            "Unggulan: tampil pertama di beranda",
+            "Featured: shown first on the home page",
+            "おすすめ：トップページの最初に表示",
+        ],
+    ),
 ];

@@ -281,6 +281,7 @@ async fn product_page(
             slug => product.slug,
             description => product.description,
             status_code => product.status.as_str(),
+            featured => product.featured,
             kind => i18n::message(locale, &format!("admin_kind_{}", product.kind.as_str())),
             statuses => Serde(&statuses),
             variants => Serde(&variants),
@@ -365,9 +366,11 @@ pub struct ProductForm {
     #[serde(default)]
     description: String,
     status: String,
+    /// The checkbox: present (`on`) when ticked, absent when not.
+    featured: Option<String>,
 }
 
-/// Like `PATCH /v1/admin/products/{id}`: name, description, status.
+/// Like `PATCH /v1/admin/products/{id}`: name, description, status, featured.
 #[tracing::instrument(skip_all)]
 pub async fn update(
     State(state): State<AppState>,
@@ -376,8 +379,12 @@ pub async fn update(
     Form(form): Form<ProductForm>,
 ) -> PageResult {
     let product = load(&state, &id).await?;
-    let body =
-        json!({ "name": form.name.trim(), "description": form.description.trim(), "status": form.status });
+    let body = json!({
+        "name": form.name.trim(),
+        "description": form.description.trim(),
+        "status": form.status,
+        "featured": form.featured.is_some(),
+    });
     change(&state, &admin, product.id, body, "saved").await
 }
 

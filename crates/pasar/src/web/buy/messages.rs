@@ -237,6 +237,8 @@ pub(super) const MESSAGES: Messages = &[
             "そのクーポンはこの注文には使えません。",
         ],
     ),
+    // The sandbox's Expire button on the pay step (store helper).
+    ("buy_sandbox_expire", ["Habiskan waktu", "Expire", "期限切れにする"]),
 ];
 
 #[cfg(test)]

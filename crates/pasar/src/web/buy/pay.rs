@@ -16,6 +16,7 @@ use super::super::visit::Visit;
 use super::{is_htmx, see_other, to_login};
 use crate::http::AppState;
 use crate::ids::PaymentId;
+use crate::payments::providers::sandbox;
 use crate::payments::{Payment, PaymentPurpose, PaymentStatus, PaymentsError};
 
 /// The payment `raw` names, when it is the visitor's own; anyone else's is a 404.
@@ -42,7 +43,7 @@ fn paid_path(payment: &Payment) -> String {
 
 /// Paid at a provider's own page: no code or slip of Pasar's to show.
 fn hosted(payment: &Payment) -> Option<&str> {
-    let own_page = payment.provider == crate::payments::providers::sandbox::NAME
+    let own_page = payment.provider == sandbox::NAME
         || payment.payment_number.is_some()
         || payment.instructions.is_some();
     if own_page { None } else { payment.checkout_url.as_deref() }
@@ -100,8 +101,7 @@ pub async fn show(State(state): State<AppState>, visit: Visit, Path(raw): Path<S
     }
     let locale = visit.locale;
     let pending = payment.status == PaymentStatus::Pending;
-    let sandbox =
-        pending && state.sandbox_enabled && payment.provider == crate::payments::providers::sandbox::NAME;
+    let sandbox = pending && state.sandbox_enabled && payment.provider == sandbox::NAME;
     let qr = match (pending, payment.method.as_str(), &payment.payment_number) {
         (true, "qris", Some(qris)) => qr_svg(qris),
         _ => None,
@@ -171,7 +171,7 @@ pub async fn status(
 }
 
 /// The sandbox gateway's buttons, pressed from the pay step: what `POST
-/// /sandbox/pay/{id}/succeed` and `/fail` do, for the visitor's own sandbox payment.
+/// /sandbox/pay/{id}/succeed`, `/fail` and `/expire` do, for the visitor's own sandbox payment.
 #[tracing::instrument(skip_all)]
 pub async fn sandbox(
     State(state): State<AppState>,
@@ -179,15 +179,16 @@ pub async fn sandbox(
     Path((raw, outcome)): Path<(String, String)>,
 ) -> PageResult {
     let payment = own_payment(&state, &visit, &raw).await?;
-    let outcome = match outcome.as_str() {
-        "succeed" => "succeeded",
-        "fail" => "failed",
-        _ => return Err(PageError::not_found()),
-    };
-    if !state.sandbox_enabled || payment.provider != crate::payments::providers::sandbox::NAME {
+    if !state.sandbox_enabled || payment.provider != sandbox::NAME {
         return Err(PageError::not_found());
     }
-    match state.sandbox.settle(payment.id, outcome).await {
+    let pressed = match outcome.as_str() {
+        "succeed" => state.sandbox.settle(payment.id, "succeeded").await,
+        "fail" => state.sandbox.settle(payment.id, "failed").await,
+        "expire" => sandbox::expire(&state, payment.id).await,
+        _ => return Err(PageError::not_found()),
+    };
+    match pressed {
         // Not pending any more (paid, or its time is up): the page shows where it stands.
         Ok(_) => Ok(see_other(&format!("/pay/{}", payment.id))),
         Err(err) => Err(PageError::internal(err)),

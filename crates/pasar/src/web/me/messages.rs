@@ -301,4 +301,21 @@ pub const MESSAGES: Messages = &[
     ("me_more_reviews", ["Ulasan lainnya", "More reviews", "さらにレビューを見る"]),
     ("me_bought_together", ["Sering dibeli bersama", "Bought together", "よく一緒に購入されている商品"]),
     ("me_recommended", ["Rekomendasi untuk Anda", "Recommended for you", "あなたへのおすすめ"]),
+    // Wallet forms sent twice (store helper).
+    (
+        "error_me_form_in_progress",
+        [
+            "Formulir ini sedang diproses. Tunggu sebentar lalu lihat riwayat di bawah.",
+            "This form is still being processed. Wait a moment, then check the history below.",
+            "このフォームは処理中です。少し待ってから下の履歴をご確認ください。",
+        ],
+    ),
+    (
+        "error_me_form_reused",
+        [
+            "Formulir ini sudah dikirim dengan isi lain. Periksa isinya lalu kirim lagi.",
+            "This form was already sent with other details. Check them and send it again.",
+            "このフォームは別の内容で送信済みです。内容を確認して、もう一度送信してください。",
+        ],
+    ),
 ];

@@ -1,6 +1,8 @@
 //! `/account/wallet` and `/account/points`: the balance and its history (paged), a deposit
 //! started as `POST /v1/wallet/deposits` does (then paid at `/pay/{id}`), and a withdrawal to a
-//! bank account as `POST /v1/wallet/withdrawals` does, with the withdrawals' statuses.
+//! bank account as `POST /v1/wallet/withdrawals` does, with the withdrawals' statuses. Each
+//! form carries a key made when the page is drawn, kept as the API keeps an `Idempotency-Key`:
+//! a form sent twice starts one deposit or one withdrawal.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Member, notice, see_other};
 use crate::http::AppState;
+use crate::http::idempotency::{self, FormClaim};
 use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::locale::Locale;
@@ -238,6 +241,8 @@ async fn wallet_page(
             withdrawals => Value::from(Serde(&withdrawals)),
             typed => Value::from(Serde(&typed)),
             can_withdraw,
+            deposit_key => fresh_key(),
+            withdraw_key => fresh_key(),
             failed => form,
             error => key.map(|key| i18n::message(locale, key)),
             notice => notice(query.done.as_deref()),
@@ -256,6 +261,53 @@ pub async fn show(
     wallet_page(&state, &visit, &principal, StatusCode::OK, &query, None, Typed::default()).await
 }
 
+/// Where a form sends the browser, or the refusal (status and message key) the page shows.
+type Outcome = Result<String, (StatusCode, &'static str)>;
+
+/// A form's own key, new each time the page is drawn.
+fn fresh_key() -> String {
+    format!("web-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// What a submission with the form's key finds: `None` to go ahead (the key is claimed, or the
+/// form carried none), or the answer when it was sent before.
+async fn claim(
+    state: &AppState,
+    principal: &Principal,
+    key: Option<&str>,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<Option<Outcome>, PageError> {
+    let Some(key) = key else { return Ok(None) };
+    Ok(
+        match idempotency::claim_form(state, principal, key, path, fields)
+            .await
+            .map_err(PageError::internal)?
+        {
+            FormClaim::First => None,
+            FormClaim::Done(location) => Some(Ok(location)),
+            FormClaim::InProgress => Some(Err((StatusCode::CONFLICT, "error_me_form_in_progress"))),
+            FormClaim::Reused => Some(Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_form_reused"))),
+        },
+    )
+}
+
+/// Records how a claimed submission ended: where it sent the browser, or (refused or failed,
+/// nothing done) lets the key go so the form can be sent again.
+async fn settle(
+    state: &AppState,
+    principal: &Principal,
+    key: Option<&str>,
+    started: &Result<Outcome, PageError>,
+) -> Result<(), PageError> {
+    let Some(key) = key else { return Ok(()) };
+    match started {
+        Ok(Ok(location)) => idempotency::form_done(state, principal, key, location).await,
+        _ => idempotency::form_released(state, principal, key).await,
+    }
+    .map_err(PageError::internal)
+}
+
 fn no_query() -> WalletQuery {
     WalletQuery { before: None, amount: None, done: None }
 }
@@ -265,6 +317,9 @@ pub struct DepositForm {
     amount: String,
     #[serde(default)]
     payment_method: String,
+    /// The form's own key (see [`fresh_key`]).
+    #[serde(default)]
+    key: String,
 }
 
 #[tracing::instrument(skip_all)]
@@ -279,25 +334,44 @@ pub async fn deposit(
         method: Some(form.payment_method.clone()),
         ..Typed::default()
     };
-    let refuse = |status, key: &'static str, typed| {
-        let (state, visit) = (&state, &visit);
-        async move {
-            wallet_page(state, visit, &principal, status, &no_query(), Some(("deposit", key)), typed).await
+    let key = idempotency::form_key(&form.key);
+    let fields = [("amount", form.amount.as_str()), ("payment_method", form.payment_method.as_str())];
+    let outcome = match claim(&state, &principal, key, "/account/wallet/deposits", &fields).await? {
+        Some(earlier) => earlier,
+        None => {
+            let started = start_deposit(&state, &principal, &form).await;
+            settle(&state, &principal, key, &started).await?;
+            started?
         }
     };
+    match outcome {
+        Ok(location) => Ok(see_other(&location)),
+        Err((status, message)) => {
+            let failed = Some(("deposit", message));
+            wallet_page(&state, &visit, &principal, status, &no_query(), failed, typed).await
+        }
+    }
+}
+
+/// Starts the deposit as `POST /v1/wallet/deposits` does: where to pay it, or why not.
+async fn start_deposit(
+    state: &AppState,
+    principal: &Principal,
+    form: &DepositForm,
+) -> Result<Outcome, PageError> {
     let Some(amount) = parse_amount(&form.amount, state.wallet.currency()) else {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_amount", typed).await;
+        return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_amount")));
     };
-    match state.wallet.deposit(principal.user, amount, &form.payment_method).await {
-        Ok(payment) => Ok(see_other(&format!("/pay/{}", payment.id))),
+    Ok(match state.wallet.deposit(principal.user, amount, &form.payment_method).await {
+        Ok(payment) => Ok(format!("/pay/{}", payment.id)),
         Err(WalletError::Invalid(_) | WalletError::Payments(PaymentsError::UnknownMethod(_))) => {
-            refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_deposit", typed).await
+            Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_deposit"))
         }
         Err(WalletError::GatewayUnavailable | WalletError::Payments(PaymentsError::ProviderDown { .. })) => {
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "error_me_gateway_down", typed).await
+            Err((StatusCode::SERVICE_UNAVAILABLE, "error_me_gateway_down"))
         }
-        Err(err) => Err(PageError::internal(err)),
-    }
+        Err(err) => return Err(PageError::internal(err)),
+    })
 }
 
 #[derive(Deserialize)]
@@ -306,6 +380,9 @@ pub struct WithdrawalForm {
     bank_code: String,
     account_number: String,
     account_name: String,
+    /// The form's own key (see [`fresh_key`]).
+    #[serde(default)]
+    key: String,
 }
 
 #[tracing::instrument(skip_all)]
@@ -322,14 +399,39 @@ pub async fn withdraw(
         account_name: Some(form.account_name.clone()),
         ..Typed::default()
     };
-    let refuse = |status, key: &'static str, typed| {
-        let (state, visit) = (&state, &visit);
-        async move {
-            wallet_page(state, visit, &principal, status, &no_query(), Some(("withdraw", key)), typed).await
+    let key = idempotency::form_key(&form.key);
+    let fields = [
+        ("amount", form.amount.as_str()),
+        ("bank_code", form.bank_code.as_str()),
+        ("account_number", form.account_number.as_str()),
+        ("account_name", form.account_name.as_str()),
+    ];
+    let outcome = match claim(&state, &principal, key, "/account/wallet/withdrawals", &fields).await? {
+        Some(earlier) => earlier,
+        None => {
+            let started = start_withdrawal(&state, &principal, &form).await;
+            settle(&state, &principal, key, &started).await?;
+            started?
         }
     };
+    match outcome {
+        Ok(location) => Ok(see_other(&location)),
+        Err((status, message)) => {
+            let failed = Some(("withdraw", message));
+            wallet_page(&state, &visit, &principal, status, &no_query(), failed, typed).await
+        }
+    }
+}
+
+/// Starts the withdrawal as `POST /v1/wallet/withdrawals` does: where the browser goes next, or
+/// why not.
+async fn start_withdrawal(
+    state: &AppState,
+    principal: &Principal,
+    form: &WithdrawalForm,
+) -> Result<Outcome, PageError> {
     let Some(amount) = parse_amount(&form.amount, state.wallet.currency()) else {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_amount", typed).await;
+        return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_amount")));
     };
     let destination = (|| {
         Some(PayoutDestination {
@@ -339,25 +441,23 @@ pub async fn withdraw(
         })
     })();
     let Some(destination) = destination else {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_bank_account", typed).await;
+        return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_bank_account")));
     };
     // The provider the API chooses when none is asked for: the first that pays out.
     let Some(method) = state.payments.payout_providers().into_iter().next() else {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_no_payouts", typed).await;
+        return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_no_payouts")));
     };
-    match state.wallet.withdraw(principal.user, amount, destination, &method).await {
-        Ok(_) => Ok(see_other("/account/wallet?done=withdrawal_started")),
-        Err(WalletError::InsufficientBalance) => {
-            refuse(StatusCode::CONFLICT, "error_me_insufficient_balance", typed).await
-        }
+    Ok(match state.wallet.withdraw(principal.user, amount, destination, &method).await {
+        Ok(_) => Ok("/account/wallet?done=withdrawal_started".to_owned()),
+        Err(WalletError::InsufficientBalance) => Err((StatusCode::CONFLICT, "error_me_insufficient_balance")),
         Err(WalletError::Invalid(_) | WalletError::Payments(PaymentsError::InvalidPayout(_))) => {
-            refuse(StatusCode::UNPROCESSABLE_ENTITY, "error_me_amount", typed).await
+            Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_amount"))
         }
         Err(WalletError::GatewayUnavailable | WalletError::Payments(PaymentsError::ProviderDown { .. })) => {
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "error_me_gateway_down", typed).await
+            Err((StatusCode::SERVICE_UNAVAILABLE, "error_me_gateway_down"))
         }
-        Err(err) => Err(PageError::internal(err)),
-    }
+        Err(err) => return Err(PageError::internal(err)),
+    })
 }
 
 #[derive(Deserialize)]

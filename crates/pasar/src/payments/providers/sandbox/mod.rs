@@ -1,7 +1,9 @@
 //! The sandbox gateway: a real provider in test mode, built in. It keeps its own charges (as a
 //! gateway would, in its own table), shows a hosted pay page with Pay and Fail buttons, and
 //! reports outcomes by POSTing a signed webhook to Pasar's `/v1/webhooks/sandbox` over HTTP,
-//! exactly the path a real gateway's webhook takes.
+//! exactly the path a real gateway's webhook takes. Its Expire button makes the payment's time
+//! run out at once: the charge stops being payable and Pasar ends the payment as its expiry job
+//! does at the deadline.
 //!
 //! Signature: `Sandbox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`,
 //! Stripe's scheme, checked in constant time with a 300-second tolerance.
@@ -36,6 +38,7 @@ use crate::http::AppState;
 use crate::http::extract::ApiPath;
 use crate::ids::{PaymentId, PayoutId, RefundId};
 use crate::money::{Currency, Money};
+use crate::payments::PaymentPurpose;
 use crate::payments::domain::{FeeRule, Payment};
 use crate::payments::gateway::{
     CreatePayment, CreatePayout, CreatedPayment, CreatedPayout, Gateway, GatewayError, GatewayFuture,
@@ -475,6 +478,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pay_page))
         .routes(routes!(press_pay))
         .routes(routes!(press_fail))
+        .routes(routes!(press_expire))
         .routes(routes!(payout_page))
         .routes(routes!(press_payout_succeed))
         .routes(routes!(press_payout_fail))
@@ -543,7 +547,8 @@ async fn pay_page(
                 let pay = if now >= deadline { "Pay late" } else { "Pay" };
                 format!(
                     "<form method=\"post\" action=\"/sandbox/pay/{payment_id}/succeed\"><button>{pay}</button></form>\
-                     <form method=\"post\" action=\"/sandbox/pay/{payment_id}/fail\"><button>Fail</button></form>"
+                     <form method=\"post\" action=\"/sandbox/pay/{payment_id}/fail\"><button>Fail</button></form>\
+                     <form method=\"post\" action=\"/sandbox/pay/{payment_id}/expire\"><button>Expire</button></form>"
                 )
             } else {
                 String::new()
@@ -636,6 +641,38 @@ async fn press_fail(
     ApiPath(payment_id): ApiPath<PaymentId>,
 ) -> (StatusCode, Html<String>) {
     press(state, payment_id, "failed").await
+}
+
+/// The payment's time runs out now: the charge stops being payable, and Pasar ends the payment
+/// as its expiry job does at the deadline (an order's payment expires and the order releases
+/// what it held; a deposit expires). True when the charge was pending; Pasar's side is then
+/// done, or already was (a payment Pasar had expired, still in the sandbox's grace period).
+pub async fn expire(state: &AppState, payment_id: PaymentId) -> Result<bool, GatewayError> {
+    if !state.sandbox.move_charge(payment_id, "pending", "expired", false).await? {
+        return Ok(false);
+    }
+    let payment = state.payments.payment(payment_id).await.map_err(unavailable)?;
+    match payment.purpose {
+        PaymentPurpose::Order => state.checkout.expire(payment_id).await.map_err(unavailable)?,
+        PaymentPurpose::Deposit => state.wallet.expire_deposit(payment_id).await.map_err(unavailable)?,
+    };
+    Ok(true)
+}
+
+/// The payment's time runs out at once (see [`expire`]).
+#[utoipa::path(
+    post, path = "/sandbox/pay/{payment_id}/expire", tag = "sandbox", params(("payment_id" = PaymentId, Path)),
+    responses((status = 200, description = "expired", body = String, content_type = "text/html"),
+              (status = 409, description = "not pending", body = String, content_type = "text/html"),
+              (status = 503, description = "the sandbox could not expire it, or the request took too long",
+               content((String = "text/html"), (crate::http::error::ErrorEnvelope = "application/json"))))
+)]
+async fn press_expire(
+    State(state): State<AppState>,
+    ApiPath(payment_id): ApiPath<PaymentId>,
+) -> (StatusCode, Html<String>) {
+    let expired = expire(&state, payment_id).await;
+    settled_page("Payment", "expired", expired, "<p>This payment is no longer pending.</p>")
 }
 
 /// The sandbox's page for one payout: amount and masked destination, with Succeed and Fail

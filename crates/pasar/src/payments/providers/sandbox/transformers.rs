@@ -111,7 +111,8 @@ pub fn provider_status(text: &str) -> ProviderStatus {
     match text {
         "succeeded" => ProviderStatus::Succeeded,
         "failed" => ProviderStatus::Failed,
-        "cancelled" => ProviderStatus::Cancelled,
+        // Its time ran out (the Expire button): no longer payable, as a cancelled charge.
+        "cancelled" | "expired" => ProviderStatus::Cancelled,
         "refunded" => ProviderStatus::Refunded,
         _ => ProviderStatus::Pending,
     }
