@@ -11,6 +11,9 @@
 //!
 //! Responses that mean the request never got to run (malformed or invalid input, 401, 429) are
 //! not stored, so the client can fix the request and retry with the same key.
+//!
+//! A web page's form cannot send a header: it carries its key in a hidden field, and its
+//! handler runs the action through [`once`], with the same keys, scopes and stored answers.
 
 use std::time::Duration;
 
@@ -30,10 +33,11 @@ use crate::db::{Db, Migration};
 use crate::identity::Principal;
 use crate::time::Timestamp;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112203,
-    name: "http: idempotency keys",
-    sql: "CREATE TABLE idempotency_keys (
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026112203,
+        name: "http: idempotency keys",
+        sql: "CREATE TABLE idempotency_keys (
             scope TEXT NOT NULL,
             idempotency_key TEXT NOT NULL,
             fingerprint TEXT NOT NULL,
@@ -46,8 +50,17 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (scope, idempotency_key)
           );
           CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);",
-    postgres: None,
-}];
+        postgres: None,
+    },
+    // A page's form is answered with a redirect (303 and where to): the replay must send the
+    // browser to the same place.
+    Migration {
+        version: 2026121500,
+        name: "http: idempotency keys keep a redirect's location",
+        sql: "ALTER TABLE idempotency_keys ADD COLUMN location TEXT",
+        postgres: None,
+    },
+];
 
 pub const KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 pub const HEADER: &str = "idempotency-key";
@@ -59,6 +72,7 @@ enum Claim {
     Replay {
         status: u16,
         content_type: Option<String>,
+        location: Option<String>,
         body: String,
     },
     InProgress,
@@ -75,6 +89,23 @@ fn stored(status: StatusCode) -> bool {
             | StatusCode::UNPROCESSABLE_ENTITY
             | StatusCode::TOO_MANY_REQUESTS
     )
+}
+
+/// `key` when it is 1 to 255 visible ASCII characters.
+fn valid_key(key: &str) -> Result<&str, ApiError> {
+    Some(key).filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())).ok_or_else(
+        || {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        },
+    )
+}
+
+/// Where a signed-in caller's keys live: their session.
+fn session_scope(principal: &Principal) -> String {
+    format!("session:{}", principal.session)
 }
 
 /// Who may call the routes a layer guards: the same guard their handlers apply, run before a
@@ -100,7 +131,7 @@ impl Callers {
         };
         Ok(match caller {
             Some(principal) => {
-                let scope = format!("session:{}", principal.session);
+                let scope = session_scope(&principal);
                 parts.extensions.insert(principal);
                 scope
             }
@@ -134,18 +165,7 @@ async fn run_idempotently(
     let Some(key) = request.headers().get(HEADER) else {
         return Ok(next.run(request).await);
     };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
-        })?
-        .to_owned();
-    let now = state.clock.now();
+    let key = valid_key(key.to_str().unwrap_or_default())?.to_owned();
     let (mut parts, body) = request.into_parts();
     let scope = match callers.admit(&mut parts, &state).await {
         Ok(scope) => scope,
@@ -154,17 +174,52 @@ async fn run_idempotently(
     let body = to_bytes(body, state.config.body_limit_bytes).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
     })?;
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str());
-    hasher.update([0]);
-    hasher.update(parts.uri.path_and_query().map_or("", |p| p.as_str()));
-    hasher.update([0]);
-    hasher.update(&body);
-    let fingerprint = hex::encode(hasher.finalize());
+    let fingerprint =
+        fingerprint(parts.method.as_str(), parts.uri.path_and_query().map_or("", |p| p.as_str()), &body);
+    once_in(&state, &scope, &key, &fingerprint, next.run(Request::from_parts(parts, Body::from(body)))).await
+}
 
+/// What tells one request from another under the same key.
+fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method);
+    hasher.update([0]);
+    hasher.update(path);
+    hasher.update([0]);
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// A page form's action, once per key: `run` answers the first submission of the form that
+/// carried `key` (POST to `path` with `fields`, what tells this submission from another);
+/// a repeat gets the first answer back (a redirect to the same place, a refusal's page), as
+/// the header does for the JSON API, in the same scope: the visit's session.
+pub async fn once(
+    state: &AppState,
+    principal: &Principal,
+    key: &str,
+    path: &str,
+    fields: &[&str],
+    run: impl Future<Output = Response>,
+) -> Result<Response, ApiError> {
+    let key = valid_key(key)?;
+    let fingerprint = fingerprint("POST", path, fields.join("\0").as_bytes());
+    once_in(state, &session_scope(principal), key, &fingerprint, run).await
+}
+
+/// `run` if this is the first request with `key` in `scope`; else the stored answer, or why
+/// there is none yet.
+async fn once_in(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    run: impl Future<Output = Response>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
     // A claim older than the longest a request may run belongs to a request that died.
     let stale_after = Duration::from_secs(state.config.request_timeout_secs + 5);
-    match claim(&state.db, &scope, &key, &fingerprint, now, stale_after).await? {
+    match claim(&state.db, scope, key, fingerprint, now, stale_after).await? {
         Claim::DifferentRequest => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
@@ -175,28 +230,35 @@ async fn run_idempotently(
             "a request with this Idempotency-Key is still running",
         )
         .with_retry_after(1)),
-        Claim::Replay { status, content_type, body } => {
+        Claim::Replay { status, content_type, location, body } => {
             let mut response = Response::new(Body::from(body));
             *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let headers = response.headers_mut();
             if let Some(value) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
                 headers.insert(header::CONTENT_TYPE, value);
             }
+            if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                headers.insert(header::LOCATION, value);
+            }
             headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
             Ok(response)
         }
         Claim::First => {
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            let response = run.await;
             if !stored(response.status()) {
-                release(&state.db, &scope, &key).await?;
+                release(&state.db, scope, key).await?;
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
             let bytes = to_bytes(body, usize::MAX).await.map_err(ApiError::internal)?;
-            let content_type =
-                parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            save(&state.db, &scope, &key, parts.status.as_u16(), content_type, &text).await?;
+            let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let answer = Answer {
+                status: parts.status.as_u16(),
+                content_type: header(header::CONTENT_TYPE),
+                location: header(header::LOCATION),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            };
+            save(&state.db, scope, key, &answer).await?;
             Ok(Response::from_parts(parts, Body::from(bytes)))
         }
     }
@@ -236,7 +298,7 @@ async fn claim(
         return Ok(Claim::First);
     }
     let row = sqlx::query(
-        "SELECT fingerprint, locked_at, status_code, content_type, response_body
+        "SELECT fingerprint, locked_at, status_code, content_type, location, response_body
          FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
     )
     .bind(scope)
@@ -249,6 +311,7 @@ async fn claim(
         Claim::Replay {
             status: u16::try_from(status).unwrap_or(200),
             content_type: row.try_get("content_type")?,
+            location: row.try_get("location")?,
             body: row.try_get::<Option<String>, _>("response_body")?.unwrap_or_default(),
         }
     } else {
@@ -275,22 +338,25 @@ async fn claim(
     Ok(claim)
 }
 
-async fn save(
-    db: &Db,
-    scope: &str,
-    key: &str,
+/// A first request's answer, as it is replayed.
+struct Answer {
     status: u16,
     content_type: Option<String>,
-    body: &str,
-) -> Result<(), sqlx::Error> {
+    location: Option<String>,
+    body: String,
+}
+
+async fn save(db: &Db, scope: &str, key: &str, answer: &Answer) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "UPDATE idempotency_keys SET status_code = $1, content_type = $2, response_body = $3, locked_at = NULL
-         WHERE scope = $4 AND idempotency_key = $5",
+        "UPDATE idempotency_keys
+         SET status_code = $1, content_type = $2, location = $3, response_body = $4, locked_at = NULL
+         WHERE scope = $5 AND idempotency_key = $6",
     )
-    .bind(i64::from(status))
-    .bind(content_type)
-    .bind(body)
+    .bind(i64::from(answer.status))
+    .bind(&answer.content_type)
+    .bind(&answer.location)
+    .bind(&answer.body)
     .bind(scope)
     .bind(key)
     .execute(&mut *tx)
@@ -308,76 +374,6 @@ async fn release(db: &Db, scope: &str, key: &str) -> Result<(), sqlx::Error> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await
-}
-
-/// What a web form's submission finds under the key the page rendered into it: the API's
-/// `Idempotency-Key` for forms a browser may send twice (a double click, a resend after a
-/// timeout). Same table, the same session scope and 24 hours; what is kept is where the first
-/// submission sent the browser.
-#[derive(Debug, PartialEq, Eq)]
-pub enum FormClaim {
-    /// The first submission with this key: run it, then [`form_done`] or [`form_released`].
-    First,
-    /// Already done: the address the first submission sent the browser to.
-    Done(String),
-    /// The first submission is still running.
-    InProgress,
-    /// The key came back with other fields (the page was changed and sent again).
-    Reused,
-}
-
-/// A key a form carried back: the page's own (letters, digits, `-`, `_`, at most 64), else none.
-pub fn form_key(raw: &str) -> Option<&str> {
-    let raw = raw.trim();
-    let fits = (1..=64).contains(&raw.len())
-        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    fits.then_some(raw)
-}
-
-/// Claims `key` for the form posted to `path` with `fields` by the session of `principal`.
-pub async fn claim_form(
-    state: &AppState,
-    principal: &Principal,
-    key: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> Result<FormClaim, sqlx::Error> {
-    let mut hasher = Sha256::new();
-    hasher.update("FORM");
-    hasher.update([0]);
-    hasher.update(path);
-    for (name, value) in fields {
-        hasher.update([0]);
-        hasher.update(name);
-        hasher.update([1]);
-        hasher.update(value);
-    }
-    let fingerprint = hex::encode(hasher.finalize());
-    let stale_after = Duration::from_secs(state.config.request_timeout_secs + 5);
-    let scope = format!("session:{}", principal.session);
-    Ok(match claim(&state.db, &scope, key, &fingerprint, state.clock.now(), stale_after).await? {
-        Claim::First => FormClaim::First,
-        Claim::Replay { body, .. } => FormClaim::Done(body),
-        Claim::InProgress => FormClaim::InProgress,
-        Claim::DifferentRequest => FormClaim::Reused,
-    })
-}
-
-/// Keeps where the first submission with `key` sent the browser, for every resubmission.
-pub async fn form_done(
-    state: &AppState,
-    principal: &Principal,
-    key: &str,
-    location: &str,
-) -> Result<(), sqlx::Error> {
-    let scope = format!("session:{}", principal.session);
-    save(&state.db, &scope, key, StatusCode::SEE_OTHER.as_u16(), None, location).await
-}
-
-/// Lets `key` go after a submission that was refused (nothing done), so the form may be fixed
-/// and sent again.
-pub async fn form_released(state: &AppState, principal: &Principal, key: &str) -> Result<(), sqlx::Error> {
-    release(&state.db, &format!("session:{}", principal.session), key).await
 }
 
 /// Deletes expired keys; run periodically.

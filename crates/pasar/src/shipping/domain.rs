@@ -299,6 +299,12 @@ pub struct DeliveryDays {
     pub max: u32,
 }
 
+/// Whether `code` may name a method: 1 to 40 lower-case letters, digits and `_`.
+pub fn method_code_ok(code: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+    !code.is_empty() && code.len() <= 40 && code.bytes().all(allowed)
+}
+
 /// A way to ship: its rate, the zones it serves, free delivery above a threshold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Method {

@@ -184,8 +184,7 @@ async fn create_method(
     ApiJson(body): ApiJson<CreateMethodRequest>,
 ) -> ApiResult<(StatusCode, Json<Method>)> {
     let code = body.code;
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
-    if code.is_empty() || code.len() > 40 || !code.bytes().all(allowed) {
+    if !super::domain::method_code_ok(&code) {
         return Err(ApiError::field("code", "1 to 40 lower-case letters, digits and _"));
     }
     let method = state

@@ -523,4 +523,528 @@ pub(super) const MESSAGES: Messages = &[
             "おすすめ：トップページの最初に表示",
         ],
     ),
+    // Vouchers, shipping and delivery pages; the refund form sent twice.
+    (
+        "admin_done_voucher_created",
+        ["Voucher dibuat.", "The voucher was created.", "クーポンを作成しました。"],
+    ),
+    (
+        "admin_done_voucher_paused",
+        ["Voucher dijeda.", "The voucher was paused.", "クーポンを一時停止しました。"],
+    ),
+    (
+        "admin_done_voucher_resumed",
+        ["Voucher dilanjutkan.", "The voucher was resumed.", "クーポンを再開しました。"],
+    ),
+    ("admin_new_voucher", ["Voucher baru", "New voucher", "新しいクーポン"]),
+    ("admin_no_vouchers", ["Belum ada voucher.", "No vouchers yet.", "クーポンはまだありません。"]),
+    ("admin_voucher", ["Voucher", "Voucher", "クーポン"]),
+    ("admin_voucher_always", ["Selalu", "Always", "常時"]),
+    ("admin_voucher_amount", ["Potongan nominal", "Amount off", "定額割引"]),
+    ("admin_voucher_applies_to", ["Berlaku untuk", "Applies to", "対象"]),
+    (
+        "admin_voucher_applies_to_help",
+        [
+            "Kosongkan semua untuk semua barang; jika diisi, barang yang cocok dengan salah satunya.",
+            "Leave all empty for every item; otherwise items matching any of them.",
+            "すべて空欄ならすべての商品、指定した場合はいずれかに当てはまる商品が対象です。",
+        ],
+    ),
+    (
+        "admin_voucher_automatic",
+        ["Promo otomatis (tanpa kode)", "Automatic promotion (no code needed)", "自動適用（コード不要）"],
+    ),
+    ("admin_voucher_code", ["Kode", "Code", "コード"]),
+    (
+        "admin_voucher_code_help",
+        [
+            "3 sampai 40 huruf, angka, - atau _; huruf besar/kecil sama.",
+            "3 to 40 letters, digits, - or _; case does not matter.",
+            "英数字・-・_ で3〜40文字（大文字小文字は区別しません）。",
+        ],
+    ),
+    ("admin_voucher_create", ["Buat voucher", "Create the voucher", "クーポンを作成"]),
+    ("admin_voucher_discount_given", ["Diskon diberikan", "Discount given", "割引額"]),
+    ("admin_voucher_ended", ["Berakhir", "Ended", "終了"]),
+    ("admin_voucher_ends_at", ["Berakhir pada (UTC)", "Ends at (UTC)", "終了日時（UTC）"]),
+    ("admin_voucher_everything", ["Semua barang", "Every item", "すべての商品"]),
+    ("admin_voucher_first_order_only", ["Hanya pesanan pertama", "First order only", "初回注文のみ"]),
+    ("admin_voucher_funder", ["Didanai oleh", "Funded by", "負担"]),
+    ("admin_voucher_held", ["Ditahan", "Held", "保留中"]),
+    (
+        "admin_voucher_ids_help",
+        [
+            "ID dipisah koma atau spasi.",
+            "Ids separated by commas or spaces.",
+            "IDをカンマまたはスペースで区切って入力します。",
+        ],
+    ),
+    ("admin_voucher_max_discount", ["Diskon maksimum", "Largest discount", "割引上限"]),
+    ("admin_voucher_min_spend", ["Belanja minimum", "Minimum spend", "最低購入額"]),
+    ("admin_voucher_pause", ["Jeda voucher", "Pause the voucher", "クーポンを一時停止"]),
+    (
+        "admin_voucher_pause_help",
+        [
+            "Checkout baru tidak bisa memakainya; pesanan yang sudah memakainya tetap berjalan.",
+            "New checkouts cannot use it; orders holding it go on.",
+            "新しい注文では使えなくなります。使用中の注文はそのまま進みます。",
+        ],
+    ),
+    ("admin_voucher_paused", ["Dijeda", "Paused", "一時停止中"]),
+    ("admin_voucher_per_buyer_limit", ["Batas per pembeli", "Limit per buyer", "購入者ごとの上限"]),
+    ("admin_voucher_percent", ["Potongan persen", "Percent off", "割引率"]),
+    ("admin_voucher_platform", ["Toko (platform)", "The shop", "ショップ"]),
+    ("admin_voucher_products", ["Produk", "Products", "商品"]),
+    ("admin_voucher_released", ["Dikembalikan", "Released", "解放済み"]),
+    ("admin_voucher_resume", ["Lanjutkan voucher", "Resume the voucher", "クーポンを再開"]),
+    ("admin_voucher_running", ["Aktif", "Running", "有効"]),
+    ("admin_voucher_scheduled", ["Terjadwal", "Scheduled", "開始前"]),
+    ("admin_voucher_some_items", ["Barang tertentu", "Some items", "一部の商品"]),
+    ("admin_voucher_stackable", ["Bisa digabung", "Stackable", "併用可"]),
+    ("admin_voucher_starts_at", ["Mulai pada (UTC)", "Starts at (UTC)", "開始日時（UTC）"]),
+    ("admin_voucher_store", ["Penjual", "A store", "ストア"]),
+    (
+        "admin_voucher_stores",
+        ["Toko (ID pengguna penjual)", "Stores (sellers' user ids)", "ストア（出品者のユーザーID）"],
+    ),
+    ("admin_voucher_unused", ["Belum dipakai.", "Not used yet.", "まだ使われていません。"]),
+    ("admin_voucher_usage", ["Pemakaian", "Usage", "利用状況"]),
+    ("admin_voucher_usage_limit", ["Batas pemakaian total", "Uses in all", "利用回数の上限"]),
+    ("admin_voucher_used", ["Dipakai", "Used", "使用済み"]),
+    ("admin_voucher_uses", ["Pemakaian / batas", "Uses / limit", "利用 / 上限"]),
+    ("admin_voucher_validity", ["Masa berlaku", "Valid", "有効期間"]),
+    ("admin_voucher_value", ["Nilai", "Value", "値"]),
+    (
+        "admin_voucher_value_help",
+        [
+            "Persen bulat 1–100, atau nominal dalam mata uang toko.",
+            "A whole percent from 1 to 100, or an amount in the shop's currency.",
+            "1〜100の整数（％）、またはショップの通貨での金額。",
+        ],
+    ),
+    ("admin_vouchers", ["Voucher", "Vouchers", "クーポン"]),
+    (
+        "error_admin_form_in_progress",
+        [
+            "Formulir ini sedang diproses; muat ulang halaman sebentar lagi.",
+            "This form is still being handled; reload the page in a moment.",
+            "このフォームは処理中です。しばらくしてから再読み込みしてください。",
+        ],
+    ),
+    (
+        "error_admin_form_reused",
+        [
+            "Formulir ini sudah dikirim dengan isi lain; periksa halaman ini dan kirim lagi.",
+            "This form was already sent with other values; check the page as it is now and send again.",
+            "このフォームは別の内容で送信済みです。現在の内容を確認して再送信してください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_amount_off",
+        [
+            "Nominal potongan harus lebih dari nol.",
+            "The amount off must be more than zero.",
+            "割引額は0より大きくしてください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_code",
+        [
+            "Kode harus 3 sampai 40 huruf, angka, - atau _.",
+            "The code must be 3 to 40 letters, digits, - or _.",
+            "コードは英数字・-・_ で3〜40文字にしてください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_code_taken",
+        [
+            "Kode voucher ini sudah dipakai.",
+            "A voucher with this code exists already.",
+            "このコードのクーポンは既にあります。",
+        ],
+    ),
+    (
+        "error_admin_voucher_ends_at",
+        [
+            "Waktu berakhir harus tanggal dan jam yang valid, setelah waktu mulai.",
+            "The end must be a date and time after the start.",
+            "終了日時は開始日時より後の日時にしてください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_max_discount",
+        [
+            "Diskon maksimum harus nominal lebih dari nol.",
+            "The largest discount must be an amount above zero.",
+            "割引上限は0より大きい金額にしてください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_min_spend",
+        [
+            "Belanja minimum harus nominal yang valid.",
+            "The minimum spend must be an amount.",
+            "最低購入額は金額で入力してください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_per_buyer_limit",
+        [
+            "Batas per pembeli minimal 1.",
+            "The limit per buyer is at least 1.",
+            "購入者ごとの上限は1以上にしてください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_percent_off",
+        [
+            "Persen harus bilangan bulat 1 sampai 100.",
+            "The percent must be a whole number from 1 to 100.",
+            "割引率は1〜100の整数にしてください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_products",
+        [
+            "Ada ID produk yang tidak valid.",
+            "One of the product ids is not a product id.",
+            "商品IDに誤りがあります。",
+        ],
+    ),
+    (
+        "error_admin_voucher_starts_at",
+        [
+            "Waktu mulai harus tanggal dan jam yang valid.",
+            "The start must be a date and time.",
+            "開始日時を正しく入力してください。",
+        ],
+    ),
+    (
+        "error_admin_voucher_stores",
+        [
+            "Ada ID toko yang tidak valid.",
+            "One of the store ids is not a user id.",
+            "ストアIDに誤りがあります。",
+        ],
+    ),
+    (
+        "error_admin_voucher_usage_limit",
+        [
+            "Batas pemakaian minimal 1.",
+            "The limit on uses is at least 1.",
+            "利用回数の上限は1以上にしてください。",
+        ],
+    ),
+    (
+        "admin_done_method_created",
+        ["Metode pengiriman dibuat.", "The shipping method was created.", "配送方法を作成しました。"],
+    ),
+    (
+        "admin_done_method_deleted",
+        ["Metode pengiriman dihapus.", "The shipping method was deleted.", "配送方法を削除しました。"],
+    ),
+    (
+        "admin_done_zone_created",
+        ["Zona pengiriman dibuat.", "The shipping zone was created.", "配送ゾーンを作成しました。"],
+    ),
+    (
+        "admin_done_zone_deleted",
+        ["Zona pengiriman dihapus.", "The shipping zone was deleted.", "配送ゾーンを削除しました。"],
+    ),
+    ("admin_shipping_area", ["Area di peta", "Area on the map", "地図上のエリア"]),
+    (
+        "admin_shipping_area_help",
+        [
+            "Opsional: satu titik \"bujur, lintang\" per baris, mengelilingi area.",
+            "Optional: one \"lng, lat\" position a line, around the area.",
+            "任意：エリアを囲む「経度, 緯度」を1行に1つ。",
+        ],
+    ),
+    ("admin_shipping_by_value", ["Menurut nilai pesanan", "By the order's value", "注文金額別"]),
+    ("admin_shipping_by_weight", ["Menurut berat", "By weight", "重量別"]),
+    (
+        "admin_shipping_code_help",
+        [
+            "Huruf kecil, angka dan _, misalnya regular.",
+            "Lower-case letters, digits and _, such as regular.",
+            "小文字・数字・_（例: regular）。",
+        ],
+    ),
+    ("admin_shipping_country", ["Negara", "Country", "国"]),
+    (
+        "admin_shipping_country_help",
+        ["Kode dua huruf, misalnya ID.", "Two letters, such as ID.", "2文字の国コード（例: ID）。"],
+    ),
+    ("admin_shipping_create_method", ["Buat metode", "Create the method", "配送方法を作成"]),
+    ("admin_shipping_create_zone", ["Buat zona", "Create the zone", "ゾーンを作成"]),
+    ("admin_shipping_days", ["Hari pengiriman", "Days to deliver", "配達日数"]),
+    ("admin_shipping_delete", ["Hapus", "Delete", "削除"]),
+    ("admin_shipping_flat", ["Tarif tetap", "Flat rate", "一律料金"]),
+    ("admin_shipping_flat_price", ["Tarif tetap", "Flat price", "一律料金"]),
+    ("admin_shipping_free_above", ["Gratis mulai", "Free from", "送料無料の基準額"]),
+    ("admin_shipping_max_days", ["Paling lama (hari)", "At most (days)", "最長（日）"]),
+    ("admin_shipping_methods", ["Metode pengiriman", "Shipping methods", "配送方法"]),
+    ("admin_shipping_min_days", ["Paling cepat (hari)", "At least (days)", "最短（日）"]),
+    ("admin_shipping_new_method", ["Metode baru", "New method", "新しい配送方法"]),
+    ("admin_shipping_new_zone", ["Zona baru", "New zone", "新しいゾーン"]),
+    (
+        "admin_shipping_no_methods",
+        ["Belum ada metode pengiriman.", "No shipping methods yet.", "配送方法はまだありません。"],
+    ),
+    (
+        "admin_shipping_no_zones",
+        ["Belum ada zona pengiriman.", "No shipping zones yet.", "配送ゾーンはまだありません。"],
+    ),
+    ("admin_shipping_prefixes", ["Awalan kode pos", "Postal code prefixes", "郵便番号の先頭"]),
+    (
+        "admin_shipping_prefixes_help",
+        [
+            "Opsional, dipisah koma atau spasi.",
+            "Optional, separated by commas or spaces.",
+            "任意。カンマまたはスペース区切り。",
+        ],
+    ),
+    ("admin_shipping_ranges", ["Rentang kode pos", "Postal code ranges", "郵便番号の範囲"]),
+    (
+        "admin_shipping_ranges_help",
+        [
+            "Opsional: satu \"dari..sampai\" per baris.",
+            "Optional: one \"from..to\" a line.",
+            "任意：「開始..終了」を1行に1つ。",
+        ],
+    ),
+    ("admin_shipping_rate", ["Tarif", "Rate", "料金"]),
+    ("admin_shipping_rules", ["Aturan", "Rules", "条件"]),
+    ("admin_shipping_section", ["Pengiriman", "Shipping", "配送"]),
+    ("admin_shipping_tiers", ["Tingkatan tarif", "Rate tiers", "料金の段階"]),
+    (
+        "admin_shipping_tiers_help",
+        [
+            "Satu per baris: \"gram: harga\" (menurut berat, sampai berat itu) atau \"nilai: harga\" (menurut nilai, mulai nilai itu).",
+            "One a line: \"grams: price\" (by weight, up to that weight) or \"value: price\" (by value, from that value).",
+            "1行に1つ：「グラム: 料金」（重量別、その重量まで）または「金額: 料金」（金額別、その金額から）。",
+        ],
+    ),
+    ("admin_shipping_zones", ["Zona pengiriman", "Shipping zones", "配送ゾーン"]),
+    (
+        "error_admin_method_code",
+        [
+            "Kode harus 1 sampai 40 huruf kecil, angka atau _.",
+            "The code must be 1 to 40 lower-case letters, digits or _.",
+            "コードは小文字・数字・_ で1〜40文字にしてください。",
+        ],
+    ),
+    (
+        "error_admin_method_days",
+        [
+            "Hari pengiriman harus bilangan bulat.",
+            "Days to deliver must be whole numbers.",
+            "配達日数は整数で入力してください。",
+        ],
+    ),
+    (
+        "error_admin_method_exists",
+        [
+            "Metode dengan kode ini sudah ada.",
+            "A method with this code exists already.",
+            "このコードの配送方法は既にあります。",
+        ],
+    ),
+    (
+        "error_admin_method_free_above",
+        [
+            "Batas gratis ongkir harus nominal.",
+            "Free from must be an amount.",
+            "送料無料の基準額は金額で入力してください。",
+        ],
+    ),
+    (
+        "error_admin_method_name",
+        [
+            "Nama wajib diisi (maks. 100 karakter).",
+            "A name is needed (100 characters at most).",
+            "名前を入力してください（100文字以内）。",
+        ],
+    ),
+    (
+        "error_admin_method_price",
+        [
+            "Tarif tetap harus nominal.",
+            "The flat price must be an amount.",
+            "一律料金は金額で入力してください。",
+        ],
+    ),
+    (
+        "error_admin_method_tiers",
+        [
+            "Tingkatan harus \"angka: harga\", satu per baris.",
+            "Each tier must be \"number: price\", one a line.",
+            "段階は「数値: 料金」の形で1行に1つ入力してください。",
+        ],
+    ),
+    (
+        "error_admin_shipping_invalid",
+        [
+            "Isian ditolak: periksa kode pos, area, harga (tingkatan naik, tidak negatif), hari (min ≤ maks ≤ 90) dan minimal satu zona.",
+            "Refused: check the postal codes, the area, the prices (rising tiers, none negative), the days (min ≤ max ≤ 90) and at least one zone.",
+            "受け付けられません：郵便番号、エリア、料金（段階は昇順・負でない）、日数（最短≦最長≦90）、ゾーン（1つ以上）を確認してください。",
+        ],
+    ),
+    (
+        "error_admin_zone_area",
+        [
+            "Area harus \"bujur, lintang\" per baris.",
+            "The area must be \"lng, lat\" a line.",
+            "エリアは「経度, 緯度」を1行に1つ入力してください。",
+        ],
+    ),
+    (
+        "error_admin_zone_country",
+        [
+            "Negara harus kode dua huruf.",
+            "The country must be a two-letter code.",
+            "国は2文字のコードで入力してください。",
+        ],
+    ),
+    (
+        "error_admin_zone_in_use",
+        [
+            "Zona ini masih dipakai metode pengiriman; hapus metodenya dulu.",
+            "A shipping method still serves this zone; delete the method first.",
+            "このゾーンを使う配送方法があります。先に配送方法を削除してください。",
+        ],
+    ),
+    (
+        "error_admin_zone_name",
+        [
+            "Nama wajib diisi (maks. 100 karakter).",
+            "A name is needed (100 characters at most).",
+            "名前を入力してください（100文字以内）。",
+        ],
+    ),
+    (
+        "error_admin_zone_ranges",
+        [
+            "Rentang harus \"dari..sampai\" per baris.",
+            "Each range must be \"from..to\", one a line.",
+            "範囲は「開始..終了」を1行に1つ入力してください。",
+        ],
+    ),
+    ("admin_delivery", ["Slot pengantaran", "Delivery slots", "配達枠"]),
+    ("admin_delivery_add_template", ["Tambah slot mingguan", "Add a weekly slot", "週間の枠を追加"]),
+    ("admin_delivery_address", ["Alamat", "Address", "住所"]),
+    ("admin_delivery_capacity", ["Kapasitas (pesanan)", "Capacity (orders)", "定員（注文数）"]),
+    (
+        "admin_delivery_choose_zone",
+        [
+            "Pilih zona untuk mengatur slotnya.",
+            "Choose a zone to set up its slots.",
+            "枠を設定するゾーンを選んでください。",
+        ],
+    ),
+    ("admin_delivery_close", ["Tutup tanggal", "Close a date", "休業日を追加"]),
+    ("admin_delivery_closed_dates", ["Tanggal tutup", "Closed dates", "休業日"]),
+    (
+        "admin_delivery_cutoff_help",
+        [
+            "Opsional: slot mulai jam itu hanya bisa dipilih di hari yang sama sebelum batas pesan.",
+            "Optional: slots from that time can be chosen on their own day only before the order-by time.",
+            "任意：その時刻以降の枠は、締め切り時刻までに限り当日に選べます。",
+        ],
+    ),
+    ("admin_delivery_date", ["Tanggal", "Date", "日付"]),
+    ("admin_delivery_end", ["Selesai", "End", "終了"]),
+    ("admin_delivery_every_slot", ["Semua slot tanggal itu", "Every slot of the date", "その日のすべての枠"]),
+    ("admin_delivery_every_zone", ["Semua zona", "Every zone", "すべてのゾーン"]),
+    ("admin_delivery_for_slots_from", ["Untuk slot mulai", "For slots from", "対象となる枠の開始時刻"]),
+    ("admin_delivery_lead", ["Jeda minimum (menit)", "Lead time (minutes)", "リードタイム（分）"]),
+    ("admin_delivery_manifest", ["Manifes", "Manifest", "配送リスト"]),
+    (
+        "admin_delivery_no_orders",
+        [
+            "Tidak ada pesanan dibayar untuk tanggal ini.",
+            "No paid orders to deliver on this date.",
+            "この日に配達する支払済みの注文はありません。",
+        ],
+    ),
+    (
+        "admin_delivery_no_templates",
+        ["Belum ada slot mingguan.", "No weekly slots yet.", "週間の枠はまだありません。"],
+    ),
+    ("admin_delivery_none_closed", ["Tidak ada tanggal tutup.", "No closed dates.", "休業日はありません。"]),
+    (
+        "admin_delivery_order_by",
+        ["Batas pesan hari yang sama", "Same-day order-by time", "当日注文の締め切り"],
+    ),
+    ("admin_delivery_overrides", ["Kapasitas khusus", "Capacity by date", "日付ごとの定員"]),
+    ("admin_delivery_recipient", ["Penerima", "Recipient", "受取人"]),
+    ("admin_delivery_remove", ["Hapus", "Remove", "削除"]),
+    ("admin_delivery_reopen", ["Buka lagi", "Open again", "再開"]),
+    ("admin_delivery_rules", ["Aturan", "Rules", "ルール"]),
+    ("admin_delivery_save_rules", ["Simpan aturan", "Save the rules", "ルールを保存"]),
+    ("admin_delivery_set_capacity", ["Atur kapasitas tanggal", "Set a date's capacity", "日付の定員を設定"]),
+    ("admin_delivery_slot", ["Slot", "Slot", "枠"]),
+    ("admin_delivery_start", ["Mulai", "Start", "開始"]),
+    ("admin_delivery_template", ["Slot mingguan", "Weekly slot", "週間の枠"]),
+    ("admin_delivery_templates", ["Slot mingguan", "Weekly slots", "週間の枠"]),
+    ("admin_delivery_time_zone", ["Zona waktu toko", "The shop's time zone", "ショップのタイムゾーン"]),
+    ("admin_delivery_weekday_1", ["Senin", "Monday", "月曜日"]),
+    ("admin_delivery_weekday_2", ["Selasa", "Tuesday", "火曜日"]),
+    ("admin_delivery_weekday_3", ["Rabu", "Wednesday", "水曜日"]),
+    ("admin_delivery_weekday_4", ["Kamis", "Thursday", "木曜日"]),
+    ("admin_delivery_weekday_5", ["Jumat", "Friday", "金曜日"]),
+    ("admin_delivery_weekday_6", ["Sabtu", "Saturday", "土曜日"]),
+    ("admin_delivery_weekday_7", ["Minggu", "Sunday", "日曜日"]),
+    ("admin_delivery_weekdays", ["Hari", "Weekdays", "曜日"]),
+    ("admin_delivery_zone", ["Zona", "Zone", "ゾーン"]),
+    (
+        "admin_done_delivery_capacity",
+        ["Kapasitas tanggal disimpan.", "The date's capacity was set.", "日付の定員を設定しました。"],
+    ),
+    ("admin_done_delivery_closed", ["Tanggal ditutup.", "The date was closed.", "休業日を追加しました。"]),
+    (
+        "admin_done_delivery_reopened",
+        ["Tanggal dibuka lagi.", "The date was opened again.", "休業日を解除しました。"],
+    ),
+    ("admin_done_delivery_rules", ["Aturan disimpan.", "The rules were saved.", "ルールを保存しました。"]),
+    (
+        "admin_done_delivery_template_added",
+        ["Slot mingguan ditambahkan.", "The weekly slot was added.", "週間の枠を追加しました。"],
+    ),
+    (
+        "admin_done_delivery_template_removed",
+        ["Slot mingguan dihapus.", "The weekly slot was removed.", "週間の枠を削除しました。"],
+    ),
+    (
+        "error_admin_delivery_capacity",
+        [
+            "Kapasitas harus bilangan bulat.",
+            "The capacity must be a whole number.",
+            "定員は整数で入力してください。",
+        ],
+    ),
+    (
+        "error_admin_delivery_date",
+        ["Tanggal tidak valid.", "That is not a date.", "日付が正しくありません。"],
+    ),
+    (
+        "error_admin_delivery_invalid",
+        [
+            "Ditolak: pilih minimal satu hari, selesai setelah mulai, kapasitas 0–10000, jeda 0–10080 menit.",
+            "Refused: choose at least one weekday, an end after the start, a capacity of 0 to 10000 and a lead time of 0 to 10080 minutes.",
+            "受け付けられません：曜日を1つ以上、開始より後の終了、定員0〜10000、リードタイム0〜10080分にしてください。",
+        ],
+    ),
+    (
+        "error_admin_delivery_lead",
+        [
+            "Jeda harus bilangan bulat menit.",
+            "The lead time must be whole minutes.",
+            "リードタイムは分単位の整数で入力してください。",
+        ],
+    ),
+    (
+        "error_admin_delivery_time",
+        ["Jam harus berbentuk JJ:MM.", "Times must be HH:MM.", "時刻は HH:MM で入力してください。"],
+    ),
 ];

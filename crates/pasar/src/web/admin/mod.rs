@@ -5,11 +5,14 @@
 
 mod audit;
 mod dashboard;
+mod delivery;
 mod messages;
 mod orders;
 mod products;
 mod sellers;
+mod shipping;
 mod users;
+mod vouchers;
 
 use std::net::SocketAddr;
 
@@ -43,6 +46,11 @@ pub(super) const TEMPLATES: Sources = &[
     ("admin/sellers.html", include_str!("../templates/admin/sellers.html")),
     ("admin/audit.html", include_str!("../templates/admin/audit.html")),
     ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
+    ("admin/vouchers.html", include_str!("../templates/admin/vouchers.html")),
+    ("admin/voucher_new.html", include_str!("../templates/admin/voucher_new.html")),
+    ("admin/voucher.html", include_str!("../templates/admin/voucher.html")),
+    ("admin/shipping.html", include_str!("../templates/admin/shipping.html")),
+    ("admin/delivery.html", include_str!("../templates/admin/delivery.html")),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -71,6 +79,23 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/sellers/{id}/decision", post(sellers::decide))
         .route("/admin/audit", get(audit::log))
         .route("/admin/ledger", get(audit::ledger))
+        .route("/admin/vouchers", get(vouchers::list).post(vouchers::create))
+        .route("/admin/vouchers/new", get(vouchers::new_page))
+        .route("/admin/vouchers/{id}", get(vouchers::show))
+        .route("/admin/vouchers/{id}/pause", post(vouchers::pause))
+        .route("/admin/vouchers/{id}/resume", post(vouchers::resume))
+        .route("/admin/shipping", get(shipping::show))
+        .route("/admin/shipping/zones", post(shipping::create_zone))
+        .route("/admin/shipping/zones/{id}/delete", post(shipping::delete_zone))
+        .route("/admin/shipping/methods", post(shipping::create_method))
+        .route("/admin/shipping/methods/{id}/delete", post(shipping::delete_method))
+        .route("/admin/delivery", get(delivery::show))
+        .route("/admin/delivery/zones/{zone}/rules", post(delivery::set_rules))
+        .route("/admin/delivery/zones/{zone}/templates", post(delivery::add_template))
+        .route("/admin/delivery/zones/{zone}/templates/{id}/delete", post(delivery::remove_template))
+        .route("/admin/delivery/zones/{zone}/closed-dates", post(delivery::close_date))
+        .route("/admin/delivery/zones/{zone}/closed-dates/{date}/delete", post(delivery::reopen_date))
+        .route("/admin/delivery/zones/{zone}/capacity", post(delivery::set_capacity))
 }
 
 /// A signed-in member of staff on an admin page, from an address the allowlist lets in.
@@ -153,6 +178,13 @@ fn refusal(err: impl Into<ApiError>) -> Result<(StatusCode, &'static str), PageE
         "forbidden" => "error_admin_not_permitted",
         "insufficient_balance" => "error_admin_insufficient_balance",
         "account_deleted" => "error_admin_account_deleted",
+        "voucher_code_taken" => "error_admin_voucher_code_taken",
+        "invalid_shipping" => "error_admin_shipping_invalid",
+        "shipping_method_exists" => "error_admin_method_exists",
+        "zone_in_use" => "error_admin_zone_in_use",
+        "invalid_delivery" => "error_admin_delivery_invalid",
+        "idempotency_request_in_progress" => "error_admin_form_in_progress",
+        "idempotency_key_reused" => "error_admin_form_reused",
         _ => "error_admin_refused",
     };
     Ok((status, key))
@@ -185,6 +217,9 @@ mod tests {
             include_str!("users.rs"),
             include_str!("audit.rs"),
             include_str!("sellers.rs"),
+            include_str!("vouchers.rs"),
+            include_str!("shipping.rs"),
+            include_str!("delivery.rs"),
         ] {
             super::super::i18n::assert_messages_exist(source);
         }

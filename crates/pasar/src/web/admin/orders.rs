@@ -5,7 +5,7 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Admin, DoneQuery, page, refusal, see_other};
 use crate::checkout::{RefundRequest, Restock};
 use crate::http::AppState;
+use crate::http::idempotency;
 use crate::identity::UserFilter;
 use crate::identity::domain::Text;
 use crate::ids::{OrderId, UserId};
@@ -279,6 +280,8 @@ async fn order_page(
             steps => Serde(&steps),
             cancellable,
             refundable,
+            // A fresh key each time the form is drawn: sending this form twice refunds once.
+            refund_key => uuid::Uuid::now_v7().to_string(),
             ..extra
         },
     ))
@@ -412,6 +415,8 @@ pub struct RefundForm {
     reason: String,
     /// `on`: put the physical goods back in stock.
     restock: Option<String>,
+    /// The key the page drew the form with (the JSON route's `Idempotency-Key`).
+    idempotency_key: Option<String>,
 }
 
 /// `text` as an amount of `currency` in minor units: digits, with a decimal part of at most
@@ -477,8 +482,30 @@ pub async fn refund(
     };
     let restock = if form.restock.is_some() { Restock::Everything } else { Restock::Lines(Vec::new()) };
     let request = RefundRequest { amount, reason: reason.as_str().to_owned(), restock, part: None };
-    match state.checkout.refund(order.id, request, &admin.actor()).await {
-        Ok(_) => Ok(done(order.id, "refunded")),
+    let refunded = async {
+        match state.checkout.refund(order.id, request, &admin.actor()).await {
+            Ok(_) => Ok(done(order.id, "refunded")),
+            Err(err) => {
+                let (status, key) = refusal(err)?;
+                let order = state.orders.order(order.id).await.map_err(PageError::internal)?;
+                order_page(&state, &admin, status, order, again(key)).await
+            }
+        }
+    };
+    let Some(key) = form.idempotency_key.as_deref() else {
+        return refunded.await;
+    };
+    let path = format!("/admin/orders/{}/refunds", order.id);
+    let fields = [
+        form.amount.as_deref().unwrap_or_default(),
+        form.reason.as_str(),
+        form.restock.as_deref().unwrap_or_default(),
+    ];
+    let once = idempotency::once(&state, &admin.principal, key, &path, &fields, async {
+        refunded.await.unwrap_or_else(IntoResponse::into_response)
+    });
+    match once.await {
+        Ok(answer) => Ok(answer),
         Err(err) => {
             let (status, key) = refusal(err)?;
             let order = state.orders.order(order.id).await.map_err(PageError::internal)?;

@@ -7,13 +7,14 @@
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::{Member, notice, see_other};
 use crate::http::AppState;
-use crate::http::idempotency::{self, FormClaim};
+use crate::http::idempotency;
 use crate::identity::Principal;
 use crate::identity::domain::Text;
 use crate::locale::Locale;
@@ -164,7 +165,7 @@ struct Withdrawal {
 }
 
 /// What the wallet page shows besides an error: the forms keep what was typed.
-#[derive(Default, Serialize)]
+#[derive(Clone, Default, Serialize)]
 struct Typed {
     deposit_amount: Option<String>,
     method: Option<String>,
@@ -269,43 +270,54 @@ fn fresh_key() -> String {
     format!("web-{}", uuid::Uuid::now_v7().simple())
 }
 
-/// What a submission with the form's key finds: `None` to go ahead (the key is claimed, or the
-/// form carried none), or the answer when it was sent before.
-async fn claim(
+/// Runs a wallet form's action once per key the page drew it with (the JSON routes'
+/// `Idempotency-Key`, kept in the same place): a resubmission gets the first answer back.
+/// `form` is the form (`deposit`, `withdraw`) posted to `path`; `fields` tell this submission
+/// from another with the same key.
+#[allow(clippy::too_many_arguments)]
+async fn once(
     state: &AppState,
+    visit: &Visit,
     principal: &Principal,
-    key: Option<&str>,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> Result<Option<Outcome>, PageError> {
-    let Some(key) = key else { return Ok(None) };
-    Ok(
-        match idempotency::claim_form(state, principal, key, path, fields)
-            .await
-            .map_err(PageError::internal)?
-        {
-            FormClaim::First => None,
-            FormClaim::Done(location) => Some(Ok(location)),
-            FormClaim::InProgress => Some(Err((StatusCode::CONFLICT, "error_me_form_in_progress"))),
-            FormClaim::Reused => Some(Err((StatusCode::UNPROCESSABLE_ENTITY, "error_me_form_reused"))),
-        },
-    )
-}
-
-/// Records how a claimed submission ended: where it sent the browser, or (refused or failed,
-/// nothing done) lets the key go so the form can be sent again.
-async fn settle(
-    state: &AppState,
-    principal: &Principal,
-    key: Option<&str>,
-    started: &Result<Outcome, PageError>,
-) -> Result<(), PageError> {
-    let Some(key) = key else { return Ok(()) };
-    match started {
-        Ok(Ok(location)) => idempotency::form_done(state, principal, key, location).await,
-        _ => idempotency::form_released(state, principal, key).await,
+    (form, path): (&'static str, &str),
+    key: &str,
+    fields: &[&str],
+    typed: Typed,
+    action: impl Future<Output = Result<Outcome, PageError>>,
+) -> PageResult {
+    let answer = |outcome: Outcome, typed: Typed| async move {
+        match outcome {
+            Ok(location) => Ok(see_other(&location)),
+            Err((status, message)) => {
+                wallet_page(state, visit, principal, status, &no_query(), Some((form, message)), typed).await
+            }
+        }
+    };
+    if key.is_empty() {
+        return answer(action.await?, typed).await;
     }
-    .map_err(PageError::internal)
+    let run = {
+        let typed = typed.clone();
+        async move {
+            match action.await {
+                Ok(outcome) => answer(outcome, typed).await.unwrap_or_else(IntoResponse::into_response),
+                Err(err) => err.into_response(),
+            }
+        }
+    };
+    match idempotency::once(state, principal, key, path, fields, run).await {
+        Ok(response) => Ok(response),
+        Err(err) => {
+            let refused = match err.code() {
+                "idempotency_request_in_progress" => (StatusCode::CONFLICT, "error_me_form_in_progress"),
+                "idempotency_key_reused" | "invalid_idempotency_key" => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "error_me_form_reused")
+                }
+                _ => return Err(PageError::internal(err)),
+            };
+            answer(Err(refused), typed).await
+        }
+    }
 }
 
 fn no_query() -> WalletQuery {
@@ -334,23 +346,10 @@ pub async fn deposit(
         method: Some(form.payment_method.clone()),
         ..Typed::default()
     };
-    let key = idempotency::form_key(&form.key);
-    let fields = [("amount", form.amount.as_str()), ("payment_method", form.payment_method.as_str())];
-    let outcome = match claim(&state, &principal, key, "/account/wallet/deposits", &fields).await? {
-        Some(earlier) => earlier,
-        None => {
-            let started = start_deposit(&state, &principal, &form).await;
-            settle(&state, &principal, key, &started).await?;
-            started?
-        }
-    };
-    match outcome {
-        Ok(location) => Ok(see_other(&location)),
-        Err((status, message)) => {
-            let failed = Some(("deposit", message));
-            wallet_page(&state, &visit, &principal, status, &no_query(), failed, typed).await
-        }
-    }
+    let fields = [form.amount.as_str(), form.payment_method.as_str()];
+    let action = start_deposit(&state, &principal, &form);
+    let form_at = ("deposit", "/account/wallet/deposits");
+    once(&state, &visit, &principal, form_at, &form.key, &fields, typed, action).await
 }
 
 /// Starts the deposit as `POST /v1/wallet/deposits` does: where to pay it, or why not.
@@ -399,28 +398,15 @@ pub async fn withdraw(
         account_name: Some(form.account_name.clone()),
         ..Typed::default()
     };
-    let key = idempotency::form_key(&form.key);
     let fields = [
-        ("amount", form.amount.as_str()),
-        ("bank_code", form.bank_code.as_str()),
-        ("account_number", form.account_number.as_str()),
-        ("account_name", form.account_name.as_str()),
+        form.amount.as_str(),
+        form.bank_code.as_str(),
+        form.account_number.as_str(),
+        form.account_name.as_str(),
     ];
-    let outcome = match claim(&state, &principal, key, "/account/wallet/withdrawals", &fields).await? {
-        Some(earlier) => earlier,
-        None => {
-            let started = start_withdrawal(&state, &principal, &form).await;
-            settle(&state, &principal, key, &started).await?;
-            started?
-        }
-    };
-    match outcome {
-        Ok(location) => Ok(see_other(&location)),
-        Err((status, message)) => {
-            let failed = Some(("withdraw", message));
-            wallet_page(&state, &visit, &principal, status, &no_query(), failed, typed).await
-        }
-    }
+    let action = start_withdrawal(&state, &principal, &form);
+    let form_at = ("withdraw", "/account/wallet/withdrawals");
+    once(&state, &visit, &principal, form_at, &form.key, &fields, typed, action).await
 }
 
 /// Starts the withdrawal as `POST /v1/wallet/withdrawals` does: where the browser goes next, or
