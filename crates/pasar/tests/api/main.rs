@@ -49,6 +49,7 @@ mod wallet;
 mod web;
 mod web_account;
 mod web_admin;
+mod web_admin_pay;
 mod web_buy;
 mod web_seller;
 mod webhooks;

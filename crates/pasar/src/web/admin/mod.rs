@@ -7,9 +7,11 @@ mod audit;
 mod dashboard;
 mod messages;
 mod orders;
+mod payments;
 mod products;
 mod sellers;
 mod users;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -43,6 +45,9 @@ pub(super) const TEMPLATES: Sources = &[
     ("admin/sellers.html", include_str!("../templates/admin/sellers.html")),
     ("admin/audit.html", include_str!("../templates/admin/audit.html")),
     ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
+    ("admin/payments.html", include_str!("../templates/admin/payments.html")),
+    ("admin/webhooks.html", include_str!("../templates/admin/webhooks.html")),
+    ("admin/webhook.html", include_str!("../templates/admin/webhook.html")),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -71,6 +76,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/sellers/{id}/decision", post(sellers::decide))
         .route("/admin/audit", get(audit::log))
         .route("/admin/ledger", get(audit::ledger))
+        .route("/admin/products/{id}/variants", post(products::add_variant))
+        .route("/admin/variants/{id}/key-file", post(products::upload_key_file))
+        .route("/admin/stock/import", post(products::import_stock))
+        .route("/admin/payments", get(payments::show))
+        .route("/admin/payments/reconciliation", post(payments::reconcile))
+        .route("/admin/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/admin/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/admin/webhook-deliveries/{id}/replay", post(webhooks::replay))
 }
 
 /// A signed-in member of staff on an admin page, from an address the allowlist lets in.
@@ -185,6 +199,8 @@ mod tests {
             include_str!("users.rs"),
             include_str!("audit.rs"),
             include_str!("sellers.rs"),
+            include_str!("payments.rs"),
+            include_str!("webhooks.rs"),
         ] {
             super::super::i18n::assert_messages_exist(source);
         }
