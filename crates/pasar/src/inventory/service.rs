@@ -712,8 +712,6 @@ impl Inventory {
     }
 }
 
-/// Writes a movement and its events (`stock.moved`, and `stock.low` when available stock
-/// crosses below the threshold), in the caller's transaction.
 /// Changes a physical variant's on-hand by `delta` from `before` (read in this transaction),
 /// recording the adjustment's movement and events.
 async fn adjust_in(
@@ -740,6 +738,8 @@ async fn adjust_in(
     Ok(after)
 }
 
+/// Writes a movement and its events (`stock.moved`, and `stock.low` when available stock
+/// crosses below the threshold), in the caller's transaction.
 async fn record_movement(
     conn: &mut Connection,
     movement: &NewMovement<'_>,
