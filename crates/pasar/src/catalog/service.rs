@@ -469,6 +469,19 @@ impl Catalog {
         Ok(found.and_then(|id| id.parse().ok()))
     }
 
+    /// The variants with these SKUs (exactly as written), whatever their product's status,
+    /// with their product's kind; SKUs no variant has are absent (a stock import's lookup).
+    pub async fn variants_by_skus(
+        &self,
+        skus: &[&str],
+    ) -> Result<HashMap<String, (VariantId, ProductKind)>, CatalogError> {
+        if skus.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::variants_by_skus(&mut conn, skus).await?)
+    }
+
     /// The product a variant belongs to, whatever its status (for keeping other views of
     /// products, such as the search index, up to date on stock events); None for an unknown
     /// variant.

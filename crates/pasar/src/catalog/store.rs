@@ -724,6 +724,27 @@ pub async fn variant_id_by_sku<'c>(
     row.map(|row| row.try_get("id")).transpose()
 }
 
+/// The variants with these SKUs (exactly as written), whatever their product's status: each
+/// SKU's variant and its product's kind. SKUs no variant has are absent.
+pub async fn variants_by_skus(
+    conn: &mut AnyConnection,
+    skus: &[&str],
+) -> Result<HashMap<String, (VariantId, ProductKind)>, sqlx::Error> {
+    let mut found = HashMap::with_capacity(skus.len());
+    for chunk in skus.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT v.sku, v.id, p.kind FROM product_variants v JOIN products p ON p.id = v.product_id
+             WHERE v.sku IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let args = chunk.iter().map(|sku| Arg::Text((*sku).to_owned())).collect();
+        for row in bind_all(sqlx::query(&sql), args).fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("sku")?, (parse_text(&row, "id")?, kind_of(&row, "kind")?));
+        }
+    }
+    Ok(found)
+}
+
 /// The variants among `ids` whose product is active, with what selling them needs.
 pub async fn sale_variants(
     conn: &mut AnyConnection,

@@ -281,10 +281,40 @@ pub fn acceptable_items(items: &[String]) -> bool {
     (1..=MAX_ITEMS_PER_ADD).contains(&items.len()) && unacceptable_item(items).is_none()
 }
 
+/// Whether a file item's name is one its buyer can receive it under: 1 to 200 characters, not
+/// only spaces, without slashes or control characters.
+pub fn acceptable_file_name(name: &str) -> bool {
+    !name.trim_matches(' ').is_empty()
+        && name.chars().count() <= 200
+        && !name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+}
+
+/// The type a file item is kept with: the declared one without its parameters when it looks
+/// like a type, else `application/octet-stream`.
+pub fn file_content_type(declared: Option<&str>) -> &str {
+    declared
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 100 && v.contains('/'))
+        .unwrap_or("application/octet-stream")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn file_names_and_types_are_kept_only_when_sound() {
+        assert!(acceptable_file_name("licence key.txt"));
+        assert!(!acceptable_file_name("  "));
+        assert!(!acceptable_file_name("../etc/passwd"));
+        assert!(!acceptable_file_name("a\\b"));
+        assert!(!acceptable_file_name(&"x".repeat(201)));
+        assert_eq!(file_content_type(Some("text/plain; charset=utf-8")), "text/plain");
+        assert_eq!(file_content_type(Some("nonsense")), "application/octet-stream");
+        assert_eq!(file_content_type(None), "application/octet-stream");
+    }
 
     #[test]
     fn a_file_item_reads_back_whole_and_a_text_never_reads_as_a_file() {

@@ -8,6 +8,7 @@
 
 pub mod domain;
 
+pub mod import;
 pub mod routes;
 mod sealing;
 mod service;

@@ -12,12 +12,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::domain::{
-    DigitalFile, MAX_ITEM_CHARS, MAX_ITEMS_PER_ADD, StockLevel, StockMovement, unacceptable_item,
+    DigitalFile, MAX_ITEM_CHARS, MAX_ITEMS_PER_ADD, StockLevel, StockMovement, acceptable_file_name,
+    file_content_type, unacceptable_item,
 };
+use super::import::{self, ImportError, ImportedLevel};
 use super::service::{InventoryError, ItemsAdded};
 use crate::catalog::{Actor, ProductKind};
 use crate::http::auth::{ActiveSeller, Staff};
-use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::error::{ApiError, ErrorEnvelope, FieldError};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RawBody};
 use crate::http::idempotency::{self, Callers};
 use crate::http::{ApiResult, AppState};
@@ -29,6 +31,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(adjust_stock))
         .routes(routes!(add_digital_items))
         .routes(routes!(add_digital_file))
+        .routes(routes!(import_stock))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), Callers::Staff),
             idempotency::idempotent,
@@ -58,6 +61,26 @@ impl From<InventoryError> for ApiError {
             }
             InventoryError::Database(e) => e.into(),
             InventoryError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::Invalid(lines) => {
+                let fields: Vec<FieldError> = lines
+                    .iter()
+                    .map(|bad| FieldError {
+                        field: format!("lines[{}].{}", bad.line, bad.problem.column()),
+                        message: bad.problem.message(),
+                    })
+                    .collect();
+                let details = serde_json::json!({ "fields": fields, "lines": lines });
+                ApiError::validation(fields).with_details(details)
+            }
+            ImportError::Catalog(err) => err.into(),
+            ImportError::Inventory(err) => err.into(),
         }
     }
 }
@@ -408,10 +431,7 @@ async fn add_digital_file(
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<ItemsAdded>)> {
     let name = query.file_name.as_str();
-    if name.trim_matches(' ').is_empty()
-        || name.chars().count() > 200
-        || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
-    {
+    if !acceptable_file_name(name) {
         return Err(ApiError::field(
             "file_name",
             "must be 1 to 200 characters, without slashes or control characters",
@@ -420,13 +440,8 @@ async fn add_digital_file(
     if body.is_empty() {
         return Err(ApiError::field("body", "the file is empty"));
     }
-    let content_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 100 && v.contains('/'))
-        .unwrap_or("application/octet-stream");
+    let content_type =
+        file_content_type(headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()));
     if kind_of(&state, Actor::Staff(admin.user), id).await? != ProductKind::Digital {
         return Err(ApiError::conflict(
             "physical_stock",
@@ -440,4 +455,72 @@ async fn add_digital_file(
     };
     let added = state.inventory.add_digital_files(id, vec![file], &admin.user.to_string()).await?;
     Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// A CSV file's bytes, as the OpenAPI document shows them.
+struct CsvFile;
+
+impl utoipa::PartialSchema for CsvFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .examples(["sku,on_hand,reason\nKOPI-250,24,\"count, aisle 3\"\n"])
+            .into()
+    }
+}
+
+impl ToSchema for CsvFile {}
+
+#[derive(Serialize, ToSchema)]
+struct StockImported {
+    /// Each row's variant, its level before and now, in the file's order.
+    data: Vec<ImportedLevel>,
+    /// How many variants' stock changed (a row already at its level changes nothing).
+    changed: usize,
+}
+
+/// Set physical variants' stock on hand from a CSV file (a stock take): a header row naming
+/// `sku` and `on_hand`, optionally `reason` (in any order), then up to 1,000 rows. Every row is
+/// checked first: an unknown SKU, a digital variant, a level that is not a whole number, below
+/// zero or below what open orders hold, a SKU named twice, too many rows: the answer is 422
+/// `validation_failed` with every bad line in `details.lines` (each `{line, sku, code}`,
+/// and the same in `details.fields`), and nothing changes. Otherwise each level is set, all in one transaction, as an adjustment by
+/// the difference with the row's reason (`stock import` when none), recorded as a movement and
+/// audited as `stock.moved`. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/admin/stock/import", tag = "inventory", security(("bearer" = [])),
+    request_body(description = "the CSV file", content((CsvFile = "text/csv"))),
+    responses(
+        (status = 200, body = StockImported),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 409, description = "stock_below_reserved: an order reserved stock while the import ran; nothing changed", body = ErrorEnvelope),
+        (status = 413, description = "larger than the body limit", body = ErrorEnvelope),
+        (status = 415, description = "not sent as text/csv", body = ErrorEnvelope),
+        (status = 422, description = "validation_failed: `details.lines` names every bad line", body = ErrorEnvelope),
+    )
+)]
+async fn import_stock(
+    State(state): State<AppState>,
+    Staff(admin): Staff,
+    headers: axum::http::HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<StockImported>> {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let csv = content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
+    if !csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the file as text/csv",
+        ));
+    }
+    let data =
+        import::import_levels(&state.catalog, &state.inventory, &body, &admin.user.to_string()).await?;
+    let changed = data.iter().filter(|level| level.delta != 0).count();
+    Ok(Json(StockImported { data, changed }))
 }

@@ -30,6 +30,14 @@ pub enum InventoryError {
     Internal(#[from] anyhow::Error),
 }
 
+/// A physical variant's wanted stock on hand, and why (a stock import's row).
+#[derive(Clone, Copy, Debug)]
+pub struct LevelToSet<'a> {
+    pub variant: VariantId,
+    pub on_hand: i64,
+    pub reason: &'a str,
+}
+
 /// A quantity of one variant to hold.
 #[derive(Clone, Copy, Debug)]
 pub struct ReservationRequest {
@@ -119,21 +127,40 @@ impl Inventory {
         let mut tx = self.db.begin().await?;
         store::ensure_level(&mut *tx, variant, false, now).await?;
         let before = store::level(&mut *tx, variant).await?.ok_or(InventoryError::BelowReserved)?;
-        let after = store::change_on_hand(&mut *tx, variant, delta, now)
-            .await?
-            .ok_or(InventoryError::BelowReserved)?;
-        let movement = NewMovement {
-            variant,
-            delta,
-            kind: MovementKind::Adjustment,
-            reason,
-            reference: None,
-            actor,
-            on_hand_after: after.on_hand,
-        };
-        record_movement(&mut tx, &movement, &before, &after, now).await?;
+        let after = adjust_in(&mut tx, &before, delta, reason, actor, now).await?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Sets physical variants' stock on hand to the levels given (a stock take imported), all
+    /// or none: each change is an adjustment by the difference, recorded and audited as one;
+    /// a variant already at its level gets no movement. Answers each variant's level before
+    /// and after, in the order given. A level below what is reserved refuses the whole set.
+    pub async fn set_levels(
+        &self,
+        levels: &[LevelToSet<'_>],
+        actor: &str,
+    ) -> Result<Vec<(StockLevel, StockLevel)>, InventoryError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let mut changed = Vec::with_capacity(levels.len());
+        for wanted in levels {
+            store::ensure_level(&mut *tx, wanted.variant, false, now).await?;
+            let before =
+                store::level(&mut *tx, wanted.variant).await?.ok_or(InventoryError::BelowReserved)?;
+            if before.is_digital {
+                return Err(InventoryError::DigitalStockIsItems);
+            }
+            let delta = wanted.on_hand - before.on_hand;
+            let after = if delta == 0 {
+                before
+            } else {
+                adjust_in(&mut tx, &before, delta, wanted.reason, actor, now).await?
+            };
+            changed.push((before, after));
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     pub async fn set_low_stock_threshold(
@@ -683,6 +710,32 @@ impl Inventory {
     pub async fn overdue_holders(&self, now: Timestamp, limit: i64) -> Result<Vec<String>, InventoryError> {
         Ok(store::due_holders(self.db.reader(), now, limit).await?)
     }
+}
+
+/// Changes a physical variant's on-hand by `delta` from `before` (read in this transaction),
+/// recording the adjustment's movement and events.
+async fn adjust_in(
+    conn: &mut Connection,
+    before: &StockLevel,
+    delta: i64,
+    reason: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<StockLevel, InventoryError> {
+    let variant = before.variant_id;
+    let after =
+        store::change_on_hand(&mut *conn, variant, delta, now).await?.ok_or(InventoryError::BelowReserved)?;
+    let movement = NewMovement {
+        variant,
+        delta,
+        kind: MovementKind::Adjustment,
+        reason,
+        reference: None,
+        actor,
+        on_hand_after: after.on_hand,
+    };
+    record_movement(conn, &movement, before, &after, now).await?;
+    Ok(after)
 }
 
 /// Writes a movement and its events (`stock.moved`, and `stock.low` when available stock

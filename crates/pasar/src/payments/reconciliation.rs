@@ -10,11 +10,13 @@ use super::refunds::{Refund, RefundDestination};
 use super::service::PaymentsError;
 use super::settlement::{Settlement, Settlements};
 use crate::db::lease::Leases;
+use crate::events::{self, NewEvent};
 use crate::time::Clock;
 
 const JOB: &str = "reconciliation";
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub payments_checked: usize,
     pub payments_settled: usize,
@@ -47,6 +49,29 @@ impl Reconciler {
             return Ok(None);
         }
         self.run_once().await.map(Some)
+    }
+
+    /// One pass now, asked for by a member of staff (`actor`): what it did is recorded as a
+    /// `payments.reconciliation_run` event, so the audit log keeps who ran it and its report.
+    /// It may overlap the scheduled pass; settling is idempotent, so an outcome is applied once.
+    pub async fn run_by(&self, actor: &str) -> anyhow::Result<Report> {
+        let report = self.run_once().await?;
+        let payments = self.settlements.payments();
+        let mut tx = payments.db.begin().await?;
+        events::record(
+            &mut tx,
+            self.clock.now(),
+            NewEvent {
+                event_type: "payments.reconciliation_run",
+                version: 1,
+                subject_id: JOB.to_owned(),
+                actor: actor.to_owned(),
+                payload: serde_json::json!({ "after": report }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     /// One pass over everything pending past the grace period.

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::breaker::ProviderHealth;
 use super::gateway::GatewayError;
 use super::qr;
+use super::reconciliation::Report;
 use super::service::PaymentsError;
 use super::settlement::Settlement;
 use super::webhook_log::{Arrival, Handled, IncomingWebhook, LogFilter, WebhookResult};
@@ -33,7 +34,8 @@ pub fn router(sandbox_enabled: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(list_incoming))
         .routes(routes!(payment_methods))
         .routes(routes!(qr_png))
-        .routes(routes!(provider_health));
+        .routes(routes!(provider_health))
+        .routes(routes!(reconcile_now));
     if sandbox_enabled { webhooks.merge(super::providers::sandbox::router()) } else { webhooks }
 }
 
@@ -352,4 +354,16 @@ struct ProvidersHealth {
 )]
 async fn provider_health(State(state): State<AppState>, _staff: Staff) -> Json<ProvidersHealth> {
     Json(ProvidersHealth { data: state.payments.provider_health() })
+}
+
+/// Runs reconciliation now, on this instance, rather than at its next turn: every payment,
+/// payout and refund pending past the grace period is checked with its gateway and a missed
+/// outcome applied (as the scheduled job and `pasar reconcile` do). Answers what the pass did;
+/// the run and its report are audited as `payments.reconciliation_run`.
+#[utoipa::path(
+    post, path = "/v1/admin/payments/reconciliation", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = Report), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope))
+)]
+async fn reconcile_now(State(state): State<AppState>, Staff(admin): Staff) -> ApiResult<Json<Report>> {
+    Ok(Json(state.reconciler.run_by(&admin.user.to_string()).await.map_err(ApiError::internal)?))
 }

@@ -83,7 +83,7 @@ impl WebhookResult {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         [Self::Applied, Self::NoChange, Self::Rejected, Self::Failed].into_iter().find(|r| r.as_str() == text)
     }
 }

@@ -50,6 +50,7 @@ mod web;
 mod web_account;
 mod web_admin;
 mod web_admin_ops;
+mod web_admin_pay;
 mod web_buy;
 mod web_seller;
 mod web_store;

@@ -1047,4 +1047,267 @@ pub(super) const MESSAGES: Messages = &[
         "error_admin_delivery_time",
         ["Jam harus berbentuk JJ:MM.", "Times must be HH:MM.", "時刻は HH:MM で入力してください。"],
     ),
+    // Payments, merchant webhooks, stock import, variants and key files (adminpay).
+    (
+        "admin_pay_providers",
+        ["Kesehatan penyedia pembayaran", "Payment providers' health", "決済事業者の状態"],
+    ),
+    ("admin_pay_failures", ["Gagal berturut-turut", "Failures in a row", "連続失敗"]),
+    ("admin_pay_open_until", ["Ditutup sampai", "Refused until", "停止期限"]),
+    (
+        "admin_pay_no_providers",
+        [
+            "Tidak ada penyedia yang dikonfigurasi.",
+            "No provider is configured.",
+            "決済事業者が設定されていません。",
+        ],
+    ),
+    ("admin_pay_breaker_closed", ["Berjalan", "Up", "稼働中"]),
+    ("admin_pay_breaker_open", ["Mati (ditolak)", "Down (refused)", "停止中（受付停止）"]),
+    ("admin_pay_breaker_half_open", ["Diuji kembali", "Being retried", "再試行中"]),
+    ("admin_pay_reconciliation", ["Rekonsiliasi", "Reconciliation", "照合"]),
+    (
+        "admin_pay_reconcile_help",
+        [
+            "Tanyakan ke gateway tentang setiap pembayaran, penarikan dan pengembalian dana yang masih tertunda, dan terapkan hasil yang terlewat.",
+            "Ask the gateways about every payment, payout and refund still pending, and apply any outcome that was missed.",
+            "保留中の支払い・出金・返金をすべてゲートウェイに問い合わせ、受け取り損ねた結果を反映します。",
+        ],
+    ),
+    ("admin_pay_reconcile", ["Jalankan rekonsiliasi sekarang", "Run reconciliation now", "今すぐ照合を実行"]),
+    ("admin_pay_reconciled", ["Rekonsiliasi selesai.", "Reconciliation has run.", "照合を実行しました。"]),
+    ("admin_pay_payments_checked", ["Pembayaran diperiksa", "Payments checked", "確認した支払い"]),
+    ("admin_pay_payments_settled", ["Pembayaran diselesaikan", "Payments settled", "確定した支払い"]),
+    ("admin_pay_payouts_checked", ["Penarikan diperiksa", "Payouts checked", "確認した出金"]),
+    ("admin_pay_payouts_settled", ["Penarikan diselesaikan", "Payouts settled", "確定した出金"]),
+    ("admin_pay_refunds_checked", ["Pengembalian diperiksa", "Refunds checked", "確認した返金"]),
+    ("admin_pay_refunds_completed", ["Pengembalian diselesaikan", "Refunds completed", "完了した返金"]),
+    (
+        "admin_pay_refunds_unresolved",
+        ["Pengembalian perlu dicek manual", "Refunds to check by hand", "手動確認が必要な返金"],
+    ),
+    ("admin_pay_webhooks", ["Webhook masuk", "Incoming webhooks", "受信したWebhook"]),
+    ("admin_pay_result", ["Hasil", "Result", "結果"]),
+    ("admin_pay_any_result", ["Semua hasil", "Any result", "すべての結果"]),
+    ("admin_pay_result_applied", ["Diterapkan", "Applied", "反映済み"]),
+    ("admin_pay_result_no_change", ["Tanpa perubahan", "No change", "変更なし"]),
+    ("admin_pay_result_rejected", ["Ditolak", "Rejected", "拒否"]),
+    ("admin_pay_result_failed", ["Gagal", "Failed", "失敗"]),
+    ("admin_pay_error", ["Galat", "Error", "エラー"]),
+    ("admin_pay_body", ["Isi", "Body", "本文"]),
+    ("admin_pay_took", ["Durasi (ms)", "Took (ms)", "所要時間（ms）"]),
+    ("admin_pay_no_webhooks", ["Belum ada webhook.", "No webhooks yet.", "Webhookはまだありません。"]),
+    ("admin_hooks", ["Webhook", "Webhooks", "Webhook"]),
+    ("admin_hook_new", ["Endpoint baru", "New endpoint", "新しいエンドポイント"]),
+    ("admin_hook_create", ["Tambahkan endpoint", "Add the endpoint", "エンドポイントを追加"]),
+    ("admin_hook_events", ["Jenis peristiwa", "Event types", "イベントの種類"]),
+    (
+        "admin_hook_events_help",
+        [
+            "Dipisahkan koma, misalnya order.created, order.shipped; * untuk semua.",
+            "Separated by commas, such as order.created, order.shipped; * for all.",
+            "カンマ区切り（例: order.created, order.shipped）。すべては * 。",
+        ],
+    ),
+    ("admin_hook_enabled", ["Aktif", "Enabled", "有効"]),
+    ("admin_hook_disabled", ["Nonaktif", "Disabled", "無効"]),
+    (
+        "admin_hook_enabled_help",
+        ["Aktif (menerima peristiwa)", "Enabled (receives events)", "有効（イベントを受け取る）"],
+    ),
+    ("admin_hook_created_at", ["Dibuat", "Created", "作成日時"]),
+    ("admin_hook_none", ["Belum ada endpoint.", "No endpoints yet.", "エンドポイントはまだありません。"]),
+    (
+        "admin_hook_created",
+        ["Endpoint ditambahkan.", "The endpoint was added.", "エンドポイントを追加しました。"],
+    ),
+    (
+        "admin_hook_secret_once",
+        [
+            "Salin rahasia penandatanganan sekarang: rahasia ini tidak akan ditampilkan lagi.",
+            "Copy the signing secret now: it is not shown again.",
+            "署名シークレットを今コピーしてください。再表示されません。",
+        ],
+    ),
+    ("admin_hook_secret", ["Rahasia penandatanganan", "Signing secret", "署名シークレット"]),
+    ("admin_hook_deliveries", ["Pengiriman", "Deliveries", "配信"]),
+    ("admin_hook_event", ["Peristiwa", "Event", "イベント"]),
+    ("admin_hook_attempts", ["Percobaan", "Attempts", "試行回数"]),
+    ("admin_hook_last_answer", ["Jawaban terakhir", "Last answer", "最後の応答"]),
+    ("admin_hook_next_attempt", ["Percobaan berikutnya", "Next attempt", "次の試行"]),
+    ("admin_hook_pending", ["Menunggu", "Pending", "待機中"]),
+    ("admin_hook_delivered", ["Terkirim", "Delivered", "配信済み"]),
+    ("admin_hook_dead", ["Gagal total", "Dead-lettered", "配信不能"]),
+    ("admin_hook_replay", ["Kirim ulang", "Replay", "再送"]),
+    ("admin_hook_no_deliveries", ["Belum ada pengiriman.", "No deliveries yet.", "配信はまだありません。"]),
+    ("admin_hook_delete", ["Hapus endpoint", "Delete the endpoint", "エンドポイントを削除"]),
+    (
+        "admin_hook_delete_help",
+        [
+            "Endpoint dan riwayat pengirimannya dihapus; tidak ada lagi yang dikirim ke sana.",
+            "The endpoint and its delivery history are deleted; nothing more is sent to it.",
+            "エンドポイントと配信履歴を削除します。以後は何も送信されません。",
+        ],
+    ),
+    (
+        "admin_hook_done_deleted",
+        ["Endpoint dihapus.", "The endpoint was deleted.", "エンドポイントを削除しました。"],
+    ),
+    (
+        "admin_hook_done_replayed",
+        ["Pengiriman dijadwalkan ulang.", "The delivery is queued again.", "配信を再度キューに入れました。"],
+    ),
+    (
+        "error_admin_hook_url",
+        [
+            "URL ditolak: gunakan alamat https publik.",
+            "The URL is refused: use a public https address.",
+            "このURLは使えません。公開されたhttpsのアドレスを使ってください。",
+        ],
+    ),
+    (
+        "error_admin_hook_events",
+        [
+            "Sebutkan jenis peristiwa seperti order.created, atau *.",
+            "Name event types such as order.created, or *.",
+            "order.created のようなイベントの種類か * を指定してください。",
+        ],
+    ),
+    ("admin_import_title", ["Impor stok dari CSV", "Import stock from CSV", "CSVから在庫を取り込む"]),
+    ("admin_import_file", ["File CSV", "CSV file", "CSVファイル"]),
+    (
+        "admin_import_help",
+        [
+            "Baris judul sku,on_hand (boleh ditambah reason). Setiap baris menetapkan stok varian fisik; jika ada baris yang salah, tidak ada yang diubah.",
+            "A header row sku,on_hand (reason is optional). Each row sets a physical variant's stock on hand; if any row is wrong, nothing changes.",
+            "見出し行は sku,on_hand（reason は任意）。各行が物理商品のバリエーションの在庫数を設定します。誤った行が1つでもあれば何も変更されません。",
+        ],
+    ),
+    ("admin_import_button", ["Impor", "Import", "取り込む"]),
+    ("admin_import_line", ["Baris", "Line", "行"]),
+    ("admin_import_problem", ["Masalah", "Problem", "問題"]),
+    ("admin_import_results", ["Stok yang ditetapkan", "Levels set", "設定した在庫"]),
+    ("admin_import_before", ["Sebelumnya", "Before", "変更前"]),
+    (
+        "admin_import_done",
+        [
+            "Impor selesai: {n} varian berubah.",
+            "Imported: {n} variants changed.",
+            "取り込みました。{n} 件のバリエーションが変わりました。",
+        ],
+    ),
+    (
+        "error_admin_import_lines",
+        [
+            "File memiliki baris yang salah; tidak ada yang diubah.",
+            "The file has bad lines; nothing was changed.",
+            "ファイルに誤った行があります。何も変更していません。",
+        ],
+    ),
+    (
+        "admin_import_header",
+        [
+            "Baris judul harus berisi sku dan on_hand (dan boleh reason), masing-masing sekali.",
+            "The header row must name sku and on_hand (and may name reason), each once.",
+            "見出し行には sku と on_hand（任意で reason）をそれぞれ1回ずつ書いてください。",
+        ],
+    ),
+    (
+        "admin_import_unreadable",
+        [
+            "Tidak terbaca: teks UTF-8 dengan jumlah kolom seperti judul.",
+            "Unreadable: UTF-8 text with as many fields as the header.",
+            "読み取れません。見出しと同じ列数のUTF-8テキストにしてください。",
+        ],
+    ),
+    ("admin_import_no_rows", ["File tidak berisi baris.", "The file has no rows.", "行がありません。"]),
+    (
+        "admin_import_too_many",
+        [
+            "Paling banyak {n} baris per impor.",
+            "At most {n} rows per import.",
+            "1回の取り込みは {n} 行までです。",
+        ],
+    ),
+    ("admin_import_missing_sku", ["SKU kosong.", "The SKU is empty.", "SKUが空です。"]),
+    (
+        "admin_import_unknown_sku",
+        [
+            "Tidak ada varian dengan SKU ini.",
+            "No variant has this SKU.",
+            "このSKUのバリエーションはありません。",
+        ],
+    ),
+    (
+        "admin_import_digital",
+        [
+            "Varian digital: stoknya adalah itemnya; tambahkan kunci.",
+            "A digital variant: its stock is its items; add keys instead.",
+            "デジタル商品です。在庫はアイテムなので、キーを追加してください。",
+        ],
+    ),
+    (
+        "admin_import_not_whole",
+        ["Harus bilangan bulat.", "Must be a whole number.", "整数で指定してください。"],
+    ),
+    (
+        "admin_import_negative",
+        ["Tidak boleh di bawah nol.", "Must not be below zero.", "0未満にはできません。"],
+    ),
+    (
+        "admin_import_too_large",
+        ["Paling banyak 1.000.000.000.", "At most 1,000,000,000.", "1,000,000,000以下にしてください。"],
+    ),
+    (
+        "admin_import_below_reserved",
+        [
+            "Di bawah {n} unit yang dipesan.",
+            "Below the {n} units open orders hold.",
+            "未完了の注文が確保している {n} 個を下回っています。",
+        ],
+    ),
+    (
+        "admin_import_duplicate",
+        [
+            "Baris {n} sudah menyebut SKU ini.",
+            "Line {n} already names this SKU.",
+            "{n} 行目に同じSKUがあります。",
+        ],
+    ),
+    (
+        "admin_import_reason",
+        [
+            "Alasan paling banyak 200 karakter, satu baris.",
+            "The reason is at most 200 characters, on one line.",
+            "理由は1行・200文字以内にしてください。",
+        ],
+    ),
+    ("error_admin_no_file", ["Pilih sebuah file.", "Choose a file.", "ファイルを選んでください。"]),
+    (
+        "error_admin_file_too_large",
+        ["File terlalu besar.", "The file is too large.", "ファイルが大きすぎます。"],
+    ),
+    (
+        "error_admin_file_name",
+        [
+            "Nama file harus 1–200 karakter, tanpa garis miring.",
+            "The file's name must be 1 to 200 characters, without slashes.",
+            "ファイル名は1〜200文字で、スラッシュを含めないでください。",
+        ],
+    ),
+    ("admin_new_variant", ["Varian baru", "New variant", "新しいバリエーション"]),
+    ("admin_add_variant", ["Tambahkan varian", "Add the variant", "バリエーションを追加"]),
+    (
+        "admin_done_variant",
+        ["Varian ditambahkan.", "The variant was added.", "バリエーションを追加しました。"],
+    ),
+    ("admin_key_file", ["Unggah file kunci", "Upload a key file", "キーファイルをアップロード"]),
+    (
+        "admin_key_file_help",
+        [
+            "Satu file menjadi satu item stok, dikirim ke pembelinya sebagai dokumen.",
+            "One file is one item of stock, sent to its buyer as a document.",
+            "1つのファイルが在庫1点になり、購入者に文書として送られます。",
+        ],
+    ),
 ];

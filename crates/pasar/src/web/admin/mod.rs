@@ -8,11 +8,13 @@ mod dashboard;
 mod delivery;
 mod messages;
 mod orders;
+mod payments;
 mod products;
 mod sellers;
 mod shipping;
 mod users;
 mod vouchers;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -51,6 +53,9 @@ pub(super) const TEMPLATES: Sources = &[
     ("admin/voucher.html", include_str!("../templates/admin/voucher.html")),
     ("admin/shipping.html", include_str!("../templates/admin/shipping.html")),
     ("admin/delivery.html", include_str!("../templates/admin/delivery.html")),
+    ("admin/payments.html", include_str!("../templates/admin/payments.html")),
+    ("admin/webhooks.html", include_str!("../templates/admin/webhooks.html")),
+    ("admin/webhook.html", include_str!("../templates/admin/webhook.html")),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -96,6 +101,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/delivery/zones/{zone}/closed-dates", post(delivery::close_date))
         .route("/admin/delivery/zones/{zone}/closed-dates/{date}/delete", post(delivery::reopen_date))
         .route("/admin/delivery/zones/{zone}/capacity", post(delivery::set_capacity))
+        .route("/admin/products/{id}/variants", post(products::add_variant))
+        .route("/admin/variants/{id}/key-file", post(products::upload_key_file))
+        .route("/admin/stock/import", post(products::import_stock))
+        .route("/admin/payments", get(payments::show))
+        .route("/admin/payments/reconciliation", post(payments::reconcile))
+        .route("/admin/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/admin/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/admin/webhook-deliveries/{id}/replay", post(webhooks::replay))
 }
 
 /// A signed-in member of staff on an admin page, from an address the allowlist lets in.
@@ -220,6 +234,8 @@ mod tests {
             include_str!("vouchers.rs"),
             include_str!("shipping.rs"),
             include_str!("delivery.rs"),
+            include_str!("payments.rs"),
+            include_str!("webhooks.rs"),
         ] {
             super::super::i18n::assert_messages_exist(source);
         }

@@ -1,7 +1,8 @@
-//! `/admin/products`: the list, a new product (with its first variant), a product's page
-//! (its fields, archive, images, variants' prices, and each variant's stock: adjust with a
-//! reason and its movements, or paste digital keys with the duplicates reported). Each action
-//! calls the service the admin JSON route calls, with the same actor.
+//! `/admin/products`: the list (with a stock import from a CSV file), a new product (with its
+//! first variant), a product's page (its fields, archive, images, a new variant, variants'
+//! prices, and each variant's stock: adjust with a reason and its movements, or paste digital
+//! keys or upload a key file, with the duplicates reported). Each action calls the service the
+//! admin JSON route calls, with the same actor.
 
 use axum::Form;
 use axum::body::Body;
@@ -17,13 +18,14 @@ use serde_json::json;
 use super::orders::parse_amount;
 use super::{Admin, DoneQuery, page, refusal, see_other};
 use crate::catalog::{
-    Actor, NewProduct, Product, ProductChange, ProductFilter, ProductKind, ProductSort, ProductStatus,
-    VariantChange,
+    Actor, NewProduct, NewVariant, Product, ProductChange, ProductFilter, ProductKind, ProductSort,
+    ProductStatus, VariantChange,
 };
 use crate::http::AppState;
 use crate::identity::domain::Text;
 use crate::ids::{ProductId, VariantId};
 use crate::inventory;
+use crate::inventory::import::{self, ImportError, Problem};
 use crate::money::{Currency, Money};
 use crate::web::i18n;
 use crate::web::templates::{PageError, PageResult};
@@ -65,6 +67,17 @@ struct Row {
 
 #[tracing::instrument(skip_all)]
 pub async fn list(State(state): State<AppState>, admin: Admin, Query(query): Query<ListQuery>) -> PageResult {
+    list_page(&state, &admin, StatusCode::OK, query, context! {}).await
+}
+
+/// The list page, with `extra` (a stock import's results or errors) in its context.
+async fn list_page(
+    state: &AppState,
+    admin: &Admin,
+    code: StatusCode,
+    query: ListQuery,
+    extra: Value,
+) -> PageResult {
     let locale = admin.visit.locale;
     let q = query.q.as_deref().map(str::trim).unwrap_or_default().chars().take(100).collect::<String>();
     let status = query.status.as_deref().and_then(status_of);
@@ -89,8 +102,8 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(query): Que
         })
         .collect();
     Ok(page(
-        &admin,
-        StatusCode::OK,
+        admin,
+        code,
         "admin/products.html",
         "products",
         context! {
@@ -98,8 +111,111 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(query): Que
             statuses => Serde(&status_options(locale)),
             q,
             status => status.map(ProductStatus::as_str),
+            ..extra
         },
     ))
+}
+
+#[derive(Serialize)]
+struct ImportedView {
+    line: u64,
+    sku: String,
+    before: i64,
+    on_hand: i64,
+    delta: i64,
+}
+
+#[derive(Serialize)]
+struct BadLineView {
+    line: u64,
+    sku: String,
+    problem: String,
+}
+
+/// What is wrong with a line, in the visitor's language.
+fn problem_text(locale: crate::locale::Locale, problem: Problem) -> String {
+    let key = match problem {
+        Problem::Header => "admin_import_header",
+        Problem::Unreadable => "admin_import_unreadable",
+        Problem::NoRows => "admin_import_no_rows",
+        Problem::TooManyRows { .. } => "admin_import_too_many",
+        Problem::MissingSku => "admin_import_missing_sku",
+        Problem::UnknownSku => "admin_import_unknown_sku",
+        Problem::DigitalVariant => "admin_import_digital",
+        Problem::NotAWholeNumber => "admin_import_not_whole",
+        Problem::Negative => "admin_import_negative",
+        Problem::TooLarge => "admin_import_too_large",
+        Problem::BelowReserved { .. } => "admin_import_below_reserved",
+        Problem::DuplicateSku { .. } => "admin_import_duplicate",
+        Problem::BadReason => "admin_import_reason",
+    };
+    let text = i18n::message(locale, key);
+    match problem {
+        Problem::TooManyRows { max } => text.replace("{n}", &max.to_string()),
+        Problem::BelowReserved { reserved } => text.replace("{n}", &reserved.to_string()),
+        Problem::DuplicateSku { first_line } => text.replace("{n}", &first_line.to_string()),
+        _ => text.to_owned(),
+    }
+}
+
+/// Like `POST /v1/admin/stock/import`, from an upload form: the file's rows are all checked
+/// first; the list page shows each row's level set, or every bad line (and nothing changed).
+#[tracing::instrument(skip_all)]
+pub async fn import_stock(
+    State(state): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    body: Body,
+) -> PageResult {
+    let locale = admin.visit.locale;
+    let max = state.config.body_limit_bytes;
+    let refused = |key: &'static str| context! { import_error => i18n::message(locale, key) };
+    let upload =
+        match upload_of(&headers, body, max, "error_admin_file_too_large", "error_admin_no_file").await {
+            Ok(upload) => upload,
+            Err((status, key)) => {
+                return list_page(&state, &admin, status, ListQuery::default(), refused(key)).await;
+            }
+        };
+    let actor = admin.actor();
+    match import::import_levels(&state.catalog, &state.inventory, &upload.bytes, &actor).await {
+        Ok(levels) => {
+            let changed = levels.iter().filter(|l| l.delta != 0).count();
+            let imported: Vec<ImportedView> = levels
+                .into_iter()
+                .map(|l| ImportedView {
+                    line: l.line,
+                    sku: l.sku,
+                    before: l.before,
+                    on_hand: l.on_hand,
+                    delta: l.delta,
+                })
+                .collect();
+            let notice = i18n::message(locale, "admin_import_done").replace("{n}", &changed.to_string());
+            let extra = context! { notice, imported => Serde(&imported) };
+            list_page(&state, &admin, StatusCode::OK, ListQuery::default(), extra).await
+        }
+        Err(ImportError::Invalid(lines)) => {
+            let bad_lines: Vec<BadLineView> = lines
+                .into_iter()
+                .map(|bad| BadLineView {
+                    line: bad.line,
+                    sku: bad.sku.unwrap_or_default(),
+                    problem: problem_text(locale, bad.problem),
+                })
+                .collect();
+            let extra = context! {
+                import_error => i18n::message(locale, "error_admin_import_lines"),
+                bad_lines => Serde(&bad_lines),
+            };
+            list_page(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, ListQuery::default(), extra).await
+        }
+        Err(ImportError::Catalog(err)) => Err(PageError::internal(err)),
+        Err(ImportError::Inventory(err)) => {
+            let (status, key) = refusal(err)?;
+            list_page(&state, &admin, status, ListQuery::default(), refused(key)).await
+        }
+    }
 }
 
 /// The new product form, with `values` (what was typed, an error) filled in.
@@ -325,6 +441,7 @@ pub async fn show(
             ("archived", "admin_done_archived"),
             ("image", "admin_done_image"),
             ("stock", "admin_done_stock"),
+            ("variant", "admin_done_variant"),
         ],
     );
     product_page(&state, &admin, StatusCode::OK, product, context! { notice }).await
@@ -508,18 +625,140 @@ pub async fn add_keys(
     .await
 }
 
-/// The first file of a `multipart/form-data` body: its declared type and bytes.
-async fn first_file(content_type: &str, body: Bytes) -> Option<(String, Bytes)> {
+#[derive(Deserialize)]
+pub struct VariantForm {
+    sku: String,
+    price: String,
+    /// `size=500g, roast=dark`.
+    #[serde(default)]
+    options: String,
+}
+
+/// Like `POST /v1/admin/products/{id}/variants`: a SKU, a price in the product's currency and
+/// options that no other variant of the product has.
+#[tracing::instrument(skip_all)]
+pub async fn add_variant(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Form(form): Form<VariantForm>,
+) -> PageResult {
+    let product = load(&state, &id).await?;
+    let Some(price) = parse_amount(&form.price, product.price_from) else {
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price")
+            .await;
+    };
+    let Some(options) = options_of(&form.options) else {
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_options")
+            .await;
+    };
+    let body = json!({ "sku": form.sku.trim(), "options": options, "price": price });
+    let Ok(input) = serde_json::from_value::<NewVariant>(body) else {
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_invalid")
+            .await;
+    };
+    match state.catalog.add_variant(Actor::Staff(admin.principal.user), product.id, input).await {
+        Ok(_) => Ok(done(product.id, "variant")),
+        Err(err) => {
+            let (status, key) = refusal(err)?;
+            again(&state, &admin, product.id, status, key).await
+        }
+    }
+}
+
+/// Like `POST /v1/admin/variants/{id}/digital-items/files`, from an upload form: the file is
+/// one item of the digital variant's stock; a file the variant already holds is refused and
+/// named, as the paste form names its keys.
+#[tracing::instrument(skip_all)]
+pub async fn upload_key_file(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> PageResult {
+    let (variant, product) = product_of(&state, &id).await?;
+    let max = state.config.body_limit_bytes;
+    let upload =
+        match upload_of(&headers, body, max, "error_admin_file_too_large", "error_admin_no_file").await {
+            Ok(upload) => upload,
+            Err((status, key)) => return again(&state, &admin, product.id, status, key).await,
+        };
+    if !inventory::domain::acceptable_file_name(&upload.name) {
+        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_file_name")
+            .await;
+    }
+    if product.kind != ProductKind::Digital {
+        return again(&state, &admin, product.id, StatusCode::CONFLICT, "error_admin_physical_stock").await;
+    }
+    let file = inventory::DigitalFile {
+        content_type: inventory::domain::file_content_type(Some(upload.kind.as_str())).to_owned(),
+        file_name: upload.name,
+        bytes: upload.bytes.to_vec(),
+    };
+    let actor = admin.actor();
+    let added = match state.inventory.add_digital_files(variant, vec![file], &actor).await {
+        Ok(added) => added,
+        Err(err) => {
+            let (status, key) = refusal(err)?;
+            return again(&state, &admin, product.id, status, key).await;
+        }
+    };
+    let locale = admin.visit.locale;
+    let notice = i18n::message(locale, "admin_keys_added").replace("{n}", &added.added.to_string());
+    let product = load(&state, &product.id.to_string()).await?;
+    product_page(
+        &state,
+        &admin,
+        StatusCode::OK,
+        product,
+        context! { notice, duplicates => added.duplicates, duplicates_variant => variant.to_string() },
+    )
+    .await
+}
+
+/// A file sent by an upload form.
+struct Upload {
+    name: String,
+    /// Its declared type; empty when none.
+    kind: String,
+    bytes: Bytes,
+}
+
+/// The first file of a `multipart/form-data` body.
+async fn first_file(content_type: &str, body: Bytes) -> Option<Upload> {
     let boundary = multer::parse_boundary(content_type).ok()?;
     let stream = futures_util::stream::once(async { Ok::<_, std::convert::Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     while let Ok(Some(field)) = multipart.next_field().await {
-        if field.file_name().is_some() {
+        if let Some(name) = field.file_name().map(ToString::to_string) {
             let kind = field.content_type().map(ToString::to_string).unwrap_or_default();
-            return field.bytes().await.ok().map(|bytes| (kind, bytes));
+            return field.bytes().await.ok().map(|bytes| Upload { name, kind, bytes });
         }
     }
     None
+}
+
+/// The upload of a form posted to `headers`' content type, read up to `max` bytes of file;
+/// Err with the status and message key to answer when it is too large or has no file.
+async fn upload_of(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+    too_large: &'static str,
+    missing: &'static str,
+) -> Result<Upload, (StatusCode, &'static str)> {
+    let Ok(bytes) = axum::body::to_bytes(body, max + 16 * 1024).await else {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, too_large));
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(upload) = first_file(content_type, bytes).await.filter(|u| !u.bytes.is_empty()) else {
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, missing));
+    };
+    if upload.bytes.len() > max {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, too_large));
+    }
+    Ok(upload)
 }
 
 /// Like `POST /v1/admin/products/{id}/media`, from a `multipart/form-data` form (its CSRF
@@ -534,35 +773,14 @@ pub async fn upload_image(
 ) -> PageResult {
     let product = load(&state, &id).await?;
     let max = state.catalog.media_max_bytes();
-    let Ok(bytes) = axum::body::to_bytes(body, max + 16 * 1024).await else {
-        return again(
-            &state,
-            &admin,
-            product.id,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "error_admin_image_too_large",
-        )
-        .await;
-    };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some((kind, file)) = first_file(content_type, bytes).await.filter(|(_, file)| !file.is_empty())
-    else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_no_image")
-            .await;
-    };
-    if file.len() > max {
-        return again(
-            &state,
-            &admin,
-            product.id,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "error_admin_image_too_large",
-        )
-        .await;
-    }
-    let kind = (!kind.is_empty()).then_some(kind);
-    match state.catalog.add_media(Actor::Staff(admin.principal.user), product.id, kind.as_deref(), file).await
-    {
+    let upload =
+        match upload_of(&headers, body, max, "error_admin_image_too_large", "error_admin_no_image").await {
+            Ok(upload) => upload,
+            Err((status, key)) => return again(&state, &admin, product.id, status, key).await,
+        };
+    let kind = (!upload.kind.is_empty()).then_some(upload.kind);
+    let actor = Actor::Staff(admin.principal.user);
+    match state.catalog.add_media(actor, product.id, kind.as_deref(), upload.bytes).await {
         Ok(_) => Ok(done(product.id, "image")),
         Err(err) => {
             let (status, key) = refusal(err)?;
@@ -588,9 +806,9 @@ mod tests {
     async fn the_first_file_of_a_multipart_body_is_found() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x00\x01\r\n--XyZ--\r\n";
         let body = Bytes::from_static(body);
-        let (kind, bytes) = first_file("multipart/form-data; boundary=XyZ", body.clone()).await.unwrap();
-        assert_eq!(kind, "image/png");
-        assert_eq!(&bytes[..], b"\x89PNG\r\n\x00\x01");
+        let upload = first_file("multipart/form-data; boundary=XyZ", body.clone()).await.unwrap();
+        assert_eq!((upload.name.as_str(), upload.kind.as_str()), ("a.png", "image/png"));
+        assert_eq!(&upload.bytes[..], b"\x89PNG\r\n\x00\x01");
         let none = Bytes::from_static(b"--XyZ--\r\n");
         assert!(first_file("multipart/form-data; boundary=XyZ", none).await.is_none());
         assert!(first_file("text/plain", body).await.is_none());
