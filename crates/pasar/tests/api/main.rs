@@ -51,4 +51,5 @@ mod web_account;
 mod web_admin;
 mod web_buy;
 mod web_seller;
+mod web_seller_more;
 mod webhooks;

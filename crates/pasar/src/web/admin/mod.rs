@@ -7,7 +7,8 @@ mod audit;
 mod dashboard;
 mod messages;
 mod orders;
-mod products;
+// The seller pages take uploads and variant options as these pages do.
+pub(super) mod products;
 mod sellers;
 mod users;
 

@@ -149,7 +149,7 @@ pub struct NewProductForm {
 }
 
 /// `size=250g, roast=dark` as a variant's options; None when a pair has no `=`.
-fn options_of(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+pub(in crate::web) fn options_of(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut options = serde_json::Map::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=')?;
@@ -502,7 +502,7 @@ pub async fn add_keys(
 }
 
 /// The first file of a `multipart/form-data` body: its declared type and bytes.
-async fn first_file(content_type: &str, body: Bytes) -> Option<(String, Bytes)> {
+pub(in crate::web) async fn first_file(content_type: &str, body: Bytes) -> Option<(String, Bytes)> {
     let boundary = multer::parse_boundary(content_type).ok()?;
     let stream = futures_util::stream::once(async { Ok::<_, std::convert::Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
