@@ -3,6 +3,7 @@
 //! `POST /v1/reviews/{id}/reply`; a second reply is refused as the API refuses it).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -60,13 +61,13 @@ async fn reviews_page(
     let mut names: HashMap<ProductId, String> = HashMap::new();
     let mut rows = Vec::with_capacity(reviews.len());
     for review in reviews {
-        if !names.contains_key(&review.product_id) {
+        if let Entry::Vacant(slot) = names.entry(review.product_id) {
             // A review outlives the product's sale: a product gone from the store shows its id.
             let name = match state.catalog.product_as(Actor::Seller(store.user), review.product_id).await {
                 Ok(product) => product.name,
                 Err(_) => review.product_id.to_string(),
             };
-            names.insert(review.product_id, name);
+            slot.insert(name);
         }
         rows.push(Row {
             id: review.id.to_string(),
