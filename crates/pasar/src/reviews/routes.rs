@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::domain::{Review, ReviewCursor, ReviewImage, ReviewSort, ReviewText, StarCounts, Stars};
 use super::service::{EditReview, NewReview, ReviewsError};
 use crate::catalog::routes::{ImageFile, upload_body};
-use crate::http::auth::Staff;
+use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{Page, PageQuery};
@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(hide))
         .routes(routes!(unhide))
         .routes(routes!(product_reviews))
+        .routes(routes!(store_reviews))
         .merge(uploads)
 }
 
@@ -321,4 +322,45 @@ async fn serve_image(State(state): State<AppState>, ApiPath(key): ApiPath<String
         bytes,
     )
         .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct StoreReviewQuery {
+    /// Items per page, 1 to 100 (default 20).
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of the calling seller's store reviews.
+#[derive(Serialize, ToSchema)]
+struct StoreReviewPage {
+    data: Vec<Review>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// The reviews of the products the calling seller's store sold (hidden ones left out), newest
+/// first, with their replies: what to answer with `POST /v1/reviews/{id}/reply`.
+#[utoipa::path(
+    get, path = "/v1/seller/reviews", tag = "seller", security(("bearer" = [])), params(StoreReviewQuery),
+    responses(
+        (status = 200, body = StoreReviewPage),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn store_reviews(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiQuery(query): ApiQuery<StoreReviewQuery>,
+) -> ApiResult<Json<StoreReviewPage>> {
+    let page = PageQuery { limit: query.limit, cursor: query.cursor };
+    let (reviews, more) = state.reviews.for_store(seller.user, page.position()?, page.limit()?).await?;
+    let Page { data, next_cursor } = Page::new(reviews, more, |last: &Review| last.id.to_string());
+    Ok(Json(StoreReviewPage { data, next_cursor }))
 }

@@ -406,6 +406,27 @@ impl Reviews {
         Ok(ProductReviews { reviews, more, rating: histogram.rating(), histogram: histogram.into() })
     }
 
+    /// One page of the visible reviews of the products a store sold (`seller_user`, its
+    /// owner), newest first, with their images, and whether more follow.
+    #[tracing::instrument(skip_all)]
+    pub async fn for_store(
+        &self,
+        seller_user: UserId,
+        after: Option<ReviewId>,
+        limit: usize,
+    ) -> Result<(Vec<Review>, bool), ReviewsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        let mut reviews = store::of_seller(&mut *conn, seller_user, after, limit + 1).await?;
+        let more = reviews.len() > limit;
+        reviews.truncate(limit);
+        let ids: Vec<ReviewId> = reviews.iter().map(|r| r.id).collect();
+        let mut images = store::images_of(&mut *conn, &ids).await?;
+        for review in &mut reviews {
+            review.images = images.remove(&review.id).unwrap_or_default();
+        }
+        Ok((reviews, more))
+    }
+
     /// A store's rating: the average and count of the visible reviews of the products it sold,
     /// counted from the reviews themselves, so it is exact at every read.
     #[tracing::instrument(skip_all)]

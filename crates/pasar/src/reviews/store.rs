@@ -179,6 +179,27 @@ pub async fn list<'c>(
     rows.iter().map(review_of).collect()
 }
 
+/// One page of the visible reviews of what a store sold, newest first, after `after` when
+/// given.
+pub async fn of_seller<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: UserId,
+    after: Option<ReviewId>,
+    limit: usize,
+) -> Result<Vec<Review>, sqlx::Error> {
+    let position = if after.is_some() { " AND id < $2" } else { "" };
+    let sql = format!(
+        "SELECT {REVIEW_COLUMNS} FROM reviews WHERE seller_id = $1 AND hidden = 0{position}
+         ORDER BY id DESC LIMIT {limit}"
+    );
+    let mut query = sqlx::query(&sql).bind(seller.to_string());
+    if let Some(id) = after {
+        query = query.bind(id.to_string());
+    }
+    let rows = query.fetch_all(ex).await?;
+    rows.iter().map(review_of).collect()
+}
+
 /// Takes the lock on a product's tally for the rest of the transaction (creating its row the
 /// first time), so that two changes to one product's reviews recompute one after the other.
 pub async fn lock_tally(conn: &mut Connection, product: ProductId) -> Result<(), sqlx::Error> {

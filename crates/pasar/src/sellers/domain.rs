@@ -151,6 +151,16 @@ pub struct Application {
     pub payout_account: PayoutDestination,
 }
 
+/// What a store's owner changes in its profile; absent fields stay as they are. The slug stays:
+/// links to the store go on working, and the bank account is not changed from a session.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    pub store_name: Option<Text<100>>,
+    pub description: Option<Text<2000>>,
+    pub contact: Option<Contact>,
+}
+
 /// A store as its owner and admins see it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Seller {

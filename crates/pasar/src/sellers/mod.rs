@@ -13,7 +13,7 @@ pub mod routes;
 mod service;
 mod store;
 
-pub use domain::{Decision, Seller, SellerDocument, SellerStatus, StorePage};
+pub use domain::{Decision, ProfileChange, Seller, SellerDocument, SellerStatus, StorePage};
 pub use service::{Sellers, SellersError};
 
 use crate::db::Migration;

@@ -13,10 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{Application, Decision, Seller, SellerDocument, SellerStatus, StorePage};
+use super::domain::{Application, Decision, ProfileChange, Seller, SellerDocument, SellerStatus, StorePage};
 use super::service::SellersError;
 use crate::catalog::routes::upload_body;
-use crate::http::auth::Staff;
+use crate::http::auth::{ActiveSeller, Staff};
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::{self, Callers};
@@ -37,7 +37,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(upload_document))
         .route_layer(DefaultBodyLimit::max(state.sellers.upload_max_bytes()));
     OpenApiRouter::new()
-        .routes(routes!(my_store))
+        .routes(routes!(my_store, update_my_store))
         .routes(routes!(document))
         .routes(routes!(list_sellers))
         .routes(routes!(get_seller, update_seller))
@@ -111,6 +111,27 @@ async fn apply(
 )]
 async fn my_store(State(state): State<AppState>, caller: Principal) -> ApiResult<Json<Seller>> {
     Ok(Json(state.sellers.mine(caller.user).await?))
+}
+
+/// Change the caller's live store: its name, description or contact (absent fields stay).
+/// The slug and the payout account stay as applied. Audited (`seller.updated`). A suspended
+/// store changes nothing (403 `store_suspended`).
+#[utoipa::path(
+    patch, path = "/v1/sellers/me", tag = "sellers", security(("bearer" = [])),
+    request_body = ProfileChange,
+    responses(
+        (status = 200, body = Seller),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "not a seller with an approved store, or store_suspended", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    )
+)]
+async fn update_my_store(
+    State(state): State<AppState>,
+    seller: ActiveSeller,
+    ApiJson(body): ApiJson<ProfileChange>,
+) -> ApiResult<Json<Seller>> {
+    Ok(Json(state.sellers.update_profile(seller.user, body).await?))
 }
 
 /// A file's bytes, as the OpenAPI document shows them (an upload, not JSON).

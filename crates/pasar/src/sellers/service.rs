@@ -8,8 +8,8 @@
 use axum::body::Bytes;
 
 use super::domain::{
-    Application, CLOSED_STORE_NAME, Decision, DocumentType, InvalidTransition, MAX_COMMISSION_BPS, Seller,
-    SellerDocument, SellerStatus, StorePage, close, closed_slug, decide,
+    Application, CLOSED_STORE_NAME, Decision, DocumentType, InvalidTransition, MAX_COMMISSION_BPS,
+    ProfileChange, Seller, SellerDocument, SellerStatus, StorePage, close, closed_slug, decide,
 };
 use super::store::{self, SellerRow};
 use crate::catalog::media::{ImageType, MediaKey, UploadRefused, check_upload};
@@ -200,6 +200,57 @@ impl Sellers {
     /// The caller's own store.
     pub async fn mine(&self, user: UserId) -> Result<Seller, SellersError> {
         self.store_of_user(user).await?.ok_or(SellersError::NotFound)
+    }
+
+    /// The owner changes the store's name, description or contact; `seller.updated` records
+    /// the fields that changed, before and after. A closed store takes no change.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_profile(&self, user: UserId, change: ProfileChange) -> Result<Seller, SellersError> {
+        let found = store::by_user(self.db.reader(), user).await?.ok_or(SellersError::NotFound)?;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        store::lock(&mut *tx, found.id).await?;
+        let mut row = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
+        if row.status == SellerStatus::Closed {
+            return Err(SellersError::Closed);
+        }
+        let mut before = serde_json::Map::new();
+        let mut after = serde_json::Map::new();
+        if let Some(name) = change.store_name.filter(|name| name.as_str() != row.store_name) {
+            before.insert("store_name".into(), row.store_name.clone().into());
+            after.insert("store_name".into(), name.as_str().into());
+            row.store_name = name.into();
+        }
+        if let Some(description) = change.description.filter(|d| d.as_str() != row.description) {
+            before.insert("description".into(), row.description.clone().into());
+            after.insert("description".into(), description.as_str().into());
+            row.description = description.into();
+        }
+        if let Some(contact) = change.contact.filter(|c| row.contact.as_ref() != Some(c)) {
+            before.insert("contact".into(), serde_json::json!(row.contact));
+            after.insert("contact".into(), serde_json::json!(contact));
+            row.contact = Some(contact);
+        }
+        if after.is_empty() {
+            return self.seller_in(&mut tx, row).await;
+        }
+        row.updated_at = now;
+        store::update_profile(&mut *tx, &row).await?;
+        let seller = self.seller_in(&mut tx, row).await?;
+        events::record(
+            &mut tx,
+            now,
+            NewEvent {
+                event_type: "seller.updated",
+                version: 1,
+                subject_id: seller.id.to_string(),
+                actor: user.to_string(),
+                payload: serde_json::json!({ "seller_id": seller.id, "before": before, "after": after }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(seller)
     }
 
     /// Replaces the store's logo: an image, served publicly on its store page.

@@ -144,6 +144,28 @@ pub async fn update<'c>(
     .map(|_| ())
 }
 
+/// Writes what its owner changes in a store's profile: name, description, contact.
+pub async fn update_profile<'c>(
+    ex: impl Executor<'c, Database = Any>,
+    seller: &SellerRow,
+) -> Result<(), sqlx::Error> {
+    let contact = seller.contact.as_ref();
+    sqlx::query(
+        "UPDATE sellers SET store_name = $1, description = $2, contact_email = $3, contact_phone = $4,
+                updated_at = $5
+         WHERE id = $6",
+    )
+    .bind(&seller.store_name)
+    .bind(&seller.description)
+    .bind(contact.map_or(String::new(), |c| c.email.as_str().to_owned()))
+    .bind(contact.map_or(String::new(), |c| String::from(c.phone.clone())))
+    .bind(seller.updated_at.millis())
+    .bind(seller.id.to_string())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
 /// Closes a store for good and erases its profile: the status, a placeholder name and slug,
 /// and empty description, contact, bank account and logo. Its documents go with
 /// [`delete_documents`]; its id, owner, commission and times stay for the books.

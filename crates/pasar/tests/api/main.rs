@@ -53,5 +53,6 @@ mod web_admin_ops;
 mod web_admin_pay;
 mod web_buy;
 mod web_seller;
+mod web_seller_more;
 mod web_store;
 mod webhooks;

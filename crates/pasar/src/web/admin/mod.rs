@@ -9,7 +9,8 @@ mod delivery;
 mod messages;
 mod orders;
 mod payments;
-mod products;
+// The seller pages take uploads and variant options as these pages do.
+pub(super) mod products;
 mod sellers;
 mod shipping;
 mod users;

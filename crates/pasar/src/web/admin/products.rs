@@ -265,7 +265,7 @@ pub struct NewProductForm {
 }
 
 /// `size=250g, roast=dark` as a variant's options; None when a pair has no `=`.
-fn options_of(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+pub(in crate::web) fn options_of(text: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut options = serde_json::Map::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=')?;
@@ -718,11 +718,11 @@ pub async fn upload_key_file(
 }
 
 /// A file sent by an upload form.
-struct Upload {
+pub(in crate::web) struct Upload {
     name: String,
     /// Its declared type; empty when none.
-    kind: String,
-    bytes: Bytes,
+    pub kind: String,
+    pub bytes: Bytes,
 }
 
 /// The first file of a `multipart/form-data` body.
@@ -741,7 +741,7 @@ async fn first_file(content_type: &str, body: Bytes) -> Option<Upload> {
 
 /// The upload of a form posted to `headers`' content type, read up to `max` bytes of file;
 /// Err with the status and message key to answer when it is too large or has no file.
-async fn upload_of(
+pub(in crate::web) async fn upload_of(
     headers: &HeaderMap,
     body: Body,
     max: usize,

@@ -299,4 +299,174 @@ pub const MESSAGES: Messages = &[
     ("seller_variants", ["Varian", "Variants", "バリエーション"]),
     ("seller_view_in_shop", ["Lihat di toko", "View in the shop", "ショップで見る"]),
     ("seller_weight", ["Berat dalam gram (opsional)", "Weight in grams (optional)", "重量（グラム、任意）"]),
+    // The store profile, product images and variants, reviews and payouts pages.
+    (
+        "error_seller_already_replied",
+        [
+            "Ulasan ini sudah dibalas; balasan hanya sekali.",
+            "This review has been answered already; a review takes one reply.",
+            "このレビューには返信済みです。返信は1回のみです。",
+        ],
+    ),
+    (
+        "error_seller_image_too_large",
+        ["Gambar terlalu besar.", "The image is too large.", "画像が大きすぎます。"],
+    ),
+    (
+        "error_seller_insufficient_balance",
+        [
+            "Saldo yang bisa ditarik tidak mencukupi.",
+            "The available balance does not cover this payout.",
+            "出金可能額が不足しています。",
+        ],
+    ),
+    (
+        "error_seller_no_image",
+        ["Pilih file gambar.", "Choose an image file.", "画像ファイルを選んでください。"],
+    ),
+    (
+        "error_seller_no_payout_provider",
+        [
+            "Belum ada penyedia pencairan yang aktif. Hubungi pengelola toko.",
+            "No payout provider is set up yet. Contact the shop's team.",
+            "出金に対応する決済事業者が設定されていません。運営者にお問い合わせください。",
+        ],
+    ),
+    (
+        "error_seller_not_an_image",
+        [
+            "File ini bukan gambar PNG, JPEG, WebP atau GIF.",
+            "This file is not a PNG, JPEG, WebP or GIF image.",
+            "PNG・JPEG・WebP・GIF の画像ではありません。",
+        ],
+    ),
+    (
+        "error_seller_not_the_seller",
+        [
+            "Hanya penjual produk ini yang dapat membalas ulasannya.",
+            "Only the product's seller can reply to its reviews.",
+            "この商品の出品者のみ返信できます。",
+        ],
+    ),
+    (
+        "error_seller_options",
+        [
+            "Tulis opsi sebagai nama=nilai, dipisah koma, misalnya ukuran=250g.",
+            "Write options as name=value, separated by commas, such as size=250g.",
+            "オプションは「名前=値」をカンマ区切りで入力してください（例：size=250g）。",
+        ],
+    ),
+    (
+        "error_seller_payout_amount",
+        [
+            "Masukkan jumlah lebih dari nol, atau kosongkan untuk menarik semua.",
+            "Enter an amount above zero, or leave it empty to pay out everything.",
+            "0より大きい金額を入力するか、空欄で全額を出金してください。",
+        ],
+    ),
+    (
+        "error_seller_reply_text",
+        [
+            "Tulis balasan, paling banyak 2.000 karakter.",
+            "Write a reply of at most 2,000 characters.",
+            "2,000文字以内で返信を入力してください。",
+        ],
+    ),
+    (
+        "error_seller_too_many_images",
+        [
+            "Produk ini sudah memiliki jumlah gambar maksimum.",
+            "This product has as many images as it may.",
+            "この商品の画像は上限に達しています。",
+        ],
+    ),
+    ("seller_add_variant", ["Tambah varian", "Add a variant", "バリエーションを追加"]),
+    ("seller_done_image", ["Gambar ditambahkan.", "Image added.", "画像を追加しました。"]),
+    ("seller_done_image_removed", ["Gambar dihapus.", "Image removed.", "画像を削除しました。"]),
+    ("seller_done_logo", ["Logo diperbarui.", "Logo updated.", "ロゴを更新しました。"]),
+    (
+        "seller_done_payout",
+        [
+            "Pencairan diajukan; dananya dalam perjalanan.",
+            "Payout requested; the money is on its way.",
+            "出金を申請しました。送金処理中です。",
+        ],
+    ),
+    ("seller_done_profile", ["Profil toko disimpan.", "Store profile saved.", "ストア情報を保存しました。"]),
+    ("seller_done_reply", ["Balasan terkirim.", "Reply posted.", "返信を投稿しました。"]),
+    ("seller_done_variant", ["Varian ditambahkan.", "Variant added.", "バリエーションを追加しました。"]),
+    (
+        "seller_image_hint",
+        ["PNG, JPEG, WebP atau GIF.", "A PNG, JPEG, WebP or GIF image.", "PNG・JPEG・WebP・GIF 画像。"],
+    ),
+    ("seller_images", ["Gambar", "Images", "画像"]),
+    ("seller_logo", ["Logo", "Logo", "ロゴ"]),
+    ("seller_no_images", ["Belum ada gambar.", "No images yet.", "画像はまだありません。"]),
+    ("seller_no_logo", ["Belum ada logo.", "No logo yet.", "ロゴはまだありません。"]),
+    ("seller_no_reviews", ["Belum ada ulasan.", "No reviews yet.", "レビューはまだありません。"]),
+    (
+        "seller_nothing_available",
+        [
+            "Belum ada saldo yang bisa ditarik.",
+            "Nothing is available to pay out yet.",
+            "出金できる残高はまだありません。",
+        ],
+    ),
+    ("seller_options", ["Opsi (opsional)", "Options (optional)", "オプション（任意）"]),
+    (
+        "seller_options_hint",
+        [
+            "nama=nilai, dipisah koma, misalnya ukuran=250g, sangrai=gelap.",
+            "name=value, separated by commas, such as size=250g, roast=dark.",
+            "「名前=値」をカンマ区切りで（例：size=250g, roast=dark）。",
+        ],
+    ),
+    (
+        "seller_payout_amount_hint",
+        [
+            "Kosongkan untuk menarik semua saldo yang bisa ditarik.",
+            "Leave empty to pay out everything available.",
+            "空欄の場合は出金可能額を全額出金します。",
+        ],
+    ),
+    ("seller_payout_history", ["Riwayat pencairan", "Payout history", "出金履歴"]),
+    (
+        "seller_payout_rules",
+        [
+            "Hasil penjualan bisa ditarik setelah pesanan diterima dan masa tahan berakhir, dikurangi komisi.",
+            "Sales become available once delivered and past the hold period, less the commission.",
+            "売上は配達完了と保留期間の後、手数料を差し引いて出金可能になります。",
+        ],
+    ),
+    ("seller_payout_to", ["Ke rekening", "To the account", "振込先"]),
+    ("seller_profile", ["Profil", "Profile", "プロフィール"]),
+    (
+        "seller_profile_hint",
+        [
+            "Alamat toko dan rekening pencairan tidak berubah di sini.",
+            "The store's address and payout account stay as applied.",
+            "ストアのアドレスと出金口座はここでは変更されません。",
+        ],
+    ),
+    ("seller_remove", ["Hapus", "Remove", "削除"]),
+    ("seller_remove_image", ["Hapus gambar", "Remove image", "画像を削除"]),
+    ("seller_reply", ["Balasan Anda", "Your reply", "返信"]),
+    (
+        "seller_reply_hint",
+        [
+            "Terlihat oleh semua orang di halaman produk. Hanya bisa sekali.",
+            "Shown to everyone on the product's page. One reply per review.",
+            "商品ページで全員に表示されます。返信は1回のみです。",
+        ],
+    ),
+    ("seller_request_payout", ["Ajukan pencairan", "Request a payout", "出金を申請"]),
+    ("seller_review_image", ["Foto ulasan", "Review photo", "レビュー写真"]),
+    ("seller_reviews", ["Ulasan", "Reviews", "レビュー"]),
+    ("seller_send_reply", ["Kirim balasan", "Post reply", "返信する"]),
+    ("seller_store_profile", ["Profil toko", "Store profile", "ストア情報"]),
+    ("seller_upload", ["Unggah", "Upload", "アップロード"]),
+    ("seller_upload_image", ["Tambah gambar", "Add an image", "画像を追加"]),
+    ("seller_upload_logo", ["Ganti logo", "Replace the logo", "ロゴを変更"]),
+    ("seller_view_store", ["Lihat halaman toko", "View the store's page", "ストアページを見る"]),
+    ("seller_your_reply", ["Balasan Anda", "Your reply", "あなたの返信"]),
 ];

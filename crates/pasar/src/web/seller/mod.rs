@@ -1,5 +1,6 @@
 //! The seller dashboard under `/seller`: the store's figures and money, its orders to pack and
-//! ship, its products with their stock and keys, and the application for a store. Every page
+//! ship, its products with their images, variants, stock and keys, its profile and logo, its
+//! reviews to answer, its payouts, and the application for a store. Every page
 //! calls the services the `/v1/seller/*` routes call, with the same checks: a store sees and
 //! touches only its own orders and products (another store's is a 404), and a suspended store
 //! reads and sees its open orders through but changes nothing else.
@@ -8,14 +9,19 @@ mod apply;
 mod dashboard;
 mod messages;
 mod orders;
+mod payouts;
 mod products;
+mod reviews;
+mod store;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::{Value, context};
 
+use super::admin::products::upload_of;
 use super::i18n::{self, Messages};
 use super::templates::{PageError, Sources, error_page, render};
 use super::visit::Visit;
@@ -36,6 +42,9 @@ pub(super) const TEMPLATES: Sources = &[
     ("seller/products.html", include_str!("../templates/seller/products.html")),
     ("seller/product_new.html", include_str!("../templates/seller/product_new.html")),
     ("seller/product.html", include_str!("../templates/seller/product.html")),
+    ("seller/store.html", include_str!("../templates/seller/store.html")),
+    ("seller/reviews.html", include_str!("../templates/seller/reviews.html")),
+    ("seller/payouts.html", include_str!("../templates/seller/payouts.html")),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -52,6 +61,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/seller/products/{id}/archive", post(products::archive))
         .route("/seller/products/{id}/variants/{variant_id}/stock", post(products::adjust_stock))
         .route("/seller/products/{id}/variants/{variant_id}/keys", post(products::add_keys))
+        .route("/seller/products/{id}/variants", post(products::add_variant))
+        .route("/seller/products/{id}/images", post(products::upload_image))
+        .route("/seller/products/{id}/images/{media_id}/remove", post(products::remove_image))
+        .route("/seller/store", get(store::show).post(store::update))
+        .route("/seller/store/logo", post(store::upload_logo))
+        .route("/seller/reviews", get(reviews::list))
+        .route("/seller/reviews/{id}/reply", post(reviews::reply))
+        .route("/seller/payouts", get(payouts::show).post(payouts::request))
 }
 
 /// What a page is about to do, which decides whether a suspended store may do it (as
@@ -171,9 +188,32 @@ fn refusal<E: std::fmt::Debug + Into<ApiError>>(
         "store_suspended" => "error_seller_suspended",
         "stock_below_reserved" => "error_seller_below_reserved",
         "validation_failed" => "error_seller_invalid",
+        "already_replied" => "error_seller_already_replied",
+        "not_the_seller" => "error_seller_not_the_seller",
+        "too_many_media" => "error_seller_too_many_images",
+        "payload_too_large" => "error_seller_image_too_large",
+        "unsupported_media_type" => "error_seller_not_an_image",
+        "insufficient_balance" => "error_seller_insufficient_balance",
+        "invalid_payout" => "error_seller_payout_amount",
+        "unknown_payment_method" => "error_seller_no_payout_provider",
         _ => "error_seller_refused",
     };
     Ok((status, i18n::message(visit.locale, key).to_owned()))
+}
+
+/// The image a `multipart/form-data` form carries (its declared type, when given, and its
+/// bytes), or why there is none to take: too large (413) or no file (422), in the visit's
+/// language. `max` is the media store's limit; the form's framing may add a little to it.
+async fn uploaded_image(
+    visit: &Visit,
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<(Option<String>, Bytes), (StatusCode, String)> {
+    match upload_of(headers, body, max, "error_seller_image_too_large", "error_seller_no_image").await {
+        Ok(upload) => Ok(((!upload.kind.is_empty()).then_some(upload.kind), upload.bytes)),
+        Err((status, key)) => Err((status, i18n::message(visit.locale, key).to_owned())),
+    }
 }
 
 /// A form that did not pass its checks: 422 with the message in the visit's language.
@@ -191,6 +231,9 @@ mod tests {
             include_str!("dashboard.rs"),
             include_str!("orders.rs"),
             include_str!("products.rs"),
+            include_str!("store.rs"),
+            include_str!("reviews.rs"),
+            include_str!("payouts.rs"),
         ] {
             super::i18n::assert_messages_exist(source);
         }

@@ -1,25 +1,30 @@
 //! The store's own products, as `/v1/seller/products*` and the seller's stock routes run
 //! them: the list in every status, a new product with its first variant, a product's page to
-//! edit or archive it, adjust a physical variant's stock and paste a digital variant's keys
-//! (duplicates reported). Another store's product is not found.
+//! edit or archive it, add a variant, upload and remove its images, adjust a physical
+//! variant's stock and paste a digital variant's keys (duplicates reported). Another store's
+//! product is not found.
 
 use axum::Form;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
-use super::{Need, Store, invalid, page, refusal, see_other, store_for};
+use super::{Need, Store, invalid, page, refusal, see_other, store_for, uploaded_image};
 use crate::catalog::domain::ProductCursor;
 use crate::catalog::{
-    Actor, NewProduct, Product, ProductChange, ProductFilter, ProductKind, ProductSort, ProductStatus,
+    Actor, NewProduct, NewVariant, Product, ProductChange, ProductFilter, ProductKind, ProductSort,
+    ProductStatus,
 };
 use crate::http::AppState;
 use crate::identity::domain::Text;
-use crate::ids::{ProductId, VariantId};
+use crate::ids::{MediaId, ProductId, VariantId};
 use crate::inventory;
 use crate::money::Currency;
+use crate::web::admin::DoneQuery;
+use crate::web::admin::products::options_of;
 use crate::web::i18n;
 use crate::web::templates::{PageError, PageResult};
 use crate::web::visit::Visit;
@@ -36,7 +41,7 @@ fn kind_label(visit: &Visit, kind: ProductKind) -> String {
 }
 
 /// An amount typed in the shop's currency (`25000`, `12.50`) in its minor units.
-fn minor_units(text: &str, currency: Currency) -> Option<i64> {
+pub(super) fn minor_units(text: &str, currency: Currency) -> Option<i64> {
     let digits = currency.minor_digits();
     let text: String = text.chars().filter(|c| !c.is_whitespace() && *c != '_').collect();
     if digits == 0 {
@@ -307,7 +312,12 @@ async fn product_page(
             archived => product.status == ProductStatus::Archived,
             digital => product.kind == ProductKind::Digital,
             variants => Value::from(Serde(&variants)),
-            images => product.media.iter().map(|m| m.url.clone()).collect::<Vec<_>>(),
+            images => product
+                .media
+                .iter()
+                .map(|m| context! { id => m.id.to_string(), url => m.url.as_str() })
+                .collect::<Vec<_>>(),
+            currency => state.wallet.currency().code(),
             error => outcome.error,
             notice => outcome.notice,
             duplicates => outcome.duplicates,
@@ -316,13 +326,27 @@ async fn product_page(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn show(State(state): State<AppState>, visit: Visit, Path(id): Path<String>) -> PageResult {
+pub async fn show(
+    State(state): State<AppState>,
+    visit: Visit,
+    Path(id): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> PageResult {
     let store = match store_for(&state, &visit, &format!("/seller/products/{id}"), Need::Read).await {
         Ok(store) => store,
         Err(answer) => return Ok(answer),
     };
     let product = own_product(&state, &visit, &store, &id).await?;
-    product_page(&state, &visit, &store, product, StatusCode::OK, Outcome::default()).await
+    let notice = query.notice(
+        visit.locale,
+        &[
+            ("image", "seller_done_image"),
+            ("image_removed", "seller_done_image_removed"),
+            ("variant", "seller_done_variant"),
+        ],
+    );
+    let outcome = Outcome { notice: (!notice.is_empty()).then(|| notice.to_owned()), ..Outcome::default() };
+    product_page(&state, &visit, &store, product, StatusCode::OK, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -498,6 +522,135 @@ pub async fn add_keys(
         }
         Err(err) => {
             let (status, outcome) = outcome(refusal(&visit, err)?);
+            product_page(&state, &visit, &store, product, status, outcome).await
+        }
+    }
+}
+
+/// The new variant form's fields.
+#[derive(Deserialize)]
+pub struct VariantForm {
+    sku: String,
+    /// `size=250g, roast=dark`.
+    #[serde(default)]
+    options: String,
+    price: String,
+    #[serde(default)]
+    weight_grams: String,
+}
+
+/// Adds a variant to the product, as `POST /v1/seller/products/{id}/variants`.
+#[tracing::instrument(skip_all)]
+pub async fn add_variant(
+    State(state): State<AppState>,
+    visit: Visit,
+    Path(id): Path<String>,
+    Form(form): Form<VariantForm>,
+) -> PageResult {
+    let here = format!("/seller/products/{id}");
+    let store = match store_for(&state, &visit, &here, Need::Change).await {
+        Ok(store) => store,
+        Err(answer) => return Ok(answer),
+    };
+    let product = own_product(&state, &visit, &store, &id).await?;
+    let refused = |product, (status, message): (StatusCode, String)| {
+        product_page(
+            &state,
+            &visit,
+            &store,
+            product,
+            status,
+            Outcome { error: Some(message), ..Outcome::default() },
+        )
+    };
+    let currency = state.wallet.currency();
+    let Some(amount) = minor_units(&form.price, currency) else {
+        return refused(product, invalid(&visit, "error_seller_price")).await;
+    };
+    let weight: Option<u64> = match form.weight_grams.trim() {
+        "" => None,
+        text => match text.parse() {
+            Ok(grams) => Some(grams),
+            Err(_) => return refused(product, invalid(&visit, "error_seller_invalid")).await,
+        },
+    };
+    let Some(options) = options_of(&form.options) else {
+        return refused(product, invalid(&visit, "error_seller_options")).await;
+    };
+    let body = serde_json::json!({
+        "sku": form.sku.trim(),
+        "options": options,
+        "price": {"amount": amount, "currency": currency.code()},
+        "weight_grams": weight,
+    });
+    let variant: NewVariant = match serde_json::from_value(body) {
+        Ok(variant) => variant,
+        Err(err) => {
+            let message = format!("{} ({err})", i18n::message(visit.locale, "error_seller_invalid"));
+            return refused(product, (StatusCode::UNPROCESSABLE_ENTITY, message)).await;
+        }
+    };
+    match state.catalog.add_variant(Actor::Seller(store.user), product.id, variant).await {
+        Ok(_) => Ok(see_other(&format!("{here}?done=variant"))),
+        Err(err) => refused(product, refusal(&visit, err)?).await,
+    }
+}
+
+/// Adds an image to the product, as `POST /v1/seller/products/{id}/media`, from a
+/// `multipart/form-data` form (its CSRF token in the form's `_csrf` field).
+#[tracing::instrument(skip_all)]
+pub async fn upload_image(
+    State(state): State<AppState>,
+    visit: Visit,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> PageResult {
+    let here = format!("/seller/products/{id}");
+    let store = match store_for(&state, &visit, &here, Need::Change).await {
+        Ok(store) => store,
+        Err(answer) => return Ok(answer),
+    };
+    let product = own_product(&state, &visit, &store, &id).await?;
+    let refused = |product, (status, message): (StatusCode, String)| {
+        product_page(
+            &state,
+            &visit,
+            &store,
+            product,
+            status,
+            Outcome { error: Some(message), ..Outcome::default() },
+        )
+    };
+    let (kind, file) = match uploaded_image(&visit, &headers, body, state.catalog.media_max_bytes()).await {
+        Ok(image) => image,
+        Err(refusal) => return refused(product, refusal).await,
+    };
+    match state.catalog.add_media(Actor::Seller(store.user), product.id, kind.as_deref(), file).await {
+        Ok(_) => Ok(see_other(&format!("{here}?done=image"))),
+        Err(err) => refused(product, refusal(&visit, err)?).await,
+    }
+}
+
+/// Takes an image off the product, as `DELETE /v1/seller/products/{id}/media/{media_id}`.
+#[tracing::instrument(skip_all)]
+pub async fn remove_image(
+    State(state): State<AppState>,
+    visit: Visit,
+    Path((id, media)): Path<(String, String)>,
+) -> PageResult {
+    let here = format!("/seller/products/{id}");
+    let store = match store_for(&state, &visit, &here, Need::Change).await {
+        Ok(store) => store,
+        Err(answer) => return Ok(answer),
+    };
+    let product = own_product(&state, &visit, &store, &id).await?;
+    let media: MediaId = media.parse().map_err(|_| PageError::not_found())?;
+    match state.catalog.remove_media(Actor::Seller(store.user), product.id, media).await {
+        Ok(()) => Ok(see_other(&format!("{here}?done=image_removed"))),
+        Err(err) => {
+            let (status, message) = refusal(&visit, err)?;
+            let outcome = Outcome { error: Some(message), ..Outcome::default() };
             product_page(&state, &visit, &store, product, status, outcome).await
         }
     }
