@@ -478,15 +478,23 @@ async fn web_store_a_withdrawal_form_sent_twice_withdraws_once() {
         "held once"
     );
 
-    // A refused withdrawal lets its key go: fixed, the same form goes through.
+    // A refused withdrawal is answered as the API answers it (sent again, the same refusal);
+    // the page it shows draws the form again with a key of its own, and the fixed form goes
+    // through.
     let page = browser.page("/account/wallet").await;
     let key = page[page.rfind(marker).unwrap() + marker.len()..].split('"').next().unwrap().to_owned();
     let mut too_much = form;
     too_much[1] = ("amount", "999999");
     too_much[5] = ("key", key.as_str());
+    let refused = browser.post("/account/wallet/withdrawals", &too_much).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert_eq!(browser.post("/account/wallet/withdrawals", &too_much).await.status(), StatusCode::CONFLICT);
+    let page = refused.text().await.unwrap();
+    let redrawn = page[page.rfind(marker).unwrap() + marker.len()..].split('"').next().unwrap().to_owned();
+    assert_ne!(redrawn, key, "the refusal's page draws the form anew");
     let mut fixed = too_much;
     fixed[1] = ("amount", "10000");
+    fixed[5] = ("key", redrawn.as_str());
     assert_eq!(browser.post("/account/wallet/withdrawals", &fixed).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(api(&app, &buyer, "/v1/wallet/withdrawals").await["data"].as_array().unwrap().len(), 2);
 }
