@@ -466,7 +466,7 @@ impl utoipa::PartialSchema for CsvFile {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))
-            .examples(["sku,on_hand,reason\nKOPI-250,24,\"count, aisle 3\"\n"])
+            .examples(["sku,on_hand,reason\nKAOS-POLOS-M,24,\"count, aisle 3\"\n"])
             .into()
     }
 }
