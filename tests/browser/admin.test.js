@@ -95,7 +95,8 @@ test('every admin section is accessible and fits a phone', async () => {
   const admin = await visitor(browser, { phone: true });
   await signIn(admin, ADMIN, '/admin');
   for (const section of ['/admin', '/admin/orders', '/admin/products', '/admin/products/new', '/admin/users',
-    '/admin/sellers', '/admin/audit', '/admin/ledger']) {
+    '/admin/sellers', '/admin/audit', '/admin/ledger', '/admin/vouchers', '/admin/vouchers/new',
+    '/admin/shipping', '/admin/delivery', '/admin/payments', '/admin/webhooks']) {
     await admin.goto(section);
     await assertGoodPage(admin, section);
   }

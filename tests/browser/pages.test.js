@@ -25,7 +25,8 @@ test('the account pages, password reset and a store page are accessible and fit 
 test('the seller dashboard\'s pages are accessible and fit a phone', async () => {
   const page = await visitor(browser, { phone: true });
   await signIn(page, SELLER, '/seller');
-  for (const path of ['/seller', '/seller/orders', '/seller/products', '/seller/products/new']) {
+  for (const path of ['/seller', '/seller/orders', '/seller/products', '/seller/products/new', '/seller/store',
+    '/seller/reviews', '/seller/payouts']) {
     await page.goto(path);
     await assertGoodPage(page, path);
   }
