@@ -209,11 +209,7 @@ impl Sellers {
         let found = store::by_user(self.db.reader(), user).await?.ok_or(SellersError::NotFound)?;
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        store::lock(&mut *tx, found.id).await?;
-        let mut row = store::by_id(&mut *tx, found.id).await?.ok_or(SellersError::NotFound)?;
-        if row.status == SellerStatus::Closed {
-            return Err(SellersError::Closed);
-        }
+        let mut row = row_to_change(&mut tx, found.id).await?;
         let mut before = serde_json::Map::new();
         let mut after = serde_json::Map::new();
         if let Some(name) = change.store_name.filter(|name| name.as_str() != row.store_name) {
@@ -237,18 +233,7 @@ impl Sellers {
         row.updated_at = now;
         store::update_profile(&mut *tx, &row).await?;
         let seller = self.seller_in(&mut tx, row).await?;
-        events::record(
-            &mut tx,
-            now,
-            NewEvent {
-                event_type: "seller.updated",
-                version: 1,
-                subject_id: seller.id.to_string(),
-                actor: user.to_string(),
-                payload: serde_json::json!({ "seller_id": seller.id, "before": before, "after": after }),
-            },
-        )
-        .await?;
+        events::record(&mut tx, now, store_updated(user, seller.id, before.into(), after.into())).await?;
         tx.commit().await?;
         Ok(seller)
     }
@@ -293,31 +278,14 @@ impl Sellers {
     ) -> Result<(Seller, Option<String>), SellersError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        store::lock(&mut *tx, id).await?;
-        let mut row = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
-        if row.status == SellerStatus::Closed {
-            return Err(SellersError::Closed);
-        }
+        let mut row = row_to_change(&mut tx, id).await?;
         let old = row.logo_key.replace(key);
         row.updated_at = now;
         store::update(&mut *tx, &row).await?;
         let seller = self.seller_in(&mut tx, row).await?;
-        events::record(
-            &mut tx,
-            now,
-            NewEvent {
-                event_type: "seller.updated",
-                version: 1,
-                subject_id: seller.id.to_string(),
-                actor: user.to_string(),
-                payload: serde_json::json!({
-                    "seller_id": seller.id,
-                    "before": { "logo_url": old.as_ref().map(|_| logo_url(&seller.slug)) },
-                    "after": { "logo_url": seller.logo_url },
-                }),
-            },
-        )
-        .await?;
+        let before = serde_json::json!({ "logo_url": old.as_ref().map(|_| logo_url(&seller.slug)) });
+        let after = serde_json::json!({ "logo_url": seller.logo_url });
+        events::record(&mut tx, now, store_updated(user, seller.id, before, after)).await?;
         tx.commit().await?;
         Ok((seller, old))
     }
@@ -537,13 +505,7 @@ impl Sellers {
         }
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        if !store::lock(&mut *tx, id).await? {
-            return Err(SellersError::NotFound);
-        }
-        let mut row = store::by_id(&mut *tx, id).await?.ok_or(SellersError::NotFound)?;
-        if row.status == SellerStatus::Closed {
-            return Err(SellersError::Closed);
-        }
+        let mut row = row_to_change(&mut tx, id).await?;
         let before = row.commission_bps;
         if before == commission_bps {
             return self.seller_in(&mut tx, row).await;
@@ -552,22 +514,9 @@ impl Sellers {
         row.updated_at = now;
         store::update(&mut *tx, &row).await?;
         let seller = self.seller_in(&mut tx, row).await?;
-        events::record(
-            &mut tx,
-            now,
-            NewEvent {
-                event_type: "seller.updated",
-                version: 1,
-                subject_id: id.to_string(),
-                actor: admin.user.to_string(),
-                payload: serde_json::json!({
-                    "seller_id": id,
-                    "before": { "commission_bps": before },
-                    "after": { "commission_bps": commission_bps },
-                }),
-            },
-        )
-        .await?;
+        let before = serde_json::json!({ "commission_bps": before });
+        let after = serde_json::json!({ "commission_bps": commission_bps });
+        events::record(&mut tx, now, store_updated(admin.user, id, before, after)).await?;
         tx.commit().await?;
         Ok(seller)
     }
@@ -691,6 +640,34 @@ impl Sellers {
 /// Where a store's logo is served.
 fn logo_url(slug: &str) -> String {
     format!("/v1/stores/{slug}/logo")
+}
+
+/// The store's row, locked until `tx` ends, for a change; a closed store takes none.
+async fn row_to_change(tx: &mut db::Transaction, id: SellerId) -> Result<SellerRow, SellersError> {
+    if !store::lock(&mut **tx, id).await? {
+        return Err(SellersError::NotFound);
+    }
+    let row = store::by_id(&mut **tx, id).await?.ok_or(SellersError::NotFound)?;
+    if row.status == SellerStatus::Closed {
+        return Err(SellersError::Closed);
+    }
+    Ok(row)
+}
+
+/// `seller.updated` by `actor`: the fields that changed, before and after.
+fn store_updated(
+    actor: UserId,
+    id: SellerId,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> NewEvent<serde_json::Value> {
+    NewEvent {
+        event_type: "seller.updated",
+        version: 1,
+        subject_id: id.to_string(),
+        actor: actor.to_string(),
+        payload: serde_json::json!({ "seller_id": id, "before": before, "after": after }),
+    }
 }
 
 fn seller(row: SellerRow, documents: Vec<SellerDocument>) -> Seller {

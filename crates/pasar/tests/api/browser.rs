@@ -8,7 +8,9 @@ use reqwest::{Response, StatusCode};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp};
+use pasar::identity::Role;
+
+use crate::helpers::{PASSWORD, Session, TestApp, eventually};
 
 /// A browser: keeps the cookies the shop sets, follows no redirects (so each answer's cookies
 /// and status are seen).
@@ -42,6 +44,20 @@ impl<'a> Browser<'a> {
     pub fn new(app: &'a TestApp) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { app, client, cookies: HashMap::new() }
+    }
+
+    /// A browser reading the pages in English.
+    pub fn english(app: &'a TestApp) -> Self {
+        let mut browser = Self::new(app);
+        browser.cookies.insert("lang".into(), "en".into());
+        browser
+    }
+
+    /// A browser reading English, signed in as `email` (with the tests' password).
+    pub async fn signed_in_as(app: &'a TestApp, email: &str) -> Self {
+        let mut browser = Self::english(app);
+        assert_eq!(browser.login(email, PASSWORD).await.status(), StatusCode::SEE_OTHER, "{email} signs in");
+        browser
     }
 
     pub fn cookie_header(&self) -> HeaderValue {
@@ -100,6 +116,40 @@ impl<'a> Browser<'a> {
     pub fn signed_in(page: &str) -> bool {
         page.contains("action=\"/logout\"")
     }
+}
+
+/// A new user of `role`, and a browser signed in as them reading English.
+pub async fn signed_in_admin(app: &TestApp, role: Role) -> (Session, Browser<'_>) {
+    let email = format!("admin-{}@shop.test", uuid::Uuid::now_v7().simple());
+    let admin = app.user_with_role(&email, role).await;
+    let browser = Browser::signed_in_as(app, &email).await;
+    (admin, browser)
+}
+
+/// Where a redirect sends the browser, with `/` read back as itself; empty when it sends
+/// nowhere.
+pub fn location(response: &Response) -> String {
+    response.headers().get("location").map(|v| v.to_str().unwrap().replace("&#x2f;", "/")).unwrap_or_default()
+}
+
+/// The actions the audit log holds for `actor` (read by the admin `reader`), once each of
+/// `wanted` is there.
+pub async fn audited(app: &TestApp, reader: &Session, actor: &str, wanted: &[&str]) -> Vec<String> {
+    eventually(&format!("audit entries {wanted:?}"), || async {
+        let page: Value = app
+            .get(&format!("/v1/admin/audit?actor={actor}&limit=100"), Some(&reader.access_token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let actions: Vec<String> = page["data"]
+            .as_array()?
+            .iter()
+            .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        wanted.iter().all(|w| actions.iter().any(|a| a == w)).then_some(actions)
+    })
+    .await
 }
 
 pub fn csrf_of(page: &str) -> String {

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, csrf_of};
+use crate::browser::{Browser, csrf_of, location};
 use crate::helpers::{PASSWORD, Session, TestApp, spawn_app};
 
 /// A buyer registered through the API and signed in with a browser.
@@ -20,10 +20,6 @@ async fn api(app: &TestApp, session: &Session, path: &str) -> Value {
     let response = app.get(path, Some(&session.access_token)).await;
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     response.json().await.unwrap()
-}
-
-fn location(response: &reqwest::Response) -> &str {
-    response.headers()["location"].to_str().unwrap()
 }
 
 fn an_address(recipient: &str) -> Value {

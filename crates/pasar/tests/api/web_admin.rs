@@ -4,8 +4,8 @@ use pasar::identity::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::browser::Browser;
-use crate::helpers::{PASSWORD, Session, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::browser::{Browser, audited, signed_in_admin};
+use crate::helpers::{PASSWORD, Session, TestApp, spawn_app, spawn_app_with};
 
 /// A 1×1 PNG, complete with its checksums.
 const TINY_PNG: [u8; 70] = [
@@ -15,22 +15,6 @@ const TINY_PNG: [u8; 70] = [
     0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
     0x60, 0x82,
 ];
-
-/// A browser reading the pages in English.
-fn english(app: &TestApp) -> Browser<'_> {
-    let mut browser = Browser::new(app);
-    browser.cookies.insert("lang".into(), "en".into());
-    browser
-}
-
-/// A super admin with a known email, and a browser signed in as them (reading English).
-async fn signed_in_admin(app: &TestApp) -> (Session, Browser<'_>) {
-    let email = format!("boss-{}@shop.test", uuid::Uuid::now_v7().simple());
-    let admin = app.user_with_role(&email, Role::SuperAdmin).await;
-    let mut browser = english(app);
-    assert_eq!(browser.login(&email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    (admin, browser)
-}
 
 /// A paid order of two units at 50,000 each, bought by a new buyer through the sandbox.
 async fn paid_order(app: &TestApp, admin: &Session) -> (String, String, Session) {
@@ -42,25 +26,6 @@ async fn paid_order(app: &TestApp, admin: &Session) -> (String, String, Session)
     app.press(placed["payment"]["id"].as_str().unwrap(), "succeed").await;
     app.wait_for_order(&buyer.access_token, &order, "paid").await;
     (order, variant, buyer)
-}
-
-/// The actions the audit log holds for `actor`, waiting until each of `wanted` is there.
-async fn audited(app: &TestApp, admin: &Session, wanted: &[&str]) -> Vec<String> {
-    eventually(&format!("audit entries {wanted:?}"), || async {
-        let page: Value = app
-            .get(&format!("/v1/admin/audit?actor={}&limit=100", admin.id), Some(&admin.access_token))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let actions: Vec<String> = page["data"]
-            .as_array()?
-            .iter()
-            .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        wanted.iter().all(|w| actions.iter().any(|a| a == w)).then_some(actions)
-    })
-    .await
 }
 
 async fn admin_order(app: &TestApp, admin: &Session, order: &str) -> Value {
@@ -78,7 +43,7 @@ async fn a_guest_is_sent_to_log_in_and_a_buyer_or_seller_is_refused() {
     for role in [Role::Customer, Role::Seller] {
         let email = format!("{}-{}@example.com", role.as_str(), uuid::Uuid::now_v7().simple());
         app.user_with_role(&email, role).await;
-        let mut browser = english(&app);
+        let mut browser = Browser::english(&app);
         browser.login(&email, PASSWORD).await;
         for path in ["/admin", "/admin/orders", "/admin/products", "/admin/products/new"] {
             let response = browser.get(path).await;
@@ -92,7 +57,7 @@ async fn a_guest_is_sent_to_log_in_and_a_buyer_or_seller_is_refused() {
 #[tokio::test]
 async fn the_dashboard_shows_a_paid_order_s_gmv_and_draws_its_charts() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     paid_order(&app, &admin).await;
     app.relayed().await;
     let page = browser.page("/admin").await;
@@ -106,7 +71,7 @@ async fn the_dashboard_shows_a_paid_order_s_gmv_and_draws_its_charts() {
 #[tokio::test]
 async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     let (order, _, _) = paid_order(&app, &admin).await;
 
     let list = browser.page("/admin/orders?status=paid").await;
@@ -188,6 +153,7 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
     audited(
         &app,
         &admin,
+        &admin.id,
         &["order.processing", "order.shipped", "order.partially_refunded", "order.refunded"],
     )
     .await;
@@ -205,7 +171,7 @@ async fn an_admin_advances_and_refunds_an_order_from_the_pages_and_it_is_audited
 #[tokio::test]
 async fn an_admin_cancels_an_unpaid_order_from_its_page() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     let variant = app.product(&admin, "physical", &[20_000]).await.remove(0);
     app.stock(&admin, &variant, 3).await;
     let buyer = app.register("late-payer@example.com").await;
@@ -216,13 +182,13 @@ async fn an_admin_cancels_an_unpaid_order_from_its_page() {
     let cancelled = browser.post(&format!("/admin/orders/{order}/cancel"), &[("_csrf", &csrf)]).await;
     assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
     assert_eq!(admin_order(&app, &admin, &order).await["status"], "cancelled");
-    audited(&app, &admin, &["order.cancelled"]).await;
+    audited(&app, &admin, &admin.id, &["order.cancelled"]).await;
 }
 
 #[tokio::test]
 async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_reported() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     app.product(&admin, "physical", &[1_000]).await; // makes a category to choose
     let categories: Value =
         app.get("/v1/admin/categories", Some(&admin.access_token)).await.json().await.unwrap();
@@ -319,13 +285,13 @@ async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_re
 
     let page = browser.page(&format!("/admin/products/{product_id}")).await;
     assert!(page.contains(product["media"][0]["url"].as_str().unwrap()), "the page shows the image");
-    audited(&app, &admin, &["product.created", "product.media_added", "stock.moved"]).await;
+    audited(&app, &admin, &admin.id, &["product.created", "product.media_added", "stock.moved"]).await;
 }
 
 #[tokio::test]
 async fn an_admin_edits_archives_and_restocks_a_physical_product() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     let variant = app.product(&admin, "physical", &[40_000]).await.remove(0);
     let products: Value =
         app.get("/v1/admin/products", Some(&admin.access_token)).await.json().await.unwrap();
@@ -367,13 +333,13 @@ async fn an_admin_edits_archives_and_restocks_a_physical_product() {
         (seen["status"].as_str(), seen["variants"][0]["price"]["amount"].as_i64()),
         (Some("archived"), Some(45_000))
     );
-    audited(&app, &admin, &["product.updated", "stock.moved"]).await;
+    audited(&app, &admin, &admin.id, &["product.updated", "stock.moved"]).await;
 }
 
 #[tokio::test]
 async fn an_admin_changes_a_role_adjusts_a_wallet_once_and_deactivates_a_user() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     let ana = app.register("ana-web@example.com").await;
 
     let list = browser.page("/admin/users?q=ana-web").await;
@@ -424,13 +390,14 @@ async fn an_admin_changes_a_role_adjusts_a_wallet_once_and_deactivates_a_user() 
     );
     let own = browser.post(&format!("/admin/users/{}/deactivate", admin.id), &[("_csrf", &csrf)]).await;
     assert_eq!(own.status(), StatusCode::FORBIDDEN, "nobody deactivates themselves");
-    audited(&app, &admin, &["user.role_changed", "ledger.transfer_posted", "user.deactivated"]).await;
+    audited(&app, &admin, &admin.id, &["user.role_changed", "ledger.transfer_posted", "user.deactivated"])
+        .await;
 }
 
 #[tokio::test]
 async fn an_admin_approves_then_suspends_a_store_and_rejects_another() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     let mut stores = Vec::new();
     for slug in ["batik-solo", "kopi-aceh"] {
         let owner = app.register(&format!("{slug}@people.test")).await;
@@ -481,13 +448,13 @@ async fn an_admin_approves_then_suspends_a_store_and_rejects_another() {
     assert_eq!(status(stores[0].clone()).await, "suspended");
     let page = browser.page("/admin/sellers?status=suspended").await;
     assert!(page.contains("counterfeit batik"), "the reason is shown");
-    audited(&app, &admin, &["seller.approved", "seller.rejected", "seller.suspended"]).await;
+    audited(&app, &admin, &admin.id, &["seller.approved", "seller.rejected", "seller.suspended"]).await;
 }
 
 #[tokio::test]
 async fn a_post_without_the_csrf_token_changes_nothing() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::SuperAdmin).await;
     let (order, variant, _) = paid_order(&app, &admin).await;
     let refused = browser.post(&format!("/admin/orders/{order}/refunds"), &[("reason", "sneaky")]).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -515,12 +482,12 @@ async fn a_post_without_the_csrf_token_changes_nothing() {
 #[tokio::test]
 async fn the_admin_allowlist_lets_listed_addresses_in_and_refuses_the_rest() {
     let open = spawn_app_with(|config| config.admin_allow_ips = "10.0.0.0/8, 127.0.0.1".into()).await;
-    let (admin, mut browser) = signed_in_admin(&open).await;
+    let (admin, mut browser) = signed_in_admin(&open, Role::SuperAdmin).await;
     assert_eq!(browser.get("/admin").await.status(), StatusCode::OK);
     assert_eq!(open.get("/v1/admin/orders", Some(&admin.access_token)).await.status(), StatusCode::OK);
 
     let closed = spawn_app_with(|config| config.admin_allow_ips = "10.0.0.0/8".into()).await;
-    let (admin, mut browser) = signed_in_admin(&closed).await;
+    let (admin, mut browser) = signed_in_admin(&closed, Role::SuperAdmin).await;
     let page = browser.get("/admin").await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     assert!(!page.text().await.unwrap().contains("GMV"), "nothing of the dashboard is shown");
@@ -541,7 +508,7 @@ async fn the_admin_allowlist_lets_listed_addresses_in_and_refuses_the_rest() {
         config.trust_forwarded_for = true;
     })
     .await;
-    let (admin, _) = signed_in_admin(&proxied).await;
+    let (admin, _) = signed_in_admin(&proxied, Role::SuperAdmin).await;
     let from = |ip: &'static str| {
         proxied
             .request(reqwest::Method::GET, "/v1/admin/orders", Some(&admin.access_token))

@@ -9,24 +9,8 @@ use pasar::identity::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::Browser;
+use crate::browser::{Browser, signed_in_admin};
 use crate::helpers::{PASSWORD, Session, TestApp, eventually, spawn_app, spawn_app_with};
-
-/// A browser reading the pages in English.
-fn english(app: &TestApp) -> Browser<'_> {
-    let mut browser = Browser::new(app);
-    browser.cookies.insert("lang".into(), "en".into());
-    browser
-}
-
-/// An admin and a browser signed in as them (reading English).
-async fn signed_in_admin(app: &TestApp) -> (Session, Browser<'_>) {
-    let email = format!("boss-{}@shop.test", uuid::Uuid::now_v7().simple());
-    let admin = app.user_with_role(&email, Role::Admin).await;
-    let mut browser = english(app);
-    assert_eq!(browser.login(&email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    (admin, browser)
-}
 
 /// The audit log's entries of `action` by `admin` that `wanted` picks, once there are `count`.
 async fn audited(
@@ -121,7 +105,7 @@ async fn import_csv(app: &TestApp, token: &str, csv: &str) -> reqwest::Response 
 #[tokio::test]
 async fn the_payments_page_lists_the_sandbox_and_the_webhooks_it_sent() {
     let app = spawn_app().await;
-    let (_, mut browser) = signed_in_admin(&app).await;
+    let (_, mut browser) = signed_in_admin(&app, Role::Admin).await;
     let page = browser.page("/admin/payments").await;
     assert!(page.contains("<td class=\"mono\">sandbox</td><td class=\"breaker-closed\">Up</td>"), "{page}");
     assert!(
@@ -159,7 +143,7 @@ async fn the_reconciliation_button_applies_a_missed_payment_reports_it_and_is_au
         config.reconcile_grace_secs = 0;
     })
     .await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::Admin).await;
     let variant = app.product(&admin, "physical", &[25_000]).await.remove(0);
     app.stock(&admin, &variant, 5).await;
     let buyer = app.register("missed@example.com").await;
@@ -234,7 +218,7 @@ async fn an_admin_adds_an_endpoint_sees_its_secret_once_and_replays_a_dead_deliv
         config.webhook_max_attempts = 1;
     })
     .await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::Admin).await;
     let (merchant, url) = Merchant::start(500).await;
     let csrf = browser.csrf().await;
 
@@ -436,7 +420,7 @@ async fn a_stock_import_sets_each_level_as_an_audited_adjustment() {
 #[tokio::test]
 async fn the_products_page_imports_a_csv_and_shows_each_level_or_each_bad_line() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::Admin).await;
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let a = format!("A-{tag}");
     let (_, ids) = product_with_skus(&app, &admin, "physical", &[&a]).await;
@@ -494,7 +478,7 @@ async fn the_products_page_imports_a_csv_and_shows_each_level_or_each_bad_line()
 #[tokio::test]
 async fn a_variant_added_on_the_product_page_can_be_stocked_and_sold() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::Admin).await;
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let (product, _) = product_with_skus(&app, &admin, "physical", &[&format!("A-{tag}")]).await;
     let page = browser.page(&format!("/admin/products/{product}")).await;
@@ -538,7 +522,7 @@ async fn a_variant_added_on_the_product_page_can_be_stocked_and_sold() {
 #[tokio::test]
 async fn a_key_file_uploaded_adds_one_item_and_the_same_file_again_is_reported() {
     let app = spawn_app().await;
-    let (admin, mut browser) = signed_in_admin(&app).await;
+    let (admin, mut browser) = signed_in_admin(&app, Role::Admin).await;
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let (product, ids) = product_with_skus(&app, &admin, "digital", &[&format!("LIC-{tag}")]).await;
     let variant = &ids[0];
@@ -584,7 +568,7 @@ async fn a_buyer_gets_403_from_the_payment_and_webhook_pages_and_routes() {
     let app = spawn_app().await;
     let email = format!("buyer-{}@example.com", uuid::Uuid::now_v7().simple());
     let buyer = app.user_with_role(&email, Role::Customer).await;
-    let mut browser = english(&app);
+    let mut browser = Browser::english(&app);
     browser.login(&email, PASSWORD).await;
     for path in ["/admin/payments", "/admin/webhooks"] {
         assert_eq!(browser.get(path).await.status(), StatusCode::FORBIDDEN, "GET {path}");

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, csrf_of, product_named};
+use crate::browser::{Browser, csrf_of, location, product_named};
 use crate::helpers::{PASSWORD, Session, TestApp, spawn_app};
 
 /// The value of the hidden field `name` in a page's form.
@@ -11,10 +11,6 @@ fn field(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = page.find(&marker).unwrap_or_else(|| panic!("the page has a {name} field"));
     page[at + marker.len()..].split('"').next().unwrap().to_owned()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().replace("&#x2f;", "/")
 }
 
 /// A buyer registered through the API and signed in with a browser.

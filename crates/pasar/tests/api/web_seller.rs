@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, csrf_of};
-use crate::helpers::{PASSWORD, Session, TestApp, spawn_app};
+use crate::browser::{Browser, csrf_of, location};
+use crate::helpers::{Session, TestApp, spawn_app};
 
 /// An approved store (signed in through the API too) with one physical product, 10 in stock:
 /// the store's email, its API session, the product's id and its variant's id.
@@ -51,18 +51,6 @@ async fn paid_order(app: &TestApp, variant: &str) -> (Session, String, String) {
     (buyer, order_id, email)
 }
 
-/// A browser signed in as `email`, reading English.
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.cookies.insert("lang".into(), "en".into());
-    assert_eq!(browser.login(email, PASSWORD).await.status(), StatusCode::SEE_OTHER, "{email} signs in");
-    browser
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
 async fn buyers_part(app: &TestApp, buyer: &Session, order: &str) -> Value {
     let order: Value =
         app.get(&format!("/v1/orders/{order}"), Some(&buyer.access_token)).await.json().await.unwrap();
@@ -75,7 +63,7 @@ async fn a_seller_ships_an_order_part_from_the_pages_and_the_buyer_sees_the_trac
     let admin = app.admin().await;
     let store = store(&app, &admin, "Batik Parang").await;
     let (buyer, order, _) = paid_order(&app, &store.variant).await;
-    let mut seller = signed_in(&app, &store.email).await;
+    let mut seller = Browser::signed_in_as(&app, &store.email).await;
 
     let overview = seller.page("/seller").await;
     assert!(overview.contains("Store balance") && overview.contains("Sales, last 30 days"), "the overview");
@@ -119,7 +107,7 @@ async fn a_seller_cannot_see_or_touch_another_stores_order_or_product() {
     let theirs = store(&app, &admin, "Kopi Gayo").await;
     let (buyer, order, _) = paid_order(&app, &theirs.variant).await;
     let level_before = app.stock_level(&admin, &theirs.variant).await;
-    let mut seller = signed_in(&app, &mine.email).await;
+    let mut seller = Browser::signed_in_as(&app, &mine.email).await;
     let csrf = seller.csrf().await;
 
     assert!(!seller.page("/seller/orders").await.contains(&order), "not listed");
@@ -172,7 +160,7 @@ async fn a_buyer_is_sent_to_the_application_and_refused_the_dashboards_actions()
     assert_eq!(away.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&away), "/login?next=%2Fseller%2Forders", "a visitor signs in first");
 
-    let mut buyer = signed_in(&app, &email).await;
+    let mut buyer = Browser::signed_in_as(&app, &email).await;
     let csrf = buyer.csrf().await;
     for path in ["/seller", "/seller/orders", &format!("/seller/orders/{order}"), "/seller/products"] {
         let answer = buyer.get(path).await;
@@ -193,7 +181,7 @@ async fn an_applicant_applies_from_the_pages_and_sees_the_applications_status() 
     let app = spawn_app().await;
     let admin = app.admin().await;
     let user = app.register("budi@people.test").await;
-    let mut browser = signed_in(&app, "budi@people.test").await;
+    let mut browser = Browser::signed_in_as(&app, "budi@people.test").await;
 
     let form = browser.page("/seller/apply").await;
     assert!(form.contains("action=\"/seller/apply\""), "an account without a store sees the form");
@@ -248,7 +236,7 @@ async fn a_seller_creates_a_digital_product_and_adds_keys_with_duplicates_report
     let admin = app.admin().await;
     let store = store(&app, &admin, "Voucher Game").await;
     let category = crate::sellers::category(&app, &admin).await;
-    let mut seller = signed_in(&app, &store.email).await;
+    let mut seller = Browser::signed_in_as(&app, &store.email).await;
 
     let form = seller.page("/seller/products/new").await;
     let csrf = csrf_of(&form);

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, csrf_of};
-use crate::helpers::{PASSWORD, Session, TestApp, eventually, session_of, spawn_app};
+use crate::browser::{Browser, audited, csrf_of, location};
+use crate::helpers::{PASSWORD, Session, TestApp, session_of, spawn_app};
 
 /// A 1×1 PNG, complete with its checksums.
 const TINY_PNG: [u8; 70] = [
@@ -57,18 +57,6 @@ async fn store(app: &TestApp, admin: &Session, name: &str) -> Store {
     }
 }
 
-/// A browser signed in as `email`, reading English.
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
-    let mut browser = Browser::new(app);
-    browser.cookies.insert("lang".into(), "en".into());
-    assert_eq!(browser.login(email, PASSWORD).await.status(), StatusCode::SEE_OTHER, "{email} signs in");
-    browser
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
 /// Sends a file the way a browser without JavaScript does: a multipart form with the CSRF
 /// token in its `_csrf` field.
 async fn upload(
@@ -91,25 +79,6 @@ async fn upload(
         .send()
         .await
         .unwrap()
-}
-
-/// The actions the audit log holds for `actor`, waiting until each of `wanted` is there.
-async fn audited(app: &TestApp, admin: &Session, actor: &str, wanted: &[&str]) -> Vec<String> {
-    eventually(&format!("audit entries {wanted:?}"), || async {
-        let page: Value = app
-            .get(&format!("/v1/admin/audit?actor={actor}&limit=100"), Some(&admin.access_token))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let actions: Vec<String> = page["data"]
-            .as_array()?
-            .iter()
-            .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        wanted.iter().all(|w| actions.iter().any(|a| a == w)).then_some(actions)
-    })
-    .await
 }
 
 async fn public_store(app: &TestApp, slug: &str) -> Value {
@@ -146,7 +115,7 @@ async fn a_seller_edits_the_store_profile_and_logo_and_shoppers_see_them_on_the_
     let app = spawn_app().await;
     let admin = app.admin().await;
     let shop = store(&app, &admin, "Batik Kawung").await;
-    let mut seller = signed_in(&app, &shop.email).await;
+    let mut seller = Browser::signed_in_as(&app, &shop.email).await;
 
     let page = seller.page("/seller/store").await;
     assert!(page.contains(&format!("Toko {}", shop.slug)), "the form holds the store's name");
@@ -221,7 +190,7 @@ async fn a_seller_adds_and_removes_product_images_and_adds_a_variant_from_the_pr
     let admin = app.admin().await;
     let shop = store(&app, &admin, "Kopi Kintamani").await;
     let other = store(&app, &admin, "Teh Tubruk").await;
-    let mut seller = signed_in(&app, &shop.email).await;
+    let mut seller = Browser::signed_in_as(&app, &shop.email).await;
     let here = format!("/seller/products/{}", shop.product);
     let csrf = csrf_of(&seller.page(&here).await);
 
@@ -234,7 +203,7 @@ async fn a_seller_adds_and_removes_product_images_and_adds_a_variant_from_the_pr
     assert!(page.contains("Image added.") && page.contains(media[0]["url"].as_str().unwrap()));
 
     // Another store cannot add to or take from this product.
-    let mut intruder = signed_in(&app, &other.email).await;
+    let mut intruder = Browser::signed_in_as(&app, &other.email).await;
     let their_csrf = intruder.csrf().await;
     let foreign = upload(&intruder, &app, &format!("{here}/images"), &their_csrf, "image").await;
     assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
@@ -303,7 +272,7 @@ async fn a_seller_replies_once_to_a_buyers_review_and_another_store_cannot() {
         app.get("/v1/seller/reviews", Some(&other.session.access_token)).await.json().await.unwrap();
     assert!(theirs["data"].as_array().unwrap().is_empty(), "another store's list holds none of it");
 
-    let mut seller = signed_in(&app, &shop.email).await;
+    let mut seller = Browser::signed_in_as(&app, &shop.email).await;
     let page = seller.page("/seller/reviews").await;
     assert!(
         page.contains("Warna indah, sedikit kusut") && page.contains("Tenun Ikat"),
@@ -313,7 +282,7 @@ async fn a_seller_replies_once_to_a_buyers_review_and_another_store_cannot() {
     let csrf = csrf_of(&page);
     let reply = format!("/seller/reviews/{review_id}/reply");
 
-    let mut intruder = signed_in(&app, &other.email).await;
+    let mut intruder = Browser::signed_in_as(&app, &other.email).await;
     let their_csrf = intruder.csrf().await;
     let foreign = intruder.post(&reply, &[("_csrf", &their_csrf), ("text", "Not my product")]).await;
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN, "another store cannot reply");
@@ -346,7 +315,7 @@ async fn the_payouts_page_shows_the_balance_and_pays_out_what_is_available() {
     let shop = store(&app, &admin, "Anyaman Pandan").await;
     delivered_order(&app, &shop.session, &shop.variant).await;
 
-    let mut seller = signed_in(&app, &shop.email).await;
+    let mut seller = Browser::signed_in_as(&app, &shop.email).await;
     let page = seller.page("/seller/payouts").await;
     assert!(page.contains("Rp 72,000"), "held after delivery: the sale less 10% commission");
     assert!(!page.contains("action=\"/seller/payouts\""), "nothing to pay out yet");
@@ -354,7 +323,7 @@ async fn the_payouts_page_shows_the_balance_and_pays_out_what_is_available() {
     app.clock.advance(HOLD);
     assert_eq!(app.state.payables.release_due().await.unwrap(), 1);
     let session = session_of(app.login(&shop.email, PASSWORD).await.json().await.unwrap());
-    let mut seller = signed_in(&app, &shop.email).await;
+    let mut seller = Browser::signed_in_as(&app, &shop.email).await;
     let page = seller.page("/seller/payouts").await;
     assert!(page.contains("action=\"/seller/payouts\""), "the payout form shows once money is available");
     assert!(page.contains("••••7890"), "to the store's payout account");
@@ -392,7 +361,7 @@ async fn a_buyer_and_a_suspended_store_are_refused_the_new_seller_actions() {
     let buyer_email = format!("plain-{}@people.test", uuid::Uuid::now_v7().simple());
     app.register(&buyer_email).await;
 
-    let mut buyer = signed_in(&app, &buyer_email).await;
+    let mut buyer = Browser::signed_in_as(&app, &buyer_email).await;
     let csrf = buyer.csrf().await;
     for path in ["/seller/store", "/seller/reviews", "/seller/payouts"] {
         let answer = buyer.get(path).await;
@@ -410,7 +379,7 @@ async fn a_buyer_and_a_suspended_store_are_refused_the_new_seller_actions() {
         assert_eq!(buyer.post(&path, &form).await.status(), StatusCode::FORBIDDEN, "{path}");
     }
 
-    let mut seller = signed_in(&app, &shop.email).await;
+    let mut seller = Browser::signed_in_as(&app, &shop.email).await;
     let csrf = csrf_of(&seller.page("/seller/store").await);
     let suspended =
         crate::sellers::decide(&app, &admin, &shop.id, "suspend", Some(json!({"reason": "Audit"}))).await;

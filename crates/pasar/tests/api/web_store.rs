@@ -6,7 +6,7 @@ use pasar::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, csrf_of, product_named};
+use crate::browser::{Browser, csrf_of, location, product_named};
 use crate::fakes::komoju::{self, FakeKomoju};
 use crate::fakes::pakasir::FakePakasir;
 use crate::fakes::stripe::{self, FakeStripe};
@@ -26,10 +26,6 @@ fn field(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = page.find(&marker).unwrap_or_else(|| panic!("the page has a {name} field"));
     page[at + marker.len()..].split('"').next().unwrap().to_owned()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().replace("&#x2f;", "/")
 }
 
 /// The product `slug` names, as the admin reads it.

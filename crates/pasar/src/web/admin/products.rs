@@ -644,25 +644,20 @@ pub async fn add_variant(
     Form(form): Form<VariantForm>,
 ) -> PageResult {
     let product = load(&state, &id).await?;
+    let refused = |(status, key)| again(&state, &admin, product.id, status, key);
     let Some(price) = parse_amount(&form.price, product.price_from) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price")
-            .await;
+        return refused((StatusCode::UNPROCESSABLE_ENTITY, "error_admin_price")).await;
     };
     let Some(options) = options_of(&form.options) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_options")
-            .await;
+        return refused((StatusCode::UNPROCESSABLE_ENTITY, "error_admin_options")).await;
     };
     let body = json!({ "sku": form.sku.trim(), "options": options, "price": price });
     let Ok(input) = serde_json::from_value::<NewVariant>(body) else {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_invalid")
-            .await;
+        return refused((StatusCode::UNPROCESSABLE_ENTITY, "error_admin_invalid")).await;
     };
     match state.catalog.add_variant(Actor::Staff(admin.principal.user), product.id, input).await {
         Ok(_) => Ok(done(product.id, "variant")),
-        Err(err) => {
-            let (status, key) = refusal(err)?;
-            again(&state, &admin, product.id, status, key).await
-        }
+        Err(err) => refused(refusal(err)?).await,
     }
 }
 
@@ -678,18 +673,19 @@ pub async fn upload_key_file(
     body: Body,
 ) -> PageResult {
     let (variant, product) = product_of(&state, &id).await?;
+    let product_id = product.id;
+    let refused = |(status, key)| again(&state, &admin, product_id, status, key);
     let max = state.config.body_limit_bytes;
     let upload =
         match upload_of(&headers, body, max, "error_admin_file_too_large", "error_admin_no_file").await {
             Ok(upload) => upload,
-            Err((status, key)) => return again(&state, &admin, product.id, status, key).await,
+            Err(refusal) => return refused(refusal).await,
         };
     if !inventory::domain::acceptable_file_name(&upload.name) {
-        return again(&state, &admin, product.id, StatusCode::UNPROCESSABLE_ENTITY, "error_admin_file_name")
-            .await;
+        return refused((StatusCode::UNPROCESSABLE_ENTITY, "error_admin_file_name")).await;
     }
     if product.kind != ProductKind::Digital {
-        return again(&state, &admin, product.id, StatusCode::CONFLICT, "error_admin_physical_stock").await;
+        return refused((StatusCode::CONFLICT, "error_admin_physical_stock")).await;
     }
     let file = inventory::DigitalFile {
         content_type: inventory::domain::file_content_type(Some(upload.kind.as_str())).to_owned(),
@@ -699,10 +695,7 @@ pub async fn upload_key_file(
     let actor = admin.actor();
     let added = match state.inventory.add_digital_files(variant, vec![file], &actor).await {
         Ok(added) => added,
-        Err(err) => {
-            let (status, key) = refusal(err)?;
-            return again(&state, &admin, product.id, status, key).await;
-        }
+        Err(err) => return refused(refusal(err)?).await,
     };
     let locale = admin.visit.locale;
     let notice = i18n::message(locale, "admin_keys_added").replace("{n}", &added.added.to_string());

@@ -396,16 +396,7 @@ async fn changed(
     change: serde_json::Value,
     here: &str,
 ) -> PageResult {
-    let refused = |product, (status, message): (StatusCode, String)| {
-        product_page(
-            state,
-            visit,
-            store,
-            product,
-            status,
-            Outcome { error: Some(message), ..Outcome::default() },
-        )
-    };
+    let refused = |product, refusal| refused_page(state, visit, store, product, refusal);
     let change: ProductChange = match serde_json::from_value(change) {
         Ok(change) => change,
         Err(err) => {
@@ -417,6 +408,18 @@ async fn changed(
         Ok(_) => Ok(see_other(here)),
         Err(err) => refused(product, refusal(visit, err)?).await,
     }
+}
+
+/// The product's page again, answering with the refusal's status and message.
+async fn refused_page(
+    state: &AppState,
+    visit: &Visit,
+    store: &Store,
+    product: Product,
+    (status, message): (StatusCode, String),
+) -> PageResult {
+    let outcome = Outcome { error: Some(message), ..Outcome::default() };
+    product_page(state, visit, store, product, status, outcome).await
 }
 
 /// The product and one of its variants, or a 404.
@@ -458,16 +461,7 @@ pub async fn adjust_stock(
         Err(answer) => return Ok(answer),
     };
     let (product, variant) = own_variant(&state, &visit, &store, &id, &variant).await?;
-    let refused = |product, (status, message): (StatusCode, String)| {
-        product_page(
-            &state,
-            &visit,
-            &store,
-            product,
-            status,
-            Outcome { error: Some(message), ..Outcome::default() },
-        )
-    };
+    let refused = |product, refusal| refused_page(&state, &visit, &store, product, refusal);
     let delta =
         form.delta.trim().parse::<i64>().ok().filter(|d| *d != 0 && d.unsigned_abs() <= 1_000_000_000);
     let (Some(delta), Ok(reason)) = (delta, Text::<200>::parse(&form.reason)) else {
@@ -553,16 +547,7 @@ pub async fn add_variant(
         Err(answer) => return Ok(answer),
     };
     let product = own_product(&state, &visit, &store, &id).await?;
-    let refused = |product, (status, message): (StatusCode, String)| {
-        product_page(
-            &state,
-            &visit,
-            &store,
-            product,
-            status,
-            Outcome { error: Some(message), ..Outcome::default() },
-        )
-    };
+    let refused = |product, refusal| refused_page(&state, &visit, &store, product, refusal);
     let currency = state.wallet.currency();
     let Some(amount) = minor_units(&form.price, currency) else {
         return refused(product, invalid(&visit, "error_seller_price")).await;
@@ -612,16 +597,7 @@ pub async fn upload_image(
         Err(answer) => return Ok(answer),
     };
     let product = own_product(&state, &visit, &store, &id).await?;
-    let refused = |product, (status, message): (StatusCode, String)| {
-        product_page(
-            &state,
-            &visit,
-            &store,
-            product,
-            status,
-            Outcome { error: Some(message), ..Outcome::default() },
-        )
-    };
+    let refused = |product, refusal| refused_page(&state, &visit, &store, product, refusal);
     let (kind, file) = match uploaded_image(&visit, &headers, body, state.catalog.media_max_bytes()).await {
         Ok(image) => image,
         Err(refusal) => return refused(product, refusal).await,
@@ -648,10 +624,6 @@ pub async fn remove_image(
     let media: MediaId = media.parse().map_err(|_| PageError::not_found())?;
     match state.catalog.remove_media(Actor::Seller(store.user), product.id, media).await {
         Ok(()) => Ok(see_other(&format!("{here}?done=image_removed"))),
-        Err(err) => {
-            let (status, message) = refusal(&visit, err)?;
-            let outcome = Outcome { error: Some(message), ..Outcome::default() };
-            product_page(&state, &visit, &store, product, status, outcome).await
-        }
+        Err(err) => refused_page(&state, &visit, &store, product, refusal(&visit, err)?).await,
     }
 }
