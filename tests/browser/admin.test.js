@@ -36,7 +36,7 @@ test('an admin adds a product with an image and keys, sees it sold, and refunds 
   const productPath = new URL(admin.url()).pathname;
 
   await admin.getByLabel('Add an image').setInputFiles(IMAGE);
-  await submit(admin, admin.getByRole('button', { name: 'Upload' }));
+  await submit(admin, admin.getByRole('button', { name: 'Upload the image' }));
   assert.ok(await admin.locator('main img').count(), 'the image is on the product\'s page');
   await admin.getByLabel('Paste digital keys').fill('GAYO-KEY-0001\nGAYO-KEY-0002\nGAYO-KEY-0001');
   await submit(admin, admin.getByRole('button', { name: 'Add keys' }));

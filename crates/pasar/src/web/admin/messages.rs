@@ -214,7 +214,7 @@ pub(super) const MESSAGES: Messages = &[
         ],
     ),
     ("admin_units", ["Unit", "Units", "数量"]),
-    ("admin_upload", ["Unggah", "Upload", "アップロード"]),
+    ("admin_upload", ["Unggah gambar", "Upload the image", "画像をアップロード"]),
     ("admin_upload_help", ["PNG, JPEG, WebP atau GIF.", "PNG, JPEG, WebP or GIF.", "PNG・JPEG・WebP・GIF。"]),
     ("admin_upload_image", ["Tambah gambar", "Add an image", "画像を追加"]),
     ("admin_variants", ["Varian", "Variants", "バリエーション"]),
@@ -1310,4 +1310,5 @@ pub(super) const MESSAGES: Messages = &[
             "1つのファイルが在庫1点になり、購入者に文書として送られます。",
         ],
     ),
+    ("admin_key_file_upload", ["Unggah file", "Upload the file", "ファイルをアップロード"]),
 ];
