@@ -457,14 +457,16 @@ async fn add_digital_file(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-/// A CSV file's bytes, as the OpenAPI document shows them.
+/// A CSV file's bytes, as the OpenAPI document shows them (a file, so that generated clients
+/// send it as one).
 struct CsvFile;
 
 impl utoipa::PartialSchema for CsvFile {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
         ObjectBuilder::new()
             .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
             .min_length(Some(1))
             .examples(["sku,on_hand,reason\nKAOS-POLOS-M,24,\"count, aisle 3\"\n"])
             .into()
