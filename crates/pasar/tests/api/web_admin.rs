@@ -7,15 +7,6 @@ use serde_json::Value;
 use crate::browser::{Browser, audited, signed_in_admin};
 use crate::helpers::{PASSWORD, Session, TestApp, spawn_app, spawn_app_with};
 
-/// A 1×1 PNG, complete with its checksums.
-const TINY_PNG: [u8; 70] = [
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
-    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00,
-    0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05,
-    0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
-    0x60, 0x82,
-];
-
 /// A paid order of two units at 50,000 each, bought by a new buyer through the sandbox.
 async fn paid_order(app: &TestApp, admin: &Session) -> (String, String, Session) {
     let variant = app.product(admin, "physical", &[50_000]).await.remove(0);
@@ -240,7 +231,7 @@ async fn an_admin_creates_a_product_with_an_image_and_keys_and_duplicates_are_re
     // The image goes as a plain multipart form, its CSRF token in the form's `_csrf` field (as a
     // browser without JavaScript sends it); a wrong token is refused and adds nothing.
     let upload = |token: String| {
-        let part = reqwest::multipart::Part::bytes(TINY_PNG.to_vec())
+        let part = reqwest::multipart::Part::bytes(crate::catalog::TINY_PNG.to_vec())
             .file_name("pixel.png")
             .mime_str("image/png")
             .unwrap();

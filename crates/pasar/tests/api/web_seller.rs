@@ -6,24 +6,27 @@ use serde_json::{Value, json};
 use crate::browser::{Browser, csrf_of, location};
 use crate::helpers::{Session, TestApp, spawn_app};
 
-/// An approved store (signed in through the API too) with one physical product, 10 in stock:
-/// the store's email, its API session, the product's id and its variant's id.
-struct Store {
-    email: String,
-    session: Session,
-    product: String,
-    variant: String,
+/// An approved store (signed in through the API too) with one physical product at Rp 80,000
+/// (option size 250g), 10 in stock.
+pub struct Store {
+    /// The store (`sel_…`).
+    pub id: String,
+    pub slug: String,
+    pub email: String,
+    pub session: Session,
+    pub product: String,
+    pub variant: String,
 }
 
-async fn store(app: &TestApp, admin: &Session, name: &str) -> Store {
+pub async fn store(app: &TestApp, admin: &Session, name: &str) -> Store {
     let slug = format!("toko-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
-    let (session, _) = crate::sellers::seller(app, admin, &slug).await;
+    let (session, id) = crate::sellers::seller(app, admin, &slug).await;
     let category = crate::sellers::category(app, admin).await;
     let suffix = uuid::Uuid::now_v7().simple().to_string();
     let body = json!({
         "category_id": category, "name": name, "description": "Hand-made", "kind": "physical",
         "status": "active", "seller_id": session.id,
-        "variants": [{"sku": format!("SLR-{}", &suffix[20..]), "options": {}, "price": {"amount": 80_000, "currency": "IDR"}}],
+        "variants": [{"sku": format!("SLR-{}", &suffix[20..]), "options": {"size": "250g"}, "price": {"amount": 80_000, "currency": "IDR"}}],
     });
     let created = app.post("/v1/admin/products", Some(&admin.access_token), &body).await;
     assert_eq!(created.status(), StatusCode::CREATED);
@@ -31,7 +34,9 @@ async fn store(app: &TestApp, admin: &Session, name: &str) -> Store {
     let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
     app.stock(admin, &variant, 10).await;
     Store {
+        id,
         email: format!("{slug}@people.test"),
+        slug,
         session,
         product: created["id"].as_str().unwrap().to_owned(),
         variant,

@@ -8,54 +8,10 @@ use serde_json::{Value, json};
 
 use crate::browser::{Browser, audited, csrf_of, location};
 use crate::helpers::{PASSWORD, Session, TestApp, session_of, spawn_app};
-
-/// A 1×1 PNG, complete with its checksums.
-const TINY_PNG: [u8; 70] = [
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
-    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00,
-    0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05,
-    0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
-    0x60, 0x82,
-];
+use crate::web_seller::store;
 
 /// How long a store's share is held after delivery.
 const HOLD: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// An approved store with one active physical product at Rp 80,000, 10 in stock.
-struct Store {
-    /// The store (`sel_…`).
-    id: String,
-    slug: String,
-    email: String,
-    session: Session,
-    product: String,
-    variant: String,
-}
-
-async fn store(app: &TestApp, admin: &Session, name: &str) -> Store {
-    let slug = format!("toko-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
-    let (session, id) = crate::sellers::seller(app, admin, &slug).await;
-    let category = crate::sellers::category(app, admin).await;
-    let suffix = uuid::Uuid::now_v7().simple().to_string();
-    let body = json!({
-        "category_id": category, "name": name, "description": "Hand-made", "kind": "physical",
-        "status": "active", "seller_id": session.id,
-        "variants": [{"sku": format!("SLX-{}", &suffix[20..]), "options": {"size": "250g"}, "price": {"amount": 80_000, "currency": "IDR"}}],
-    });
-    let created = app.post("/v1/admin/products", Some(&admin.access_token), &body).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.unwrap();
-    let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
-    app.stock(admin, &variant, 10).await;
-    Store {
-        id,
-        email: format!("{slug}@people.test"),
-        slug,
-        session,
-        product: created["id"].as_str().unwrap().to_owned(),
-        variant,
-    }
-}
 
 /// Sends a file the way a browser without JavaScript does: a multipart form with the CSRF
 /// token in its `_csrf` field.
@@ -66,7 +22,7 @@ async fn upload(
     csrf: &str,
     field: &str,
 ) -> reqwest::Response {
-    let part = reqwest::multipart::Part::bytes(TINY_PNG.to_vec())
+    let part = reqwest::multipart::Part::bytes(crate::catalog::TINY_PNG.to_vec())
         .file_name("pixel.png")
         .mime_str("image/png")
         .unwrap();
@@ -160,7 +116,11 @@ async fn a_seller_edits_the_store_profile_and_logo_and_shoppers_see_them_on_the_
     let logo = app.get(&format!("/v1/stores/{}/logo", shop.slug), None).await;
     assert_eq!(logo.status(), StatusCode::OK);
     assert_eq!(logo.headers()["content-type"], "image/png");
-    assert_eq!(logo.bytes().await.unwrap().as_ref(), TINY_PNG.as_slice(), "the uploaded bytes are served");
+    assert_eq!(
+        logo.bytes().await.unwrap().as_ref(),
+        crate::catalog::TINY_PNG.as_slice(),
+        "the uploaded bytes are served"
+    );
     assert!(seller.page("/seller/store").await.contains(&format!("/v1/stores/{}/logo", shop.slug)));
 
     // The same change over the JSON API, by the store and by someone who has none.

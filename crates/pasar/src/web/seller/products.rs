@@ -8,6 +8,7 @@ use axum::Form;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
@@ -258,6 +259,14 @@ async fn own_product(state: &AppState, visit: &Visit, store: &Store, id: &str) -
     }
 }
 
+/// For a form on the product's page: the store and its product `id`, or the answer that stops
+/// the form (sign in, not a live store, a product not found or not the store's).
+async fn product_to_change(state: &AppState, visit: &Visit, id: &str) -> Result<(Store, Product), Response> {
+    let store = store_for(state, visit, &format!("/seller/products/{id}"), Need::Change).await?;
+    let product = own_product(state, visit, &store, id).await.map_err(IntoResponse::into_response)?;
+    Ok((store, product))
+}
+
 async fn product_page(
     state: &AppState,
     visit: &Visit,
@@ -366,11 +375,10 @@ pub async fn update(
     Form(form): Form<EditForm>,
 ) -> PageResult {
     let here = format!("/seller/products/{id}");
-    let store = match store_for(&state, &visit, &here, Need::Change).await {
-        Ok(store) => store,
+    let (store, product) = match product_to_change(&state, &visit, &id).await {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let product = own_product(&state, &visit, &store, &id).await?;
     let change =
         serde_json::json!({"name": form.name, "description": form.description, "status": form.status});
     changed(&state, &visit, &store, product, change, &here).await
@@ -380,11 +388,10 @@ pub async fn update(
 #[tracing::instrument(skip_all)]
 pub async fn archive(State(state): State<AppState>, visit: Visit, Path(id): Path<String>) -> PageResult {
     let here = format!("/seller/products/{id}");
-    let store = match store_for(&state, &visit, &here, Need::Change).await {
-        Ok(store) => store,
+    let (store, product) = match product_to_change(&state, &visit, &id).await {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let product = own_product(&state, &visit, &store, &id).await?;
     changed(&state, &visit, &store, product, serde_json::json!({"status": "archived"}), &here).await
 }
 
@@ -542,11 +549,10 @@ pub async fn add_variant(
     Form(form): Form<VariantForm>,
 ) -> PageResult {
     let here = format!("/seller/products/{id}");
-    let store = match store_for(&state, &visit, &here, Need::Change).await {
-        Ok(store) => store,
+    let (store, product) = match product_to_change(&state, &visit, &id).await {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let product = own_product(&state, &visit, &store, &id).await?;
     let refused = |product, refusal| refused_page(&state, &visit, &store, product, refusal);
     let currency = state.wallet.currency();
     let Some(amount) = minor_units(&form.price, currency) else {
@@ -592,11 +598,10 @@ pub async fn upload_image(
     body: Body,
 ) -> PageResult {
     let here = format!("/seller/products/{id}");
-    let store = match store_for(&state, &visit, &here, Need::Change).await {
-        Ok(store) => store,
+    let (store, product) = match product_to_change(&state, &visit, &id).await {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let product = own_product(&state, &visit, &store, &id).await?;
     let refused = |product, refusal| refused_page(&state, &visit, &store, product, refusal);
     let (kind, file) = match uploaded_image(&visit, &headers, body, state.catalog.media_max_bytes()).await {
         Ok(image) => image,
@@ -616,11 +621,10 @@ pub async fn remove_image(
     Path((id, media)): Path<(String, String)>,
 ) -> PageResult {
     let here = format!("/seller/products/{id}");
-    let store = match store_for(&state, &visit, &here, Need::Change).await {
-        Ok(store) => store,
+    let (store, product) = match product_to_change(&state, &visit, &id).await {
+        Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let product = own_product(&state, &visit, &store, &id).await?;
     let media: MediaId = media.parse().map_err(|_| PageError::not_found())?;
     match state.catalog.remove_media(Actor::Seller(store.user), product.id, media).await {
         Ok(()) => Ok(see_other(&format!("{here}?done=image_removed"))),
